@@ -1,0 +1,103 @@
+/**
+ * The child as the delegate sees it: a queue pair with a status.
+ *
+ * @since 0.1.0
+ */
+import type { AgentStatus, Event, EventMsg, Op, Submission } from "@deputy/protocol"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { AgentClosed, AgentExited } from "./Errors.js"
+import { uuidv7 } from "./internal/uuid.js"
+import * as TraceContext from "./TraceContext.js"
+
+/**
+ * A running child. `events` has a single consumer (the delegate): it ends when the child's events end,
+ * successfully for a clean end and with `AgentExited` for a crash or an unexpected exit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Agent {
+  /** A short name for messages and spans, e.g. `codex` or the command of a process. */
+  readonly name: string
+  /** Submits an op under a fresh UUID v7 id, with the current span's trace context; returns the id. */
+  readonly submit: (op: Op) => Effect.Effect<string, AgentClosed>
+  /** Submits as given: the id and trace are kept. */
+  readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
+  /** The child's events, in order; read once. */
+  readonly events: Stream.Stream<Event, AgentExited>
+  /** The latest status, derived from every event read from `events` (filtered ones included). */
+  readonly status: Effect.Effect<AgentStatus>
+}
+
+/**
+ * The status after an event (SPEC §1): `task_started → running`, `task_complete → completed(last message)`,
+ * `turn_aborted(interrupted | budget_limited) → interrupted`, other aborts → `errored`,
+ * `error → errored(message)`, `shutdown_complete → shutdown`; anything else leaves it unchanged.
+ *
+ * @since 0.1.0
+ * @category status
+ */
+export const nextStatus = (status: AgentStatus, msg: EventMsg): AgentStatus => {
+  switch (msg.type) {
+    case "task_started":
+      return "running"
+    case "task_complete":
+      return { completed: typeof msg.last_agent_message === "string" ? msg.last_agent_message : null }
+    case "turn_aborted":
+      return msg.reason === "interrupted" || msg.reason === "budget_limited"
+        ? "interrupted"
+        : { errored: `turn aborted: ${String(msg.reason)}` }
+    case "error":
+      return { errored: String(msg.message) }
+    case "shutdown_complete":
+      return "shutdown"
+    default:
+      return status
+  }
+}
+
+/**
+ * The raw parts a spawner provides; `make` adds ids, trace context and status tracking.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export interface AgentParts {
+  readonly name: string
+  readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
+  readonly events: Stream.Stream<Event, AgentExited>
+}
+
+/**
+ * Builds an `Agent` from a spawner's parts. Status is updated in a plain loop over each chunk of events (no effect per
+ * event), so tracking costs nothing measurable on the forwarding path.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (parts: AgentParts): Effect.Effect<Agent> =>
+  Effect.sync(() => {
+    const submitWithId = parts.submitWithId
+    let status: AgentStatus = "pending_init"
+    return {
+      name: parts.name,
+      submitWithId,
+      submit: (op) =>
+        Effect.flatMap(TraceContext.current, (trace) => {
+          const id = uuidv7()
+          return Effect.as(
+            submitWithId(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }),
+            id
+          )
+        }),
+      events: parts.events.pipe(
+        Stream.mapChunks((chunk) => {
+          for (const event of chunk) status = nextStatus(status, event.msg)
+          return chunk
+        })
+      ),
+      status: Effect.sync(() => status)
+    }
+  })
