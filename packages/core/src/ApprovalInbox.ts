@@ -1,0 +1,303 @@
+/**
+ * A parent-side broker for sub-agent requests: pending requests are state a UI reads and answers.
+ * It is an `Approvals` too, so a delegate routes into it directly.
+ *
+ * @since 0.1.0
+ */
+import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { ApprovalKind, ApprovalOutcome, ApprovalRequest } from "./ApprovalRequest.js"
+import { outcomeOfDecision } from "./ApprovalRequest.js"
+import { Approvals, type ApprovalsService } from "./Approvals.js"
+
+/**
+ * A request waiting for an answer, with when it arrived and, if it has one, its deadline (epoch ms).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingApproval {
+  readonly request: ApprovalRequest
+  readonly receivedAt: number
+  readonly deadline?: number | undefined
+}
+
+/**
+ * An answer to a pending request: a decision for commands and patches, an optional grant for
+ * permissions, optional answers for user input (`Option.none()` = grant nothing / no answers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InboxAnswer =
+  | { readonly _tag: "Decision"; readonly decision: ReviewDecision }
+  | { readonly _tag: "Permissions"; readonly response: Option.Option<RequestPermissionsResponse> }
+  | { readonly _tag: "UserInput"; readonly response: Option.Option<RequestUserInputResponse> }
+
+/**
+ * A decision for a command or patch request.
+ *
+ * @since 0.1.0
+ * @category answers
+ */
+export const decision = (decision: ReviewDecision): InboxAnswer => ({ _tag: "Decision", decision })
+
+/**
+ * A grant (or, with `Option.none()`, a refusal) for a permissions request.
+ *
+ * @since 0.1.0
+ * @category answers
+ */
+export const permissions = (response: Option.Option<RequestPermissionsResponse>): InboxAnswer => ({
+  _tag: "Permissions",
+  response
+})
+
+/**
+ * Answers (or, with `Option.none()`, none) for a user-input request.
+ *
+ * @since 0.1.0
+ * @category answers
+ */
+export const userInput = (response: Option.Option<RequestUserInputResponse>): InboxAnswer => ({
+  _tag: "UserInput",
+  response
+})
+
+/**
+ * How a request left the inbox: answered (`by: "inbox"`), timed out, or aborted because the waiting
+ * delegate stopped (`by: "interrupted"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InboxSettlement {
+  readonly request: ApprovalRequest
+  readonly outcome: ApprovalOutcome
+  readonly by: "inbox" | "deadline" | "interrupted"
+}
+
+/**
+ * `respond` named a request that is not pending: unknown, or already settled (late answer).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>("@deputy/core/ApprovalNotPending")(
+  "ApprovalNotPending",
+  {
+    id: Schema.String,
+    settled: Schema.optional(Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"))
+  }
+) {
+  override get message(): string {
+    return this.settled === undefined
+      ? `no pending request has id ${this.id}`
+      : `request ${this.id} was already settled (${this.settled}); this answer was not delivered`
+  }
+}
+
+/**
+ * `respond` gave an answer of the wrong kind (e.g. a decision to a user-input request).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApprovalAnswerMismatch
+  extends Schema.TaggedError<ApprovalAnswerMismatch>("@deputy/core/ApprovalAnswerMismatch")("ApprovalAnswerMismatch", {
+    id: Schema.String,
+    kind: Schema.String,
+    answer: Schema.String
+  })
+{
+  override get message(): string {
+    return `request ${this.id} is a ${this.kind} request and cannot take a ${this.answer} answer`
+  }
+}
+
+/**
+ * The broker. `pending` is the current list; `changes` streams it (current value first); `settlements`
+ * streams every settlement, so a UI sees a request that vanished because its delegate stopped as aborted.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<ApprovalInbox, {
+  readonly pending: Effect.Effect<ReadonlyArray<PendingApproval>>
+  readonly changes: Stream.Stream<ReadonlyArray<PendingApproval>>
+  readonly settlements: Stream.Stream<InboxSettlement>
+  /** Waits until a request matching `predicate` is pending and returns it. */
+  readonly awaitPending: (predicate?: (pending: PendingApproval) => boolean) => Effect.Effect<PendingApproval>
+  readonly respond: (
+    id: string,
+    answer: InboxAnswer
+  ) => Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch>
+  readonly approvals: ApprovalsService
+}>() {}
+
+/**
+ * Deadlines by request kind; a request still pending at its deadline settles as `timed_out`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InboxOptions {
+  readonly deadlines?: Partial<Record<ApprovalKind, Duration.DurationInput>> | undefined
+}
+
+const rememberSettled = 4096
+
+const answerKind = (answer: InboxAnswer): string =>
+  answer._tag === "Decision" ? "decision" : answer._tag === "Permissions" ? "permissions" : "user input"
+
+const fits = (request: ApprovalRequest, answer: InboxAnswer): boolean =>
+  request.kind === "command" || request.kind === "patch"
+    ? answer._tag === "Decision"
+    : request.kind === "permissions"
+    ? answer._tag === "Permissions"
+    : answer._tag === "UserInput"
+
+const outcomeOfAnswer = (answer: InboxAnswer): ApprovalOutcome => {
+  switch (answer._tag) {
+    case "Decision":
+      return outcomeOfDecision(answer.decision)
+    case "Permissions":
+      return Option.match(answer.response, {
+        onNone: () => "denied",
+        onSome: (response) => response.scope === "session" ? "approved_for_session" : "approved"
+      })
+    case "UserInput":
+      return Option.isSome(answer.response) ? "approved" : "denied"
+  }
+}
+
+/**
+ * Builds an inbox. Every request settles exactly once: answered, timed out, or aborted when its waiter
+ * is interrupted (the entry is removed at once).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: InboxOptions = {}): Effect.Effect<Context.Tag.Service<ApprovalInbox>> =>
+  Effect.gen(function*() {
+    const list = yield* SubscriptionRef.make<ReadonlyArray<PendingApproval>>([])
+    const settlementHub = yield* PubSub.unbounded<InboxSettlement>()
+    const waiting = new Map<
+      string,
+      { readonly pending: PendingApproval; readonly answer: Deferred.Deferred<InboxAnswer> }
+    >()
+    const settled = new Map<string, ApprovalOutcome>()
+
+    /** Removes a pending entry and announces how it settled; false when it had settled already. */
+    const settle = (id: string, outcome: ApprovalOutcome, by: InboxSettlement["by"]): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        const entry = waiting.get(id)
+        if (entry === undefined) return Effect.succeed(false)
+        waiting.delete(id)
+        settled.set(id, outcome)
+        if (settled.size > rememberSettled) settled.delete(settled.keys().next().value!)
+        return SubscriptionRef.update(list, (all) => all.filter((pending) => pending.request.id !== id)).pipe(
+          Effect.zipRight(PubSub.publish(settlementHub, { request: entry.pending.request, outcome, by })),
+          Effect.as(true)
+        )
+      })
+
+    const wait = (request: ApprovalRequest): Effect.Effect<Option.Option<InboxAnswer>> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const deadline = options.deadlines?.[request.kind]
+          const answer = yield* Deferred.make<InboxAnswer>()
+          const pending: PendingApproval = {
+            request,
+            receivedAt: now,
+            ...(deadline === undefined ? {} : { deadline: now + Duration.toMillis(deadline) })
+          }
+          waiting.set(request.id, { pending, answer })
+          yield* SubscriptionRef.update(list, (all) => [...all, pending])
+          const awaited = deadline === undefined
+            ? Effect.asSome(Deferred.await(answer))
+            : Effect.timeoutOption(Deferred.await(answer), deadline)
+          const result = yield* restore(awaited).pipe(
+            Effect.onInterrupt(() => settle(request.id, "aborted", "interrupted"))
+          )
+          if (Option.isNone(result)) yield* settle(request.id, "timed_out", "deadline")
+          return result
+        })
+      )
+
+    const approvals: ApprovalsService = {
+      command: (request) =>
+        Effect.map(
+          wait(request),
+          (answer) => Option.isSome(answer) && answer.value._tag === "Decision" ? answer.value.decision : "timed_out"
+        ),
+      patch: (request) =>
+        Effect.map(
+          wait(request),
+          (answer) => Option.isSome(answer) && answer.value._tag === "Decision" ? answer.value.decision : "timed_out"
+        ),
+      permissions: (request) =>
+        Effect.map(
+          wait(request),
+          (answer) =>
+            Option.isSome(answer) && answer.value._tag === "Permissions" ? answer.value.response : Option.none()
+        ),
+      userInput: (request) =>
+        Effect.map(
+          wait(request),
+          (answer) => Option.isSome(answer) && answer.value._tag === "UserInput" ? answer.value.response : Option.none()
+        )
+    }
+
+    return {
+      pending: SubscriptionRef.get(list),
+      changes: list.changes,
+      settlements: Stream.fromPubSub(settlementHub),
+      awaitPending: (predicate = () => true) =>
+        list.changes.pipe(
+          Stream.map((all) => all.find(predicate)),
+          Stream.filter((found): found is PendingApproval => found !== undefined),
+          Stream.runHead,
+          Effect.flatMap(Effect.orDie)
+        ),
+      respond: (id, answer) =>
+        Effect.suspend((): Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch> => {
+          const entry = waiting.get(id)
+          if (entry === undefined) return Effect.fail(new ApprovalNotPending({ id, settled: settled.get(id) }))
+          if (!fits(entry.pending.request, answer)) {
+            return Effect.fail(
+              new ApprovalAnswerMismatch({ id, kind: entry.pending.request.kind, answer: answerKind(answer) })
+            )
+          }
+          return Effect.asVoid(
+            Effect.zipRight(settle(id, outcomeOfAnswer(answer), "inbox"), Deferred.succeed(entry.answer, answer))
+          )
+        }),
+      approvals
+    }
+  })
+
+/**
+ * An inbox as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Approvals> =>
+  Layer.effectContext(
+    Effect.map(
+      make(options),
+      (inbox) => Context.make(ApprovalInbox, inbox).pipe(Context.add(Approvals, inbox.approvals))
+    )
+  )

@@ -1,0 +1,159 @@
+/**
+ * What a child asks its parent, with provenance, and how each request settled.
+ *
+ * @since 0.1.0
+ */
+import type {
+  ApplyPatchApprovalRequest,
+  ExecApprovalRequest,
+  Op,
+  RequestPermissions,
+  RequestUserInput,
+  ReviewDecision,
+  SubAgentSource
+} from "@deputy/protocol"
+import { isApproval } from "@deputy/protocol"
+
+/**
+ * The four kinds of request a delegate routes to the parent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ApprovalKind = "command" | "patch" | "permissions" | "user_input"
+
+/**
+ * Where a request comes from. `id` is unique per delegate (`<delegateId>/<kind>/<callId>`), so two
+ * delegates never collide (Codex keys user input by the parent's turn id, and two delegates do).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Provenance {
+  /** Unique key of this request: `<delegateId>/<kind>/<callId>`. */
+  readonly id: string
+  /** The delegate that routed it. */
+  readonly delegateId: string
+  /** The child's turn (the `Event.id` the request arrived with). */
+  readonly turnId: string
+  /** The tool call the request is about. */
+  readonly callId: string
+  /** Why the sub-agent exists. */
+  readonly source: SubAgentSource
+}
+
+/**
+ * The child asks to run a command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommandApproval extends Provenance {
+  readonly kind: "command"
+  readonly event: typeof ExecApprovalRequest.Type
+}
+
+/**
+ * The child asks to apply a patch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PatchApproval extends Provenance {
+  readonly kind: "patch"
+  readonly event: typeof ApplyPatchApprovalRequest.Type
+}
+
+/**
+ * The child asks for permissions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PermissionsRequest extends Provenance {
+  readonly kind: "permissions"
+  readonly event: typeof RequestPermissions.Type
+}
+
+/**
+ * The child asks the user questions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UserInputRequest extends Provenance {
+  readonly kind: "user_input"
+  readonly event: typeof RequestUserInput.Type
+}
+
+/**
+ * Any routed request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ApprovalRequest = CommandApproval | PatchApproval | PermissionsRequest | UserInputRequest
+
+/**
+ * How a request settled. Every request settles exactly once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ApprovalOutcome = "approved" | "approved_for_session" | "denied" | "aborted" | "timed_out"
+
+/**
+ * A settled request: the outcome, who or what decided (`by`), why it was aborted (`reason`), how long the
+ * parent took, and the exact op the child received.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApprovalSettlement {
+  readonly request: ApprovalRequest
+  readonly outcome: ApprovalOutcome
+  readonly by?: string | undefined
+  readonly reason?: string | undefined
+  readonly waitedMs: number
+  readonly answer: Op
+}
+
+/**
+ * A one-line description of a request for people: the command, the patched files, the permissions or
+ * the questions.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describe = (request: ApprovalRequest): string => {
+  switch (request.kind) {
+    case "command":
+      return `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+    case "patch":
+      return `apply a patch to ${Object.keys(request.event.changes).join(", ") || "no files"}`
+    case "permissions": {
+      const { file_system, network } = request.event.permissions
+      const parts = [
+        network?.enabled ? "network access" : undefined,
+        file_system?.read?.length ? `read ${file_system.read.join(", ")}` : undefined,
+        file_system?.write?.length ? `write ${file_system.write.join(", ")}` : undefined
+      ].filter((part) => part !== undefined)
+      return `grant ${parts.join("; ") || "permissions"}`
+    }
+    case "user_input":
+      return `answer ${request.event.questions.map((question) => JSON.stringify(question.question)).join(", ")}`
+  }
+}
+
+/**
+ * The outcome a review decision stands for.
+ *
+ * @since 0.1.0
+ * @category outcomes
+ */
+export const outcomeOfDecision = (decision: ReviewDecision): ApprovalOutcome => {
+  if (decision === "approved_for_session") return "approved_for_session"
+  if (decision === "abort") return "aborted"
+  if (decision === "timed_out") return "timed_out"
+  return isApproval(decision) ? "approved" : "denied"
+}

@@ -1,0 +1,241 @@
+/**
+ * A child you drive from a test: emit its events, read what it received, end it, crash it, make it hang.
+ * By default it behaves like Codex: `interrupt` during a turn → `turn_aborted{interrupted}`,
+ * `shutdown` → `shutdown_complete` and the end of its events.
+ *
+ * @since 0.1.0
+ */
+import type { Event, EventMsg, Submission } from "@deputy/protocol"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Agent from "./Agent.js"
+import { AgentSpawner, type SpawnOptions } from "./AgentSpawner.js"
+import { AgentClosed, AgentExited, type SpawnError } from "./Errors.js"
+
+/**
+ * How the test child behaves.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestAgentOptions {
+  /** Answer `interrupt` and `shutdown` like Codex (default `true`). */
+  readonly autoRespond?: boolean | undefined
+  /** Ignore `shutdown`: never acknowledge it, never end (default `false`). */
+  readonly hangOnShutdown?: boolean | undefined
+  /** Events the child buffers before `emit` waits for the delegate to read (default 64). */
+  readonly capacity?: number | undefined
+  /** Runs during each spawn: wait on a `Deferred` to hold the spawn open, or fail it. */
+  readonly onSpawn?: ((options: SpawnOptions) => Effect.Effect<void, SpawnError>) | undefined
+  /** Runs, in order, after each submission the child receives (after the default behaviour). */
+  readonly onSubmission?: ((submission: Submission, child: TestAgentService) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * The controls of the test child (the most recently spawned one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestAgentService {
+  /** Emits an event; `id` defaults to the current turn's id (`""` outside a turn). Waits while the buffer is full. */
+  readonly emit: (msg: EventMsg, id?: string) => Effect.Effect<void>
+  /** Emits several events in order. */
+  readonly emitAll: (msgs: Iterable<EventMsg>, id?: string) => Effect.Effect<void>
+  /** Starts a turn (`task_started`) for the last `user_input` received, or `id`; returns the turn id. */
+  readonly startTurn: (id?: string) => Effect.Effect<string>
+  /** Completes the current turn with an agent message and `task_complete`. */
+  readonly completeTurn: (message?: string) => Effect.Effect<void>
+  /** Every submission received, in order. */
+  readonly received: Effect.Effect<ReadonlyArray<Submission>>
+  /** Waits for a submission matching `predicate` (already received or future). */
+  readonly awaitSubmission: (predicate: (submission: Submission) => boolean) => Effect.Effect<Submission>
+  /** Waits for a submission whose op has this `type`. */
+  readonly awaitOp: (type: string) => Effect.Effect<Submission>
+  /** Ends the child's events cleanly (it exited). */
+  readonly end: Effect.Effect<void>
+  /** Ends the child's events with a crash. */
+  readonly crash: (exit?: { readonly code?: number; readonly reason?: string }) => Effect.Effect<void>
+  /** Switches hang-on-shutdown on or off. */
+  readonly setHangOnShutdown: (hang: boolean) => Effect.Effect<void>
+  /** How many children were spawned, and how many of them were released (their scope closed). */
+  readonly spawned: Effect.Effect<number>
+  readonly released: Effect.Effect<number>
+  /** Waits until a child has been spawned. */
+  readonly awaitSpawn: Effect.Effect<void>
+}
+
+/**
+ * The test child's controls, provided with its spawner by `TestAgent.layer`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TestAgent extends Context.Tag("@deputy/core/TestAgent")<TestAgent, TestAgentService>() {}
+
+interface Child {
+  readonly events: Mailbox.Mailbox<Event, AgentExited>
+  readonly submissions: SubscriptionRef.SubscriptionRef<ReadonlyArray<Submission>>
+  /** Reactions run in order by one fiber, as a real child reads its stdin in order. */
+  readonly reactions: Queue.Queue<Effect.Effect<void>>
+  turn: { readonly eventId: string; readonly turnId: string } | undefined
+  lastInputId: string | undefined
+  closed: boolean
+}
+
+/**
+ * Builds the test child's controls and its `AgentSpawner`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: TestAgentOptions = {}) =>
+  Effect.gen(function*() {
+    const current = yield* SubscriptionRef.make<Option.Option<Child>>(Option.none())
+    const spawnedCount = yield* Ref.make(0)
+    const releasedCount = yield* Ref.make(0)
+    let hangOnShutdown = options.hangOnShutdown ?? false
+    const autoRespond = options.autoRespond ?? true
+
+    const child: Effect.Effect<Child> = current.changes.pipe(
+      Stream.filterMap((latest) => latest),
+      Stream.runHead,
+      Effect.flatMap(Effect.orDie)
+    )
+
+    const track = (state: Child, event: Event) => {
+      if (event.msg.type === "task_started") {
+        state.turn = { eventId: event.id, turnId: String(event.msg.turn_id ?? event.id) }
+      } else if (event.msg.type === "task_complete" || event.msg.type === "turn_aborted") {
+        state.turn = undefined
+      }
+    }
+
+    const emitTo = (state: Child, msgs: Iterable<EventMsg>, id?: string) =>
+      Effect.forEach(msgs, (msg) => {
+        const event: Event = { id: id ?? state.turn?.eventId ?? "", msg }
+        track(state, event)
+        return state.events.offer(event)
+      }, { discard: true })
+
+    const service: TestAgentService = {
+      emit: (msg, id) => Effect.flatMap(child, (state) => emitTo(state, [msg], id)),
+      emitAll: (msgs, id) => Effect.flatMap(child, (state) => emitTo(state, msgs, id)),
+      startTurn: (id) =>
+        Effect.flatMap(child, (state) => {
+          const turnId = id ?? state.lastInputId ?? "turn-1"
+          return Effect.as(emitTo(state, [{ type: "task_started", turn_id: turnId }], turnId), turnId)
+        }),
+      completeTurn: (message = "done") =>
+        Effect.flatMap(child, (state) => {
+          const turnId = state.turn?.turnId ?? ""
+          return emitTo(state, [{ type: "agent_message", message }, {
+            type: "task_complete",
+            turn_id: turnId,
+            last_agent_message: message
+          }])
+        }),
+      received: Effect.flatMap(child, (state) => SubscriptionRef.get(state.submissions)),
+      awaitSubmission: (predicate) =>
+        Effect.flatMap(child, (state) =>
+          state.submissions.changes.pipe(
+            Stream.filterMap((all) => Option.fromNullable(all.find(predicate))),
+            Stream.runHead,
+            Effect.flatMap(Effect.orDie)
+          )),
+      awaitOp: (type) => service.awaitSubmission((submission) => submission.op.type === type),
+      end: Effect.flatMap(child, (state) => state.events.end),
+      crash: (exit = {}) =>
+        Effect.flatMap(child, (state) =>
+          state.events.fail(
+            new AgentExited({ code: exit.code ?? 1, reason: exit.reason ?? "the test child crashed" })
+          )),
+      setHangOnShutdown: (hang) => Effect.sync(() => void (hangOnShutdown = hang)),
+      spawned: Ref.get(spawnedCount),
+      released: Ref.get(releasedCount),
+      awaitSpawn: Effect.asVoid(child)
+    }
+
+    const react = (state: Child, submission: Submission): Effect.Effect<void> => {
+      const op = submission.op
+      const reactions: Array<Effect.Effect<void>> = []
+      if (op.type === "user_input") state.lastInputId = submission.id
+      if (autoRespond && op.type === "interrupt") {
+        reactions.push(Effect.suspend(() => {
+          const turn = state.turn
+          return turn === undefined
+            ? Effect.void
+            : emitTo(state, [{ type: "turn_aborted", turn_id: turn.turnId, reason: "interrupted" }], turn.eventId)
+        }))
+      }
+      if (autoRespond && op.type === "shutdown") {
+        reactions.push(Effect.suspend(() =>
+          hangOnShutdown
+            ? Effect.void
+            : Effect.zipRight(emitTo(state, [{ type: "shutdown_complete" }], ""), state.events.end)
+        ))
+      }
+      if (options.onSubmission) {
+        reactions.push(options.onSubmission(submission, service))
+      }
+      return Effect.asVoid(Queue.offerAll(state.reactions, reactions))
+    }
+
+    const spawner: Context.Tag.Service<AgentSpawner> = {
+      spawn: (spawnOptions) =>
+        Effect.gen(function*() {
+          if (options.onSpawn) yield* options.onSpawn(spawnOptions)
+          const state: Child = {
+            events: yield* Mailbox.make<Event, AgentExited>(options.capacity ?? 64),
+            submissions: yield* SubscriptionRef.make<ReadonlyArray<Submission>>([]),
+            reactions: yield* Queue.unbounded<Effect.Effect<void>>(),
+            turn: undefined,
+            lastInputId: undefined,
+            closed: false
+          }
+          yield* Queue.take(state.reactions).pipe(Effect.flatten, Effect.forever, Effect.forkScoped)
+          yield* Effect.addFinalizer(() =>
+            Effect.zipRight(
+              Effect.sync(() => void (state.closed = true)),
+              Effect.zipRight(state.events.end, Ref.update(releasedCount, (n) => n + 1))
+            )
+          )
+          yield* Ref.update(spawnedCount, (n) => n + 1)
+          yield* SubscriptionRef.set(current, Option.some(state))
+          return yield* Agent.make({
+            name: "test-agent",
+            submitWithId: (submission) =>
+              Effect.suspend(() => {
+                if (state.closed || state.events.unsafeSize()._tag === "None") {
+                  return Effect.fail(new AgentClosed({ reason: "the test child has ended" }))
+                }
+                return Effect.zipRight(
+                  SubscriptionRef.update(state.submissions, (all) => [...all, submission]),
+                  react(state, submission)
+                )
+              }),
+            events: Mailbox.toStream(state.events)
+          })
+        })
+    }
+    return { service, spawner } as const
+  })
+
+/**
+ * A layer with a test child: `AgentSpawner` hands out the child, `TestAgent` drives it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: TestAgentOptions = {}): Layer.Layer<TestAgent | AgentSpawner> =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ service, spawner }) =>
+      Context.make(TestAgent, service).pipe(Context.add(AgentSpawner, spawner)))
+  )

@@ -1,0 +1,603 @@
+import type {
+  AgentStatus,
+  Event,
+  Op,
+  RequestPermissionsResponse,
+  RequestUserInputResponse,
+  ReviewDecision,
+  Submission,
+  TokenUsage,
+  W3cTraceContext
+} from "@deputy/protocol"
+import { isEventMsg, noAnswers, noPermissionsGranted } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Agent } from "../Agent.js"
+import { AgentSpawner } from "../AgentSpawner.js"
+import type { ApprovalKind, ApprovalOutcome, ApprovalRequest, ApprovalSettlement } from "../ApprovalRequest.js"
+import { outcomeOfDecision } from "../ApprovalRequest.js"
+import { Approvals, type ApprovalsService } from "../Approvals.js"
+import type { DelegateEnded, DelegateHandle, DelegateOptions, EndReason, OneShotOptions } from "../Delegate.js"
+import { AgentExited, DelegateClosed, type SpawnError } from "../Errors.js"
+import * as TraceContext from "../TraceContext.js"
+import { uuidv7 } from "./uuid.js"
+
+const defaults = { drainTimeout: Duration.millis(500), eventCapacity: 512, opCapacity: 512 } as const
+
+/** Event types the delegate drops (Codex's list, legacy and current). */
+const droppedTypes = new Set([
+  "session_configured",
+  "agent_message_delta",
+  "agent_reasoning_delta",
+  "agent_reasoning_raw_content_delta",
+  "thread_name_updated",
+  "mcp_startup_update",
+  "mcp_startup_complete"
+])
+
+/** What the parent's answer resolved to: the op for the child and the outcome to report. */
+interface Resolution {
+  readonly answer: Op
+  readonly outcome: ApprovalOutcome
+  readonly reason?: string | undefined
+}
+
+/** A routed request from arrival to settlement. */
+interface RoutedRequest {
+  readonly request: ApprovalRequest
+  /** Asks the parent; `None` when the per-kind deadline passed. */
+  readonly ask: (approvals: ApprovalsService) => Effect.Effect<Resolution>
+  readonly timedOut: Resolution
+  readonly aborted: Resolution
+}
+
+/** A caller submission waiting for the op forwarder, with the caller waiting for its delivery. */
+interface QueuedSubmission {
+  readonly submission: Submission
+  readonly delivered: Deferred.Deferred<void, DelegateClosed>
+}
+
+type ShutdownCause = Extract<EndReason, "completed" | "aborted" | "errored" | "timed_out" | "interrupted">
+
+const zeroUsage: TokenUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+
+const approvalTimeoutFor = (options: DelegateOptions, kind: ApprovalKind): Duration.DurationInput | undefined =>
+  options.approvalTimeouts?.[kind] ?? options.approvalTimeout
+
+/**
+ * Builds a delegate. `oneShot` present = one-shot mode. Everything it forks lives in the caller's scope;
+ * its shutdown is that scope's first finalizer, so the reader still runs while the child is drained.
+ */
+export const make = (
+  options: DelegateOptions,
+  oneShot: OneShotOptions | undefined
+): Effect.Effect<DelegateHandle, SpawnError, Scope.Scope | AgentSpawner | Approvals> =>
+  Effect.gen(function*() {
+    const spawner = yield* AgentSpawner
+    const approvals = yield* Approvals
+    const scope = yield* Effect.scope
+    const id = options.id ?? uuidv7()
+    const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
+    const capacity = Math.max(1, options.eventCapacity ?? defaults.eventCapacity)
+
+    const span = yield* Effect.makeSpan("deputy.delegate", {
+      attributes: {
+        "deputy.delegate_id": id,
+        "deputy.mode": oneShot ? "one_shot" : "interactive",
+        "deputy.source": JSON.stringify(options.source)
+      }
+    })
+    const endSpan = (exit: Exit.Exit<unknown, unknown>, reason?: string) =>
+      Effect.flatMap(Clock.currentTimeNanos, (now) =>
+        Effect.sync(() => {
+          if (reason) span.attribute("deputy.end_reason", reason)
+          span.end(now, exit)
+        }))
+    const delegateTrace: W3cTraceContext = TraceContext.fromSpan(span)
+
+    // The child lives in its own scope, closed as soon as the delegate ends (not when the caller's scope does).
+    const agentScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+    const agent: Agent = yield* spawner.spawn({
+      source: options.source,
+      initialHistory: options.initialHistory,
+      cwd: options.cwd,
+      config: options.config
+    }).pipe(
+      Scope.extend(agentScope),
+      Effect.withParentSpan(span),
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.void
+          : Effect.zipRight(Scope.close(agentScope, exit), endSpan(exit, "spawn_failed"))
+      )
+    )
+
+    const background = yield* FiberSet.make<unknown, unknown>()
+    const requestFibers = yield* FiberSet.make<void, never>()
+
+    // --- state (single JS thread: plain variables, updated synchronously) ---
+    const events = yield* Mailbox.make<Event>()
+    const spaceAvailable = yield* Effect.makeLatch(true)
+    const ops = yield* Mailbox.make<QueuedSubmission>(Math.max(1, options.opCapacity ?? defaults.opCapacity))
+    const ended = yield* Deferred.make<DelegateEnded>()
+    const drained = yield* Deferred.make<void>()
+    const pending = new Map<string, RoutedRequest>()
+    /** The event and op forwarders, interrupted by `finish` (never from inside themselves: it is forked). */
+    const forwarders: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    let usage: TokenUsage = zeroUsage
+    let draining = false
+    let finished = false
+    let shutdownCause: ShutdownCause | undefined
+    let submitClosed: string | undefined = undefined
+    let callerAskedShutdown = false
+    let droppedEvents = 0
+    let agentEnd: Exit.Exit<void, AgentExited> | undefined
+    // one-shot turn tracking
+    let turnSubmissionId: string | undefined
+    let turnIds = new Set<string>()
+    let turnStarted = false
+    let terminal:
+      | { readonly reason: ShutdownCause; readonly lastAgentMessage?: string | null; message?: string }
+      | undefined
+
+    const submitOwn = (op: Op) => Effect.ignore(agent.submitWithId({ id: uuidv7(), op, trace: delegateTrace }))
+
+    // --- consumer side: backpressure without ever blocking inside the mailbox ---
+    // The mailbox is unbounded; the reader offers a whole chunk, then waits while the mailbox holds
+    // `capacity` or more. It never waits while draining, so the drain cannot be stuck behind a consumer.
+    const drainLimit = capacity * 2
+    const offerForwarded = (batch: Array<Event>): Effect.Effect<void> => {
+      if (batch.length === 0) return Effect.void
+      if (draining) {
+        const room = Math.max(0, drainLimit - mailboxSize())
+        if (room < batch.length) droppedEvents += batch.length - room
+        events.unsafeOfferAll(room < batch.length ? batch.slice(0, room) : batch)
+        return Effect.void
+      }
+      events.unsafeOfferAll(batch)
+      return waitForRoom
+    }
+    const mailboxSize = () => Option.getOrElse(events.unsafeSize(), () => 0)
+    const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
+      if (draining || mailboxSize() < capacity) return Effect.void
+      spaceAvailable.unsafeClose()
+      if (draining || mailboxSize() < capacity) return Effect.void
+      return Effect.zipRight(spaceAvailable.await, waitForRoom)
+    })
+    const roomMade = () => spaceAvailable.unsafeOpen()
+
+    // --- routed requests: each in its own fiber; settles exactly once (whoever deletes it from `pending`) ---
+    const settle = (routed: RoutedRequest, resolution: Resolution, waitedMs: number, deliver: boolean) =>
+      Effect.gen(function*() {
+        if (deliver) yield* submitOwn(resolution.answer)
+        const settlement: ApprovalSettlement = {
+          request: routed.request,
+          outcome: resolution.outcome,
+          reason: resolution.reason,
+          waitedMs,
+          answer: resolution.answer
+        }
+        if (options.onSettled) yield* Effect.catchAllCause(options.onSettled(settlement), Effect.logWarning)
+      })
+
+    const handleRequest = (routed: RoutedRequest) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const timeout = approvalTimeoutFor(options, routed.request.kind)
+        const asked = routed.ask(approvals)
+        const exit = yield* Effect.exit(
+          timeout === undefined ? Effect.asSome(asked) : Effect.timeoutOption(asked, timeout)
+        )
+        const resolution: Resolution = Exit.match(exit, {
+          onSuccess: (answer) => Option.getOrElse(answer, () => routed.timedOut),
+          onFailure: (cause) => ({
+            ...routed.aborted,
+            reason: `the approval service failed: ${Cause.pretty(cause).split("\n")[0]}`
+          })
+        })
+        if (Exit.isFailure(exit)) yield* Effect.logWarning("approval service failed; answering abort", exit.cause)
+        const waited = (yield* Clock.currentTimeMillis) - started
+        yield* Effect.annotateCurrentSpan({ "deputy.outcome": resolution.outcome, "deputy.wait_ms": waited })
+        yield* Effect.uninterruptible(
+          Effect.suspend(() =>
+            pending.delete(routed.request.id) ? settle(routed, resolution, waited, true) : Effect.void
+          )
+        )
+      }).pipe(
+        Effect.onInterrupt(() => Effect.annotateCurrentSpan("deputy.outcome", "aborted")),
+        Effect.withSpan("deputy.approval", {
+          parent: span,
+          attributes: {
+            "deputy.kind": routed.request.kind,
+            "deputy.request_id": routed.request.id,
+            "deputy.call_id": routed.request.callId
+          }
+        })
+      )
+
+    /** Claims every pending request, interrupts the parent's waits, and answers each with its default. */
+    const abortPending = (reason: string, deliver: boolean) =>
+      Effect.gen(function*() {
+        const claimed = [...pending.values()]
+        pending.clear()
+        yield* FiberSet.clear(requestFibers)
+        for (const routed of claimed) yield* settle(routed, { ...routed.aborted, reason }, 0, deliver)
+      })
+
+    const requestKey = (kind: ApprovalKind, callId: string) => {
+      const base = `${id}/${kind}/${callId}`
+      let key = base
+      for (let n = 2; pending.has(key); n++) key = `${base}#${n}`
+      return key
+    }
+
+    /** Turns a request event into a routed request, or undefined for any other event. */
+    const toRouted = (event: Event): RoutedRequest | undefined => {
+      const msg = event.msg
+      const base = (kind: ApprovalKind, callId: string) => ({
+        id: requestKey(kind, callId),
+        delegateId: id,
+        turnId: event.id,
+        callId,
+        source: options.source
+      })
+      if (isEventMsg(msg, "exec_approval_request")) {
+        const answer = (decision: ReviewDecision): Op => ({
+          type: "exec_approval",
+          id: msg.approval_id ?? msg.call_id,
+          turn_id: event.id,
+          decision
+        })
+        const request = { ...base("command", msg.call_id), kind: "command" as const, event: msg }
+        return {
+          request,
+          ask: (service) =>
+            Effect.map(service.command(request), (decision) => ({
+              answer: answer(decision),
+              outcome: outcomeOfDecision(decision)
+            })),
+          timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
+          aborted: { answer: answer("abort"), outcome: "aborted" }
+        }
+      }
+      if (isEventMsg(msg, "apply_patch_approval_request")) {
+        const answer = (decision: ReviewDecision): Op => ({
+          type: "patch_approval",
+          id: msg.call_id,
+          decision
+        })
+        const request = { ...base("patch", msg.call_id), kind: "patch" as const, event: msg }
+        return {
+          request,
+          ask: (service) =>
+            Effect.map(service.patch(request), (decision) => ({
+              answer: answer(decision),
+              outcome: outcomeOfDecision(decision)
+            })),
+          timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
+          aborted: { answer: answer("abort"), outcome: "aborted" }
+        }
+      }
+      if (isEventMsg(msg, "request_permissions")) {
+        const answer = (response: RequestPermissionsResponse): Op => ({
+          type: "request_permissions_response",
+          id: msg.call_id,
+          response
+        })
+        const request = { ...base("permissions", msg.call_id), kind: "permissions" as const, event: msg }
+        return {
+          request,
+          ask: (service) =>
+            Effect.map(
+              service.permissions(request),
+              Option.match({
+                onNone: () => ({ answer: answer(noPermissionsGranted), outcome: "denied" as const }),
+                onSome: (response) => ({
+                  answer: answer(response),
+                  outcome: response.scope === "session" ? "approved_for_session" as const : "approved" as const
+                })
+              })
+            ),
+          timedOut: { answer: answer(noPermissionsGranted), outcome: "timed_out" },
+          aborted: { answer: answer(noPermissionsGranted), outcome: "aborted" }
+        }
+      }
+      if (isEventMsg(msg, "request_user_input")) {
+        const answer = (response: RequestUserInputResponse): Op => ({
+          type: "user_input_answer",
+          id: event.id,
+          response
+        })
+        const request = { ...base("user_input", msg.call_id), kind: "user_input" as const, event: msg }
+        return {
+          request,
+          ask: (service) =>
+            Effect.map(
+              service.userInput(request),
+              Option.match({
+                onNone: () => ({ answer: answer(noAnswers), outcome: "denied" as const }),
+                onSome: (response) => ({ answer: answer(response), outcome: "approved" as const })
+              })
+            ),
+          timedOut: { answer: answer(noAnswers), outcome: "timed_out" },
+          aborted: { answer: answer(noAnswers), outcome: "aborted" }
+        }
+      }
+      return undefined
+    }
+
+    // --- shutdown and end ---
+    const finish = (end: Omit<DelegateEnded, "droppedEvents">) =>
+      Effect.gen(function*() {
+        const result: DelegateEnded = { ...end, droppedEvents }
+        if (finished) return
+        finished = true
+        yield* Deferred.succeed(ended, result)
+        submitClosed ??= `the delegate has ended (${end.reason})`
+        yield* abortPending(`the delegate ended (${end.reason})`, false)
+        yield* failQueuedSubmissions(`the delegate has ended (${end.reason})`)
+        yield* events.end
+        roomMade()
+        yield* Fiber.interruptAll(forwarders)
+        yield* Scope.close(agentScope, Exit.void)
+        yield* endSpan(Exit.void, end.reason)
+      })
+
+    const failQueuedSubmissions = (reason: string) =>
+      Effect.gen(function*() {
+        yield* ops.end
+        const queued = yield* ops.clear
+        for (const item of queued) yield* Deferred.fail(item.delivered, new DelegateClosed({ reason }))
+      })
+
+    /** Marks the start of shutdown (synchronously, so the reader sees it at once); false if already started. */
+    const beginShutdown = (cause: ShutdownCause): boolean => {
+      if (shutdownCause !== undefined || finished) return false
+      shutdownCause = cause
+      draining = true
+      submitClosed ??= "the delegate is shutting down"
+      roomMade()
+      return true
+    }
+
+    const runShutdown = (cause: ShutdownCause): Effect.Effect<DelegateEnded> =>
+      Effect.gen(function*() {
+        yield* failQueuedSubmissions("the delegate is shutting down")
+        const childAlive = agentEnd === undefined
+        yield* abortPending("the delegate is shutting down", childAlive)
+        if (childAlive) {
+          yield* submitOwn({ type: "interrupt" })
+          yield* submitOwn({ type: "shutdown" })
+        }
+        // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to fire.
+        const acknowledged = yield* Deferred.await(drained).pipe(
+          Effect.interruptible,
+          Effect.timeoutOption(drainTimeout)
+        )
+        const drainTimedOut = Option.isNone(acknowledged)
+        const reason: EndReason = cause === "interrupted" && drainTimedOut ? "drain_timed_out" : cause
+        yield* finish({
+          reason,
+          drainTimedOut,
+          ...(terminal?.lastAgentMessage !== undefined ? { lastAgentMessage: terminal.lastAgentMessage } : {}),
+          ...(terminal?.message !== undefined ? { message: terminal.message } : {}),
+          ...(drainTimedOut
+            ? { message: `the sub-agent did not acknowledge shutdown within ${Duration.format(drainTimeout)}` }
+            : {})
+        })
+        return yield* Deferred.await(ended)
+      })
+
+    const shutdown = (cause: ShutdownCause): Effect.Effect<DelegateEnded> =>
+      Effect.suspend(() => beginShutdown(cause) ? runShutdown(cause) : Deferred.await(ended))
+
+    const shutdownInBackground = (cause: ShutdownCause) =>
+      beginShutdown(cause) ? FiberSet.run(background, runShutdown(cause)) : Effect.void
+
+    // --- event forwarder: one pass over each chunk, one offer per chunk ---
+    const isOneShotTerminal = (event: Event): ShutdownCause | undefined => {
+      if (oneShot === undefined || turnSubmissionId === undefined || terminal !== undefined) return undefined
+      const msg = event.msg
+      const ours = event.id === turnSubmissionId ||
+        ("turn_id" in msg && typeof msg.turn_id === "string" && turnIds.has(msg.turn_id))
+      if (msg.type === "task_started" && ours) {
+        turnStarted = true
+        if (typeof msg.turn_id === "string") turnIds.add(msg.turn_id)
+        return undefined
+      }
+      if (msg.type === "task_complete" && ours) {
+        terminal = { reason: "completed", lastAgentMessage: (msg.last_agent_message as string | null) ?? null }
+        return "completed"
+      }
+      if (msg.type === "turn_aborted" && ours) {
+        terminal = { reason: "aborted", message: `turn aborted: ${String(msg.reason)}` }
+        return "aborted"
+      }
+      if (msg.type === "error" && !turnStarted) {
+        terminal = { reason: "errored", message: String(msg.message) }
+        return "errored"
+      }
+      return undefined
+    }
+
+    const onChunk = (chunk: Iterable<Event>): Effect.Effect<void> => {
+      const forward: Array<Event> = []
+      const routed: Array<RoutedRequest> = []
+      let terminalCause: ShutdownCause | undefined
+      for (const event of chunk) {
+        const type = event.msg.type
+        if (type === "token_count") {
+          const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
+          if (info?.total_token_usage) usage = info.total_token_usage
+          continue
+        }
+        if (droppedTypes.has(type)) continue
+        const request = toRouted(event)
+        if (request !== undefined) {
+          pending.set(request.request.id, request)
+          routed.push(request)
+          continue
+        }
+        if (type === "shutdown_complete" && draining) Deferred.unsafeDone(drained, Exit.void)
+        if (terminal !== undefined) continue // one-shot: nothing after the terminal event
+        const cause = isOneShotTerminal(event)
+        forward.push(event)
+        if (cause !== undefined) terminalCause = cause
+      }
+      const startRequests = routed.length === 0 ? Effect.void : Effect.forEach(routed, (request) =>
+        draining
+          ? Effect.suspend(() =>
+            pending.delete(request.request.id)
+              ? settle(request, { ...request.aborted, reason: "the delegate is shutting down" }, 0, true)
+              : Effect.void
+          )
+          : FiberSet.run(requestFibers, handleRequest(request)), { discard: true })
+      const afterTerminal = terminalCause === undefined ? Effect.void : shutdownInBackground(terminalCause)
+      return Effect.zipRight(Effect.zipRight(offerForwarded(forward), startRequests), afterTerminal)
+    }
+
+    const reader = Stream.runForEachChunk(agent.events, onChunk).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect)}` }))
+      ),
+      Effect.exit,
+      Effect.flatMap((exit) =>
+        Effect.suspend(() => {
+          agentEnd = exit
+          Deferred.unsafeDone(drained, Exit.void)
+          if (shutdownCause !== undefined) return Effect.void
+          if (callerAskedShutdown) return shutdownInBackground("interrupted")
+          const exited = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+          return FiberSet.run(
+            background,
+            finish({
+              reason: "agent_exited",
+              drainTimedOut: false,
+              ...(Option.isSome(exited)
+                ? {
+                  code: exited.value.code,
+                  signal: exited.value.signal,
+                  message: exited.value.message
+                }
+                : { message: "the sub-agent's events ended" })
+            })
+          )
+        })
+      )
+    )
+
+    // --- op forwarder: caller submissions in order, id and trace kept ---
+    const opForwarder = Effect.gen(function*() {
+      while (true) {
+        const [batch, done] = yield* ops.takeAll
+        for (const item of batch) {
+          const exit = yield* Effect.exit(agent.submitWithId(item.submission))
+          yield* Deferred.done(
+            item.delivered,
+            Exit.mapError(exit, (error) => new DelegateClosed({ reason: error.message }))
+          )
+        }
+        if (done) return
+      }
+    })
+
+    forwarders.push(
+      yield* FiberSet.run(background, reader.pipe(Effect.withParentSpan(span))),
+      yield* FiberSet.run(background, opForwarder.pipe(Effect.withParentSpan(span)))
+    )
+    // Added last, so it runs first when the scope closes: the forwarders still run during the drain.
+    yield* Effect.addFinalizer(() => Effect.asVoid(shutdown("interrupted")))
+
+    const enqueue = (submission: Submission): Effect.Effect<void, DelegateClosed> =>
+      Effect.suspend(() => {
+        if (submitClosed !== undefined) return Effect.fail(new DelegateClosed({ reason: submitClosed }))
+        if (submission.op.type === "shutdown") callerAskedShutdown = true
+        return Effect.flatMap(Deferred.make<void, DelegateClosed>(), (delivered) =>
+          Effect.flatMap(ops.offer({ submission, delivered }), (accepted) =>
+            accepted
+              ? Deferred.await(delivered)
+              : Effect.fail(new DelegateClosed({ reason: submitClosed ?? "the delegate has ended" }))))
+      })
+
+    const submitOp = (op: Op): Effect.Effect<string, DelegateClosed> =>
+      Effect.flatMap(TraceContext.current, (trace) => {
+        const submissionId = uuidv7()
+        return Effect.as(
+          enqueue(Option.isSome(trace) ? { id: submissionId, op, trace: trace.value } : { id: submissionId, op }),
+          submissionId
+        )
+      })
+
+    const handle: DelegateHandle = {
+      id,
+      submit: submitOp,
+      submitWithId: enqueue,
+      events: Mailbox.toStream(events).pipe(
+        Stream.mapChunks((chunk) => {
+          roomMade()
+          return chunk
+        }),
+        Stream.ensuring(
+          Effect.suspend(() => Deferred.isDone(ended)).pipe(
+            Effect.flatMap((isEnded) => isEnded ? Effect.void : shutdownInBackground("interrupted"))
+          )
+        )
+      ),
+      nextEvent: events.take.pipe(
+        Effect.tap(() => roomMade()),
+        Effect.asSome,
+        Effect.catchTag("NoSuchElementException", () => Effect.succeedNone)
+      ),
+      ended: Deferred.await(ended),
+      shutdown: shutdown("interrupted"),
+      status: agent.status as Effect.Effect<AgentStatus>,
+      usage: Effect.sync(() => usage)
+    }
+
+    if (oneShot !== undefined) {
+      const items = typeof oneShot.input === "string"
+        ? [{ type: "text" as const, text: oneShot.input, text_elements: [] }]
+        : oneShot.input
+      turnSubmissionId = uuidv7()
+      turnIds = new Set([turnSubmissionId])
+      const trace = yield* TraceContext.current
+      yield* enqueue({
+        id: turnSubmissionId,
+        op: {
+          type: "user_input",
+          items,
+          ...(oneShot.finalOutputJsonSchema === undefined
+            ? {}
+            : { final_output_json_schema: oneShot.finalOutputJsonSchema })
+        },
+        ...(Option.isSome(trace) ? { trace: trace.value } : {})
+      }).pipe(Effect.catchAll(() => Effect.void))
+      submitClosed ??= "a one-shot delegate takes no submissions after its input"
+      if (oneShot.deadline !== undefined) {
+        const deadline = oneShot.deadline
+        yield* FiberSet.run(
+          background,
+          Effect.zipRight(
+            Effect.sleep(deadline),
+            Effect.suspend(() => {
+              if (terminal !== undefined || shutdownCause !== undefined) return Effect.void
+              terminal = { reason: "timed_out", message: `the turn did not end within ${Duration.format(deadline)}` }
+              return shutdown("timed_out")
+            })
+          )
+        )
+      }
+    }
+    return handle
+  })
