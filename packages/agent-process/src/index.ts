@@ -1,6 +1,9 @@
 /**
- * Placeholder until the package lands.
+ * `@deputy/agent-process`: an `AgentSpawner` for any program that speaks Deputy's protocol as JSON lines
+ * on stdio.
  *
  * @since 0.1.0
  */
-export {}
+
+/** @since 0.1.0 */
+export * as ProcessAgent from "./ProcessAgent.js"
