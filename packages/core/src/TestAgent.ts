@@ -13,6 +13,7 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Agent from "./Agent.js"
@@ -32,8 +33,8 @@ export interface TestAgentOptions {
   readonly hangOnShutdown?: boolean | undefined
   /** Events the child buffers before `emit` waits for the delegate to read (default 64). */
   readonly capacity?: number | undefined
-  /** Runs during each spawn: wait on a `Deferred` to hold the spawn open, or fail it. */
-  readonly onSpawn?: ((options: SpawnOptions) => Effect.Effect<void, SpawnError>) | undefined
+  /** Runs during each spawn, in the child's scope: hold the spawn open on a `Deferred`, acquire, or fail. */
+  readonly onSpawn?: ((options: SpawnOptions) => Effect.Effect<void, SpawnError, Scope.Scope>) | undefined
   /** Runs, in order, after each submission the child receives (after the default behaviour). */
   readonly onSubmission?: ((submission: Submission, child: TestAgentService) => Effect.Effect<void>) | undefined
 }
