@@ -10,7 +10,7 @@
  *   stdout (logs go to stderr; the parent keeps the last few KiB of stderr for its error reports).
  *   A line the parent cannot read is reported to it as a `deputy_diagnostic` event and skipped.
  * - `Event.id` is the id of the submission that started the current turn (`""` before any turn).
- * - At start: emit `session_configured`. On `user_input` (id S): `task_started{turn_id: S}`, then work, then
+ * - At start: emit `session_configured` (this agent adds its `pid`: unknown fields are passed through). On `user_input` (id S): `task_started{turn_id: S}`, then work, then
  *   `task_complete{turn_id: S, last_agent_message}`, or `turn_aborted{turn_id: S, reason}` if stopped.
  * - Approvals: emit a request and wait for the matching op:
  *     exec_approval_request{call_id, approval_id?}  → exec_approval{id: approval_id ?? call_id, decision}
@@ -301,7 +301,7 @@ const onSubmission = (submission) => {
 if (hangOnShutdown) process.on("SIGTERM", () => log("ignoring SIGTERM"))
 if (flag("STDERR_BYTES")) process.stderr.write("x".repeat(Number(flag("STDERR_BYTES"))) + "\n")
 
-emit("", { type: "session_configured", session_id: randomUUID(), model: "reference" })
+emit("", { type: "session_configured", session_id: randomUUID(), model: "reference", pid: process.pid })
 if (flag("REPORT_ENV") === "1") emit("", { type: "reference_env", env })
 if (flag("GARBAGE") === "1") process.stdout.write("this is not JSON\n")
 if (flag("LONG_LINE")) {
