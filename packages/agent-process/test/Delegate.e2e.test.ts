@@ -1,0 +1,189 @@
+/**
+ * The delegate of `@deputy/core` over real processes: the reference agent spawned by `ProcessAgent`, its
+ * requests answered by test `Approvals`, commands and patches really run in a temporary directory.
+ */
+import { ProcessAgent } from "@deputy/agent-process"
+import { Approvals, Delegate } from "@deputy/core"
+import type { Event } from "@deputy/protocol"
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { referenceAgent, tempDir, types } from "./utils.js"
+
+const source = "review" as const
+
+const spawner = (env: Record<string, string> = {}) =>
+  ProcessAgent.layerNode({ ...referenceAgent, env, killGracePeriod: "500 millis" })
+
+/** A one-shot delegate over the reference agent: all its events and how it ended. */
+const oneShot = (input: string, approvals: Layer.Layer<Approvals.Approvals>, cwd?: string) =>
+  Effect.gen(function*() {
+    const handle = yield* Delegate.oneShot({ source, input, cwd, drainTimeout: "2 seconds" })
+    const events = yield* Stream.runCollect(handle.events)
+    return { events: Array.from(events), ended: yield* handle.ended }
+  }).pipe(Effect.scoped, Effect.provide(Layer.merge(spawner(), approvals)))
+
+/** Reads a delegate's events up to the first of type `type` (and returns them all). */
+const until = (handle: Delegate.DelegateHandle, type: string) =>
+  Effect.gen(function*() {
+    const events: Array<Event> = []
+    while (true) {
+      const next = yield* handle.nextEvent
+      if (Option.isNone(next)) return yield* Effect.dieMessage(`the delegate ended before a ${type} event`)
+      events.push(next.value)
+      if (next.value.msg.type === type) return events
+    }
+  })
+
+describe("Delegate over ProcessAgent (end to end)", () => {
+  it.scopedLive("one-shot, message only: completed with the last agent message", () =>
+    Effect.gen(function*() {
+      const { ended, events } = yield* oneShot("hello", Approvals.layerDenyAll)
+      assert.strictEqual(ended.reason, "completed")
+      assert.strictEqual(ended.lastAgentMessage, "You said: hello")
+      assert.deepStrictEqual(types(events), ["task_started", "agent_message", "task_complete"])
+    }))
+
+  it.scopedLive("one-shot, command approved: the command really runs", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { ended, events } = yield* oneShot("run:echo approved > out.txt", Approvals.layerApproveAll, dir)
+      assert.strictEqual(ended.reason, "completed")
+      assert.notInclude(types(events), "exec_approval_request")
+      assert.include(types(events), "exec_command_end")
+      assert.strictEqual(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "approved\n")
+    }))
+
+  it.scopedLive("one-shot, command denied: it does not run and the turn goes on", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { ended, events } = yield* oneShot("run:touch out.txt\nafter", Approvals.layerDenyAll, dir)
+      assert.strictEqual(ended.reason, "completed")
+      assert.strictEqual(ended.lastAgentMessage, "I did not run `touch out.txt`: \"denied\"\nYou said: after")
+      assert.notInclude(types(events), "exec_command_begin")
+      assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+    }))
+
+  it.scopedLive("one-shot, command aborted: the turn ends aborted and nothing runs", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { ended, events } = yield* oneShot("run:touch out.txt", Approvals.layerTest({ command: "abort" }), dir)
+      assert.strictEqual(ended.reason, "aborted")
+      assert.strictEqual(events.at(-1)?.msg.type, "turn_aborted")
+      assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+    }))
+
+  it.scopedLive("one-shot, patch approved writes the file; denied does not", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const approved = yield* oneShot("patch:a.txt hello", Approvals.layerApproveAll, dir)
+      assert.strictEqual(approved.ended.reason, "completed")
+      assert.include(types(approved.events), "patch_apply_end")
+      assert.strictEqual(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "hello\n")
+
+      const denied = yield* oneShot("patch:b.txt hello", Approvals.layerDenyAll, dir)
+      assert.strictEqual(denied.ended.reason, "completed")
+      assert.match(denied.ended.lastAgentMessage ?? "", /^I did not write b.txt/)
+      assert.isFalse(fs.existsSync(path.join(dir, "b.txt")))
+    }))
+
+  it.scopedLive("one-shot, user input and permissions are answered by the parent", () =>
+    Effect.gen(function*() {
+      const approvals = Approvals.layerTest({
+        userInput: Option.some({ answers: { q1: { answers: ["blue"] } } })
+      })
+      const { ended } = yield* oneShot("ask:color?\nperm:fetch", approvals)
+      assert.strictEqual(
+        ended.lastAgentMessage,
+        `answers: {"q1":{"answers":["blue"]}}\npermissions granted: {"network":{"enabled":true}}`
+      )
+    }))
+
+  it.scopedLive("interactive: two turns, approved_for_session is not asked again, interrupt mid-turn", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const handle = yield* Delegate.interactive({ source, cwd: dir, drainTimeout: "2 seconds" })
+
+      const first = yield* handle.submit({
+        type: "user_input",
+        items: [{ type: "text", text: "run:echo once >> log.txt", text_elements: [] }]
+      })
+      const turn1 = yield* until(handle, "task_complete")
+      assert.strictEqual(turn1.at(-1)?.id, first)
+      yield* handle.submit({
+        type: "user_input",
+        items: [{ type: "text", text: "run:echo once >> log.txt", text_elements: [] }]
+      })
+      yield* until(handle, "task_complete")
+      const asked = yield* Effect.flatMap(Approvals.TestApprovals, (test) => test.asked)
+      assert.strictEqual(asked.length, 1, "approved_for_session was asked again")
+      assert.strictEqual(fs.readFileSync(path.join(dir, "log.txt"), "utf8"), "once\nonce\n")
+
+      // A long command, interrupted by the caller while it runs.
+      const third = yield* handle.submit({
+        type: "user_input",
+        items: [{ type: "text", text: "run:sleep 30", text_elements: [] }]
+      })
+      yield* until(handle, "exec_command_begin")
+      yield* handle.submit({ type: "interrupt" })
+      const aborted = yield* until(handle, "turn_aborted")
+      assert.strictEqual(aborted.at(-1)?.id, third)
+      assert.notInclude(types(aborted), "exec_command_end")
+
+      const ended = yield* handle.shutdown
+      assert.strictEqual(ended.reason, "interrupted")
+      assert.isFalse(ended.drainTimedOut)
+    }).pipe(Effect.provide(Layer.merge(spawner(), Approvals.layerTest({ command: "approved_for_session" })))))
+
+  it.scopedLive("interactive: shutdown while a request waits on the parent aborts it; the child drains", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const asked = yield* Deferred.make<void>()
+      const approvals = Approvals.layerTest({
+        command: () => Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never)
+      })
+      const { ended, events } = yield* Effect.gen(function*() {
+        const handle = yield* Delegate.interactive({ source, cwd: dir, drainTimeout: "2 seconds" })
+        yield* handle.submit({
+          type: "user_input",
+          items: [{ type: "text", text: "run:touch out.txt", text_elements: [] }]
+        })
+        yield* Deferred.await(asked)
+        const ended = yield* handle.shutdown
+        const events = yield* Stream.runCollect(handle.events)
+        return { ended, events: Array.from(events) }
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(spawner(), approvals)))
+      assert.strictEqual(ended.reason, "interrupted")
+      assert.isFalse(ended.drainTimedOut)
+      assert.include(types(events), "turn_aborted")
+      assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+    }))
+
+  it.scopedLive("interactive: the child killed mid-turn ends the delegate as agent_exited with the signal", () =>
+    Effect.gen(function*() {
+      const handle = yield* Delegate.interactive({ source })
+      yield* handle.submit({
+        type: "user_input",
+        items: [{ type: "text", text: "run:kill -9 $PPID", text_elements: [] }]
+      })
+      const ended = yield* handle.ended
+      assert.strictEqual(ended.reason, "agent_exited")
+      assert.strictEqual(ended.signal, "SIGKILL")
+      assert.match(ended.message ?? "", /killed by SIGKILL/)
+    }).pipe(Effect.provide(Layer.merge(spawner(), Approvals.layerApproveAll))))
+
+  it.scopedLive("a malformed line reaches the caller as a deputy_diagnostic event", () =>
+    Effect.gen(function*() {
+      const handle = yield* Delegate.oneShot({ source, input: "hi" })
+      const events = Array.from(yield* Stream.runCollect(handle.events))
+      assert.deepStrictEqual(types(events), ["deputy_diagnostic", "task_started", "agent_message", "task_complete"])
+      assert.strictEqual((yield* handle.ended).reason, "completed")
+    }).pipe(
+      Effect.provide(Layer.merge(spawner({ REFERENCE_AGENT_GARBAGE: "1" }), Approvals.layerDenyAll))
+    ))
+})
