@@ -222,13 +222,18 @@ describe("SPEC §5 edge cases", () => {
       assert.strictEqual((yield* inbox.pending).length, 2)
       yield* inbox.respond(pending.request.id, ApprovalInbox.decision("denied"))
       yield* inbox.respond("d9/command/c1", ApprovalInbox.decision("approved"))
-      const second = yield* child.awaitSubmission((submission) => submission.op.type === "exec_approval" && submission.op.id === "c1")
+      const second = yield* child.awaitSubmission((submission) =>
+        submission.op.type === "exec_approval" && submission.op.id === "c1"
+      )
       assert.deepStrictEqual(second.op, { type: "exec_approval", id: "c1", turn_id: "t", decision: "approved" })
       const answers = (yield* child.received).filter((submission) => submission.op.type === "exec_approval")
-      assert.deepStrictEqual(answers.map((submission) => [submission.op.id, submission.op.decision]), [
-        ["c2", "denied"],
-        ["c1", "approved"]
-      ])
+      assert.deepStrictEqual(
+        answers.map(({ op }) => [(op as { id: string }).id, (op as { decision: string }).decision]),
+        [
+          ["c2", "denied"],
+          ["c1", "approved"]
+        ]
+      )
     }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer()))))
 
   it.effect("10. one-shot: nothing after the terminal event; submit fails at once", () =>
@@ -338,7 +343,12 @@ describe("SPEC §5 edge cases", () => {
         turn_id: "child-turn",
         decision: "approved"
       })
-      assert.deepStrictEqual(second.op, { type: "exec_approval", id: "call-2", turn_id: "child-turn", decision: "approved" })
+      assert.deepStrictEqual(second.op, {
+        type: "exec_approval",
+        id: "call-2",
+        turn_id: "child-turn",
+        decision: "approved"
+      })
     }).pipe(Effect.scoped, Effect.provide(withTestChild(TestAgent.layer()))))
 
   it.effect("18. backpressure: a consumer that does not read stops the child; memory stays bounded", () =>
@@ -347,8 +357,11 @@ describe("SPEC §5 edge cases", () => {
       const child = yield* TestAgent.TestAgent
       const emitted = yield* Ref.make(0)
       const producer = yield* Effect.fork(
-        Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), (i) =>
-          Effect.zipRight(child.emit(message(`m${i}`), "t"), Ref.update(emitted, (n) => n + 1)), { discard: true })
+        Effect.forEach(
+          Array.from({ length: 1000 }, (_, i) => i),
+          (i) => Effect.zipRight(child.emit(message(`m${i}`), "t"), Ref.update(emitted, (n) => n + 1)),
+          { discard: true }
+        )
       )
       // Let every fiber run until nothing can move.
       for (let i = 0; i < 50; i++) yield* Effect.yieldNow()

@@ -7,7 +7,8 @@ export const opTypes = (received: ReadonlyArray<Submission>): ReadonlyArray<stri
   received.map((submission) => submission.op.type)
 
 /** The msg types of events, in order. */
-export const msgTypes = (events: Iterable<Event>): ReadonlyArray<string> => Array.from(events, (event) => event.msg.type)
+export const msgTypes = (events: Iterable<Event>): ReadonlyArray<string> =>
+  Array.from(events, (event) => event.msg.type)
 
 /** A plain event the delegate forwards unchanged. */
 export const message = (text: string) => ({ type: "agent_message", message: text }) as const
