@@ -42,6 +42,7 @@
  *   REFERENCE_AGENT_HANG_ON_SHUTDOWN=1  ignore `shutdown`, end of stdin and SIGTERM (only SIGKILL stops it)
  *   REFERENCE_AGENT_GRANDCHILD=1        start a long-lived `sleep` (sharing stdout/stderr) and emit
  *                                       {"type": "reference_grandchild", "pid": n}
+ *   REFERENCE_AGENT_FLOOD=<n>           emit <n> agent_message_delta events at start, in one write
  *   REFERENCE_AGENT_APPROVAL_ID=0       send exec approval requests without `approval_id` (answer by call_id)
  */
 import { spawn } from "node:child_process"
@@ -306,6 +307,13 @@ if (flag("REPORT_ENV") === "1") emit("", { type: "reference_env", env })
 if (flag("GARBAGE") === "1") process.stdout.write("this is not JSON\n")
 if (flag("LONG_LINE")) {
   process.stdout.write(JSON.stringify({ id: "", pad: "y".repeat(Number(flag("LONG_LINE"))) }) + "\n")
+}
+if (flag("FLOOD")) {
+  const lines = []
+  for (let i = 0; i < Number(flag("FLOOD")); i++) {
+    lines.push(JSON.stringify({ id: "", msg: { type: "agent_message_delta", delta: String(i) } }))
+  }
+  process.stdout.write(lines.join("\n") + "\n")
 }
 if (flag("GRANDCHILD") === "1") {
   const grandchild = spawn("sleep", ["1000"], { stdio: ["ignore", "inherit", "inherit"] })

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { isRunning, pidOf, reader, referenceAgent, tempDir, types, userInput } from "./utils.js"
@@ -333,6 +334,33 @@ describe("ProcessAgent", () => {
       if (ending === "ended") return assert.fail("expected AgentExited")
       assert.strictEqual(ending.signal, "SIGKILL")
       assert.include(ending.stderrTail ?? "", "ignoring SIGTERM")
+    })))
+
+  it.scopedLive("events flow in order and in batches, not one by one", () =>
+    run(Effect.gen(function*() {
+      const count = 50_000
+      const agent = yield* spawn({ env: { REFERENCE_AGENT_FLOOD: String(count) } })
+      let chunks = 0
+      let next = 0
+      const started = Date.now()
+      yield* agent.events.pipe(
+        Stream.mapChunks((chunk) => {
+          chunks += 1
+          return chunk
+        }),
+        Stream.filter((event) => event.msg.type === "agent_message_delta"),
+        Stream.take(count),
+        Stream.runForEach((event) =>
+          Effect.sync(() => {
+            if (event.msg.delta !== String(next)) throw new Error(`event ${next} out of order`)
+            next += 1
+          })
+        )
+      )
+      const took = Date.now() - started
+      assert.strictEqual(next, count)
+      assert.isBelow(chunks, count / 20)
+      assert.isBelow(took, 5000)
     })))
 
   it.scopedLive("layerNode provides an AgentSpawner", () =>
