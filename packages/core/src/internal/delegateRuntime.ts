@@ -143,6 +143,7 @@ export const make = (
     let callerAskedShutdown = false
     let droppedEvents = 0
     let agentEnd: Exit.Exit<void, AgentExited> | undefined
+    let acknowledged = false
     // one-shot turn tracking
     let turnSubmissionId: string | undefined
     let turnIds = new Set<string>()
@@ -381,21 +382,26 @@ export const make = (
           yield* submitOwn({ type: "shutdown" })
         }
         // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to fire.
-        const acknowledged = yield* Deferred.await(drained).pipe(
+        const drainedInTime = yield* Deferred.await(drained).pipe(
           Effect.interruptible,
           Effect.timeoutOption(drainTimeout)
         )
-        const drainTimedOut = Option.isNone(acknowledged)
-        const reason: EndReason = cause === "interrupted" && drainTimedOut ? "drain_timed_out" : cause
-        yield* finish({
-          reason,
-          drainTimedOut,
-          ...(terminal?.lastAgentMessage !== undefined ? { lastAgentMessage: terminal.lastAgentMessage } : {}),
-          ...(terminal?.message !== undefined ? { message: terminal.message } : {}),
-          ...(drainTimedOut
-            ? { message: `the sub-agent did not acknowledge shutdown within ${Duration.format(drainTimeout)}` }
-            : {})
-        })
+        const drainTimedOut = Option.isNone(drainedInTime)
+        const crashed = crashOf(agentEnd)
+        if (cause === "interrupted" && !acknowledged && Option.isSome(crashed)) {
+          // The child died instead of acknowledging: say so rather than "interrupted".
+          yield* finish({ ...agentExited(crashed), drainTimedOut: false })
+        } else {
+          yield* finish({
+            reason: cause === "interrupted" && drainTimedOut ? "drain_timed_out" : cause,
+            drainTimedOut,
+            ...(terminal?.lastAgentMessage !== undefined ? { lastAgentMessage: terminal.lastAgentMessage } : {}),
+            ...(terminal?.message !== undefined ? { message: terminal.message } : {}),
+            ...(drainTimedOut
+              ? { message: `the sub-agent did not acknowledge shutdown within ${Duration.format(drainTimeout)}` }
+              : {})
+          })
+        }
         return yield* Deferred.await(ended)
       })
 
@@ -406,6 +412,16 @@ export const make = (
       beginShutdown(cause) ? FiberSet.run(background, runShutdown(cause)) : Effect.void
 
     // --- event forwarder: one pass over each chunk, one offer per chunk ---
+    const crashOf = (exit: Exit.Exit<void, AgentExited> | undefined): Option.Option<AgentExited> =>
+      exit !== undefined && Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+
+    const agentExited = (crash: Option.Option<AgentExited>) => ({
+      reason: "agent_exited" as const,
+      ...(Option.isSome(crash)
+        ? { code: crash.value.code, signal: crash.value.signal, message: crash.value.message }
+        : { message: "the sub-agent's events ended" })
+    })
+
     const isOneShotTerminal = (event: Event): ShutdownCause | undefined => {
       if (oneShot === undefined || turnSubmissionId === undefined || terminal !== undefined) return undefined
       const msg = event.msg
@@ -449,7 +465,10 @@ export const make = (
           routed.push(request)
           continue
         }
-        if (type === "shutdown_complete" && draining) Deferred.unsafeDone(drained, Exit.void)
+        if (type === "shutdown_complete") {
+          acknowledged = true
+          if (draining) Deferred.unsafeDone(drained, Exit.void)
+        }
         if (terminal !== undefined) continue // one-shot: nothing after the terminal event
         const cause = isOneShotTerminal(event)
         forward.push(event)
@@ -478,21 +497,7 @@ export const make = (
           Deferred.unsafeDone(drained, Exit.void)
           if (shutdownCause !== undefined) return Effect.void
           if (callerAskedShutdown) return shutdownInBackground("interrupted")
-          const exited = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-          return FiberSet.run(
-            background,
-            finish({
-              reason: "agent_exited",
-              drainTimedOut: false,
-              ...(Option.isSome(exited)
-                ? {
-                  code: exited.value.code,
-                  signal: exited.value.signal,
-                  message: exited.value.message
-                }
-                : { message: "the sub-agent's events ended" })
-            })
-          )
+          return FiberSet.run(background, finish({ ...agentExited(crashOf(exit)), drainTimedOut: false }))
         })
       )
     )
