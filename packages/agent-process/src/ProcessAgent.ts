@@ -159,20 +159,25 @@ export const spawn = (
       extra: [options.env, config.right.env]
     })
     const cwd = spawnOptions.cwd
-    const child = yield* Command.make(command, ...args).pipe(
-      Command.env(env, { extendEnv: false }),
-      cwd === undefined ? identity : Command.workingDirectory(cwd),
-      Command.start,
-      Effect.mapError(toSpawnError(command, { cwd, path: env.PATH })),
-      Effect.withSpan("ProcessAgent.spawn", { attributes: { "deputy.command": command, "deputy.args": args } })
-    )
-    return yield* Child.agent(child, {
+    const settings: Child.ChildSettings = {
       name: options.name ?? command,
       strict: options.strict ?? false,
       maxLineLength: options.maxLineLength ?? defaults.maxLineLength,
       stderrTailBytes: options.stderrTailBytes ?? defaults.stderrTailBytes,
       killGracePeriod: Duration.decode(options.killGracePeriod ?? defaults.killGracePeriod)
-    })
+    }
+    // Uninterruptible from the start of the process until its stopping finalizer is in the scope (a few
+    // milliseconds): an interruption in between would leave the stop to the executor's own release, which
+    // waits without bound for a child that ignores SIGTERM.
+    return yield* Command.make(command, ...args).pipe(
+      Command.env(env, { extendEnv: false }),
+      cwd === undefined ? identity : Command.workingDirectory(cwd),
+      Command.start,
+      Effect.mapError(toSpawnError(command, { cwd, path: env.PATH })),
+      Effect.withSpan("ProcessAgent.spawn", { attributes: { "deputy.command": command, "deputy.args": args } }),
+      Effect.flatMap((child) => Child.agent(child, settings)),
+      Effect.uninterruptible
+    )
   })
 
 /**

@@ -5,11 +5,14 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { isRunning, pidOf, reader, referenceAgent, tempDir, types, userInput } from "./utils.js"
+import { isRunning, pidOf, processesWith, reader, referenceAgent, tempDir, types, userInput } from "./utils.js"
 
 const review: SpawnOptions = { source: "review" }
 
@@ -352,7 +355,9 @@ describe("ProcessAgent", () => {
         Stream.take(count),
         Stream.runForEach((event) =>
           Effect.sync(() => {
-            if (event.msg.delta !== String(next)) throw new Error(`event ${next} out of order`)
+            if ((event.msg as { readonly delta: string }).delta !== String(next)) {
+              throw new Error(`event ${next} out of order`)
+            }
             next += 1
           })
         )
@@ -361,6 +366,24 @@ describe("ProcessAgent", () => {
       assert.strictEqual(next, count)
       assert.isBelow(chunks, count / 20)
       assert.isBelow(took, 5000)
+    })))
+
+  it.scopedLive("a spawn interrupted while starting leaves no process behind and its scope closes", () =>
+    run(Effect.gen(function*() {
+      const mark = `--deputy-test-${crypto.randomUUID()}`
+      const scope = yield* Scope.make()
+      const fiber = yield* spawn({
+        args: [...referenceAgent.args, mark],
+        killGracePeriod: "200 millis",
+        env: { REFERENCE_AGENT_HANG_ON_SHUTDOWN: "1" }
+      }).pipe(Scope.extend(scope), Effect.fork)
+      // Interrupt as soon as the process exists (the spawn is then still wiring it, or just done).
+      yield* Effect.sync(() => processesWith(mark).length > 0).pipe(
+        Effect.repeat({ until: (started) => started, schedule: Schedule.spaced("1 millis") })
+      )
+      yield* Fiber.interrupt(fiber)
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(processesWith(mark), [])
     })))
 
   it.scopedLive("layerNode provides an AgentSpawner", () =>

@@ -42,6 +42,16 @@ export const isRunning = (pid: number): boolean => {
   }
 }
 
+/** Running processes (Linux `/proc`) whose command line has `mark` as an argument. */
+export const processesWith = (mark: string): Array<number> =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(mark) && isRunning(pid)
+    } catch {
+      return false
+    }
+  })
+
 /** A temporary directory removed when the scope closes. */
 export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "deputy-agent-process-"))),

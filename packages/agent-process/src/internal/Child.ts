@@ -57,6 +57,13 @@ const exitStatus = (process: CommandExecutor.Process): Effect.Effect<ExitStatus>
     )
   )
 
+/**
+ * Forks into the scope, interruptible even when started from an uninterruptible region (the spawn is one,
+ * and forked fibers inherit it): the scope's close must be able to interrupt it.
+ */
+const background = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Scope.Scope> =>
+  Effect.forkScoped(Effect.interruptible(effect))
+
 const describe = (status: ExitStatus, stopping: boolean): string =>
   status.signal !== null
     ? stopping
@@ -105,14 +112,14 @@ export const run = (
       Effect.tap((status) => Deferred.succeed(exited, status)),
       Effect.zipRight(ProcessGroup.terminate(pid, settings.killGracePeriod)),
       Effect.ensuring(Effect.sync(() => reaped = true)),
-      Effect.forkScoped
+      background
     )
 
     yield* process.stderr.pipe(
       Stream.runForEachChunk((chunk) => Effect.sync(() => Chunk.forEach(chunk, (bytes) => tail.push(bytes)))),
       Effect.ignore,
       Effect.ensuring(Deferred.complete(stderrDone, Effect.void)),
-      Effect.forkScoped
+      background
     )
 
     const encoder = new TextEncoder()
@@ -122,7 +129,7 @@ export const run = (
       Effect.catchAll((error) => closeSubmissions(`writing to its stdin failed: ${error.message}`)),
       // Nobody takes from the queue any more: release submitters waiting for room.
       Effect.ensuring(inbox.shutdown),
-      Effect.forkScoped
+      background
     )
 
     const reader = yield* Effect.gen(function*() {
@@ -151,7 +158,7 @@ export const run = (
       yield* status.code === 0
         ? events.end
         : events.fail(new AgentExited({ code: status.code, signal: status.signal, reason, ...stderrTail() }))
-    }).pipe(Effect.forkScoped)
+    }).pipe(background)
 
     // Runs first when the scope closes: close stdin, SIGTERM the group, SIGKILL after the grace period;
     // then let the reader report the exit and the writer see its pipe close (a write pending on a dead
