@@ -14,6 +14,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { decodeChunk } from "./Decode.js"
@@ -168,7 +169,11 @@ export const run = (
         stopping = true
         yield* closeSubmissions("the agent was stopped: its scope closed")
         if (!reaped) yield* ProcessGroup.terminate(pid, settings.killGracePeriod)
-        yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
+        // A reader waiting on a full mailbox has nobody listening: its report of the exit would go unread.
+        const unread = Option.getOrElse(events.unsafeSize(), () => 0)
+        if (unread < eventCapacity) {
+          yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
+        }
         yield* Fiber.await(writer).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
       })
     )
