@@ -180,6 +180,7 @@ describe("SPEC §5 edge cases", () => {
       const inbox = yield* ApprovalInbox.ApprovalInbox
       const child = yield* TestAgent.TestAgent
       const settlements = yield* inbox.settlements.pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow() // subscribed before anything settles
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source, id: "d1" }).pipe(Scope.extend(scope))
       yield* child.emit(execRequest("call-exec", { approval_id: "appr-1" }), "turn-A")

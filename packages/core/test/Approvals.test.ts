@@ -1,0 +1,162 @@
+import { ApprovalInbox, type ApprovalRequest, Approvals } from "@deputy/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { execRequest, patchRequest, permissionsRequest, userInputRequest } from "./helpers.js"
+
+const provenance = (kind: string, callId: string) => ({
+  id: `d/${kind}/${callId}`,
+  delegateId: "d",
+  turnId: "t",
+  callId,
+  source: "review" as const
+})
+const command = (argv: ReadonlyArray<string>): ApprovalRequest.CommandApproval => ({
+  ...provenance("command", "c"),
+  kind: "command",
+  event: { ...execRequest("c"), command: argv }
+})
+const patch = (...paths: ReadonlyArray<string>): ApprovalRequest.PatchApproval => ({
+  ...provenance("patch", "p"),
+  kind: "patch",
+  event: {
+    ...patchRequest("p"),
+    changes: Object.fromEntries(paths.map((path) => [path, { type: "add" as const, content: "" }]))
+  }
+})
+const permissions: ApprovalRequest.PermissionsRequest = {
+  ...provenance("permissions", "q"),
+  kind: "permissions",
+  event: permissionsRequest("q")
+}
+const question: ApprovalRequest.UserInputRequest = {
+  ...provenance("user_input", "u"),
+  kind: "user_input",
+  event: userInputRequest("u")
+}
+
+describe("Approvals.layerPolicy", () => {
+  const rules: ReadonlyArray<Approvals.PolicyRule> = [
+    { commandPrefix: ["git", "status"], action: "approve" },
+    { commandPrefix: ["rm"], action: "abort" },
+    { kind: "patch", pathGlob: "/repo/docs/**", action: "approve_for_session" },
+    { kind: "patch", pathGlob: "**/*.lock", action: "deny" },
+    { kind: "permissions", action: "deny" }
+  ]
+  const policy = Approvals.layerPolicy(rules).pipe(Layer.provideMerge(Approvals.layerTest({ command: "denied" })))
+
+  it.effect("the first matching rule decides; unmatched requests go to the approvals below", () =>
+    Effect.gen(function*() {
+      const approvals = yield* Approvals.Approvals
+      const recorder = yield* Approvals.TestApprovals
+      assert.strictEqual(yield* approvals.command(command(["git", "status", "--short"])), "approved")
+      assert.strictEqual(yield* approvals.command(command(["rm", "-rf", "/"])), "abort")
+      assert.strictEqual(yield* approvals.command(command(["git", "push"])), "denied")
+      assert.strictEqual(
+        yield* approvals.patch(patch("/repo/docs/a.md", "/repo/docs/deep/b.md")),
+        "approved_for_session"
+      )
+      assert.strictEqual(yield* approvals.patch(patch("/repo/Cargo.lock")), "denied")
+      assert.strictEqual(yield* approvals.patch(patch("/repo/docs/a.md", "/repo/src/x.ts")), "approved") // fallback default
+      assert.deepStrictEqual(yield* approvals.permissions(permissions), Option.none())
+      assert.deepStrictEqual(yield* approvals.userInput(question), Option.none())
+      assert.deepStrictEqual((yield* recorder.asked).map((request) => request.kind), ["command", "patch", "user_input"])
+    }).pipe(Effect.provide(policy)))
+
+  it("a shell -c command is matched on its script's words too", () => {
+    const rule: Approvals.PolicyRule = { commandPrefix: ["git", "status"], action: "approve" }
+    assert.isTrue(Approvals.ruleMatches(rule, command(["bash", "-lc", "git status --short"])))
+    assert.isTrue(Approvals.ruleMatches(rule, command(["/bin/sh", "-c", "  git   status"])))
+    assert.isFalse(Approvals.ruleMatches(rule, command(["bash", "-lc", "git statusx"])))
+    assert.isFalse(Approvals.ruleMatches(rule, command(["bash", "-lc", "echo git status"])))
+  })
+
+  it("globs: * stays in a directory, ** spans directories, ? is one character", () => {
+    const matches = (glob: string, path: string) =>
+      Approvals.ruleMatches({ kind: "patch", pathGlob: glob, action: "approve" }, patch(path))
+    assert.isTrue(matches("src/*.ts", "src/a.ts"))
+    assert.isFalse(matches("src/*.ts", "src/deep/a.ts"))
+    assert.isTrue(matches("src/**/*.ts", "src/deep/er/a.ts"))
+    assert.isTrue(matches("**/*.md", "README.md"))
+    assert.isTrue(matches("a?.txt", "ab.txt"))
+    assert.isFalse(matches("a?.txt", "a/.txt"))
+    assert.isFalse(matches("src/(x).ts", "src/x.ts"))
+    assert.isTrue(matches("src/(x).ts", "src/(x).ts"))
+  })
+
+  it.effect("approve-all and deny-all", () =>
+    Effect.gen(function*() {
+      const all = yield* Effect.provide(Approvals.Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals.Approvals, Approvals.layerDenyAll)
+      assert.strictEqual(yield* all.command(command(["ls"])), "approved")
+      assert.deepStrictEqual(yield* all.permissions(permissions), Option.some(Approvals.grantRequested(permissions)))
+      assert.strictEqual(yield* none.patch(patch("a")), "denied")
+      assert.deepStrictEqual(yield* none.permissions(permissions), Option.none())
+    }))
+})
+
+describe("ApprovalInbox", () => {
+  it.effect("a UI sees requests arrive and leave; respond settles exactly once", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
+      const snapshots = yield* inbox.changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow() // the readers subscribe before anything happens
+      const asking = yield* Effect.fork(approvals.command(command(["make"])))
+      const pending = yield* inbox.awaitPending()
+      assert.strictEqual(pending.request.id, "d/command/c")
+      yield* inbox.respond("d/command/c", ApprovalInbox.decision("approved_for_session"))
+      assert.strictEqual(yield* Fiber.join(asking), "approved_for_session")
+      const lengths = Array.from(yield* Fiber.join(snapshots), (list) => list.length)
+      assert.deepStrictEqual(lengths, [0, 1, 0])
+      const [settled] = yield* Fiber.join(settlements)
+      assert.deepStrictEqual([settled!.outcome, settled!.by], ["approved_for_session", "inbox"])
+    }).pipe(Effect.provide(ApprovalInbox.layer())))
+
+  it.effect("unknown ids and answers of the wrong kind are typed errors; the request stays pending", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
+      yield* Effect.fork(approvals.userInput(question))
+      yield* inbox.awaitPending()
+      const unknown = yield* Effect.flip(inbox.respond("nope", ApprovalInbox.decision("approved")))
+      assert.strictEqual(unknown._tag, "ApprovalNotPending")
+      assert.match(unknown.message, /no pending request has id nope/)
+      const mismatch = yield* Effect.flip(inbox.respond("d/user_input/u", ApprovalInbox.decision("approved")))
+      assert.strictEqual(mismatch._tag, "ApprovalAnswerMismatch")
+      assert.strictEqual((yield* inbox.pending).length, 1)
+    }).pipe(Effect.provide(ApprovalInbox.layer())))
+
+  it.effect("a per-kind deadline settles the request timed_out", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
+      const asking = yield* Effect.fork(approvals.patch(patch("a")))
+      const pending = yield* inbox.awaitPending()
+      assert.isDefined(pending.deadline)
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(yield* Fiber.join(asking), "timed_out")
+      assert.deepStrictEqual(yield* inbox.pending, [])
+      const late = yield* Effect.flip(inbox.respond(pending.request.id, ApprovalInbox.decision("approved")))
+      assert.strictEqual(late._tag === "ApprovalNotPending" && late.settled, "timed_out")
+    }).pipe(Effect.provide(ApprovalInbox.layer({ deadlines: { patch: "30 seconds" } }))))
+
+  it.effect("an interrupted wait removes its entry and is announced as aborted", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
+      const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const asking = yield* Effect.fork(approvals.permissions(permissions))
+      yield* inbox.awaitPending()
+      yield* Fiber.interrupt(asking)
+      assert.deepStrictEqual(yield* inbox.pending, [])
+      const [settled] = yield* Fiber.join(settlements)
+      assert.deepStrictEqual([settled!.outcome, settled!.by], ["aborted", "interrupted"])
+    }).pipe(Effect.provide(ApprovalInbox.layer())))
+})
