@@ -1,0 +1,536 @@
+/**
+ * An `AgentSpawner` for the real Codex CLI, through `codex app-server` (JSON-RPC on stdio): Codex's
+ * notifications and approval requests become Deputy events, Deputy's ops become JSON-RPC requests and
+ * answers. See the package README for the full mapping.
+ *
+ * - **Binary**: `binary`, else `codex` on `PATH`, else the pinned `@openai/codex` package's native binary
+ *   (`CodexBinary.resolve`).
+ * - **Start**: `initialize`, `initialized`, then the thread — `thread/start`, or `thread/resume` /
+ *   `thread/fork` for a resumed / forked `initialHistory` — during the spawn, so a Codex that cannot start
+ *   fails the spawn with a `SpawnError` (with its stderr); then a `session_configured` event (id `""`).
+ * - **Ops**: `user_input → turn/start`, `interrupt → turn/interrupt` (nothing when idle), answers →
+ *   JSON-RPC results, `shutdown` → the turn in progress is interrupted, stdin is closed and, once Codex has
+ *   exited, `shutdown_complete` ends the events. Other ops become `deputy_diagnostic` events.
+ * - **End**: the events fail with `AgentExited` (code or signal, stderr tail) when Codex exits unasked.
+ *   Closing the spawn's scope closes stdin, then SIGTERM / SIGKILL the process group after the grace periods,
+ *   and kills the helpers Codex started if they outlive it.
+ *
+ * @since 0.1.0
+ */
+import { Agent, AgentClosed, AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
+import type { SpawnOptions } from "@deputy/core"
+import type { EventMsg, InitialHistory, Submission, UserInput, W3cTraceContext } from "@deputy/protocol"
+import { JsonLines } from "@deputy/protocol"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as CodexBinary from "./CodexBinary.js"
+import * as CodexHome from "./CodexHome.js"
+import * as JsonRpc from "./internal/jsonRpc.js"
+import * as Session from "./internal/session.js"
+import type { ScriptedModel } from "./ScriptedModel.js"
+
+/**
+ * When Codex asks before acting (`untrusted`: anything not known safe; `on-request`: when the model asks to
+ * leave the sandbox; `never`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ApprovalPolicy = Schema.Literal("untrusted", "on-request", "never")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ApprovalPolicy = typeof ApprovalPolicy.Type
+
+/**
+ * Codex's sandbox for the commands it runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SandboxMode = Schema.Literal("read-only", "workspace-write", "danger-full-access")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SandboxMode = typeof SandboxMode.Type
+
+/**
+ * How to run Codex.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Path of the Codex executable (default: `codex` on `PATH`, else the bundled one). */
+  readonly binary?: string | undefined
+  /** `CODEX_HOME` for the process (default: inherited, i.e. `~/.codex`). */
+  readonly codexHome?: string | undefined
+  /** Default `untrusted`: every command that is not known safe, and every patch, is asked for. */
+  readonly approvalPolicy?: ApprovalPolicy | undefined
+  /** Default `workspace-write`. */
+  readonly sandbox?: SandboxMode | undefined
+  /** A model slug; default: Codex's configuration. */
+  readonly model?: string | undefined
+  /** Variables added to the inherited environment (Codex needs its own credentials from it). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Do not persist the thread in `CODEX_HOME/sessions` (it then cannot be resumed). Default `false`. */
+  readonly ephemeral?: boolean | undefined
+  /** More arguments for `codex app-server`, e.g. `["-c", "model_reasoning_effort=\"low\""]`. */
+  readonly args?: ReadonlyArray<string> | undefined
+  /** How long `initialize` and the thread start may take. Default 30 seconds. */
+  readonly startupTimeout?: Duration.DurationInput | undefined
+  /** After stdin is closed, how long Codex may take to exit before SIGTERM. Default 2 seconds. */
+  readonly exitGracePeriod?: Duration.DurationInput | undefined
+  /** After SIGTERM, how long before SIGKILL. Default 2 seconds. */
+  readonly killGracePeriod?: Duration.DurationInput | undefined
+  /** Longest stdout line read; longer ones are skipped and reported. Default 8 MiB. */
+  readonly maxLineLength?: number | undefined
+  /** How much of the end of Codex's stderr is kept for error reports, in bytes. Default 8 KiB. */
+  readonly stderrTailBytes?: number | undefined
+}
+
+/**
+ * Defaults of `Options`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults = {
+  approvalPolicy: "untrusted",
+  sandbox: "workspace-write",
+  startupTimeout: Duration.seconds(30),
+  exitGracePeriod: Duration.seconds(2),
+  killGracePeriod: Duration.seconds(2),
+  maxLineLength: JsonLines.defaultMaxLineLength,
+  stderrTailBytes: 8 * 1024
+} as const
+
+/**
+ * What `SpawnOptions.config` may set per spawn; other keys are ignored (they may be meant for other spawners).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SpawnConfig = Schema.Struct({
+  binary: Schema.optional(Schema.String),
+  codexHome: Schema.optional(Schema.String),
+  approvalPolicy: Schema.optional(ApprovalPolicy),
+  sandbox: Schema.optional(SandboxMode),
+  model: Schema.optional(Schema.String),
+  ephemeral: Schema.optional(Schema.Boolean),
+  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+}).annotations({ identifier: "CodexAgent.SpawnConfig" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SpawnConfig = typeof SpawnConfig.Type
+
+const decodeConfig = Schema.decodeUnknownEither(SpawnConfig)
+
+/**
+ * A Codex agent: an `Agent` plus the app-server's process id and thread.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CodexAgent extends Agent.Agent {
+  readonly pid: number
+  readonly threadId: string
+  /** Where Codex records the thread (absent for an ephemeral thread). */
+  readonly rolloutPath: string | undefined
+}
+
+type Json = Record<string, unknown>
+
+const record = (value: unknown): Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? value as Json : {}
+
+const string = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
+
+/** A `UserInput` item in the app-server's spelling. */
+const toAppServerInput = (item: UserInput): unknown => {
+  switch (item.type) {
+    case "text":
+      return { type: "text", text: item.text, text_elements: item.text_elements ?? [] }
+    case "image":
+      return { type: "image", url: item.image_url }
+    case "local_image":
+      return { type: "localImage", path: item.path }
+    default:
+      return item
+  }
+}
+
+/** The request that opens the thread, from the initial history. */
+const threadRequest = (
+  history: InitialHistory | undefined,
+  settings: Json
+): Either.Either<{ readonly method: string; readonly params: Json }, string> => {
+  if (history === undefined || typeof history === "string") {
+    return Either.right({ method: "thread/start", params: settings })
+  }
+  if ("Resumed" in history) {
+    const resumed = history.Resumed
+    return Either.right({
+      method: "thread/resume",
+      params: {
+        ...settings,
+        threadId: resumed.conversation_id,
+        ...(typeof resumed.rollout_path === "string" ? { path: resumed.rollout_path } : {})
+      }
+    })
+  }
+  const meta = history.Forked.find((item) => item.type === "session_meta")
+  const source = string(record(meta?.payload).id)
+  return source === undefined
+    ? Either.left("a forked history must start with the source thread's `session_meta` (its id is what Codex forks)")
+    : Either.right({ method: "thread/fork", params: { ...settings, threadId: source } })
+}
+
+const traceOf = (trace: Option.Option<W3cTraceContext>): W3cTraceContext | undefined => Option.getOrUndefined(trace)
+
+/** Waits until no turn is in progress, at most `limit`. */
+const idle = (session: Session.Session, limit: Duration.Duration): Effect.Effect<void> =>
+  Effect.async<void>((resume) => session.translator.whenIdle(() => resume(Effect.void))).pipe(
+    Effect.timeoutOption(limit),
+    Effect.asVoid
+  )
+
+/** Processes submissions in order, one at a time (a turn start waits for its answer, so ids pair up). */
+const processOps = (
+  session: Session.Session,
+  ops: Mailbox.ReadonlyMailbox<Submission>,
+  threadId: string,
+  settings: { readonly turnEndWait: Duration.Duration }
+): Effect.Effect<void> => {
+  const { translator } = session
+  const diagnostic = (message: string) =>
+    Effect.suspend(() => {
+      translator.emit("", { type: "deputy_diagnostic", kind: "protocol", message } as EventMsg)
+      return session.flush
+    })
+  const interrupt = (trace: W3cTraceContext | undefined) =>
+    Effect.suspend(() => {
+      const active = translator.activeTurn
+      if (active === undefined) return Effect.void
+      return session.request("turn/interrupt", { threadId, turnId: active.turnId }, trace).pipe(
+        Effect.catchAll((error) => diagnostic(`turn/interrupt of turn ${active.turnId} failed: ${error.message}`)),
+        Effect.asVoid
+      )
+    })
+  const process = (submission: Submission): Effect.Effect<void> => {
+    const op = submission.op
+    const trace = submission.trace ?? undefined
+    switch (op.type) {
+      case "user_input": {
+        const items = (op as { readonly items: ReadonlyArray<UserInput> }).items
+        const schema = (op as { readonly final_output_json_schema?: unknown }).final_output_json_schema
+        translator.turnStartSent(submission.id)
+        return session.request(
+          "turn/start",
+          { threadId, input: items.map(toAppServerInput), ...(schema === undefined ? {} : { outputSchema: schema }) },
+          trace
+        ).pipe(
+          Effect.matchEffect({
+            onSuccess: (result) =>
+              Effect.sync(() => translator.turnStartAnswered(submission.id, string(record(record(result).turn).id))),
+            onFailure: (error) =>
+              Effect.suspend(() => {
+                translator.turnStartFailed(submission.id)
+                translator.emit(submission.id, {
+                  type: "error",
+                  message: `codex app-server refused the turn: ${error.message}`
+                } as EventMsg)
+                return session.flush
+              })
+          })
+        )
+      }
+      case "interrupt":
+        return interrupt(trace)
+      case "shutdown":
+        return Effect.gen(function*() {
+          if (translator.activeTurn !== undefined) {
+            yield* interrupt(trace)
+            yield* idle(session, settings.turnEndWait)
+          }
+          yield* session.shutdown(submission.id)
+          yield* session.stop
+        })
+      case "exec_approval":
+      case "patch_approval":
+      case "request_permissions_response":
+      case "user_input_answer":
+      case "request_user_input_response":
+        return Effect.suspend(() => {
+          translator.answer(op)
+          return session.flush
+        })
+      default:
+        return diagnostic(`the op \`${op.type}\` is not supported by the Codex app-server agent; it was ignored`)
+    }
+  }
+  return Effect.gen(function*() {
+    while (true) {
+      const [batch, done] = yield* ops.takeAll
+      for (const submission of batch) yield* process(submission)
+      if (done) return
+    }
+  })
+}
+
+/**
+ * Starts `codex app-server` as an agent living in the current scope. `spawnOptions.cwd` is Codex's working
+ * directory (and the thread's), `spawnOptions.initialHistory` picks `thread/start` (new, cleared),
+ * `thread/resume` (resumed: the thread Codex stored under `conversation_id`, or at `rollout_path`) or
+ * `thread/fork` (forked: the source thread named by the history's `session_meta`), `spawnOptions.config`
+ * may override some options (`SpawnConfig`). Interrupting the spawn or failing it stops the process.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { CodexAgent } from "@deputy/codex"
+ * import { NodeContext } from "@effect/platform-node"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const agent = yield* CodexAgent.spawn({ approvalPolicy: "untrusted" }, { source: "review", cwd: "/tmp/work" })
+ *   yield* agent.submit({ type: "user_input", items: [{ type: "text", text: "Run the tests", text_elements: [] }] })
+ *   yield* agent.events.pipe(Stream.takeUntil((event) => event.msg.type === "task_complete"), Stream.runDrain)
+ * }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+ * ```
+ */
+export const spawn = (
+  options: Options,
+  spawnOptions: SpawnOptions
+): Effect.Effect<CodexAgent, SpawnError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = decodeConfig(spawnOptions.config ?? {})
+    if (Either.isLeft(config)) {
+      return yield* new SpawnError({
+        agent: "codex",
+        reason: `invalid config: ${ParseResult.TreeFormatter.formatErrorSync(config.left)}`
+      })
+    }
+    const settings = { ...options, ...config.right }
+    const cwd = spawnOptions.cwd ?? process.cwd()
+    const threadSettings: Json = {
+      cwd,
+      approvalPolicy: settings.approvalPolicy ?? defaults.approvalPolicy,
+      sandbox: settings.sandbox ?? defaults.sandbox,
+      ...(settings.model === undefined ? {} : { model: settings.model })
+    }
+    const thread = threadRequest(spawnOptions.initialHistory, {
+      ...threadSettings,
+      ...(spawnOptions.initialHistory === undefined || typeof spawnOptions.initialHistory === "string"
+        ? { ephemeral: settings.ephemeral ?? false }
+        : {})
+    })
+    if (Either.isLeft(thread)) return yield* new SpawnError({ agent: "codex", reason: thread.left })
+    const binary = yield* CodexBinary.resolve(settings.binary)
+    const env: Record<string, string> = {
+      ...(settings.codexHome === undefined ? {} : { CODEX_HOME: settings.codexHome }),
+      ...options.env,
+      ...config.right.env
+    }
+    const startupTimeout = Duration.decode(settings.startupTimeout ?? defaults.startupTimeout)
+    const sessionSettings: Session.SessionSettings = {
+      maxLineLength: settings.maxLineLength ?? defaults.maxLineLength,
+      stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
+      exitGrace: Duration.decode(settings.exitGracePeriod ?? defaults.exitGracePeriod),
+      killGrace: Duration.decode(settings.killGracePeriod ?? defaults.killGracePeriod)
+    }
+
+    // The process lives in a child of the caller's scope, closed at once if the spawn fails or is interrupted.
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const started = Effect.gen(function*() {
+      // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
+      const session = yield* Command.make(binary.path, "app-server", ...(settings.args ?? [])).pipe(
+        Command.env(env),
+        Command.workingDirectory(cwd),
+        Command.start,
+        Effect.mapError((error) =>
+          new SpawnError({
+            agent: "codex",
+            reason: `could not start ${binary.path} (found ${binary.source === "path" ? "on PATH" : binary.source}) ` +
+              `in ${cwd}: ${error.message}`,
+            cause: error
+          })
+        ),
+        Effect.flatMap((process) => Session.start(process, sessionSettings)),
+        Effect.uninterruptible
+      )
+      const startFailed = (step: string) => (error: Session.RequestFailed | { readonly message: string }) =>
+        Effect.flatMap(
+          session.exit.pipe(Effect.timeoutOption(Duration.millis(200))),
+          (status) => {
+            const tail = session.stderrTail()
+            const exit = Option.match(status, {
+              onNone: () => "",
+              onSome: (status) =>
+                status.signal !== null ? ` (killed by ${status.signal})` : ` (exit code ${status.code})`
+            })
+            return Effect.fail(
+              new SpawnError({
+                agent: "codex",
+                reason: `${step} failed${exit}: ${error.message}${
+                  tail === undefined ? "" : `\n  stderr: ${tail.trimEnd().split("\n").slice(-5).join("\n          ")}`
+                }`
+              })
+            )
+          }
+        )
+      const trace = traceOf(yield* TraceContext.current)
+      const timed = <A>(step: string, effect: Effect.Effect<A, Session.RequestFailed>) =>
+        effect.pipe(
+          Effect.timeoutFail({
+            duration: startupTimeout,
+            onTimeout: () => ({ message: `no answer within ${Duration.format(startupTimeout)}` })
+          }),
+          Effect.catchAll(startFailed(step))
+        )
+
+      yield* timed(
+        "initialize",
+        session.request("initialize", {
+          clientInfo: { name: "deputy", title: "Deputy", version: "0.1.0" },
+          capabilities: { experimentalApi: false }
+        }, trace)
+      )
+      session.send(JsonRpc.notification("initialized"))
+      const opened = record(
+        yield* timed(thread.right.method, session.request(thread.right.method, thread.right.params, trace))
+      )
+      const threadInfo = record(opened.thread)
+      const threadId = string(threadInfo.id)
+      if (threadId === undefined) {
+        return yield* startFailed(thread.right.method)({ message: "the answer has no thread id" })
+      }
+      session.translator.emit("", {
+        type: "session_configured",
+        session_id: threadId,
+        model: string(opened.model) ?? "",
+        model_provider_id: opened.modelProvider,
+        approval_policy: opened.approvalPolicy,
+        sandbox_policy: opened.sandbox,
+        cwd: opened.cwd,
+        reasoning_effort: opened.reasoningEffort,
+        rollout_path: threadInfo.path ?? null,
+        forked_from_id: threadInfo.forkedFromId ?? null
+      } as EventMsg)
+      yield* session.flush
+
+      const ops = yield* Mailbox.make<Submission>()
+      yield* processOps(session, ops, threadId, { turnEndWait: sessionSettings.exitGrace }).pipe(
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+      const submitWithId = (submission: Submission): Effect.Effect<void, AgentClosed> =>
+        Effect.suspend(() => {
+          const closed = session.closedReason()
+          if (closed !== undefined) return Effect.fail(new AgentClosed({ reason: closed }))
+          if (submission.op.type === "shutdown") session.close("the agent was shut down")
+          const enqueue = (entry: Submission) =>
+            ops.unsafeOffer(entry) ? Effect.void : Effect.fail(new AgentClosed({ reason: "the agent was shut down" }))
+          if (submission.trace) return enqueue(submission)
+          return Effect.flatMap(
+            TraceContext.current,
+            (current) => enqueue(Option.isSome(current) ? { ...submission, trace: current.value } : submission)
+          )
+        })
+      const agent = yield* Agent.make({ name: "codex", submitWithId, events: Mailbox.toStream(session.events) })
+      return {
+        ...agent,
+        pid: session.pid,
+        threadId,
+        rolloutPath: string(threadInfo.path)
+      } satisfies CodexAgent
+    })
+    return yield* started.pipe(
+      Scope.extend(scope),
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
+    )
+  }).pipe(Effect.withSpan("CodexAgent.spawn"))
+
+/**
+ * The spawner service for these options, using the `CommandExecutor` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<AgentSpawner["Type"], never, CommandExecutor.CommandExecutor> =>
+  Effect.map(CommandExecutor.CommandExecutor, (executor) =>
+    AgentSpawner.of({
+      spawn: (spawnOptions) =>
+        spawn(options, spawnOptions).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
+    }))
+
+/**
+ * An `AgentSpawner` that runs Codex; needs a `CommandExecutor` (e.g. `NodeContext.layer`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
+  Layer.effect(AgentSpawner, make(options))
+
+/**
+ * `layer` with Node's command executor provided.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (options: Options = {}): Layer.Layer<AgentSpawner> =>
+  layer(options).pipe(Layer.provide(NodeContext.layer))
+
+/**
+ * An `AgentSpawner` running Codex against the `ScriptedModel` in context, offline: a temporary `CODEX_HOME`
+ * (`CodexHome.scripted`) lives as long as the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { CodexAgent, ScriptedModel } from "@deputy/codex"
+ * import { NodeContext } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * const DemoSpawner = CodexAgent.layerScripted().pipe(
+ *   Layer.provideMerge(ScriptedModel.layer(ScriptedModel.demoScenario)),
+ *   Layer.provide(NodeContext.layer)
+ * )
+ * ```
+ */
+export const layerScripted = (
+  options: Omit<Options, "codexHome"> = {}
+): Layer.Layer<
+  AgentSpawner,
+  PlatformError,
+  ScriptedModel | CommandExecutor.CommandExecutor | FileSystem.FileSystem
+> =>
+  Layer.scoped(
+    AgentSpawner,
+    Effect.flatMap(CodexHome.scripted(), (home) =>
+      make({ ...options, codexHome: home.path, env: { ...home.env, ...options.env } }))
+  )

@@ -1,0 +1,661 @@
+/**
+ * Translation between the app-server's JSON-RPC messages and Deputy's protocol: notifications and server
+ * requests become `Event`s, answer ops become JSON-RPC results. A plain synchronous state machine: the
+ * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
+ */
+import { AgentDiagnostic } from "@deputy/core"
+import type { Event, EventMsg, FileChange, JsonLines, Op, ReviewDecision } from "@deputy/protocol"
+import type * as Either from "effect/Either"
+import * as JsonRpc from "./jsonRpc.js"
+import * as ShellWords from "./shellWords.js"
+
+type Json = Record<string, unknown>
+
+const record = (value: unknown): Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? value as Json : {}
+
+const string = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
+
+const number = (value: unknown): number | undefined => typeof value === "number" ? value : undefined
+
+/** Builds an event message; the shapes follow `@deputy/protocol`'s `EventMsg` (checked by the tests). */
+const msg = (type: string, fields: Json): EventMsg => ({ type, ...withoutUndefined(fields) }) as EventMsg
+
+const withoutUndefined = (fields: Json): Json => {
+  const out: Json = {}
+  for (const key in fields) {
+    if (fields[key] !== undefined) out[key] = fields[key]
+  }
+  return out
+}
+
+const snake = (text: string): string => text.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+/**
+ * The app-server spells `codexErrorInfo` in camelCase (`internalServerError`,
+ * `{responseStreamDisconnected: {httpStatusCode}}`); Codex's own events use snake_case.
+ */
+export const errorInfo = (value: unknown): unknown => {
+  if (typeof value === "string") return snake(value)
+  if (Array.isArray(value)) return value.map(errorInfo)
+  if (typeof value === "object" && value !== null) {
+    const out: Json = {}
+    for (const [key, inner] of Object.entries(value)) out[snake(key)] = errorInfo(inner)
+    return out
+  }
+  return value
+}
+
+/** An app-server approval decision as a `ReviewDecision` (for `available_decisions`). */
+export const fromAppServerDecision = (decision: unknown): ReviewDecision | undefined => {
+  switch (decision) {
+    case "accept":
+      return "approved"
+    case "acceptForSession":
+      return "approved_for_session"
+    case "decline":
+      return "denied"
+    case "cancel":
+      return "abort"
+  }
+  const object = record(decision)
+  if ("acceptWithExecpolicyAmendment" in object) {
+    const amendment = record(object.acceptWithExecpolicyAmendment).execpolicy_amendment
+    return {
+      approved_execpolicy_amendment: {
+        proposed_execpolicy_amendment: Array.isArray(amendment) ? amendment.map(String) : []
+      }
+    }
+  }
+  if ("applyNetworkPolicyAmendment" in object) {
+    const amendment = record(record(object.applyNetworkPolicyAmendment).network_policy_amendment)
+    return {
+      network_policy_amendment: {
+        network_policy_amendment: {
+          host: string(amendment.host) ?? "",
+          action: amendment.action === "allow" ? "allow" : "deny"
+        }
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * A `ReviewDecision` as a command approval decision: `approved→accept`, `approved_for_session→acceptForSession`,
+ * `approved_execpolicy_amendment→acceptWithExecpolicyAmendment`, `network_policy_amendment→applyNetworkPolicyAmendment`,
+ * `denied→decline`, `timed_out→decline`, `abort→cancel`.
+ */
+export const commandDecision = (decision: ReviewDecision): unknown => {
+  switch (decision) {
+    case "approved":
+      return "accept"
+    case "approved_for_session":
+      return "acceptForSession"
+    case "denied":
+    case "timed_out":
+      return "decline"
+    case "abort":
+      return "cancel"
+  }
+  if ("approved_execpolicy_amendment" in decision) {
+    return {
+      acceptWithExecpolicyAmendment: {
+        execpolicy_amendment: decision.approved_execpolicy_amendment.proposed_execpolicy_amendment
+      }
+    }
+  }
+  if ("network_policy_amendment" in decision) {
+    return {
+      applyNetworkPolicyAmendment: {
+        network_policy_amendment: decision.network_policy_amendment.network_policy_amendment
+      }
+    }
+  }
+  return "decline"
+}
+
+/**
+ * A `ReviewDecision` as a file change decision (`accept | acceptForSession | decline | cancel`): amendments
+ * that allow count as `accept`, anything else that is not an approval as `decline`.
+ */
+export const fileChangeDecision = (decision: ReviewDecision): "accept" | "acceptForSession" | "decline" | "cancel" => {
+  switch (decision) {
+    case "approved":
+      return "accept"
+    case "approved_for_session":
+      return "acceptForSession"
+    case "abort":
+      return "cancel"
+    case "denied":
+    case "timed_out":
+      return "decline"
+  }
+  if ("approved_execpolicy_amendment" in decision) return "accept"
+  if ("network_policy_amendment" in decision) {
+    return decision.network_policy_amendment.network_policy_amendment.action === "allow" ? "accept" : "decline"
+  }
+  return "decline"
+}
+
+/** The `changes` of a `fileChange` item as `{path: FileChange}`. */
+export const fileChanges = (changes: unknown): Record<string, FileChange> => {
+  const out: Record<string, FileChange> = {}
+  if (!Array.isArray(changes)) return out
+  for (const change of changes) {
+    const entry = record(change)
+    const path = string(entry.path)
+    if (path === undefined) continue
+    const kind = record(entry.kind)
+    const diff = string(entry.diff) ?? ""
+    out[path] = kind.type === "add"
+      ? { type: "add", content: diff }
+      : kind.type === "delete"
+      ? { type: "delete", content: diff }
+      : { type: "update", unified_diff: diff, move_path: string(kind.move_path) ?? null }
+  }
+  return out
+}
+
+const tokenUsage = (value: unknown) => {
+  const usage = record(value)
+  return {
+    input_tokens: number(usage.inputTokens) ?? 0,
+    cached_input_tokens: number(usage.cachedInputTokens) ?? 0,
+    output_tokens: number(usage.outputTokens) ?? 0,
+    reasoning_output_tokens: number(usage.reasoningOutputTokens) ?? 0,
+    total_tokens: number(usage.totalTokens) ?? 0
+  }
+}
+
+const durationOf = (ms: number | undefined) =>
+  ms === undefined ? undefined : { secs: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 }
+
+const lastAgentMessageOf = (items: unknown): string | undefined => {
+  if (!Array.isArray(items)) return undefined
+  let last: string | undefined
+  for (const item of items) {
+    const entry = record(item)
+    if (entry.type === "agentMessage" && typeof entry.text === "string") last = entry.text
+  }
+  return last
+}
+
+/** A JSON-RPC response to one of the client's own requests. */
+export type Outcome =
+  | { readonly _tag: "Success"; readonly result: unknown }
+  | { readonly _tag: "Failure"; readonly error: JsonRpc.RpcErrorBody }
+
+type RequestKind = "exec" | "patch" | "permissions" | "user_input"
+
+interface PendingRequest {
+  readonly kind: RequestKind
+  readonly rpcId: JsonRpc.RequestId
+  /** Ids an answer op may use for it (approval id, item id, turn ids). */
+  readonly keys: ReadonlyArray<string>
+}
+
+const answerKinds: Readonly<Record<string, RequestKind>> = {
+  exec_approval: "exec",
+  patch_approval: "patch",
+  request_permissions_response: "permissions",
+  user_input_answer: "user_input",
+  request_user_input_response: "user_input"
+}
+
+/**
+ * The app-server session as Deputy events. Feed it lines (`line`) or messages (`message`), the client's own
+ * turn starts (`turnStart*`) and answer ops (`answer`); take the results with `takeEvents` / `takeReplies`.
+ */
+export class Translator {
+  private events: Array<Event> = []
+  private replies: Array<string> = []
+  /** Codex turn id → id of the `user_input` submission that started it. */
+  private readonly turnSubmissions = new Map<string, string>()
+  /** `turn/start` requests sent whose turn is not known yet, oldest first. */
+  private readonly unclaimedTurnStarts: Array<string> = []
+  private active: { readonly turnId: string; readonly submissionId: string } | undefined
+  private readonly turnEndWaiters: Array<() => void> = []
+  private readonly lastAgentMessages = new Map<string, string>()
+  private readonly failedTurns = new Set<string>()
+  private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
+  private readonly pending: Array<PendingRequest> = []
+
+  constructor(private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void) {}
+
+  /** The events produced since the last call. */
+  takeEvents(): Array<Event> {
+    const events = this.events
+    this.events = []
+    return events
+  }
+
+  /** The lines to write to the app-server produced since the last call. */
+  takeReplies(): Array<string> {
+    const replies = this.replies
+    this.replies = []
+    return replies
+  }
+
+  /** Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). */
+  emit(id: string, eventMsg: EventMsg): void {
+    this.events.push({ id, msg: eventMsg })
+  }
+
+  /** The turn in progress, if any. */
+  get activeTurn(): { readonly turnId: string; readonly submissionId: string } | undefined {
+    return this.active
+  }
+
+  /** Calls `callback` once no turn is in progress (at once if none is). */
+  whenIdle(callback: () => void): void {
+    if (this.active === undefined) callback()
+    else this.turnEndWaiters.push(callback)
+  }
+
+  /** The client sent `turn/start` for this submission. */
+  turnStartSent(submissionId: string): void {
+    this.unclaimedTurnStarts.push(submissionId)
+  }
+
+  /** The app-server answered the `turn/start` of this submission with this turn. */
+  turnStartAnswered(submissionId: string, turnId: string | undefined): void {
+    this.unclaim(submissionId)
+    if (turnId !== undefined && !this.turnSubmissions.has(turnId)) this.turnSubmissions.set(turnId, submissionId)
+  }
+
+  /** The `turn/start` of this submission failed. */
+  turnStartFailed(submissionId: string): void {
+    this.unclaim(submissionId)
+  }
+
+  private unclaim(submissionId: string): void {
+    const index = this.unclaimedTurnStarts.indexOf(submissionId)
+    if (index !== -1) this.unclaimedTurnStarts.splice(index, 1)
+  }
+
+  private idOf(turnId: string | undefined): string {
+    if (turnId !== undefined) {
+      const id = this.turnSubmissions.get(turnId)
+      if (id !== undefined) return id
+    }
+    return this.active?.submissionId ?? ""
+  }
+
+  private diagnostic(diagnostic: AgentDiagnostic.AgentDiagnostic): void {
+    this.events.push(AgentDiagnostic.toEvent(diagnostic))
+  }
+
+  /** One line of the app-server's stdout (or an over-long line it skipped). */
+  line(line: Either.Either<JsonLines.Line, JsonLines.LineTooLong>): void {
+    if (line._tag === "Left") {
+      this.diagnostic({
+        type: "deputy_diagnostic",
+        kind: "line_too_long",
+        message: line.left.message,
+        line: line.left.line,
+        snippet: line.left.snippet
+      })
+      return
+    }
+    const { line: lineNumber, text } = line.right
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (error) {
+      this.malformed(lineNumber, text, `invalid JSON (${(error as Error).message})`)
+      return
+    }
+    const incoming = JsonRpc.classify(json)
+    if (incoming === undefined) this.malformed(lineNumber, text, "not a JSON-RPC message")
+    else this.message(incoming)
+  }
+
+  private malformed(line: number, text: string, reason: string): void {
+    const snippet = text.length <= 120 ? text : `${text.slice(0, 120)}… (${text.length} chars)`
+    this.diagnostic({
+      type: "deputy_diagnostic",
+      kind: "malformed_line",
+      message: `codex app-server line ${line}: ${reason}`,
+      line,
+      snippet
+    })
+  }
+
+  /** One message of the app-server. */
+  message(incoming: JsonRpc.Incoming): void {
+    switch (incoming._tag) {
+      case "Response":
+        return this.onResponse(incoming.id, { _tag: "Success", result: incoming.result })
+      case "ErrorResponse":
+        return this.onResponse(incoming.id, { _tag: "Failure", error: incoming.error })
+      case "Notification":
+        return this.notification(incoming.method, record(incoming.params))
+      case "Request":
+        return this.request(incoming.id, incoming.method, record(incoming.params))
+    }
+  }
+
+  private opaque(method: string, params: Json, turnId: string | undefined): void {
+    this.emit(this.idOf(turnId), msg("codex_notification", { method, params }))
+  }
+
+  private notification(method: string, params: Json): void {
+    const turnId = string(params.turnId)
+    switch (method) {
+      case "turn/started":
+        return this.turnStarted(record(params.turn))
+      case "turn/completed":
+        return this.turnCompleted(record(params.turn))
+      case "item/started":
+        return this.itemStarted(method, params)
+      case "item/completed":
+        return this.itemCompleted(method, params)
+      case "item/agentMessage/delta":
+        return this.emit(this.idOf(turnId), msg("agent_message_delta", { delta: string(params.delta) ?? "" }))
+      case "item/reasoning/summaryTextDelta":
+        return this.emit(this.idOf(turnId), msg("agent_reasoning_delta", { delta: string(params.delta) ?? "" }))
+      case "item/reasoning/textDelta":
+        return this.emit(
+          this.idOf(turnId),
+          msg("agent_reasoning_raw_content_delta", { delta: string(params.delta) ?? "" })
+        )
+      case "thread/tokenUsage/updated": {
+        const usage = record(params.tokenUsage)
+        return this.emit(
+          this.idOf(turnId),
+          msg("token_count", {
+            info: {
+              total_token_usage: tokenUsage(usage.total),
+              last_token_usage: tokenUsage(usage.last),
+              model_context_window: number(usage.modelContextWindow) ?? null
+            }
+          })
+        )
+      }
+      case "error": {
+        const error = record(params.error)
+        const fields = {
+          message: string(error.message) ?? "unknown error",
+          codex_error_info: errorInfo(error.codexErrorInfo ?? null),
+          additional_details: string(error.additionalDetails)
+        }
+        if (params.willRetry === true) return this.emit(this.idOf(turnId), msg("stream_error", fields))
+        if (turnId !== undefined) this.failedTurns.add(turnId)
+        return this.emit(this.idOf(turnId), msg("error", fields))
+      }
+      case "turn/diff/updated":
+        return this.emit(this.idOf(turnId), msg("turn_diff", { unified_diff: string(params.diff) ?? "" }))
+      case "turn/plan/updated":
+        return this.emit(
+          this.idOf(turnId),
+          msg("plan_update", { explanation: params.explanation ?? null, plan: params.plan ?? [] })
+        )
+      case "warning":
+        return this.emit(this.idOf(turnId), msg("warning", { message: string(params.message) ?? "" }))
+      case "serverRequest/resolved": {
+        const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
+        if (index !== -1) this.pending.splice(index, 1)
+        return this.opaque(method, params, turnId)
+      }
+      default:
+        return this.opaque(method, params, turnId)
+    }
+  }
+
+  private turnStarted(turn: Json): void {
+    const turnId = string(turn.id) ?? ""
+    let submissionId = this.turnSubmissions.get(turnId)
+    if (submissionId === undefined) {
+      submissionId = this.unclaimedTurnStarts.shift() ?? ""
+      this.turnSubmissions.set(turnId, submissionId)
+    }
+    this.active = { turnId, submissionId }
+    this.emit(submissionId, msg("task_started", { turn_id: turnId, started_at: number(turn.startedAt) }))
+  }
+
+  private turnCompleted(turn: Json): void {
+    const turnId = string(turn.id) ?? ""
+    const id = this.idOf(turnId)
+    const timing = { completed_at: number(turn.completedAt), duration_ms: number(turn.durationMs) }
+    const lastAgentMessage = this.lastAgentMessages.get(turnId) ?? lastAgentMessageOf(turn.items) ?? null
+    switch (turn.status) {
+      case "completed":
+        this.emit(id, msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, ...timing }))
+        break
+      case "interrupted":
+        this.emit(id, msg("turn_aborted", { turn_id: turnId, reason: "interrupted", ...timing }))
+        break
+      case "failed": {
+        // As Codex itself does: an `error`, then the turn completes with the error attached.
+        const error = record(turn.error)
+        const fields = {
+          message: string(error.message) ?? "the turn failed",
+          codex_error_info: errorInfo(error.codexErrorInfo ?? null)
+        }
+        if (!this.failedTurns.has(turnId)) this.emit(id, msg("error", fields))
+        this.emit(
+          id,
+          msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, error: fields, ...timing })
+        )
+        break
+      }
+      default:
+        this.opaque("turn/completed", { turn }, turnId)
+    }
+    this.lastAgentMessages.delete(turnId)
+    this.failedTurns.delete(turnId)
+    if (this.active?.turnId === turnId) {
+      this.active = undefined
+      for (const waiter of this.turnEndWaiters.splice(0)) waiter()
+    }
+  }
+
+  private itemStarted(method: string, params: Json): void {
+    const item = record(params.item)
+    const turnId = string(params.turnId)
+    const callId = string(item.id) ?? ""
+    switch (item.type) {
+      case "commandExecution":
+        return this.emit(
+          this.idOf(turnId),
+          msg("exec_command_begin", {
+            call_id: callId,
+            turn_id: turnId,
+            command: ShellWords.toArgv(string(item.command) ?? ""),
+            cwd: string(item.cwd) ?? "",
+            parsed_cmd: item.commandActions ?? [],
+            source: item.source
+          })
+        )
+      case "fileChange": {
+        const changes = fileChanges(item.changes)
+        this.fileChangeItems.set(callId, changes)
+        return this.emit(this.idOf(turnId), msg("patch_apply_begin", { call_id: callId, turn_id: turnId, changes }))
+      }
+      default:
+        return this.opaque(method, params, turnId)
+    }
+  }
+
+  private itemCompleted(method: string, params: Json): void {
+    const item = record(params.item)
+    const turnId = string(params.turnId)
+    const callId = string(item.id) ?? ""
+    switch (item.type) {
+      case "agentMessage": {
+        const text = string(item.text) ?? ""
+        if (turnId !== undefined) this.lastAgentMessages.set(turnId, text)
+        return this.emit(this.idOf(turnId), msg("agent_message", { message: text, phase: item.phase ?? undefined }))
+      }
+      case "commandExecution": {
+        const output = string(item.aggregatedOutput) ?? ""
+        return this.emit(
+          this.idOf(turnId),
+          msg("exec_command_end", {
+            call_id: callId,
+            turn_id: turnId,
+            command: ShellWords.toArgv(string(item.command) ?? ""),
+            cwd: string(item.cwd) ?? "",
+            exit_code: number(item.exitCode) ?? -1,
+            stdout: output,
+            stderr: "",
+            aggregated_output: output,
+            duration: durationOf(number(item.durationMs)),
+            status: item.status
+          })
+        )
+      }
+      case "fileChange":
+        this.fileChangeItems.delete(callId)
+        return this.emit(
+          this.idOf(turnId),
+          msg("patch_apply_end", {
+            call_id: callId,
+            turn_id: turnId,
+            stdout: "",
+            stderr: "",
+            success: item.status === "completed",
+            status: item.status,
+            changes: fileChanges(item.changes)
+          })
+        )
+      default:
+        return this.opaque(method, params, turnId)
+    }
+  }
+
+  private request(rpcId: JsonRpc.RequestId, method: string, params: Json): void {
+    const turnId = string(params.turnId) ?? ""
+    const itemId = string(params.itemId) ?? ""
+    const id = this.idOf(turnId)
+    switch (method) {
+      case "item/commandExecution/requestApproval": {
+        const approvalId = string(params.approvalId)
+        this.pending.push({ kind: "exec", rpcId, keys: approvalId === undefined ? [itemId] : [approvalId, itemId] })
+        const decisions = Array.isArray(params.availableDecisions)
+          ? params.availableDecisions.map(fromAppServerDecision).filter((decision) => decision !== undefined)
+          : undefined
+        return this.emit(
+          id,
+          msg("exec_approval_request", {
+            call_id: itemId,
+            approval_id: approvalId,
+            turn_id: turnId,
+            command: ShellWords.toArgv(string(params.command) ?? ""),
+            cwd: string(params.cwd) ?? "",
+            reason: string(params.reason),
+            network_approval_context: params.networkApprovalContext ?? undefined,
+            proposed_execpolicy_amendment: Array.isArray(params.proposedExecpolicyAmendment)
+              ? params.proposedExecpolicyAmendment.map(String)
+              : undefined,
+            proposed_network_policy_amendments: params.proposedNetworkPolicyAmendments ?? undefined,
+            available_decisions: decisions,
+            parsed_cmd: Array.isArray(params.commandActions) ? params.commandActions : [],
+            started_at_ms: number(params.startedAtMs)
+          })
+        )
+      }
+      case "item/fileChange/requestApproval":
+        this.pending.push({ kind: "patch", rpcId, keys: [itemId] })
+        return this.emit(
+          id,
+          msg("apply_patch_approval_request", {
+            call_id: itemId,
+            turn_id: turnId,
+            changes: this.fileChangeItems.get(itemId) ?? {},
+            reason: string(params.reason),
+            grant_root: string(params.grantRoot),
+            started_at_ms: number(params.startedAtMs)
+          })
+        )
+      case "item/permissions/requestApproval": {
+        this.pending.push({ kind: "permissions", rpcId, keys: [itemId] })
+        const permissions = record(params.permissions)
+        const fileSystem = permissions.fileSystem === null || permissions.fileSystem === undefined
+          ? null
+          : record(permissions.fileSystem)
+        return this.emit(
+          id,
+          msg("request_permissions", {
+            call_id: itemId,
+            turn_id: turnId,
+            reason: string(params.reason),
+            permissions: {
+              network: permissions.network ?? null,
+              file_system: fileSystem === null
+                ? null
+                : { read: fileSystem.read ?? null, write: fileSystem.write ?? null }
+            },
+            cwd: string(params.cwd),
+            environment_id: string(params.environmentId)
+          })
+        )
+      }
+      case "item/tool/requestUserInput":
+        this.pending.push({ kind: "user_input", rpcId, keys: [id, turnId, itemId] })
+        return this.emit(
+          id,
+          msg("request_user_input", {
+            call_id: itemId,
+            turn_id: turnId,
+            questions: Array.isArray(params.questions) ? params.questions : []
+          })
+        )
+      default:
+        this.replies.push(
+          JsonRpc.error(rpcId, JsonRpc.methodNotFound, `Deputy does not handle the server request \`${method}\``)
+        )
+        return this.diagnostic({
+          type: "deputy_diagnostic",
+          kind: "unknown_request",
+          message: `codex app-server sent a request Deputy does not handle (\`${method}\`); answered with an error`,
+          snippet: JSON.stringify({ method, id: rpcId }).slice(0, 120)
+        })
+    }
+  }
+
+  /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */
+  answer(op: Op): void {
+    const kind = answerKinds[op.type]
+    const key = string((op as Json).id) ?? ""
+    const index = this.pending.findIndex((request) => request.kind === kind && request.keys.includes(key))
+    if (kind === undefined || index === -1) {
+      return this.diagnostic({
+        type: "deputy_diagnostic",
+        kind: "protocol",
+        message: `\`${op.type}\` for \`${key}\` ignored: codex app-server has no pending request with that id ` +
+          "(answered already, or resolved by the end of its turn)"
+      })
+    }
+    const request = this.pending.splice(index, 1)[0]!
+    this.replies.push(JsonRpc.result(request.rpcId, this.resultOf(op)))
+  }
+
+  private resultOf(op: Op): unknown {
+    switch (op.type) {
+      case "exec_approval":
+        return { decision: commandDecision((op as { decision: ReviewDecision }).decision) }
+      case "patch_approval":
+        return { decision: fileChangeDecision((op as { decision: ReviewDecision }).decision) }
+      case "request_permissions_response": {
+        const response = record((op as Json).response)
+        const permissions = record(response.permissions)
+        const granted: Json = {}
+        const network = record(permissions.network)
+        if (permissions.network !== null && permissions.network !== undefined) {
+          granted.network = { enabled: typeof network.enabled === "boolean" ? network.enabled : null }
+        }
+        const fileSystem = record(permissions.file_system)
+        if (permissions.file_system !== null && permissions.file_system !== undefined) {
+          granted.fileSystem = { read: fileSystem.read ?? null, write: fileSystem.write ?? null }
+        }
+        return { permissions: granted, scope: response.scope === "session" ? "session" : "turn" }
+      }
+      default: {
+        const response = record((op as Json).response)
+        return { answers: record(response.answers) }
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
+import type { SpawnOptions } from "@deputy/core"
+import type { Event, Op } from "@deputy/protocol"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as ProcessTree from "../src/internal/processTree.js"
+
+/** A temporary working directory for Codex, removed with the scope. */
+export const tempDir = Effect.flatMap(
+  FileSystem.FileSystem,
+  (fs) => fs.makeTempDirectoryScoped({ prefix: "deputy-codex-test-" })
+)
+
+/** Starts a scripted model, a Codex home pointing at it, and Codex in a temporary cwd. */
+export const spawnScripted = (
+  scenario: ScriptedModel.Scenario,
+  options: CodexAgent.Options = {},
+  spawnOptions: Partial<SpawnOptions> = {}
+) =>
+  Effect.gen(function*() {
+    const model = yield* ScriptedModel.make(scenario)
+    const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+    const cwd = spawnOptions.cwd ?? (yield* tempDir)
+    const agent = yield* CodexAgent.spawn(
+      { codexHome: home.path, env: home.env, ...options },
+      { source: "review", ...spawnOptions, cwd }
+    )
+    return { agent, model, home, cwd }
+  })
+
+/** A pull-based reader over an agent's single-consumer event stream. */
+export interface Reader {
+  /** The next event, or none at the end of the stream (fails with the stream's error). */
+  readonly next: Effect.Effect<Option.Option<Event>, unknown>
+  /**
+   * Reads events until `stop` holds (included), answering with `answer` (submitted to the agent) on the way.
+   */
+  readonly until: (
+    stop: (event: Event) => boolean,
+    answer?: (event: Event) => Op | undefined
+  ) => Effect.Effect<Array<Event>, unknown>
+  /** Reads to the end of the stream. */
+  readonly rest: Effect.Effect<Array<Event>, unknown>
+}
+
+export const reader = (
+  agent: CodexAgent.CodexAgent
+): Effect.Effect<Reader, never, Scope.Scope> =>
+  Effect.map(Stream.toPull(agent.events), (pull) => {
+    let buffer: Array<Event> = []
+    const next: Effect.Effect<Option.Option<Event>, unknown> = Effect.suspend(() => {
+      if (buffer.length > 0) return Effect.succeed(Option.some(buffer.shift()!))
+      return pull.pipe(
+        Effect.map((chunk) => {
+          buffer = Chunk.toArray(chunk)
+          return Option.fromNullable(buffer.shift())
+        }),
+        Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value)),
+        Effect.flatMap((event) =>
+          event._tag === "None" && buffer.length === 0
+            ? Effect.succeed(event)
+            : Option.isSome(event)
+            ? Effect.succeed(event)
+            : next
+        )
+      )
+    })
+    const until = (stop: (event: Event) => boolean, answer?: (event: Event) => Op | undefined) =>
+      Effect.gen(function*() {
+        const seen: Array<Event> = []
+        while (true) {
+          const event = yield* next
+          if (Option.isNone(event)) return seen
+          seen.push(event.value)
+          const op = answer?.(event.value)
+          if (op !== undefined) yield* agent.submit(op)
+          if (stop(event.value)) return seen
+        }
+      })
+    const rest = until(() => false)
+    return { next, until, rest }
+  })
+
+export const isTurnEnd = (event: Event) => event.msg.type === "task_complete" || event.msg.type === "turn_aborted"
+
+export const text = (value: string): Op => ({
+  type: "user_input",
+  items: [{ type: "text", text: value, text_elements: [] }]
+})
+
+/** Codex processes (and their helpers) still running under this test process. */
+export const leftovers = (): Array<string> =>
+  ProcessTree.descendants(process.pid).flatMap((child) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()
+      return /codex|bwrap|sleep/.test(cmdline) ? [`${child.pid} ${cmdline}`] : []
+    } catch {
+      return []
+    }
+  })
+
+export const provideNode = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, NodeContext.layer)
