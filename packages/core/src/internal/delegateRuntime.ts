@@ -243,10 +243,45 @@ export const make = (
       return key
     }
 
-    /** Turns a request event into a routed request, or undefined for any other event. */
+    /** A command or patch request: the parent's decision goes back as-is (`abort` by default). */
+    const decisionRequest = <R extends ApprovalRequest>(
+      request: R,
+      ask: (service: ApprovalsService, request: R) => Effect.Effect<ReviewDecision>,
+      answer: (decision: ReviewDecision) => Op
+    ): RoutedRequest => ({
+      request,
+      ask: (service) =>
+        Effect.map(ask(service, request), (decision) => ({
+          answer: answer(decision),
+          outcome: outcomeOfDecision(decision)
+        })),
+      timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
+      aborted: { answer: answer("abort"), outcome: "aborted" }
+    })
+
+    /** A permissions or user-input request: no answer from the parent means the empty response. */
+    const optionalRequest = <R extends ApprovalRequest, A>(
+      request: R,
+      ask: (service: ApprovalsService, request: R) => Effect.Effect<Option.Option<A>>,
+      answer: (response: A) => Op,
+      empty: A,
+      outcomeOf: (response: A) => ApprovalOutcome
+    ): RoutedRequest => ({
+      request,
+      ask: (service) =>
+        Effect.map(ask(service, request), (response) =>
+          Option.isSome(response)
+            ? { answer: answer(response.value), outcome: outcomeOf(response.value) }
+            : { answer: answer(empty), outcome: "denied" }),
+      timedOut: { answer: answer(empty), outcome: "timed_out" },
+      aborted: { answer: answer(empty), outcome: "aborted" }
+    })
+
+    /** Turns a request event into a routed request (SPEC §2.1 answer ids), or undefined for any other event. */
     const toRouted = (event: Event): RoutedRequest | undefined => {
       const msg = event.msg
-      const base = (kind: ApprovalKind, callId: string) => ({
+      const provenance = (kind: ApprovalKind, callId: string) => ({
+        kind,
         id: requestKey(kind, callId),
         delegateId: id,
         turnId: event.id,
@@ -254,86 +289,40 @@ export const make = (
         source: options.source
       })
       if (isEventMsg(msg, "exec_approval_request")) {
-        const answer = (decision: ReviewDecision): Op => ({
-          type: "exec_approval",
-          id: msg.approval_id ?? msg.call_id,
-          turn_id: event.id,
-          decision
-        })
-        const request = { ...base("command", msg.call_id), kind: "command" as const, event: msg }
-        return {
-          request,
-          ask: (service) =>
-            Effect.map(service.command(request), (decision) => ({
-              answer: answer(decision),
-              outcome: outcomeOfDecision(decision)
-            })),
-          timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
-          aborted: { answer: answer("abort"), outcome: "aborted" }
-        }
+        return decisionRequest(
+          { ...provenance("command", msg.call_id), kind: "command", event: msg },
+          (service, request) => service.command(request),
+          (decision) => ({ type: "exec_approval", id: msg.approval_id ?? msg.call_id, turn_id: event.id, decision })
+        )
       }
       if (isEventMsg(msg, "apply_patch_approval_request")) {
-        const answer = (decision: ReviewDecision): Op => ({
-          type: "patch_approval",
-          id: msg.call_id,
-          decision
-        })
-        const request = { ...base("patch", msg.call_id), kind: "patch" as const, event: msg }
-        return {
-          request,
-          ask: (service) =>
-            Effect.map(service.patch(request), (decision) => ({
-              answer: answer(decision),
-              outcome: outcomeOfDecision(decision)
-            })),
-          timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
-          aborted: { answer: answer("abort"), outcome: "aborted" }
-        }
+        return decisionRequest(
+          { ...provenance("patch", msg.call_id), kind: "patch", event: msg },
+          (service, request) => service.patch(request),
+          (decision) => ({ type: "patch_approval", id: msg.call_id, decision })
+        )
       }
       if (isEventMsg(msg, "request_permissions")) {
-        const answer = (response: RequestPermissionsResponse): Op => ({
-          type: "request_permissions_response",
-          id: msg.call_id,
-          response
-        })
-        const request = { ...base("permissions", msg.call_id), kind: "permissions" as const, event: msg }
-        return {
-          request,
-          ask: (service) =>
-            Effect.map(
-              service.permissions(request),
-              Option.match({
-                onNone: () => ({ answer: answer(noPermissionsGranted), outcome: "denied" as const }),
-                onSome: (response) => ({
-                  answer: answer(response),
-                  outcome: response.scope === "session" ? "approved_for_session" as const : "approved" as const
-                })
-              })
-            ),
-          timedOut: { answer: answer(noPermissionsGranted), outcome: "timed_out" },
-          aborted: { answer: answer(noPermissionsGranted), outcome: "aborted" }
-        }
+        return optionalRequest(
+          { ...provenance("permissions", msg.call_id), kind: "permissions", event: msg },
+          (service, request) => service.permissions(request),
+          (response: RequestPermissionsResponse) => ({
+            type: "request_permissions_response",
+            id: msg.call_id,
+            response
+          }),
+          noPermissionsGranted,
+          (response) => response.scope === "session" ? "approved_for_session" : "approved"
+        )
       }
       if (isEventMsg(msg, "request_user_input")) {
-        const answer = (response: RequestUserInputResponse): Op => ({
-          type: "user_input_answer",
-          id: event.id,
-          response
-        })
-        const request = { ...base("user_input", msg.call_id), kind: "user_input" as const, event: msg }
-        return {
-          request,
-          ask: (service) =>
-            Effect.map(
-              service.userInput(request),
-              Option.match({
-                onNone: () => ({ answer: answer(noAnswers), outcome: "denied" as const }),
-                onSome: (response) => ({ answer: answer(response), outcome: "approved" as const })
-              })
-            ),
-          timedOut: { answer: answer(noAnswers), outcome: "timed_out" },
-          aborted: { answer: answer(noAnswers), outcome: "aborted" }
-        }
+        return optionalRequest(
+          { ...provenance("user_input", msg.call_id), kind: "user_input", event: msg },
+          (service, request) => service.userInput(request),
+          (response: RequestUserInputResponse) => ({ type: "user_input_answer", id: event.id, response }),
+          noAnswers,
+          () => "approved"
+        )
       }
       return undefined
     }
