@@ -54,23 +54,17 @@ export const reader = (
 ): Effect.Effect<Reader, never, Scope.Scope> =>
   Effect.map(Stream.toPull(agent.events), (pull) => {
     let buffer: Array<Event> = []
-    const next: Effect.Effect<Option.Option<Event>, unknown> = Effect.suspend(() => {
-      if (buffer.length > 0) return Effect.succeed(Option.some(buffer.shift()!))
-      return pull.pipe(
-        Effect.map((chunk) => {
-          buffer = Chunk.toArray(chunk)
-          return Option.fromNullable(buffer.shift())
-        }),
-        Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value)),
-        Effect.flatMap((event) =>
-          event._tag === "None" && buffer.length === 0
-            ? Effect.succeed(event)
-            : Option.isSome(event)
-            ? Effect.succeed(event)
-            : next
-        )
-      )
-    })
+    const next: Effect.Effect<Option.Option<Event>, unknown> = Effect.suspend(() =>
+      buffer.length > 0
+        ? Effect.succeed(Option.some(buffer.shift()!))
+        : Effect.matchEffect(pull, {
+          onFailure: (error) => Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value),
+          onSuccess: (chunk) => {
+            buffer = Chunk.toArray(chunk)
+            return next
+          }
+        })
+    )
     const until = (stop: (event: Event) => boolean, answer?: (event: Event) => Op | undefined) =>
       Effect.gen(function*() {
         const seen: Array<Event> = []
@@ -106,3 +100,22 @@ export const leftovers = (): Array<string> =>
   })
 
 export const provideNode = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, NodeContext.layer)
+
+/** Waits (up to 2 s) until no Codex process of this test process is left, and returns those still there. */
+export const awaitNoLeftovers = Effect.gen(function*() {
+  for (let i = 0; i < 100; i++) {
+    if (leftovers().length === 0) return []
+    yield* Effect.sleep("20 millis")
+  }
+  return leftovers()
+})
+
+/** Features that make Codex offer `request_user_input` and `request_permissions` to the model. */
+export const requestToolsArgs = [
+  "-c",
+  "features.default_mode_request_user_input=true",
+  "-c",
+  "features.request_permissions_tool=true",
+  "-c",
+  "suppress_unstable_features_warning=true"
+]

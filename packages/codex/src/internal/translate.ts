@@ -218,6 +218,7 @@ export class Translator {
   private readonly turnEndWaiters: Array<() => void> = []
   private readonly lastAgentMessages = new Map<string, string>()
   private readonly failedTurns = new Set<string>()
+  private readonly endedTurns = new Set<string>()
   private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
   private readonly pending: Array<PendingRequest> = []
 
@@ -258,10 +259,17 @@ export class Translator {
     this.unclaimedTurnStarts.push(submissionId)
   }
 
-  /** The app-server answered the `turn/start` of this submission with this turn. */
+  /**
+   * The app-server answered the `turn/start` of this submission with this turn. The turn counts as in progress
+   * from here (its `turn/started` may come later), so an `interrupt` right after `user_input` reaches it.
+   */
   turnStartAnswered(submissionId: string, turnId: string | undefined): void {
     this.unclaim(submissionId)
-    if (turnId !== undefined && !this.turnSubmissions.has(turnId)) this.turnSubmissions.set(turnId, submissionId)
+    if (turnId === undefined) return
+    if (!this.turnSubmissions.has(turnId)) this.turnSubmissions.set(turnId, submissionId)
+    if (this.active === undefined && !this.endedTurns.has(turnId)) {
+      this.active = { turnId, submissionId: this.turnSubmissions.get(turnId)! }
+    }
   }
 
   /** The `turn/start` of this submission failed. */
@@ -445,6 +453,7 @@ export class Translator {
     }
     this.lastAgentMessages.delete(turnId)
     this.failedTurns.delete(turnId)
+    this.endedTurns.add(turnId)
     if (this.active?.turnId === turnId) {
       this.active = undefined
       for (const waiter of this.turnEndWaiters.splice(0)) waiter()
