@@ -41,14 +41,14 @@ describe("CodexAgent: approvals with the real Codex", () => {
       const seen = yield* events.until(isTurnEnd)
       const configured = ofType(seen, "session_configured")[0]!
       assert.strictEqual(configured.id, "")
-      assert.strictEqual(configured.msg.session_id, agent.threadId)
+      assert.strictEqual((configured.msg as Json).session_id, agent.threadId)
       const turn = seen.slice(seen.findIndex((event) => event.msg.type === "task_started"))
       assert.deepStrictEqual(
         turn.map((event) => event.msg.type).filter((type) => type !== "codex_notification"),
         ["task_started", "agent_message_delta", "agent_message", "token_count", "task_complete"]
       )
       assert.isTrue(turn.every((event) => event.id === id))
-      assert.strictEqual(seen.at(-1)!.msg.last_agent_message, "Nothing to do.")
+      assert.strictEqual((seen.at(-1)!.msg as Json).last_agent_message, "Nothing to do.")
       assert.deepStrictEqual(yield* agent.status, { completed: "Nothing to do." })
     }).pipe(provideNode))
 
@@ -82,9 +82,9 @@ describe("CodexAgent: approvals with the real Codex", () => {
       yield* agent.submit(text("write the file"))
       const seen = yield* events.until(isTurnEnd, decide("denied"))
       assert.isFalse(fs.existsSync(path.join(cwd, "denied.txt")))
-      assert.strictEqual(ofType(seen, "exec_command_end")[0]!.msg.status, "declined")
+      assert.strictEqual((ofType(seen, "exec_command_end")[0]!.msg as Json).status, "declined")
       assert.strictEqual(seen.at(-1)!.msg.type, "task_complete")
-      assert.strictEqual(seen.at(-1)!.msg.last_agent_message, "it was denied")
+      assert.strictEqual((seen.at(-1)!.msg as Json).last_agent_message, "it was denied")
       const outputs = outputsSent(yield* model.requests)
       assert.deepStrictEqual(outputs.map((item) => item.call_id), ["call_0_0_0"])
     }).pipe(provideNode))
@@ -99,7 +99,7 @@ describe("CodexAgent: approvals with the real Codex", () => {
       yield* agent.submit(text("write the file"))
       const seen = yield* events.until(isTurnEnd, decide("abort"))
       assert.deepStrictEqual(seen.at(-1)!.msg.type, "turn_aborted")
-      assert.deepStrictEqual(seen.at(-1)!.msg.reason, "interrupted")
+      assert.deepStrictEqual((seen.at(-1)!.msg as Json).reason, "interrupted")
       assert.isFalse(fs.existsSync(path.join(cwd, "aborted.txt")))
       assert.strictEqual((yield* model.requests).length, 1)
       assert.strictEqual(yield* agent.status, "interrupted")
@@ -118,7 +118,7 @@ describe("CodexAgent: approvals with the real Codex", () => {
       assert.deepStrictEqual(request.changes, {
         [path.join(cwd, "notes.md")]: { type: "add", content: "# Notes\nhello\n" }
       })
-      assert.isTrue(ofType(seen, "patch_apply_end")[0]!.msg.success)
+      assert.isTrue((ofType(seen, "patch_apply_end")[0]!.msg as Json).success)
       assert.strictEqual(fs.readFileSync(path.join(cwd, "notes.md"), "utf8"), "# Notes\nhello\n")
     }).pipe(provideNode))
 
@@ -132,8 +132,8 @@ describe("CodexAgent: approvals with the real Codex", () => {
       yield* agent.submit(text("add notes"))
       const seen = yield* events.until(isTurnEnd, decide("denied"))
       assert.isFalse(fs.existsSync(path.join(cwd, "notes.md")))
-      assert.isFalse(ofType(seen, "patch_apply_end")[0]!.msg.success)
-      assert.strictEqual(seen.at(-1)!.msg.last_agent_message, "not patched")
+      assert.isFalse((ofType(seen, "patch_apply_end")[0]!.msg as Json).success)
+      assert.strictEqual((seen.at(-1)!.msg as Json).last_agent_message, "not patched")
     }).pipe(provideNode))
 
   it.scopedLive("approved for the session: the same command is not asked again in the next turn", () =>
@@ -150,7 +150,7 @@ describe("CodexAgent: approvals with the real Codex", () => {
       yield* agent.submit(text("log twice"))
       const second = yield* events.until(isTurnEnd, decide("denied"))
       assert.strictEqual(ofType(second, "exec_approval_request").length, 0)
-      assert.strictEqual(ofType(second, "exec_command_end")[0]!.msg.exit_code, 0)
+      assert.strictEqual((ofType(second, "exec_command_end")[0]!.msg as Json).exit_code, 0)
       assert.strictEqual(fs.readFileSync(path.join(cwd, "log.txt"), "utf8"), "again\nagain\n")
     }).pipe(provideNode))
 

@@ -212,7 +212,7 @@ describe("recorded sessions", () => {
       error: { code: -32601, message: "Deputy does not handle the server request `item/tool/call`" }
     }])
     const diagnostic = events.find((event) => event.msg.type === "deputy_diagnostic")!
-    assert.strictEqual(diagnostic.msg.kind, "unknown_request")
+    assert.strictEqual((diagnostic.msg as Json).kind, "unknown_request")
   })
 
   it("nothing is dropped: every notification becomes an event", () => {
@@ -245,11 +245,14 @@ describe("synthetic messages", () => {
       Either.right({ line: 3, text: "{\"method\":\"turn/started\",\"params\":{\"turn\":{\"id\":\"x\"}}}" })
     )
     const events = checked(translator.takeEvents())
-    assert.deepStrictEqual(events.map((event) => [event.msg.type, event.msg.kind, event.msg.line]), [
-      ["deputy_diagnostic", "malformed_line", 1],
-      ["deputy_diagnostic", "malformed_line", 2],
-      ["task_started", undefined, undefined]
-    ])
+    assert.deepStrictEqual(
+      events.map((event) => [event.msg.type, (event.msg as Json).kind, (event.msg as Json).line]),
+      [
+        ["deputy_diagnostic", "malformed_line", 1],
+        ["deputy_diagnostic", "malformed_line", 2],
+        ["task_started", undefined, undefined]
+      ]
+    )
   })
 
   it("responses to the client's requests are routed back, results and errors", () => {
@@ -285,7 +288,9 @@ describe("synthetic messages", () => {
       ["sub-1", "error"],
       ["sub-1", "task_complete"]
     ])
-    assert.deepStrictEqual(events[1]!.msg.codex_error_info, { response_stream_disconnected: { http_status_code: 502 } })
+    assert.deepStrictEqual((events[1]!.msg as Json).codex_error_info, {
+      response_stream_disconnected: { http_status_code: 502 }
+    })
     assert.deepStrictEqual(events[3]!.msg, {
       type: "task_complete",
       turn_id: "turn-1",
@@ -382,7 +387,7 @@ describe("synthetic messages", () => {
     assert.deepStrictEqual(translator.takeReplies(), [])
     const [diagnostic] = checked(translator.takeEvents())
     assert.strictEqual(diagnostic!.msg.type, "deputy_diagnostic")
-    assert.strictEqual(diagnostic!.msg.kind, "protocol")
+    assert.strictEqual((diagnostic!.msg as Json).kind, "protocol")
   })
 
   it("an interrupt right after `turn/start` was answered finds the turn; a turn that ended is not revived", () => {
