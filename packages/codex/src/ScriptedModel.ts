@@ -183,7 +183,9 @@ export const responseFailed = (message = "scripted failure"): Step => ({ _tag: "
 export const cutStream = (...items: ReadonlyArray<OutputItem>): Step => ({ _tag: "CutStream", items })
 
 /**
- * A stream that starts and never ends (until Codex hangs up): the turn stays in progress.
+ * A stream that starts and never ends (until Codex hangs up): the turn stays in progress. Codex 0.169 does not
+ * hang up when its turn is interrupted (the next turn reads on from the same stream), so a stalled stream
+ * suits turns that end by shutdown or a crash; to test an interrupt, interrupt a long command instead.
  *
  * @since 0.1.0
  * @category constructors
