@@ -1,0 +1,42 @@
+/**
+ * Which sub-agent a run starts: the real Codex (`codex app-server`) or any program speaking Deputy's
+ * JSON-lines protocol (`--agent process --agent-command "CMD ARGS"`).
+ *
+ * @since 0.1.0
+ */
+import { ProcessAgent } from "@deputy/agent-process"
+import { CodexAgent } from "@deputy/codex"
+import type { AgentSpawner } from "@deputy/core"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as Layer from "effect/Layer"
+
+/**
+ * The agent of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AgentChoice =
+  | {
+    readonly _tag: "Codex"
+    /** `CODEX_HOME`; absent: inherited (Codex's default `~/.codex`). */
+    readonly codexHome?: string | undefined
+    readonly sandbox?: CodexAgent.SandboxMode | undefined
+    readonly model?: string | undefined
+  }
+  | {
+    readonly _tag: "Process"
+    readonly command: string
+    readonly args: ReadonlyArray<string>
+  }
+
+/**
+ * The spawner for a choice.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
+  choice._tag === "Process"
+    ? ProcessAgent.layer({ command: choice.command, args: choice.args })
+    : CodexAgent.layer({ codexHome: choice.codexHome, sandbox: choice.sandbox, model: choice.model })

@@ -1,0 +1,80 @@
+/**
+ * The CLI's own errors, and the exit code of every way the program can end.
+ *
+ * @since 0.1.0
+ */
+import { SpawnError } from "@deputy/core"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { PolicyFileError } from "./PolicyFile.js"
+
+/**
+ * The command line is wrong in a way the parser cannot see (options that do not go together, a missing
+ * prompt). Exit code 2.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/**
+ * The run ended without success; everything about it was already reported. Carries the exit code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunFailed extends Data.TaggedError("RunFailed")<{ readonly exitCode: number }> {}
+
+/**
+ * Exit codes: 0 completed, 1 the sub-agent failed or exited (or could not start), 2 usage error, 130
+ * interrupted (Ctrl-C; 143 for SIGTERM).
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  interrupted: 130,
+  terminated: 143
+} as const
+
+/**
+ * What to print for an error before exiting (`undefined`: it was already shown), and the exit code.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const report = (error: unknown): { readonly message: string | undefined; readonly exitCode: number } => {
+  if (error instanceof RunFailed) return { message: undefined, exitCode: error.exitCode }
+  if (error instanceof UsageError) {
+    return { message: `${error.message}\nSee \`deputy --help\`.`, exitCode: ExitCode.usage }
+  }
+  if (error instanceof PolicyFileError) return { message: error.message, exitCode: ExitCode.usage }
+  // @effect/cli has printed its validation errors already.
+  if (ValidationError.isValidationError(error)) return { message: undefined, exitCode: ExitCode.usage }
+  if (error instanceof SpawnError) return { message: error.message, exitCode: ExitCode.failed }
+  return { message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failed }
+}
+
+/**
+ * The exit code of the program's end: success 0; interrupted 130 (or 143 after SIGTERM); a failure the
+ * code `report` gives it; a defect 1.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>, signal: "SIGINT" | "SIGTERM" | undefined): number => {
+  if (Exit.isSuccess(exit)) return ExitCode.ok
+  if (Cause.isInterruptedOnly(exit.cause)) {
+    return signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted
+  }
+  return Option.match(Cause.failureOption(exit.cause), {
+    onNone: () => ExitCode.failed,
+    onSome: (error) => report(error).exitCode
+  })
+}

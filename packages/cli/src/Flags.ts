@@ -1,0 +1,114 @@
+/**
+ * The options `deputy run` and `deputy demo` share: how requests are answered, the output format and
+ * the time limits.
+ *
+ * @since 0.1.0
+ */
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { ApprovalMode } from "./ApprovalSetup.js"
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Reads a duration: `500ms`, `30s`, `1.5m`, `1h`, a bare number of seconds, or Effect's own form
+ * (`5 seconds`).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
+  if (match) return Option.some(Duration.millis(Number(match[1]) * units[match[2] ?? "s"]))
+  return Duration.decodeUnknown(text.trim())
+}
+
+const duration = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(description),
+    Options.mapEffect((text) =>
+      Option.match(parseDuration(text), {
+        onNone: () =>
+          Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(`--${name}: "${text}" is not a duration; write e.g. 500ms, 30s, 2m or 1h`)
+            )
+          ),
+        onSome: Effect.succeed
+      })
+    ),
+    Options.optional
+  )
+
+/**
+ * `--approval ask|approve|deny`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const approval: Options.Options<Option.Option<ApprovalMode>> = Options.choice("approval", [
+  "ask",
+  "approve",
+  "deny"
+]).pipe(
+  Options.withDescription(
+    "How to answer what no policy rule decides: ask (a prompt on the terminal), approve, deny. " +
+      "Default: ask on a terminal, deny without one (fail closed)."
+  ),
+  Options.optional
+)
+
+/**
+ * `--policy FILE`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const policy: Options.Options<Option.Option<string>> = Options.text("policy").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Ordered rules (JSON with comments) that approve, deny or ask about commands by prefix and patches by " +
+      "path glob, before --approval applies. See examples/policy.json."
+  ),
+  Options.optional
+)
+
+/**
+ * `--json`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const json: Options.Options<boolean> = Options.boolean("json").pipe(
+  Options.withDescription(
+    "One JSON object per line on stdout: protocol events {\"id\",\"msg\"}, {\"deputy\":\"approval\",...} per " +
+      "request, and a last {\"deputy\":\"ended\",...}."
+  )
+)
+
+/**
+ * `--drain-timeout DURATION`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const drainTimeout: Options.Options<Option.Option<Duration.Duration>> = duration(
+  "drain-timeout",
+  "How long the sub-agent gets to stop after an interrupt or the end of its turn (default 500ms; 5s for Codex)."
+)
+
+/**
+ * `--approval-timeout DURATION`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const approvalTimeout: Options.Options<Option.Option<Duration.Duration>> = duration(
+  "approval-timeout",
+  "How long a request may wait for an answer; then it is answered as timed out (denied). Default: no limit."
+)

@@ -1,0 +1,118 @@
+/**
+ * What `deputy run` and `deputy demo` share once their options are read: settle how requests are
+ * answered, build the run's layers (output, reporter, approvals, the agent) and provide them once, run
+ * the session, and turn its outcome into the program's exit.
+ *
+ * @since 0.1.0
+ */
+import type { AgentSpawner, SpawnError } from "@deputy/core"
+import type { SubAgentSource } from "@deputy/protocol"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Terminal from "@effect/platform/Terminal"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ApprovalSetup from "./ApprovalSetup.js"
+import { RunFailed, UsageError } from "./Errors.js"
+import * as Output from "./Output.js"
+import * as PolicyFile from "./PolicyFile.js"
+import * as Reporter from "./Reporter.js"
+import * as Session from "./Session.js"
+import * as Signals from "./Signals.js"
+
+/**
+ * A run, as the commands describe it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LaunchOptions {
+  readonly input: string | undefined
+  readonly interactive: boolean
+  readonly cwd: string
+  readonly source: SubAgentSource
+  readonly config?: Readonly<Record<string, unknown>> | undefined
+  readonly json: boolean
+  readonly approval: Option.Option<ApprovalSetup.ApprovalMode>
+  readonly policy: Option.Option<string>
+  readonly drainTimeout: Option.Option<Duration.Duration>
+  readonly approvalTimeout: Option.Option<Duration.Duration>
+  /** Lines shown before the run (not in JSON output). */
+  readonly banner?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * The approval mode: the one asked for, else ask on a terminal and deny without one. `ask` without a
+ * terminal is a usage error (nobody could answer).
+ *
+ * @since 0.1.0
+ * @category approvals
+ */
+export const approvalMode = (
+  requested: Option.Option<ApprovalSetup.ApprovalMode>,
+  interactiveTerminal: boolean
+): Either.Either<{ readonly mode: ApprovalSetup.ApprovalMode; readonly defaulted: boolean }, UsageError> =>
+  Option.match(requested, {
+    onNone: () => Either.right({ mode: ApprovalSetup.defaultMode(interactiveTerminal), defaulted: true }),
+    onSome: (mode) =>
+      mode === "ask" && !interactiveTerminal
+        ? Either.left(
+          new UsageError({
+            message: "--approval ask needs a terminal to ask on (stdin and stderr must be a TTY); " +
+              "use --approval approve|deny, or a --policy file"
+          })
+        )
+        : Either.right({ mode, defaulted: false })
+  })
+
+/**
+ * Runs a session with `agent` as the spawner: fails with `RunFailed` (the exit code) when it did not
+ * succeed, after everything was reported.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const launch = <E, R>(
+  options: LaunchOptions,
+  agent: Layer.Layer<AgentSpawner, E, R>
+): Effect.Effect<
+  void,
+  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | E,
+  R | FileSystem.FileSystem | Terminal.Terminal
+> =>
+  Effect.gen(function*() {
+    const terminal = yield* Terminal.Terminal
+    const interactiveTerminal = yield* terminal.isTTY
+    const { defaulted, mode } = yield* approvalMode(options.approval, interactiveTerminal)
+    const rules = Option.isSome(options.policy) ? yield* PolicyFile.load(options.policy.value) : []
+    const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
+
+    const output = Output.layer({ statusLine: !options.json })
+    const reporter = options.json
+      ? Reporter.layerJson
+      : Reporter.layerHuman({ cwd: options.cwd, interactive: options.interactive })
+    const approvals = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
+    const runLayer = Layer.mergeAll(reporter, approvals, agent).pipe(Layer.provideMerge(output))
+
+    const lines = options.json ? undefined : options.banner
+    const banner = lines === undefined
+      ? Effect.void
+      : Effect.flatMap(Output.Output, (out) => out.print(out.style.dim(lines.join("\n"))))
+    const outcome = yield* Effect.zipRight(
+      banner,
+      Session.run({
+        input: options.input,
+        interactive: options.interactive,
+        cwd: options.cwd,
+        source: options.source,
+        config: options.config,
+        drainTimeout: Option.getOrUndefined(options.drainTimeout),
+        approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+        approvals: setup,
+        showPrompt: interactiveTerminal
+      })
+    ).pipe(Effect.provide(runLayer))
+    if (outcome.exitCode !== 0) return yield* new RunFailed({ exitCode: outcome.exitCode })
+  })

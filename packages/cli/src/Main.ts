@@ -1,0 +1,107 @@
+/**
+ * The `deputy` program: the command tree, the application layer (provided once, here), error reports
+ * and exit codes.
+ *
+ * @since 0.1.0
+ */
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as DemoCommand from "./DemoCommand.js"
+import * as Errors from "./Errors.js"
+import * as Output from "./Output.js"
+import * as RunCommand from "./RunCommand.js"
+import * as Signals from "./Signals.js"
+import * as StdioTerminal from "./StdioTerminal.js"
+import * as Style from "./Style.js"
+import { version } from "./Version.js"
+
+/**
+ * `deputy` with its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("deputy").pipe(
+  Command.withDescription("Run AI sub-agents and answer their approval requests."),
+  Command.withSubcommands([RunCommand.command, DemoCommand.command])
+)
+
+/**
+ * Runs the command line (`process.argv` form: node, script, arguments...).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const cli = Command.run(command, { name: "deputy", version })
+
+/**
+ * Everything the program needs from the platform: files, paths, processes, and the terminal
+ * (prompts on stderr), with the built-in options kept out of the help.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = Layer.mergeAll(
+  NodePath.layer,
+  NodeCommandExecutor.layer,
+  StdioTerminal.layer,
+  CliConfig.layer({ showBuiltIns: false })
+).pipe(Layer.provideMerge(NodeFileSystem.layer))
+
+/**
+ * The program for a command line: reports errors as advice on stderr (`deputy: ...`), strips styles
+ * from output that is not a terminal, and watches Ctrl-C.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const program = (argv: ReadonlyArray<string>, received: Signals.Received) =>
+  Effect.gen(function*() {
+    yield* Signals.watch(received)
+    yield* Output.ignoreClosedReaders
+    yield* cli(argv)
+  }).pipe(
+    Effect.scoped,
+    Effect.tapErrorCause((cause) =>
+      Effect.sync(() => {
+        if (Cause.isInterruptedOnly(cause)) return
+        const failure = Cause.failureOption(cause)
+        const message = failure._tag === "Some"
+          ? Errors.report(failure.value).message
+          : `internal error (please report it):\n${Cause.pretty(cause)}`
+        if (message !== undefined) process.stderr.write(`deputy: ${message}\n`)
+      })
+    ),
+    (effect) =>
+      Effect.consoleWith((console) =>
+        Effect.withConsole(
+          effect,
+          Style.console(console, {
+            stdout: Style.colorFor(process.stdout, process.env),
+            stderr: Style.colorFor(process.stderr, process.env)
+          })
+        )
+      ),
+    Effect.provide(layer)
+  )
+
+/**
+ * Runs `deputy` and exits with its exit code.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = (argv: ReadonlyArray<string>): void => {
+  const received: Signals.Received = { signal: undefined }
+  NodeRuntime.runMain(program(argv, received), {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Errors.exitCodeOf(exit, received.signal))
+  })
+}

@@ -1,0 +1,200 @@
+/**
+ * Policy files (`deputy run --policy FILE`): ordered rules that answer the sub-agent's requests before
+ * anyone is asked. JSON with `//` and `/* *\/` comments; the first rule that matches a request decides;
+ * a request no rule decides goes to the `--approval` mode (a prompt, or deny/approve).
+ *
+ * ```jsonc
+ * {
+ *   "rules": [
+ *     { "commandPrefix": "git status", "action": "approve" },        // read-only git is fine
+ *     { "kind": "patch", "pathGlob": "src/**", "action": "ask" },     // patches under src/: ask me
+ *     { "commandPrefix": ["rm"], "action": "deny" }
+ *   ]
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { ApprovalRequest } from "@deputy/core"
+import { Approvals } from "@deputy/core"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Jsonc from "./internal/jsonc.js"
+import * as ShellWords from "./internal/shellWords.js"
+
+/**
+ * The kinds of request a rule can be limited to.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Kind = Schema.Literal("command", "patch", "permissions", "user_input")
+
+/**
+ * What a matching rule does. `ask` hands the request to the `--approval` mode (a prompt on a terminal,
+ * else deny); `approve_for_session` also tells the sub-agent not to ask again for the same thing.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Action = Schema.Literal("approve", "approve_for_session", "deny", "abort", "ask")
+
+/**
+ * One rule. Every condition given must hold:
+ * - `kind`: one kind or a list;
+ * - `commandPrefix`: command requests whose words start with these (a string is split like a shell
+ *   line); `sh -c SCRIPT` commands are also matched on the words of their script;
+ * - `pathGlob`: patch requests whose every file matches (`*`, `**`, `?`), and permission requests whose
+ *   every path matches.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Rule = Schema.Struct({
+  kind: Schema.optional(Schema.Union(Kind, Schema.NonEmptyArray(Kind))),
+  commandPrefix: Schema.optional(Schema.Union(Schema.NonEmptyString, Schema.NonEmptyArray(Schema.String))),
+  pathGlob: Schema.optional(Schema.NonEmptyString),
+  action: Action
+}).annotations({ identifier: "PolicyRule" })
+
+/**
+ * The file: `{"rules": [Rule, ...]}`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PolicyFile = Schema.Struct({ rules: Schema.Array(Rule) }).annotations({ identifier: "PolicyFile" })
+
+/**
+ * The policy file could not be used: which file, where, and what is wrong.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PolicyFileError extends Schema.TaggedError<PolicyFileError>("@deputy/cli/PolicyFileError")(
+  "PolicyFileError",
+  {
+    path: Schema.String,
+    line: Schema.optional(Schema.Number),
+    problem: Schema.String
+  }
+) {
+  override get message(): string {
+    return `policy file ${this.path}${this.line === undefined ? "" : `, line ${this.line}`}: ${this.problem}`
+  }
+}
+
+const decodeFile = Schema.decodeUnknownEither(PolicyFile, { onExcessProperty: "error", errors: "first" })
+
+const describePath = (path: ReadonlyArray<PropertyKey>): string => {
+  const [top, index, field] = path
+  if (top !== "rules") return path.length === 0 ? "the file" : `"${String(top)}"`
+  if (index === undefined) return "\"rules\""
+  return `rule ${Number(index) + 1}${field === undefined ? "" : ` ("${String(field)}")`}`
+}
+
+const ruleProblem = (rule: typeof Rule.Type): { field: string; problem: string } | undefined => {
+  const kinds = rule.kind === undefined ? undefined : typeof rule.kind === "string" ? [rule.kind] : rule.kind
+  if (rule.commandPrefix !== undefined && kinds !== undefined && !kinds.includes("command")) {
+    return { field: "commandPrefix", problem: "commandPrefix only matches command requests; add \"command\" to kind" }
+  }
+  if (rule.pathGlob !== undefined && kinds !== undefined && !kinds.some((k) => k === "patch" || k === "permissions")) {
+    return { field: "pathGlob", problem: "pathGlob only matches patch and permissions requests" }
+  }
+  if (rule.commandPrefix !== undefined && rule.pathGlob !== undefined) {
+    return { field: "pathGlob", problem: "a rule cannot have both commandPrefix and pathGlob (it would never match)" }
+  }
+  return undefined
+}
+
+const toPolicyRule = (rule: typeof Rule.Type, prefix: ReadonlyArray<string> | undefined): Approvals.PolicyRule => ({
+  ...(rule.kind === undefined ? {} : { kind: rule.kind }),
+  ...(prefix === undefined ? {} : { commandPrefix: prefix }),
+  ...(rule.pathGlob === undefined ? {} : { pathGlob: rule.pathGlob }),
+  action: rule.action === "ask" ? "defer" : rule.action
+})
+
+/**
+ * Reads the text of a policy file (`path` names it in errors) into the core's ordered rules.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (
+  text: string,
+  path: string
+): Either.Either<ReadonlyArray<Approvals.PolicyRule>, PolicyFileError> => {
+  const document = Jsonc.parse(text)
+  if (Jsonc.isSyntaxProblem(document)) {
+    return Either.left(
+      new PolicyFileError({ path, line: document.line, problem: `not valid JSON: ${document.problem}` })
+    )
+  }
+  const at = (issuePath: ReadonlyArray<PropertyKey>, problem: string) =>
+    new PolicyFileError({
+      path,
+      line: document.positionOf(issuePath).line,
+      problem: `${describePath(issuePath)}: ${problem}`
+    })
+  if (typeof document.value !== "object" || document.value === null || Array.isArray(document.value)) {
+    return Either.left(at([], "expected an object {\"rules\": [...]}"))
+  }
+  const decoded = decodeFile(document.value)
+  if (Either.isLeft(decoded)) {
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    return Either.left(at(issue.path, issue.message))
+  }
+  const rules: Array<Approvals.PolicyRule> = []
+  for (const [index, rule] of decoded.right.rules.entries()) {
+    const problem = ruleProblem(rule)
+    if (problem !== undefined) return Either.left(at(["rules", index, problem.field], problem.problem))
+    let prefix: ReadonlyArray<string> | undefined
+    if (typeof rule.commandPrefix === "string") {
+      const words = ShellWords.split(rule.commandPrefix)
+      if (!Array.isArray(words)) return Either.left(at(["rules", index, "commandPrefix"], words.problem))
+      prefix = words
+    } else {
+      prefix = rule.commandPrefix
+    }
+    rules.push(toPolicyRule(rule, prefix))
+  }
+  return Either.right(rules)
+}
+
+/**
+ * Reads and checks a policy file.
+ *
+ * @since 0.1.0
+ * @category loading
+ */
+export const load = (
+  path: string
+): Effect.Effect<ReadonlyArray<Approvals.PolicyRule>, PolicyFileError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
+    Effect.mapError((error) =>
+      new PolicyFileError({
+        path,
+        problem: error._tag === "SystemError" && error.reason === "NotFound"
+          ? "no such file"
+          : `cannot be read (${error.message})`
+      })
+    ),
+    Effect.flatMap((text) => parse(text, path))
+  )
+
+/**
+ * The index (0-based) of the rule that decides a request, if a rule decides it (an `ask` rule does not).
+ *
+ * @since 0.1.0
+ * @category matching
+ */
+export const decidingRule = (
+  rules: ReadonlyArray<Approvals.PolicyRule>,
+  request: ApprovalRequest.ApprovalRequest
+): number | undefined => {
+  const index = rules.findIndex((rule) => Approvals.ruleMatches(rule, request))
+  return index === -1 || rules[index].action === "defer" ? undefined : index
+}

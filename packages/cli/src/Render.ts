@@ -1,0 +1,460 @@
+/**
+ * How a delegate's run reads to a person: agent messages, commands with exit code and an output excerpt,
+ * patches as file lists with +/- counts, approvals with their outcome, and a final line with the end
+ * reason, turn time and token usage. Pure text: `Reporter` writes it, `TerminalApprovals` reuses the
+ * request previews.
+ *
+ * @since 0.1.0
+ */
+import type { ApprovalRequest, Delegate } from "@deputy/core"
+import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
+import { isEventMsg } from "@deputy/protocol"
+import * as path from "node:path"
+import * as ShellWords from "./internal/shellWords.js"
+import type { Style } from "./Style.js"
+
+const controlSequences =
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]/g
+
+/**
+ * Removes escape sequences and control characters (newlines and tabs stay) from text a sub-agent sent,
+ * so it can neither garble the terminal nor fake Deputy's own output.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const sanitize = (text: string): string => text.replace(/\r\n/g, "\n").replace(controlSequences, "")
+
+const truncate = (text: string, width: number) => text.length > width ? `${text.slice(0, width - 1)}…` : text
+
+/**
+ * A command as a person reads it: the script of `sh -c SCRIPT`, or the quoted argv.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const command = (argv: ReadonlyArray<string>): string => sanitize(ShellWords.display(argv))
+
+/**
+ * A path relative to `cwd` when it is inside it.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const displayPath = (file: string, cwd: string | undefined): string => {
+  if (cwd === undefined || !path.isAbsolute(file)) return sanitize(file)
+  const relative = path.relative(cwd, file)
+  return sanitize(relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative)
+}
+
+const lineCount = (text: string) => text === "" ? 0 : text.replace(/\n$/, "").split("\n").length
+
+/**
+ * Lines added and removed by one file's change.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const changeCounts = (change: FileChange): { readonly added: number; readonly removed: number } => {
+  switch (change.type) {
+    case "add":
+      return { added: lineCount(change.content), removed: 0 }
+    case "delete":
+      return { added: 0, removed: lineCount(change.content) }
+    case "update": {
+      let added = 0
+      let removed = 0
+      for (const line of change.unified_diff.split("\n")) {
+        if (line.startsWith("+++") || line.startsWith("---")) continue
+        if (line.startsWith("+")) added++
+        else if (line.startsWith("-")) removed++
+      }
+      return { added, removed }
+    }
+  }
+}
+
+/**
+ * One line per file of a patch: `A`dded, `D`eleted, `M`odified (or `R` moved), the path, +/- counts.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const patchFiles = (
+  style: Style,
+  changes: Readonly<Record<string, FileChange>>,
+  cwd: string | undefined
+): Array<string> =>
+  Object.entries(changes).map(([file, change]) => {
+    const { added, removed } = changeCounts(change)
+    const letter = change.type === "add"
+      ? style.green("A")
+      : change.type === "delete"
+      ? style.red("D")
+      : change.move_path
+      ? style.yellow("R")
+      : style.yellow("M")
+    const target = change.type === "update" && change.move_path
+      ? `${displayPath(file, cwd)} → ${displayPath(change.move_path, cwd)}`
+      : displayPath(file, cwd)
+    const counts = [added > 0 ? style.green(`+${added}`) : "", removed > 0 ? style.red(`-${removed}`) : ""]
+      .filter((part) => part !== "").join(" ")
+    return `${letter} ${target}${counts === "" ? "" : `  ${counts}`}`
+  })
+
+/**
+ * The first `limit` lines of a patch as a diff (`+` added, `-` removed), with a note of what was left out.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const diffPreview = (
+  style: Style,
+  changes: Readonly<Record<string, FileChange>>,
+  cwd: string | undefined,
+  limit: number
+): Array<string> => {
+  const lines: Array<string> = []
+  for (const [file, change] of Object.entries(changes)) {
+    lines.push(style.bold(`--- ${displayPath(file, cwd)}`))
+    const body = change.type === "add"
+      ? change.content.replace(/\n$/, "").split("\n").map((line) => `+${line}`)
+      : change.type === "delete"
+      ? change.content.replace(/\n$/, "").split("\n").map((line) => `-${line}`)
+      : change.unified_diff.replace(/\n$/, "").split("\n").filter((line) => !/^(\+\+\+|---) /.test(line))
+    for (const line of body) {
+      const text = truncate(sanitize(line), 160)
+      lines.push(text.startsWith("+") ? style.green(text) : text.startsWith("-") ? style.red(text) : style.dim(text))
+    }
+  }
+  if (lines.length <= limit) return lines
+  return [...lines.slice(0, limit), style.dim(`… ${lines.length - limit} more lines`)]
+}
+
+/**
+ * A short excerpt of a command's output: all of it up to 6 lines, else the first 2 and the last 3.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const outputExcerpt = (output: string): Array<string> => {
+  const lines = sanitize(output).replace(/\s+$/, "").split("\n").map((line) => truncate(line, 160))
+  if (lines.length === 1 && lines[0] === "") return []
+  if (lines.length <= 6) return lines
+  return [...lines.slice(0, 2), `… ${lines.length - 5} more lines …`, ...lines.slice(-3)]
+}
+
+/**
+ * What a request asks, in one line: `run \`npm test\` in ~/project`, `apply a patch to a.txt, b.txt`, ...
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: string | undefined): string => {
+  switch (request.kind) {
+    case "command":
+      return `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
+    case "patch": {
+      const files = Object.keys(request.event.changes).map((file) => displayPath(file, cwd))
+      return `apply a patch to ${files.join(", ") || "no files"}`
+    }
+    case "permissions": {
+      const { file_system, network } = request.event.permissions
+      const parts = [
+        network?.enabled ? "network access" : undefined,
+        file_system?.read?.length ? `read ${file_system.read.join(", ")}` : undefined,
+        file_system?.write?.length ? `write ${file_system.write.join(", ")}` : undefined
+      ].filter((part) => part !== undefined)
+      return `grant ${sanitize(parts.join("; ")) || "permissions"}`
+    }
+    case "user_input":
+      return `answer ${request.event.questions.map((question) => `“${sanitize(question.question)}”`).join(", ")}`
+  }
+}
+
+/**
+ * One line for a settled request: its outcome, who decided, and what it was about.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const settlement = (
+  style: Style,
+  settled: ApprovalRequest.ApprovalSettlement,
+  decidedBy: string,
+  cwd: string | undefined
+): string => {
+  const what = describeRequest(settled.request, cwd)
+  switch (settled.outcome) {
+    case "approved":
+      return `${style.green("✔ approved")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+    case "approved_for_session":
+      return `${style.green("✔ approved for the session")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+    case "denied":
+      return `${style.red("✘ denied")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+    case "timed_out":
+      return `${style.yellow("⏱ timed out")} ${style.dim("(no answer in time, denied)")}: ${what}`
+    case "aborted":
+      return `${style.yellow("■ aborted")}${settled.reason ? style.dim(` (${settled.reason})`) : ""}: ${what}`
+  }
+}
+
+/**
+ * Milliseconds as a person reads them: `850ms`, `4.2s`, `3m 5s`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const duration = (ms: number): string => {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  const seconds = Math.round(ms / 1000)
+  return `${Math.floor(seconds / 60)}m ${seconds % 60}s`
+}
+
+const count = (n: number) => n.toLocaleString("en-US")
+
+/**
+ * Token usage: `1,290 tokens (1,234 in, 56 out)`.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const usage = (tokens: TokenUsage): string =>
+  tokens.total_tokens === 0 && tokens.input_tokens === 0 && tokens.output_tokens === 0
+    ? "no token usage reported"
+    : `${count(tokens.total_tokens)} tokens (${count(tokens.input_tokens)} in, ${count(tokens.output_tokens)} out)`
+
+/**
+ * How a run ended, for the final line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Summary {
+  readonly ended: Delegate.DelegateEnded
+  readonly usage: TokenUsage
+  /** From the start of the delegate to its end. */
+  readonly elapsedMs: number
+  /** Time of the last turn (one-shot: the turn), when a turn started. */
+  readonly turnMs: number | undefined
+  readonly turns: number
+  readonly interactive: boolean
+  /** Interactive: the person closed the session (end of input), so `interrupted` is the normal end. */
+  readonly closedByUser: boolean
+}
+
+const reasonText = (style: Style, summary: Summary): string => {
+  const { ended } = summary
+  switch (ended.reason) {
+    case "completed":
+      return style.green("✔ completed")
+    case "interrupted":
+      return summary.closedByUser ? style.green("✔ session closed") : style.yellow("■ interrupted")
+    case "aborted":
+      return style.yellow("■ aborted")
+    case "errored":
+      return style.red("✘ errored")
+    case "timed_out":
+      return style.red("✘ timed out")
+    case "agent_exited":
+      return style.red("✘ the sub-agent exited")
+    case "drain_timed_out":
+      return style.red("✘ interrupted, the sub-agent did not stop in time")
+  }
+}
+
+/**
+ * The final lines: end reason, turn time (or turns and session time) and token usage, then the end's
+ * message (indented) when there is one worth showing.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const summary = (style: Style, summary: Summary): Array<string> => {
+  const timing = summary.interactive
+    ? `${summary.turns} turn${summary.turns === 1 ? "" : "s"} in ${duration(summary.elapsedMs)}`
+    : summary.turnMs === undefined
+    ? duration(summary.elapsedMs)
+    : `turn ${duration(summary.turnMs)}`
+  const head = `${reasonText(style, summary)} ${style.dim("·")} ${timing} ${style.dim("·")} ${usage(summary.usage)}`
+  const showMessage = summary.ended.message !== undefined &&
+    summary.ended.reason !== "completed" && !(summary.closedByUser && summary.ended.reason === "interrupted")
+  return showMessage
+    ? [head, ...sanitize(summary.ended.message ?? "").split("\n").map((line) => `  ${style.dim(line)}`)]
+    : [head]
+}
+
+/**
+ * Counts turns and times them, from `task_started` to `task_complete` / `turn_aborted` (the event's own
+ * `duration_ms` when it has one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Turns {
+  /** Takes an event into account; `now` is the current time in milliseconds. */
+  readonly observe: (event: Event, now: number) => void
+  /** Turns started so far. */
+  readonly count: () => number
+  /** Duration of the turn in progress so far, else of the last turn that ended. */
+  readonly lastMs: (now: number) => number | undefined
+}
+
+/**
+ * A turn counter.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeTurns = (): Turns => {
+  let count = 0
+  let started: number | undefined
+  let last: number | undefined
+  return {
+    observe: (event, now) => {
+      const msg = event.msg
+      if (isEventMsg(msg, "task_started")) {
+        count++
+        started = now
+      } else if (isEventMsg(msg, "task_complete") || isEventMsg(msg, "turn_aborted")) {
+        last = typeof msg.duration_ms === "number" ? msg.duration_ms : started === undefined ? last : now - started
+        started = undefined
+      }
+    },
+    count: () => count,
+    lastMs: (now) => started === undefined ? last : now - started
+  }
+}
+
+/**
+ * Renders events one at a time and keeps what it needs across them (commands and patches in flight,
+ * turn times) and the status to show while the sub-agent works.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Renderer {
+  /** The lines for an event (often none); `now` is the current time in milliseconds. */
+  readonly event: (event: Event, now: number) => ReadonlyArray<string>
+  /** What the sub-agent is doing, for a status line; `undefined` when it is idle. */
+  readonly status: () => string | undefined
+}
+
+/**
+ * Options of a renderer: styles, the directory paths are shown relative to, and whether each turn's end
+ * gets a line of its own (interactive sessions).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RendererOptions {
+  readonly style: Style
+  readonly cwd?: string | undefined
+  readonly perTurnSummary?: boolean | undefined
+}
+
+/**
+ * A renderer for one run.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: RendererOptions): Renderer => {
+  const { cwd, style } = options
+  const commandsStarted = new Map<string, number>()
+  const patches = new Map<string, Readonly<Record<string, FileChange>>>()
+  const turns = makeTurns()
+  let status: string | undefined
+
+  const indent = (lines: ReadonlyArray<string>, prefix = "  ") => lines.map((line) => `${prefix}${line}`)
+
+  const event = (event: Event, now: number): ReadonlyArray<string> => {
+    turns.observe(event, now)
+    const msg = event.msg
+    if (isEventMsg(msg, "task_started")) {
+      status = "working"
+      return []
+    }
+    if (isEventMsg(msg, "agent_message")) {
+      const [first, ...rest] = sanitize(msg.message).replace(/\s+$/, "").split("\n")
+      return [`${style.cyan("●")} ${first}`, ...indent(rest)]
+    }
+    if (isEventMsg(msg, "exec_command_begin")) {
+      commandsStarted.set(msg.call_id, now)
+      status = `running ${truncate(command(msg.command), 60)}`
+      return []
+    }
+    if (isEventMsg(msg, "exec_command_end")) {
+      const started = commandsStarted.get(msg.call_id)
+      commandsStarted.delete(msg.call_id)
+      status = "working"
+      const reported = msg.duration as { secs?: unknown; nanos?: unknown } | undefined
+      const ms = started !== undefined
+        ? now - started
+        : typeof reported?.secs === "number"
+        ? reported.secs * 1000 + (typeof reported.nanos === "number" ? reported.nanos / 1e6 : 0)
+        : undefined
+      const exit = msg.exit_code === 0 ? style.green("exit 0") : style.red(`exit ${msg.exit_code}`)
+      const head = `${style.bold("$")} ${style.bold(command(msg.command ?? []))}  ${exit}${
+        ms === undefined ? "" : style.dim(` · ${duration(ms)}`)
+      }`
+      const output = msg.aggregated_output ?? `${msg.stdout ?? ""}${msg.stderr ?? ""}`
+      return [head, ...indent(outputExcerpt(output).map(style.dim), `  ${style.dim("│")} `)]
+    }
+    if (isEventMsg(msg, "patch_apply_begin")) {
+      if (msg.changes !== undefined) patches.set(msg.call_id, msg.changes)
+      status = "applying a patch"
+      return []
+    }
+    if (isEventMsg(msg, "patch_apply_end")) {
+      const changes = patches.get(msg.call_id)
+      patches.delete(msg.call_id)
+      status = "working"
+      if (!msg.success) {
+        const why = sanitize(msg.stderr ?? "").trim().split("\n")[0]
+        return [`${style.red("✘ patch failed")}${why ? `: ${why}` : ""}`]
+      }
+      if (changes === undefined) return [`${style.magenta("✎")} patch applied`]
+      const files = Object.keys(changes).length
+      return [
+        `${style.magenta("✎")} patch applied to ${files} file${files === 1 ? "" : "s"}`,
+        ...indent(patchFiles(style, changes, cwd))
+      ]
+    }
+    if (isEventMsg(msg, "task_complete")) {
+      status = undefined
+      const ms = turns.lastMs(now)
+      return options.perTurnSummary ? [style.dim(`── turn done${ms === undefined ? "" : ` · ${duration(ms)}`}`)] : []
+    }
+    if (isEventMsg(msg, "turn_aborted")) {
+      status = undefined
+      return [style.yellow(`■ turn aborted (${msg.reason})`)]
+    }
+    if (isEventMsg(msg, "error")) {
+      return [`${style.red("✘ error:")} ${sanitize(msg.message)}`]
+    }
+    const fields = msg as { readonly type: string; readonly [key: string]: unknown }
+    switch (fields.type) {
+      case "warning":
+      case "stream_error":
+        return typeof fields.message === "string" ? [style.yellow(`⚠ ${sanitize(fields.message)}`)] : []
+      case "deputy_diagnostic":
+        return [
+          style.yellow(
+            `⚠ unreadable output from the sub-agent${
+              typeof fields.line === "number" ? ` (line ${fields.line})` : ""
+            }: ${sanitize(String(fields.message))}`
+          )
+        ]
+      case "agent_reasoning":
+        return typeof fields.text === "string" && fields.text.trim() !== ""
+          ? [style.dim(`thinking: ${truncate(sanitize(fields.text).trim().split("\n")[0], 120)}`)]
+          : []
+      default:
+        return []
+    }
+  }
+
+  return { event, status: () => status }
+}

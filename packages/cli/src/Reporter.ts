@@ -1,0 +1,109 @@
+/**
+ * Where a run's events, settled requests and end go: text for a person (`layerHuman`) or JSON lines
+ * (`layerJson`), both through `Output`.
+ *
+ * @since 0.1.0
+ */
+import type { ApprovalRequest } from "@deputy/core"
+import type { Event } from "@deputy/protocol"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { Decider } from "./ApprovalSetup.js"
+import { describeDecider } from "./ApprovalSetup.js"
+import * as JsonOutput from "./JsonOutput.js"
+import { Output } from "./Output.js"
+import * as Render from "./Render.js"
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Reporter extends Context.Tag("@deputy/cli/Reporter")<Reporter, {
+  /** A forwarded event. */
+  readonly event: (event: Event) => Effect.Effect<void>
+  /** A request that settled, and who decided it. */
+  readonly settled: (
+    settlement: ApprovalRequest.ApprovalSettlement,
+    decider: Decider | undefined
+  ) => Effect.Effect<void>
+  /** The end of the run. */
+  readonly ended: (summary: Render.Summary) => Effect.Effect<void>
+  /** The sub-agent could not be started (the error itself is reported by the caller). */
+  readonly startFailed: (message: string, elapsedMs: number) => Effect.Effect<void>
+}>() {}
+
+/**
+ * Text for a person: see `Render`. The status line follows what the sub-agent is doing.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHuman = (
+  options: { readonly cwd?: string | undefined; readonly interactive: boolean }
+): Layer.Layer<Reporter, never, Output> =>
+  Layer.effect(
+    Reporter,
+    Effect.gen(function*() {
+      const output = yield* Output
+      const style = output.style
+      const renderer = Render.make({ style, cwd: options.cwd, perTurnSummary: options.interactive })
+      const printAll = (lines: ReadonlyArray<string>) =>
+        lines.length === 0 ? Effect.void : output.print(lines.join("\n"))
+      return Reporter.of({
+        event: (event) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const lines = renderer.event(event, now)
+            return Effect.zipRight(printAll(lines), output.status(renderer.status()))
+          }),
+        settled: (settlement, decider) =>
+          output.print(Render.settlement(style, settlement, describeDecider(decider), options.cwd)),
+        ended: (summary) => Effect.zipRight(output.status(undefined), printAll(Render.summary(style, summary))),
+        startFailed: () => output.status(undefined)
+      })
+    })
+  )
+
+/**
+ * JSON lines on stdout: events as the protocol encodes them, `approval` records, and the `ended` record
+ * (also when the sub-agent could not be started, with reason `spawn_failed`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerJson: Layer.Layer<Reporter, never, Output> = Layer.effect(
+  Reporter,
+  Effect.map(Output, (output) =>
+    Reporter.of({
+      event: (event) => Effect.flatMap(JsonOutput.eventLine(event), output.print),
+      settled: (settlement, decider) =>
+        output.print(JsonOutput.approvalLine(JsonOutput.approvalRecord(settlement, decider))),
+      ended: (summary) => {
+        const { ended } = summary
+        return output.print(JsonOutput.endedLine({
+          deputy: "ended",
+          reason: ended.reason,
+          ...(ended.message === undefined ? {} : { message: ended.message }),
+          ...(ended.code === undefined ? {} : { agent_exit_code: ended.code }),
+          ...(ended.signal === undefined ? {} : { agent_signal: ended.signal }),
+          ...(ended.lastAgentMessage === undefined ? {} : { last_agent_message: ended.lastAgentMessage }),
+          drain_timed_out: ended.drainTimedOut,
+          turns: summary.turns,
+          ...(summary.turnMs === undefined ? {} : { turn_ms: Math.round(summary.turnMs) }),
+          elapsed_ms: Math.round(summary.elapsedMs),
+          usage: summary.usage
+        }))
+      },
+      startFailed: (message, elapsedMs) =>
+        output.print(JsonOutput.endedLine({
+          deputy: "ended",
+          reason: "spawn_failed",
+          message,
+          drain_timed_out: false,
+          turns: 0,
+          elapsed_ms: Math.round(elapsedMs),
+          usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+        }))
+    }))
+)

@@ -1,0 +1,192 @@
+/**
+ * `deputy run [options] PROMPT`: one turn of a sub-agent (or, with `--interactive`, a session that reads
+ * further prompts from stdin until the end of input), its requests answered by a policy file, a person
+ * at the terminal, or a flat approve/deny.
+ *
+ * @since 0.1.0
+ */
+import type { CodexAgent } from "@deputy/codex"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import * as Agents from "./Agents.js"
+import type { ApprovalMode } from "./ApprovalSetup.js"
+import { UsageError } from "./Errors.js"
+import * as Flags from "./Flags.js"
+import * as ShellWords from "./internal/shellWords.js"
+import * as Launch from "./Launch.js"
+
+/**
+ * The options as parsed, before they are checked together.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Parsed {
+  readonly agent: Option.Option<"codex" | "process">
+  readonly agentCommand: Option.Option<string>
+  readonly codexHome: Option.Option<string>
+  readonly cwd: Option.Option<string>
+  readonly sandbox: Option.Option<CodexAgent.SandboxMode>
+  readonly model: Option.Option<string>
+  readonly interactive: boolean
+  readonly approval: Option.Option<ApprovalMode>
+  readonly policy: Option.Option<string>
+  readonly json: boolean
+  readonly drainTimeout: Option.Option<Duration.Duration>
+  readonly approvalTimeout: Option.Option<Duration.Duration>
+  readonly prompt: ReadonlyArray<string>
+}
+
+/**
+ * A checked `deputy run`: the agent and the run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunSettings extends Launch.LaunchOptions {
+  readonly agent: Agents.AgentChoice
+}
+
+const options = {
+  agent: Options.choice("agent", ["codex", "process"]).pipe(
+    Options.withDescription(
+      "The sub-agent: codex (the Codex CLI through `codex app-server`) or process (a program speaking " +
+        "Deputy's JSON-lines protocol, see --agent-command). Default: codex, or process when --agent-command is given."
+    ),
+    Options.optional
+  ),
+  agentCommand: Options.text("agent-command").pipe(
+    Options.withPseudoName("\"CMD ARGS\""),
+    Options.withDescription("The program to run for --agent process, as one shell-quoted string."),
+    Options.optional
+  ),
+  codexHome: Options.text("codex-home").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(
+      "CODEX_HOME for Codex (its configuration and credentials). Default: $CODEX_HOME, else ~/.codex."
+    ),
+    Options.optional
+  ),
+  cwd: Options.directory("cwd", { exists: "yes" }).pipe(
+    Options.withDescription("The sub-agent's working directory. Default: the current directory."),
+    Options.optional
+  ),
+  sandbox: Options.choice("sandbox", ["read-only", "workspace-write", "danger-full-access"]).pipe(
+    Options.withDescription("Codex's sandbox for the commands it runs. Default: workspace-write."),
+    Options.optional
+  ),
+  model: Options.text("model").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription("The model Codex uses. Default: Codex's configuration."),
+    Options.optional
+  ),
+  interactive: Options.boolean("interactive").pipe(
+    Options.withAlias("i"),
+    Options.withDescription(
+      "Keep the sub-agent open: after each turn, read the next prompt from stdin, until the end of input."
+    )
+  ),
+  approval: Flags.approval,
+  policy: Flags.policy,
+  json: Flags.json,
+  drainTimeout: Flags.drainTimeout,
+  approvalTimeout: Flags.approvalTimeout,
+  prompt: Args.text({ name: "PROMPT" }).pipe(
+    Args.withDescription("What the sub-agent should do (several words are joined with spaces)."),
+    Args.repeated
+  )
+}
+
+const usage = (message: string) => Either.left(new UsageError({ message }))
+
+const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageError> => {
+  const agent = Option.getOrElse(parsed.agent, () => Option.isSome(parsed.agentCommand) ? "process" : "codex")
+  if (agent === "process") {
+    const codexOnly = [
+      Option.isSome(parsed.codexHome) ? "--codex-home" : undefined,
+      Option.isSome(parsed.sandbox) ? "--sandbox" : undefined,
+      Option.isSome(parsed.model) ? "--model" : undefined
+    ].filter((flag) => flag !== undefined)
+    if (codexOnly.length > 0) return usage(`${codexOnly.join(", ")} only apply to --agent codex`)
+    if (Option.isNone(parsed.agentCommand)) {
+      return usage("--agent process needs the program to run: --agent-command \"node my-agent.mjs\"")
+    }
+    const words = ShellWords.split(parsed.agentCommand.value)
+    if (!Array.isArray(words)) return usage(`--agent-command cannot be read: ${words.problem}`)
+    if (words.length === 0) return usage("--agent-command is empty")
+    const [command, ...args] = words
+    return Either.right({ _tag: "Process", command, args })
+  }
+  if (Option.isSome(parsed.agentCommand)) {
+    return usage("--agent-command is for --agent process (Codex is found on PATH or in the @openai/codex package)")
+  }
+  return Either.right({
+    _tag: "Codex",
+    codexHome: Option.getOrUndefined(parsed.codexHome),
+    sandbox: Option.getOrUndefined(parsed.sandbox),
+    model: Option.getOrUndefined(parsed.model)
+  })
+}
+
+/**
+ * Checks the options together.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError> =>
+  Either.flatMap(agentChoice(parsed), (agent) => {
+    const prompt = parsed.prompt.join(" ").trim()
+    if (prompt === "" && !parsed.interactive) {
+      return usage(
+        "missing PROMPT: deputy run \"what the sub-agent should do\" (or --interactive to read prompts from stdin)"
+      )
+    }
+    return Either.right({
+      agent,
+      input: prompt === "" ? undefined : prompt,
+      interactive: parsed.interactive,
+      cwd: path.resolve(Option.getOrElse(parsed.cwd, () => process.cwd())),
+      source: { other: "deputy run" },
+      json: parsed.json,
+      approval: parsed.approval,
+      policy: parsed.policy,
+      drainTimeout: parsed.drainTimeout,
+      approvalTimeout: parsed.approvalTimeout
+    })
+  })
+
+/**
+ * The command with a handler for its checked settings (tests give one that records them).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(handler: (settings: RunSettings) => Effect.Effect<void, E, R>) =>
+  Command.make("run", options, (parsed) => Effect.flatMap(settings(parsed), handler)).pipe(
+    Command.withDescription(
+      "Run a sub-agent on PROMPT and answer its requests (commands, patches, permissions, questions)."
+    )
+  )
+
+/**
+ * Runs `deputy run` for real.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const execute = (settings: RunSettings) => Launch.launch(settings, Agents.layer(settings.agent))
+
+/**
+ * `deputy run`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = make(execute)

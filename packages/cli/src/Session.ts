@@ -1,0 +1,187 @@
+/**
+ * One run of a sub-agent from start to end, as the CLI shows it: a one-shot turn, or an interactive
+ * session that reads further prompts until the end of input. Events, settled requests and the end go to
+ * the `Reporter`. On interruption (Ctrl-C) the sub-agent is shut down and drained — what the drain brings
+ * is still shown — and the end is reported before the program exits.
+ *
+ * @since 0.1.0
+ */
+import type { AgentSpawner, SpawnError } from "@deputy/core"
+import { Approvals, Delegate } from "@deputy/core"
+import type { Event, SubAgentSource } from "@deputy/protocol"
+import { isTurnEnd, textInput } from "@deputy/protocol"
+import * as Terminal from "@effect/platform/Terminal"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as ApprovalSetup from "./ApprovalSetup.js"
+import { Output } from "./Output.js"
+import * as Render from "./Render.js"
+import { Reporter } from "./Reporter.js"
+
+/**
+ * What to run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The first prompt. Required for one-shot; interactive sessions read it from stdin when absent. */
+  readonly input: string | undefined
+  readonly interactive: boolean
+  readonly cwd: string
+  readonly source: SubAgentSource
+  /** Spawner settings (`SpawnOptions.config`). */
+  readonly config?: Readonly<Record<string, unknown>> | undefined
+  readonly drainTimeout?: Duration.Duration | undefined
+  readonly approvalTimeout?: Duration.Duration | undefined
+  /** How requests are answered, to say who decided each. */
+  readonly approvals: ApprovalSetup.ApprovalSetup
+  /** Interactive: show a `›` prompt before reading a line (stdin is a terminal). */
+  readonly showPrompt: boolean
+}
+
+/**
+ * How the run ended and the exit code it calls for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outcome {
+  readonly summary: Render.Summary
+  readonly exitCode: number
+}
+
+/**
+ * The exit code of a run: 0 when it completed (or the person closed an interactive session), 130 when it
+ * was interrupted, 1 when the sub-agent failed, aborted, exited or did not stop in time.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const exitCode = (summary: Render.Summary): number => {
+  const { reason } = summary.ended
+  if (reason === "completed") return 0
+  if (reason === "interrupted") return summary.closedByUser ? 0 : 130
+  return 1
+}
+
+/**
+ * Runs the sub-agent and reports everything; fails only when the sub-agent cannot be started.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (
+  options: Options
+): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals.Approvals | Reporter | Output | Terminal.Terminal> =>
+  Effect.gen(function*() {
+    const reporter = yield* Reporter
+    const output = yield* Output
+    const terminal = yield* Terminal.Terminal
+    const started = yield* Clock.currentTimeMillis
+    const turns = Render.makeTurns()
+    const outcome = yield* Deferred.make<Outcome>()
+    let closedByUser = false
+
+    const show = (event: Event) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        turns.observe(event, now)
+        return reporter.event(event)
+      })
+
+    const delegateOptions: Delegate.DelegateOptions = {
+      source: options.source,
+      cwd: options.cwd,
+      config: options.config,
+      drainTimeout: options.drainTimeout,
+      approvalTimeout: options.approvalTimeout,
+      onSettled: (settlement) => reporter.settled(settlement, ApprovalSetup.decidedBy(options.approvals, settlement))
+    }
+
+    /** Shuts the sub-agent down (if it still runs), shows what the drain brings, reports the end. */
+    const finish = (handle: Delegate.DelegateHandle) =>
+      Effect.gen(function*() {
+        const [ended] = yield* Effect.all([handle.shutdown, Stream.runForEach(handle.events, show)], {
+          concurrency: 2
+        })
+        const now = yield* Clock.currentTimeMillis
+        const summary: Render.Summary = {
+          ended,
+          usage: yield* handle.usage,
+          elapsedMs: now - started,
+          turnMs: turns.lastMs(now),
+          turns: turns.count(),
+          interactive: options.interactive,
+          closedByUser
+        }
+        yield* reporter.ended(summary)
+        yield* Deferred.succeed(outcome, { summary, exitCode: exitCode(summary) })
+      })
+
+    const readPrompt: Effect.Effect<Option.Option<string>> = (options.showPrompt
+      ? output.exclusive((write) => Effect.zipRight(write(output.terminalStyle.cyan("› ")), terminal.readLine))
+      : terminal.readLine).pipe(
+        Effect.asSome,
+        Effect.catchTag("QuitException", () => Effect.succeedNone)
+      )
+
+    /** Interactive: one turn per prompt until the end of input or the end of the sub-agent. */
+    const converse = (handle: Delegate.DelegateHandle) =>
+      Effect.gen(function*() {
+        let next = options.input === undefined ? Option.none<string>() : Option.some(options.input)
+        while (true) {
+          if (Option.isNone(next)) next = yield* readPrompt
+          if (Option.isNone(next)) {
+            closedByUser = true
+            return
+          }
+          const text = next.value.trim()
+          next = Option.none()
+          if (text === "") continue
+          const submitted = yield* Effect.either(handle.submit({ type: "user_input", items: [textInput(text)] }))
+          if (submitted._tag === "Left") return
+          let turnStarted = false
+          while (true) {
+            const event = yield* handle.nextEvent
+            if (Option.isNone(event)) return
+            yield* show(event.value)
+            const msg = event.value.msg
+            if (msg.type === "task_started") turnStarted = true
+            if (event.value.id === submitted.right && (isTurnEnd(msg) || (msg.type === "error" && !turnStarted))) break
+          }
+        }
+      })
+
+    // A request is handed to the parent's approvals right after the events before it were queued for the
+    // consumer: let the consumer show them first, so a prompt or a decision never comes before them.
+    const approvals = yield* Approvals.Approvals
+    const inOrder = <A, R>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
+      Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 3), ask(request))
+    const orderedApprovals = Approvals.Approvals.of({
+      command: inOrder(approvals.command),
+      patch: inOrder(approvals.patch),
+      permissions: inOrder(approvals.permissions),
+      userInput: inOrder(approvals.userInput)
+    })
+
+    yield* Effect.gen(function*() {
+      const handle = yield* (options.interactive
+        ? Delegate.interactive(delegateOptions)
+        : Delegate.oneShot({ ...delegateOptions, input: options.input ?? "" }))
+      // Runs first when the scope closes, so also on Ctrl-C.
+      yield* Effect.addFinalizer(() => finish(handle))
+      if (options.interactive) yield* converse(handle)
+      else yield* Stream.runForEach(handle.events, show)
+    }).pipe(
+      Effect.scoped,
+      Effect.provideService(Approvals.Approvals, orderedApprovals),
+      Effect.tapError((error) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => reporter.startFailed(error.message, now - started))
+      )
+    )
+    return yield* Deferred.await(outcome)
+  })

@@ -1,0 +1,69 @@
+/**
+ * Ctrl-C. `NodeRuntime.runMain` interrupts the main fiber on the first SIGINT or SIGTERM: the run's scope
+ * closes, the sub-agent gets `interrupt` + `shutdown` and is drained (bounded by the drain timeout), and
+ * the program ends with exit code 130 (143 for SIGTERM). This module adds the rest: a note on the first
+ * signal, an immediate exit (terminal restored) on the second, and the record of which signal came.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { ExitCode } from "./Errors.js"
+
+/**
+ * The signal that ended the program, if one did; read by the exit-code teardown.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Received {
+  signal: "SIGINT" | "SIGTERM" | undefined
+}
+
+/**
+ * Watches SIGINT and SIGTERM while the scope lives (next to `runMain`'s own handler, which does the
+ * interruption): the first gets a note on stderr, the second exits at once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const watch = (received: Received): Effect.Effect<void, never, Scope.Scope> => {
+  let count = 0
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+    received.signal ??= signal
+    count++
+    const tty = process.stderr.isTTY === true
+    if (count === 1) {
+      process.stderr.write(
+        `${tty ? "\r\x1b[2K" : "\n"}Interrupting the sub-agent… (press Ctrl-C again to quit at once)\n`
+      )
+      return
+    }
+    if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false)
+    process.stderr.write(`${tty ? "\r\x1b[2K" : ""}Quitting without waiting for the sub-agent.\n`)
+    process.exit(signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted)
+  }
+  const onInt = () => onSignal("SIGINT")
+  const onTerm = () => onSignal("SIGTERM")
+  return Effect.acquireRelease(
+    Effect.sync(() => {
+      process.on("SIGINT", onInt)
+      process.on("SIGTERM", onTerm)
+    }),
+    () =>
+      Effect.sync(() => {
+        process.off("SIGINT", onInt)
+        process.off("SIGTERM", onTerm)
+      })
+  )
+}
+
+/**
+ * Acts as if the person pressed Ctrl-C (a prompt in raw mode receives Ctrl-C as a key, not a signal).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const interruptSelf: Effect.Effect<void> = Effect.sync(() => {
+  process.kill(process.pid, "SIGINT")
+})

@@ -1,0 +1,205 @@
+/**
+ * The `Terminal` of `@effect/platform` over the process's stdin, with prompts displayed on **stderr**, so
+ * that stdout stays the program's output (JSON lines, or a transcript piped to a file) while a person
+ * answers prompts on the terminal.
+ *
+ * - `readInput`: stdin in raw mode while the scope lives, one `UserInput` per key; after Ctrl-C or
+ *   Ctrl-D (delivered first) or the end of stdin, the mailbox ends — as `NodeTerminal` does.
+ * - `readLine`: one line in the terminal's own line mode (echo and editing by the terminal); lines read
+ *   ahead are kept for the next call; the end of stdin is a `QuitException`.
+ *
+ * stdin is read only while a read is in progress: between reads it is paused, so Ctrl-C reaches the
+ * program as a signal and nothing keeps the process alive.
+ *
+ * @since 0.1.0
+ */
+import * as Terminal from "@effect/platform/Terminal"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+
+/** Input arriving this soon after raw mode starts was typed before the prompt appeared. */
+const typeAheadWindowMs = 30
+
+const key = (name: string, input: string | undefined, ctrl = false, shift = false): Terminal.UserInput => ({
+  input: Option.fromNullable(input),
+  key: { name, ctrl, meta: false, shift }
+})
+
+const escapes: Record<string, string> = {
+  "[A": "up",
+  "[B": "down",
+  "[C": "right",
+  "[D": "left",
+  "[H": "home",
+  "[F": "end",
+  "OA": "up",
+  "OB": "down",
+  "OC": "right",
+  "OD": "left",
+  "OH": "home",
+  "OF": "end",
+  "[3~": "delete"
+}
+
+/**
+ * Decodes what a terminal in raw mode sent into keys (names as Node's `readline` gives them).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeKeys = (chunk: string): Array<Terminal.UserInput> => {
+  const keys: Array<Terminal.UserInput> = []
+  for (let index = 0; index < chunk.length; index++) {
+    const char = chunk[index]
+    const code = char.charCodeAt(0)
+    if (char === "\x1b") {
+      const sequence = /^\x1b(\[[0-9;]*[A-Za-z~]|O[A-Z])/.exec(chunk.slice(index))
+      if (sequence) {
+        const body = sequence[1]
+        keys.push(key(escapes[body] ?? "undefined", undefined))
+        index += sequence[0].length - 1
+      } else {
+        keys.push(key("escape", char))
+      }
+    } else if (char === "\r") {
+      keys.push(key("return", char))
+    } else if (char === "\n") {
+      keys.push(key("enter", char))
+    } else if (char === "\t") {
+      keys.push(key("tab", char))
+    } else if (char === "\x7f" || char === "\b") {
+      keys.push(key("backspace", char))
+    } else if (code >= 1 && code <= 26) {
+      keys.push(key(String.fromCharCode(code + 96), char, true))
+    } else if (char === " ") {
+      keys.push(key("space", char))
+    } else if (code >= 32) {
+      const lower = char.toLowerCase()
+      keys.push(key(lower, char, false, lower !== char))
+    }
+  }
+  return keys
+}
+
+/**
+ * A `Terminal` over `process.stdin` (input) and `process.stderr` (display).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
+  const stdin = process.stdin
+  const stderr = process.stderr
+  let pending = ""
+  let ended = false
+  let decoding = false
+  const decode = () => {
+    if (!decoding) {
+      stdin.setEncoding("utf8")
+      decoding = true
+    }
+  }
+  const takeLine = (): string | undefined => {
+    const newline = pending.indexOf("\n")
+    if (newline === -1) return undefined
+    const line = pending.slice(0, newline).replace(/\r$/, "")
+    pending = pending.slice(newline + 1)
+    return line
+  }
+
+  const readLine: Effect.Effect<string, Terminal.QuitException> = Effect.async((resume) => {
+    const ready = takeLine()
+    if (ready !== undefined) return resume(Effect.succeed(ready))
+    if (ended) return resume(Effect.fail(new Terminal.QuitException()))
+    decode()
+    const stop = () => {
+      stdin.off("data", onData)
+      stdin.off("end", onEnd)
+      stdin.pause()
+    }
+    const onData = (data: string) => {
+      pending += data
+      const line = takeLine()
+      if (line !== undefined) {
+        stop()
+        resume(Effect.succeed(line))
+      }
+    }
+    const onEnd = () => {
+      ended = true
+      stop()
+      if (pending === "") return resume(Effect.fail(new Terminal.QuitException()))
+      const last = pending
+      pending = ""
+      resume(Effect.succeed(last))
+    }
+    stdin.on("data", onData)
+    stdin.on("end", onEnd)
+    stdin.resume()
+    return Effect.sync(stop)
+  })
+
+  const readInput = Effect.gen(function*() {
+    const mailbox = yield* Mailbox.make<Terminal.UserInput>()
+    if (ended) {
+      yield* mailbox.end
+      return mailbox
+    }
+    decode()
+    // Type-ahead must not answer a prompt: lines read ahead are dropped, and so is what the terminal hands
+    // over right after the switch to raw mode (a half-typed line).
+    pending = ""
+    let armedAt = Number.POSITIVE_INFINITY
+    const onData = (data: string) => {
+      if (Date.now() < armedAt) return
+      for (const input of decodeKeys(data)) {
+        mailbox.unsafeOffer(input)
+        if (input.key.ctrl && (input.key.name === "c" || input.key.name === "d")) {
+          mailbox.unsafeDone(Exit.void)
+          return
+        }
+      }
+    }
+    const onEnd = () => {
+      ended = true
+      mailbox.unsafeDone(Exit.void)
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        if (stdin.isTTY) stdin.setRawMode(true)
+        armedAt = Date.now() + typeAheadWindowMs
+        stdin.on("data", onData)
+        stdin.on("end", onEnd)
+        stdin.resume()
+      }),
+      () =>
+        Effect.sync(() => {
+          stdin.off("data", onData)
+          stdin.off("end", onEnd)
+          stdin.pause()
+          if (stdin.isTTY) stdin.setRawMode(false)
+        })
+    )
+    return mailbox as Mailbox.ReadonlyMailbox<Terminal.UserInput>
+  })
+
+  return Terminal.Terminal.of({
+    columns: Effect.sync(() => stderr.columns ?? 0),
+    rows: Effect.sync(() => stderr.rows ?? 0),
+    isTTY: Effect.sync(() => stdin.isTTY === true && stderr.isTTY === true),
+    readInput,
+    readLine,
+    display: (text) => Effect.sync(() => void stderr.write(text))
+  })
+})
+
+/**
+ * The stdin/stderr `Terminal`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Terminal.Terminal> = Layer.effect(Terminal.Terminal, make)
