@@ -122,6 +122,15 @@ export interface DelegateHandle {
 }
 
 /**
+ * Event types a delegate never forwards (SPEC §2.1): session configuration, streaming deltas, thread
+ * names, MCP start-up. `token_count` is not forwarded either: it is rolled up into `usage`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const droppedEventTypes: ReadonlySet<string> = runtime.droppedTypes
+
+/**
  * Starts an interactive delegate in the current scope: the caller submits ops and reads events until it
  * releases the scope, which shuts the child down (drain bounded by `drainTimeout`).
  *

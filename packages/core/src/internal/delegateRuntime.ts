@@ -35,8 +35,8 @@ import { uuidv7 } from "./uuid.js"
 
 const defaults = { drainTimeout: Duration.millis(500), eventCapacity: 512, opCapacity: 512 } as const
 
-/** Event types the delegate drops (Codex's list, legacy and current). */
-const droppedTypes = new Set([
+/** Event types the delegate drops (Codex's list, legacy and current); `token_count` is rolled up instead. */
+export const droppedTypes: ReadonlySet<string> = new Set([
   "session_configured",
   "agent_message_delta",
   "agent_reasoning_delta",
