@@ -20,7 +20,7 @@
 import { Agent, AgentClosed, AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
 import type { SpawnOptions } from "@deputy/core"
 import type { EventMsg, InitialHistory, Submission, UserInput, W3cTraceContext } from "@deputy/protocol"
-import { JsonLines } from "@deputy/protocol"
+import { isOp, JsonLines } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -41,6 +41,7 @@ import * as CodexBinary from "./CodexBinary.js"
 import * as CodexHome from "./CodexHome.js"
 import * as JsonRpc from "./internal/jsonRpc.js"
 import * as Session from "./internal/session.js"
+import { isAnswer } from "./internal/translate.js"
 import type { ScriptedModel } from "./ScriptedModel.js"
 
 /**
@@ -207,8 +208,6 @@ const threadRequest = (
     : Either.right({ method: "thread/fork", params: { ...settings, threadId: source } })
 }
 
-const traceOf = (trace: Option.Option<W3cTraceContext>): W3cTraceContext | undefined => Option.getOrUndefined(trace)
-
 /** Waits until no turn is in progress, at most `limit`. */
 const idle = (session: Session.Session, limit: Duration.Duration): Effect.Effect<void> =>
   Effect.async<void>((resume) => session.translator.whenIdle(() => resume(Effect.void))).pipe(
@@ -238,62 +237,55 @@ const processOps = (
         Effect.asVoid
       )
     })
-  const process = (submission: Submission): Effect.Effect<void> => {
+  const handle = (submission: Submission): Effect.Effect<void> => {
     const op = submission.op
     const trace = submission.trace ?? undefined
-    switch (op.type) {
-      case "user_input": {
-        const items = (op as { readonly items: ReadonlyArray<UserInput> }).items
-        const schema = (op as { readonly final_output_json_schema?: unknown }).final_output_json_schema
-        translator.turnStartSent(submission.id)
-        return session.request(
-          "turn/start",
-          { threadId, input: items.map(toAppServerInput), ...(schema === undefined ? {} : { outputSchema: schema }) },
-          trace
-        ).pipe(
-          Effect.matchEffect({
-            onSuccess: (result) =>
-              Effect.sync(() => translator.turnStartAnswered(submission.id, string(record(record(result).turn).id))),
-            onFailure: (error) =>
-              Effect.suspend(() => {
-                translator.turnStartFailed(submission.id)
-                translator.emit(submission.id, {
-                  type: "error",
-                  message: `codex app-server refused the turn: ${error.message}`
-                } as EventMsg)
-                return session.flush
+    if (isOp(op, "user_input")) {
+      const schema = op.final_output_json_schema
+      translator.turnStartSent(submission.id)
+      return session.request(
+        "turn/start",
+        { threadId, input: op.items.map(toAppServerInput), ...(schema === undefined ? {} : { outputSchema: schema }) },
+        trace
+      ).pipe(
+        Effect.matchEffect({
+          onSuccess: (result) =>
+            Effect.sync(() => translator.turnStartAnswered(submission.id, string(record(record(result).turn).id))),
+          onFailure: (error) =>
+            Effect.suspend(() => {
+              translator.turnStartFailed(submission.id)
+              translator.emit(submission.id, {
+                type: "error",
+                message: `codex app-server refused the turn: ${error.message}`
               })
-          })
-        )
-      }
-      case "interrupt":
-        return interrupt(trace)
-      case "shutdown":
-        return Effect.gen(function*() {
-          if (translator.activeTurn !== undefined) {
-            yield* interrupt(trace)
-            yield* idle(session, settings.turnEndWait)
-          }
-          yield* session.shutdown(submission.id)
-          yield* session.stop
+              return session.flush
+            })
         })
-      case "exec_approval":
-      case "patch_approval":
-      case "request_permissions_response":
-      case "user_input_answer":
-      case "request_user_input_response":
-        return Effect.suspend(() => {
-          translator.answer(op)
-          return session.flush
-        })
-      default:
-        return diagnostic(`the op \`${op.type}\` is not supported by the Codex app-server agent; it was ignored`)
+      )
     }
+    if (isOp(op, "interrupt")) return interrupt(trace)
+    if (isOp(op, "shutdown")) {
+      return Effect.gen(function*() {
+        if (translator.activeTurn !== undefined) {
+          yield* interrupt(trace)
+          yield* idle(session, settings.turnEndWait)
+        }
+        yield* session.shutdown(submission.id)
+        yield* session.stop
+      })
+    }
+    if (isAnswer(op)) {
+      return Effect.suspend(() => {
+        translator.answer(op)
+        return session.flush
+      })
+    }
+    return diagnostic(`the op \`${op.type}\` is not supported by the Codex app-server agent; it was ignored`)
   }
   return Effect.gen(function*() {
     while (true) {
       const [batch, done] = yield* ops.takeAll
-      for (const submission of batch) yield* process(submission)
+      for (const submission of batch) yield* handle(submission)
       if (done) return
     }
   })
@@ -401,7 +393,7 @@ export const spawn = (
             )
           }
         )
-      const trace = traceOf(yield* TraceContext.current)
+      const trace = Option.getOrUndefined(yield* TraceContext.current)
       const timed = <A>(step: string, effect: Effect.Effect<A, Session.RequestFailed>) =>
         effect.pipe(
           Effect.timeoutFail({

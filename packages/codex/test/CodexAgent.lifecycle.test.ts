@@ -4,7 +4,7 @@
  */
 import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
 import { AgentClosed, AgentExited, SpawnError } from "@deputy/core"
-import type { Event, RolloutItem } from "@deputy/protocol"
+import type { Event, InitialHistory, RolloutItem } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -153,51 +153,62 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
       assert.deepStrictEqual(yield* awaitNoLeftovers, [])
     }).pipe(provideNode))
 
-  it.scopedLive("resume and fork a stored thread", () =>
-    Effect.gen(function*() {
-      const model = yield* ScriptedModel.make(ScriptedModel.messageScenario("noted"))
-      const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
-      const cwd = yield* tempDir
-      const options: CodexAgent.Options = { codexHome: home.path, env: home.env }
-      const original = yield* Effect.scoped(Effect.gen(function*() {
-        const agent = yield* CodexAgent.spawn(options, { source: "review", cwd })
+  /** A stored thread ("remember: apple"), and a way to continue it from another Codex process. */
+  const storedThread = Effect.gen(function*() {
+    const model = yield* ScriptedModel.make(ScriptedModel.messageScenario("noted"))
+    const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+    const cwd = yield* tempDir
+    const options: CodexAgent.Options = { codexHome: home.path, env: home.env }
+    const original = yield* Effect.scoped(Effect.gen(function*() {
+      const agent = yield* CodexAgent.spawn(options, { source: "review", cwd })
+      const events = yield* reader(agent)
+      yield* agent.submit(text("remember: apple"))
+      yield* events.until(isTurnEnd)
+      yield* agent.submit({ type: "shutdown" })
+      yield* events.rest
+      return { threadId: agent.threadId, rolloutPath: agent.rolloutPath! }
+    }))
+    const continueWith = (initialHistory: InitialHistory) =>
+      Effect.scoped(Effect.gen(function*() {
+        const agent = yield* CodexAgent.spawn(options, { source: "review", cwd, initialHistory })
         const events = yield* reader(agent)
-        yield* agent.submit(text("remember: apple"))
+        yield* agent.submit(text("what was it?"))
         yield* events.until(isTurnEnd)
-        yield* agent.submit({ type: "shutdown" })
-        yield* events.rest
-        return { threadId: agent.threadId, rolloutPath: agent.rolloutPath! }
+        const last = (yield* model.requests).at(-1)!
+        return { threadId: agent.threadId, texts: userTexts(last) }
       }))
-      const continued = (history: Parameters<typeof CodexAgent.spawn>[1]["initialHistory"]) =>
-        Effect.scoped(Effect.gen(function*() {
-          const agent = yield* CodexAgent.spawn(options, { source: "review", cwd, initialHistory: history })
-          const events = yield* reader(agent)
-          yield* agent.submit(text("what was it?"))
-          yield* events.until(isTurnEnd)
-          const last = (yield* model.requests).at(-1)!
-          return { threadId: agent.threadId, texts: userTexts(last) }
-        }))
-      const resumed = yield* continued({
+    return {
+      original,
+      continueWith,
+      spawn: (initialHistory: InitialHistory) => CodexAgent.spawn(options, { source: "review", cwd, initialHistory })
+    }
+  })
+
+  it.scopedLive("resume a stored thread: same thread, the model sees its history", () =>
+    Effect.gen(function*() {
+      const { continueWith, original, spawn } = yield* storedThread
+      const resumed = yield* continueWith({
         Resumed: { conversation_id: original.threadId, history: [], rollout_path: null }
       })
       assert.strictEqual(resumed.threadId, original.threadId)
       assert.deepStrictEqual(resumed.texts.slice(-2), ["remember: apple", "what was it?"])
+      const missing = yield* Effect.flip(spawn({
+        Resumed: { conversation_id: "01a20000-0000-7000-8000-000000000000", history: [] }
+      }))
+      assert.include(missing.reason, "thread/resume failed")
+    }).pipe(provideNode))
+
+  it.scopedLive("fork a stored thread from its rollout: a new thread with the history", () =>
+    Effect.gen(function*() {
+      const { continueWith, original, spawn } = yield* storedThread
       const items: Array<RolloutItem> = fs.readFileSync(original.rolloutPath, "utf8").trim().split("\n").map((line) =>
         JSON.parse(line)
       )
-      const forked = yield* continued({ Forked: items })
+      const forked = yield* continueWith({ Forked: items })
       assert.notStrictEqual(forked.threadId, original.threadId)
       assert.include(forked.texts, "remember: apple")
-      const refused = yield* Effect.flip(
-        CodexAgent.spawn(options, { source: "review", cwd, initialHistory: { Forked: [] } })
-      )
+      const refused = yield* Effect.flip(spawn({ Forked: [] }))
       assert.include(refused.reason, "session_meta")
-      const missing = yield* Effect.flip(CodexAgent.spawn(options, {
-        source: "review",
-        cwd,
-        initialHistory: { Resumed: { conversation_id: "01a20000-0000-7000-8000-000000000000", history: [] } }
-      }))
-      assert.include(missing.reason, "thread/resume failed")
     }).pipe(provideNode))
 
   it.scopedLive("ops Codex has no counterpart for become diagnostics; a traced submission is accepted", () =>

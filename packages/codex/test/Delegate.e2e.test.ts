@@ -136,6 +136,24 @@ describe("Delegate over the real Codex (end to end)", () => {
       assert.strictEqual(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "hello\n")
     }).pipe(provideNode))
 
+  it.scopedLive("one-shot, the demo scenario approved: the command and the patch both land", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { ended, events } = yield* oneShot("show me", dir)
+      assert.strictEqual(ended.reason, "completed")
+      assert.deepStrictEqual(
+        types(events).filter((type) => type.endsWith("_end")),
+        ["exec_command_end", "patch_apply_end"]
+      )
+      assert.include(fs.readFileSync(path.join(dir, "deputy-demo.txt"), "utf8"), "hello from a Deputy sub-agent")
+      assert.isTrue(fs.existsSync(path.join(dir, "NOTES.md")))
+      const asked = yield* Effect.flatMap(Approvals.TestApprovals, (test) => test.asked)
+      assert.deepStrictEqual(asked.map((request) => request.kind), ["command", "patch"])
+    }).pipe(
+      provideNode,
+      Effect.provide(Layer.merge(codex(ScriptedModel.demoScenario), Approvals.layerTest()))
+    ))
+
   it.scopedLive("one-shot, user input and permissions are answered by the parent", () =>
     Effect.gen(function*() {
       const { ended } = yield* oneShot("ask me")

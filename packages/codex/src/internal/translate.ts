@@ -203,6 +203,9 @@ const answerKinds: Readonly<Record<string, RequestKind>> = {
   request_user_input_response: "user_input"
 }
 
+/** Whether an op answers a request of Codex (a command, patch, permissions or user-input request). */
+export const isAnswer = (op: Op): boolean => Object.hasOwn(answerKinds, op.type)
+
 /**
  * The app-server session as Deputy events. Feed it lines (`line`) or messages (`message`), the client's own
  * turn starts (`turnStart*`) and answer ops (`answer`); take the results with `takeEvents` / `takeReplies`.
@@ -626,7 +629,7 @@ export class Translator {
 
   /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */
   answer(op: Op): void {
-    const kind = answerKinds[op.type]
+    const kind = Object.hasOwn(answerKinds, op.type) ? answerKinds[op.type] : undefined
     const key = string((op as Json).id) ?? ""
     const index = this.pending.findIndex((request) => request.kind === kind && request.keys.includes(key))
     if (kind === undefined || index === -1) {
