@@ -1,0 +1,61 @@
+/**
+ * A minimal in-memory child for measurements that need to see exactly when an event enters the child's
+ * event stream and when a submission reaches the child: events go straight into a `Mailbox` (whole batches
+ * with `offerAll`, or one synchronously with `emitNow`), and every submission is reported, with its arrival
+ * time, before it is handled. It acknowledges `shutdown` with `shutdown_complete` and ends its events.
+ * (`TestAgent` is measured too, but its `emit` looks the child up through `SubscriptionRef.changes` on every
+ * call, which costs hundreds of µs and would hide the delegate's own latency.)
+ */
+import { Agent, AgentClosed, type AgentExited, AgentSpawner } from "@deputy/core"
+import type { Event, EventMsg, Submission } from "@deputy/protocol"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Mailbox from "effect/Mailbox"
+
+export interface BenchChild {
+  readonly events: Mailbox.Mailbox<Event, AgentExited>
+  /** Emits one event now (no effect, no waiting): the instant it is in the child's stream. */
+  readonly emitNow: (msg: EventMsg, id?: string) => void
+  /** Emits a batch with one `offerAll`, waiting while the child's buffer is full. */
+  readonly emitAll: (msgs: ReadonlyArray<EventMsg>, id?: string) => Effect.Effect<void>
+}
+
+export class BenchAgents {
+  /** The most recently spawned child. */
+  latest: BenchChild | undefined = undefined
+  /** Called synchronously with each submission any child receives, and its arrival time (ms). */
+  onSubmission: ((submission: Submission, at: number) => void) | undefined = undefined
+
+  constructor(readonly capacity: number = 64) {}
+
+  readonly layer: Layer.Layer<AgentSpawner> = Layer.succeed(AgentSpawner, {
+    spawn: () =>
+      Effect.gen(this, function*() {
+        const events = yield* Mailbox.make<Event, AgentExited>(this.capacity)
+        let closed = false
+        yield* Effect.addFinalizer(() => Effect.zipRight(Effect.sync(() => void (closed = true)), events.end))
+        const child: BenchChild = {
+          events,
+          emitNow: (msg, id = "") => void events.unsafeOffer({ id, msg }),
+          emitAll: (msgs, id = "") => Effect.asVoid(events.offerAll(msgs.map((msg) => ({ id, msg }))))
+        }
+        this.latest = child
+        return yield* Agent.make({
+          name: "bench-child",
+          events: Mailbox.toStream(events),
+          submitWithId: (submission) =>
+            Effect.suspend(() => {
+              const at = performance.now()
+              if (closed) return Effect.fail(new AgentClosed({ reason: "the bench child has ended" }))
+              this.onSubmission?.(submission, at)
+              if (submission.op.type === "shutdown") {
+                events.unsafeOffer({ id: "", msg: { type: "shutdown_complete" } })
+                events.unsafeDone(Exit.void)
+              }
+              return Effect.void
+            })
+        })
+      })
+  })
+}
