@@ -49,7 +49,7 @@ import type { ScriptedModel } from "./ScriptedModel.js"
  * leave the sandbox; `never`).
  *
  * @since 0.1.0
- * @category models
+ * @category schemas
  */
 export const ApprovalPolicy = Schema.Literal("untrusted", "on-request", "never")
 
@@ -63,7 +63,7 @@ export type ApprovalPolicy = typeof ApprovalPolicy.Type
  * Codex's sandbox for the commands it runs.
  *
  * @since 0.1.0
- * @category models
+ * @category schemas
  */
 export const SandboxMode = Schema.Literal("read-only", "workspace-write", "danger-full-access")
 
