@@ -261,7 +261,8 @@ export const start = (
       Effect.gen(function*() {
         stopping = true
         closedReason ??= "the agent was stopped: its scope closed"
-        const helpers = ProcessTree.descendants(pid)
+        // Only while Codex runs: once it has exited its pid may belong to another process.
+        const helpers = (yield* Deferred.isDone(exited)) ? [] : ProcessTree.descendants(pid)
         yield* outbox.end
         yield* events.fail(new AgentExited({ reason: "the agent's scope closed", ...withTail() }))
         yield* events.shutdown
