@@ -73,7 +73,7 @@ const runSection = (name: string): Promise<Outcome> =>
   })
 
 // --- formatting ---
-type Unit = "rate" | "ratio" | "us" | "ms" | "bytes" | "pct"
+type Unit = "rate" | "ratio" | "us" | "ms" | "dms" | "bytes" | "pct"
 const fmt = (value: number, unit: Unit): string => {
   if (!Number.isFinite(value)) return "–"
   switch (unit) {
@@ -91,6 +91,8 @@ const fmt = (value: number, unit: Unit): string => {
       return value >= 100 ? value.toFixed(0) : value.toFixed(2)
     case "bytes":
       return value >= 1e4 ? `${(value / 1024).toFixed(1)} KiB` : `${value.toFixed(0)} B`
+    case "dms":
+      return `${value >= 0 ? "+" : ""}${value.toFixed(1)} ms`
     case "pct":
       return `${value >= 0 ? "+" : ""}${value.toFixed(1)} %`
   }
@@ -195,7 +197,15 @@ const rows: ReadonlyArray<Row> = [
     key: "deputyMsPerTurn",
     unit: "ms",
     baseline: { key: "directMsPerTurn", label: "direct JSON-RPC" },
-    third: { key: "overheadMsPerTurn", unit: "ms" }
+    third: { key: "overheadMsPerTurn", unit: "dms" }
+  },
+  { label: "  overhead per turn, %", section: "codex", key: "overheadPct", unit: "pct" },
+  {
+    label: "codex: spawn to thread ready, ms",
+    section: "codex",
+    key: "deputySpawnMs",
+    unit: "ms",
+    baseline: { key: "directSpawnMs", label: "direct JSON-RPC" }
   }
 ]
 

@@ -78,11 +78,14 @@ const bareFibers = (count: number) =>
   })
 
 export const run = async (size: Size): Promise<SectionResult> => {
-  const count = size.quick ? 1000 : 10_000
-  const metrics = await series(size, async () => {
-    const deputy = await Effect.runPromise(delegates(count))
-    const fibers = await Effect.runPromise(bareFibers(count))
-    const agentBytes = await Effect.runPromise(bareAgents(count))
+  const count = size.quick ? 300 : 10_000
+  // Heap figures are steady from run to run; three runs (after a tenth-size warm-up) are enough at full size.
+  const runs = size.quick ? size.runs : Math.min(size.runs, 3)
+  const metrics = await series({ ...size, runs }, async (run) => {
+    const n = run < 0 ? Math.max(100, count / 10) : count
+    const deputy = await Effect.runPromise(delegates(n))
+    const fibers = await Effect.runPromise(bareFibers(n))
+    const agentBytes = await Effect.runPromise(bareAgents(n))
     return {
       ...deputy,
       baselineBytesPerFiber: fibers.bytesPerFiber,
