@@ -7,6 +7,7 @@
  */
 import type { Event, EventMsg, Submission } from "@deputy/protocol"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
@@ -99,16 +100,16 @@ interface Child {
  */
 export const make = (options: TestAgentOptions = {}) =>
   Effect.gen(function*() {
-    const current = yield* SubscriptionRef.make<Option.Option<Child>>(Option.none())
+    let latest: Child | undefined
+    const firstSpawn = yield* Deferred.make<void>()
     const spawnedCount = yield* Ref.make(0)
     const releasedCount = yield* Ref.make(0)
     let hangOnShutdown = options.hangOnShutdown ?? false
     const autoRespond = options.autoRespond ?? true
 
-    const child: Effect.Effect<Child> = current.changes.pipe(
-      Stream.filterMap((latest) => latest),
-      Stream.runHead,
-      Effect.flatMap(Effect.orDie)
+    /** The latest child; waits for the first spawn. */
+    const child: Effect.Effect<Child> = Effect.suspend(() =>
+      latest !== undefined ? Effect.succeed(latest) : Effect.zipRight(Deferred.await(firstSpawn), child)
     )
 
     const track = (state: Child, event: Event) => {
@@ -209,7 +210,8 @@ export const make = (options: TestAgentOptions = {}) =>
             )
           )
           yield* Ref.update(spawnedCount, (n) => n + 1)
-          yield* SubscriptionRef.set(current, Option.some(state))
+          latest = state
+          yield* Deferred.succeed(firstSpawn, undefined)
           return yield* Agent.make({
             name: "test-agent",
             submitWithId: (submission) =>
