@@ -14,6 +14,9 @@ import { check, heapAfterGc, type SectionResult, series, type Size } from "./sta
 
 const layer = Layer.merge(TestAgent.layer({}), Approvals.layerApproveAll)
 
+/** Lets every forked fiber reach its first wait before the heap is measured (not part of any timing). */
+const settle = Effect.sleep("50 millis")
+
 /**
  * Starts `count` delegates, each in its own (sequential) scope under one parallel parent scope, measures the
  * heap, closes the parent (all delegates shut down concurrently), and checks each ended `interrupted`.
@@ -29,6 +32,7 @@ const delegates = (count: number) =>
       handles.push(yield* Scope.extend(Delegate.interactive({ source: "review" }), scope))
     }
     const startMs = performance.now() - started
+    yield* settle
     const during = heapAfterGc()
     const closing = performance.now()
     yield* Scope.close(parent, Exit.void)
@@ -56,6 +60,7 @@ const bareAgents = (count: number) =>
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       yield* Scope.extend(spawner.spawn({ source: "review" }), scope)
     }
+    yield* settle
     const during = heapAfterGc()
     yield* Scope.close(parent, Exit.void)
     return (during - before) / count
@@ -69,6 +74,7 @@ const bareFibers = (count: number) =>
     let fibers: Array<Fiber.RuntimeFiber<never>> = []
     for (let i = 0; i < count; i++) fibers.push(yield* Effect.fork(Effect.never))
     const startMs = performance.now() - started
+    yield* settle
     const during = heapAfterGc()
     const closing = performance.now()
     yield* Fiber.interruptAll(fibers)
