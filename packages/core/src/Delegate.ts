@@ -76,8 +76,7 @@ export type EndReason =
 
 /**
  * How a delegate ended, with details: the child's exit code or signal (`agent_exited`), a message, the
- * last agent message (`completed`), whether the drain ran out of time, and how many events the drain had
- * to drop because nobody was reading.
+ * last agent message (`completed`), and whether the drain ran out of time.
  *
  * @since 0.1.0
  * @category models
@@ -89,7 +88,6 @@ export interface DelegateEnded {
   readonly message?: string | undefined
   readonly lastAgentMessage?: string | null | undefined
   readonly drainTimedOut: boolean
-  readonly droppedEvents: number
 }
 
 /**

@@ -242,6 +242,7 @@ describe("beyond Codex", () => {
       yield* child.emit(execRequest("c1"), "t")
       const pending = yield* inbox.awaitPending()
       yield* inbox.respond(pending.request.id, ApprovalInbox.decision("approved"))
+      yield* child.awaitOp("exec_approval")
       const late = yield* Effect.flip(inbox.respond(pending.request.id, ApprovalInbox.decision("denied")))
       assert.strictEqual(late._tag, "ApprovalNotPending")
       assert.match(late.message, /already settled \(approved\)/)

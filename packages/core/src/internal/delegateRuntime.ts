@@ -35,6 +35,9 @@ import { uuidv7 } from "./uuid.js"
 
 const defaults = { drainTimeout: Duration.millis(500), eventCapacity: 512, opCapacity: 512 } as const
 
+/** Extra events the consumer's queue may hold while the child is drained (see `waitForRoom`). */
+const drainAllowance = 1024
+
 /** Event types the delegate drops (Codex's list, legacy and current); `token_count` is rolled up instead. */
 export const droppedTypes: ReadonlySet<string> = new Set([
   "session_configured",
@@ -141,7 +144,6 @@ export const make = (
     let shutdownCause: ShutdownCause | undefined
     let submitClosed: string | undefined = undefined
     let callerAskedShutdown = false
-    let droppedEvents = 0
     let agentEnd: Exit.Exit<void, AgentExited> | undefined
     let acknowledged = false
     // one-shot turn tracking
@@ -155,25 +157,21 @@ export const make = (
     const submitOwn = (op: Op) => Effect.ignore(agent.submitWithId({ id: uuidv7(), op, trace: delegateTrace }))
 
     // --- consumer side: backpressure without ever blocking inside the mailbox ---
-    // The mailbox is unbounded; the reader offers a whole chunk, then waits while the mailbox holds
-    // `capacity` or more. It never waits while draining, so the drain cannot be stuck behind a consumer.
-    const drainLimit = capacity * 2
+    // The mailbox is unbounded; the reader offers a whole chunk (one call, no effect per event), then waits
+    // while the mailbox holds `limit` or more. While draining, the limit rises by `drainAllowance`, so a
+    // consumer that stopped reading cannot hold up the child's acknowledgement, yet nothing is dropped and
+    // memory stays bounded: past that, the drain simply waits (until its timeout) like any backpressure.
+    const limit = () => draining ? capacity + drainAllowance : capacity
     const offerForwarded = (batch: Array<Event>): Effect.Effect<void> => {
       if (batch.length === 0) return Effect.void
-      if (draining) {
-        const room = Math.max(0, drainLimit - mailboxSize())
-        if (room < batch.length) droppedEvents += batch.length - room
-        events.unsafeOfferAll(room < batch.length ? batch.slice(0, room) : batch)
-        return Effect.void
-      }
       events.unsafeOfferAll(batch)
       return waitForRoom
     }
     const mailboxSize = () => Option.getOrElse(events.unsafeSize(), () => 0)
     const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
-      if (draining || mailboxSize() < capacity) return Effect.void
+      if (mailboxSize() < limit()) return Effect.void
       spaceAvailable.unsafeClose()
-      if (draining || mailboxSize() < capacity) return Effect.void
+      if (mailboxSize() < limit()) return Effect.void
       return Effect.zipRight(spaceAvailable.await, waitForRoom)
     })
     const roomMade = () => spaceAvailable.unsafeOpen()
@@ -328,20 +326,19 @@ export const make = (
     }
 
     // --- shutdown and end ---
-    const finish = (end: Omit<DelegateEnded, "droppedEvents">) =>
+    const finish = (result: DelegateEnded) =>
       Effect.gen(function*() {
-        const result: DelegateEnded = { ...end, droppedEvents }
         if (finished) return
         finished = true
         yield* Deferred.succeed(ended, result)
-        submitClosed ??= `the delegate has ended (${end.reason})`
-        yield* abortPending(`the delegate ended (${end.reason})`, false)
-        yield* failQueuedSubmissions(`the delegate has ended (${end.reason})`)
+        submitClosed ??= `the delegate has ended (${result.reason})`
+        yield* abortPending(`the delegate ended (${result.reason})`, false)
+        yield* failQueuedSubmissions(`the delegate has ended (${result.reason})`)
         yield* events.end
         roomMade()
         yield* Fiber.interruptAll(forwarders)
         yield* Scope.close(agentScope, Exit.void)
-        yield* endSpan(Exit.void, end.reason)
+        yield* endSpan(Exit.void, result.reason)
       })
 
     const failQueuedSubmissions = (reason: string) =>
