@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import type { AgentStatus, Event, EventMsg, Op, Submission } from "@deputy/protocol"
+import { turnError } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -32,7 +33,8 @@ export interface Agent {
 }
 
 /**
- * The status after an event (SPEC §1): `task_started → running`, `task_complete → completed(last message)`,
+ * The status after an event (SPEC §1): `task_started → running`, `task_complete → completed(last message)`
+ * (or `errored` when it carries an `error`, as failed turns do since Codex 0.169),
  * `turn_aborted(interrupted | budget_limited) → interrupted`, other aborts → `errored`,
  * `error → errored(message)`, `shutdown_complete → shutdown`; anything else leaves it unchanged.
  *
@@ -43,8 +45,11 @@ export const nextStatus = (status: AgentStatus, msg: EventMsg): AgentStatus => {
   switch (msg.type) {
     case "task_started":
       return "running"
-    case "task_complete":
+    case "task_complete": {
+      const failure = turnError(msg)
+      if (failure !== undefined) return { errored: failure }
       return { completed: typeof msg.last_agent_message === "string" ? msg.last_agent_message : null }
+    }
     case "turn_aborted":
       return msg.reason === "interrupted" || msg.reason === "budget_limited"
         ? "interrupted"

@@ -56,7 +56,8 @@ export interface OneShotOptions extends DelegateOptions {
 /**
  * Why a delegate ended:
  * - `completed` / `aborted`: (one-shot) the turn completed / the child aborted it;
- * - `errored`: (one-shot) the child reported an error before its turn started;
+ * - `errored`: (one-shot) the turn failed (`task_complete` with an `error`), or the child reported an error
+ *   before its turn started;
  * - `timed_out`: (one-shot) the deadline passed;
  * - `interrupted`: the caller stopped it (scope closed, fiber interrupted, consumer gone) and the child acknowledged;
  * - `agent_exited`: the child's events ended without being asked (exit, crash);

@@ -41,3 +41,17 @@ describe("TraceContext", () => {
       assert.isTrue(Option.isNone(yield* TraceContext.current))
     }))
 })
+
+describe("failed turns (Codex 0.169)", () => {
+  it("task_complete with an error is errored", () => {
+    assert.deepStrictEqual(
+      Agent.nextStatus("running", {
+        type: "task_complete",
+        turn_id: "t",
+        last_agent_message: null,
+        error: { message: "stream disconnected", codex_error_info: "other" }
+      }),
+      { errored: "stream disconnected" }
+    )
+  })
+})

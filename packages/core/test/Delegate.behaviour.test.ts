@@ -222,6 +222,24 @@ describe("beyond Codex", () => {
       assert.strictEqual((yield* handle.ended).lastAgentMessage, "mine done")
     }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
 
+  it.effect("one-shot: a turn that fails (task_complete with an error) ends errored", () =>
+    Effect.gen(function*() {
+      const handle = yield* Delegate.oneShot({ source, input: "go" })
+      const child = yield* TestAgent.TestAgent
+      const input = yield* child.awaitOp("user_input")
+      yield* child.startTurn(input.id)
+      yield* child.emit({ type: "error", message: "exceeded retry limit" })
+      yield* child.emit({
+        type: "task_complete",
+        turn_id: input.id,
+        last_agent_message: null,
+        error: { message: "exceeded retry limit" }
+      })
+      const ended = yield* handle.ended
+      assert.deepStrictEqual([ended.reason, ended.message], ["errored", "exceeded retry limit"])
+      assert.deepStrictEqual(msgTypes(yield* readAll(handle)), ["task_started", "error", "task_complete"])
+    }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
+
   it.effect("one-shot: the child aborts its own turn (parent answered abort) → aborted", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "rm -rf" })

@@ -65,10 +65,15 @@ export const TaskStarted = taggedWithAlias("task_started", "turn_started", {
   model_context_window: optionalNullable(Schema.Number),
   collaboration_mode_kind: optionalNullable(Schema.Unknown)
 })
-/** A turn completed. Decodes the alias `turn_complete`. @since 0.1.0 @category schemas */
+/**
+ * A turn ended. Decodes the alias `turn_complete`. Since Codex 0.169 a failed turn also ends this way,
+ * with `error` set (use `turnError`).
+ * @since 0.1.0 @category schemas
+ */
 export const TaskComplete = taggedWithAlias("task_complete", "turn_complete", {
   turn_id: Schema.String,
   last_agent_message: Schema.NullOr(Schema.String),
+  error: optionalNullable(struct({ message: Schema.String, codex_error_info: optionalNullable(Schema.Unknown) })),
   completed_at: optionalNullable(Schema.Number),
   duration_ms: optionalNullable(Schema.Number),
   time_to_first_token_ms: optionalNullable(Schema.Number)
@@ -251,6 +256,15 @@ export const isEventMsg = <T extends KnownEventMsg["type"]>(
   msg: EventMsg,
   type: T
 ): msg is Extract<KnownEventMsg, { readonly type: T }> => msg.type === type
+
+/**
+ * The error of a turn that ended in failure (`task_complete` with `error`), if any.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const turnError = (msg: EventMsg): string | undefined =>
+  isEventMsg(msg, "task_complete") && msg.error ? msg.error.message : undefined
 
 /**
  * Types that end a turn: `task_complete` or `turn_aborted`.

@@ -9,7 +9,7 @@ import type {
   TokenUsage,
   W3cTraceContext
 } from "@deputy/protocol"
-import { isEventMsg, noAnswers, noPermissionsGranted } from "@deputy/protocol"
+import { isEventMsg, noAnswers, noPermissionsGranted, turnError } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -419,6 +419,11 @@ export const make = (
         return undefined
       }
       if (msg.type === "task_complete" && ours) {
+        const failure = turnError(msg)
+        if (failure !== undefined) {
+          terminal = { reason: "errored", message: failure }
+          return "errored"
+        }
         terminal = { reason: "completed", lastAgentMessage: (msg.last_agent_message as string | null) ?? null }
         return "completed"
       }
