@@ -200,12 +200,14 @@ describe("Delegate over the real Codex (end to end)", () => {
       Approvals.layerTest({ userInput: Option.some({ answers: { color: { answers: ["Blue"] } } }) })
     ))))
 
-  it.scopedLive("one-shot, the model fails (HTTP 500): an `error`, then the turn completes with it", () =>
+  it.scopedLive("one-shot, the model fails (HTTP 500): an `error`, then the failed turn ends it errored", () =>
     Effect.gen(function*() {
       const { ended, events } = yield* oneShot("hello")
       assert.deepStrictEqual(types(events), ["task_started", "error", "task_complete"])
-      assert.strictEqual(ended.reason, "completed")
-      assert.strictEqual(ended.lastAgentMessage, null)
+      assert.strictEqual(ended.reason, "errored")
+      const reported = events.find((event) => event.msg.type === "error")!.msg as { message: string }
+      assert.isAbove(reported.message.length, 0)
+      assert.strictEqual(ended.message, reported.message)
     }).pipe(
       Effect.provide(Layer.merge(codex(ScriptedModel.scenario([ScriptedModel.httpError(500)])), Approvals.layerDenyAll))
     ))
