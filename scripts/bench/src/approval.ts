@@ -66,7 +66,7 @@ const measure = (count: number, run: number, withInbox: boolean) => {
 }
 
 export const run = async (size: Size): Promise<SectionResult> => {
-  const count = size.quick ? 300 : 5000
+  const count = size.quick ? 200 : 5000
   const metrics = await series(size, async (run) => {
     const approveAll = await Effect.runPromise(measure(count, run, false))
     const inbox = await Effect.runPromise(measure(count, run, true))

@@ -3,8 +3,8 @@
  * event stream and when a submission reaches the child: events go straight into a `Mailbox` (whole batches
  * with `offerAll`, or one synchronously with `emitNow`), and every submission is reported, with its arrival
  * time, before it is handled. It acknowledges `shutdown` with `shutdown_complete` and ends its events.
- * (`TestAgent` is measured too, but its `emit` looks the child up through `SubscriptionRef.changes` on every
- * call, which costs hundreds of µs and would hide the delegate's own latency.)
+ * (`TestAgent` is measured too; its `emitAll` offers event by event, and its bookkeeping would sit inside the
+ * timed window of a round trip.)
  */
 import { Agent, AgentClosed, type AgentExited, AgentSpawner } from "@deputy/core"
 import type { Event, EventMsg, Submission } from "@deputy/protocol"

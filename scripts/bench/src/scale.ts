@@ -41,6 +41,7 @@ const delegates = (count: number) =>
     for (const handle of handles) if ((yield* handle.ended).reason === "interrupted") interrupted++
     check(interrupted === count, `${count - interrupted} of ${count} delegates did not end interrupted`)
     handles = []
+    yield* settle
     const after = heapAfterGc()
     return {
       bytesPerDelegate: (during - before) / count,
