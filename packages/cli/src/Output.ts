@@ -91,7 +91,7 @@ export const make = (options: Options) =>
       if (!options.statusLine || statusText === undefined || held > 0) return
       const seconds = Math.floor((Date.now() - busySince) / 1000)
       const text = `${frames[frame % frames.length]} ${statusText}${seconds > 0 ? ` · ${seconds}s` : ""}`
-      const width = Math.max(10, (stderr.columns ?? 80) - 1)
+      const width = Math.max(10, (stderr.columns || 80) - 1)
       stderr.write(`${clearLine}${terminalStyle.dim(text.length > width ? `${text.slice(0, width - 1)}…` : text)}`)
       drawn = true
     }

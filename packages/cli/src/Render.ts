@@ -278,8 +278,8 @@ export const summary = (style: Style, summary: Summary): Array<string> => {
     ? duration(summary.elapsedMs)
     : `turn ${duration(summary.turnMs)}`
   const head = `${reasonText(style, summary)} ${style.dim("·")} ${timing} ${style.dim("·")} ${usage(summary.usage)}`
-  const showMessage = summary.ended.message !== undefined &&
-    summary.ended.reason !== "completed" && !(summary.closedByUser && summary.ended.reason === "interrupted")
+  const showMessage = summary.ended.message !== undefined && summary.ended.reason !== "completed" &&
+    summary.ended.reason !== "interrupted"
   return showMessage
     ? [head, ...sanitize(summary.ended.message ?? "").split("\n").map((line) => `  ${style.dim(line)}`)]
     : [head]

@@ -55,7 +55,7 @@ export const layerHuman = (
         event: (event) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             const lines = renderer.event(event, now)
-            return Effect.zipRight(printAll(lines), output.status(renderer.status()))
+            return Effect.zipRight(output.status(renderer.status()), printAll(lines))
           }),
         settled: (settlement, decider) =>
           output.print(Render.settlement(style, settlement, describeDecider(decider), options.cwd)),

@@ -95,12 +95,17 @@ export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
   const stderr = process.stderr
   let pending = ""
   let ended = false
-  let decoding = false
-  const decode = () => {
-    if (!decoding) {
-      stdin.setEncoding("utf8")
-      decoding = true
-    }
+  let started = false
+  const endWaiters = new Set<() => void>()
+  /** Reads text, and learns of the end of stdin even while no read is in progress (it may come then). */
+  const start = () => {
+    if (started) return
+    started = true
+    stdin.setEncoding("utf8")
+    stdin.once("end", () => {
+      ended = true
+      for (const waiter of endWaiters) waiter()
+    })
   }
   const takeLine = (): string | undefined => {
     const newline = pending.indexOf("\n")
@@ -110,14 +115,22 @@ export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
     return line
   }
 
+  /** At the end of input: what is left as a last line, else `QuitException`. */
+  const endOfInput = (): Effect.Effect<string, Terminal.QuitException> => {
+    if (pending === "") return Effect.fail(new Terminal.QuitException())
+    const last = pending
+    pending = ""
+    return Effect.succeed(last)
+  }
+
   const readLine: Effect.Effect<string, Terminal.QuitException> = Effect.async((resume) => {
     const ready = takeLine()
     if (ready !== undefined) return resume(Effect.succeed(ready))
-    if (ended) return resume(Effect.fail(new Terminal.QuitException()))
-    decode()
+    start()
+    if (ended || stdin.readableEnded) return resume(endOfInput())
     const stop = () => {
       stdin.off("data", onData)
-      stdin.off("end", onEnd)
+      endWaiters.delete(onEnd)
       stdin.pause()
     }
     const onData = (data: string) => {
@@ -129,26 +142,22 @@ export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
       }
     }
     const onEnd = () => {
-      ended = true
       stop()
-      if (pending === "") return resume(Effect.fail(new Terminal.QuitException()))
-      const last = pending
-      pending = ""
-      resume(Effect.succeed(last))
+      resume(endOfInput())
     }
     stdin.on("data", onData)
-    stdin.on("end", onEnd)
+    endWaiters.add(onEnd)
     stdin.resume()
     return Effect.sync(stop)
   })
 
   const readInput = Effect.gen(function*() {
     const mailbox = yield* Mailbox.make<Terminal.UserInput>()
-    if (ended) {
+    start()
+    if (ended || stdin.readableEnded) {
       yield* mailbox.end
       return mailbox
     }
-    decode()
     // Type-ahead must not answer a prompt: lines read ahead are dropped, and so is what the terminal hands
     // over right after the switch to raw mode (a half-typed line).
     pending = ""
@@ -163,22 +172,19 @@ export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
         }
       }
     }
-    const onEnd = () => {
-      ended = true
-      mailbox.unsafeDone(Exit.void)
-    }
+    const onEnd = () => mailbox.unsafeDone(Exit.void)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         if (stdin.isTTY) stdin.setRawMode(true)
         armedAt = Date.now() + typeAheadWindowMs
         stdin.on("data", onData)
-        stdin.on("end", onEnd)
+        endWaiters.add(onEnd)
         stdin.resume()
       }),
       () =>
         Effect.sync(() => {
           stdin.off("data", onData)
-          stdin.off("end", onEnd)
+          endWaiters.delete(onEnd)
           stdin.pause()
           if (stdin.isTTY) stdin.setRawMode(false)
         })

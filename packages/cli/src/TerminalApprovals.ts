@@ -73,14 +73,13 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
 
     const isInterrupt = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "c"
     const isEndOfInput = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "d"
-    const interrupt = Effect.zipRight(options.onInterrupt, Effect.never)
 
     /** The next key, or none at the end of input (Ctrl-D, stdin closed); Ctrl-C interrupts. */
-    const nextKey = (keys: Mailbox.ReadonlyMailbox<Terminal.UserInput>) =>
+    const nextKey = (keys: Mailbox.ReadonlyMailbox<Terminal.UserInput>, write: (text: string) => Effect.Effect<void>) =>
       keys.take.pipe(
         Effect.flatMap((input) =>
           isInterrupt(input)
-            ? interrupt
+            ? Effect.zipRight(Effect.zipRight(write("^C\n"), options.onInterrupt), Effect.never)
             : isEndOfInput(input)
             ? Effect.succeedNone
             : Effect.succeedSome(input)
@@ -94,7 +93,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         yield* write(`  ${menu} ${style.cyan("›")} `)
         const keys = yield* terminal.readInput
         while (true) {
-          const input = yield* nextKey(keys)
+          const input = yield* nextKey(keys, write)
           if (Option.isNone(input)) {
             yield* write(`${style.red("deny")} ${style.dim("(end of input)")}\n`)
             return { _tag: "EndOfInput" } as Answer<A>
@@ -107,7 +106,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         }
       }).pipe(
         Effect.scoped,
-        Effect.onInterrupt(() => write(style.dim("(no longer asked)\n")))
+        Effect.onInterrupt(() => write(`${style.dim("(no longer asked)")}\n`))
       )
 
     /** Reads one line with echo (`*` for secrets); none at the end of input. */
@@ -116,7 +115,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         const keys = yield* terminal.readInput
         let text = ""
         while (true) {
-          const input = yield* nextKey(keys)
+          const input = yield* nextKey(keys, write)
           if (Option.isNone(input)) {
             yield* write("\n")
             return Option.none<string>()
