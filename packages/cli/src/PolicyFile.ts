@@ -31,7 +31,12 @@ import * as ShellWords from "./internal/shellWords.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Kind = Schema.Literal("command", "patch", "permissions", "user_input")
+export const Kind = Schema.Literal("command", "patch", "permissions", "user_input").annotations({
+  message: (issue) => ({
+    message: `expected one of command, patch, permissions, user_input; got ${JSON.stringify(issue.actual)}`,
+    override: true
+  })
+})
 
 /**
  * What a matching rule does. `ask` hands the request to the `--approval` mode (a prompt on a terminal,
@@ -40,7 +45,12 @@ export const Kind = Schema.Literal("command", "patch", "permissions", "user_inpu
  * @since 0.1.0
  * @category schemas
  */
-export const Action = Schema.Literal("approve", "approve_for_session", "deny", "abort", "ask")
+export const Action = Schema.Literal("approve", "approve_for_session", "deny", "abort", "ask").annotations({
+  message: (issue) => ({
+    message: `expected one of approve, approve_for_session, deny, abort, ask; got ${JSON.stringify(issue.actual)}`,
+    override: true
+  })
+})
 
 /**
  * One rule. Every condition given must hold:

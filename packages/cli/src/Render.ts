@@ -339,6 +339,11 @@ export interface Renderer {
   readonly event: (event: Event, now: number) => ReadonlyArray<string>
   /** What the sub-agent is doing, for a status line; `undefined` when it is idle. */
   readonly status: () => string | undefined
+  /**
+   * A request about the tool call `callId` was answered: a command's time counts from here (Codex announces a
+   * command before asking for it).
+   */
+  readonly answered: (callId: string, now: number) => void
 }
 
 /**
@@ -362,7 +367,7 @@ export interface RendererOptions {
  */
 export const make = (options: RendererOptions): Renderer => {
   const { cwd, style } = options
-  const commandsStarted = new Map<string, number>()
+  const commandsStarted = new Map<string, { at: number; readonly argv: ReadonlyArray<string> }>()
   const patches = new Map<string, Readonly<Record<string, FileChange>>>()
   const turns = makeTurns()
   let status: string | undefined
@@ -381,7 +386,7 @@ export const make = (options: RendererOptions): Renderer => {
       return [`${style.cyan("●")} ${first}`, ...indent(rest)]
     }
     if (isEventMsg(msg, "exec_command_begin")) {
-      commandsStarted.set(msg.call_id, now)
+      commandsStarted.set(msg.call_id, { at: now, argv: msg.command })
       status = `running ${truncate(command(msg.command), 60)}`
       return []
     }
@@ -389,14 +394,15 @@ export const make = (options: RendererOptions): Renderer => {
       const started = commandsStarted.get(msg.call_id)
       commandsStarted.delete(msg.call_id)
       status = "working"
-      const reported = msg.duration as { secs?: unknown; nanos?: unknown } | undefined
-      const ms = started !== undefined
-        ? now - started
-        : typeof reported?.secs === "number"
-        ? reported.secs * 1000 + (typeof reported.nanos === "number" ? reported.nanos / 1e6 : 0)
-        : undefined
+      // The command's own duration (Codex's begin event comes before the approval, so the measured time would
+      // include the wait); measured when it reports none (or a rounded-down zero).
+      const duration_ = msg.duration as { secs?: unknown; nanos?: unknown } | undefined
+      const reported = typeof duration_?.secs === "number"
+        ? duration_.secs * 1000 + (typeof duration_.nanos === "number" ? duration_.nanos / 1e6 : 0)
+        : 0
+      const ms = reported > 0 ? reported : started === undefined ? undefined : now - started.at
       const exit = msg.exit_code === 0 ? style.green("exit 0") : style.red(`exit ${msg.exit_code}`)
-      const head = `${style.bold("$")} ${style.bold(command(msg.command ?? []))}  ${exit}${
+      const head = `${style.bold("$")} ${style.bold(command(msg.command ?? started?.argv ?? []))}  ${exit}${
         ms === undefined ? "" : style.dim(` · ${duration(ms)}`)
       }`
       const output = msg.aggregated_output ?? `${msg.stdout ?? ""}${msg.stderr ?? ""}`
@@ -447,6 +453,13 @@ export const make = (options: RendererOptions): Renderer => {
             }: ${sanitize(String(fields.message))}`
           )
         ]
+      case "codex_notification": {
+        // Codex's own notices (e.g. a missing sandbox tool) are worth a line; its other notifications are not.
+        const params = fields.params as { readonly summary?: unknown } | undefined
+        return fields.method === "configWarning" && typeof params?.summary === "string"
+          ? [style.yellow(`⚠ codex: ${sanitize(params.summary)}`)]
+          : []
+      }
       case "agent_reasoning":
         return typeof fields.text === "string" && fields.text.trim() !== ""
           ? [style.dim(`thinking: ${truncate(sanitize(fields.text).trim().split("\n")[0], 120)}`)]
@@ -456,5 +469,12 @@ export const make = (options: RendererOptions): Renderer => {
     }
   }
 
-  return { event, status: () => status }
+  return {
+    event,
+    status: () => status,
+    answered: (callId, now) => {
+      const started = commandsStarted.get(callId)
+      if (started !== undefined) started.at = now
+    }
+  }
 }

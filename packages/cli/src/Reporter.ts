@@ -58,7 +58,10 @@ export const layerHuman = (
             return Effect.zipRight(output.status(renderer.status()), printAll(lines))
           }),
         settled: (settlement, decider) =>
-          output.print(Render.settlement(style, settlement, describeDecider(decider), options.cwd)),
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            renderer.answered(settlement.request.callId, now)
+            return output.print(Render.settlement(style, settlement, describeDecider(decider), options.cwd))
+          }),
         ended: (summary) => Effect.zipRight(output.status(undefined), printAll(Render.summary(style, summary))),
         startFailed: () => output.status(undefined)
       })

@@ -1,0 +1,196 @@
+import type { Delegate } from "@deputy/core"
+import type { Event } from "@deputy/protocol"
+import { JsonLines } from "@deputy/protocol"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as fs from "node:fs"
+import * as Render from "../src/Render.js"
+import * as Style from "../src/Style.js"
+import * as Requests from "./utils/requests.js"
+
+/** `deputy demo --approval approve --json` as recorded from the real Codex 0.169 (the events only). */
+const recordedDemo: ReadonlyArray<Event> = fs.readFileSync(
+  new URL("./fixtures/demo-events.jsonl", import.meta.url),
+  "utf8"
+)
+  .trim().split("\n").map((line, index) => Either.getOrThrow(JsonLines.decodeEvent(line, index + 1)))
+
+const renderAll = (events: ReadonlyArray<Event>, options: Render.RendererOptions, step = 10) => {
+  const renderer = Render.make(options)
+  return events.flatMap((event, index) => renderer.event(event, index * step))
+}
+
+const event = (msg: Record<string, unknown>, id = "turn-1") => ({ id, msg }) as unknown as Event
+
+describe("Render", () => {
+  it("renders a recorded Codex run: warnings, the command with its output, the patch, the answer", () => {
+    assert.deepStrictEqual(renderAll(recordedDemo, { style: Style.plain, cwd: "/tmp/deputy-demo-LySt5W" }), [
+      "⚠ codex: Codex could not find bubblewrap on PATH. Install bubblewrap with your OS package manager. See the " +
+      "sandbox prerequisites: https://developers.openai.com/codex/concepts/sandboxing#prerequisites. Codex will use " +
+      "the bundled bubblewrap in the meantime.",
+      "$ echo 'hello from a Deputy sub-agent' > deputy-demo.txt && cat deputy-demo.txt  exit 0 · 30ms",
+      "  │ hello from a Deputy sub-agent",
+      "✎ patch applied to 1 file",
+      "  A NOTES.md  +3",
+      "● Done. I asked to run a command that writes deputy-demo.txt, then to add NOTES.md with a patch; what " +
+      "happened to each is in the events above."
+    ])
+  })
+
+  it("colours only when asked", () => {
+    const coloured = renderAll(recordedDemo, { style: Style.make(true), cwd: "/tmp/deputy-demo-LySt5W" })
+    assert.isTrue(coloured.some((line) => line.includes("\x1b[32mexit 0\x1b[39m")))
+    assert.deepStrictEqual(
+      coloured.map(Style.strip),
+      renderAll(recordedDemo, { style: Style.plain, cwd: "/tmp/deputy-demo-LySt5W" })
+    )
+  })
+
+  it("renders failures, long output, updates and deletions, diagnostics and aborted turns", () => {
+    const output = Array.from({ length: 12 }, (_, index) => `line ${index + 1}`).join("\n")
+    const lines = renderAll([
+      event({ type: "task_started", turn_id: "t" }),
+      event({ type: "agent_reasoning", text: "I should look first\nthen act" }),
+      event({ type: "exec_command_begin", call_id: "c1", command: ["npm", "test"], cwd: "/repo" }),
+      event({
+        type: "exec_command_end",
+        call_id: "c1",
+        command: ["npm", "test"],
+        exit_code: 1,
+        aggregated_output: `${output}\n`,
+        duration: { secs: 2, nanos: 500_000_000 }
+      }),
+      event({
+        type: "patch_apply_begin",
+        call_id: "p1",
+        changes: {
+          "/repo/old.txt": { type: "delete", content: "a\nb\n" },
+          "/repo/src/a.ts": {
+            type: "update",
+            unified_diff: "--- a\n+++ b\n@@\n-x\n+y\n+z\n",
+            move_path: "/repo/src/b.ts"
+          }
+        }
+      }),
+      event({ type: "patch_apply_end", call_id: "p1", success: true }),
+      event({ type: "patch_apply_begin", call_id: "p2" }),
+      event({ type: "patch_apply_end", call_id: "p2", success: false, stderr: "conflict in a.ts\nmore" }),
+      event({ type: "warning", message: "careful" }),
+      event({ type: "deputy_diagnostic", kind: "malformed_line", message: "not JSON", line: 7 }),
+      event({ type: "error", message: "the model is overloaded" }),
+      event({ type: "agent_message", message: "Line one\nLine two\n" }),
+      event({ type: "some_future_event", detail: 1 }),
+      event({ type: "turn_aborted", turn_id: "t", reason: "interrupted" })
+    ], { style: Style.plain, cwd: "/repo" })
+    assert.deepStrictEqual(lines, [
+      "thinking: I should look first",
+      "$ npm test  exit 1 · 2.5s",
+      "  │ line 1",
+      "  │ line 2",
+      "  │ … 7 more lines …",
+      "  │ line 10",
+      "  │ line 11",
+      "  │ line 12",
+      "✎ patch applied to 2 files",
+      "  D old.txt  -2",
+      "  R src/a.ts → src/b.ts  +2 -1",
+      "✘ patch failed: conflict in a.ts",
+      "⚠ careful",
+      "⚠ unreadable output from the sub-agent (line 7): not JSON",
+      "✘ error: the model is overloaded",
+      "● Line one",
+      "  Line two",
+      "■ turn aborted (interrupted)"
+    ])
+  })
+
+  it("strips escape sequences and control characters a sub-agent sends", () => {
+    const lines = renderAll([
+      event({ type: "agent_message", message: "\x1b[2J\x1b]0;owned\x07hello \x1b[31mred\x1b[0m\rbell\x07" })
+    ], { style: Style.plain })
+    assert.deepStrictEqual(lines, ["● hello redbell"])
+  })
+
+  it("tracks the status line and the turn time", () => {
+    const renderer = Render.make({ style: Style.plain, perTurnSummary: true })
+    assert.strictEqual(renderer.status(), undefined)
+    renderer.event(event({ type: "task_started", turn_id: "t" }), 0)
+    assert.strictEqual(renderer.status(), "working")
+    renderer.event(event({ type: "exec_command_begin", call_id: "c", command: ["sh", "-c", "make all"], cwd: "/" }), 5)
+    assert.strictEqual(renderer.status(), "running make all")
+    renderer.answered("c", 100)
+    assert.deepStrictEqual(
+      renderer.event(event({ type: "exec_command_end", call_id: "c", exit_code: 0, stdout: "" }), 130),
+      ["$ make all  exit 0 · 30ms"]
+    )
+    assert.deepStrictEqual(
+      renderer.event(event({ type: "task_complete", turn_id: "t", last_agent_message: null }), 1500),
+      [
+        "── turn done · 1.5s"
+      ]
+    )
+    assert.strictEqual(renderer.status(), undefined)
+  })
+
+  it("describes settled requests with who decided", () => {
+    const settled = (
+      request: Parameters<typeof Render.describeRequest>[0],
+      outcome: "approved" | "denied" | "aborted"
+    ) =>
+      Render.settlement(
+        Style.plain,
+        { request, outcome, waitedMs: 5, answer: { type: "interrupt" }, reason: "shutting down" },
+        "you",
+        "/repo"
+      )
+    assert.strictEqual(settled(Requests.command(), "approved"), "✔ approved by you: run `npm test` in /repo")
+    assert.strictEqual(
+      settled(Requests.command(["bash", "-lc", "rm -rf 'my dir'"]), "denied"),
+      "✘ denied by you: run `rm -rf 'my dir'` in /repo"
+    )
+    assert.strictEqual(
+      settled(Requests.patch(), "aborted"),
+      "■ aborted (shutting down): apply a patch to NOTES.md, src/app.ts"
+    )
+    assert.strictEqual(
+      settled(Requests.permissions(), "approved"),
+      "✔ approved by you: grant network access; write /repo/node_modules"
+    )
+    assert.strictEqual(settled(Requests.userInput(), "denied"), "✘ denied by you: answer “Which colour?”, “What name?”")
+  })
+
+  it("ends with the reason, the turn time and the token usage", () => {
+    const summary = (ended: Partial<Delegate.DelegateEnded>, extra: Partial<Render.Summary> = {}) =>
+      Render.summary(Style.plain, {
+        ended: { reason: "completed", drainTimedOut: false, ...ended },
+        usage: { input_tokens: 1234, output_tokens: 56, total_tokens: 1290 },
+        elapsedMs: 4321,
+        turnMs: 3900,
+        turns: 1,
+        interactive: false,
+        closedByUser: false,
+        ...extra
+      })
+    assert.deepStrictEqual(summary({}), ["✔ completed · turn 3.9s · 1,290 tokens (1,234 in, 56 out)"])
+    assert.deepStrictEqual(
+      summary({ reason: "agent_exited", code: 3, message: "the sub-agent exited (exit code 3): boom\n  stderr: x" }),
+      [
+        "✘ the sub-agent exited · turn 3.9s · 1,290 tokens (1,234 in, 56 out)",
+        "  the sub-agent exited (exit code 3): boom",
+        "    stderr: x"
+      ]
+    )
+    assert.deepStrictEqual(summary({ reason: "interrupted", message: "turn aborted: interrupted" }), [
+      "■ interrupted · turn 3.9s · 1,290 tokens (1,234 in, 56 out)"
+    ])
+    assert.deepStrictEqual(
+      summary({ reason: "interrupted" }, {
+        interactive: true,
+        closedByUser: true,
+        turns: 2,
+        usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+      }),
+      ["✔ session closed · 2 turns in 4.3s · no token usage reported"]
+    )
+  })
+})

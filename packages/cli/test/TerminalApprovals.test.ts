@@ -1,0 +1,164 @@
+import * as Terminal from "@effect/platform/Terminal"
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { Output } from "../src/Output.js"
+import * as TerminalApprovals from "../src/TerminalApprovals.js"
+import * as MockTerminal from "./utils/MockTerminal.js"
+import * as RecordingOutput from "./utils/RecordingOutput.js"
+import * as Requests from "./utils/requests.js"
+
+const setup = Effect.gen(function*() {
+  const mock = yield* MockTerminal.make
+  const recorded = yield* RecordingOutput.make()
+  const interrupted = yield* Deferred.make<void>()
+  const approvals = yield* TerminalApprovals.make({
+    cwd: "/repo",
+    onInterrupt: Deferred.succeed(interrupted, undefined)
+  })
+    .pipe(
+      Effect.provideService(Terminal.Terminal, mock.terminal),
+      Effect.provideService(Output, recorded.output)
+    )
+  return { ...mock, ...recorded, approvals, interrupted }
+})
+
+describe("TerminalApprovals", () => {
+  it.scoped("shows who asks, what and why, and approves with a", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      yield* t.send(MockTerminal.key("a"))
+      const decision = yield* t.approvals.command(Requests.command())
+      assert.strictEqual(decision, "approved")
+      assert.strictEqual(
+        t.stderr(),
+        [
+          "? The sub-agent asks to run a command",
+          "    $ npm test",
+          "    in /repo",
+          "    why: to check the build",
+          "  a approve · s approve for session · d deny · x abort › approve",
+          ""
+        ].join("\n")
+      )
+      assert.strictEqual(t.stdout(), "")
+    }))
+
+  it.scoped("s approves for the session, d and n deny, x aborts; other keys are ignored", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      yield* t.send(MockTerminal.key("z"), MockTerminal.key("return"), MockTerminal.key("s"))
+      assert.strictEqual(yield* t.approvals.command(Requests.command()), "approved_for_session")
+      yield* t.send(MockTerminal.key("d"))
+      assert.strictEqual(yield* t.approvals.command(Requests.command()), "denied")
+      yield* t.send(MockTerminal.key("n"))
+      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "denied")
+      yield* t.send(MockTerminal.key("x"))
+      assert.strictEqual(yield* t.approvals.command(Requests.command()), "abort")
+    }))
+
+  it.scoped("the end of input denies: Ctrl-D, or stdin closed", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      yield* t.send(MockTerminal.ctrlD)
+      assert.strictEqual(yield* t.approvals.command(Requests.command()), "denied")
+      assert.include(t.stderr(), "deny (end of input)")
+      yield* t.end
+      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "denied")
+    }))
+
+  it.scoped("Ctrl-C interrupts the run and leaves the prompt to be interrupted", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      const fiber = yield* Effect.fork(t.approvals.command(Requests.command()))
+      yield* t.send(MockTerminal.ctrlC)
+      yield* Deferred.await(t.interrupted)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* Fiber.interrupt(fiber)
+      assert.match(t.stderr(), /› \^C\n\(no longer asked\)\n$/)
+    }))
+
+  it.scoped("a patch prompt lists the files with +/- counts and a diff preview", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      yield* t.send(MockTerminal.key("y"))
+      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "approved")
+      assert.strictEqual(
+        t.stderr(),
+        [
+          "? The sub-agent asks to apply a patch",
+          "    A NOTES.md  +3",
+          "    M src/app.ts  +1 -1",
+          "    │ --- NOTES.md",
+          "    │ +# Notes",
+          "    │ +",
+          "    │ +hello",
+          "    │ --- src/app.ts",
+          "    │ @@ -1,2 +1,2 @@",
+          "    │ -const a = 1",
+          "    │ +const a = 2",
+          "    │  const b = 3",
+          "    why: to write the notes",
+          "  a approve · s approve for session · d deny · x abort › approve",
+          ""
+        ].join("\n")
+      )
+    }))
+
+  it.scoped("permissions: grant for the turn or the session, or nothing", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      const request = Requests.permissions()
+      yield* t.send(MockTerminal.key("s"))
+      assert.deepStrictEqual(
+        yield* t.approvals.permissions(request),
+        Option.some({ permissions: request.event.permissions, scope: "session" as const })
+      )
+      yield* t.send(MockTerminal.key("a"))
+      assert.deepStrictEqual(
+        yield* t.approvals.permissions(request),
+        Option.some({ permissions: request.event.permissions, scope: "turn" as const })
+      )
+      yield* t.send(MockTerminal.key("d"))
+      assert.isTrue(Option.isNone(yield* t.approvals.permissions(request)))
+      assert.include(t.stderr(), "network access; write /repo/node_modules")
+    }))
+
+  it.scoped("questions: an option by number, free text, backspace; the end of input answers nothing", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      yield* t.send(
+        ...MockTerminal.line("2"),
+        ...Array.from("Adx", (char) => MockTerminal.key(char.toLowerCase(), { input: char }))
+      )
+      yield* t.send(MockTerminal.key("backspace"), ...MockTerminal.line("a"))
+      assert.deepStrictEqual(
+        yield* t.approvals.userInput(Requests.userInput()),
+        Option.some({ answers: { color: { answers: ["blue"] }, name: { answers: ["Ada"] } } })
+      )
+      assert.include(t.stderr(), "    Style: Which colour?\n      1. red — warm\n      2. blue — cold\n")
+      yield* t.send(MockTerminal.ctrlD)
+      assert.isTrue(Option.isNone(yield* t.approvals.userInput(Requests.userInput())))
+    }))
+
+  it.scoped("other output waits while a prompt is open, and prompts come one at a time", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      const first = yield* Effect.fork(t.approvals.command(Requests.command(["ls"], "call-a")))
+      const second = yield* Effect.fork(t.approvals.command(Requests.command(["pwd"], "call-b")))
+      yield* Effect.yieldNow()
+      yield* Effect.flatMap(Output, (output) => output.print("an event")).pipe(
+        Effect.provideService(Output, t.output)
+      )
+      assert.strictEqual(t.stdout(), "")
+      assert.notInclude(t.stderr(), "pwd")
+      yield* t.send(MockTerminal.key("a"))
+      assert.strictEqual(yield* Fiber.join(first), "approved")
+      yield* t.send(MockTerminal.key("d"))
+      assert.strictEqual(yield* Fiber.join(second), "denied")
+      assert.strictEqual(t.stdout(), "an event\n")
+      assert.isBelow(t.stderr().indexOf("$ ls"), t.stderr().indexOf("$ pwd"))
+    }))
+})
