@@ -130,49 +130,55 @@ const routedTypes = new Set([
 ])
 
 /**
- * The plain-JS baseline: child queue (per-event offer, like `emitAll`) → forwarder (takes everything
- * buffered, filters, rolls up usage, offers the batch, waits while the consumer queue is full) → consumer
- * queue → consumer counting batches.
+ * The plain-JS baseline: child queue → forwarder (takes everything buffered, filters, rolls up usage, offers
+ * the batch, waits while the consumer queue is full) → consumer queue → consumer counting. `batched` decides
+ * how the child emits: one `offer` per event (as `TestAgent.emitAll` does) or one `offerAll` per batch (as the
+ * batched child does).
  */
-const baseline = async ({ batches, expected }: Workload): Promise<number> => {
+const baseline = async ({ batches, expected }: Workload, batched: boolean): Promise<number> => {
   const child = new PlainQueue<Event>(childCapacity)
   const consumer = new PlainQueue<Event>(consumerCapacity)
   let usage: TokenUsage | undefined
   let received = 0
   const forwarder = (async () => {
     while (true) {
-      const batch = await child.takeAll()
-      if (batch === undefined) break
+      const segments = await child.takeAll()
+      if (segments === undefined) break
       const out: Array<Event> = []
-      for (const event of batch) {
-        const type = event.msg.type
-        if (type === "token_count") {
-          const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
-          if (info?.total_token_usage) usage = info.total_token_usage
-          continue
+      for (const segment of segments) {
+        for (const event of segment) {
+          const type = event.msg.type
+          if (type === "token_count") {
+            const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
+            if (info?.total_token_usage) usage = info.total_token_usage
+            continue
+          }
+          if (droppedTypes.has(type) || routedTypes.has(type)) continue
+          out.push(event)
         }
-        if (droppedTypes.has(type) || routedTypes.has(type)) continue
-        out.push(event)
       }
-      if (out.length > 0) {
-        const full = consumer.offerAll(out)
-        if (full) await full
-      }
+      const full = consumer.offerAll(out)
+      if (full) await full
     }
     consumer.end()
   })()
   const reader = (async () => {
     while (true) {
-      const chunk = await consumer.takeAll()
-      if (chunk === undefined) break
-      received += chunk.length
+      const segments = await consumer.takeAll()
+      if (segments === undefined) break
+      for (const segment of segments) received += segment.length
     }
   })()
   const started = performance.now()
   for (const batch of batches) {
-    for (const msg of batch) {
-      const full = child.offer({ id: "", msg })
+    if (batched) {
+      const full = child.offerAll(batch.map((msg) => ({ id: "", msg })))
       if (full) await full
+    } else {
+      for (const msg of batch) {
+        const full = child.offer({ id: "", msg })
+        if (full) await full
+      }
     }
   }
   child.end()
@@ -189,12 +195,13 @@ export const run = async (size: Size): Promise<SectionResult> => {
   const work = workload(events)
   const metrics = await series(size, async () => ({
     eventsPerSec: await Effect.runPromise(deputy(work)),
-    baselineEventsPerSec: await baseline(work),
+    baselineEventsPerSec: await baseline(work, false),
     batchedEventsPerSec: await Effect.runPromise(deputyBatched(work)),
+    baselineBatchedEventsPerSec: await baseline(work, true),
     rawAgentEventsPerSec: await Effect.runPromise(rawAgent(work))
   }))
   const ratio = metrics.eventsPerSec.map((value, i) => value / metrics.baselineEventsPerSec[i])
-  const batchedRatio = metrics.batchedEventsPerSec.map((value, i) => value / metrics.baselineEventsPerSec[i])
+  const batchedRatio = metrics.batchedEventsPerSec.map((value, i) => value / metrics.baselineBatchedEventsPerSec[i])
   return {
     metrics: { ...metrics, ratio, batchedRatio },
     notes: [
