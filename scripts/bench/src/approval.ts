@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { BenchAgents } from "./benchAgent.js"
-import { check, percentile, type SectionResult, series, type Size } from "./stats.js"
+import { check, gc, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** `count` sequential round trips through one delegate; returns the latencies in µs. */
 const roundTrips = (agents: BenchAgents, count: number, run: number) =>
@@ -68,7 +68,9 @@ const measure = (count: number, run: number, withInbox: boolean) => {
 export const run = async (size: Size): Promise<SectionResult> => {
   const count = size.quick ? 200 : 5000
   const metrics = await series(size, async (run) => {
+    gc()
     const approveAll = await Effect.runPromise(measure(count, run, false))
+    gc()
     const inbox = await Effect.runPromise(measure(count, run, true))
     return {
       p50Us: percentile(approveAll, 50),

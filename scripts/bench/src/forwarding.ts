@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { BenchAgents } from "./benchAgent.js"
 import { PlainQueue } from "./plainQueue.js"
-import { check, type SectionResult, series, type Size } from "./stats.js"
+import { check, gc, type SectionResult, series, type Size } from "./stats.js"
 
 /** Events the child buffers (`TestAgent` capacity) and the events per `emitAll` call. */
 const childCapacity = 8192
@@ -193,12 +193,17 @@ const baseline = async ({ batches, expected }: Workload, batched: boolean): Prom
 export const run = async (size: Size): Promise<SectionResult> => {
   const events = size.quick ? 50_000 : 1_000_000
   const work = workload(events)
+  // A full GC before each measurement, so that none pays for the garbage of the one before.
+  const measure = <A>(f: () => Promise<A>): Promise<A> => {
+    gc()
+    return f()
+  }
   const metrics = await series(size, async () => ({
-    eventsPerSec: await Effect.runPromise(deputy(work)),
-    baselineEventsPerSec: await baseline(work, false),
-    batchedEventsPerSec: await Effect.runPromise(deputyBatched(work)),
-    baselineBatchedEventsPerSec: await baseline(work, true),
-    rawAgentEventsPerSec: await Effect.runPromise(rawAgent(work))
+    eventsPerSec: await measure(() => Effect.runPromise(deputy(work))),
+    baselineEventsPerSec: await measure(() => baseline(work, false)),
+    batchedEventsPerSec: await measure(() => Effect.runPromise(deputyBatched(work))),
+    baselineBatchedEventsPerSec: await measure(() => baseline(work, true)),
+    rawAgentEventsPerSec: await measure(() => Effect.runPromise(rawAgent(work)))
   }))
   const ratio = metrics.eventsPerSec.map((value, i) => value / metrics.baselineEventsPerSec[i])
   const batchedRatio = metrics.batchedEventsPerSec.map((value, i) => value / metrics.baselineBatchedEventsPerSec[i])

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { check, median, type SectionResult, series, type Size } from "./stats.js"
+import { check, gc, median, type SectionResult, series, type Size } from "./stats.js"
 
 /** One lifecycle: start a delegate, let it settle, close its scope; returns the close time in ms. */
 const lifecycle = (expected: Delegate.EndReason, drainTimeoutMs: number) =>
@@ -38,6 +38,7 @@ export const run = async (size: Size): Promise<SectionResult> => {
   const idleCount = size.quick ? 50 : 200
   const drainTimeoutMs = size.quick ? 100 : 500
   const metrics = await series(size, async () => {
+    gc()
     const idle = await Effect.runPromise(lifecycles(idleCount, false, drainTimeoutMs))
     const unacked = await Effect.runPromise(lifecycles(1, true, drainTimeoutMs))
     return {
