@@ -85,7 +85,7 @@ const bareFibers = (count: number) =>
   })
 
 export const run = async (size: Size): Promise<SectionResult> => {
-  const count = size.quick ? 300 : 10_000
+  const count = size.quick ? 200 : 10_000
   // Heap figures are steady from run to run; three runs (after a tenth-size warm-up) are enough at full size.
   const runs = size.quick ? size.runs : Math.min(size.runs, 3)
   const metrics = await series({ ...size, runs }, async (run) => {
