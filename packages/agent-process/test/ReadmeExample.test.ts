@@ -21,7 +21,9 @@ const rules: ReadonlyArray<Approvals.PolicyRule> = [
 
 const AppLayer = Layer.mergeAll(
   ProcessAgent.layerNode({ command: "node", args: [referenceAgent] }),
-  Approvals.layerPolicy(rules).pipe(Layer.provideMerge(ApprovalInbox.layer({ deadlines: { command: "5 minutes" } })))
+  Approvals.layerPolicy(rules).pipe(
+    Layer.provideMerge(ApprovalInbox.layerWith({ deadlines: { command: "5 minutes" } }))
+  )
 )
 
 const review = (cwd: string) =>

@@ -117,7 +117,7 @@ describe("Delegate over the real Codex (end to end)", () => {
   it.scopedLive("one-shot, patch approved writes the file; denied does not", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const patched = (approvals: Layer.Layer<Approvals.Approvals>) =>
+      const patched = (approvals: Layer.Layer<Approvals>) =>
         oneShot("patch it", dir).pipe(
           Effect.provide(Layer.merge(
             codex(ScriptedModel.scenario([

@@ -126,13 +126,14 @@ export class ApprovalAnswerMismatch
 }
 
 /**
- * The broker. `pending` is the current list; `changes` streams it (current value first); `settlements`
- * streams every settlement, so a UI sees a request that vanished because its delegate stopped as aborted.
+ * The broker's operations. `pending` is the current list; `changes` streams it (current value first);
+ * `settlements` streams every settlement, so a UI sees a request that vanished because its delegate
+ * stopped as aborted.
  *
  * @since 0.1.0
- * @category tags
+ * @category models
  */
-export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<ApprovalInbox, {
+export interface ApprovalInboxService {
   readonly pending: Effect.Effect<ReadonlyArray<PendingApproval>>
   readonly changes: Stream.Stream<ReadonlyArray<PendingApproval>>
   readonly settlements: Stream.Stream<InboxSettlement>
@@ -143,7 +144,7 @@ export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<App
     answer: InboxAnswer
   ) => Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch>
   readonly approvals: ApprovalsService
-}>() {}
+}
 
 /**
  * Deadlines by request kind; a request still pending at its deadline settles as `timed_out`.
@@ -188,7 +189,7 @@ const outcomeOfAnswer = (answer: InboxAnswer): ApprovalOutcome => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: InboxOptions = {}): Effect.Effect<Context.Tag.Service<ApprovalInbox>> =>
+export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxService> =>
   Effect.gen(function*() {
     const list = yield* SubscriptionRef.make<ReadonlyArray<PendingApproval>>([])
     const settlementHub = yield* PubSub.unbounded<InboxSettlement>()
@@ -288,16 +289,51 @@ export const make = (options: InboxOptions = {}): Effect.Effect<Context.Tag.Serv
     }
   })
 
-/**
- * An inbox as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Approvals> =>
+const layerWith = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Approvals> =>
   Layer.effectContext(
     Effect.map(
       make(options),
       (inbox) => Context.make(ApprovalInbox, inbox).pipe(Context.add(Approvals, inbox.approvals))
     )
   )
+
+/**
+ * The parent-side broker for sub-agent requests (`yield* ApprovalInbox`). `ApprovalInbox.layer` provides
+ * it as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates); `layerWith({ deadlines })` adds
+ * per-kind deadlines. Answers: `ApprovalInbox.decision(d)`, `.permissions(grant)`, `.userInput(answers)`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<ApprovalInbox, ApprovalInboxService>() {
+  /** An inbox without deadlines, as `ApprovalInbox` and `Approvals`. */
+  static readonly layer: Layer.Layer<ApprovalInbox | Approvals> = Layer.suspend(() => layerWith())
+  /** An inbox with options (per-kind deadlines), as `ApprovalInbox` and `Approvals`. */
+  static readonly layerWith = layerWith
+  /** @see {@link make} */
+  static readonly make = make
+  /** @see {@link decision} */
+  static readonly decision = decision
+  /** @see {@link permissions} */
+  static readonly permissions = permissions
+  /** @see {@link userInput} */
+  static readonly userInput = userInput
+}
+
+/**
+ * Types of the inbox, reachable as `ApprovalInbox.PendingApproval` and so on.
+ *
+ * @since 0.1.0
+ */
+export declare namespace ApprovalInbox {
+  /** @since 0.1.0 */
+  export type Service = ApprovalInboxService
+  /** @since 0.1.0 */
+  export type PendingApproval = import("./ApprovalInbox.js").PendingApproval
+  /** @since 0.1.0 */
+  export type InboxAnswer = import("./ApprovalInbox.js").InboxAnswer
+  /** @since 0.1.0 */
+  export type InboxSettlement = import("./ApprovalInbox.js").InboxSettlement
+  /** @since 0.1.0 */
+  export type InboxOptions = import("./ApprovalInbox.js").InboxOptions
+}

@@ -20,27 +20,19 @@ import type {
 import { globToRegExp } from "./internal/glob.js"
 
 /**
- * Answers the child's requests. `Option.none()` for permissions or user input means "no answer": the
+ * What answers the child's requests. `Option.none()` for permissions or user input means "no answer": the
  * child then receives nothing granted / no answers. An implementation may take as long as a person
  * needs; the delegate interrupts the wait when it shuts down.
  *
  * @since 0.1.0
- * @category tags
+ * @category models
  */
-export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, {
+export interface ApprovalsService {
   readonly command: (request: CommandApproval) => Effect.Effect<ReviewDecision>
   readonly patch: (request: PatchApproval) => Effect.Effect<ReviewDecision>
   readonly permissions: (request: PermissionsRequest) => Effect.Effect<Option.Option<RequestPermissionsResponse>>
   readonly userInput: (request: UserInputRequest) => Effect.Effect<Option.Option<RequestUserInputResponse>>
-}>() {}
-
-/**
- * The service shape of `Approvals`.
- *
- * @since 0.1.0
- * @category models
- */
-export type ApprovalsService = Context.Tag.Service<Approvals>
+}
 
 /**
  * Grants exactly the permissions a request asked for.
@@ -52,33 +44,6 @@ export const grantRequested = (
   request: PermissionsRequest,
   scope: "turn" | "session" = "turn"
 ): RequestPermissionsResponse => ({ permissions: request.event.permissions, scope })
-
-/**
- * Approves every command and patch, grants every permission as asked, answers no questions.
- * For trusted children and tests only.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-  command: () => Effect.succeed("approved"),
-  patch: () => Effect.succeed("approved"),
-  permissions: (request) => Effect.succeed(Option.some(grantRequested(request))),
-  userInput: () => Effect.succeed(Option.none())
-})
-
-/**
- * Denies every command and patch, grants nothing, answers no questions: the fail-closed default.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-  command: () => Effect.succeed("denied"),
-  patch: () => Effect.succeed("denied"),
-  permissions: () => Effect.succeed(Option.none()),
-  userInput: () => Effect.succeed(Option.none())
-})
 
 /**
  * What a matching policy rule does: decide, or `defer` to the next `Approvals` (a person, usually).
@@ -211,16 +176,6 @@ export const makePolicy = (rules: ReadonlyArray<PolicyRule>, fallback: Approvals
 }
 
 /**
- * A policy layer over the `Approvals` below it, which answers what no rule decides:
- * `Approvals.layerPolicy(rules).pipe(Layer.provide(ApprovalInbox.layer()))`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerPolicy = (rules: ReadonlyArray<PolicyRule>): Layer.Layer<Approvals, never, Approvals> =>
-  Layer.effect(Approvals, Effect.map(Approvals, (fallback) => makePolicy(rules, fallback)))
-
-/**
  * A scripted answer for tests: a constant, or a function of the request (which may wait, fail or hang).
  *
  * @since 0.1.0
@@ -243,7 +198,7 @@ export interface TestAnswers {
 }
 
 /**
- * What a test `Approvals` was asked, in order.
+ * What a test `Approvals` was asked, in order (provided by `Approvals.layerTest`).
  *
  * @since 0.1.0
  * @category testing
@@ -256,21 +211,82 @@ const answerWith = <R, A>(answer: TestAnswer<R, A>, request: R): Effect.Effect<A
   typeof answer === "function" ? (answer as (request: R) => Effect.Effect<A>)(request) : Effect.succeed(answer)
 
 /**
- * An `Approvals` with scripted answers that records every request (read it through `TestApprovals`).
+ * The port through which a parent answers its sub-agents' requests (`yield* Approvals`), with its ready
+ * layers as statics: `layerApproveAll`, `layerDenyAll`, `layerPolicy(rules)`, `layerTest(answers)`.
  *
  * @since 0.1.0
- * @category layers
+ * @category tags
  */
-export const layerTest = (answers: TestAnswers = {}): Layer.Layer<Approvals | TestApprovals> =>
-  Layer.effectContext(Effect.gen(function*() {
-    const asked = yield* Ref.make<ReadonlyArray<ApprovalRequest>>([])
-    const record = <R extends ApprovalRequest, A>(answer: TestAnswer<R, A>) => (request: R) =>
-      Effect.zipRight(Ref.update(asked, (all) => [...all, request]), answerWith(answer, request))
-    const service: ApprovalsService = {
-      command: record(answers.command ?? "approved"),
-      patch: record(answers.patch ?? "approved"),
-      permissions: record(answers.permissions ?? ((request) => Effect.succeed(Option.some(grantRequested(request))))),
-      userInput: record(answers.userInput ?? Option.none())
-    }
-    return Context.make(Approvals, service).pipe(Context.add(TestApprovals, { asked: Ref.get(asked) }))
-  }))
+export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, ApprovalsService>() {
+  /**
+   * Approves every command and patch, grants every permission as asked, answers no questions.
+   * For trusted children and tests only.
+   */
+  static readonly layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
+    command: () => Effect.succeed("approved"),
+    patch: () => Effect.succeed("approved"),
+    permissions: (request) => Effect.succeed(Option.some(grantRequested(request))),
+    userInput: () => Effect.succeed(Option.none())
+  })
+
+  /** Denies every command and patch, grants nothing, answers no questions: the fail-closed default. */
+  static readonly layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
+    command: () => Effect.succeed("denied"),
+    patch: () => Effect.succeed("denied"),
+    permissions: () => Effect.succeed(Option.none()),
+    userInput: () => Effect.succeed(Option.none())
+  })
+
+  /**
+   * A policy over the `Approvals` below it, which answers what no rule decides:
+   * `Approvals.layerPolicy(rules).pipe(Layer.provideMerge(ApprovalInbox.layer))`.
+   */
+  static readonly layerPolicy = (rules: ReadonlyArray<PolicyRule>): Layer.Layer<Approvals, never, Approvals> =>
+    Layer.effect(Approvals, Effect.map(Approvals, (fallback) => makePolicy(rules, fallback)))
+
+  /** Scripted answers (see `TestAnswers`) that record every request; read them through `TestApprovals`. */
+  static readonly layerTest = (answers: TestAnswers = {}): Layer.Layer<Approvals | TestApprovals> =>
+    Layer.effectContext(Effect.gen(function*() {
+      const asked = yield* Ref.make<ReadonlyArray<ApprovalRequest>>([])
+      const record = <R extends ApprovalRequest, A>(answer: TestAnswer<R, A>) => (request: R) =>
+        Effect.zipRight(Ref.update(asked, (all) => [...all, request]), answerWith(answer, request))
+      const service: ApprovalsService = {
+        command: record(answers.command ?? "approved"),
+        patch: record(answers.patch ?? "approved"),
+        permissions: record(answers.permissions ?? ((request) => Effect.succeed(Option.some(grantRequested(request))))),
+        userInput: record(answers.userInput ?? Option.none())
+      }
+      return Context.make(Approvals, service).pipe(Context.add(TestApprovals, { asked: Ref.get(asked) }))
+    }))
+
+  /** The tag of what a `layerTest` was asked. */
+  static readonly TestApprovals = TestApprovals
+  /** @see {@link makePolicy} */
+  static readonly makePolicy = makePolicy
+  /** @see {@link ruleMatches} */
+  static readonly ruleMatches = ruleMatches
+  /** @see {@link firstMatch} */
+  static readonly firstMatch = firstMatch
+  /** @see {@link grantRequested} */
+  static readonly grantRequested = grantRequested
+}
+
+/**
+ * Types of the `Approvals` port, reachable as `Approvals.PolicyRule` and so on.
+ *
+ * @since 0.1.0
+ */
+export declare namespace Approvals {
+  /** @since 0.1.0 */
+  export type Service = ApprovalsService
+  /** @since 0.1.0 */
+  export type ApprovalsService = import("./Approvals.js").ApprovalsService
+  /** @since 0.1.0 */
+  export type PolicyRule = import("./Approvals.js").PolicyRule
+  /** @since 0.1.0 */
+  export type PolicyAction = import("./Approvals.js").PolicyAction
+  /** @since 0.1.0 */
+  export type TestAnswers = import("./Approvals.js").TestAnswers
+  /** @since 0.1.0 */
+  export type TestAnswer<R, A> = import("./Approvals.js").TestAnswer<R, A>
+}

@@ -74,14 +74,6 @@ export interface TestAgentService {
   readonly awaitSpawn: Effect.Effect<void>
 }
 
-/**
- * The test child's controls, provided with its spawner by `TestAgent.layer`.
- *
- * @since 0.1.0
- * @category tags
- */
-export class TestAgent extends Context.Tag("@deputy/core/TestAgent")<TestAgent, TestAgentService>() {}
-
 interface Child {
   readonly events: Mailbox.Mailbox<Event, AgentExited>
   readonly submissions: SubscriptionRef.SubscriptionRef<ReadonlyArray<Submission>>
@@ -232,13 +224,33 @@ export const make = (options: TestAgentOptions = {}) =>
   })
 
 /**
- * A layer with a test child: `AgentSpawner` hands out the child, `TestAgent` drives it.
+ * A child you drive from a test (`yield* TestAgent`): `TestAgent.layer(options)` provides it with the
+ * `AgentSpawner` that hands it out; `TestAgent.make(options)` builds both without a layer.
  *
  * @since 0.1.0
- * @category layers
+ * @category tags
  */
-export const layer = (options: TestAgentOptions = {}): Layer.Layer<TestAgent | AgentSpawner> =>
-  Layer.effectContext(
-    Effect.map(make(options), ({ service, spawner }) =>
-      Context.make(TestAgent, service).pipe(Context.add(AgentSpawner, spawner)))
-  )
+export class TestAgent extends Context.Tag("@deputy/core/TestAgent")<TestAgent, TestAgentService>() {
+  /** A layer with a test child: `AgentSpawner` hands out the child, `TestAgent` drives it. */
+  static readonly layer = (options: TestAgentOptions = {}): Layer.Layer<TestAgent | AgentSpawner> =>
+    Layer.effectContext(
+      Effect.map(
+        make(options),
+        ({ service, spawner }) => Context.make(TestAgent, service).pipe(Context.add(AgentSpawner, spawner))
+      )
+    )
+  /** @see {@link make} */
+  static readonly make = make
+}
+
+/**
+ * Types of the test child, reachable as `TestAgent.Options` and `TestAgent.Service`.
+ *
+ * @since 0.1.0
+ */
+export declare namespace TestAgent {
+  /** @since 0.1.0 */
+  export type Options = TestAgentOptions
+  /** @since 0.1.0 */
+  export type Service = TestAgentService
+}

@@ -12,16 +12,28 @@ export * as AgentDiagnostic from "./AgentDiagnostic.js"
 /** @since 0.1.0 */
 export * from "./AgentSpawner.js"
 /** @since 0.1.0 */
-export * as ApprovalInbox from "./ApprovalInbox.js"
+export { ApprovalAnswerMismatch, ApprovalInbox, ApprovalNotPending } from "./ApprovalInbox.js"
+/** @since 0.1.0 */
+export type {
+  ApprovalInboxService,
+  InboxAnswer,
+  InboxOptions,
+  InboxSettlement,
+  PendingApproval
+} from "./ApprovalInbox.js"
 /** @since 0.1.0 */
 export * as ApprovalRequest from "./ApprovalRequest.js"
 /** @since 0.1.0 */
-export * as Approvals from "./Approvals.js"
+export { Approvals, TestApprovals } from "./Approvals.js"
+/** @since 0.1.0 */
+export type { ApprovalsService, PolicyAction, PolicyRule, TestAnswer, TestAnswers } from "./Approvals.js"
 /** @since 0.1.0 */
 export * as Delegate from "./Delegate.js"
 /** @since 0.1.0 */
 export * from "./Errors.js"
 /** @since 0.1.0 */
-export * as TestAgent from "./TestAgent.js"
+export { TestAgent } from "./TestAgent.js"
+/** @since 0.1.0 */
+export type { TestAgentOptions, TestAgentService } from "./TestAgent.js"
 /** @since 0.1.0 */
 export * as TraceContext from "./TraceContext.js"

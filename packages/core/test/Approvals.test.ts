@@ -51,7 +51,7 @@ describe("Approvals.layerPolicy", () => {
 
   it.effect("the first matching rule decides; unmatched requests go to the approvals below", () =>
     Effect.gen(function*() {
-      const approvals = yield* Approvals.Approvals
+      const approvals = yield* Approvals
       const recorder = yield* Approvals.TestApprovals
       assert.strictEqual(yield* approvals.command(command(["git", "status", "--short"])), "approved")
       assert.strictEqual(yield* approvals.command(command(["rm", "-rf", "/"])), "abort")
@@ -90,8 +90,8 @@ describe("Approvals.layerPolicy", () => {
 
   it.effect("approve-all and deny-all", () =>
     Effect.gen(function*() {
-      const all = yield* Effect.provide(Approvals.Approvals, Approvals.layerApproveAll)
-      const none = yield* Effect.provide(Approvals.Approvals, Approvals.layerDenyAll)
+      const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
       assert.strictEqual(yield* all.command(command(["ls"])), "approved")
       assert.deepStrictEqual(yield* all.permissions(permissions), Option.some(Approvals.grantRequested(permissions)))
       assert.strictEqual(yield* none.patch(patch("a")), "denied")
@@ -102,8 +102,8 @@ describe("Approvals.layerPolicy", () => {
 describe("ApprovalInbox", () => {
   it.effect("a UI sees requests arrive and leave; respond settles exactly once", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const approvals = yield* Approvals.Approvals
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
       const snapshots = yield* inbox.changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
       const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow() // the readers subscribe before anything happens
@@ -116,12 +116,12 @@ describe("ApprovalInbox", () => {
       assert.deepStrictEqual(lengths, [0, 1, 0])
       const [settled] = yield* Fiber.join(settlements)
       assert.deepStrictEqual([settled!.outcome, settled!.by], ["approved_for_session", "inbox"])
-    }).pipe(Effect.provide(ApprovalInbox.layer())))
+    }).pipe(Effect.provide(ApprovalInbox.layer)))
 
   it.effect("unknown ids and answers of the wrong kind are typed errors; the request stays pending", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const approvals = yield* Approvals.Approvals
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
       yield* Effect.fork(approvals.userInput(question))
       yield* inbox.awaitPending()
       const unknown = yield* Effect.flip(inbox.respond("nope", ApprovalInbox.decision("approved")))
@@ -130,12 +130,12 @@ describe("ApprovalInbox", () => {
       const mismatch = yield* Effect.flip(inbox.respond("d/user_input/u", ApprovalInbox.decision("approved")))
       assert.strictEqual(mismatch._tag, "ApprovalAnswerMismatch")
       assert.strictEqual((yield* inbox.pending).length, 1)
-    }).pipe(Effect.provide(ApprovalInbox.layer())))
+    }).pipe(Effect.provide(ApprovalInbox.layer)))
 
   it.effect("a per-kind deadline settles the request timed_out", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const approvals = yield* Approvals.Approvals
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
       const asking = yield* Effect.fork(approvals.patch(patch("a")))
       const pending = yield* inbox.awaitPending()
       assert.isDefined(pending.deadline)
@@ -144,12 +144,12 @@ describe("ApprovalInbox", () => {
       assert.deepStrictEqual(yield* inbox.pending, [])
       const late = yield* Effect.flip(inbox.respond(pending.request.id, ApprovalInbox.decision("approved")))
       assert.strictEqual(late._tag === "ApprovalNotPending" && late.settled, "timed_out")
-    }).pipe(Effect.provide(ApprovalInbox.layer({ deadlines: { patch: "30 seconds" } }))))
+    }).pipe(Effect.provide(ApprovalInbox.layerWith({ deadlines: { patch: "30 seconds" } }))))
 
   it.effect("an interrupted wait removes its entry and is announced as aborted", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const approvals = yield* Approvals.Approvals
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
       const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow()
       const asking = yield* Effect.fork(approvals.permissions(permissions))
@@ -158,5 +158,5 @@ describe("ApprovalInbox", () => {
       assert.deepStrictEqual(yield* inbox.pending, [])
       const [settled] = yield* Fiber.join(settlements)
       assert.deepStrictEqual([settled!.outcome, settled!.by], ["aborted", "interrupted"])
-    }).pipe(Effect.provide(ApprovalInbox.layer())))
+    }).pipe(Effect.provide(ApprovalInbox.layer)))
 })

@@ -17,14 +17,14 @@ import * as TestClock from "effect/TestClock"
 import { execRequest, message, msgTypes, opTypes, patchRequest, readAll, userInputRequest } from "./helpers.js"
 
 const source = "review" as const
-type Spawner = TestAgent.TestAgent | AgentSpawner
+type Spawner = TestAgent | AgentSpawner
 
 describe("ported from codex_delegate.rs", () => {
   it.effect("forward_events_cancelled_while_send_blocked_shuts_down_delegate", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source, eventCapacity: 1 }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       yield* child.emit({ type: "turn_aborted", turn_id: "turn-1", reason: "interrupted" }, "full")
       yield* child.emit({ type: "raw_response_item", item: { type: "custom_tool_call", call_id: "call-1" } }, "evt")
       yield* Scope.close(scope, Exit.void) // under the TestClock: no time passes, so this is well within 1 s
@@ -38,7 +38,7 @@ describe("ported from codex_delegate.rs", () => {
   it.effect("forward_ops_preserves_submission_trace_context", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source, opCapacity: 1 })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const submission = {
         id: "sub-1",
         op: { type: "interrupt" as const },
@@ -56,8 +56,8 @@ describe("ported from codex_delegate.rs", () => {
 
   it.effect("handle_request_permissions_uses_tool_call_id_for_round_trip", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const child = yield* TestAgent.TestAgent
+      const inbox = yield* ApprovalInbox
+      const child = yield* TestAgent
       yield* Delegate.interactive({ source })
       const callId = "tool-call-1"
       const expected = { permissions: { network: { enabled: true } }, scope: "turn" as const }
@@ -73,7 +73,7 @@ describe("ported from codex_delegate.rs", () => {
       yield* inbox.respond(pending.request.id, ApprovalInbox.permissions(Option.some(expected)))
       const submission = yield* child.awaitOp("request_permissions_response")
       assert.deepStrictEqual(submission.op, { type: "request_permissions_response", id: callId, response: expected })
-    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer()))))
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer))))
 })
 
 describe("beyond Codex", () => {
@@ -83,7 +83,7 @@ describe("beyond Codex", () => {
   it.effect("filtered events never reach the caller; token usage is rolled up instead", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const usage = { input_tokens: 10, output_tokens: 5, total_tokens: 15 }
       yield* child.emitAll([
         { type: "session_configured", session_id: "s", model: "m" },
@@ -104,7 +104,7 @@ describe("beyond Codex", () => {
   it.effect("status follows every event, filtered ones included", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       assert.deepStrictEqual(yield* handle.status, "pending_init")
       yield* child.startTurn("t1")
       yield* handle.nextEvent
@@ -120,26 +120,26 @@ describe("beyond Codex", () => {
   it.effect("an approval deadline settles the request timed_out and answers the child timed_out", () =>
     Effect.gen(function*() {
       const settled = yield* Ref.make<ReadonlyArray<string>>([])
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       yield* Delegate.interactive({
         source,
         approvalTimeouts: { command: "10 seconds" },
         onSettled: (settlement) => Ref.update(settled, (all) => [...all, settlement.outcome])
       })
       yield* child.emit(execRequest("c1"), "t")
-      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const inbox = yield* ApprovalInbox
       yield* inbox.awaitPending()
       yield* TestClock.adjust("10 seconds")
       const answer = yield* child.awaitOp("exec_approval")
       assert.deepStrictEqual(answer.op, { type: "exec_approval", id: "c1", turn_id: "t", decision: "timed_out" })
       assert.deepStrictEqual(yield* Ref.get(settled), ["timed_out"])
       assert.deepStrictEqual(yield* inbox.pending, [])
-    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer()))))
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer))))
 
   it.effect("an approval service that dies: the child gets abort, the delegate keeps going", () =>
     Effect.gen(function*() {
       const outcomes = yield* Ref.make<ReadonlyArray<string>>([])
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const handle = yield* Delegate.interactive({
         source,
         onSettled: (settlement) =>
@@ -159,8 +159,8 @@ describe("beyond Codex", () => {
 
   it.effect("requests are namespaced by delegate: two delegates with the same call id do not collide", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const children: Array<TestAgent.TestAgentService> = []
+      const inbox = yield* ApprovalInbox
+      const children: Array<TestAgent.Service> = []
       for (const id of ["left", "right"]) {
         const built = yield* TestAgent.make()
         children.push(built.service)
@@ -178,11 +178,11 @@ describe("beyond Codex", () => {
       const received = yield* children[1]!.awaitOp("user_input_answer")
       assert.deepStrictEqual(received.op, { type: "user_input_answer", id: "parent-turn", response: answer })
       assert.strictEqual((yield* inbox.pending).length, 1)
-    }).pipe(Effect.scoped, Effect.provide(ApprovalInbox.layer())))
+    }).pipe(Effect.scoped, Effect.provide(ApprovalInbox.layer)))
 
   it.effect("a test approvals layer records what it was asked", () =>
     Effect.gen(function*() {
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const recorder = yield* Approvals.TestApprovals
       yield* Delegate.interactive({ source, id: "d" })
       yield* child.emit(execRequest("c1"), "t")
@@ -199,7 +199,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: a deadline ends the turn timed_out", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "slow", deadline: "1 minute" })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* TestClock.adjust("1 minute")
@@ -212,7 +212,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: terminal detection matches the submitted turn, not another one", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "mine" })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.emit({ type: "task_complete", turn_id: "someone-else", last_agent_message: null }, "other")
       yield* child.startTurn(input.id)
@@ -225,7 +225,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: a turn that fails (task_complete with an error) ends errored", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "go" })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* child.emit({ type: "error", message: "exceeded retry limit" })
@@ -243,7 +243,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: the child aborts its own turn (parent answered abort) → aborted", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "rm -rf" })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* child.emit(execRequest("c1"))
@@ -254,8 +254,8 @@ describe("beyond Codex", () => {
 
   it.effect("a late answer to a settled request is rejected with a typed error", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox.ApprovalInbox
-      const child = yield* TestAgent.TestAgent
+      const inbox = yield* ApprovalInbox
+      const child = yield* TestAgent
       yield* Delegate.interactive({ source, id: "d" })
       yield* child.emit(execRequest("c1"), "t")
       const pending = yield* inbox.awaitPending()
@@ -266,12 +266,12 @@ describe("beyond Codex", () => {
       assert.match(late.message, /already settled \(approved\)/)
       const answers = (yield* child.received).filter((s) => s.op.type === "exec_approval")
       assert.strictEqual(answers.length, 1)
-    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer()))))
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer))))
 
   it.effect("a submission to a dead child fails the caller's submit with a typed error", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       yield* child.crash({ code: 9 })
       yield* handle.ended
       const error = yield* Effect.flip(handle.submit({ type: "compact" }))
@@ -283,7 +283,7 @@ describe("beyond Codex", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       yield* Delegate.interactive({ source, drainTimeout: "1 second" }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent.TestAgent
+      const child = yield* TestAgent
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* child.awaitOp("shutdown")
       yield* child.emit(execRequest("late"), "t")

@@ -60,18 +60,18 @@ describe("no leaks", () => {
   it.effect("17b. an interrupted delegate with a pending inbox request leaves no fiber and no entry", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.track
-      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const inbox = yield* ApprovalInbox
       for (let i = 0; i < 100; i++) {
         yield* Effect.gen(function*() {
           yield* Delegate.interactive({ source: "review" })
-          const child = yield* TestAgent.TestAgent
+          const child = yield* TestAgent
           yield* child.emit(execRequest(`c${i}`), "t")
           yield* inbox.awaitPending()
         }).pipe(Effect.scoped, Effect.provide(TestAgent.layer()), Effect.supervised(supervisor))
       }
       assert.deepStrictEqual(yield* inbox.pending, [])
       assert.strictEqual((yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null).length, 0)
-    }).pipe(Effect.provide(ApprovalInbox.layer())))
+    }).pipe(Effect.provide(ApprovalInbox.layer)))
 
   it.live("10,000 lifecycles: active handles and timers back to baseline, heap bounded", () =>
     Effect.gen(function*() {

@@ -106,7 +106,7 @@ const yields = (n: number) => Effect.repeatN(Effect.yieldNow(), Math.max(0, n - 
 
 /** A parent that answers whatever shows up in the inbox, after a few yields, as the scenario says. */
 const parent = (
-  inbox: Effect.Effect.Success<typeof ApprovalInbox.ApprovalInbox>,
+  inbox: Effect.Effect.Success<typeof ApprovalInbox>,
   answers: Map<string, Step>,
   n: number
 ) =>
@@ -137,8 +137,8 @@ const parent = (
 
 const runScenario = (s: Scenario) =>
   Effect.gen(function*() {
-    const inbox = yield* ApprovalInbox.ApprovalInbox
-    const child = yield* TestAgent.TestAgent
+    const inbox = yield* ApprovalInbox
+    const child = yield* TestAgent
     const supervisor = yield* Supervisor.track
     const scope = yield* Scope.make()
     const handle = yield* Delegate.interactive({ source: "review", drainTimeout, eventCapacity: 4 }).pipe(
@@ -215,7 +215,7 @@ const runScenario = (s: Scenario) =>
     const alive = (yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null)
     assert.strictEqual(alive.length, 0, `${alive.length} fibers outlived the delegate`)
     assert.strictEqual(yield* child.released, 1)
-  }).pipe(Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer())))
+  }).pipe(Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer)))
 
 describe("delegate properties over random schedules", () => {
   it.effect.prop(
@@ -231,7 +231,7 @@ describe("delegate properties over random schedules", () => {
     ([before, after, how]) =>
       Effect.gen(function*() {
         const handle = yield* Delegate.oneShot({ source: "review", input: "go" })
-        const child = yield* TestAgent.TestAgent
+        const child = yield* TestAgent
         const input = yield* child.awaitOp("user_input")
         if (how !== "error") yield* child.startTurn(input.id)
         for (let i = 0; i < before; i++) yield* child.emit({ type: "agent_message", message: `before ${i}` }, input.id)
@@ -248,7 +248,7 @@ describe("delegate properties over random schedules", () => {
           how === "complete" ? "completed" : how === "abort" ? "aborted" : "errored"
         )
         assert.strictEqual(last, how === "complete" ? "task_complete" : how === "abort" ? "turn_aborted" : "error")
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer()))),
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer))),
     { fastCheck: { numRuns: runs } }
   )
 })
