@@ -1,0 +1,119 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Cli from "./utils/cli.js"
+
+const prompt = "x abort"
+const mark = () => `--deputy-test-${Math.random().toString(36).slice(2)}`
+
+describe("deputy in a terminal (pty)", () => {
+  it("approve, then deny: the prompt shows who, what and why; the answers reach the sub-agent", async () => {
+    const dir = Cli.tempDir()
+    const term = Cli.pty(["run", "--agent-command", Cli.agentCommand(), `run:echo hi\npatch:${dir}/x.txt hello`], {
+      cwd: dir
+    })
+    const at = await term.waitFor(prompt)
+    await term.type("a")
+    await term.waitFor(prompt, { from: at })
+    await term.type("d")
+    assert.strictEqual(await term.exited, 0)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "? The sub-agent asks to run a command\n    $ echo hi\n    in " + dir)
+    assert.include(screen, "    why: the reference agent was asked to run this\n")
+    assert.include(screen, "a approve · s approve for session · d deny · x abort › approve\n")
+    assert.include(screen, "✔ approved by you: run `echo hi` in " + dir)
+    assert.match(screen, /\$ echo hi {2}exit 0 · \d+ms\n {2}│ hi\n/)
+    assert.include(screen, "? The sub-agent asks to apply a patch\n    A x.txt  +1\n    │ --- x.txt\n    │ +hello\n")
+    assert.include(screen, "x abort › deny\n")
+    assert.include(screen, "✘ denied by you: apply a patch to x.txt")
+    assert.match(screen, /✔ completed · turn [\d.]+m?s · \d+ tokens/)
+    assert.isFalse(fs.existsSync(path.join(dir, "x.txt")))
+    assert.include(term.output(), "\x1b[", "colours on a terminal")
+  })
+
+  it("approve for the session: the same command is not asked about again", async () => {
+    const term = Cli.pty(["run", "--agent-command", Cli.agentCommand(), "run:echo again\nrun:echo again"])
+    await term.waitFor(prompt)
+    await term.type("s")
+    assert.strictEqual(await term.exited, 0)
+    const screen = Cli.plain(term.output())
+    assert.strictEqual(screen.split("The sub-agent asks").length - 1, 1)
+    assert.include(screen, "✔ approved for the session by you: run `echo again`")
+    assert.strictEqual(screen.match(/^\$ echo again {2}exit 0/gm)?.length, 2)
+  })
+
+  it("the end of input at a prompt denies (Ctrl-D); NO_COLOR turns colours off", async () => {
+    const term = Cli.pty(["run", "--agent-command", Cli.agentCommand(), "run:echo hi"], { env: { NO_COLOR: "1" } })
+    await term.waitFor(prompt)
+    await term.type("\x04")
+    assert.strictEqual(await term.exited, 0)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "› deny (end of input)\n")
+    assert.include(screen, "✘ denied by you: run `echo hi`")
+    assert.notMatch(term.output(), /\x1b\[\d+m/, "no colour codes")
+  })
+
+  it("an unanswered prompt times out with --approval-timeout", async () => {
+    const term = Cli.pty(["run", "--approval-timeout", "300ms", "--agent-command", Cli.agentCommand(), "run:echo hi"])
+    assert.strictEqual(await term.exited, 0)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "› (no longer asked)\n")
+    assert.include(screen, "⏱ timed out (no answer in time, denied): run `echo hi`")
+  })
+
+  it("Ctrl-C interrupts the sub-agent, shows the drain, exits 130 and leaves no process", async () => {
+    const id = mark()
+    const term = Cli.pty([
+      "run",
+      "--approval",
+      "approve",
+      "--agent-command",
+      Cli.agentCommand({ mark: id }),
+      "run:sleep 30"
+    ])
+    await term.waitFor("running sleep 30")
+    await term.type("\x03")
+    assert.strictEqual(await term.exited, 130)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "Interrupting the sub-agent… (press Ctrl-C again to quit at once)")
+    assert.include(screen, "■ turn aborted (interrupted)")
+    assert.match(screen, /■ interrupted · turn [\d.]+m?s/)
+    assert.deepStrictEqual(await Cli.settledProcesses(id), [])
+  })
+
+  it("Ctrl-C at a prompt interrupts too; the request is answered abort", async () => {
+    const id = mark()
+    const term = Cli.pty(["run", "--agent-command", Cli.agentCommand({ mark: id }), "run:echo hi"])
+    await term.waitFor(prompt)
+    await term.type("\x03")
+    assert.strictEqual(await term.exited, 130)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "› ^C\n")
+    assert.include(screen, "■ aborted (the delegate is shutting down): run `echo hi`")
+    assert.deepStrictEqual(await Cli.settledProcesses(id), [])
+  })
+
+  it("a second Ctrl-C exits at once, without waiting for a sub-agent that does not stop", async () => {
+    const id = mark()
+    const term = Cli.pty([
+      "run",
+      "--approval",
+      "approve",
+      "--drain-timeout",
+      "20s",
+      "--agent-command",
+      Cli.agentCommand({ mark: id, env: { REFERENCE_AGENT_HANG_ON_SHUTDOWN: "1" } }),
+      "run:sleep 30"
+    ])
+    await term.waitFor("running sleep 30")
+    await term.type("\x03")
+    await term.waitFor("press Ctrl-C again")
+    const started = Date.now()
+    await term.type("\x03")
+    assert.strictEqual(await term.exited, 130)
+    assert.isBelow(Date.now() - started, 2000)
+    assert.include(Cli.plain(term.output()), "Quitting without waiting for the sub-agent.")
+    // This agent ignores the end of its input and SIGTERM on purpose: only SIGKILL stops it.
+    for (const pid of Cli.processesWith(id)) process.kill(pid, "SIGKILL")
+  })
+})
