@@ -99,7 +99,8 @@ export const json: Options.Options<boolean> = Options.boolean("json").pipe(
  */
 export const drainTimeout: Options.Options<Option.Option<Duration.Duration>> = duration(
   "drain-timeout",
-  "How long the sub-agent gets to stop after an interrupt or the end of its turn (default 500ms; 5s for Codex)."
+  "How long the sub-agent gets to acknowledge the end (after its turn, an interrupt or Ctrl-C) before it is " +
+    "stopped. Default: 500ms."
 )
 
 /**

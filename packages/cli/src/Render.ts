@@ -401,6 +401,11 @@ export const make = (options: RendererOptions): Renderer => {
         ? duration_.secs * 1000 + (typeof duration_.nanos === "number" ? duration_.nanos / 1e6 : 0)
         : 0
       const ms = reported > 0 ? reported : started === undefined ? undefined : now - started.at
+      if (msg.status === "declined") {
+        return [
+          `${style.dim("$")} ${style.dim(command(msg.command ?? started?.argv ?? []))}  ${style.yellow("not run")}`
+        ]
+      }
       const exit = msg.exit_code === 0 ? style.green("exit 0") : style.red(`exit ${msg.exit_code}`)
       const head = `${style.bold("$")} ${style.bold(command(msg.command ?? started?.argv ?? []))}  ${exit}${
         ms === undefined ? "" : style.dim(` · ${duration(ms)}`)
@@ -417,6 +422,9 @@ export const make = (options: RendererOptions): Renderer => {
       const changes = patches.get(msg.call_id)
       patches.delete(msg.call_id)
       status = "working"
+      if ((msg as { readonly status?: unknown }).status === "declined") {
+        return [`${style.magenta("✎")} patch ${style.yellow("not applied")}`]
+      }
       if (!msg.success) {
         const why = sanitize(msg.stderr ?? "").trim().split("\n")[0]
         return [`${style.red("✘ patch failed")}${why ? `: ${why}` : ""}`]

@@ -74,6 +74,7 @@ const options = {
     Options.optional
   ),
   cwd: Options.directory("cwd", { exists: "yes" }).pipe(
+    Options.withPseudoName("DIR"),
     Options.withDescription("The sub-agent's working directory. Default: the current directory."),
     Options.optional
   ),
