@@ -39,7 +39,7 @@ const roundTrips = (agents: BenchAgents, count: number, run: number) =>
 
 /** An inbox with a responder fiber: every request that shows up in `changes` is approved. */
 const inboxResponder = Effect.gen(function*() {
-  const inbox = yield* ApprovalInbox.ApprovalInbox
+  const inbox = yield* ApprovalInbox
   yield* inbox.changes.pipe(
     Stream.runForEach((pending) =>
       Effect.forEach(
@@ -57,7 +57,7 @@ const measure = (count: number, run: number, withInbox: boolean) => {
   return withInbox
     ? Effect.zipRight(inboxResponder, roundTrips(agents, count, run)).pipe(
       Effect.scoped,
-      Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer()))
+      Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer))
     )
     : roundTrips(agents, count, run).pipe(
       Effect.scoped,

@@ -54,7 +54,7 @@ const layer = Layer.merge(TestAgent.layer({ capacity: childCapacity }), Approval
 /** Through the delegate: producer emits, consumer counts chunks of `handle.events`, until the child ends. */
 const deputy = ({ batches, expected }: Workload) =>
   Effect.gen(function*() {
-    const test = yield* TestAgent.TestAgent
+    const test = yield* TestAgent
     const handle = yield* Delegate.interactive({ source: "review" })
     yield* test.awaitSpawn
     let received = 0
@@ -97,7 +97,7 @@ const deputyBatched = ({ batches, expected }: Workload) => {
 /** The same child read directly (no delegate): what the `TestAgent` itself costs. */
 const rawAgent = ({ batches }: Workload) =>
   Effect.gen(function*() {
-    const test = yield* TestAgent.TestAgent
+    const test = yield* TestAgent
     const agent = yield* (yield* AgentSpawner).spawn({ source: "review" })
     let received = 0
     const consumer = yield* Effect.fork(
