@@ -98,7 +98,7 @@ export const describeDecider = (decider: Decider | undefined): string => {
 export const layer = (
   setup: ApprovalSetup,
   options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
-): Layer.Layer<Approvals.Approvals, never, Terminal.Terminal | Output> => {
+): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
     ? TerminalApprovals.layer({ cwd: options.cwd, onInterrupt: options.onInterrupt })
     : setup.mode === "approve"

@@ -77,7 +77,7 @@ export const exitCode = (summary: Render.Summary): number => {
  */
 export const run = (
   options: Options
-): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals.Approvals | Reporter | Output | Terminal.Terminal> =>
+): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter | Output | Terminal.Terminal> =>
   Effect.gen(function*() {
     const reporter = yield* Reporter
     const output = yield* Output
@@ -158,10 +158,10 @@ export const run = (
 
     // A request is handed to the parent's approvals right after the events before it were queued for the
     // consumer: let the consumer show them first, so a prompt or a decision never comes before them.
-    const approvals = yield* Approvals.Approvals
+    const approvals = yield* Approvals
     const inOrder = <A, R>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
       Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 3), ask(request))
-    const orderedApprovals = Approvals.Approvals.of({
+    const orderedApprovals = Approvals.of({
       command: inOrder(approvals.command),
       patch: inOrder(approvals.patch),
       permissions: inOrder(approvals.permissions),
@@ -178,7 +178,7 @@ export const run = (
       else yield* Stream.runForEach(handle.events, show)
     }).pipe(
       Effect.scoped,
-      Effect.provideService(Approvals.Approvals, orderedApprovals),
+      Effect.provideService(Approvals, orderedApprovals),
       Effect.tapError((error) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => reporter.startFailed(error.message, now - started))
       )

@@ -244,7 +244,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         )
       )
 
-    return Approvals.Approvals.of({ command, patch, permissions, userInput })
+    return Approvals.of({ command, patch, permissions, userInput })
   })
 
 /**
@@ -253,5 +253,5 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Approvals.Approvals, never, Terminal.Terminal | Output> =>
-  Layer.effect(Approvals.Approvals, make(options))
+export const layer = (options: Options): Layer.Layer<Approvals, never, Terminal.Terminal | Output> =>
+  Layer.effect(Approvals, make(options))
