@@ -21,6 +21,8 @@ export type AgentChoice =
     readonly _tag: "Codex"
     /** `CODEX_HOME`; absent: inherited (Codex's default `~/.codex`). */
     readonly codexHome?: string | undefined
+    /** The Codex executable; absent: `codex` on `PATH`, else the bundled one. */
+    readonly binary?: string | undefined
     readonly sandbox?: CodexAgent.SandboxMode | undefined
     readonly model?: string | undefined
   }
@@ -39,4 +41,9 @@ export type AgentChoice =
 export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
   choice._tag === "Process"
     ? ProcessAgent.layer({ command: choice.command, args: choice.args })
-    : CodexAgent.layer({ codexHome: choice.codexHome, sandbox: choice.sandbox, model: choice.model })
+    : CodexAgent.layer({
+      binary: choice.binary,
+      codexHome: choice.codexHome,
+      sandbox: choice.sandbox,
+      model: choice.model
+    })

@@ -31,6 +31,7 @@ export interface Parsed {
   readonly agent: Option.Option<"codex" | "process">
   readonly agentCommand: Option.Option<string>
   readonly codexHome: Option.Option<string>
+  readonly codexBin: Option.Option<string>
   readonly cwd: Option.Option<string>
   readonly sandbox: Option.Option<CodexAgent.SandboxMode>
   readonly model: Option.Option<string>
@@ -73,6 +74,13 @@ const options = {
     ),
     Options.optional
   ),
+  codexBin: Options.text("codex-bin").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "The Codex executable. Default: `codex` on PATH, else the one in the @openai/codex package Deputy depends on."
+    ),
+    Options.optional
+  ),
   cwd: Options.directory("cwd", { exists: "yes" }).pipe(
     Options.withPseudoName("DIR"),
     Options.withDescription("The sub-agent's working directory. Default: the current directory."),
@@ -111,6 +119,7 @@ const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageErr
   if (agent === "process") {
     const codexOnly = [
       Option.isSome(parsed.codexHome) ? "--codex-home" : undefined,
+      Option.isSome(parsed.codexBin) ? "--codex-bin" : undefined,
       Option.isSome(parsed.sandbox) ? "--sandbox" : undefined,
       Option.isSome(parsed.model) ? "--model" : undefined
     ].filter((flag) => flag !== undefined)
@@ -130,6 +139,7 @@ const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageErr
   return Either.right({
     _tag: "Codex",
     codexHome: Option.getOrUndefined(parsed.codexHome),
+    binary: Option.getOrUndefined(parsed.codexBin),
     sandbox: Option.getOrUndefined(parsed.sandbox),
     model: Option.getOrUndefined(parsed.model)
   })

@@ -122,12 +122,14 @@ export const run = (
         yield* Deferred.succeed(outcome, { summary, exitCode: exitCode(summary) })
       })
 
-    const readPrompt: Effect.Effect<Option.Option<string>> = (options.showPrompt
-      ? output.exclusive((write) => Effect.zipRight(write(output.terminalStyle.cyan("› ")), terminal.readLine))
-      : terminal.readLine).pipe(
+    const readLine = (onEnd: Effect.Effect<void>) =>
+      terminal.readLine.pipe(
         Effect.asSome,
-        Effect.catchTag("QuitException", () => Effect.succeedNone)
+        Effect.catchTag("QuitException", () => Effect.as(onEnd, Option.none<string>()))
       )
+    const readPrompt: Effect.Effect<Option.Option<string>> = options.showPrompt
+      ? output.exclusive((write) => Effect.zipRight(write(output.terminalStyle.cyan("› ")), readLine(write("\n"))))
+      : readLine(Effect.void)
 
     /** Interactive: one turn per prompt until the end of input or the end of the sub-agent. */
     const converse = (handle: Delegate.DelegateHandle) =>

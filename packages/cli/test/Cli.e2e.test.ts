@@ -188,6 +188,13 @@ describe("deputy (pipes, no terminal)", () => {
     assert.include(human.stdout, "✘ the sub-agent exited")
     assert.include(human.stdout, "exit code 3")
 
+    const noCodex = await Cli.run(["run", "--codex-bin", "/no/such/codex", "hi"])
+    assert.strictEqual(noCodex.code, 1)
+    assert.strictEqual(
+      noCodex.stderr,
+      "deputy: could not start codex: the configured Codex binary /no/such/codex does not exist or is not executable\n"
+    )
+
     const missing = await Cli.run(["run", "--json", "--agent-command", "no-such-agent-for-deputy --flag", "hi"])
     assert.strictEqual(missing.code, 1)
     assert.include(missing.stderr, "deputy: could not start no-such-agent-for-deputy: not found on PATH")

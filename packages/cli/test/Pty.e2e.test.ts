@@ -61,6 +61,23 @@ describe("deputy in a terminal (pty)", () => {
     assert.include(screen, "⏱ timed out (no answer in time, denied): run `echo hi`")
   })
 
+  it("--interactive: a prompt for each turn, approvals in between, Ctrl-D closes the session", async () => {
+    const term = Cli.pty(["run", "-i", "--agent-command", Cli.agentCommand(), "hello"])
+    let at = await term.waitFor("› ")
+    await term.type("run:echo typed\r")
+    at = await term.waitFor(prompt, { from: at })
+    await term.type("a")
+    at = await term.waitFor("turn done", { from: at })
+    await term.waitFor("› ", { from: at })
+    await term.type("\x04")
+    assert.strictEqual(await term.exited, 0)
+    const screen = Cli.plain(term.output())
+    assert.include(screen, "● You said: hello\n")
+    assert.include(screen, "› run:echo typed\n")
+    assert.include(screen, "  │ typed\n")
+    assert.match(screen, /› \n✔ session closed · 2 turns in [\d.]+m?s/)
+  })
+
   it("Ctrl-C interrupts the sub-agent, shows the drain, exits 130 and leaves no process", async () => {
     const id = mark()
     const term = Cli.pty([

@@ -55,6 +55,7 @@ describe("deputy run: arguments", () => {
       assert.deepStrictEqual(settings?.agent, {
         _tag: "Codex",
         codexHome: undefined,
+        binary: undefined,
         sandbox: undefined,
         model: undefined
       })
@@ -101,8 +102,24 @@ describe("deputy run: arguments", () => {
 
   it.effect("codex options; --interactive needs no prompt", () =>
     Effect.gen(function*() {
-      const { settings } = yield* parse("--codex-home", "/h", "--sandbox", "read-only", "--model", "m", "-i")
-      assert.deepStrictEqual(settings?.agent, { _tag: "Codex", codexHome: "/h", sandbox: "read-only", model: "m" })
+      const { settings } = yield* parse(
+        "--codex-home",
+        "/h",
+        "--codex-bin",
+        "/c",
+        "--sandbox",
+        "read-only",
+        "--model",
+        "m",
+        "-i"
+      )
+      assert.deepStrictEqual(settings?.agent, {
+        _tag: "Codex",
+        codexHome: "/h",
+        binary: "/c",
+        sandbox: "read-only",
+        model: "m"
+      })
       assert.strictEqual(settings?.interactive, true)
       assert.strictEqual(settings?.input, undefined)
     }))
