@@ -46,7 +46,7 @@ const ownChildren = (): Array<string> =>
   })
 
 /** One session per client, `pairs` measured (message, command) pairs after one warm-up pair. */
-const session = (pairs: number) =>
+const runSession = (pairs: number, session: number) =>
   Effect.gen(function*() {
     const kinds: Array<Kind> = []
     for (let i = 0; i <= pairs; i++) kinds.push("message", "command")
@@ -67,27 +67,38 @@ const session = (pairs: number) =>
       ephemeral: true
     })
     let deputyApprovals = 0
-    const spawnStarted = performance.now()
-    const handle = yield* Delegate.interactive({
-      source: "review",
-      cwd: deputyDir,
-      onSettled: (settlement) =>
-        Effect.sync(() => {
-          check(settlement.outcome === "approved", `approval settled ${settlement.outcome}`)
-          deputyApprovals++
-        })
-    }).pipe(Effect.provideService(AgentSpawner, spawner), Effect.provide(Approvals.layerApproveAll))
-    const deputySpawnMs = performance.now() - spawnStarted
-
+    const startDeputy = Effect.gen(function*() {
+      const started = performance.now()
+      const handle = yield* Delegate.interactive({
+        source: "review",
+        cwd: deputyDir,
+        onSettled: (settlement) =>
+          Effect.sync(() => {
+            check(settlement.outcome === "approved", `approval settled ${settlement.outcome}`)
+            deputyApprovals++
+          })
+      }).pipe(Effect.provideService(AgentSpawner, spawner), Effect.provide(Approvals.layerApproveAll))
+      return { handle, ms: performance.now() - started }
+    })
     // Direct: the minimal JSON-RPC client, same binary, home, policy and sandbox.
-    const directStarted = performance.now()
-    const direct = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        DirectClient.start({ binary: binary.path, cwd: directDir, env: home.env, approvalPolicy, sandbox })
-      ),
-      (client) => Effect.promise(() => client.close())
-    )
-    const directSpawnMs = performance.now() - directStarted
+    const startDirect = Effect.gen(function*() {
+      const started = performance.now()
+      const client = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          DirectClient.start({ binary: binary.path, cwd: directDir, env: home.env, approvalPolicy, sandbox })
+        ),
+        (client) => Effect.promise(() => client.close())
+      )
+      return { client, ms: performance.now() - started }
+    })
+    // The first Codex process in a fresh CODEX_HOME may do one-off set-up: alternate who starts first.
+    const [deputy, directStart] = session % 2 === 0
+      ? yield* Effect.zip(startDeputy, startDirect)
+      : yield* Effect.map(Effect.zip(startDirect, startDeputy), ([b, a]) => [a, b] as const)
+    const handle = deputy.handle
+    const direct = directStart.client
+    const deputySpawnMs = deputy.ms
+    const directSpawnMs = directStart.ms
 
     const deputyTurn = (kind: Kind) =>
       Effect.gen(function*() {
@@ -166,8 +177,8 @@ const session = (pairs: number) =>
 export const run = async (size: Size): Promise<SectionResult> => {
   const pairs = size.quick ? 2 : 6
   const sessions = size.quick ? 1 : size.runs
-  const metrics = await series({ ...size, warmups: 0, runs: sessions }, async () => {
-    const result = await Effect.runPromise(session(pairs))
+  const metrics = await series({ ...size, warmups: 0, runs: sessions }, async (run) => {
+    const result = await Effect.runPromise(runSession(pairs, run))
     const left = ownChildren()
     check(left.length === 0, `processes left after the session: ${left.join(", ")}`)
     return result
