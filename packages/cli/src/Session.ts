@@ -183,6 +183,26 @@ export const run = (
       Effect.provideService(Approvals, orderedApprovals),
       Effect.tapError((error) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => reporter.startFailed(error.message, now - started))
+      ),
+      // Interrupted while the sub-agent was starting: there is no delegate to finish, but the end is reported.
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          if (yield* Deferred.isDone(outcome)) return
+          const now = yield* Clock.currentTimeMillis
+          yield* reporter.ended({
+            ended: {
+              reason: "interrupted",
+              message: "interrupted while the sub-agent was starting",
+              drainTimedOut: false
+            },
+            usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+            elapsedMs: now - started,
+            turnMs: undefined,
+            turns: 0,
+            interactive: options.interactive,
+            closedByUser: false
+          })
+        })
       )
     )
     return yield* Deferred.await(outcome)

@@ -201,6 +201,21 @@ describe("deputy (pipes, no terminal)", () => {
     assert.strictEqual(jsonLines(missing.stdout).ended.reason, "spawn_failed")
   })
 
+  it("SIGINT while the sub-agent starts: exit 130, the ended record, no process left", async () => {
+    const dir = Cli.tempDir()
+    const mark = `${20 + Math.random()}`
+    const fakeCodex = path.join(dir, "codex")
+    fs.writeFileSync(fakeCodex, `#!/bin/sh\n# never answers initialize\nexec sleep ${mark}\n`, { mode: 0o755 })
+    const result = await Cli.run(["run", "--json", "--codex-bin", fakeCodex, "hi"], {
+      interruptWhen: () => Cli.processesWith(mark).length > 0
+    })
+    assert.strictEqual(result.code, 130)
+    const { ended } = jsonLines(result.stdout)
+    assert.strictEqual(ended.reason, "interrupted")
+    assert.strictEqual(ended.message, "interrupted while the sub-agent was starting")
+    assert.deepStrictEqual(await Cli.settledProcesses(mark), [])
+  })
+
   it("--interactive reads prompts from stdin until its end", async () => {
     const result = await Cli.run(["run", "-i", "--agent-command", Cli.agentCommand(), "first"], {
       input: "second\n\nthird"

@@ -39,7 +39,13 @@ const baseEnv = (extra: Record<string, string> = {}) => {
 /** Runs `deputy ARGS` with pipes (no terminal); `input` is written to its stdin, which is then closed. */
 export const run = (
   args: ReadonlyArray<string>,
-  options: { readonly input?: string; readonly env?: Record<string, string>; readonly cwd?: string } = {}
+  options: {
+    readonly input?: string
+    readonly env?: Record<string, string>
+    readonly cwd?: string
+    /** Sends SIGINT to the program once this holds (checked every 50 ms). */
+    readonly interruptWhen?: () => boolean
+  } = {}
 ): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
@@ -51,8 +57,17 @@ export const run = (
     let stderr = ""
     child.stdout.on("data", (data) => (stdout += data))
     child.stderr.on("data", (data) => (stderr += data))
+    const interruptWhen = options.interruptWhen
+    const timer = interruptWhen === undefined ? undefined : setInterval(() => {
+      if (!interruptWhen()) return
+      clearInterval(timer)
+      child.kill("SIGINT")
+    }, 50)
     child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
+    child.on("close", (code) => {
+      clearInterval(timer)
+      resolve({ code, stdout, stderr })
+    })
     child.stdin.end(options.input ?? "")
   })
 
