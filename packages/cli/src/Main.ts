@@ -13,6 +13,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as DemoCommand from "./DemoCommand.js"
 import * as Errors from "./Errors.js"
 import * as Output from "./Output.js"
@@ -43,7 +44,8 @@ export const cli = Command.run(command, { name: "deputy", version })
 
 /**
  * Everything the program needs from the platform: files, paths, processes, and the terminal
- * (prompts on stderr), with the built-in options kept out of the help.
+ * (prompts on stderr), with the built-in options kept out of the help and logs on stderr (stdout is
+ * the program's output: `--json` lines there must stay alone).
  *
  * @since 0.1.0
  * @category layers
@@ -52,7 +54,11 @@ export const layer = Layer.mergeAll(
   NodePath.layer,
   NodeCommandExecutor.layer,
   StdioTerminal.layer,
-  CliConfig.layer({ showBuiltIns: false })
+  CliConfig.layer({ showBuiltIns: false }),
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.prettyLogger({ stderr: true, colors: Style.colorFor(process.stderr, process.env) })
+  )
 ).pipe(Layer.provideMerge(NodeFileSystem.layer))
 
 /**
@@ -102,6 +108,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
   const received: Signals.Received = { signal: undefined }
   NodeRuntime.runMain(program(argv, received), {
     disableErrorReporting: true,
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => onExit(Errors.exitCodeOf(exit, received.signal))
   })
 }
