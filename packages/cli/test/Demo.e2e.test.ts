@@ -33,7 +33,7 @@ describe("deputy demo (the real Codex against the scripted model, offline)", () 
     assert.isAbove(ended.usage.total_tokens, 0)
   })
 
-  it("in a terminal the approval prompts appear; a denied patch is not applied", async () => {
+  it.runIf(Cli.hasScript)("in a terminal the approval prompts appear; a denied patch is not applied", async () => {
     const term = Cli.pty(["demo"])
     let at = await term.waitFor("The sub-agent asks to run a command")
     at = await term.waitFor("x abort", { from: at })

@@ -6,7 +6,7 @@ import * as Cli from "./utils/cli.js"
 const prompt = "x abort"
 const mark = () => `--deputy-test-${Math.random().toString(36).slice(2)}`
 
-describe("deputy in a terminal (pty)", () => {
+describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", () => {
   it("approve, then deny: the prompt shows who, what and why; the answers reach the sub-agent", async () => {
     const dir = Cli.tempDir()
     const term = Cli.pty(["run", "--agent-command", Cli.agentCommand(), `run:echo hi\npatch:${dir}/x.txt hello`], {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -70,6 +70,11 @@ export const run = (
     })
     child.stdin.end(options.input ?? "")
   })
+
+/** Whether util-linux `script` is there to run programs in a pseudo-terminal. */
+export const hasScript =
+  spawnSync("script", ["--version"], { stdio: "pipe" }).stdout?.toString().includes("util-linux") ??
+    false
 
 /** A program running in a real pseudo-terminal (util-linux `script`), driven by keys. */
 export interface Pty {
