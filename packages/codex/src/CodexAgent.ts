@@ -451,7 +451,7 @@ export const spawn = (
             (current) => enqueue(Option.isSome(current) ? { ...submission, trace: current.value } : submission)
           )
         })
-      const agent = yield* Agent.make({ name: "codex", submitWithId, events: Mailbox.toStream(session.events) })
+      const agent = yield* Agent.make({ name: "codex", submitWithId, events: session.events })
       return {
         ...agent,
         pid: session.pid,

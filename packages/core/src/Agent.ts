@@ -5,7 +5,9 @@
  */
 import type { AgentStatus, Event, EventMsg, Op, Submission } from "@deputy/protocol"
 import { turnError } from "@deputy/protocol"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { AgentClosed, AgentExited } from "./Errors.js"
@@ -26,8 +28,13 @@ export interface Agent {
   readonly submit: (op: Op) => Effect.Effect<string, AgentClosed>
   /** Submits as given: the id and trace are kept. */
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
-  /** The child's events, in order; read once. */
+  /** The child's events, in order; read once (through this stream or `nextBatch`, not both). */
   readonly events: Stream.Stream<Event, AgentExited>
+  /**
+   * The events available now (waiting for at least one), and whether they are the last: the delegate's
+   * reader loops on this, with no stream machinery per delegate.
+   */
+  readonly nextBatch: Effect.Effect<readonly [events: ReadonlyArray<Event>, done: boolean], AgentExited>
   /** The latest status, derived from every event read from `events` (filtered ones included). */
   readonly status: Effect.Effect<AgentStatus>
 }
@@ -72,12 +79,13 @@ export const nextStatus = (status: AgentStatus, msg: EventMsg): AgentStatus => {
 export interface AgentParts {
   readonly name: string
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
-  readonly events: Stream.Stream<Event, AgentExited>
+  /** The child's events: end it when the child ends cleanly, fail it with `AgentExited` otherwise. */
+  readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited>
 }
 
 /**
- * Builds an `Agent` from a spawner's parts. Status is updated in a plain loop over each chunk of events (no effect per
- * event), so tracking costs nothing measurable on the forwarding path.
+ * Builds an `Agent` from a spawner's parts. Status is updated in a plain loop over each batch of events
+ * (no effect per event), so tracking costs nothing measurable on the forwarding path.
  *
  * @since 0.1.0
  * @category constructors
@@ -97,12 +105,17 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
             id
           )
         }),
-      events: parts.events.pipe(
+      events: Mailbox.toStream(parts.events).pipe(
         Stream.mapChunks((chunk) => {
           for (const event of chunk) status = nextStatus(status, event.msg)
           return chunk
         })
       ),
+      nextBatch: Effect.map(parts.events.takeAll, ([chunk, done]) => {
+        const batch = Chunk.toReadonlyArray(chunk)
+        for (const event of batch) status = nextStatus(status, event.msg)
+        return [batch, done] as const
+      }),
       status: Effect.sync(() => status)
     }
   })

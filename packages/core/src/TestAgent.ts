@@ -112,12 +112,17 @@ export const make = (options: TestAgentOptions = {}) =>
       }
     }
 
+    /** Emits in one offer (waits while the child's buffer is full), tracking turns as it goes. */
     const emitTo = (state: Child, msgs: Iterable<EventMsg>, id?: string) =>
-      Effect.forEach(msgs, (msg) => {
-        const event: Event = { id: id ?? state.turn?.eventId ?? "", msg }
-        track(state, event)
-        return state.events.offer(event)
-      }, { discard: true })
+      Effect.suspend(() => {
+        const batch: Array<Event> = []
+        for (const msg of msgs) {
+          const event: Event = { id: id ?? state.turn?.eventId ?? "", msg }
+          track(state, event)
+          batch.push(event)
+        }
+        return Effect.asVoid(state.events.offerAll(batch))
+      })
 
     const service: TestAgentService = {
       emit: (msg, id) => Effect.flatMap(child, (state) => emitTo(state, [msg], id)),
@@ -216,7 +221,7 @@ export const make = (options: TestAgentOptions = {}) =>
                   react(state, submission)
                 )
               }),
-            events: Mailbox.toStream(state.events)
+            events: state.events
           })
         })
     }

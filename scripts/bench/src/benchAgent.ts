@@ -43,7 +43,7 @@ export class BenchAgents {
         this.latest = child
         return yield* Agent.make({
           name: "bench-child",
-          events: Mailbox.toStream(events),
+          events,
           submitWithId: (submission) =>
             Effect.suspend(() => {
               const at = performance.now()

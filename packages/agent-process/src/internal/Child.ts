@@ -187,7 +187,7 @@ export const run = (
         )
       )
 
-    return { name: settings.name, submitWithId, events: Mailbox.toStream(events) }
+    return { name: settings.name, submitWithId, events }
   })
 
 /** Makes the agent from a started process (status tracking and submit with fresh ids come from core). */

@@ -477,7 +477,14 @@ export const make = (
       return Effect.zipRight(Effect.zipRight(offerForwarded(forward), startRequests), afterTerminal)
     }
 
-    const reader = Stream.runForEachChunk(agent.events, onChunk).pipe(
+    const readAll = Effect.gen(function*() {
+      while (true) {
+        const [batch, done] = yield* agent.nextBatch
+        if (batch.length > 0) yield* onChunk(batch)
+        if (done) return
+      }
+    })
+    const reader = readAll.pipe(
       Effect.catchAllDefect((defect) =>
         Effect.fail(new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect)}` }))
       ),
