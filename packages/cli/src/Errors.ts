@@ -30,7 +30,7 @@ export class RunFailed extends Data.TaggedError("RunFailed")<{ readonly exitCode
 
 /**
  * Exit codes: 0 completed, 1 the sub-agent failed or exited (or could not start), 2 usage error, 130
- * interrupted (Ctrl-C; 143 for SIGTERM).
+ * interrupted (Ctrl-C; 143 after SIGTERM, 129 after SIGHUP: 128 + the signal's number).
  *
  * @since 0.1.0
  * @category exit codes
@@ -40,7 +40,7 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   interrupted: 130,
-  terminated: 143
+  signalled: { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }
 } as const
 
 /**
@@ -62,16 +62,21 @@ export const report = (error: unknown): { readonly message: string | undefined; 
 }
 
 /**
- * The exit code of the program's end: success 0; interrupted 130 (or 143 after SIGTERM); a failure the
- * code `report` gives it; a defect 1.
+ * The exit code of the program's end: success 0; interrupted 130 (143 after SIGTERM, 129 after SIGHUP); a
+ * failure the code `report` gives it; a defect 1.
  *
  * @since 0.1.0
  * @category exit codes
  */
-export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>, signal: "SIGINT" | "SIGTERM" | undefined): number => {
+export const exitCodeOf = (
+  exit: Exit.Exit<unknown, unknown>,
+  signal: keyof typeof ExitCode.signalled | undefined
+): number => {
   if (Exit.isSuccess(exit)) return ExitCode.ok
   if (Cause.isInterruptedOnly(exit.cause)) {
-    return signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted
+    return signal === undefined
+      ? ExitCode.interrupted
+      : ExitCode.signalled[signal]
   }
   return Option.match(Cause.failureOption(exit.cause), {
     onNone: () => ExitCode.failed,

@@ -9,6 +9,7 @@ import type { AgentSpawner, SpawnError } from "@deputy/core"
 import type { SubAgentSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
+import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -74,7 +75,7 @@ export const approvalMode = (
  * @since 0.1.0
  * @category running
  */
-export const launch = <E, R>(
+export const launch = <E extends { readonly message: string }, R>(
   options: LaunchOptions,
   agent: Layer.Layer<AgentSpawner, E, R>
 ): Effect.Effect<
@@ -89,20 +90,15 @@ export const launch = <E, R>(
     const rules = Option.isSome(options.policy) ? yield* PolicyFile.load(options.policy.value) : []
     const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
 
-    const output = Output.layer({ statusLine: !options.json })
-    const reporter = options.json
-      ? Reporter.layerJson
-      : Reporter.layerHuman({ cwd: options.cwd, interactive: options.interactive })
+    const display = Reporter.layerFor(options).pipe(Layer.provideMerge(Output.layer({ statusLine: !options.json })))
     const approvals = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
-    const runLayer = Layer.mergeAll(reporter, approvals, agent).pipe(Layer.provideMerge(output))
 
-    const lines = options.json ? undefined : options.banner
-    const banner = lines === undefined
-      ? Effect.void
-      : Effect.flatMap(Output.Output, (out) => out.print(out.style.dim(lines.join("\n"))))
-    const outcome = yield* Effect.zipRight(
-      banner,
-      Session.run({
+    const outcome = yield* Effect.gen(function*() {
+      const reporter = yield* Reporter.Reporter
+      const started = yield* Clock.currentTimeMillis
+      const lines = options.json ? undefined : options.banner
+      if (lines !== undefined) yield* Effect.flatMap(Output.Output, (out) => out.print(out.style.dim(lines.join("\n"))))
+      return yield* Session.run({
         input: options.input,
         interactive: options.interactive,
         cwd: options.cwd,
@@ -112,7 +108,13 @@ export const launch = <E, R>(
         approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
         approvals: setup,
         showPrompt: interactiveTerminal
-      })
-    ).pipe(Effect.provide(runLayer))
+      }).pipe(
+        Effect.provide(Layer.merge(approvals, agent)),
+        // The sub-agent could not be started (by the delegate, or already by the agent's layer).
+        Effect.tapError((error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => reporter.startFailed(error.message, now - started))
+        )
+      )
+    }).pipe(Effect.provide(display))
     if (outcome.exitCode !== 0) return yield* new RunFailed({ exitCode: outcome.exitCode })
   })

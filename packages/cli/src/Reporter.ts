@@ -110,3 +110,14 @@ export const layerJson: Layer.Layer<Reporter, never, Output> = Layer.effect(
         }))
     }))
 )
+
+/**
+ * The reporter for a run's output format: JSON lines with `--json`, else text.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFor = (
+  options: { readonly json: boolean; readonly cwd?: string | undefined; readonly interactive: boolean }
+): Layer.Layer<Reporter, never, Output> =>
+  options.json ? layerJson : layerHuman({ cwd: options.cwd, interactive: options.interactive })

@@ -70,7 +70,8 @@ export const exitCode = (summary: Render.Summary): number => {
 }
 
 /**
- * Runs the sub-agent and reports everything; fails only when the sub-agent cannot be started.
+ * Runs the sub-agent and reports everything; fails only when the sub-agent cannot be started (the caller
+ * reports that).
  *
  * @since 0.1.0
  * @category running
@@ -181,9 +182,6 @@ export const run = (
     }).pipe(
       Effect.scoped,
       Effect.provideService(Approvals, orderedApprovals),
-      Effect.tapError((error) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => reporter.startFailed(error.message, now - started))
-      ),
       // Interrupted while the sub-agent was starting: there is no delegate to finish, but the end is reported.
       Effect.onInterrupt(() =>
         Effect.gen(function*() {

@@ -2,7 +2,8 @@
  * Ctrl-C. `NodeRuntime.runMain` interrupts the main fiber on the first SIGINT or SIGTERM: the run's scope
  * closes, the sub-agent gets `interrupt` + `shutdown` and is drained (bounded by the drain timeout), and
  * the program ends with exit code 130 (143 for SIGTERM). This module adds the rest: a note on the first
- * signal, an immediate exit (terminal restored) on the second, and the record of which signal came.
+ * signal, an immediate exit (terminal restored) on the second, SIGHUP (the terminal went away) handled
+ * like SIGTERM, and the record of which signal came.
  *
  * @since 0.1.0
  */
@@ -17,21 +18,39 @@ import { ExitCode } from "./Errors.js"
  * @category models
  */
 export interface Received {
-  signal: "SIGINT" | "SIGTERM" | undefined
+  signal: Signal | undefined
 }
 
 /**
- * Watches SIGINT and SIGTERM while the scope lives (next to `runMain`'s own handler, which does the
- * interruption): the first gets a note on stderr, the second exits at once.
+ * The signals that end the program.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP"
+
+/**
+ * Watches SIGINT, SIGTERM and SIGHUP while the scope lives (next to `runMain`'s own handler, which does
+ * the interruption): the first gets a note on stderr (SIGHUP is relayed as SIGTERM, which `runMain`
+ * listens to), the second exits at once.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const watch = (received: Received): Effect.Effect<void, never, Scope.Scope> => {
   let count = 0
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+  let relayed = false
+  const onSignal = (signal: Signal) => {
+    if (signal === "SIGTERM" && relayed) {
+      relayed = false
+      return
+    }
     received.signal ??= signal
     count++
+    if (signal === "SIGHUP" && count === 1) {
+      relayed = true
+      process.kill(process.pid, "SIGTERM")
+    }
     const tty = process.stderr.isTTY === true
     if (count === 1) {
       process.stderr.write(
@@ -41,19 +60,18 @@ export const watch = (received: Received): Effect.Effect<void, never, Scope.Scop
     }
     if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false)
     process.stderr.write(`${tty ? "\r\x1b[2K" : ""}Quitting without waiting for the sub-agent.\n`)
-    process.exit(signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted)
+    process.exit(ExitCode.signalled[received.signal])
   }
-  const onInt = () => onSignal("SIGINT")
-  const onTerm = () => onSignal("SIGTERM")
+  const listeners = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) =>
+    [signal, () => onSignal(signal)] as const
+  )
   return Effect.acquireRelease(
     Effect.sync(() => {
-      process.on("SIGINT", onInt)
-      process.on("SIGTERM", onTerm)
+      for (const [signal, listener] of listeners) process.on(signal, listener)
     }),
     () =>
       Effect.sync(() => {
-        process.off("SIGINT", onInt)
-        process.off("SIGTERM", onTerm)
+        for (const [signal, listener] of listeners) process.off(signal, listener)
       })
   )
 }

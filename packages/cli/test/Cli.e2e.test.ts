@@ -1,5 +1,5 @@
 import { Event } from "@deputy/protocol"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
@@ -26,6 +26,8 @@ const jsonLines = (stdout: string) => {
 }
 
 describe("deputy (pipes, no terminal)", () => {
+  afterEach(Cli.stopAll)
+
   it("--version, and help without styles when piped", async () => {
     const version = await Cli.run(["--version"])
     assert.strictEqual(version.stdout.trim(), "0.1.0")
@@ -213,6 +215,24 @@ describe("deputy (pipes, no terminal)", () => {
     const { ended } = jsonLines(result.stdout)
     assert.strictEqual(ended.reason, "interrupted")
     assert.strictEqual(ended.message, "interrupted while the sub-agent was starting")
+    assert.deepStrictEqual(await Cli.settledProcesses(mark), [])
+  })
+
+  it("SIGHUP (the terminal went away) mid-command: drained like Ctrl-C, exit 129, no process left", async () => {
+    const mark = `${20 + Math.random()}`
+    const result = await Cli.run([
+      "run",
+      "--approval",
+      "approve",
+      "--agent-command",
+      Cli.agentCommand(),
+      `run:sleep ${mark}`
+    ], {
+      interruptWhen: () => Cli.processesWith(mark).length > 1,
+      signal: "SIGHUP"
+    })
+    assert.strictEqual(result.code, 129)
+    assert.include(result.stdout, "■ turn aborted (interrupted)\n■ interrupted · turn")
     assert.deepStrictEqual(await Cli.settledProcesses(mark), [])
   })
 

@@ -1,5 +1,5 @@
 import { Event } from "@deputy/protocol"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as JsonOutput from "../src/JsonOutput.js"
@@ -10,6 +10,8 @@ const decodeApproval = Schema.decodeUnknownEither(JsonOutput.ApprovalRecord, { o
 const decodeEnded = Schema.decodeUnknownEither(JsonOutput.EndedRecord, { onExcessProperty: "error" })
 
 describe("deputy demo (the real Codex against the scripted model, offline)", () => {
+  afterEach(Cli.stopAll)
+
   it("--approval approve --json: the command and the patch are approved, the turn completes", async () => {
     const result = await Cli.run(["demo", "--approval", "approve", "--json"])
     assert.strictEqual(result.code, 0, result.stderr)

@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cli from "./utils/cli.js"
@@ -7,6 +7,8 @@ const prompt = "x abort"
 const mark = () => `--deputy-test-${Math.random().toString(36).slice(2)}`
 
 describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", () => {
+  afterEach(Cli.stopAll)
+
   it("approve, then deny: the prompt shows who, what and why; the answers reach the sub-agent", async () => {
     const dir = Cli.tempDir()
     const term = Cli.pty(["run", "--agent-command", Cli.agentCommand(), `run:echo hi\npatch:${dir}/x.txt hello`], {

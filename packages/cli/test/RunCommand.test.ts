@@ -183,7 +183,7 @@ describe("deputy run: arguments", () => {
     assert.isTrue(Either.isLeft(Launch.approvalMode(Option.some("ask"), false)))
   })
 
-  it("exit codes: 0 done, 1 failed, 2 usage, 130 interrupted, 143 terminated", () => {
+  it("exit codes: 0 done, 1 failed, 2 usage, 130 interrupted, 143 terminated, 129 hung up", () => {
     assert.strictEqual(Errors.exitCodeOf(Exit.void, undefined), 0)
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new Errors.RunFailed({ exitCode: 1 })), undefined), 1)
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new Errors.UsageError({ message: "x" })), undefined), 2)
@@ -191,6 +191,7 @@ describe("deputy run: arguments", () => {
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new SpawnError({ agent: "codex", reason: "x" })), undefined), 1)
     assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGINT"), 130)
     assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGTERM"), 143)
+    assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGHUP"), 129)
     assert.strictEqual(Errors.exitCodeOf(Exit.die("bug"), undefined), 1)
   })
 

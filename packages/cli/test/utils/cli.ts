@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -24,6 +24,21 @@ export const agentCommand = (options: { readonly mark?: string; readonly env?: R
     ...(options.mark === undefined ? [] : [options.mark])
   ])
 
+const running = new Set<ChildProcess>()
+const track = <C extends ChildProcess>(child: C): C => {
+  running.add(child)
+  child.on("close", () => running.delete(child))
+  return child
+}
+
+/**
+ * Kills what a test left running (a test that failed while a program waited for keys): `script`'s end hangs up
+ * its terminal, which ends the program in it.
+ */
+export const stopAll = () => {
+  for (const child of running) child.kill("SIGKILL")
+}
+
 /** A fresh temporary directory. */
 export const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "deputy-cli-test-"))
 
@@ -43,16 +58,17 @@ export const run = (
     readonly input?: string
     readonly env?: Record<string, string>
     readonly cwd?: string
-    /** Sends SIGINT to the program once this holds (checked every 50 ms). */
+    /** Sends `signal` (default SIGINT) to the program once this holds (checked every 50 ms). */
     readonly interruptWhen?: () => boolean
+    readonly signal?: NodeJS.Signals
   } = {}
 ): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = track(spawn(process.execPath, [bin, ...args], {
       cwd: options.cwd ?? os.tmpdir(),
       env: baseEnv(options.env),
       stdio: ["pipe", "pipe", "pipe"]
-    })
+    }))
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (data) => (stdout += data))
@@ -61,7 +77,7 @@ export const run = (
     const timer = interruptWhen === undefined ? undefined : setInterval(() => {
       if (!interruptWhen()) return
       clearInterval(timer)
-      child.kill("SIGINT")
+      child.kill(options.signal ?? "SIGINT")
     }, 50)
     child.on("error", reject)
     child.on("close", (code) => {
@@ -103,11 +119,11 @@ export const pty = (
   options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
 ): Pty => {
   const command = `exec ${ShellWords.join([process.execPath, bin, ...args])}`
-  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+  const child = track(spawn("script", ["-qfec", command, "/dev/null"], {
     cwd: options.cwd ?? os.tmpdir(),
     env: baseEnv({ TERM: "xterm-256color", ...options.env }),
     stdio: ["pipe", "pipe", "pipe"]
-  })
+  }))
   let output = ""
   child.stdout.on("data", (data) => (output += data))
   child.stderr.on("data", (data) => (output += data))
