@@ -103,8 +103,9 @@ export type ApprovalRequest = CommandApproval | PatchApproval | PermissionsReque
 export type ApprovalOutcome = "approved" | "approved_for_session" | "denied" | "aborted" | "timed_out"
 
 /**
- * A settled request: the outcome, who or what decided (`by`), why it was aborted (`reason`), how long the
- * parent took, and the exact op the child received.
+ * A settled request: the outcome, why it was aborted or timed out (`reason`), how long the parent took,
+ * and the exact op the child received. Who decided is the `Approvals` layer's business (a policy rule, a
+ * person, the inbox); the delegate only sees the answer.
  *
  * @since 0.1.0
  * @category models
@@ -112,7 +113,6 @@ export type ApprovalOutcome = "approved" | "approved_for_session" | "denied" | "
 export interface ApprovalSettlement {
   readonly request: ApprovalRequest
   readonly outcome: ApprovalOutcome
-  readonly by?: string | undefined
   readonly reason?: string | undefined
   readonly waitedMs: number
   readonly answer: Op
