@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest, Delegate } from "@deputy/core"
+import { ApprovalRequest, type Delegate } from "@deputy/core"
 import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
 import { isEventMsg } from "@deputy/protocol"
 import * as path from "node:path"
@@ -158,15 +158,8 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
       const files = Object.keys(request.event.changes).map((file) => displayPath(file, cwd))
       return `apply a patch to ${files.join(", ") || "no files"}`
     }
-    case "permissions": {
-      const { file_system, network } = request.event.permissions
-      const parts = [
-        network?.enabled ? "network access" : undefined,
-        file_system?.read?.length ? `read ${file_system.read.join(", ")}` : undefined,
-        file_system?.write?.length ? `write ${file_system.write.join(", ")}` : undefined
-      ].filter((part) => part !== undefined)
-      return `grant ${sanitize(parts.join("; ")) || "permissions"}`
-    }
+    case "permissions":
+      return `grant ${sanitize(ApprovalRequest.describePermissions(request.event.permissions)) || "permissions"}`
     case "user_input":
       return `answer ${request.event.questions.map((question) => `“${sanitize(question.question)}”`).join(", ")}`
   }

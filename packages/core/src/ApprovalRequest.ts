@@ -7,6 +7,7 @@ import type {
   ApplyPatchApprovalRequest,
   ExecApprovalRequest,
   Op,
+  RequestPermissionProfile,
   RequestPermissions,
   RequestUserInput,
   ReviewDecision,
@@ -119,6 +120,21 @@ export interface ApprovalSettlement {
 }
 
 /**
+ * What a permission profile asks for, in words (`network access; write /tmp`); empty when nothing.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describePermissions = (permissions: RequestPermissionProfile): string => {
+  const { file_system, network } = permissions
+  return [
+    network?.enabled ? "network access" : undefined,
+    file_system?.read?.length ? `read ${file_system.read.join(", ")}` : undefined,
+    file_system?.write?.length ? `write ${file_system.write.join(", ")}` : undefined
+  ].filter((part) => part !== undefined).join("; ")
+}
+
+/**
  * A one-line description of a request for people: the command, the patched files, the permissions or
  * the questions.
  *
@@ -131,15 +147,8 @@ export const describe = (request: ApprovalRequest): string => {
       return `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
     case "patch":
       return `apply a patch to ${Object.keys(request.event.changes).join(", ") || "no files"}`
-    case "permissions": {
-      const { file_system, network } = request.event.permissions
-      const parts = [
-        network?.enabled ? "network access" : undefined,
-        file_system?.read?.length ? `read ${file_system.read.join(", ")}` : undefined,
-        file_system?.write?.length ? `write ${file_system.write.join(", ")}` : undefined
-      ].filter((part) => part !== undefined)
-      return `grant ${parts.join("; ") || "permissions"}`
-    }
+    case "permissions":
+      return `grant ${describePermissions(request.event.permissions) || "permissions"}`
     case "user_input":
       return `answer ${request.event.questions.map((question) => JSON.stringify(question.question)).join(", ")}`
   }

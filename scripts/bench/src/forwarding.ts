@@ -113,15 +113,7 @@ const rawAgent = ({ batches }: Workload) =>
     return (total / elapsed) * 1000
   }).pipe(Effect.scoped, Effect.provide(layer))
 
-const droppedTypes = new Set([
-  "session_configured",
-  "agent_message_delta",
-  "agent_reasoning_delta",
-  "agent_reasoning_raw_content_delta",
-  "thread_name_updated",
-  "mcp_startup_update",
-  "mcp_startup_complete"
-])
+const droppedTypes = Delegate.droppedEventTypes
 const routedTypes = new Set([
   "exec_approval_request",
   "apply_patch_approval_request",
