@@ -6,4 +6,6 @@
  */
 
 /** @since 0.1.0 */
+export * as ChildProcess from "./ChildProcess.js"
+/** @since 0.1.0 */
 export * as ProcessAgent from "./ProcessAgent.js"

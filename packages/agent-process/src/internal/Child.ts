@@ -7,7 +7,6 @@ import { Agent, AgentClosed, AgentExited } from "@deputy/core"
 import type { Event, Submission } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as PlatformError from "@effect/platform/Error"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
@@ -17,9 +16,9 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { type ExitStatus, exitStatus, forkInterruptible, StderrTail } from "../ChildProcess.js"
 import { decodeChunk } from "./Decode.js"
 import * as ProcessGroup from "./ProcessGroup.js"
-import { StderrTail } from "./StderrTail.js"
 
 /** Settings of a running child, resolved from the public options. */
 export interface ChildSettings {
@@ -30,40 +29,11 @@ export interface ChildSettings {
   readonly killGracePeriod: Duration.Duration
 }
 
-/** How the process ended: an exit code, or the signal that killed it. */
-interface ExitStatus {
-  readonly code: number | null
-  readonly signal: string | null
-}
-
 /** Events read but not yet taken by the consumer; beyond this, reading stdout waits (backpressure). */
 const eventCapacity = 1024
 
 /** Encoded submissions not yet written to stdin; beyond this, `submit` waits. */
 const submissionCapacity = 256
-
-/**
- * The executor reports a death by signal only as an error text
- * ("Process interrupted due to receipt of signal: SIGTERM"); the signal name is read back from it.
- */
-const exitStatus = (process: CommandExecutor.Process): Effect.Effect<ExitStatus> =>
-  process.exitCode.pipe(
-    Effect.map((code): ExitStatus => ({ code, signal: null })),
-    Effect.catchAll((error: PlatformError.PlatformError) =>
-      Effect.succeed<ExitStatus>({
-        code: null,
-        signal: /signal: (\w+)/.exec(error._tag === "SystemError" ? error.description ?? "" : error.message)?.[1] ??
-          "unknown signal"
-      })
-    )
-  )
-
-/**
- * Forks into the scope, interruptible even when started from an uninterruptible region (the spawn is one,
- * and forked fibers inherit it): the scope's close must be able to interrupt it.
- */
-const background = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Scope.Scope> =>
-  Effect.forkScoped(Effect.interruptible(effect))
 
 const describe = (status: ExitStatus, stopping: boolean): string =>
   status.signal !== null
@@ -113,14 +83,14 @@ export const run = (
       Effect.tap((status) => Deferred.succeed(exited, status)),
       Effect.zipRight(ProcessGroup.terminate(pid, settings.killGracePeriod)),
       Effect.ensuring(Effect.sync(() => reaped = true)),
-      background
+      forkInterruptible
     )
 
     yield* process.stderr.pipe(
       Stream.runForEachChunk((chunk) => Effect.sync(() => Chunk.forEach(chunk, (bytes) => tail.push(bytes)))),
       Effect.ignore,
       Effect.ensuring(Deferred.complete(stderrDone, Effect.void)),
-      background
+      forkInterruptible
     )
 
     const encoder = new TextEncoder()
@@ -130,7 +100,7 @@ export const run = (
       Effect.catchAll((error) => closeSubmissions(`writing to its stdin failed: ${error.message}`)),
       // Nobody takes from the queue any more: release submitters waiting for room.
       Effect.ensuring(inbox.shutdown),
-      background
+      forkInterruptible
     )
 
     const reader = yield* Effect.gen(function*() {
@@ -159,7 +129,7 @@ export const run = (
       yield* status.code === 0
         ? events.end
         : events.fail(new AgentExited({ code: status.code, signal: status.signal, reason, ...stderrTail() }))
-    }).pipe(background)
+    }).pipe(forkInterruptible)
 
     // Runs first when the scope closes: close stdin, SIGTERM the group, SIGKILL after the grace period;
     // then let the reader report the exit and the writer see its pipe close (a write pending on a dead

@@ -3,11 +3,11 @@
  * JSON-RPC lines, a reader fiber turns stdout into events (through the `Translator`, one batch per chunk),
  * a fiber keeps the stderr tail, another waits for the exit; a finalizer stops it all.
  */
+import { ChildProcess } from "@deputy/agent-process"
 import { AgentExited } from "@deputy/core"
 import type { Event, W3cTraceContext } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as PlatformError from "@effect/platform/Error"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -40,53 +40,8 @@ export class RequestFailed extends Data.TaggedError("RequestFailed")<{
   readonly message: string
 }> {}
 
-/** How the process ended: an exit code, or the signal that killed it. */
-export interface ExitStatus {
-  readonly code: number | null
-  readonly signal: string | null
-}
-
 /** Events read but not yet taken by the consumer; beyond this, reading stdout waits (backpressure). */
 const eventCapacity = 1024
-
-/**
- * The executor reports a death by signal only as an error text
- * ("Process interrupted due to receipt of signal: SIGTERM"); the signal name is read back from it.
- */
-const exitStatus = (process: CommandExecutor.Process): Effect.Effect<ExitStatus> =>
-  process.exitCode.pipe(
-    Effect.map((code): ExitStatus => ({ code, signal: null })),
-    Effect.catchAll((error: PlatformError.PlatformError) =>
-      Effect.succeed<ExitStatus>({
-        code: null,
-        signal: /signal: (\w+)/.exec(error._tag === "SystemError" ? error.description ?? "" : error.message)?.[1] ??
-          "unknown signal"
-      })
-    )
-  )
-
-/** Forks into the scope, interruptible even when started from an uninterruptible region. */
-const background = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Scope.Scope> =>
-  Effect.forkScoped(Effect.interruptible(effect))
-
-/** The last bytes of a byte stream. */
-class Tail {
-  private chunks: Array<Uint8Array> = []
-  private size = 0
-  constructor(private readonly maxBytes: number) {}
-  push(bytes: Uint8Array): void {
-    this.chunks.push(bytes)
-    this.size += bytes.length
-    while (this.chunks.length > 1 && this.size - this.chunks[0]!.length >= this.maxBytes) {
-      this.size -= this.chunks.shift()!.length
-    }
-  }
-  text(): string | undefined {
-    if (this.size === 0) return undefined
-    const text = new TextDecoder().decode(Buffer.concat(this.chunks))
-    return text.length > this.maxBytes ? text.slice(text.length - this.maxBytes) : text
-  }
-}
 
 /** The process as the agent uses it. */
 export interface Session {
@@ -111,7 +66,7 @@ export interface Session {
   readonly shutdown: (submissionId: string) => Effect.Effect<void>
   /** Waits for the exit, escalating to SIGTERM / SIGKILL after the grace periods. */
   readonly stop: Effect.Effect<void>
-  readonly exit: Effect.Effect<ExitStatus>
+  readonly exit: Effect.Effect<ChildProcess.ExitStatus>
   readonly stderrTail: () => string | undefined
 }
 
@@ -125,8 +80,8 @@ export const start = (
 ): Effect.Effect<Session, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pid = process.pid
-    const tail = new Tail(settings.stderrTailBytes)
-    const exited = yield* Deferred.make<ExitStatus>()
+    const tail = new ChildProcess.StderrTail(settings.stderrTailBytes)
+    const exited = yield* Deferred.make<ChildProcess.ExitStatus>()
     const stderrDone = yield* Deferred.make<void>()
     const events = yield* Mailbox.make<Event, AgentExited>(eventCapacity)
     const outbox = yield* Mailbox.make<string>()
@@ -201,13 +156,16 @@ export const start = (
     }
     const stop = ProcessTree.stop(pid, Deferred.await(exited), settings.exitGrace, settings.killGrace)
 
-    yield* exitStatus(process).pipe(Effect.flatMap((status) => Deferred.succeed(exited, status)), background)
+    yield* ChildProcess.exitStatus(process).pipe(
+      Effect.flatMap((status) => Deferred.succeed(exited, status)),
+      ChildProcess.forkInterruptible
+    )
 
     yield* process.stderr.pipe(
       Stream.runForEachChunk((chunk) => Effect.sync(() => Chunk.forEach(chunk, (bytes) => tail.push(bytes)))),
       Effect.ignore,
       Effect.ensuring(Deferred.complete(stderrDone, Effect.void)),
-      background
+      ChildProcess.forkInterruptible
     )
 
     const encoder = new TextEncoder()
@@ -215,10 +173,10 @@ export const start = (
       Stream.mapChunks((lines) => Chunk.of(encoder.encode(`${Chunk.join(lines, "\n")}\n`))),
       Stream.run(process.stdin),
       Effect.ignore,
-      background
+      ChildProcess.forkInterruptible
     )
 
-    const describe = (status: ExitStatus): string =>
+    const describe = (status: ChildProcess.ExitStatus): string =>
       status.signal !== null ?
         `codex app-server was killed by ${status.signal}` :
         status.code === 0
@@ -252,7 +210,7 @@ export const start = (
       yield* flush
       const reason = read._tag === "Left" ? `reading its stdout failed: ${read.left.message}` : describe(final)
       yield* events.fail(new AgentExited({ code: final.code, signal: final.signal, reason, ...withTail() }))
-    }).pipe(background)
+    }).pipe(ChildProcess.forkInterruptible)
 
     // Runs first when the scope closes: stdin closed, the consumer's stream ended (a reader blocked on a full
     // mailbox is released and goes on draining stdout), Codex given time to exit, then SIGTERM / SIGKILL, and
