@@ -16,7 +16,6 @@ import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import * as ApprovalSetup from "./ApprovalSetup.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
@@ -94,6 +93,31 @@ export const run = (
         return reporter.event(event)
       })
 
+    // Ctrl-C can land between taking an event from the delegate and showing it. Taking is therefore
+    // uninterruptible and records the event (a synchronous push, nothing that can wait), showing stays
+    // interruptible (it may wait behind a prompt), and `finish` shows what was taken but not shown.
+    const unshown: Array<Event> = []
+    const takeNext = (handle: Delegate.DelegateHandle): Effect.Effect<Option.Option<Event>> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.tap(restore(handle.nextEvent), (next) => {
+          if (Option.isSome(next)) unshown.push(next.value)
+        })
+      )
+    const showTaken = (event: Event) =>
+      show(event).pipe(
+        Effect.onExit((exit) => exit._tag === "Success" ? Effect.sync(() => void unshown.shift()) : Effect.void)
+      )
+    /** Shows every event until the delegate ends, those taken earlier but not shown first. */
+    const showRest = (handle: Delegate.DelegateHandle) =>
+      Effect.gen(function*() {
+        while (unshown.length > 0) yield* showTaken(unshown[0]!)
+        while (true) {
+          const next = yield* takeNext(handle)
+          if (Option.isNone(next)) return
+          yield* showTaken(next.value)
+        }
+      })
+
     const delegateOptions: Delegate.DelegateOptions = {
       source: options.source,
       cwd: options.cwd,
@@ -106,9 +130,7 @@ export const run = (
     /** Shuts the sub-agent down (if it still runs), shows what the drain brings, reports the end. */
     const finish = (handle: Delegate.DelegateHandle) =>
       Effect.gen(function*() {
-        const [ended] = yield* Effect.all([handle.shutdown, Stream.runForEach(handle.events, show)], {
-          concurrency: 2
-        })
+        const [ended] = yield* Effect.all([handle.shutdown, showRest(handle)], { concurrency: 2 })
         const now = yield* Clock.currentTimeMillis
         const summary: Render.Summary = {
           ended,
@@ -149,9 +171,9 @@ export const run = (
           if (submitted._tag === "Left") return
           let turnStarted = false
           while (true) {
-            const event = yield* handle.nextEvent
+            const event = yield* takeNext(handle)
             if (Option.isNone(event)) return
-            yield* show(event.value)
+            yield* showTaken(event.value)
             const msg = event.value.msg
             if (msg.type === "task_started") turnStarted = true
             if (event.value.id === submitted.right && (isTurnEnd(msg) || (msg.type === "error" && !turnStarted))) break
@@ -178,7 +200,7 @@ export const run = (
       // Runs first when the scope closes, so also on Ctrl-C.
       yield* Effect.addFinalizer(() => finish(handle))
       if (options.interactive) yield* converse(handle)
-      else yield* Stream.runForEach(handle.events, show)
+      else yield* showRest(handle)
     }).pipe(
       Effect.scoped,
       Effect.provideService(Approvals, orderedApprovals),
