@@ -105,7 +105,10 @@ export interface DelegateHandle {
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, DelegateClosed>
   /**
    * The child's events minus the filtered and routed ones, in order; the stream ends when the delegate
-   * ends. It is the consumer's end: stopping a run of it before the end shuts the child down.
+   * ends. It is the consumer's end: stopping a run of it before the end shuts the child down. As with any
+   * stream over a queue, a run interrupted between taking a chunk and handling it loses that chunk: a
+   * consumer that must show every event after Ctrl-C takes with `nextEvent` in an uninterruptible region
+   * (see `@deputy/cli`'s `Session`).
    */
   readonly events: Stream.Stream<Event>
   /** The next event, or none once the delegate has ended and every event was read. */
