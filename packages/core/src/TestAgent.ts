@@ -47,10 +47,13 @@ export interface TestAgentOptions {
  * @category models
  */
 export interface TestAgentService {
-  /** Emits an event; `id` defaults to the current turn's id (`""` outside a turn). Waits while the buffer is full. */
-  readonly emit: (msg: EventMsg, id?: string) => Effect.Effect<void>
-  /** Emits several events in order. */
-  readonly emitAll: (msgs: Iterable<EventMsg>, id?: string) => Effect.Effect<void>
+  /**
+   * Emits an event message (its id defaults to the current turn's id, `""` outside a turn) or a whole
+   * `Event` (`{id, msg}`, emitted as given). Waits while the buffer is full.
+   */
+  readonly emit: (event: EventMsg | Event, id?: string) => Effect.Effect<void>
+  /** Emits several, in order, in one offer. */
+  readonly emitAll: (events: Iterable<EventMsg | Event>, id?: string) => Effect.Effect<void>
   /** Starts a turn (`task_started`) for the last `user_input` received, or `id`; returns the turn id. */
   readonly startTurn: (id?: string) => Effect.Effect<string>
   /** Completes the current turn with an agent message and `task_complete`. */
@@ -73,6 +76,9 @@ export interface TestAgentService {
   /** Waits until a child has been spawned. */
   readonly awaitSpawn: Effect.Effect<void>
 }
+
+/** An `Event` has `id` and `msg` and no `type`; an `EventMsg` always has a `type`. */
+const isEvent = (item: EventMsg | Event): item is Event => !("type" in item) && "msg" in item
 
 interface Child {
   readonly events: Mailbox.Mailbox<Event, AgentExited>
@@ -113,11 +119,11 @@ export const make = (options: TestAgentOptions = {}) =>
     }
 
     /** Emits in one offer (waits while the child's buffer is full), tracking turns as it goes. */
-    const emitTo = (state: Child, msgs: Iterable<EventMsg>, id?: string) =>
+    const emitTo = (state: Child, items: Iterable<EventMsg | Event>, id?: string) =>
       Effect.suspend(() => {
         const batch: Array<Event> = []
-        for (const msg of msgs) {
-          const event: Event = { id: id ?? state.turn?.eventId ?? "", msg }
+        for (const item of items) {
+          const event: Event = isEvent(item) ? item : { id: id ?? state.turn?.eventId ?? "", msg: item }
           track(state, event)
           batch.push(event)
         }

@@ -101,6 +101,17 @@ describe("beyond Codex", () => {
       assert.deepStrictEqual(yield* handle.usage, usage)
     }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
 
+  it.effect("TestAgent.emit takes a message (id from the turn) or a whole Event (id as given)", () =>
+    Effect.gen(function*() {
+      const handle = yield* Delegate.interactive({ source })
+      const child = yield* TestAgent
+      yield* child.startTurn("turn-7")
+      yield* child.emit(message("from the turn"))
+      yield* child.emit({ id: "explicit", msg: message("as given") })
+      const events = yield* handle.events.pipe(Stream.take(3), Stream.runCollect)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(events).map((event) => event.id), ["turn-7", "turn-7", "explicit"])
+    }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
+
   it.effect("status follows every event, filtered ones included", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
