@@ -4,7 +4,6 @@
  */
 import { ProcessAgent } from "@deputy/agent-process"
 import { Approvals, Delegate } from "@deputy/core"
-import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -30,15 +29,7 @@ const oneShot = (input: string, approvals: Layer.Layer<Approvals>, cwd?: string)
 
 /** Reads a delegate's events up to the first of type `type` (and returns them all). */
 const until = (handle: Delegate.DelegateHandle, type: string) =>
-  Effect.gen(function*() {
-    const events: Array<Event> = []
-    while (true) {
-      const next = yield* handle.nextEvent
-      if (Option.isNone(next)) return yield* Effect.dieMessage(`the delegate ended before a ${type} event`)
-      events.push(next.value)
-      if (next.value.msg.type === type) return events
-    }
-  })
+  Effect.orDie(Delegate.readUntil(handle, (event) => event.msg.type === type))
 
 describe("Delegate over ProcessAgent (end to end)", () => {
   it.scopedLive("one-shot, message only: completed with the last agent message", () =>

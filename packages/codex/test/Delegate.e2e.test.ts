@@ -44,15 +44,7 @@ const oneShot = (input: string, cwd?: string) =>
 
 /** Reads a delegate's events up to the first of type `type` (and returns them all). */
 const until = (handle: Delegate.DelegateHandle, type: string) =>
-  Effect.gen(function*() {
-    const events: Array<Event> = []
-    while (true) {
-      const next = yield* handle.nextEvent
-      if (Option.isNone(next)) return yield* Effect.dieMessage(`the delegate ended before a ${type} event`)
-      events.push(next.value)
-      if (next.value.msg.type === type) return events
-    }
-  })
+  Effect.orDie(Delegate.readUntil(handle, (event) => event.msg.type === type))
 
 const userInput = (text: string) => ({
   type: "user_input" as const,

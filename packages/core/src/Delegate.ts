@@ -7,14 +7,14 @@
  */
 import type { AgentStatus, Event, Op, Submission, TokenUsage, UserInput } from "@deputy/protocol"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { AgentSpawner, SpawnOptions } from "./AgentSpawner.js"
 import type { ApprovalKind, ApprovalSettlement } from "./ApprovalRequest.js"
 import type { Approvals } from "./Approvals.js"
-import type { DelegateClosed, SpawnError } from "./Errors.js"
+import { DelegateClosed, type SpawnError } from "./Errors.js"
 import * as runtime from "./internal/delegateRuntime.js"
 
 /**
@@ -156,3 +156,27 @@ export const oneShot: (
   options: OneShotOptions
 ) => Effect.Effect<DelegateHandle, SpawnError, Scope.Scope | AgentSpawner | Approvals> = (options) =>
   runtime.make(options, options)
+
+/**
+ * Reads events up to and including the first that matches (e.g. the end of a turn), without stopping the
+ * delegate: unlike ending a run of `handle.events` early, this is not the consumer going away. Fails with
+ * `DelegateClosed` if the delegate ends first.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const readUntil = (
+  handle: DelegateHandle,
+  predicate: (event: Event) => boolean
+): Effect.Effect<ReadonlyArray<Event>, DelegateClosed> =>
+  Effect.gen(function*() {
+    const events: Array<Event> = []
+    while (true) {
+      const next = yield* handle.nextEvent
+      if (Option.isNone(next)) {
+        return yield* Effect.fail(new DelegateClosed({ reason: "the delegate ended before the awaited event" }))
+      }
+      events.push(next.value)
+      if (predicate(next.value)) return events
+    }
+  })

@@ -112,6 +112,24 @@ describe("beyond Codex", () => {
       assert.deepStrictEqual(Chunk.toReadonlyArray(events).map((event) => event.id), ["turn-7", "turn-7", "explicit"])
     }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
 
+  it.effect("Delegate.readUntil reads up to a matching event and leaves the delegate running", () =>
+    Effect.gen(function*() {
+      const handle = yield* Delegate.interactive({ source })
+      const child = yield* TestAgent
+      yield* child.emitAll([
+        message("a"),
+        { type: "task_complete", turn_id: "t", last_agent_message: "a" },
+        message("b")
+      ], "t")
+      const turn = yield* Delegate.readUntil(handle, (event) => event.msg.type === "task_complete")
+      assert.deepStrictEqual(msgTypes(turn), ["agent_message", "task_complete"])
+      assert.deepStrictEqual(Option.map(yield* handle.nextEvent, (event) => event.msg), Option.some(message("b")))
+      assert.deepStrictEqual(opTypes(yield* child.received), []) // not shut down
+      yield* child.end
+      const error = yield* Effect.flip(Delegate.readUntil(handle, () => false))
+      assert.strictEqual(error._tag, "DelegateClosed")
+    }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
+
   it.effect("status follows every event, filtered ones included", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
