@@ -144,7 +144,14 @@ describe("Render", () => {
     ) =>
       Render.settlement(
         Style.plain,
-        { request, outcome, waitedMs: 5, answer: { type: "interrupt" }, reason: "shutting down" },
+        {
+          request,
+          outcome,
+          decidedBy: { _tag: "Unattributed", service: "test" },
+          waitedMs: 5,
+          answer: { type: "interrupt" },
+          reason: "shutting down"
+        },
         "you",
         "/repo"
       )

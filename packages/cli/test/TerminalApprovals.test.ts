@@ -1,3 +1,4 @@
+import { DecidedBy } from "@deputy/core"
 import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -113,16 +114,16 @@ describe("TerminalApprovals", () => {
       const request = Requests.permissions()
       yield* t.send(MockTerminal.key("s"))
       assert.deepStrictEqual(
-        yield* t.approvals.permissions(request),
+        DecidedBy.split(yield* t.approvals.permissions(request), "test").value,
         Option.some({ permissions: request.event.permissions, scope: "session" as const })
       )
       yield* t.send(MockTerminal.key("a"))
       assert.deepStrictEqual(
-        yield* t.approvals.permissions(request),
+        DecidedBy.split(yield* t.approvals.permissions(request), "test").value,
         Option.some({ permissions: request.event.permissions, scope: "turn" as const })
       )
       yield* t.send(MockTerminal.key("d"))
-      assert.isTrue(Option.isNone(yield* t.approvals.permissions(request)))
+      assert.isTrue(Option.isNone(DecidedBy.split(yield* t.approvals.permissions(request), "test").value))
       assert.include(t.stderr(), "network access; write /repo/node_modules")
     }))
 
@@ -135,12 +136,12 @@ describe("TerminalApprovals", () => {
       )
       yield* t.send(MockTerminal.key("backspace"), ...MockTerminal.line("a"))
       assert.deepStrictEqual(
-        yield* t.approvals.userInput(Requests.userInput()),
+        DecidedBy.split(yield* t.approvals.userInput(Requests.userInput()), "test").value,
         Option.some({ answers: { color: { answers: ["blue"] }, name: { answers: ["Ada"] } } })
       )
       assert.include(t.stderr(), "    Style: Which colour?\n      1. red — warm\n      2. blue — cold\n")
       yield* t.send(MockTerminal.ctrlD)
-      assert.isTrue(Option.isNone(yield* t.approvals.userInput(Requests.userInput())))
+      assert.isTrue(Option.isNone(DecidedBy.split(yield* t.approvals.userInput(Requests.userInput()), "test").value))
     }))
 
   it.scoped("other output waits while a prompt is open, and prompts come one at a time", () =>

@@ -14,6 +14,7 @@ import type {
   SubAgentSource
 } from "@deputy/protocol"
 import { isApproval } from "@deputy/protocol"
+import type { DecidedBy } from "./DecidedBy.js"
 
 /**
  * The four kinds of request a delegate routes to the parent.
@@ -104,9 +105,8 @@ export type ApprovalRequest = CommandApproval | PatchApproval | PermissionsReque
 export type ApprovalOutcome = "approved" | "approved_for_session" | "denied" | "aborted" | "timed_out"
 
 /**
- * A settled request: the outcome, why it was aborted or timed out (`reason`), how long the parent took,
- * and the exact op the child received. Who decided is the `Approvals` layer's business (a policy rule, a
- * person, the inbox); the delegate only sees the answer.
+ * A settled request: the outcome, who decided it (carried from the decider, never re-derived), why it
+ * was aborted or timed out (`reason`), how long the parent took, and the exact op the child received.
  *
  * @since 0.1.0
  * @category models
@@ -114,6 +114,8 @@ export type ApprovalOutcome = "approved" | "approved_for_session" | "denied" | "
 export interface ApprovalSettlement {
   readonly request: ApprovalRequest
   readonly outcome: ApprovalOutcome
+  /** Who decided: a person, a policy rule, a fixed setting, a default, a deadline, a cancellation... */
+  readonly decidedBy: DecidedBy
   readonly reason?: string | undefined
   readonly waitedMs: number
   readonly answer: Op

@@ -17,6 +17,7 @@ import type {
   PermissionsRequest,
   UserInputRequest
 } from "./ApprovalRequest.js"
+import type { Answer } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
 
 /**
@@ -24,14 +25,19 @@ import { globToRegExp } from "./internal/glob.js"
  * child then receives nothing granted / no answers. An implementation may take as long as a person
  * needs; the delegate interrupts the wait when it shuts down.
  *
+ * Each method returns its answer attributed (`DecidedBy.decided(value, decidedBy)`), so the delegate can
+ * say who decided; a bare answer (as 0.1 implementations return) is settled as `Unattributed`.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface ApprovalsService {
-  readonly command: (request: CommandApproval) => Effect.Effect<ReviewDecision>
-  readonly patch: (request: PatchApproval) => Effect.Effect<ReviewDecision>
-  readonly permissions: (request: PermissionsRequest) => Effect.Effect<Option.Option<RequestPermissionsResponse>>
-  readonly userInput: (request: UserInputRequest) => Effect.Effect<Option.Option<RequestUserInputResponse>>
+  readonly command: (request: CommandApproval) => Effect.Effect<Answer<ReviewDecision>>
+  readonly patch: (request: PatchApproval) => Effect.Effect<Answer<ReviewDecision>>
+  readonly permissions: (
+    request: PermissionsRequest
+  ) => Effect.Effect<Answer<Option.Option<RequestPermissionsResponse>>>
+  readonly userInput: (request: UserInputRequest) => Effect.Effect<Answer<Option.Option<RequestUserInputResponse>>>
 }
 
 /**

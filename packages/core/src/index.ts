@@ -27,6 +27,8 @@ export * as ApprovalRequest from "./ApprovalRequest.js"
 export { Approvals, TestApprovals } from "./Approvals.js"
 /** @since 0.1.0 */
 export type { ApprovalsService, PolicyAction, PolicyRule, TestAnswer, TestAnswers } from "./Approvals.js"
+/** @since 0.2.0 */
+export * as DecidedBy from "./DecidedBy.js"
 /** @since 0.1.0 */
 export * as Delegate from "./Delegate.js"
 /** @since 0.1.0 */

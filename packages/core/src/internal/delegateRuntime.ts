@@ -28,6 +28,7 @@ import { AgentSpawner } from "../AgentSpawner.js"
 import type { ApprovalKind, ApprovalOutcome, ApprovalRequest, ApprovalSettlement } from "../ApprovalRequest.js"
 import { outcomeOfDecision } from "../ApprovalRequest.js"
 import { Approvals, type ApprovalsService } from "../Approvals.js"
+import * as DecidedBy from "../DecidedBy.js"
 import type { DelegateEnded, DelegateHandle, DelegateOptions, EndReason, OneShotOptions } from "../Delegate.js"
 import { AgentExited, DelegateClosed, type SpawnError } from "../Errors.js"
 import * as TraceContext from "../TraceContext.js"
@@ -53,6 +54,7 @@ export const droppedTypes: ReadonlySet<string> = new Set([
 interface Resolution {
   readonly answer: Op
   readonly outcome: ApprovalOutcome
+  readonly decidedBy: DecidedBy.DecidedBy
   readonly reason?: string | undefined
 }
 
@@ -72,6 +74,9 @@ interface QueuedSubmission {
 }
 
 type ShutdownCause = Extract<EndReason, "completed" | "aborted" | "errored" | "timed_out" | "interrupted">
+
+/** Placeholder on the default resolutions; every path that settles with one replaces it. */
+const unknownDecider: DecidedBy.DecidedBy = { _tag: "Cancelled", reason: "the delegate stopped" }
 
 const zeroUsage: TokenUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
 
@@ -183,6 +188,7 @@ export const make = (
         const settlement: ApprovalSettlement = {
           request: routed.request,
           outcome: resolution.outcome,
+          decidedBy: resolution.decidedBy,
           reason: resolution.reason,
           waitedMs,
           answer: resolution.answer
@@ -199,11 +205,22 @@ export const make = (
           timeout === undefined ? Effect.asSome(asked) : Effect.timeoutOption(asked, timeout)
         )
         const resolution: Resolution = Exit.match(exit, {
-          onSuccess: (answer) => Option.getOrElse(answer, () => routed.timedOut),
-          onFailure: (cause) => ({
-            ...routed.aborted,
-            reason: `the approval service failed: ${Cause.pretty(cause).split("\n")[0]}`
-          })
+          onSuccess: (answer) =>
+            Option.getOrElse(answer, () => ({
+              ...routed.timedOut,
+              decidedBy: {
+                _tag: "Deadline" as const,
+                afterMs: timeout === undefined ? 0 : Duration.toMillis(Duration.decode(timeout))
+              }
+            })),
+          onFailure: (cause) => {
+            const error = Cause.pretty(cause).split("\n")[0] ?? "unknown failure"
+            return {
+              ...routed.aborted,
+              decidedBy: { _tag: "ServiceFailed" as const, error },
+              reason: `the approval service failed: ${error}`
+            }
+          }
         })
         if (Exit.isFailure(exit)) yield* Effect.logWarning("approval service failed; answering abort", exit.cause)
         const waited = (yield* Clock.currentTimeMillis) - started
@@ -231,7 +248,9 @@ export const make = (
         const claimed = [...pending.values()]
         pending.clear()
         yield* FiberSet.clear(requestFibers)
-        for (const routed of claimed) yield* settle(routed, { ...routed.aborted, reason }, 0, deliver)
+        for (const routed of claimed) {
+          yield* settle(routed, { ...routed.aborted, decidedBy: { _tag: "Cancelled", reason }, reason }, 0, deliver)
+        }
       })
 
     const requestKey = (kind: ApprovalKind, callId: string) => {
@@ -244,35 +263,37 @@ export const make = (
     /** A command or patch request: the parent's decision goes back as-is (`abort` by default). */
     const decisionRequest = <R extends ApprovalRequest>(
       request: R,
-      ask: (service: ApprovalsService, request: R) => Effect.Effect<ReviewDecision>,
+      ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<ReviewDecision>>,
       answer: (decision: ReviewDecision) => Op
     ): RoutedRequest => ({
       request,
       ask: (service) =>
-        Effect.map(ask(service, request), (decision) => ({
-          answer: answer(decision),
-          outcome: outcomeOfDecision(decision)
-        })),
-      timedOut: { answer: answer("timed_out"), outcome: "timed_out" },
-      aborted: { answer: answer("abort"), outcome: "aborted" }
+        Effect.map(ask(service, request), (given) => {
+          const { decidedBy, value: decision } = DecidedBy.split(given, "Approvals")
+          return { answer: answer(decision), outcome: outcomeOfDecision(decision), decidedBy }
+        }),
+      timedOut: { answer: answer("timed_out"), outcome: "timed_out", decidedBy: unknownDecider },
+      aborted: { answer: answer("abort"), outcome: "aborted", decidedBy: unknownDecider }
     })
 
     /** A permissions or user-input request: no answer from the parent means the empty response. */
     const optionalRequest = <R extends ApprovalRequest, A>(
       request: R,
-      ask: (service: ApprovalsService, request: R) => Effect.Effect<Option.Option<A>>,
+      ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<Option.Option<A>>>,
       answer: (response: A) => Op,
       empty: A,
       outcomeOf: (response: A) => ApprovalOutcome
     ): RoutedRequest => ({
       request,
       ask: (service) =>
-        Effect.map(ask(service, request), (response) =>
-          Option.isSome(response)
-            ? { answer: answer(response.value), outcome: outcomeOf(response.value) }
-            : { answer: answer(empty), outcome: "denied" }),
-      timedOut: { answer: answer(empty), outcome: "timed_out" },
-      aborted: { answer: answer(empty), outcome: "aborted" }
+        Effect.map(ask(service, request), (given) => {
+          const { decidedBy, value: response } = DecidedBy.split(given, "Approvals")
+          return Option.isSome(response)
+            ? { answer: answer(response.value), outcome: outcomeOf(response.value), decidedBy }
+            : { answer: answer(empty), outcome: "denied", decidedBy }
+        }),
+      timedOut: { answer: answer(empty), outcome: "timed_out", decidedBy: unknownDecider },
+      aborted: { answer: answer(empty), outcome: "aborted", decidedBy: unknownDecider }
     })
 
     /** Turns a request event into a routed request (SPEC §2.1 answer ids), or undefined for any other event. */
@@ -469,7 +490,16 @@ export const make = (
         draining
           ? Effect.suspend(() =>
             pending.delete(request.request.id)
-              ? settle(request, { ...request.aborted, reason: "the delegate is shutting down" }, 0, true)
+              ? settle(
+                request,
+                {
+                  ...request.aborted,
+                  decidedBy: { _tag: "Cancelled", reason: "the delegate is shutting down" },
+                  reason: "the delegate is shutting down"
+                },
+                0,
+                true
+              )
               : Effect.void
           )
           : FiberSet.run(requestFibers, handleRequest(request)), { discard: true })
