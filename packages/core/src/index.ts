@@ -39,3 +39,5 @@ export { TestAgent } from "./TestAgent.js"
 export type { TestAgentOptions, TestAgentService } from "./TestAgent.js"
 /** @since 0.1.0 */
 export * as TraceContext from "./TraceContext.js"
+/** @since 0.2.0 */
+export * as RequestPaths from "./RequestPaths.js"
