@@ -1,4 +1,4 @@
-import type { Delegate } from "@deputy/core"
+import type { DecidedBy, Delegate } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
@@ -109,11 +109,11 @@ describe("Render", () => {
     ])
   })
 
-  it("strips escape sequences and control characters a sub-agent sends", () => {
+  it("shows escape sequences and control characters a sub-agent sends as visible escapes", () => {
     const lines = renderAll([
       event({ type: "agent_message", message: "\x1b[2J\x1b]0;owned\x07hello \x1b[31mred\x1b[0m\rbell\x07" })
     ], { style: Style.plain })
-    assert.deepStrictEqual(lines, ["● hello redbell"])
+    assert.deepStrictEqual(lines, ["● \\x1b[2J\\x1b]0;owned\\x07hello \\x1b[31mred\\x1b[0m\\rbell\\x07"])
   })
 
   it("tracks the status line and the turn time", () => {
@@ -137,24 +137,41 @@ describe("Render", () => {
     assert.strictEqual(renderer.status(), undefined)
   })
 
-  it("describes settled requests with who decided", () => {
+  it("describes settled requests with who decided, as the settlement says", () => {
     const settled = (
       request: Parameters<typeof Render.describeRequest>[0],
-      outcome: "approved" | "denied" | "aborted"
+      outcome: "approved" | "denied" | "aborted",
+      decidedBy: DecidedBy.DecidedBy = { _tag: "Person", channel: "terminal" }
     ) =>
       Render.settlement(
         Style.plain,
+        { request, outcome, decidedBy, waitedMs: 5, answer: { type: "interrupt" }, reason: "shutting down" },
+        "/repo"
+      )
+    assert.strictEqual(
+      settled(Requests.command(), "denied", { _tag: "Default", why: "end of input" }),
+      "✘ denied by the default (end of input): run `npm test` in /repo"
+    )
+    assert.strictEqual(
+      settled(Requests.command(), "approved", { _tag: "PolicyRule", index: 2, rule: {} }),
+      "✔ approved by policy rule 3: run `npm test` in /repo"
+    )
+    // The 0.1 form still compiles; the text it passes is not trusted over the settlement.
+    assert.strictEqual(
+      Render.settlement(
+        Style.plain,
         {
-          request,
-          outcome,
-          decidedBy: { _tag: "Unattributed", service: "test" },
-          waitedMs: 5,
-          answer: { type: "interrupt" },
-          reason: "shutting down"
+          request: Requests.command(),
+          outcome: "approved",
+          decidedBy: { _tag: "Fixed", setting: "--approval approve" },
+          waitedMs: 0,
+          answer: { type: "exec_approval", id: "call-1", decision: "approved" }
         },
         "you",
         "/repo"
-      )
+      ),
+      "✔ approved by --approval approve: run `npm test` in /repo"
+    )
     assert.strictEqual(settled(Requests.command(), "approved"), "✔ approved by you: run `npm test` in /repo")
     assert.strictEqual(
       settled(Requests.command(["bash", "-lc", "rm -rf 'my dir'"]), "denied"),

@@ -11,6 +11,9 @@ import * as MockTerminal from "./utils/MockTerminal.js"
 import * as RecordingOutput from "./utils/RecordingOutput.js"
 import * as Requests from "./utils/requests.js"
 
+/** The decision, whoever made it. */
+const value = <A>(answer: DecidedBy.Answer<A>) => DecidedBy.split(answer, "test").value
+
 const setup = Effect.gen(function*() {
   const mock = yield* MockTerminal.make
   const recorded = yield* RecordingOutput.make()
@@ -32,7 +35,10 @@ describe("TerminalApprovals", () => {
       const t = yield* setup
       yield* t.send(MockTerminal.key("a"))
       const decision = yield* t.approvals.command(Requests.command())
-      assert.strictEqual(decision, "approved")
+      assert.deepStrictEqual(
+        decision,
+        DecidedBy.decided("approved", { _tag: "Person", channel: "terminal", key: "a" })
+      )
       assert.strictEqual(
         t.stderr(),
         [
@@ -40,34 +46,49 @@ describe("TerminalApprovals", () => {
           "    $ npm test",
           "    in /repo",
           "    why: to check the build",
-          "  a approve · s approve for session · d deny · x abort › approve",
+          "  run: npm test  a approve · s approve for session · d deny · x abort › approve",
           ""
         ].join("\n")
       )
       assert.strictEqual(t.stdout(), "")
     }))
 
-  it.scoped("s approves for the session, d and n deny, x aborts; other keys are ignored", () =>
+  it.scoped("s approves for the session, d and n deny, x aborts; a wrong key gets a one-line hint", () =>
     Effect.gen(function*() {
       const t = yield* setup
       yield* t.send(MockTerminal.key("z"), MockTerminal.key("return"), MockTerminal.key("s"))
-      assert.strictEqual(yield* t.approvals.command(Requests.command()), "approved_for_session")
+      assert.deepStrictEqual(
+        yield* t.approvals.command(Requests.command()),
+        DecidedBy.decided("approved_for_session", { _tag: "Person", channel: "terminal", key: "s" })
+      )
+      const keyLine = "  run: npm test  a approve · s approve for session · d deny · x abort › "
+      const hint = "  press a, s, d or x · Ctrl-D denies · Ctrl-C stops the run"
+      assert.include(t.stderr(), `${keyLine}\n${hint}\n${keyLine}\n${hint}\n${keyLine}approve for session\n`)
       yield* t.send(MockTerminal.key("d"))
-      assert.strictEqual(yield* t.approvals.command(Requests.command()), "denied")
+      assert.strictEqual(value(yield* t.approvals.command(Requests.command())), "denied")
       yield* t.send(MockTerminal.key("n"))
-      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "denied")
+      assert.strictEqual(value(yield* t.approvals.patch(Requests.patch())), "denied")
       yield* t.send(MockTerminal.key("x"))
-      assert.strictEqual(yield* t.approvals.command(Requests.command()), "abort")
+      assert.strictEqual(value(yield* t.approvals.command(Requests.command())), "abort")
     }))
 
   it.scoped("the end of input denies: Ctrl-D, or stdin closed", () =>
     Effect.gen(function*() {
       const t = yield* setup
       yield* t.send(MockTerminal.ctrlD)
-      assert.strictEqual(yield* t.approvals.command(Requests.command()), "denied")
+      const endOfInput = { _tag: "Default", why: "end of input" } as const
+      assert.deepStrictEqual(yield* t.approvals.command(Requests.command()), DecidedBy.decided("denied", endOfInput))
       assert.include(t.stderr(), "deny (end of input)")
       yield* t.end
-      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "denied")
+      assert.deepStrictEqual(yield* t.approvals.patch(Requests.patch()), DecidedBy.decided("denied", endOfInput))
+      assert.deepStrictEqual(
+        yield* t.approvals.permissions(Requests.permissions()),
+        DecidedBy.decided(Option.none(), endOfInput)
+      )
+      assert.deepStrictEqual(
+        yield* t.approvals.userInput(Requests.userInput()),
+        DecidedBy.decided(Option.none(), endOfInput)
+      )
     }))
 
   it.scoped("Ctrl-C interrupts the run and leaves the prompt to be interrupted", () =>
@@ -85,7 +106,7 @@ describe("TerminalApprovals", () => {
     Effect.gen(function*() {
       const t = yield* setup
       yield* t.send(MockTerminal.key("y"))
-      assert.strictEqual(yield* t.approvals.patch(Requests.patch()), "approved")
+      assert.strictEqual(value(yield* t.approvals.patch(Requests.patch())), "approved")
       assert.strictEqual(
         t.stderr(),
         [
@@ -102,7 +123,7 @@ describe("TerminalApprovals", () => {
           "    │ +const a = 2",
           "    │  const b = 3",
           "    why: to write the notes",
-          "  a approve · s approve for session · d deny · x abort › approve",
+          "  patch 2 files: NOTES.md, src/app.ts  a approve · s approve for session · d deny · x abort › approve",
           ""
         ].join("\n")
       )
@@ -156,9 +177,9 @@ describe("TerminalApprovals", () => {
       assert.strictEqual(t.stdout(), "")
       assert.notInclude(t.stderr(), "pwd")
       yield* t.send(MockTerminal.key("a"))
-      assert.strictEqual(yield* Fiber.join(first), "approved")
+      assert.strictEqual(value(yield* Fiber.join(first)), "approved")
       yield* t.send(MockTerminal.key("d"))
-      assert.strictEqual(yield* Fiber.join(second), "denied")
+      assert.strictEqual(value(yield* Fiber.join(second)), "denied")
       assert.strictEqual(t.stdout(), "an event\n")
       assert.isBelow(t.stderr().indexOf("$ ls"), t.stderr().indexOf("$ pwd"))
     }))
