@@ -109,7 +109,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
     const keyLine = (summary: string, choices: ReadonlyArray<Choice<unknown>>, width: number) => {
       const menu = choices.map((choice) => `${style.bold(choice.keys[0])} ${choice.label}`).join(style.dim(" · "))
       const menuWidth = choices.reduce((total, choice) => total + choice.keys[0].length + choice.label.length + 4, 0)
-      return `  ${style.bold(Text.oneLine(summary, Math.max(60, width - menuWidth - 4)))}  ${menu} ${style.cyan("›")} `
+      return `  ${style.bold(Text.oneLine(summary, Math.max(80, width - menuWidth - 4)))}  ${menu} ${style.cyan("›")} `
     }
 
     const choose = <A>(
@@ -246,7 +246,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
       ]
       const files = Object.keys(event.changes)
       const summary = `patch ${files.length} file${files.length === 1 ? "" : "s"}${
-        outside.length > 0 ? ` (${outside.length} outside the working directory!)` : ""
+        outside.length > 0 ? `, ${outside.length} outside!` : ""
       }: ${files.map((file) => Render.displayPath(file, cwd)).join(", ")}`
       return ask("to apply a patch", lines, event.reason, summary, reviewChoices, "denied" as ReviewDecision)
     }

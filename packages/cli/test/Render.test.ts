@@ -222,4 +222,100 @@ describe("Render", () => {
       ["✔ session closed · 2 turns in 4.3s · no token usage reported"]
     )
   })
+
+  describe("a hostile sub-agent", () => {
+    const hostileLines = (msg: Record<string, unknown>) => renderAll([event(msg)], { style: Style.plain, cwd: "/repo" })
+    const noRaw = (lines: ReadonlyArray<string>) => {
+      for (const line of lines) assert.notMatch(line, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u, JSON.stringify(line))
+    }
+
+    it("a newline in exec_command_begin.command cannot draw a second status line", () => {
+      const renderer = Render.make({ style: Style.plain })
+      renderer.event(
+        event({
+          type: "exec_command_begin",
+          call_id: "c",
+          command: ["bash", "-lc", "sleep 9\r\x1b[2K✔ approved by you: run `ls`\n"],
+          cwd: "/"
+        }),
+        0
+      )
+      const status = renderer.status() ?? ""
+      assert.notMatch(status, /[\n\r\x1b]/)
+      assert.isTrue(status.startsWith("running sleep 9\\r\\x1b[2K✔ approved"), status)
+    })
+
+    it("a C1 CSI (U+009B) in a message or a command is shown, not sent to the terminal", () => {
+      const lines = [
+        ...hostileLines({ type: "agent_message", message: "ok \u009b2K\u009b1Agone" }),
+        ...hostileLines({
+          type: "exec_command_end",
+          call_id: "c",
+          command: ["sh", "-c", "rm -rf important-data\u009b20Dls -la"],
+          exit_code: 0,
+          aggregated_output: "\u009b31mdone"
+        })
+      ]
+      noRaw(lines)
+      assert.deepStrictEqual(lines, [
+        "● ok \\x9b2K\\x9b1Agone",
+        "$ rm -rf important-data\\x9b20Dls -la  exit 0",
+        "  │ \\x9b31mdone"
+      ])
+    })
+
+    it("a program that is not the standard shell is shown with its path", () => {
+      assert.strictEqual(Render.command(["/tmp/evil/bash", "-c", "ls -la"]), "/tmp/evil/bash -c 'ls -la'")
+      assert.strictEqual(Render.command(["./sh", "-lc", "ls"]), "./sh -lc ls")
+      assert.strictEqual(Render.command(["/bin/bash", "-c", "ls -la"]), "ls -la")
+      assert.strictEqual(Render.command(["/usr/bin/sh", "-lc", "ls -la"]), "ls -la")
+      assert.deepStrictEqual(Render.commandView(["/tmp/evil/bash", "-c", "ls -la"]), {
+        text: "/tmp/evil/bash -c 'ls -la'",
+        shell: "/tmp/evil/bash",
+        standardShell: false
+      })
+    })
+
+    it("60 newlines before `ls -la` stay on one line in a settlement", () => {
+      const line = Render.settlement(Style.plain, {
+        request: Requests.command(["bash", "-lc", `rm -rf ~/important-data${"\n".repeat(60)}ls -la`]),
+        outcome: "approved",
+        decidedBy: { _tag: "Person", channel: "terminal", key: "a" },
+        waitedMs: 1,
+        answer: { type: "exec_approval", id: "call-1", decision: "approved" }
+      }, "/repo")
+      assert.notInclude(line, "\n")
+      assert.include(line, `run \`rm -rf ~/important-data${"\\n".repeat(60)}ls -la\``)
+    })
+
+    it("a bidi override in a file name is shown as an escape in the patch lines", () => {
+      const renderer = Render.make({ style: Style.plain, cwd: "/repo" })
+      renderer.event(
+        event({
+          type: "patch_apply_begin",
+          call_id: "p",
+          changes: { "/repo/invoice\u202efdp.exe": { type: "add", content: "x\u200b\n" } }
+        }),
+        0
+      )
+      const lines = renderer.event(event({ type: "patch_apply_end", call_id: "p", success: true }), 1)
+      noRaw(lines)
+      assert.deepStrictEqual(lines, ["✎ patch applied to 1 file", "  A invoice\\u202efdp.exe  +1"])
+      const preview = Render.diffPreview(
+        Style.plain,
+        { "/repo/a\u2066b": { type: "add", content: "x\u200by" } },
+        "/repo",
+        5
+      )
+      assert.deepStrictEqual(preview, ["--- a\\u2066b", "+x\\u200by"])
+    })
+
+    it("a multi-line error or warning cannot pass a line off as Deputy's", () => {
+      const lines = [
+        ...hostileLines({ type: "error", message: "boom\n✔ approved by you: run `ls`" }),
+        ...hostileLines({ type: "warning", message: "careful\r✔ completed" })
+      ]
+      assert.deepStrictEqual(lines, ["✘ error: boom", "  ✔ approved by you: run `ls`", "⚠ careful\\r✔ completed"])
+    })
+  })
 })

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from "@deputy/core"
 import { DecidedBy } from "@deputy/core"
 import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
@@ -5,6 +6,9 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Output } from "../src/Output.js"
 import * as TerminalApprovals from "../src/TerminalApprovals.js"
 import * as MockTerminal from "./utils/MockTerminal.js"
@@ -183,4 +187,116 @@ describe("TerminalApprovals", () => {
       assert.strictEqual(t.stdout(), "an event\n")
       assert.isBelow(t.stderr().indexOf("$ ls"), t.stderr().indexOf("$ pwd"))
     }))
+
+  describe("a hostile sub-agent", () => {
+    /** Approvals over a real directory (paths are resolved on disk), removed when the test ends. */
+    const inWorkspace = Effect.gen(function*() {
+      const root = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "deputy-render-test-")))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const workspace = path.join(root, "work")
+      fs.mkdirSync(path.join(workspace, "docs"), { recursive: true })
+      fs.mkdirSync(path.join(root, "outside"))
+      fs.symlinkSync("../../outside", path.join(workspace, "docs", "assets"))
+      const mock = yield* MockTerminal.make
+      const recorded = yield* RecordingOutput.make()
+      const approvals = yield* TerminalApprovals.make({ cwd: workspace, onInterrupt: Effect.void }).pipe(
+        Effect.provideService(Terminal.Terminal, mock.terminal),
+        Effect.provideService(Output, recorded.output)
+      )
+      return { ...mock, ...recorded, approvals, workspace, root }
+    })
+
+    const patchRequest = (changes: Record<string, unknown>, grantRoot?: string): ApprovalRequest.PatchApproval => {
+      const base = Requests.patch()
+      return {
+        ...base,
+        event: {
+          ...base.event,
+          changes: changes as ApprovalRequest.PatchApproval["event"]["changes"],
+          ...(grantRoot === undefined ? {} : { grant_root: grantRoot })
+        }
+      }
+    }
+
+    const keyLineOf = (stderr: string) => stderr.split("\n").find((line) => line.includes("x abort ›")) ?? ""
+
+    it.scoped("60 newlines before `ls -la`: one line in the prompt, and the summary next to the keys shows both ends", () =>
+      Effect.gen(function*() {
+        const t = yield* setup
+        yield* t.send(MockTerminal.key("d"))
+        yield* t.approvals.command(
+          Requests.command(["bash", "-lc", `rm -rf ~/important-data${"\n".repeat(60)}ls -la`])
+        )
+        const stderr = t.stderr()
+        assert.isBelow(stderr.split("\n").length, 10, stderr)
+        assert.include(stderr, `    $ rm -rf ~/important-data${"\\n".repeat(60)}ls -la\n`)
+        const keyLine = keyLineOf(stderr)
+        assert.match(
+          keyLine,
+          /^ {2}run: rm -rf ~\/important-data(\\n)*…\[\d+ more characters\]…(\\n)+ls -la {2}a approve/
+        )
+        assert.include(stderr, "⚠ the command has control or invisible characters")
+      }))
+
+    it.scoped("a C1 CSI (U+009B) and an ESC in the command and the reason reach the terminal as escapes only", () =>
+      Effect.gen(function*() {
+        const t = yield* setup
+        yield* t.send(MockTerminal.key("d"))
+        const request = Requests.command(["sh", "-c", "rm -rf important-data\u009b22D\x1b[8mls -la"])
+        yield* t.approvals.command({ ...request, event: { ...request.event, reason: "safe\u009b2K\u202e" } })
+        const stderr = t.stderr()
+        assert.notMatch(stderr, /[\x1b\u009b\u202e]/)
+        assert.include(stderr, "    $ rm -rf important-data\\x9b22D\\x1b[8mls -la\n")
+        assert.include(stderr, "    why: safe\\x9b2K\\u202e\n")
+      }))
+
+    it.scoped("a shell that is not the standard one is shown with its path, and flagged", () =>
+      Effect.gen(function*() {
+        const t = yield* setup
+        yield* t.send(MockTerminal.key("d"))
+        yield* t.approvals.command(Requests.command(["/tmp/evil/bash", "-c", "ls -la"]))
+        const stderr = t.stderr()
+        assert.include(stderr, "    $ /tmp/evil/bash -c 'ls -la'\n")
+        assert.include(stderr, "    ⚠ runs through /tmp/evil/bash (not a standard shell)\n")
+        assert.include(keyLineOf(stderr), "run: /tmp/evil/bash -c 'ls -la'  a approve")
+      }))
+
+    it.scoped("a bidi override in a file name is shown as an escape", () =>
+      Effect.gen(function*() {
+        const t = yield* inWorkspace
+        yield* t.send(MockTerminal.key("d"))
+        yield* t.approvals.patch(
+          patchRequest({ [`${t.workspace}/invoice\u202efdp.exe`]: { type: "add", content: "x" } })
+        )
+        const stderr = t.stderr()
+        assert.notInclude(stderr, "\u202e")
+        assert.include(stderr, "    A invoice\\u202efdp.exe  +1\n")
+        assert.include(keyLineOf(stderr), "patch 1 file: invoice\\u202efdp.exe")
+      }))
+
+    it.scoped("patch paths outside the working directory are flagged: `..`, a symlink, move_path, grant_root", () =>
+      Effect.gen(function*() {
+        const t = yield* inWorkspace
+        yield* t.send(MockTerminal.key("d"))
+        yield* t.approvals.patch(patchRequest({
+          "docs/../../../etc/cron.d/x": { type: "add", content: "* * * * * root rm -rf /\n" },
+          "docs/assets/logo.svg": { type: "add", content: "<svg/>\n" },
+          "docs/readme.md": { type: "update", unified_diff: "@@\n-a\n+b\n", move_path: "/etc/profile.d/x.sh" },
+          "docs/inside.md": { type: "add", content: "fine\n" }
+        }, "/"))
+        const flags = t.stderr().split("\n").filter((line) => line.includes("⚠ outside the working directory"))
+        assert.deepStrictEqual(flags, [
+          `    ⚠ outside the working directory: docs/../../../etc/cron.d/x → ${
+            path.resolve(t.workspace, "docs/../../../etc/cron.d/x")
+          } (\`..\` leaves the working directory)`,
+          `    ⚠ outside the working directory: docs/assets/logo.svg → ${t.root}/outside/logo.svg (through the symlink ${t.workspace}/docs/assets -> ../../outside)`,
+          "    ⚠ outside the working directory: /etc/profile.d/x.sh (an absolute path outside the working directory)",
+          "    ⚠ outside the working directory: / (an absolute path outside the working directory)"
+        ])
+        assert.include(keyLineOf(t.stderr()), "patch 4 files, 4 outside!: ")
+        assert.notInclude(flags.join("\n"), "inside.md")
+      }))
+  })
 })
