@@ -85,6 +85,8 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
     const workspace = cwd ?? process.cwd()
     const previewLines = options.diffPreviewLines ?? 20
     const columns = Effect.map(terminal.columns, (n) => n > 0 ? n : 100)
+    // Escapes in reverse video on a colour terminal: a newline the sub-agent sent reads apart from a `\n` it typed.
+    const mark: Text.Mark = style.enabled ? (escape) => `\x1b[7m${escape}\x1b[27m` : (escape) => escape
 
     const isInterrupt = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "c"
     const isEndOfInput = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "d"
@@ -109,7 +111,9 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
     const keyLine = (summary: string, choices: ReadonlyArray<Choice<unknown>>, width: number) => {
       const menu = choices.map((choice) => `${style.bold(choice.keys[0])} ${choice.label}`).join(style.dim(" · "))
       const menuWidth = choices.reduce((total, choice) => total + choice.keys[0].length + choice.label.length + 4, 0)
-      return `  ${style.bold(Text.oneLine(summary, Math.max(80, width - menuWidth - 4)))}  ${menu} ${style.cyan("›")} `
+      return `  ${style.bold(Text.oneLine(summary, Math.max(80, width - menuWidth - 4), mark))}  ${menu} ${
+        style.cyan("›")
+      } `
     }
 
     const choose = <A>(
@@ -212,7 +216,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
       const event = request.event
       const view = Render.commandView(event.command)
       const lines = () => [
-        `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo))}`,
+        `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo, mark))}`,
         ...(view.shell !== undefined && !view.standardShell
           ? [`${style.red("⚠ runs through")} ${Text.visible(view.shell)} ${style.dim("(not a standard shell)")}`]
           : []),

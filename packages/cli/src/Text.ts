@@ -47,13 +47,25 @@ export const escapeCodePoint = (char: string): string => {
 export const hasHidden = (text: string): boolean => hidden.test(text)
 
 /**
+ * How an escape is set off from the text around it (so `\n` sent as a newline and a backslash followed by
+ * `n` read differently): e.g. reverse video on a colour terminal. It must not change the escape's width.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Mark = (escape: string) => string
+
+const unmarked: Mark = (escape) => escape
+
+/**
  * The text on one line, every control, format and invisible character (newlines included) shown as an
  * escape.
  *
  * @since 0.2.0
  * @category formatting
  */
-export const visible = (text: string): string => text.replace(hiddenGlobal, escapeCodePoint)
+export const visible = (text: string, mark: Mark = unmarked): string =>
+  text.replace(hiddenGlobal, (char) => mark(escapeCodePoint(char)))
 
 /**
  * The text's lines (a newline or CRLF ends a line; a trailing newline makes no empty last line), each one
@@ -65,12 +77,13 @@ export const visible = (text: string): string => text.replace(hiddenGlobal, esca
 export const visibleLines = (text: string): Array<string> => {
   if (text === "") return []
   const lines = text.replace(/\r?\n$/, "").split(/\r?\n/)
-  return lines.map(visible)
+  return lines.map((line) => visible(line))
 }
 
 /** The code points of `text` from the start while their escapes fit `width` columns. */
-const takeStart = (text: string, width: number): { readonly shown: string; readonly end: number } => {
+const takeStart = (text: string, width: number, mark: Mark): { readonly shown: string; readonly end: number } => {
   let shown = ""
+  let used = 0
   let index = 0
   while (index < text.length) {
     const code = text.codePointAt(index)!
@@ -78,16 +91,23 @@ const takeStart = (text: string, width: number): { readonly shown: string; reado
     const unit = code > 0xffff ? 2 : 1
     // A lone surrogate has its own code point; `String.fromCodePoint` keeps it as one unit.
     const piece = hidden.test(char) ? escapeCodePoint(char) : char
-    if (shown.length + piece.length > width) break
-    shown += piece
+    if (used + piece.length > width) break
+    used += piece.length
+    shown += piece === char ? char : mark(piece)
     index += unit
   }
   return { shown, end: index }
 }
 
 /** The code points of `text` from its end (not before `floor`) while their escapes fit `width` columns. */
-const takeEnd = (text: string, width: number, floor: number): { readonly shown: string; readonly start: number } => {
+const takeEnd = (
+  text: string,
+  width: number,
+  floor: number,
+  mark: Mark
+): { readonly shown: string; readonly start: number } => {
   let shown = ""
+  let used = 0
   let index = text.length
   while (index > floor) {
     const low = text.charCodeAt(index - 1)
@@ -95,8 +115,9 @@ const takeEnd = (text: string, width: number, floor: number): { readonly shown: 
       (text.charCodeAt(index - 2) & 0xfc00) === 0xd800
     const char = pair ? text.slice(index - 2, index) : text.slice(index - 1, index)
     const piece = hidden.test(char) ? escapeCodePoint(char) : char
-    if (shown.length + piece.length > width) break
-    shown = piece + shown
+    if (used + piece.length > width) break
+    used += piece.length
+    shown = (piece === char ? char : mark(piece)) + shown
     index -= char.length
   }
   return { shown, start: index }
@@ -114,13 +135,13 @@ const marker = (left: number) => `…[${plural(left, "more character")}]…`
  * @since 0.2.0
  * @category formatting
  */
-export const oneLine = (text: string, width: number): string => {
-  const whole = takeStart(text, width)
+export const oneLine = (text: string, width: number, mark: Mark = unmarked): string => {
+  const whole = takeStart(text, width, mark)
   if (whole.end === text.length) return whole.shown
   // Room for the marker, sized for the most it could say (everything left out).
   const room = Math.max(16, width - marker(text.length).length)
-  const head = takeStart(text, Math.ceil(room / 2))
-  const tail = takeEnd(text, Math.floor(room / 2), head.end)
+  const head = takeStart(text, Math.ceil(room / 2), mark)
+  const tail = takeEnd(text, Math.floor(room / 2), head.end, mark)
   const left = [...text.slice(head.end, tail.start)].length
   return `${head.shown}${marker(left)}${tail.shown}`
 }

@@ -252,6 +252,22 @@ describe("TerminalApprovals", () => {
         assert.include(stderr, "    why: safe\\x9b2K\\u202e\n")
       }))
 
+    it.scoped("on a colour terminal the escapes are in reverse video, apart from text that only looks like one", () =>
+      Effect.gen(function*() {
+        const mock = yield* MockTerminal.make
+        const recorded = yield* RecordingOutput.make({ color: true })
+        const approvals = yield* TerminalApprovals.make({ cwd: "/repo", onInterrupt: Effect.void }).pipe(
+          Effect.provideService(Terminal.Terminal, mock.terminal),
+          Effect.provideService(Output, recorded.output)
+        )
+        yield* mock.send(MockTerminal.key("d"))
+        yield* approvals.command(Requests.command(["sh", "-c", "printf '\\n'\nrm -rf ~"]))
+        const stderr = recorded.stderr()
+        assert.include(stderr, "printf '\\n'\x1b[7m\\n\x1b[27mrm -rf ~")
+        // No escape sequence but Deputy's own styles.
+        assert.notMatch(stderr.replace(/\x1b\[\d+m/g, ""), /[\x00-\x09\x0b-\x1f\x7f-\x9f]/)
+      }))
+
     it.scoped("a shell that is not the standard one is shown with its path, and flagged", () =>
       Effect.gen(function*() {
         const t = yield* setup

@@ -101,6 +101,15 @@ describe("Text", () => {
     assert.strictEqual(Text.oneLine("short", 60), "short")
   })
 
+  it("a mark sets escapes off without changing the width", () => {
+    const mark = (escape: string) => `[${escape}]`
+    assert.strictEqual(Text.visible("a\nb\\n", mark), "a[\\n]b\\n")
+    assert.strictEqual(
+      Text.oneLine(`x\n${"y".repeat(100)}\nz`, 40, mark),
+      "x[\\n]yyyyyy…[89 more characters]…yyyyy[\\n]z"
+    )
+  })
+
   it("one line never cuts an escape in two", () => {
     const line = Text.oneLine("\x1b".repeat(100), 30)
     assert.match(line, /^(\\x1b)+…\[\d+ more characters\]…(\\x1b)+$/)
