@@ -64,15 +64,18 @@ export const commandView = (argv: ReadonlyArray<string>): CommandView => {
   return { text: argv.length === 0 ? "" : ShellWords.join(argv), shell: undefined, standardShell: false }
 }
 
+/** A command is shown whole up to this many columns, else its start and its end with the count between. */
+const commandWidth = 2000
+
 /**
  * A command as a person reads it, on one line: the script of a standard `sh -c SCRIPT`, else the quoted
  * argv with the program's full path (`/tmp/evil/bash -c 'ls -la'`); every control or invisible character
- * (a newline too) shown as an escape.
+ * (a newline too) shown as an escape; past 2,000 columns its start and its end with the count in between.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const command = (argv: ReadonlyArray<string>): string => Text.visible(commandView(argv).text)
+export const command = (argv: ReadonlyArray<string>): string => Text.oneLine(commandView(argv).text, commandWidth)
 
 /**
  * A path relative to `cwd` when it is inside it.

@@ -4,7 +4,8 @@
  * answers prompts on the terminal.
  *
  * - `readInput`: stdin in raw mode while the scope lives, one `UserInput` per key; after Ctrl-C or
- *   Ctrl-D (delivered first) or the end of stdin, the mailbox ends — as `NodeTerminal` does.
+ *   Ctrl-D (delivered first) or the end of stdin, the mailbox ends — as `NodeTerminal` does. Keys in the
+ *   first 30 ms (typed before the prompt appeared) are dropped, except Ctrl-C, which is never swallowed.
  * - `readLine`: one line in the terminal's own line mode (echo and editing by the terminal); lines read
  *   ahead are kept for the next call; the end of stdin is a `QuitException`.
  *

@@ -5,6 +5,13 @@
  * abort (the turn). Ctrl-D or the end of input denies; Ctrl-C interrupts the whole run, as anywhere else.
  * One prompt at a time; other output waits until it is answered.
  *
+ * Everything the sub-agent sent is shown through `Text`: control and invisible characters as escapes,
+ * a command on one line (its newlines as `\n`), a program that is not a standard shell with its path, every
+ * path that leaves the working directory flagged with why (`RequestPaths`), and next to the keys a
+ * one-line summary of the whole request that keeps its start and its end. A wrong key gets a one-line
+ * hint. Answers say who gave them: `Person` at the `terminal` with the key, or the `Default` at the end of
+ * input.
+ *
  * @since 0.1.0
  */
 import type { ApprovalRequest } from "@deputy/core"

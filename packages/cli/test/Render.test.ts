@@ -288,6 +288,14 @@ describe("Render", () => {
       assert.include(line, `run \`rm -rf ~/important-data${"\\n".repeat(60)}ls -la\``)
     })
 
+    it("a very long command keeps its start and its end, with the count in between", () => {
+      const shown = Render.command(["sh", "-c", `echo ok${" ".repeat(10_000)}; rm -rf ~/important-data`])
+      assert.isAtMost(shown.length, 2000)
+      assert.isTrue(shown.startsWith("echo ok "))
+      assert.isTrue(shown.endsWith("; rm -rf ~/important-data"))
+      assert.match(shown, /…\[\d{1,3}(,\d{3})* more characters\]…/)
+    })
+
     it("a bidi override in a file name is shown as an escape in the patch lines", () => {
       const renderer = Render.make({ style: Style.plain, cwd: "/repo" })
       renderer.event(
