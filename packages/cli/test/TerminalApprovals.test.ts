@@ -4,6 +4,7 @@ import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
@@ -267,6 +268,26 @@ describe("TerminalApprovals", () => {
         // No escape sequence but Deputy's own styles.
         assert.notMatch(stderr.replace(/\x1b\[\d+m/g, ""), /[\x00-\x09\x0b-\x1f\x7f-\x9f]/)
       }))
+
+    it.effect.prop(
+      "whatever the command, the prompt has no raw control and ends with the request's summary and the keys",
+      [FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 80 }), { minLength: 1, maxLength: 4 })],
+      ([argv]) =>
+        Effect.gen(function*() {
+          const t = yield* setup
+          yield* t.send(MockTerminal.key("d"))
+          const decided = yield* t.approvals.command(Requests.command(argv))
+          assert.strictEqual(value(decided), "denied")
+          const stderr = t.stderr()
+          assert.notMatch(stderr, /(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u)
+          const lines = stderr.split("\n")
+          assert.match(
+            lines[lines.length - 2],
+            /^ {2}run: .* {2}a approve · s approve for session · d deny · x abort › deny$/
+          )
+        }).pipe(Effect.scoped),
+      { fastCheck: { numRuns: 100 } }
+    )
 
     it.scoped("a shell that is not the standard one is shown with its path, and flagged", () =>
       Effect.gen(function*() {
