@@ -125,6 +125,19 @@ const takeEnd = (
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`
 
+/** Code points in `text[from, to)` (a surrogate pair counts once), without copying the text. */
+const codePoints = (text: string, from: number, to: number): number => {
+  let count = 0
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index)
+    const pairsWithNext = code >= 0xd800 && code <= 0xdbff && index + 1 < to &&
+      (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00
+    if (pairsWithNext) index++
+    count++
+  }
+  return count
+}
+
 const marker = (left: number) => `…[${plural(left, "more character")}]…`
 
 /**
@@ -142,7 +155,7 @@ export const oneLine = (text: string, width: number, mark: Mark = unmarked): str
   const room = Math.max(16, width - marker(text.length).length)
   const head = takeStart(text, Math.ceil(room / 2), mark)
   const tail = takeEnd(text, Math.floor(room / 2), head.end, mark)
-  const left = [...text.slice(head.end, tail.start)].length
+  const left = codePoints(text, head.end, tail.start)
   return `${head.shown}${marker(left)}${tail.shown}`
 }
 

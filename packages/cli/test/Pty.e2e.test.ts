@@ -181,7 +181,6 @@ describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", (
     // The prompt: the whole script on one line, the reason, and the summary next to the keys.
     assert.include(screen, `    $ rm -rf ~/important-data${"\\n".repeat(60)}ls -la${shown}\n`)
     assert.match(screen, /\n {4}why: to list files C0:\\x00[^\n]*…\[[\d,]+ more characters\]…[^\n]*lone:\\ud800\n/)
-    if (process.env.DEPUTY_RENDER_DUMP) fs.writeFileSync(process.env.DEPUTY_RENDER_DUMP, output)
     assert.match(
       screen,
       /\n {2}run: rm -rf ~\/important-data[^\n]*…\[[\d,]+ more characters\]…[^\n]*lone:\\ud800 {2}a approve/
