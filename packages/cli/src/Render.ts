@@ -6,34 +6,76 @@
  *
  * @since 0.1.0
  */
-import { ApprovalRequest, type Delegate } from "@deputy/core"
+import { ApprovalRequest, DecidedBy, type Delegate } from "@deputy/core"
 import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
 import { isEventMsg } from "@deputy/protocol"
 import * as path from "node:path"
 import * as ShellWords from "./internal/shellWords.js"
 import type { Style } from "./Style.js"
-
-const controlSequences =
-  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]/g
+import * as Text from "./Text.js"
 
 /**
- * Removes escape sequences and control characters (newlines and tabs stay) from text a sub-agent sent,
- * so it can neither garble the terminal nor fake Deputy's own output.
+ * Text a sub-agent sent, made safe to show: every control, format and invisible character is shown as a
+ * visible escape (`\x1b`, `\x9b`, `\u202e`…); newlines stay line breaks (CRLF counts as one).
+ *
+ * @since 0.1.0
+ * @category formatting
+ * @deprecated Since 0.2.0 (it escapes instead of dropping); use `Text.visible` for one line or
+ * `Text.visibleLines` / `Text.excerpt` for a multi-line field.
+ */
+export const sanitize = (text: string): string => Text.visibleLines(text).join("\n")
+
+const standardShells = new Set(["sh", "bash", "zsh", "dash"])
+const standardShellDirectories = new Set(["", "/bin/", "/usr/bin/"])
+
+/**
+ * How a command reads: the script of a `sh -c SCRIPT` (or `-lc`) call when the shell is a standard one
+ * (`sh`, `bash`, `zsh`, `dash`, bare or in `/bin` or `/usr/bin`), with the program that runs it; else the
+ * argv quoted as a shell would need it, every program with its full path.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CommandView {
+  /** The script, or the quoted argv; as sent (not yet escaped). */
+  readonly text: string
+  /** For a shell script: the shell program, as sent. */
+  readonly shell: string | undefined
+  /** Whether `text` is the script of a standard shell (so the argv can be read as the script alone). */
+  readonly standardShell: boolean
+}
+
+/**
+ * Splits a command's argv into what a person needs to read.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const commandView = (argv: ReadonlyArray<string>): CommandView => {
+  const [program, flag, script] = argv
+  if (argv.length === 3 && program !== undefined && (flag === "-c" || flag === "-lc") && script !== undefined) {
+    const base = program.slice(program.lastIndexOf("/") + 1)
+    const directory = program.slice(0, program.length - base.length)
+    if (standardShells.has(base)) {
+      const standardShell = standardShellDirectories.has(directory)
+      return { text: standardShell ? script : ShellWords.join(argv), shell: program, standardShell }
+    }
+  }
+  return { text: argv.length === 0 ? "" : ShellWords.join(argv), shell: undefined, standardShell: false }
+}
+
+/** A command is shown whole up to this many columns, else its start and its end with the count between. */
+const commandWidth = 2000
+
+/**
+ * A command as a person reads it, on one line: the script of a standard `sh -c SCRIPT`, else the quoted
+ * argv with the program's full path (`/tmp/evil/bash -c 'ls -la'`); every control or invisible character
+ * (a newline too) shown as an escape; past 2,000 columns its start and its end with the count in between.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const sanitize = (text: string): string => text.replace(/\r\n/g, "\n").replace(controlSequences, "")
-
-const truncate = (text: string, width: number) => text.length > width ? `${text.slice(0, width - 1)}…` : text
-
-/**
- * A command as a person reads it: the script of `sh -c SCRIPT`, or the quoted argv.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const command = (argv: ReadonlyArray<string>): string => sanitize(ShellWords.display(argv))
+export const command = (argv: ReadonlyArray<string>): string => Text.oneLine(commandView(argv).text, commandWidth)
 
 /**
  * A path relative to `cwd` when it is inside it.
@@ -42,10 +84,13 @@ export const command = (argv: ReadonlyArray<string>): string => sanitize(ShellWo
  * @category formatting
  */
 export const displayPath = (file: string, cwd: string | undefined): string => {
-  if (cwd === undefined || !path.isAbsolute(file)) return sanitize(file)
+  if (cwd === undefined || !path.isAbsolute(file)) return Text.visible(file)
   const relative = path.relative(cwd, file)
-  return sanitize(relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative)
+  return Text.visible(relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative)
 }
+
+/** Trailing ASCII blanks and line ends only (an invisible character at the end is shown, not trimmed). */
+const trimEnd = (text: string) => text.replace(/[ \t\r\n]+$/, "")
 
 const lineCount = (text: string) => text === "" ? 0 : text.replace(/\n$/, "").split("\n").length
 
@@ -123,7 +168,7 @@ export const diffPreview = (
       ? change.content.replace(/\n$/, "").split("\n").map((line) => `-${line}`)
       : change.unified_diff.replace(/\n$/, "").split("\n").filter((line) => !/^(\+\+\+|---) /.test(line))
     for (const line of body) {
-      const text = truncate(sanitize(line), 160)
+      const text = Text.oneLine(line, 160)
       lines.push(text.startsWith("+") ? style.green(text) : text.startsWith("-") ? style.red(text) : style.dim(text))
     }
   }
@@ -137,12 +182,8 @@ export const diffPreview = (
  * @since 0.1.0
  * @category formatting
  */
-export const outputExcerpt = (output: string): Array<string> => {
-  const lines = sanitize(output).replace(/\s+$/, "").split("\n").map((line) => truncate(line, 160))
-  if (lines.length === 1 && lines[0] === "") return []
-  if (lines.length <= 6) return lines
-  return [...lines.slice(0, 2), `… ${lines.length - 5} more lines …`, ...lines.slice(-3)]
-}
+export const outputExcerpt = (output: string): Array<string> =>
+  Text.excerpt(trimEnd(output), { head: 2, tail: 3, width: 160 })
 
 /**
  * What a request asks, in one line: `run \`npm test\` in ~/project`, `apply a patch to a.txt, b.txt`, ...
@@ -159,36 +200,43 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
       return `apply a patch to ${files.join(", ") || "no files"}`
     }
     case "permissions":
-      return `grant ${sanitize(ApprovalRequest.describePermissions(request.event.permissions)) || "permissions"}`
+      return `grant ${Text.visible(ApprovalRequest.describePermissions(request.event.permissions)) || "permissions"}`
     case "user_input":
-      return `answer ${request.event.questions.map((question) => `“${sanitize(question.question)}”`).join(", ")}`
+      return `answer ${request.event.questions.map((question) => `“${Text.visible(question.question)}”`).join(", ")}`
   }
 }
 
 /**
- * One line for a settled request: its outcome, who decided, and what it was about.
+ * One line for a settled request: its outcome, who decided (`settled.decidedBy`, as the decider said),
+ * and what it was about.
+ *
+ * The 0.1 form `settlement(style, settled, decidedBy, cwd)` still compiles; its `decidedBy` text is
+ * ignored (who decided travels with the settlement now).
  *
  * @since 0.1.0
  * @category formatting
  */
-export const settlement = (
-  style: Style,
-  settled: ApprovalRequest.ApprovalSettlement,
-  decidedBy: string,
-  cwd: string | undefined
-): string => {
+export const settlement: {
+  (style: Style, settled: ApprovalRequest.ApprovalSettlement, cwd?: string | undefined): string
+  /** @deprecated Since 0.2.0: the `decidedBy` text is ignored; who decided comes from the settlement. */
+  (style: Style, settled: ApprovalRequest.ApprovalSettlement, decidedBy: string, cwd: string | undefined): string
+} = (style: Style, settled: ApprovalRequest.ApprovalSettlement, ...rest: ReadonlyArray<string | undefined>) => {
+  const cwd = rest.length >= 2 ? rest[1] : rest[0]
   const what = describeRequest(settled.request, cwd)
+  const by = style.dim(`by ${Text.visible(DecidedBy.describe(settled.decidedBy))}`)
   switch (settled.outcome) {
     case "approved":
-      return `${style.green("✔ approved")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+      return `${style.green("✔ approved")} ${by}: ${what}`
     case "approved_for_session":
-      return `${style.green("✔ approved for the session")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+      return `${style.green("✔ approved for the session")} ${by}: ${what}`
     case "denied":
-      return `${style.red("✘ denied")} ${style.dim(`by ${decidedBy}`)}: ${what}`
+      return `${style.red("✘ denied")} ${by}: ${what}`
     case "timed_out":
       return `${style.yellow("⏱ timed out")} ${style.dim("(no answer in time, denied)")}: ${what}`
     case "aborted":
-      return `${style.yellow("■ aborted")}${settled.reason ? style.dim(` (${settled.reason})`) : ""}: ${what}`
+      return `${style.yellow("■ aborted")}${
+        settled.reason ? style.dim(` (${Text.visible(settled.reason)})`) : ""
+      }: ${what}`
   }
 }
 
@@ -274,7 +322,7 @@ export const summary = (style: Style, summary: Summary): Array<string> => {
   const showMessage = summary.ended.message !== undefined && summary.ended.reason !== "completed" &&
     summary.ended.reason !== "interrupted"
   return showMessage
-    ? [head, ...sanitize(summary.ended.message ?? "").split("\n").map((line) => `  ${style.dim(line)}`)]
+    ? [head, ...Text.visibleLines(summary.ended.message ?? "").map((line) => `  ${style.dim(line)}`)]
     : [head]
 }
 
@@ -366,6 +414,11 @@ export const make = (options: RendererOptions): Renderer => {
   let status: string | undefined
 
   const indent = (lines: ReadonlyArray<string>, prefix = "  ") => lines.map((line) => `${prefix}${line}`)
+  /** A multi-line message: its first line after `mark`, the others indented (so none passes for Deputy's). */
+  const block = (mark: string, text: string): Array<string> => {
+    const [first = "", ...rest] = Text.visibleLines(trimEnd(text))
+    return [`${mark} ${first}`, ...indent(rest)]
+  }
 
   const event = (event: Event, now: number): ReadonlyArray<string> => {
     turns.observe(event, now)
@@ -375,12 +428,11 @@ export const make = (options: RendererOptions): Renderer => {
       return []
     }
     if (isEventMsg(msg, "agent_message")) {
-      const [first, ...rest] = sanitize(msg.message).replace(/\s+$/, "").split("\n")
-      return [`${style.cyan("●")} ${first}`, ...indent(rest)]
+      return block(style.cyan("●"), msg.message)
     }
     if (isEventMsg(msg, "exec_command_begin")) {
       commandsStarted.set(msg.call_id, { at: now, argv: msg.command })
-      status = `running ${truncate(command(msg.command), 60)}`
+      status = `running ${Text.oneLine(commandView(msg.command).text, 60)}`
       return []
     }
     if (isEventMsg(msg, "exec_command_end")) {
@@ -419,7 +471,8 @@ export const make = (options: RendererOptions): Renderer => {
         return [`${style.magenta("✎")} patch ${style.yellow("not applied")}`]
       }
       if (!msg.success) {
-        const why = sanitize(msg.stderr ?? "").trim().split("\n")[0]
+        const first = Text.visibleLines((msg.stderr ?? "").trim())[0]
+        const why = first === undefined ? "" : Text.oneLine(first, 160)
         return [`${style.red("✘ patch failed")}${why ? `: ${why}` : ""}`]
       }
       if (changes === undefined) return [`${style.magenta("✎")} patch applied`]
@@ -439,31 +492,31 @@ export const make = (options: RendererOptions): Renderer => {
       return [style.yellow(`■ turn aborted (${msg.reason})`)]
     }
     if (isEventMsg(msg, "error")) {
-      return [`${style.red("✘ error:")} ${sanitize(msg.message)}`]
+      return block(style.red("✘ error:"), msg.message)
     }
     const fields = msg as { readonly type: string; readonly [key: string]: unknown }
     switch (fields.type) {
       case "warning":
       case "stream_error":
-        return typeof fields.message === "string" ? [style.yellow(`⚠ ${sanitize(fields.message)}`)] : []
+        return typeof fields.message === "string" ? block(style.yellow("⚠"), fields.message) : []
       case "deputy_diagnostic":
         return [
           style.yellow(
             `⚠ unreadable output from the sub-agent${
               typeof fields.line === "number" ? ` (line ${fields.line})` : ""
-            }: ${sanitize(String(fields.message))}`
+            }: ${Text.visible(String(fields.message))}`
           )
         ]
       case "codex_notification": {
         // Codex's own notices (e.g. a missing sandbox tool) are worth a line; its other notifications are not.
         const params = fields.params as { readonly summary?: unknown } | undefined
         return fields.method === "configWarning" && typeof params?.summary === "string"
-          ? [style.yellow(`⚠ codex: ${sanitize(params.summary)}`)]
+          ? [style.yellow(`⚠ codex: ${Text.visible(params.summary)}`)]
           : []
       }
       case "agent_reasoning":
         return typeof fields.text === "string" && fields.text.trim() !== ""
-          ? [style.dim(`thinking: ${truncate(sanitize(fields.text).trim().split("\n")[0], 120)}`)]
+          ? [style.dim(`thinking: ${Text.oneLine(fields.text.trim().split(/\r?\n/)[0], 120)}`)]
           : []
       default:
         return []

@@ -11,7 +11,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Decider } from "./ApprovalSetup.js"
-import { describeDecider } from "./ApprovalSetup.js"
 import * as JsonOutput from "./JsonOutput.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
@@ -23,10 +22,13 @@ import * as Render from "./Render.js"
 export class Reporter extends Context.Tag("@deputy/cli/Reporter")<Reporter, {
   /** A forwarded event. */
   readonly event: (event: Event) => Effect.Effect<void>
-  /** A request that settled, and who decided it. */
+  /**
+   * A request that settled; who decided it is `settlement.decidedBy`. `decider` is the 0.1 attribution,
+   * still passed on to the `--json` record until that reads `decidedBy` too; text output ignores it.
+   */
   readonly settled: (
     settlement: ApprovalRequest.ApprovalSettlement,
-    decider: Decider | undefined
+    decider?: Decider | undefined
   ) => Effect.Effect<void>
   /** The end of the run. */
   readonly ended: (summary: Render.Summary) => Effect.Effect<void>
@@ -57,10 +59,10 @@ export const layerHuman = (
             const lines = renderer.event(event, now)
             return Effect.zipRight(output.status(renderer.status()), printAll(lines))
           }),
-        settled: (settlement, decider) =>
+        settled: (settlement) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             renderer.answered(settlement.request.callId, now)
-            return output.print(Render.settlement(style, settlement, describeDecider(decider), options.cwd))
+            return output.print(Render.settlement(style, settlement, options.cwd))
           }),
         ended: (summary) => Effect.zipRight(output.status(undefined), printAll(Render.summary(style, summary))),
         startFailed: () => output.status(undefined)

@@ -4,7 +4,8 @@
  * answers prompts on the terminal.
  *
  * - `readInput`: stdin in raw mode while the scope lives, one `UserInput` per key; after Ctrl-C or
- *   Ctrl-D (delivered first) or the end of stdin, the mailbox ends — as `NodeTerminal` does.
+ *   Ctrl-D (delivered first) or the end of stdin, the mailbox ends — as `NodeTerminal` does. Keys in the
+ *   first 30 ms (typed before the prompt appeared) are dropped, except Ctrl-C, which is never swallowed.
  * - `readLine`: one line in the terminal's own line mode (echo and editing by the terminal); lines read
  *   ahead are kept for the next call; the end of stdin is a `QuitException`.
  *
@@ -85,122 +86,162 @@ export const decodeKeys = (chunk: string): Array<Terminal.UserInput> => {
 }
 
 /**
+ * The streams a stdio terminal works on: `process.stdin` and `process.stderr`, or stand-ins in tests.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Streams {
+  readonly stdin: {
+    readonly isTTY?: boolean | undefined
+    readonly readableEnded: boolean
+    readonly setRawMode?: ((mode: boolean) => unknown) | undefined
+    setEncoding(encoding: "utf8"): unknown
+    on(event: "data" | "end", listener: (data: string) => void): unknown
+    once(event: "end", listener: () => void): unknown
+    off(event: "data", listener: (data: string) => void): unknown
+    pause(): unknown
+    resume(): unknown
+  }
+  readonly stderr: {
+    readonly isTTY?: boolean | undefined
+    readonly columns?: number | undefined
+    readonly rows?: number | undefined
+    write(text: string): unknown
+  }
+  /** The clock of the type-ahead window (default `Date.now`). */
+  readonly now?: (() => number) | undefined
+}
+
+/**
+ * A `Terminal` over the given streams: keys from `stdin`, display on `stderr`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeWith = (streams: Streams): Effect.Effect<Terminal.Terminal> =>
+  Effect.sync(() => {
+    const { stderr, stdin } = streams
+    const now = streams.now ?? Date.now
+    let pending = ""
+    let ended = false
+    let started = false
+    const endWaiters = new Set<() => void>()
+    /** Reads text, and learns of the end of stdin even while no read is in progress (it may come then). */
+    const start = () => {
+      if (started) return
+      started = true
+      stdin.setEncoding("utf8")
+      stdin.once("end", () => {
+        ended = true
+        for (const waiter of endWaiters) waiter()
+      })
+    }
+    const takeLine = (): string | undefined => {
+      const newline = pending.indexOf("\n")
+      if (newline === -1) return undefined
+      const line = pending.slice(0, newline).replace(/\r$/, "")
+      pending = pending.slice(newline + 1)
+      return line
+    }
+
+    /** At the end of input: what is left as a last line, else `QuitException`. */
+    const endOfInput = (): Effect.Effect<string, Terminal.QuitException> => {
+      if (pending === "") return Effect.fail(new Terminal.QuitException())
+      const last = pending
+      pending = ""
+      return Effect.succeed(last)
+    }
+
+    const readLine: Effect.Effect<string, Terminal.QuitException> = Effect.async((resume) => {
+      const ready = takeLine()
+      if (ready !== undefined) return resume(Effect.succeed(ready))
+      start()
+      if (ended || stdin.readableEnded) return resume(endOfInput())
+      const stop = () => {
+        stdin.off("data", onData)
+        endWaiters.delete(onEnd)
+        stdin.pause()
+      }
+      const onData = (data: string) => {
+        pending += data
+        const line = takeLine()
+        if (line !== undefined) {
+          stop()
+          resume(Effect.succeed(line))
+        }
+      }
+      const onEnd = () => {
+        stop()
+        resume(endOfInput())
+      }
+      stdin.on("data", onData)
+      endWaiters.add(onEnd)
+      stdin.resume()
+      return Effect.sync(stop)
+    })
+
+    const readInput = Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make<Terminal.UserInput>()
+      start()
+      if (ended || stdin.readableEnded) {
+        yield* mailbox.end
+        return mailbox
+      }
+      // Type-ahead must not answer a prompt: lines read ahead are dropped, and so is what the terminal hands
+      // over right after the switch to raw mode (a half-typed line) — except Ctrl-C, which is never swallowed.
+      pending = ""
+      let armedAt = Number.POSITIVE_INFINITY
+      const onData = (data: string) => {
+        const typedAhead = now() < armedAt
+        for (const input of decodeKeys(data)) {
+          if (typedAhead && !(input.key.ctrl && input.key.name === "c")) continue
+          mailbox.unsafeOffer(input)
+          if (input.key.ctrl && (input.key.name === "c" || input.key.name === "d")) {
+            mailbox.unsafeDone(Exit.void)
+            return
+          }
+        }
+      }
+      const onEnd = () => mailbox.unsafeDone(Exit.void)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          if (stdin.isTTY) stdin.setRawMode?.(true)
+          armedAt = now() + typeAheadWindowMs
+          stdin.on("data", onData)
+          endWaiters.add(onEnd)
+          stdin.resume()
+        }),
+        () =>
+          Effect.sync(() => {
+            stdin.off("data", onData)
+            endWaiters.delete(onEnd)
+            stdin.pause()
+            if (stdin.isTTY) stdin.setRawMode?.(false)
+          })
+      )
+      return mailbox as Mailbox.ReadonlyMailbox<Terminal.UserInput>
+    })
+
+    return Terminal.Terminal.of({
+      columns: Effect.sync(() => stderr.columns ?? 0),
+      rows: Effect.sync(() => stderr.rows ?? 0),
+      isTTY: Effect.sync(() => stdin.isTTY === true && stderr.isTTY === true),
+      readInput,
+      readLine,
+      display: (text) => Effect.sync(() => void stderr.write(text))
+    })
+  })
+
+/**
  * A `Terminal` over `process.stdin` (input) and `process.stderr` (display).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Terminal.Terminal> = Effect.sync(() => {
-  const stdin = process.stdin
-  const stderr = process.stderr
-  let pending = ""
-  let ended = false
-  let started = false
-  const endWaiters = new Set<() => void>()
-  /** Reads text, and learns of the end of stdin even while no read is in progress (it may come then). */
-  const start = () => {
-    if (started) return
-    started = true
-    stdin.setEncoding("utf8")
-    stdin.once("end", () => {
-      ended = true
-      for (const waiter of endWaiters) waiter()
-    })
-  }
-  const takeLine = (): string | undefined => {
-    const newline = pending.indexOf("\n")
-    if (newline === -1) return undefined
-    const line = pending.slice(0, newline).replace(/\r$/, "")
-    pending = pending.slice(newline + 1)
-    return line
-  }
-
-  /** At the end of input: what is left as a last line, else `QuitException`. */
-  const endOfInput = (): Effect.Effect<string, Terminal.QuitException> => {
-    if (pending === "") return Effect.fail(new Terminal.QuitException())
-    const last = pending
-    pending = ""
-    return Effect.succeed(last)
-  }
-
-  const readLine: Effect.Effect<string, Terminal.QuitException> = Effect.async((resume) => {
-    const ready = takeLine()
-    if (ready !== undefined) return resume(Effect.succeed(ready))
-    start()
-    if (ended || stdin.readableEnded) return resume(endOfInput())
-    const stop = () => {
-      stdin.off("data", onData)
-      endWaiters.delete(onEnd)
-      stdin.pause()
-    }
-    const onData = (data: string) => {
-      pending += data
-      const line = takeLine()
-      if (line !== undefined) {
-        stop()
-        resume(Effect.succeed(line))
-      }
-    }
-    const onEnd = () => {
-      stop()
-      resume(endOfInput())
-    }
-    stdin.on("data", onData)
-    endWaiters.add(onEnd)
-    stdin.resume()
-    return Effect.sync(stop)
-  })
-
-  const readInput = Effect.gen(function*() {
-    const mailbox = yield* Mailbox.make<Terminal.UserInput>()
-    start()
-    if (ended || stdin.readableEnded) {
-      yield* mailbox.end
-      return mailbox
-    }
-    // Type-ahead must not answer a prompt: lines read ahead are dropped, and so is what the terminal hands
-    // over right after the switch to raw mode (a half-typed line).
-    pending = ""
-    let armedAt = Number.POSITIVE_INFINITY
-    const onData = (data: string) => {
-      if (Date.now() < armedAt) return
-      for (const input of decodeKeys(data)) {
-        mailbox.unsafeOffer(input)
-        if (input.key.ctrl && (input.key.name === "c" || input.key.name === "d")) {
-          mailbox.unsafeDone(Exit.void)
-          return
-        }
-      }
-    }
-    const onEnd = () => mailbox.unsafeDone(Exit.void)
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        if (stdin.isTTY) stdin.setRawMode(true)
-        armedAt = Date.now() + typeAheadWindowMs
-        stdin.on("data", onData)
-        endWaiters.add(onEnd)
-        stdin.resume()
-      }),
-      () =>
-        Effect.sync(() => {
-          stdin.off("data", onData)
-          endWaiters.delete(onEnd)
-          stdin.pause()
-          if (stdin.isTTY) stdin.setRawMode(false)
-        })
-    )
-    return mailbox as Mailbox.ReadonlyMailbox<Terminal.UserInput>
-  })
-
-  return Terminal.Terminal.of({
-    columns: Effect.sync(() => stderr.columns ?? 0),
-    rows: Effect.sync(() => stderr.rows ?? 0),
-    isTTY: Effect.sync(() => stdin.isTTY === true && stderr.isTTY === true),
-    readInput,
-    readLine,
-    display: (text) => Effect.sync(() => void stderr.write(text))
-  })
-})
+export const make: Effect.Effect<Terminal.Terminal> = Effect.suspend(() =>
+  makeWith({ stdin: process.stdin, stderr: process.stderr })
+)
 
 /**
  * The stdin/stderr `Terminal`.

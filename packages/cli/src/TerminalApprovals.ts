@@ -5,10 +5,17 @@
  * abort (the turn). Ctrl-D or the end of input denies; Ctrl-C interrupts the whole run, as anywhere else.
  * One prompt at a time; other output waits until it is answered.
  *
+ * Everything the sub-agent sent is shown through `Text`: control and invisible characters as escapes,
+ * a command on one line (its newlines as `\n`), a program that is not a standard shell with its path, every
+ * path that leaves the working directory flagged with why (`RequestPaths`), and next to the keys a
+ * one-line summary of the whole request that keeps its start and its end. A wrong key gets a one-line
+ * hint. Answers say who gave them: `Person` at the `terminal` with the key, or the `Default` at the end of
+ * input.
+ *
  * @since 0.1.0
  */
 import type { ApprovalRequest } from "@deputy/core"
-import { Approvals } from "@deputy/core"
+import { Approvals, DecidedBy, RequestPaths } from "@deputy/core"
 import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Effect from "effect/Effect"
@@ -17,6 +24,7 @@ import type * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
+import * as Text from "./Text.js"
 
 /**
  * Options of the terminal approvals.
@@ -40,7 +48,7 @@ interface Choice<A> {
 }
 
 type Answer<A> =
-  | { readonly _tag: "Chosen"; readonly choice: Choice<A> }
+  | { readonly _tag: "Chosen"; readonly choice: Choice<A>; readonly key: string }
   | { readonly _tag: "EndOfInput" }
 
 const reviewChoices: ReadonlyArray<Choice<ReviewDecision>> = [
@@ -56,8 +64,20 @@ const permissionChoices: ReadonlyArray<Choice<"turn" | "session" | "deny">> = [
   { keys: ["d", "n"], label: "deny", value: "deny" }
 ]
 
+const keyHint = (choices: ReadonlyArray<Choice<unknown>>) =>
+  `press ${choices.map((choice) => choice.keys[0]).join(", ").replace(/, ([^,]+)$/, " or $1")} · ` +
+  "Ctrl-D denies · Ctrl-C stops the run"
+
+/** Who answered at the terminal: the person, with the key. */
+const person = (key: string): DecidedBy.DecidedBy => ({ _tag: "Person", channel: "terminal", key })
+const endOfInput: DecidedBy.DecidedBy = { _tag: "Default", why: "end of input" }
+
+/** A command shown in full up to this many characters (the summary next to the keys shows its start and end). */
+const commandShownUpTo = 2000
+
 /**
- * Builds the service; it needs the `Terminal` (keys) and the `Output` (display).
+ * Builds the service; it needs the `Terminal` (keys) and the `Output` (display). Every answer says who
+ * gave it: `Person` at the `terminal` with the `key`, or the `Default` at the end of input.
  *
  * @since 0.1.0
  * @category constructors
@@ -69,7 +89,11 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
     const style = output.terminalStyle
     const oneAtATime = yield* Effect.makeSemaphore(1)
     const cwd = options.cwd
+    const workspace = cwd ?? process.cwd()
     const previewLines = options.diffPreviewLines ?? 20
+    const columns = Effect.map(terminal.columns, (n) => n > 0 ? n : 100)
+    // Escapes in reverse video on a colour terminal: a newline the sub-agent sent reads apart from a `\n` it typed.
+    const mark: Text.Mark = style.enabled ? (escape) => `\x1b[7m${escape}\x1b[27m` : (escape) => escape
 
     const isInterrupt = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "c"
     const isEndOfInput = (input: Terminal.UserInput) => input.key.ctrl && input.key.name === "d"
@@ -87,10 +111,26 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         Effect.catchTag("NoSuchElementException", () => Effect.succeedNone)
       )
 
-    const choose = <A>(choices: ReadonlyArray<Choice<A>>, write: (text: string) => Effect.Effect<void>) =>
+    /**
+     * The line next to the keys: a one-line summary of the whole request (its start and its end when it is
+     * long), then the keys.
+     */
+    const keyLine = (summary: string, choices: ReadonlyArray<Choice<unknown>>, width: number) => {
+      const menu = choices.map((choice) => `${style.bold(choice.keys[0])} ${choice.label}`).join(style.dim(" · "))
+      const menuWidth = choices.reduce((total, choice) => total + choice.keys[0].length + choice.label.length + 4, 0)
+      return `  ${style.bold(Text.oneLine(summary, Math.max(80, width - menuWidth - 4), mark))}  ${menu} ${
+        style.cyan("›")
+      } `
+    }
+
+    const choose = <A>(
+      summary: string,
+      choices: ReadonlyArray<Choice<A>>,
+      write: (text: string) => Effect.Effect<void>
+    ) =>
       Effect.gen(function*() {
-        const menu = choices.map((choice) => `${style.bold(choice.keys[0])} ${choice.label}`).join(style.dim(" · "))
-        yield* write(`  ${menu} ${style.cyan("›")} `)
+        const line = keyLine(summary, choices, yield* columns)
+        yield* write(line)
         const keys = yield* terminal.readInput
         while (true) {
           const input = yield* nextKey(keys, write)
@@ -101,8 +141,9 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
           const choice = choices.find((candidate) => candidate.keys.includes(input.value.key.name))
           if (choice !== undefined) {
             yield* write(`${choice.label}\n`)
-            return { _tag: "Chosen", choice } as Answer<A>
+            return { _tag: "Chosen", choice, key: input.value.key.name } as Answer<A>
           }
+          yield* write(`\n  ${style.dim(keyHint(choices))}\n${line}`)
         }
       }).pipe(
         Effect.scoped,
@@ -140,65 +181,102 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         }
       }).pipe(Effect.scoped)
 
-    const header = (title: string, lines: ReadonlyArray<string>, reason: string | null | undefined) =>
-      [
+    const header = (title: string, lines: ReadonlyArray<string>, reason: string | null | undefined, width: number) => {
+      const why = reason ? Text.excerpt(reason, { head: 3, tail: 2, width: Math.max(40, width - 10) }) : []
+      return [
         `${style.yellow("?")} ${style.bold(`The sub-agent asks ${title}`)}`,
         ...lines.map((line) => `    ${line}`),
-        ...(reason ? [`    ${style.dim("why:")} ${Render.sanitize(reason)}`] : [])
+        ...why.map((line, index) => `    ${index === 0 ? `${style.dim("why:")} ` : "     "}${line}`)
       ].join("\n") + "\n"
+    }
 
     const ask = <A>(
-      text: string,
+      title: string,
+      lines: (width: number) => ReadonlyArray<string>,
+      reason: string | null | undefined,
+      summary: string,
       choices: ReadonlyArray<Choice<A>>,
       onEndOfInput: A
-    ): Effect.Effect<A> =>
+    ): Effect.Effect<DecidedBy.Decided<A>> =>
       oneAtATime.withPermits(1)(
         output.exclusive((write) =>
-          Effect.zipRight(
-            write(text),
-            Effect.map(
-              choose(choices, write),
-              (answer) => answer._tag === "Chosen" ? answer.choice.value : onEndOfInput
-            )
-          )
+          Effect.gen(function*() {
+            const width = yield* columns
+            yield* write(header(title, lines(width), reason, width))
+            const answer = yield* choose(summary, choices, write)
+            return answer._tag === "Chosen"
+              ? DecidedBy.decided(answer.choice.value, person(answer.key))
+              : DecidedBy.decided(onEndOfInput, endOfInput)
+          })
         )
+      )
+
+    /** A flag for each path of the request that leaves the working directory, with why. */
+    const outsideLines = (request: ApprovalRequest.ApprovalRequest) =>
+      RequestPaths.outside(request, workspace).map((touched) =>
+        `${style.red("⚠ outside the working directory:")} ${Text.visible(touched.given)}${
+          touched.resolved === touched.given ? "" : ` ${style.dim("→")} ${Text.visible(touched.resolved)}`
+        }${touched.note === undefined ? "" : style.dim(` (${Text.visible(touched.note)})`)}`
       )
 
     const command = (request: ApprovalRequest.CommandApproval) => {
       const event = request.event
-      const lines = [
-        `${style.bold("$")} ${style.bold(Render.command(event.command))}`,
-        `${style.dim("in")} ${Render.sanitize(event.cwd)}`,
+      const view = Render.commandView(event.command)
+      const lines = () => [
+        `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo, mark))}`,
+        ...(view.shell !== undefined && !view.standardShell
+          ? [`${style.red("⚠ runs through")} ${Text.visible(view.shell)} ${style.dim("(not a standard shell)")}`]
+          : []),
+        ...(Text.hasHidden(view.text)
+          ? [style.yellow("⚠ the command has control or invisible characters, shown as \\x.. / \\u.... escapes")]
+          : []),
+        `${style.dim("in")} ${Text.visible(event.cwd)}`,
+        ...outsideLines(request),
         ...(event.network_approval_context
-          ? [`${style.dim("network:")} ${Render.sanitize(event.network_approval_context.host)}`]
+          ? [`${style.dim("network:")} ${Text.visible(event.network_approval_context.host)}`]
           : [])
       ]
-      return ask(header("to run a command", lines, event.reason), reviewChoices, "denied" as ReviewDecision)
+      return ask(
+        "to run a command",
+        lines,
+        event.reason,
+        `run: ${view.text}`,
+        reviewChoices,
+        "denied" as ReviewDecision
+      )
     }
 
     const patch = (request: ApprovalRequest.PatchApproval) => {
       const event = request.event
-      const preview = Render.diffPreview(style, event.changes, cwd, previewLines)
-      const lines = [
+      const outside = outsideLines(request)
+      const lines = () => [
         ...Render.patchFiles(style, event.changes, cwd),
-        ...(event.grant_root ? [`${style.dim("and write access to")} ${Render.sanitize(event.grant_root)}`] : []),
-        ...preview.map((line) => `${style.dim("│")} ${line}`)
+        ...(event.grant_root ? [`${style.dim("and write access to")} ${Text.visible(event.grant_root)}`] : []),
+        ...outside,
+        ...Render.diffPreview(style, event.changes, cwd, previewLines).map((line) => `${style.dim("│")} ${line}`)
       ]
-      return ask(header("to apply a patch", lines, event.reason), reviewChoices, "denied" as ReviewDecision)
+      const files = Object.keys(event.changes)
+      const summary = `patch ${files.length} file${files.length === 1 ? "" : "s"}${
+        outside.length > 0 ? `, ${outside.length} outside!` : ""
+      }: ${files.map((file) => Render.displayPath(file, cwd)).join(", ")}`
+      return ask("to apply a patch", lines, event.reason, summary, reviewChoices, "denied" as ReviewDecision)
     }
 
     const permissions = (request: ApprovalRequest.PermissionsRequest) => {
       const event = request.event
-      const lines = [
-        Render.describeRequest(request, cwd).replace(/^grant /, ""),
-        ...(event.cwd ? [`${style.dim("in")} ${Render.sanitize(event.cwd)}`] : [])
+      const what = Render.describeRequest(request, cwd).replace(/^grant /, "")
+      const lines = () => [
+        what,
+        ...(event.cwd ? [`${style.dim("in")} ${Text.visible(event.cwd)}`] : []),
+        ...outsideLines(request)
       ]
       return Effect.map(
-        ask(header("for permissions", lines, event.reason), permissionChoices, "deny" as const),
-        (choice): Option.Option<RequestPermissionsResponse> =>
-          choice === "deny"
-            ? Option.none()
-            : Option.some(Approvals.grantRequested(request, choice))
+        ask("for permissions", lines, event.reason, `grant: ${what}`, permissionChoices, "deny" as const),
+        (decided): DecidedBy.Decided<Option.Option<RequestPermissionsResponse>> =>
+          DecidedBy.decided(
+            decided.value === "deny" ? Option.none() : Option.some(Approvals.grantRequested(request, decided.value)),
+            decided.decidedBy
+          )
       )
     }
 
@@ -207,20 +285,27 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         output.exclusive((write) =>
           Effect.gen(function*() {
             const questions = request.event.questions
+            const width = yield* columns
             yield* write(
-              header(`you ${questions.length === 1 ? "a question" : `${questions.length} questions`}`, [], undefined)
+              header(
+                `you ${questions.length === 1 ? "a question" : `${questions.length} questions`}`,
+                [],
+                undefined,
+                width
+              )
             )
             const answers: Record<string, { answers: Array<string> }> = {}
+            let decidedBy = person("return")
             for (const question of questions) {
               const options = question.options ?? []
               yield* write(
                 [
-                  `    ${question.header ? `${style.bold(Render.sanitize(question.header))}: ` : ""}${
-                    Render.sanitize(question.question)
+                  `    ${question.header ? `${style.bold(Text.visible(question.header))}: ` : ""}${
+                    Text.visible(question.question)
                   }`,
                   ...options.map((option, index) =>
-                    `      ${index + 1}. ${Render.sanitize(option.label)}${
-                      option.description ? style.dim(` — ${Render.sanitize(option.description)}`) : ""
+                    `      ${index + 1}. ${Text.visible(option.label)}${
+                      option.description ? style.dim(` — ${Text.visible(option.description)}`) : ""
                     }`
                   )
                 ].join("\n") + "\n"
@@ -231,15 +316,21 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
                 } ${style.cyan("›")} `
               )
               const line = yield* readAnswer(write, question.isSecret === true)
-              if (Option.isNone(line)) break
+              if (Option.isNone(line)) {
+                decidedBy = endOfInput
+                break
+              }
               const text = line.value.trim()
               if (text === "") continue
               const picked = /^\d+$/.test(text) ? options[Number(text) - 1] : undefined
               answers[question.id] = { answers: [picked?.label ?? text] }
             }
-            return Object.keys(answers).length === 0
-              ? Option.none<RequestUserInputResponse>()
-              : Option.some<RequestUserInputResponse>({ answers })
+            return DecidedBy.decided(
+              Object.keys(answers).length === 0
+                ? Option.none<RequestUserInputResponse>()
+                : Option.some<RequestUserInputResponse>({ answers }),
+              decidedBy
+            )
           })
         )
       )

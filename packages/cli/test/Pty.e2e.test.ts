@@ -1,7 +1,22 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as ShellWords from "../src/internal/shellWords.js"
 import * as Cli from "./utils/cli.js"
+
+/** A process agent whose every text carries every control class (see the fixture). */
+const hostileAgent = (mark: string) =>
+  ShellWords.join([
+    process.execPath,
+    fileURLToPath(new URL("./fixtures/render-hostile-agent.mjs", import.meta.url)),
+    mark
+  ])
+
+/** What the terminal may receive that is not printable text: line ends, and the status line's own erase. */
+const deputysOwn = /\r\n|\r\x1b\[2K/g
+/** Anything else a terminal would interpret or not draw. */
+const rawControl = /(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]|(?! )\p{Zs}/u
 
 const prompt = "x abort"
 const mark = () => `--deputy-test-${Math.random().toString(36).slice(2)}`
@@ -22,12 +37,12 @@ describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", (
     const screen = Cli.plain(term.output())
     assert.include(screen, "? The sub-agent asks to run a command\n    $ echo hi\n    in " + dir)
     assert.include(screen, "    why: the reference agent was asked to run this\n")
-    assert.include(screen, "a approve · s approve for session · d deny · x abort › approve\n")
-    assert.include(screen, "✔ approved by you: run `echo hi` in " + dir)
+    assert.include(screen, "  run: echo hi  a approve · s approve for session · d deny · x abort › approve\n")
+    assert.include(screen, "✔ approved by you (key a): run `echo hi` in " + dir)
     assert.match(screen, /\$ echo hi {2}exit 0 · \d+ms\n {2}│ hi\n/)
     assert.include(screen, "? The sub-agent asks to apply a patch\n    A x.txt  +1\n    │ --- x.txt\n    │ +hello\n")
     assert.include(screen, "x abort › deny\n")
-    assert.include(screen, "✘ denied by you: apply a patch to x.txt")
+    assert.include(screen, "✘ denied by you (key d): apply a patch to x.txt")
     assert.match(screen, /✔ completed · turn [\d.]+m?s · \d+ tokens/)
     assert.isFalse(fs.existsSync(path.join(dir, "x.txt")))
     assert.include(term.output(), "\x1b[", "colours on a terminal")
@@ -40,7 +55,7 @@ describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", (
     assert.strictEqual(await term.exited, 0)
     const screen = Cli.plain(term.output())
     assert.strictEqual(screen.split("The sub-agent asks").length - 1, 1)
-    assert.include(screen, "✔ approved for the session by you: run `echo again`")
+    assert.include(screen, "✔ approved for the session by you (key s): run `echo again`")
     assert.strictEqual(screen.match(/^\$ echo again {2}exit 0/gm)?.length, 2)
   })
 
@@ -51,7 +66,7 @@ describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", (
     assert.strictEqual(await term.exited, 0)
     const screen = Cli.plain(term.output())
     assert.include(screen, "› deny (end of input)\n")
-    assert.include(screen, "✘ denied by you: run `echo hi`")
+    assert.include(screen, "✘ denied by the default (end of input): run `echo hi`")
     assert.notMatch(term.output(), /\x1b\[\d+m/, "no colour codes")
   })
 
@@ -134,5 +149,46 @@ describe.runIf(Cli.hasScript)("deputy in a terminal (pty, util-linux script)", (
     assert.include(Cli.plain(term.output()), "Quitting without waiting for the sub-agent.")
     // This agent ignores the end of its input and SIGTERM on purpose: only SIGKILL stops it.
     for (const pid of Cli.processesWith(id)) process.kill(pid, "SIGKILL")
+  })
+
+  it("every control class a sub-agent sends reaches the terminal as visible escapes only (NO_COLOR)", async () => {
+    const id = mark()
+    const term = Cli.pty(["run", "--agent-command", hostileAgent(id), "go"], { env: { NO_COLOR: "1" } })
+    const at = await term.waitFor(prompt)
+    await term.type("d")
+    await term.waitFor("✔ completed", { from: at })
+    assert.strictEqual(await term.exited, 0)
+    const output = term.output()
+    // Without colour, Deputy itself writes no escape sequence but the status line's erase; the child's bytes
+    // must all have been escaped.
+    const rest = output.replace(deputysOwn, "\n")
+    const found = rawControl.exec(rest)
+    assert.isNull(
+      found,
+      `raw ${JSON.stringify(found?.[0])} at ${found?.index}: ${
+        JSON.stringify(rest.slice((found?.index ?? 0) - 40, (found?.index ?? 0) + 40))
+      }`
+    )
+    const shown = [
+      " C0:\\x00\\x07\\x08\\x0b\\x0c\\r\\x1b[2J\\x1b[1A\\x1b[8mhidden\\x1b[0m\\x7f",
+      " C1:\\x9b2K\\x9d0;title\\x07\\x85",
+      " OSC:\\x1b]0;pwned\\x07\\x1b]8;;http://evil.example\\x1b\\link\\x1b]8;;\\x1b\\",
+      " bidi:\\u202e\\u202a\\u202b\\u202c\\u202d\\u2066\\u2067\\u2068\\u2069\\u200e\\u200f\\u061c",
+      " zw:\\u200b\\u200c\\u200d\\u2060\\ufeff",
+      " sep:\\u2028\\u2029 nbsp:\\xa0 tag:\\u{e0041} lone:\\ud800"
+    ].join("")
+    const screen = Cli.plain(output)
+    // The prompt: the whole script on one line, the reason, and the summary next to the keys.
+    assert.include(screen, `    $ rm -rf ~/important-data${"\\n".repeat(60)}ls -la${shown}\n`)
+    assert.match(screen, /\n {4}why: to list files C0:\\x00[^\n]*…\[[\d,]+ more characters\]…[^\n]*lone:\\ud800\n/)
+    assert.match(
+      screen,
+      /\n {2}run: rm -rf ~\/important-data[^\n]*…\[[\d,]+ more characters\]…[^\n]*lone:\\ud800 {2}a approve/
+    )
+    // The status line of the announced command, with its newline and fake line as escapes.
+    assert.include(output, "running sleep 1\\n\\r\\x1b[2K✔")
+    assert.include(screen, `✘ denied by you (key d): run \`rm -rf ~/important-data${"\\n".repeat(60)}ls -la${shown}\``)
+    assert.include(screen, `● decision: "denied"${shown}\n`)
+    assert.deepStrictEqual(await Cli.settledProcesses(id), [])
   })
 })

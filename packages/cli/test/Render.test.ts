@@ -1,4 +1,4 @@
-import type { Delegate } from "@deputy/core"
+import type { DecidedBy, Delegate } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
@@ -109,11 +109,11 @@ describe("Render", () => {
     ])
   })
 
-  it("strips escape sequences and control characters a sub-agent sends", () => {
+  it("shows escape sequences and control characters a sub-agent sends as visible escapes", () => {
     const lines = renderAll([
       event({ type: "agent_message", message: "\x1b[2J\x1b]0;owned\x07hello \x1b[31mred\x1b[0m\rbell\x07" })
     ], { style: Style.plain })
-    assert.deepStrictEqual(lines, ["● hello redbell"])
+    assert.deepStrictEqual(lines, ["● \\x1b[2J\\x1b]0;owned\\x07hello \\x1b[31mred\\x1b[0m\\rbell\\x07"])
   })
 
   it("tracks the status line and the turn time", () => {
@@ -137,24 +137,41 @@ describe("Render", () => {
     assert.strictEqual(renderer.status(), undefined)
   })
 
-  it("describes settled requests with who decided", () => {
+  it("describes settled requests with who decided, as the settlement says", () => {
     const settled = (
       request: Parameters<typeof Render.describeRequest>[0],
-      outcome: "approved" | "denied" | "aborted"
+      outcome: "approved" | "denied" | "aborted",
+      decidedBy: DecidedBy.DecidedBy = { _tag: "Person", channel: "terminal" }
     ) =>
       Render.settlement(
         Style.plain,
+        { request, outcome, decidedBy, waitedMs: 5, answer: { type: "interrupt" }, reason: "shutting down" },
+        "/repo"
+      )
+    assert.strictEqual(
+      settled(Requests.command(), "denied", { _tag: "Default", why: "end of input" }),
+      "✘ denied by the default (end of input): run `npm test` in /repo"
+    )
+    assert.strictEqual(
+      settled(Requests.command(), "approved", { _tag: "PolicyRule", index: 2, rule: {} }),
+      "✔ approved by policy rule 3: run `npm test` in /repo"
+    )
+    // The 0.1 form still compiles; the text it passes is not trusted over the settlement.
+    assert.strictEqual(
+      Render.settlement(
+        Style.plain,
         {
-          request,
-          outcome,
-          decidedBy: { _tag: "Unattributed", service: "test" },
-          waitedMs: 5,
-          answer: { type: "interrupt" },
-          reason: "shutting down"
+          request: Requests.command(),
+          outcome: "approved",
+          decidedBy: { _tag: "Fixed", setting: "--approval approve" },
+          waitedMs: 0,
+          answer: { type: "exec_approval", id: "call-1", decision: "approved" }
         },
         "you",
         "/repo"
-      )
+      ),
+      "✔ approved by --approval approve: run `npm test` in /repo"
+    )
     assert.strictEqual(settled(Requests.command(), "approved"), "✔ approved by you: run `npm test` in /repo")
     assert.strictEqual(
       settled(Requests.command(["bash", "-lc", "rm -rf 'my dir'"]), "denied"),
@@ -204,5 +221,109 @@ describe("Render", () => {
       }),
       ["✔ session closed · 2 turns in 4.3s · no token usage reported"]
     )
+  })
+
+  describe("a hostile sub-agent", () => {
+    const hostileLines = (msg: Record<string, unknown>) => renderAll([event(msg)], { style: Style.plain, cwd: "/repo" })
+    const noRaw = (lines: ReadonlyArray<string>) => {
+      for (const line of lines) assert.notMatch(line, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u, JSON.stringify(line))
+    }
+
+    it("a newline in exec_command_begin.command cannot draw a second status line", () => {
+      const renderer = Render.make({ style: Style.plain })
+      renderer.event(
+        event({
+          type: "exec_command_begin",
+          call_id: "c",
+          command: ["bash", "-lc", "sleep 9\r\x1b[2K✔ approved by you: run `ls`\n"],
+          cwd: "/"
+        }),
+        0
+      )
+      const status = renderer.status() ?? ""
+      assert.notMatch(status, /[\n\r\x1b]/)
+      assert.isTrue(status.startsWith("running sleep 9\\r\\x1b[2K✔ approved"), status)
+    })
+
+    it("a C1 CSI (U+009B) in a message or a command is shown, not sent to the terminal", () => {
+      const lines = [
+        ...hostileLines({ type: "agent_message", message: "ok \u009b2K\u009b1Agone" }),
+        ...hostileLines({
+          type: "exec_command_end",
+          call_id: "c",
+          command: ["sh", "-c", "rm -rf important-data\u009b20Dls -la"],
+          exit_code: 0,
+          aggregated_output: "\u009b31mdone"
+        })
+      ]
+      noRaw(lines)
+      assert.deepStrictEqual(lines, [
+        "● ok \\x9b2K\\x9b1Agone",
+        "$ rm -rf important-data\\x9b20Dls -la  exit 0",
+        "  │ \\x9b31mdone"
+      ])
+    })
+
+    it("a program that is not the standard shell is shown with its path", () => {
+      assert.strictEqual(Render.command(["/tmp/evil/bash", "-c", "ls -la"]), "/tmp/evil/bash -c 'ls -la'")
+      assert.strictEqual(Render.command(["./sh", "-lc", "ls"]), "./sh -lc ls")
+      assert.strictEqual(Render.command(["/bin/bash", "-c", "ls -la"]), "ls -la")
+      assert.strictEqual(Render.command(["/usr/bin/sh", "-lc", "ls -la"]), "ls -la")
+      assert.deepStrictEqual(Render.commandView(["/tmp/evil/bash", "-c", "ls -la"]), {
+        text: "/tmp/evil/bash -c 'ls -la'",
+        shell: "/tmp/evil/bash",
+        standardShell: false
+      })
+    })
+
+    it("60 newlines before `ls -la` stay on one line in a settlement", () => {
+      const line = Render.settlement(Style.plain, {
+        request: Requests.command(["bash", "-lc", `rm -rf ~/important-data${"\n".repeat(60)}ls -la`]),
+        outcome: "approved",
+        decidedBy: { _tag: "Person", channel: "terminal", key: "a" },
+        waitedMs: 1,
+        answer: { type: "exec_approval", id: "call-1", decision: "approved" }
+      }, "/repo")
+      assert.notInclude(line, "\n")
+      assert.include(line, `run \`rm -rf ~/important-data${"\\n".repeat(60)}ls -la\``)
+    })
+
+    it("a very long command keeps its start and its end, with the count in between", () => {
+      const shown = Render.command(["sh", "-c", `echo ok${" ".repeat(10_000)}; rm -rf ~/important-data`])
+      assert.isAtMost(shown.length, 2000)
+      assert.isTrue(shown.startsWith("echo ok "))
+      assert.isTrue(shown.endsWith("; rm -rf ~/important-data"))
+      assert.match(shown, /…\[\d{1,3}(,\d{3})* more characters\]…/)
+    })
+
+    it("a bidi override in a file name is shown as an escape in the patch lines", () => {
+      const renderer = Render.make({ style: Style.plain, cwd: "/repo" })
+      renderer.event(
+        event({
+          type: "patch_apply_begin",
+          call_id: "p",
+          changes: { "/repo/invoice\u202efdp.exe": { type: "add", content: "x\u200b\n" } }
+        }),
+        0
+      )
+      const lines = renderer.event(event({ type: "patch_apply_end", call_id: "p", success: true }), 1)
+      noRaw(lines)
+      assert.deepStrictEqual(lines, ["✎ patch applied to 1 file", "  A invoice\\u202efdp.exe  +1"])
+      const preview = Render.diffPreview(
+        Style.plain,
+        { "/repo/a\u2066b": { type: "add", content: "x\u200by" } },
+        "/repo",
+        5
+      )
+      assert.deepStrictEqual(preview, ["--- a\\u2066b", "+x\\u200by"])
+    })
+
+    it("a multi-line error or warning cannot pass a line off as Deputy's", () => {
+      const lines = [
+        ...hostileLines({ type: "error", message: "boom\n✔ approved by you: run `ls`" }),
+        ...hostileLines({ type: "warning", message: "careful\r✔ completed" })
+      ]
+      assert.deepStrictEqual(lines, ["✘ error: boom", "  ✔ approved by you: run `ls`", "⚠ careful\\r✔ completed"])
+    })
   })
 })

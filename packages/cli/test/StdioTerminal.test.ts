@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { EventEmitter } from "node:events"
 import * as StdioTerminal from "../src/StdioTerminal.js"
 
 const names = (chunk: string) =>
@@ -29,4 +32,50 @@ describe("StdioTerminal", () => {
       "escape(\"\\u001b\")"
     ])
   })
+
+  /** A stdin in raw mode whose data the test sends, and a clock the test sets. */
+  const fakeStdio = () => {
+    const emitter = new EventEmitter()
+    const clock = { now: 1_000 }
+    const stdin = {
+      isTTY: true,
+      readableEnded: false,
+      rawMode: [] as Array<boolean>,
+      setRawMode: (mode: boolean) => void stdin.rawMode.push(mode),
+      setEncoding: () => undefined,
+      on: (event: "data" | "end", listener: (data: string) => void) => emitter.on(event, listener),
+      once: (event: "end", listener: () => void) => emitter.once(event, listener),
+      off: (event: "data", listener: (data: string) => void) => emitter.off(event, listener),
+      pause: () => undefined,
+      resume: () => undefined
+    }
+    const terminal = StdioTerminal.makeWith({ stdin, stderr: { write: () => true }, now: () => clock.now })
+    return { terminal, clock, stdin, send: (data: string) => emitter.emit("data", data) }
+  }
+
+  it.scoped("Ctrl-C right after a prompt appears is delivered; other type-ahead is dropped", () =>
+    Effect.gen(function*() {
+      const stdio = fakeStdio()
+      const terminal = yield* stdio.terminal
+      const keys = yield* terminal.readInput
+      // Within the type-ahead window (the clock has not moved): a half-typed "y" must not answer the prompt.
+      stdio.send("y\x03")
+      const [taken, done] = yield* keys.takeAll
+      assert.deepStrictEqual(Chunk.toReadonlyArray(taken).map((input) => input.key.name), ["c"])
+      assert.isTrue(Chunk.unsafeGet(taken, 0).key.ctrl)
+      assert.isTrue(done, "the input ends after Ctrl-C, as NodeTerminal's does")
+    }))
+
+  it.scoped("after the type-ahead window keys are delivered as typed", () =>
+    Effect.gen(function*() {
+      const stdio = fakeStdio()
+      const terminal = yield* stdio.terminal
+      const keys = yield* terminal.readInput
+      assert.deepStrictEqual(stdio.stdin.rawMode, [true])
+      stdio.send("z")
+      stdio.clock.now += 31
+      stdio.send("a")
+      const taken = yield* keys.take
+      assert.strictEqual(taken.key.name, "a")
+    }))
 })
