@@ -7,10 +7,10 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, type Delegate } from "@deputy/core"
+import { ShellWords } from "@deputy/core"
 import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
 import { isEventMsg } from "@deputy/protocol"
 import * as path from "node:path"
-import * as ShellWords from "./internal/shellWords.js"
 import type { Style } from "./Style.js"
 
 const controlSequences =
