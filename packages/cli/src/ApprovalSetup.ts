@@ -99,8 +99,8 @@ export const decidedBy = (
 }
 
 /**
- * A decider for people: `you (key a)`, `policy rule 2 of rules.json`, `--approval approve`,
- * `the default (no terminal)` (`DecidedBy.describe` of what it carries).
+ * A decider for people, in 0.1's words: `you`, `policy rule 2`, `--approval approve`,
+ * `default (no terminal)`, `default (end of input)`; the deciders 0.2 added as `DecidedBy.describe`.
  *
  * @since 0.1.0
  * @category attribution
@@ -108,14 +108,15 @@ export const decidedBy = (
  */
 export const describeDecider = (decider: Decider | undefined): string => {
   if (decider === undefined) return "nobody"
-  if (decider.decidedBy !== undefined) return DecidedBy.describe(decider.decidedBy)
   switch (decider._tag) {
     case "User":
       return "you"
     case "Policy":
       return `policy rule ${decider.rule + 1}`
     case "Mode":
-      return decider.defaulted ? "the default (no terminal)" : `--approval ${decider.mode}`
+      return decider.defaulted
+        ? `default (${decider.decidedBy?._tag === "Default" ? decider.decidedBy.why : "no terminal"})`
+        : `--approval ${decider.mode}`
     case "Other":
       return DecidedBy.describe(decider.decidedBy)
   }
@@ -145,6 +146,28 @@ const fixedLayer = (mode: "approve" | "deny", by: DecidedBy.DecidedBy): Layer.La
 export const modeDecider = (setup: ApprovalSetup): DecidedBy.DecidedBy =>
   setup.defaulted ? { _tag: "Default", why: "no terminal" } : { _tag: "Fixed", setting: `--approval ${setup.mode}` }
 
+const person: DecidedBy.DecidedBy = { _tag: "Person", channel: "terminal" }
+
+const attribute = <A>(answer: DecidedBy.Answer<A>): DecidedBy.Answer<A> =>
+  DecidedBy.isDecided(answer) ? answer : DecidedBy.decided(answer, person)
+
+/**
+ * The terminal's answers, each attributed: what the prompt says (`Person` with the key, or `Default`
+ * for the end of input) passes unchanged; a bare answer is the person at the terminal.
+ */
+const terminalLayer = (
+  options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
+): Layer.Layer<Approvals, never, Terminal.Terminal | Output> =>
+  Layer.effect(
+    Approvals,
+    Effect.map(Approvals, (prompt): Approvals.Service => ({
+      command: (request) => Effect.map(prompt.command(request), attribute),
+      patch: (request) => Effect.map(prompt.patch(request), attribute),
+      permissions: (request) => Effect.map(prompt.permissions(request), attribute),
+      userInput: (request) => Effect.map(prompt.userInput(request), attribute)
+    }))
+  ).pipe(Layer.provide(TerminalApprovals.layer({ cwd: options.cwd, onInterrupt: options.onInterrupt })))
+
 /**
  * The `Approvals` of a run: the policy's rules (relative globs in `cwd`) over the mode's answers. `ask`
  * prompts on the terminal; Ctrl-C at a prompt runs `onInterrupt`. Every answer says who decided.
@@ -157,7 +180,7 @@ export const layer = (
   options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
 ): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
-    ? TerminalApprovals.layer({ cwd: options.cwd, onInterrupt: options.onInterrupt })
+    ? terminalLayer(options)
     : fixedLayer(setup.mode, modeDecider(setup))
   return setup.rules.length === 0
     ? base

@@ -176,3 +176,72 @@ describe("ApprovalInbox", () => {
       assert.deepStrictEqual([settled!.outcome, settled!.decidedBy._tag], ["aborted", "Cancelled"])
     }).pipe(Effect.provide(ApprovalInbox.layer)))
 })
+
+describe("who decided, from every ready layer", () => {
+  it.effect("approve-all and deny-all are Fixed, layerTest is Script, a policy rule is PolicyRule with its file", () =>
+    Effect.gen(function*() {
+      const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
+      const scripted = yield* Effect.provide(Approvals, Approvals.layerTest({ patch: "denied" }))
+      assert.deepStrictEqual(
+        yield* all.command(command(["ls"])),
+        DecidedBy.decided<ReviewDecision>("approved", { _tag: "Fixed", setting: "approve-all" })
+      )
+      assert.deepStrictEqual(DecidedBy.split(yield* none.permissions(permissions), "x").decidedBy, {
+        _tag: "Fixed",
+        setting: "deny-all"
+      })
+      assert.deepStrictEqual(
+        yield* scripted.patch(patch("a")),
+        DecidedBy.decided<ReviewDecision>("denied", { _tag: "Script" })
+      )
+      const rule: Approvals.PolicyRule = { commandPrefix: ["ls"], action: "approve", source: "team.json" }
+      const policy = yield* Effect.provide(
+        Approvals,
+        Approvals.layerPolicy([{ commandPrefix: ["rm"], action: "deny" }, rule]).pipe(
+          Layer.provide(Approvals.layerDenyAll)
+        )
+      )
+      assert.deepStrictEqual(
+        yield* policy.command(command(["bash", "-lc", "ls -la"])),
+        DecidedBy.decided<ReviewDecision>("approved", {
+          _tag: "PolicyRule",
+          index: 1,
+          rule: { commandPrefix: ["ls"], action: "approve" },
+          file: "team.json"
+        })
+      )
+      // what no rule decides carries the fallback's attribution
+      assert.deepStrictEqual(
+        DecidedBy.split(yield* policy.command(command(["make"])), "x").decidedBy,
+        { _tag: "Fixed", setting: "deny-all" }
+      )
+    }))
+
+  it.effect("an inbox answer names its client (\"inbox\" by default); a deadline is Deadline", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
+      const settlements = yield* inbox.settlements.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const first = yield* Effect.fork(approvals.command(command(["make"])))
+      yield* inbox.awaitPending()
+      yield* inbox.respond("d/command/c", ApprovalInbox.decision("denied"), { client: "web" })
+      assert.deepStrictEqual(DecidedBy.split(yield* Fiber.join(first), "x").decidedBy, {
+        _tag: "InboxClient",
+        client: "web"
+      })
+      const second = yield* Effect.fork(approvals.userInput(question))
+      yield* inbox.awaitPending()
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(DecidedBy.split(yield* Fiber.join(second), "x").decidedBy, {
+        _tag: "Deadline",
+        afterMs: 5000
+      })
+      const all = Array.from(
+        yield* Fiber.join(settlements),
+        (settled) => [settled.outcome, settled.decidedBy._tag, settled.by]
+      )
+      assert.deepStrictEqual(all, [["denied", "InboxClient", "inbox"], ["timed_out", "Deadline", "deadline"]])
+    }).pipe(Effect.provide(ApprovalInbox.layerWith({ deadlines: { user_input: "5 seconds" } }))))
+})

@@ -271,3 +271,15 @@ describe("policy on commands: a deny rule finds its program wherever it hides", 
     { fastCheck: { numRuns: 150 } }
   )
 })
+
+describe("ShellCommand without a parser (the sync API before anything loaded it)", () => {
+  it("a script is never plain, and a deny rule still finds its program among the script's words", () => {
+    const analysis = ShellCommand.analyze(["bash", "-lc", "touch a && \"rm\" -rf b"], undefined)
+    assert.isFalse(analysis.plain)
+    const found = analysis.commands.some((readings) =>
+      readings.some((reading) => ShellCommand.readingHasPrefix(reading, ["rm"], "deny"))
+    )
+    assert.isTrue(found)
+    assert.isTrue(ShellCommand.analyze(["touch", "a"], undefined).plain, "a bare argv needs no parser")
+  })
+})
