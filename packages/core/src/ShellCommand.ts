@@ -536,7 +536,7 @@ export const readingHasPrefix = (
   if (prefix.length === 0 || prefix.length > words.length) return false
   const program = words[0]!
   const wanted = prefix[0]!
-  if (!program.literal) return mode === "deny" && false
+  if (!program.literal) return false // a computed program: not plain, and nothing to match it against
   const actual = ShellWords.programName(program.text)
   if (mode === "approve") {
     if (program.expands) return false
