@@ -147,6 +147,7 @@ const redirectProblem = (node: Node): string | undefined => {
   if (destination === null) return "a redirection without a target"
   const target = wordOf(destination)
   if (!target.literal || target.expands) return "a redirection to a computed target"
+  if (/^\/dev\/(tcp|udp)\//.test(target.text)) return `a network connection (${operator} ${target.text})`
   if (operator === "<") return undefined
   if ((operator === ">&" || operator === "<&") && /^(\d+|-)$/.test(target.text)) return undefined
   if (target.text === "/dev/null" && [">", ">>", "&>", "&>>", ">|", ">&"].includes(operator)) return undefined
@@ -316,6 +317,7 @@ const wrappers: Record<string, (args: ReadonlyArray<Word>) => Unwrapped> = {
   command: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
   builtin: (args) => ({ words: args, benign: true }),
   exec: (args) => ({ words: skipFlags(args, { short: "a", long: [] }), benign: true }),
+  time: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
   nohup: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
   nice: (args) => ({ words: skipFlags(args, { short: "n", long: ["adjustment"] }), benign: true }),
   timeout: (args) => ({

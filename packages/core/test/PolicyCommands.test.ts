@@ -69,7 +69,9 @@ describe("policy on commands: an approve rule approves only what it looked at", 
         "/bin/t*ch a",
         "sudo touch a",
         "env FOO=1 touch a",
-        "xargs touch"
+        "xargs touch",
+        "touch a < /dev/tcp/example.com/80",
+        "touch a 2>/tmp/log"
       ]
     ) {
       assert.strictEqual(decide(touch, bash(script)), "fallback", script)
@@ -93,6 +95,7 @@ describe("policy on commands: an approve rule approves only what it looked at", 
         "nohup ls",
         "timeout 5 ls",
         "nice -n 5 ls",
+        "time ls",
         "exec ls",
         "ls # a comment"
       ]
@@ -189,7 +192,10 @@ describe("policy on commands: a deny rule finds its program wherever it hides", 
     bash("find . -exec rm {} ;"),
     bash("r? x"),
     bash("/bin/r* x"),
-    bash("touch a &\nrm x")
+    bash("touch a &\nrm x"),
+    bash("time rm x"),
+    bash("! rm x"),
+    bash("touch a && rm x 2>/dev/null")
   ]
 
   it("rm in every disguise is denied", () => {
