@@ -15,7 +15,6 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
 import type { Node } from "web-tree-sitter"
-import * as WebTreeSitter from "web-tree-sitter"
 import * as ShellWords from "./ShellWords.js"
 
 /**
@@ -224,6 +223,8 @@ let loaded: ShellParser | undefined
 const loadOnce = (): Promise<ShellParser> => {
   loading ??= (async () => {
     const require = createRequire(import.meta.url)
+    // loaded on first use, so that importing the package (and `deputy --help`) does not pay for it
+    const WebTreeSitter = await import("web-tree-sitter")
     await WebTreeSitter.Parser.init()
     const bash = await WebTreeSitter.Language.load(require.resolve("tree-sitter-bash/tree-sitter-bash.wasm"))
     const parser = new WebTreeSitter.Parser()
