@@ -1,8 +1,10 @@
-import { type ApprovalRequest, Approvals, ShellCommand } from "@deputy/core"
+import { type ApprovalRequest, Approvals, Delegate, ShellCommand, TestAgent } from "@deputy/core"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { execRequest } from "./helpers.js"
 
 const command = (argv: ReadonlyArray<string>): ApprovalRequest.CommandApproval => ({
@@ -288,4 +290,38 @@ describe("ShellCommand without a parser (the sync API before anything loaded it)
     assert.isTrue(found)
     assert.isTrue(ShellCommand.analyze(["touch", "a"], undefined).plain, "a bare argv needs no parser")
   })
+})
+
+describe("through a delegate: the settlement names the rule that decided", () => {
+  it.effect("a hostile script denied by rule 2 of its file, and the child gets denied", () =>
+    Effect.gen(function*() {
+      const settled = yield* Ref.make<ReadonlyArray<ApprovalRequest.ApprovalSettlement>>([])
+      const child = yield* TestAgent
+      yield* Delegate.interactive({
+        source: "review",
+        onSettled: (settlement) => Ref.update(settled, (all) => [...all, settlement])
+      })
+      yield* child.emit(
+        { ...execRequest("c1"), command: ["bash", "-lc", "touch a && FOO=1 \\rm -rf ~"] },
+        "t"
+      )
+      const answer = yield* child.awaitOp("exec_approval")
+      assert.deepStrictEqual(answer.op, { type: "exec_approval", id: "c1", turn_id: "t", decision: "denied" })
+      const [settlement] = yield* Ref.get(settled)
+      assert.deepStrictEqual(settlement?.decidedBy, {
+        _tag: "PolicyRule",
+        index: 1,
+        rule: { commandPrefix: ["rm"], action: "deny" },
+        file: "team.json"
+      })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(
+        TestAgent.layer(),
+        Approvals.layerPolicy([
+          { commandPrefix: ["touch"], action: "approve", source: "team.json" },
+          { commandPrefix: ["rm"], action: "deny", source: "team.json" }
+        ]).pipe(Layer.provide(Approvals.layerApproveAll))
+      ))
+    ))
 })
