@@ -276,7 +276,7 @@ describe("policy on commands: a deny rule finds its program wherever it hides", 
         // and with no deny rule, it is never approved
         assert.strictEqual(decide(rules.slice(0, 5), bash(script)), "fallback", script)
       }),
-    { fastCheck: { numRuns: 150 } }
+    { timeout: 120_000, fastCheck: { numRuns: 150 } }
   )
 })
 

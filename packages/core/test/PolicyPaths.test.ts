@@ -185,6 +185,6 @@ describe("policy on paths: generated path sets", () => {
           fs.rmSync(root, { recursive: true, force: true })
         }
       }),
-    { fastCheck: { numRuns: 60 } }
+    { timeout: 120_000, fastCheck: { numRuns: 60 } }
   )
 })
