@@ -8,7 +8,9 @@
  *   "rules": [
  *     { "commandPrefix": "git status", "action": "approve" },        // read-only git is fine
  *     { "kind": "patch", "pathGlob": "src/**", "action": "ask" },     // patches under src/: ask me
- *     { "commandPrefix": ["rm"], "action": "deny" }
+ *     { "commandPrefix": ["rm"], "action": "deny" },                 // rm anywhere in a script
+ *     { "kind": "permissions", "network": true, "action": "deny" }  // no network
+
  *   ]
  * }
  * ```
@@ -16,14 +18,13 @@
  * @since 0.1.0
  */
 import type { ApprovalRequest } from "@deputy/core"
-import { Approvals } from "@deputy/core"
+import { Approvals, ShellWords } from "@deputy/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Jsonc from "./internal/jsonc.js"
-import * as ShellWords from "./internal/shellWords.js"
 
 /**
  * The kinds of request a rule can be limited to.
@@ -53,12 +54,16 @@ export const Action = Schema.Literal("approve", "approve_for_session", "deny", "
 })
 
 /**
- * One rule. Every condition given must hold:
+ * One rule. Every condition given must hold (the core's `Approvals.PolicyRule` says exactly how):
  * - `kind`: one kind or a list;
- * - `commandPrefix`: command requests whose words start with these (a string is split like a shell
- *   line); `sh -c SCRIPT` commands are also matched on the words of their script;
- * - `pathGlob`: patch requests whose every file matches (`*`, `**`, `?`), and permission requests whose
- *   every path matches.
+ * - `commandPrefix`: command requests whose commands start with these words (a string is split like a
+ *   shell line). Scripts (`bash -lc "…"`) are parsed: an approving rule needs a plain script whose every
+ *   command is approved; a deny, abort or ask rule matches a command found anywhere in it;
+ * - `pathGlob`: the paths a patch or permissions request touches, resolved against the working
+ *   directory (`..` and symlinks followed): relative globs match inside it only; an approving rule
+ *   needs every path to match, other rules one;
+ * - `network`: permissions requests that ask for network access (`true`) or not (`false`); only a rule
+ *   with `"network": true` approves network access.
  *
  * @since 0.1.0
  * @category schemas
@@ -67,6 +72,7 @@ export const Rule = Schema.Struct({
   kind: Schema.optional(Schema.Union(Kind, Schema.NonEmptyArray(Kind))),
   commandPrefix: Schema.optional(Schema.Union(Schema.NonEmptyString, Schema.NonEmptyArray(Schema.String))),
   pathGlob: Schema.optional(Schema.NonEmptyString),
+  network: Schema.optional(Schema.Boolean),
   action: Action
 }).annotations({ identifier: "PolicyRule" })
 
@@ -114,21 +120,34 @@ const ruleProblem = (rule: typeof Rule.Type): { field: string; problem: string }
   if (rule.pathGlob !== undefined && kinds !== undefined && !kinds.some((k) => k === "patch" || k === "permissions")) {
     return { field: "pathGlob", problem: "pathGlob only matches patch and permissions requests" }
   }
+  if (rule.network !== undefined && kinds !== undefined && !kinds.includes("permissions")) {
+    return { field: "network", problem: "network only matches permissions requests; add \"permissions\" to kind" }
+  }
+  if (rule.network !== undefined && rule.commandPrefix !== undefined) {
+    return { field: "network", problem: "a rule cannot have both commandPrefix and network (it would never match)" }
+  }
   if (rule.commandPrefix !== undefined && rule.pathGlob !== undefined) {
     return { field: "pathGlob", problem: "a rule cannot have both commandPrefix and pathGlob (it would never match)" }
   }
   return undefined
 }
 
-const toPolicyRule = (rule: typeof Rule.Type, prefix: ReadonlyArray<string> | undefined): Approvals.PolicyRule => ({
+const toPolicyRule = (
+  rule: typeof Rule.Type,
+  prefix: ReadonlyArray<string> | undefined,
+  source: string
+): Approvals.PolicyRule => ({
   ...(rule.kind === undefined ? {} : { kind: rule.kind }),
   ...(prefix === undefined ? {} : { commandPrefix: prefix }),
   ...(rule.pathGlob === undefined ? {} : { pathGlob: rule.pathGlob }),
-  action: rule.action === "ask" ? "defer" : rule.action
+  ...(rule.network === undefined ? {} : { network: rule.network }),
+  action: rule.action === "ask" ? "defer" : rule.action,
+  source
 })
 
 /**
- * Reads the text of a policy file (`path` names it in errors) into the core's ordered rules.
+ * Reads the text of a policy file (`path` names it in errors, and every rule's `source`, so a decision
+ * names the file) into the core's ordered rules.
  *
  * @since 0.1.0
  * @category parsing
@@ -164,12 +183,12 @@ export const parse = (
     let prefix: ReadonlyArray<string> | undefined
     if (typeof rule.commandPrefix === "string") {
       const words = ShellWords.split(rule.commandPrefix)
-      if (!Array.isArray(words)) return Either.left(at(["rules", index, "commandPrefix"], words.problem))
+      if (ShellWords.isSplitError(words)) return Either.left(at(["rules", index, "commandPrefix"], words.problem))
       prefix = words
     } else {
       prefix = rule.commandPrefix
     }
-    rules.push(toPolicyRule(rule, prefix))
+    rules.push(toPolicyRule(rule, prefix, path))
   }
   return Either.right(rules)
 }
@@ -200,11 +219,14 @@ export const load = (
  *
  * @since 0.1.0
  * @category matching
+ * @deprecated since 0.2.0: who decided travels with the answer (`ApprovalSettlement.decidedBy`); to
+ * evaluate rules, use `Approvals.firstMatchIndex`.
  */
 export const decidingRule = (
   rules: ReadonlyArray<Approvals.PolicyRule>,
-  request: ApprovalRequest.ApprovalRequest
+  request: ApprovalRequest.ApprovalRequest,
+  options?: Approvals.PolicyOptions
 ): number | undefined => {
-  const index = rules.findIndex((rule) => Approvals.ruleMatches(rule, request))
-  return index === -1 || rules[index].action === "defer" ? undefined : index
+  const index = Approvals.firstMatchIndex(rules, request, options)
+  return index === -1 || rules[index]!.action === "defer" ? undefined : index
 }

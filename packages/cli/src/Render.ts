@@ -6,11 +6,10 @@
  *
  * @since 0.1.0
  */
-import { ApprovalRequest, DecidedBy, type Delegate } from "@deputy/core"
+import { ApprovalRequest, DecidedBy, type Delegate, ShellWords } from "@deputy/core"
 import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
 import { isEventMsg } from "@deputy/protocol"
 import * as path from "node:path"
-import * as ShellWords from "./internal/shellWords.js"
 import type { Style } from "./Style.js"
 import * as Text from "./Text.js"
 
@@ -26,11 +25,11 @@ import * as Text from "./Text.js"
 export const sanitize = (text: string): string => Text.visibleLines(text).join("\n")
 
 const standardShells = new Set(["sh", "bash", "zsh", "dash"])
-const standardShellDirectories = new Set(["", "/bin/", "/usr/bin/"])
 
 /**
  * How a command reads: the script of a `sh -c SCRIPT` (or `-lc`) call when the shell is a standard one
- * (`sh`, `bash`, `zsh`, `dash`, bare or in `/bin` or `/usr/bin`), with the program that runs it; else the
+ * (`sh`, `bash`, `zsh`, `dash`, bare or in a standard directory: `ShellWords.standardDirectories`), with the
+ * program that runs it; else the
  * argv quoted as a shell would need it, every program with its full path.
  *
  * @since 0.2.0
@@ -54,11 +53,9 @@ export interface CommandView {
 export const commandView = (argv: ReadonlyArray<string>): CommandView => {
   const [program, flag, script] = argv
   if (argv.length === 3 && program !== undefined && (flag === "-c" || flag === "-lc") && script !== undefined) {
-    const base = program.slice(program.lastIndexOf("/") + 1)
-    const directory = program.slice(0, program.length - base.length)
-    if (standardShells.has(base)) {
-      const standardShell = standardShellDirectories.has(directory)
-      return { text: standardShell ? script : ShellWords.join(argv), shell: program, standardShell }
+    const { name, standard } = ShellWords.programName(program)
+    if (standardShells.has(name)) {
+      return { text: standard ? script : ShellWords.join(argv), shell: program, standardShell: standard }
     }
   }
   return { text: argv.length === 0 ? "" : ShellWords.join(argv), shell: undefined, standardShell: false }

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { CodexAgent } from "@deputy/codex"
+import { ShellWords } from "@deputy/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -18,7 +19,6 @@ import * as Agents from "./Agents.js"
 import type { ApprovalMode } from "./ApprovalSetup.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
-import * as ShellWords from "./internal/shellWords.js"
 import * as Launch from "./Launch.js"
 
 /**

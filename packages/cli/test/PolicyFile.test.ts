@@ -1,5 +1,6 @@
-import { Approvals } from "@deputy/core"
-import { assert, describe, it } from "@effect/vitest"
+import { Approvals, ShellCommand } from "@deputy/core"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -14,13 +15,19 @@ const problem = (text: string) => {
   return Either.isLeft(result) ? result.left.message : ""
 }
 
+beforeAll(async () => {
+  await Effect.runPromise(ShellCommand.parser)
+})
+
 describe("PolicyFile", () => {
   it("reads the commented example into ordered rules", () => {
     const rules = Either.getOrThrow(PolicyFile.parse(fs.readFileSync(examplePath, "utf8"), examplePath))
-    assert.strictEqual(rules.length, 9)
-    assert.deepStrictEqual(rules[0], { commandPrefix: ["git", "status"], action: "approve" })
-    assert.deepStrictEqual(rules[7], { kind: "patch", pathGlob: "**/src/**", action: "defer" })
-    const decide = (request: Parameters<typeof PolicyFile.decidingRule>[1]) => PolicyFile.decidingRule(rules, request)
+    assert.strictEqual(rules.length, 11)
+    assert.deepStrictEqual(rules[0], { commandPrefix: ["git", "status"], action: "approve", source: examplePath })
+    assert.deepStrictEqual(rules[7], { kind: "patch", pathGlob: "**/src/**", action: "defer", source: examplePath })
+    assert.deepStrictEqual(rules[8], { kind: "permissions", network: true, action: "deny", source: examplePath })
+    const decide = (request: Parameters<typeof PolicyFile.decidingRule>[1]) =>
+      PolicyFile.decidingRule(rules, request, { workspace: "/repo" })
     assert.strictEqual(decide(Requests.command(["git", "status", "--short"])), 0)
     assert.strictEqual(decide(Requests.command(["bash", "-lc", "rm -rf build"])), 4)
     assert.strictEqual(decide(Requests.command(["make"])), undefined)
@@ -38,7 +45,7 @@ describe("PolicyFile", () => {
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "comandPrefix": "ls", "action": "approve" }\n] }`),
-      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "action"`
+      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "network" | "action"`
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "patch",\n    "commandPrefix": "ls", "action": "approve" }\n] }`),
@@ -51,6 +58,20 @@ describe("PolicyFile", () => {
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "shell", "action": "deny" }\n] }`),
       `policy file p.json, line 2: rule 1 ("kind"): expected one of command, patch, permissions, user_input; got "shell"`
+    )
+    assert.strictEqual(
+      problem(
+        `{ "rules": [\n  { "kind": "permissions", "action": "deny" },\n  { "kind": "permissions",\n    "network": "yes", "action": "deny" }\n] }`
+      ),
+      `policy file p.json, line 4: rule 2 ("network"): Expected boolean, actual "yes"`
+    )
+    assert.strictEqual(
+      problem(`{ "rules": [\n  { "kind": "patch",\n    "network": true, "action": "deny" }\n] }`),
+      `policy file p.json, line 3: rule 1 ("network"): network only matches permissions requests; add "permissions" to kind`
+    )
+    assert.strictEqual(
+      problem(`{ "rules": [\n  { "commandPrefix": "curl",\n    "network": true, "action": "deny" }\n] }`),
+      `policy file p.json, line 3: rule 1 ("network"): a rule cannot have both commandPrefix and network (it would never match)`
     )
     assert.strictEqual(problem(`[]`), `policy file p.json, line 1: the file: expected an object {"rules": [...]}`)
     assert.strictEqual(problem(`{}`), `policy file p.json, line 1: "rules": is missing`)
@@ -83,7 +104,8 @@ describe("PolicyFile", () => {
     assert.deepStrictEqual(Either.getOrThrow(rules), [{
       kind: ["patch", "permissions"],
       pathGlob: "/tmp/**",
-      action: "approve"
+      action: "approve",
+      source: "p"
     }])
   })
 })

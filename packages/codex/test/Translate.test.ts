@@ -2,6 +2,7 @@
  * The app-server → Deputy translation, replayed on recorded Codex 0.169 sessions (test/fixtures, copied
  * from real `codex app-server` runs) and on synthetic messages shaped after its generated TypeScript.
  */
+import { ShellWords } from "@deputy/core"
 import { Event } from "@deputy/protocol"
 import type { Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
@@ -9,7 +10,6 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as JsonRpc from "../src/internal/jsonRpc.js"
-import * as ShellWords from "../src/internal/shellWords.js"
 import {
   commandDecision,
   errorInfo,

@@ -19,6 +19,8 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { ApprovalKind, ApprovalOutcome, ApprovalRequest } from "./ApprovalRequest.js"
 import { outcomeOfDecision } from "./ApprovalRequest.js"
 import { Approvals, type ApprovalsService } from "./Approvals.js"
+import type { DecidedBy } from "./DecidedBy.js"
+import { decided } from "./DecidedBy.js"
 
 /**
  * A request waiting for an answer, with when it arrived and, if it has one, its deadline (epoch ms).
@@ -75,8 +77,8 @@ export const userInput = (response: Option.Option<RequestUserInputResponse>): In
 })
 
 /**
- * How a request left the inbox: answered (`by: "inbox"`), timed out, or aborted because the waiting
- * delegate stopped (`by: "interrupted"`).
+ * How a request left the inbox: answered by a client (`decidedBy: InboxClient`), timed out
+ * (`Deadline`), or aborted because the waiting delegate stopped (`Cancelled`).
  *
  * @since 0.1.0
  * @category models
@@ -84,7 +86,21 @@ export const userInput = (response: Option.Option<RequestUserInputResponse>): In
 export interface InboxSettlement {
   readonly request: ApprovalRequest
   readonly outcome: ApprovalOutcome
+  /** Who decided, as the delegate's `ApprovalSettlement` says it too. @since 0.2.0 */
+  readonly decidedBy: DecidedBy
+  /** @deprecated since 0.2.0: read `decidedBy`. */
   readonly by: "inbox" | "deadline" | "interrupted"
+}
+
+/**
+ * Who is answering through `respond`: a client name (`"web"`, `"terminal"`, a process), recorded as
+ * `DecidedBy.InboxClient`. Defaults to `"inbox"`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RespondOptions {
+  readonly client?: string | undefined
 }
 
 /**
@@ -141,7 +157,8 @@ export interface ApprovalInboxService {
   readonly awaitPending: (predicate?: (pending: PendingApproval) => boolean) => Effect.Effect<PendingApproval>
   readonly respond: (
     id: string,
-    answer: InboxAnswer
+    answer: InboxAnswer,
+    options?: RespondOptions
   ) => Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch>
   readonly approvals: ApprovalsService
 }
@@ -157,6 +174,17 @@ export interface InboxOptions {
 }
 
 const rememberSettled = 4096
+
+interface Answered {
+  readonly _tag: "Answered"
+  readonly answer: InboxAnswer
+  readonly decidedBy: DecidedBy
+}
+
+interface TimedOut {
+  readonly _tag: "TimedOut"
+  readonly decidedBy: DecidedBy
+}
 
 const answerKind = (answer: InboxAnswer): string =>
   answer._tag === "Decision" ? "decision" : answer._tag === "Permissions" ? "permissions" : "user input"
@@ -195,12 +223,17 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
     const settlementHub = yield* PubSub.unbounded<InboxSettlement>()
     const waiting = new Map<
       string,
-      { readonly pending: PendingApproval; readonly answer: Deferred.Deferred<InboxAnswer> }
+      { readonly pending: PendingApproval; readonly answer: Deferred.Deferred<Answered> }
     >()
     const settled = new Map<string, ApprovalOutcome>()
 
     /** Removes a pending entry and announces how it settled; false when it had settled already. */
-    const settle = (id: string, outcome: ApprovalOutcome, by: InboxSettlement["by"]): Effect.Effect<boolean> =>
+    const settle = (
+      id: string,
+      outcome: ApprovalOutcome,
+      by: InboxSettlement["by"],
+      decidedBy: DecidedBy
+    ): Effect.Effect<boolean> =>
       Effect.suspend(() => {
         const entry = waiting.get(id)
         if (entry === undefined) return Effect.succeed(false)
@@ -208,17 +241,17 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
         settled.set(id, outcome)
         if (settled.size > rememberSettled) settled.delete(settled.keys().next().value!)
         return SubscriptionRef.update(list, (all) => all.filter((pending) => pending.request.id !== id)).pipe(
-          Effect.zipRight(PubSub.publish(settlementHub, { request: entry.pending.request, outcome, by })),
+          Effect.zipRight(PubSub.publish(settlementHub, { request: entry.pending.request, outcome, decidedBy, by })),
           Effect.as(true)
         )
       })
 
-    const wait = (request: ApprovalRequest): Effect.Effect<Option.Option<InboxAnswer>> =>
+    const wait = (request: ApprovalRequest): Effect.Effect<Answered | TimedOut> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const deadline = options.deadlines?.[request.kind]
-          const answer = yield* Deferred.make<InboxAnswer>()
+          const answer = yield* Deferred.make<Answered>()
           const pending: PendingApproval = {
             request,
             receivedAt: now,
@@ -230,35 +263,43 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
             ? Effect.asSome(Deferred.await(answer))
             : Effect.timeoutOption(Deferred.await(answer), deadline)
           const result = yield* restore(awaited).pipe(
-            Effect.onInterrupt(() => settle(request.id, "aborted", "interrupted"))
+            Effect.onInterrupt(() =>
+              settle(request.id, "aborted", "interrupted", {
+                _tag: "Cancelled",
+                reason: "the waiting delegate stopped"
+              })
+            )
           )
-          if (Option.isNone(result)) yield* settle(request.id, "timed_out", "deadline")
-          return result
+          if (Option.isSome(result)) return result.value
+          const timedOut: TimedOut = {
+            _tag: "TimedOut",
+            decidedBy: { _tag: "Deadline", afterMs: deadline === undefined ? 0 : Duration.toMillis(deadline) }
+          }
+          yield* settle(request.id, "timed_out", "deadline", timedOut.decidedBy)
+          return timedOut
         })
       )
 
+    const decisionOf = (result: Answered | TimedOut) =>
+      decided<ReviewDecision>(
+        result._tag === "Answered" && result.answer._tag === "Decision" ? result.answer.decision : "timed_out",
+        result.decidedBy
+      )
     const approvals: ApprovalsService = {
-      command: (request) =>
-        Effect.map(
-          wait(request),
-          (answer) => Option.isSome(answer) && answer.value._tag === "Decision" ? answer.value.decision : "timed_out"
-        ),
-      patch: (request) =>
-        Effect.map(
-          wait(request),
-          (answer) => Option.isSome(answer) && answer.value._tag === "Decision" ? answer.value.decision : "timed_out"
-        ),
+      command: (request) => Effect.map(wait(request), decisionOf),
+      patch: (request) => Effect.map(wait(request), decisionOf),
       permissions: (request) =>
-        Effect.map(
-          wait(request),
-          (answer) =>
-            Option.isSome(answer) && answer.value._tag === "Permissions" ? answer.value.response : Option.none()
-        ),
+        Effect.map(wait(request), (result) =>
+          decided(
+            result._tag === "Answered" && result.answer._tag === "Permissions" ? result.answer.response : Option.none(),
+            result.decidedBy
+          )),
       userInput: (request) =>
-        Effect.map(
-          wait(request),
-          (answer) => Option.isSome(answer) && answer.value._tag === "UserInput" ? answer.value.response : Option.none()
-        )
+        Effect.map(wait(request), (result) =>
+          decided(
+            result._tag === "Answered" && result.answer._tag === "UserInput" ? result.answer.response : Option.none(),
+            result.decidedBy
+          ))
     }
 
     return {
@@ -272,7 +313,7 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
           Stream.runHead,
           Effect.flatMap(Effect.orDie)
         ),
-      respond: (id, answer) =>
+      respond: (id, answer, respondOptions) =>
         Effect.suspend((): Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch> => {
           const entry = waiting.get(id)
           if (entry === undefined) return Effect.fail(new ApprovalNotPending({ id, settled: settled.get(id) }))
@@ -281,8 +322,12 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
               new ApprovalAnswerMismatch({ id, kind: entry.pending.request.kind, answer: answerKind(answer) })
             )
           }
+          const decidedBy: DecidedBy = { _tag: "InboxClient", client: respondOptions?.client ?? "inbox" }
           return Effect.asVoid(
-            Effect.zipRight(settle(id, outcomeOfAnswer(answer), "inbox"), Deferred.succeed(entry.answer, answer))
+            Effect.zipRight(
+              settle(id, outcomeOfAnswer(answer), "inbox", decidedBy),
+              Deferred.succeed(entry.answer, { _tag: "Answered", answer, decidedBy })
+            )
           )
         }),
       approvals
@@ -336,4 +381,6 @@ export declare namespace ApprovalInbox {
   export type InboxSettlement = import("./ApprovalInbox.js").InboxSettlement
   /** @since 0.1.0 */
   export type InboxOptions = import("./ApprovalInbox.js").InboxOptions
+  /** @since 0.2.0 */
+  export type RespondOptions = import("./ApprovalInbox.js").RespondOptions
 }

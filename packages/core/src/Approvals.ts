@@ -17,8 +17,11 @@ import type {
   PermissionsRequest,
   UserInputRequest
 } from "./ApprovalRequest.js"
-import type { Answer } from "./DecidedBy.js"
+import type { Answer, DecidedBy } from "./DecidedBy.js"
+import { decided, isDecided } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
+import * as RequestPaths from "./RequestPaths.js"
+import * as ShellCommand from "./ShellCommand.js"
 
 /**
  * What answers the child's requests. `Option.none()` for permissions or user input means "no answer": the
@@ -60,10 +63,23 @@ export const grantRequested = (
 export type PolicyAction = "approve" | "approve_for_session" | "deny" | "abort" | "defer"
 
 /**
- * One ordered policy rule. Every condition given must hold: `kind` (one or several), `commandPrefix`
- * (command requests whose argv starts with these words; a `sh|bash|zsh -c|-lc SCRIPT` command is also
- * matched on the words of its script), `pathGlob` (patch requests whose every file matches; permission
- * requests whose every path matches; `*`, `**` and `?` as in shells).
+ * One ordered policy rule. Every condition given must hold:
+ * - `kind`: one kind or several;
+ * - `commandPrefix`: command requests, read through wrappers and `sh|bash|zsh|dash -c` scripts
+ *   (`ShellCommand`). An approving rule (`approve`, `approve_for_session`) matches only a *plain* script
+ *   (simple commands joined by `&&`, `||`, `;`, `|`, newlines; no substitutions, subshells, `eval`,
+ *   writing redirections, here-docs, computed words) whose every command starts with this prefix or is
+ *   approved by another approving rule; any other rule matches when *any* command found anywhere in the
+ *   script starts with it. A bare program word matches the standard program only (`rm`, `/bin/rm`,
+ *   `\rm`, `"rm"`; `/tmp/evil/rm` only for deny rules); a word with `/` names that path;
+ * - `pathGlob`: the paths a patch or permissions request touches (`RequestPaths.touched`: patch keys,
+ *   `move_path`, `grant_root`, permission paths), resolved (cwd, `..`, symlinks). A relative glob
+ *   matches paths inside the workspace (relative to it), an absolute glob resolved paths. An approving
+ *   rule needs every path to match, any other rule one;
+ * - `network`: for permissions requests, whether network access is asked (`true`: the rule is about
+ *   network). An approving rule grants network only with `network: true`; a `pathGlob` alone never does.
+ *
+ * `source` is where the rule came from (a policy file), carried into `DecidedBy.PolicyRule.file`.
  *
  * @since 0.1.0
  * @category policy
@@ -72,70 +88,167 @@ export interface PolicyRule {
   readonly kind?: ApprovalKind | ReadonlyArray<ApprovalKind> | undefined
   readonly commandPrefix?: ReadonlyArray<string> | undefined
   readonly pathGlob?: string | undefined
+  /** @since 0.2.0 */
+  readonly network?: boolean | undefined
   readonly action: PolicyAction
-}
-
-const shells = new Set(["sh", "bash", "zsh", "dash"])
-
-/** The word lists a command prefix is matched against: the argv, and the script of a shell `-c` call. */
-const commandWords = (argv: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> => {
-  const [program, flag, script] = argv
-  const base = program?.split("/").pop() ?? ""
-  if (shells.has(base) && (flag === "-c" || flag === "-lc") && script !== undefined && argv.length === 3) {
-    return [argv, script.trim().split(/\s+/)]
-  }
-  return [argv]
-}
-
-const hasPrefix = (words: ReadonlyArray<string>, prefix: ReadonlyArray<string>) =>
-  prefix.length <= words.length && prefix.every((word, index) => words[index] === word)
-
-const requestedPaths = (request: ApprovalRequest): ReadonlyArray<string> | undefined => {
-  switch (request.kind) {
-    case "patch":
-      return Object.keys(request.event.changes)
-    case "permissions": {
-      const fileSystem = request.event.permissions.file_system
-      return [...(fileSystem?.read ?? []), ...(fileSystem?.write ?? [])]
-    }
-    default:
-      return undefined
-  }
+  /** @since 0.2.0 */
+  readonly source?: string | undefined
 }
 
 /**
- * Whether a rule applies to a request.
+ * What a policy needs besides its rules: the workspace relative globs are matched in (default
+ * `process.cwd()`), and the shell parser (default: the one loaded in this process, if any; without one,
+ * shell scripts are never approved by prefix rules). `Approvals.layerPolicy` loads the parser.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category policy
  */
-export const ruleMatches = (rule: PolicyRule, request: ApprovalRequest): boolean => {
-  if (rule.kind !== undefined) {
-    const kinds: ReadonlyArray<ApprovalKind> = typeof rule.kind === "string" ? [rule.kind] : rule.kind
-    if (!kinds.includes(request.kind)) return false
+export interface PolicyOptions {
+  readonly workspace?: string | undefined
+  readonly parser?: ShellCommand.ShellParser | undefined
+}
+
+const approving = (action: PolicyAction) => action === "approve" || action === "approve_for_session"
+
+const kindMatches = (rule: PolicyRule, request: ApprovalRequest): boolean => {
+  if (rule.kind === undefined) return true
+  const kinds: ReadonlyArray<ApprovalKind> = typeof rule.kind === "string" ? [rule.kind] : rule.kind
+  return kinds.includes(request.kind)
+}
+
+const pathMatches = (
+  pattern: RegExp,
+  absolute: boolean,
+  touchedPath: RequestPaths.TouchedPath,
+  lenient: boolean
+): boolean => {
+  if (absolute) return pattern.test(touchedPath.resolved)
+  if (touchedPath.relative !== undefined) return pattern.test(touchedPath.relative)
+  // a relative glob never matches outside the workspace; a deny rule still catches the same names there
+  return lenient && pattern.test(touchedPath.resolved.replace(/^\/+/, ""))
+}
+
+/** The conditions other than `commandPrefix`, for one request. */
+const otherConditionsHold = (rule: PolicyRule, request: ApprovalRequest, workspace: string): boolean => {
+  const approves = approving(rule.action)
+  if (rule.network !== undefined) {
+    if (request.kind !== "permissions") return false
+    if ((request.event.permissions.network?.enabled === true) !== rule.network) return false
   }
-  if (rule.commandPrefix !== undefined) {
-    if (request.kind !== "command") return false
-    const prefix = rule.commandPrefix
-    if (!commandWords(request.event.command).some((words) => hasPrefix(words, prefix))) return false
+  if (request.kind === "permissions" && approves && request.event.permissions.network?.enabled === true) {
+    // network is granted only by a rule that says so (or by a rule without conditions on what is granted)
+    if (rule.network !== true && rule.pathGlob !== undefined) return false
   }
   if (rule.pathGlob !== undefined) {
-    const paths = requestedPaths(request)
-    if (paths === undefined || paths.length === 0) return false
+    if (request.kind !== "patch" && request.kind !== "permissions") return false
+    const paths = RequestPaths.touched(request, workspace)
+    if (paths.length === 0) return false
+    const absolute = rule.pathGlob.startsWith("/")
     const pattern = globToRegExp(rule.pathGlob)
-    if (!paths.every((path) => pattern.test(path))) return false
+    const each = (touchedPath: RequestPaths.TouchedPath) => pathMatches(pattern, absolute, touchedPath, !approves)
+    if (approves ? !paths.every(each) : !paths.some(each)) return false
+  } else if (rule.network === true && approves && request.kind === "permissions") {
+    // a network rule alone does not grant file-system paths
+    if (RequestPaths.touched(request, workspace).length > 0) return false
   }
   return true
 }
 
+interface Resolved {
+  readonly workspace: string
+  readonly parser: ShellCommand.ShellParser | undefined
+}
+
+const resolveOptions = (options: PolicyOptions | undefined): Resolved => ({
+  workspace: options?.workspace ?? process.cwd(),
+  parser: options?.parser ?? ShellCommand.loadedParser()
+})
+
+/** Whether a prefix rule matches one simple command (its readings) as an approving or other rule. */
+const coversCommand = (rule: PolicyRule, readings: ReadonlyArray<ShellCommand.Reading>): boolean => {
+  const prefix = rule.commandPrefix!
+  return approving(rule.action)
+    ? readings.some((reading) => reading.approvable && ShellCommand.readingHasPrefix(reading, prefix, "approve"))
+    : readings.some((reading) => ShellCommand.readingHasPrefix(reading, prefix, "deny"))
+}
+
+/** The first rule that decides one simple command taken alone, for a command request. */
+const firstForCommand = (
+  rules: ReadonlyArray<PolicyRule>,
+  request: ApprovalRequest,
+  readings: ReadonlyArray<ShellCommand.Reading>,
+  workspace: string
+): number =>
+  rules.findIndex((rule) =>
+    kindMatches(rule, request) && otherConditionsHold(rule, request, workspace) &&
+    (rule.commandPrefix === undefined || coversCommand(rule, readings))
+  )
+
 /**
- * The first rule that applies to a request, if any.
+ * The index of the first rule that applies to a request, or -1. Rules stay ordered; for a command, an
+ * approving prefix rule applies when the script is plain and every one of its commands, taken alone, is
+ * first matched by an approving rule (this one among them), so adding `touch a &&` in front of a
+ * command never changes how it is decided.
+ *
+ * @since 0.2.0
+ * @category policy
+ */
+export const firstMatchIndex = (
+  rules: ReadonlyArray<PolicyRule>,
+  request: ApprovalRequest,
+  options?: PolicyOptions
+): number => {
+  const { parser, workspace } = resolveOptions(options)
+  const analysis = request.kind === "command" ? ShellCommand.analyze(request.event.command, parser) : undefined
+  let approvedBy: ReadonlySet<number> | undefined
+  const approvingRules = (): ReadonlySet<number> => {
+    if (approvedBy !== undefined) return approvedBy
+    const found = new Set<number>()
+    if (analysis !== undefined && analysis.plain) {
+      for (const readings of analysis.commands) {
+        const index = firstForCommand(rules, request, readings, workspace)
+        const rule = rules[index]
+        if (rule === undefined || !approving(rule.action) || rule.commandPrefix === undefined) {
+          found.clear()
+          break
+        }
+        found.add(index)
+      }
+    }
+    approvedBy = found
+    return found
+  }
+  return rules.findIndex((rule, index) => {
+    if (!kindMatches(rule, request) || !otherConditionsHold(rule, request, workspace)) return false
+    if (rule.commandPrefix === undefined) return true
+    if (analysis === undefined) return false
+    return approving(rule.action)
+      ? approvingRules().has(index)
+      : analysis.commands.some((readings) => coversCommand(rule, readings))
+  })
+}
+
+/**
+ * Whether a rule, taken alone, applies to a request (for an approving prefix rule: a plain script whose
+ * every command it covers).
  *
  * @since 0.1.0
  * @category policy
  */
-export const firstMatch = (rules: ReadonlyArray<PolicyRule>, request: ApprovalRequest): Option.Option<PolicyRule> =>
-  Option.fromNullable(rules.find((rule) => ruleMatches(rule, request)))
+export const ruleMatches = (rule: PolicyRule, request: ApprovalRequest, options?: PolicyOptions): boolean =>
+  firstMatchIndex([rule], request, options) === 0
+
+/**
+ * The first rule that applies to a request, if any (see `firstMatchIndex`).
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const firstMatch = (
+  rules: ReadonlyArray<PolicyRule>,
+  request: ApprovalRequest,
+  options?: PolicyOptions
+): Option.Option<PolicyRule> => Option.fromNullable(rules[firstMatchIndex(rules, request, options)])
 
 const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision =>
   action === "approve"
@@ -146,25 +259,43 @@ const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecisio
     ? "denied"
     : "abort"
 
+/** What a rule is, as `DecidedBy.PolicyRule.rule` records it (without `source`, which goes to `file`). */
+const ruleRecord = (rule: PolicyRule): unknown => {
+  const { source: _source, ...written } = rule
+  return written
+}
+
 /**
- * An `Approvals` that applies ordered rules and defers what no rule decides to `fallback`.
+ * An `Approvals` that applies ordered rules and defers what no rule decides to `fallback`. Each answer
+ * says which rule decided it (`DecidedBy.PolicyRule`); deferred ones carry the fallback's attribution.
  * For permissions, approve grants what was asked (for the session with `approve_for_session`) and
  * deny/abort grant nothing; user input can only be deferred or left unanswered.
  *
  * @since 0.1.0
  * @category policy
  */
-export const makePolicy = (rules: ReadonlyArray<PolicyRule>, fallback: ApprovalsService): ApprovalsService => {
+export const makePolicy = (
+  rules: ReadonlyArray<PolicyRule>,
+  fallback: ApprovalsService,
+  options?: PolicyOptions
+): ApprovalsService => {
+  const resolved = resolveOptions(options)
   const decide = <R extends ApprovalRequest, A>(
     request: R,
     onRule: (action: Exclude<PolicyAction, "defer">) => A,
-    ask: (request: R) => Effect.Effect<A>
-  ): Effect.Effect<A> => {
-    const rule = firstMatch(rules, request)
-    return Option.isSome(rule) && rule.value.action !== "defer"
-      ? Effect.succeed(onRule(rule.value.action))
-      : ask(request)
-  }
+    ask: (request: R) => Effect.Effect<Answer<A>>
+  ): Effect.Effect<Answer<A>> =>
+    Effect.suspend(() => {
+      const index = firstMatchIndex(rules, request, resolved)
+      const rule = rules[index]
+      if (rule === undefined || rule.action === "defer") return ask(request)
+      return Effect.succeed(decided(onRule(rule.action), {
+        _tag: "PolicyRule",
+        index,
+        rule: ruleRecord(rule),
+        ...(rule.source === undefined ? {} : { file: rule.source })
+      }))
+    })
   return {
     command: (request) => decide(request, reviewDecisionOf, fallback.command),
     patch: (request) => decide(request, reviewDecisionOf, fallback.patch),
@@ -213,8 +344,41 @@ export class TestApprovals extends Context.Tag("@deputy/core/TestApprovals")<Tes
   readonly asked: Effect.Effect<ReadonlyArray<ApprovalRequest>>
 }>() {}
 
-const answerWith = <R, A>(answer: TestAnswer<R, A>, request: R): Effect.Effect<A> =>
-  typeof answer === "function" ? (answer as (request: R) => Effect.Effect<A>)(request) : Effect.succeed(answer)
+const script: DecidedBy = { _tag: "Script" }
+
+const answerWith = <R, A>(answer: TestAnswer<R, A>, request: R): Effect.Effect<Answer<A>> =>
+  Effect.map(
+    typeof answer === "function" ? (answer as (request: R) => Effect.Effect<A>)(request) : Effect.succeed(answer),
+    (value): Answer<A> => isDecided(value) ? value : decided(value, script)
+  )
+
+const fixed = (setting: string): DecidedBy => ({ _tag: "Fixed", setting })
+
+const approveAll: DecidedBy = fixed("approve-all")
+const denyAll: DecidedBy = fixed("deny-all")
+
+/**
+ * A policy over the `Approvals` below it, which answers what no rule decides (loads the shell parser
+ * once; if it cannot be loaded, logs a warning and approves no shell script by prefix).
+ *
+ * @since 0.2.0
+ * @category policy
+ */
+export const layerPolicy = (
+  rules: ReadonlyArray<PolicyRule>,
+  options: Omit<PolicyOptions, "parser"> = {}
+): Layer.Layer<Approvals, never, Approvals> =>
+  Layer.effect(
+    Approvals,
+    Effect.gen(function*() {
+      const fallback = yield* Approvals
+      const parser = yield* ShellCommand.parser.pipe(
+        Effect.tapError((error) => Effect.logWarning(error.message)),
+        Effect.option
+      )
+      return makePolicy(rules, fallback, { ...options, parser: Option.getOrUndefined(parser) })
+    })
+  )
 
 /**
  * The port through which a parent answers its sub-agents' requests (`yield* Approvals`), with its ready
@@ -229,26 +393,28 @@ export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, 
    * For trusted children and tests only.
    */
   static readonly layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-    command: () => Effect.succeed("approved"),
-    patch: () => Effect.succeed("approved"),
-    permissions: (request) => Effect.succeed(Option.some(grantRequested(request))),
-    userInput: () => Effect.succeed(Option.none())
+    command: () => Effect.succeed(decided("approved", approveAll)),
+    patch: () => Effect.succeed(decided("approved", approveAll)),
+    permissions: (request) => Effect.succeed(decided(Option.some(grantRequested(request)), approveAll)),
+    userInput: () => Effect.succeed(decided(Option.none(), approveAll))
   })
 
   /** Denies every command and patch, grants nothing, answers no questions: the fail-closed default. */
   static readonly layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-    command: () => Effect.succeed("denied"),
-    patch: () => Effect.succeed("denied"),
-    permissions: () => Effect.succeed(Option.none()),
-    userInput: () => Effect.succeed(Option.none())
+    command: () => Effect.succeed(decided("denied", denyAll)),
+    patch: () => Effect.succeed(decided("denied", denyAll)),
+    permissions: () => Effect.succeed(decided(Option.none(), denyAll)),
+    userInput: () => Effect.succeed(decided(Option.none(), denyAll))
   })
 
   /**
    * A policy over the `Approvals` below it, which answers what no rule decides:
    * `Approvals.layerPolicy(rules).pipe(Layer.provideMerge(ApprovalInbox.layer))`.
    */
-  static readonly layerPolicy = (rules: ReadonlyArray<PolicyRule>): Layer.Layer<Approvals, never, Approvals> =>
-    Layer.effect(Approvals, Effect.map(Approvals, (fallback) => makePolicy(rules, fallback)))
+  static readonly layerPolicy: (
+    rules: ReadonlyArray<PolicyRule>,
+    options?: Omit<PolicyOptions, "parser">
+  ) => Layer.Layer<Approvals, never, Approvals> = (rules, options) => layerPolicy(rules, options)
 
   /** Scripted answers (see `TestAnswers`) that record every request; read them through `TestApprovals`. */
   static readonly layerTest = (answers: TestAnswers = {}): Layer.Layer<Approvals | TestApprovals> =>
@@ -273,6 +439,8 @@ export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, 
   static readonly ruleMatches = ruleMatches
   /** @see {@link firstMatch} */
   static readonly firstMatch = firstMatch
+  /** @see {@link firstMatchIndex} */
+  static readonly firstMatchIndex = firstMatchIndex
   /** @see {@link grantRequested} */
   static readonly grantRequested = grantRequested
 }
@@ -291,6 +459,8 @@ export declare namespace Approvals {
   export type PolicyRule = import("./Approvals.js").PolicyRule
   /** @since 0.1.0 */
   export type PolicyAction = import("./Approvals.js").PolicyAction
+  /** @since 0.2.0 */
+  export type PolicyOptions = import("./Approvals.js").PolicyOptions
   /** @since 0.1.0 */
   export type TestAnswers = import("./Approvals.js").TestAnswers
   /** @since 0.1.0 */

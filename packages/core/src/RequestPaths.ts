@@ -1,7 +1,7 @@
 /**
  * Every path a request touches, resolved the way the file system will: against the request's directory,
- * normalised (`..` applied), and realpath'd through the deepest part that exists (so a symlinked parent
- * counts), with whether it stays inside the workspace. Policy matching and prompts both read this, so
+ * walked component by component following every symlink met (a symlinked parent, `..` after a
+ * symlink, a dangling symlink), with whether it stays inside the workspace. Policy matching and prompts both read this, so
  * what is shown and what is matched are the same paths.
  *
  * @since 0.2.0
@@ -29,7 +29,7 @@ export interface TouchedPath {
   readonly role: PathRole
   /** The path exactly as the sub-agent sent it. */
   readonly given: string
-  /** Absolute, normalised and realpath'd through its deepest existing ancestor (the file itself included). */
+  /** Absolute, with every symlink on the way followed as the kernel would (see `resolve`). */
   readonly resolved: string
   /** `resolved` relative to the (realpath'd) workspace, with `/` separators; `undefined` when outside. */
   readonly relative: string | undefined
@@ -56,42 +56,14 @@ export interface ResolvedPath {
   readonly unresolvable?: string | undefined
 }
 
-const realpathOrUndefined = (candidate: string): string | undefined => {
-  try {
-    return fs.realpathSync.native(candidate)
-  } catch {
-    return undefined
-  }
-}
-
-/** The first symlink on the lexical path of `target` (checked component by component), as `link -> dest`. */
-const firstSymlink = (target: string): string | undefined => {
-  const parts = target.split(path.sep).filter((part) => part !== "")
-  let current = path.parse(target).root
-  for (const part of parts) {
-    current = path.join(current, part)
-    let stat: fs.Stats
-    try {
-      stat = fs.lstatSync(current)
-    } catch {
-      return undefined
-    }
-    if (stat.isSymbolicLink()) {
-      let destination = "?"
-      try {
-        destination = fs.readlinkSync(current)
-      } catch {
-        // unreadable link: the name alone still tells
-      }
-      return `${current} -> ${destination}`
-    }
-  }
-  return undefined
-}
+const maxSymlinks = 40
 
 /**
- * Resolves `given` against `base` (an absolute directory): normalised, then realpath'd through its deepest
- * existing ancestor, the rest appended. Never throws.
+ * Resolves `given` against `base` (an absolute directory) the way the kernel walks a path: component by
+ * component, following each symlink where it is met (so `docs/assets/../x` with `docs/assets -> ../out`
+ * lands in the parent of `out`, as a write would), and a dangling symlink to where it points (a write
+ * through it creates its target). Past the first missing component the rest is appended as written.
+ * Never throws.
  *
  * @since 0.2.0
  * @category resolving
@@ -101,19 +73,47 @@ export const resolve = (given: string, base: string): ResolvedPath => {
     return { lexical: given, real: given, unresolvable: "the path contains a NUL byte" }
   }
   const lexical = path.resolve(base, given)
-  let existing = lexical
-  const rest: Array<string> = []
-  let real = realpathOrUndefined(existing)
-  while (real === undefined) {
-    const parent = path.dirname(existing)
-    if (parent === existing) return { lexical, real: lexical, unresolvable: "no part of the path exists" }
-    rest.unshift(path.basename(existing))
-    existing = parent
-    real = realpathOrUndefined(existing)
+  const pending = (path.isAbsolute(given) ? given : `${base}/${given}`).split("/")
+  let current = "/"
+  let missing = false
+  let hops = 0
+  let symlink: string | undefined
+  while (pending.length > 0) {
+    const part = pending.shift()!
+    if (part === "" || part === ".") continue
+    if (part === "..") {
+      current = path.dirname(current)
+      continue
+    }
+    const next = path.join(current, part)
+    if (missing) {
+      current = next
+      continue
+    }
+    let stat: fs.Stats
+    try {
+      stat = fs.lstatSync(next)
+    } catch {
+      missing = true
+      current = next
+      continue
+    }
+    if (!stat.isSymbolicLink()) {
+      current = next
+      continue
+    }
+    if (++hops > maxSymlinks) return { lexical, real: lexical, unresolvable: "too many symlinks" }
+    let target: string
+    try {
+      target = fs.readlinkSync(next)
+    } catch {
+      return { lexical, real: lexical, unresolvable: `the symlink ${next} cannot be read` }
+    }
+    symlink ??= `${next} -> ${target}`
+    if (target.startsWith("/")) current = "/"
+    pending.unshift(...target.split("/"))
   }
-  const resolved = rest.length === 0 ? real : path.join(real, ...rest)
-  const symlink = resolved === lexical ? undefined : firstSymlink(lexical)
-  return symlink === undefined ? { lexical, real: resolved } : { lexical, real: resolved, symlink }
+  return symlink === undefined || current === lexical ? { lexical, real: current } : { lexical, real: current, symlink }
 }
 
 /**

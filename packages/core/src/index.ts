@@ -19,14 +19,15 @@ export type {
   InboxAnswer,
   InboxOptions,
   InboxSettlement,
-  PendingApproval
+  PendingApproval,
+  RespondOptions
 } from "./ApprovalInbox.js"
 /** @since 0.1.0 */
 export * as ApprovalRequest from "./ApprovalRequest.js"
 /** @since 0.1.0 */
 export { Approvals, TestApprovals } from "./Approvals.js"
 /** @since 0.1.0 */
-export type { ApprovalsService, PolicyAction, PolicyRule, TestAnswer, TestAnswers } from "./Approvals.js"
+export type { ApprovalsService, PolicyAction, PolicyOptions, PolicyRule, TestAnswer, TestAnswers } from "./Approvals.js"
 /** @since 0.2.0 */
 export * as DecidedBy from "./DecidedBy.js"
 /** @since 0.1.0 */
@@ -41,3 +42,7 @@ export type { TestAgentOptions, TestAgentService } from "./TestAgent.js"
 export * as TraceContext from "./TraceContext.js"
 /** @since 0.2.0 */
 export * as RequestPaths from "./RequestPaths.js"
+/** @since 0.2.0 */
+export * as ShellCommand from "./ShellCommand.js"
+/** @since 0.2.0 */
+export * as ShellWords from "./ShellWords.js"

@@ -1,4 +1,5 @@
-import { ApprovalInbox, type ApprovalRequest, Approvals } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
+import type { ReviewDecision } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -7,6 +8,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { execRequest, patchRequest, permissionsRequest, userInputRequest } from "./helpers.js"
+
+/** The value of an answer, whoever decided it. */
+const value = <A>(answer: DecidedBy.Answer<A>): A => DecidedBy.split(answer, "test").value
 
 const provenance = (kind: string, callId: string) => ({
   id: `d/${kind}/${callId}`,
@@ -53,17 +57,17 @@ describe("Approvals.layerPolicy", () => {
     Effect.gen(function*() {
       const approvals = yield* Approvals
       const recorder = yield* Approvals.TestApprovals
-      assert.strictEqual(yield* approvals.command(command(["git", "status", "--short"])), "approved")
-      assert.strictEqual(yield* approvals.command(command(["rm", "-rf", "/"])), "abort")
-      assert.strictEqual(yield* approvals.command(command(["git", "push"])), "denied")
+      assert.strictEqual(value(yield* approvals.command(command(["git", "status", "--short"]))), "approved")
+      assert.strictEqual(value(yield* approvals.command(command(["rm", "-rf", "/"]))), "abort")
+      assert.strictEqual(value(yield* approvals.command(command(["git", "push"]))), "denied")
       assert.strictEqual(
-        yield* approvals.patch(patch("/repo/docs/a.md", "/repo/docs/deep/b.md")),
+        value(yield* approvals.patch(patch("/repo/docs/a.md", "/repo/docs/deep/b.md"))),
         "approved_for_session"
       )
-      assert.strictEqual(yield* approvals.patch(patch("/repo/Cargo.lock")), "denied")
-      assert.strictEqual(yield* approvals.patch(patch("/repo/docs/a.md", "/repo/src/x.ts")), "approved") // fallback default
-      assert.deepStrictEqual(yield* approvals.permissions(permissions), Option.none())
-      assert.deepStrictEqual(yield* approvals.userInput(question), Option.none())
+      assert.strictEqual(value(yield* approvals.patch(patch("/repo/Cargo.lock"))), "denied")
+      assert.strictEqual(value(yield* approvals.patch(patch("/repo/docs/a.md", "/repo/src/x.ts"))), "approved") // fallback default
+      assert.deepStrictEqual(value(yield* approvals.permissions(permissions)), Option.none())
+      assert.deepStrictEqual(value(yield* approvals.userInput(question)), Option.none())
       assert.deepStrictEqual((yield* recorder.asked).map((request) => request.kind), ["command", "patch", "user_input"])
     }).pipe(Effect.provide(policy)))
 
@@ -92,10 +96,13 @@ describe("Approvals.layerPolicy", () => {
     Effect.gen(function*() {
       const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
       const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
-      assert.strictEqual(yield* all.command(command(["ls"])), "approved")
-      assert.deepStrictEqual(yield* all.permissions(permissions), Option.some(Approvals.grantRequested(permissions)))
-      assert.strictEqual(yield* none.patch(patch("a")), "denied")
-      assert.deepStrictEqual(yield* none.permissions(permissions), Option.none())
+      assert.strictEqual(value(yield* all.command(command(["ls"]))), "approved")
+      assert.deepStrictEqual(
+        value(yield* all.permissions(permissions)),
+        Option.some(Approvals.grantRequested(permissions))
+      )
+      assert.strictEqual(value(yield* none.patch(patch("a"))), "denied")
+      assert.deepStrictEqual(value(yield* none.permissions(permissions)), Option.none())
     }))
 })
 
@@ -111,11 +118,17 @@ describe("ApprovalInbox", () => {
       const pending = yield* inbox.awaitPending()
       assert.strictEqual(pending.request.id, "d/command/c")
       yield* inbox.respond("d/command/c", ApprovalInbox.decision("approved_for_session"))
-      assert.strictEqual(yield* Fiber.join(asking), "approved_for_session")
+      assert.deepStrictEqual(
+        yield* Fiber.join(asking),
+        DecidedBy.decided<ReviewDecision>("approved_for_session", { _tag: "InboxClient", client: "inbox" })
+      )
       const lengths = Array.from(yield* Fiber.join(snapshots), (list) => list.length)
       assert.deepStrictEqual(lengths, [0, 1, 0])
       const [settled] = yield* Fiber.join(settlements)
-      assert.deepStrictEqual([settled!.outcome, settled!.by], ["approved_for_session", "inbox"])
+      assert.deepStrictEqual([settled!.outcome, settled!.by, settled!.decidedBy], ["approved_for_session", "inbox", {
+        _tag: "InboxClient",
+        client: "inbox"
+      }])
     }).pipe(Effect.provide(ApprovalInbox.layer)))
 
   it.effect("unknown ids and answers of the wrong kind are typed errors; the request stays pending", () =>
@@ -140,7 +153,10 @@ describe("ApprovalInbox", () => {
       const pending = yield* inbox.awaitPending()
       assert.isDefined(pending.deadline)
       yield* TestClock.adjust("30 seconds")
-      assert.strictEqual(yield* Fiber.join(asking), "timed_out")
+      assert.deepStrictEqual(
+        yield* Fiber.join(asking),
+        DecidedBy.decided<ReviewDecision>("timed_out", { _tag: "Deadline", afterMs: 30_000 })
+      )
       assert.deepStrictEqual(yield* inbox.pending, [])
       const late = yield* Effect.flip(inbox.respond(pending.request.id, ApprovalInbox.decision("approved")))
       assert.strictEqual(late._tag === "ApprovalNotPending" && late.settled, "timed_out")
@@ -157,6 +173,75 @@ describe("ApprovalInbox", () => {
       yield* Fiber.interrupt(asking)
       assert.deepStrictEqual(yield* inbox.pending, [])
       const [settled] = yield* Fiber.join(settlements)
-      assert.deepStrictEqual([settled!.outcome, settled!.by], ["aborted", "interrupted"])
+      assert.deepStrictEqual([settled!.outcome, settled!.decidedBy._tag], ["aborted", "Cancelled"])
     }).pipe(Effect.provide(ApprovalInbox.layer)))
+})
+
+describe("who decided, from every ready layer", () => {
+  it.effect("approve-all and deny-all are Fixed, layerTest is Script, a policy rule is PolicyRule with its file", () =>
+    Effect.gen(function*() {
+      const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
+      const scripted = yield* Effect.provide(Approvals, Approvals.layerTest({ patch: "denied" }))
+      assert.deepStrictEqual(
+        yield* all.command(command(["ls"])),
+        DecidedBy.decided<ReviewDecision>("approved", { _tag: "Fixed", setting: "approve-all" })
+      )
+      assert.deepStrictEqual(DecidedBy.split(yield* none.permissions(permissions), "x").decidedBy, {
+        _tag: "Fixed",
+        setting: "deny-all"
+      })
+      assert.deepStrictEqual(
+        yield* scripted.patch(patch("a")),
+        DecidedBy.decided<ReviewDecision>("denied", { _tag: "Script" })
+      )
+      const rule: Approvals.PolicyRule = { commandPrefix: ["ls"], action: "approve", source: "team.json" }
+      const policy = yield* Effect.provide(
+        Approvals,
+        Approvals.layerPolicy([{ commandPrefix: ["rm"], action: "deny" }, rule]).pipe(
+          Layer.provide(Approvals.layerDenyAll)
+        )
+      )
+      assert.deepStrictEqual(
+        yield* policy.command(command(["bash", "-lc", "ls -la"])),
+        DecidedBy.decided<ReviewDecision>("approved", {
+          _tag: "PolicyRule",
+          index: 1,
+          rule: { commandPrefix: ["ls"], action: "approve" },
+          file: "team.json"
+        })
+      )
+      // what no rule decides carries the fallback's attribution
+      assert.deepStrictEqual(
+        DecidedBy.split(yield* policy.command(command(["make"])), "x").decidedBy,
+        { _tag: "Fixed", setting: "deny-all" }
+      )
+    }))
+
+  it.effect("an inbox answer names its client (\"inbox\" by default); a deadline is Deadline", () =>
+    Effect.gen(function*() {
+      const inbox = yield* ApprovalInbox
+      const approvals = yield* Approvals
+      const settlements = yield* inbox.settlements.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      const first = yield* Effect.fork(approvals.command(command(["make"])))
+      yield* inbox.awaitPending()
+      yield* inbox.respond("d/command/c", ApprovalInbox.decision("denied"), { client: "web" })
+      assert.deepStrictEqual(DecidedBy.split(yield* Fiber.join(first), "x").decidedBy, {
+        _tag: "InboxClient",
+        client: "web"
+      })
+      const second = yield* Effect.fork(approvals.userInput(question))
+      yield* inbox.awaitPending()
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(DecidedBy.split(yield* Fiber.join(second), "x").decidedBy, {
+        _tag: "Deadline",
+        afterMs: 5000
+      })
+      const all = Array.from(
+        yield* Fiber.join(settlements),
+        (settled) => [settled.outcome, settled.decidedBy._tag, settled.by]
+      )
+      assert.deepStrictEqual(all, [["denied", "InboxClient", "inbox"], ["timed_out", "Deadline", "deadline"]])
+    }).pipe(Effect.provide(ApprovalInbox.layerWith({ deadlines: { user_input: "5 seconds" } }))))
 })

@@ -1,9 +1,9 @@
+import { ShellWords } from "@deputy/core"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as ShellWords from "../../src/internal/shellWords.js"
 
 /** The `deputy` bin (it runs the build, which the global setup brings up to date). */
 export const bin = fileURLToPath(new URL("../../bin/deputy.js", import.meta.url))

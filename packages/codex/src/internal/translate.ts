@@ -4,10 +4,10 @@
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
 import { AgentDiagnostic } from "@deputy/core"
+import { ShellWords } from "@deputy/core"
 import type { Event, EventMsg, FileChange, JsonLines, Op, ReviewDecision } from "@deputy/protocol"
 import type * as Either from "effect/Either"
 import * as JsonRpc from "./jsonRpc.js"
-import * as ShellWords from "./shellWords.js"
 
 type Json = Record<string, unknown>
 

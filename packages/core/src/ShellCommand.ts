@@ -1,0 +1,576 @@
+/**
+ * What a command really runs: a command request's argv, looked through wrappers (`env`, `command`,
+ * `exec`, `nohup`, `timeout`, `nice`, `xargs`, `sudo`, `NAME=value` assignments) and shell scripts
+ * (`sh|bash|zsh|dash` with any flags that include `-c`), parsed with tree-sitter's bash grammar (the
+ * parser Codex itself uses), into every simple command it contains, and whether the whole is *plain*: a
+ * sequence of simple commands joined by `&&`, `||`, `;`, `|` or newlines, with only literal words.
+ *
+ * Policy rules read this: an approve rule needs a plain script whose every command it (or another
+ * approve rule) covers; a deny rule matches any command found, also inside substitutions, subshells,
+ * `eval` and the like.
+ *
+ * @since 0.2.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import { createRequire } from "node:module"
+import type { Node } from "web-tree-sitter"
+import * as ShellWords from "./ShellWords.js"
+
+/**
+ * One word of a command. `literal`: its value is known exactly (no `$` expansion, no substitution);
+ * `expands`: a glob, `~` or `{a,b}` may turn it into other words.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Word {
+  readonly text: string
+  readonly literal: boolean
+  readonly expands: boolean
+}
+
+/**
+ * One way to read a simple command, program first: as written, then after each wrapper it runs through
+ * (`env FOO=1 rm x` reads as `env FOO=1 rm x`, then `rm x`). `approvable`: reached only through wrappers
+ * that change nothing about what runs (`command`, `exec`, `nohup`, `nice`, `timeout`, a standard shell's
+ * `-c`), so an approve rule may match it; assignments (`LD_PRELOAD=…`), `env NAME=value`, `sudo` and
+ * `xargs` readings are for deny rules only.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Reading {
+  readonly words: ReadonlyArray<Word>
+  readonly approvable: boolean
+}
+
+/**
+ * A command request, analysed. `commands`: every simple command found, each with its readings.
+ * `plain`: false when anything cannot be proven to be a plain sequence of simple commands; `why` says
+ * what (the first thing found).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CommandAnalysis {
+  readonly plain: boolean
+  readonly why?: string | undefined
+  readonly commands: ReadonlyArray<ReadonlyArray<Reading>>
+}
+
+/**
+ * A loaded bash parser. Loading is asynchronous (WebAssembly); parsing is synchronous.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ShellParser {
+  readonly parse: (script: string) => ScriptTree
+}
+
+/**
+ * A parsed script: its simple commands (with words), and why it is not plain, if it is not.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ScriptTree {
+  readonly commands: ReadonlyArray<ReadonlyArray<Word>>
+  readonly notPlain?: string | undefined
+}
+
+/**
+ * The bash grammar could not be loaded (a broken install).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ShellParserUnavailable extends Data.TaggedError("ShellParserUnavailable")<{ readonly cause: unknown }> {
+  override get message(): string {
+    return `the bash parser could not be loaded: ${String(this.cause)}`
+  }
+}
+
+const maxScriptLength = 256 * 1024
+const maxDepth = 8
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing (tree-sitter): the tree is turned into plain data at once and freed.
+
+const structural = new Set(["program", "list", "pipeline", "command", "redirected_statement", "comment"])
+const separators = new Set(["&&", "||", ";", "|", "|&", "\n"])
+
+const literalWord = (text: string): string | undefined => {
+  const words = ShellWords.split(text)
+  return ShellWords.isSplitError(words) ? undefined : words.join("")
+}
+
+const wordOf = (node: Node): Word => {
+  switch (node.type) {
+    case "word":
+    case "number": {
+      const text = literalWord(node.text)
+      return text === undefined
+        ? { text: node.text, literal: false, expands: false }
+        : { text, literal: true, expands: /[*?[{]/.test(node.text) || node.text.startsWith("~") }
+    }
+    case "raw_string":
+      return { text: node.text.slice(1, -1), literal: true, expands: false }
+    case "string": {
+      const plain = node.namedChildren.every((child) => child?.type === "string_content")
+      const text = plain ? literalWord(node.text) : undefined
+      return text === undefined
+        ? { text: node.text, literal: false, expands: false }
+        : { text, literal: true, expands: false }
+    }
+    case "concatenation": {
+      const parts = node.namedChildren.filter((child): child is Node => child !== null).map(wordOf)
+      const literal = parts.every((part) => part.literal)
+      return {
+        text: literal ? parts.map((part) => part.text).join("") : node.text,
+        literal,
+        expands: parts.some((part) => part.expands)
+      }
+    }
+    default:
+      return { text: node.text, literal: false, expands: false }
+  }
+}
+
+/** Why a redirection keeps a script from being plain (writes, here-docs), or undefined when it is harmless. */
+const redirectProblem = (node: Node): string | undefined => {
+  if (node.type !== "file_redirect") return `a ${node.type.replace(/_/g, " ")}`
+  const operator = node.children.find((child) => child !== null && !child.isNamed)?.type ?? ""
+  const destination = node.childForFieldName("destination") ?? node.namedChildren.at(-1) ?? null
+  if (destination === null) return "a redirection without a target"
+  const target = wordOf(destination)
+  if (!target.literal || target.expands) return "a redirection to a computed target"
+  if (/^\/dev\/(tcp|udp)\//.test(target.text)) return `a network connection (${operator} ${target.text})`
+  if (operator === "<") return undefined
+  if ((operator === ">&" || operator === "<&") && /^(\d+|-)$/.test(target.text)) return undefined
+  if (target.text === "/dev/null" && [">", ">>", "&>", "&>>", ">|", ">&"].includes(operator)) return undefined
+  return `a redirection that writes (${operator} ${target.text})`
+}
+
+const collect = (root: Node): ScriptTree => {
+  const commands: Array<ReadonlyArray<Word>> = []
+  let notPlain: string | undefined
+  const problem = (why: string) => {
+    notPlain ??= why
+  }
+  const visit = (node: Node, inPlainContext: boolean): void => {
+    if (node.isError || node.isMissing) problem("it does not parse")
+    if (!node.isNamed) {
+      if (inPlainContext && !separators.has(node.type) && node.type !== "") problem(`the operator ${node.type}`)
+      return
+    }
+    const plainHere = inPlainContext && structural.has(node.type)
+    if (inPlainContext && !plainHere) problem(`a ${node.type.replace(/_/g, " ")}`)
+    if (node.type === "command") {
+      const words: Array<Word> = []
+      for (const child of node.namedChildren) {
+        if (child === null) continue
+        if (child.type === "variable_assignment") {
+          const value = child.childForFieldName("value")
+          const word = value === null ? { text: "", literal: true, expands: false } : wordOf(value)
+          const name = child.childForFieldName("name")?.text ?? ""
+          words.push({ text: `${name}=${word.text}`, literal: word.literal, expands: word.expands })
+          if (!word.literal) problem("an assignment of a computed value")
+        } else if (child.type === "command_name") {
+          const inner = child.namedChildren[0]
+          words.push(inner === null || inner === undefined ? wordOf(child) : wordOf(inner))
+        } else if (child.type.endsWith("redirect")) {
+          const why = redirectProblem(child)
+          if (why !== undefined) problem(why)
+          continue
+        } else {
+          words.push(wordOf(child))
+        }
+        if (!words[words.length - 1]!.literal) problem("a word that is computed when it runs ($…, `…`)")
+      }
+      commands.push(words)
+      // substitutions inside the words are commands too (never plain)
+      for (const child of node.namedChildren) if (child !== null) visitInner(child)
+      return
+    }
+    if (node.type === "redirected_statement") {
+      for (const child of node.namedChildren) {
+        if (child === null) continue
+        if (child === node.childForFieldName("body")) visit(child, plainHere)
+        else if (child.type.endsWith("redirect")) {
+          const why = redirectProblem(child)
+          if (why !== undefined) problem(why)
+          visitInner(child)
+        } else visit(child, plainHere)
+      }
+      return
+    }
+    for (const child of node.children) if (child !== null) visit(child, plainHere)
+  }
+  /** Looks for commands below a node that is not itself a statement (a word, a substitution). */
+  const visitInner = (node: Node): void => {
+    if (node.type === "command") return visit(node, false)
+    for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
+  }
+  visit(root, true)
+  return { commands, notPlain }
+}
+
+let loading: Promise<ShellParser> | undefined
+let loaded: ShellParser | undefined
+
+const loadOnce = (): Promise<ShellParser> => {
+  loading ??= (async () => {
+    const require = createRequire(import.meta.url)
+    // loaded on first use, so that importing the package (and `deputy --help`) does not pay for it
+    const WebTreeSitter = await import("web-tree-sitter")
+    await WebTreeSitter.Parser.init()
+    const bash = await WebTreeSitter.Language.load(require.resolve("tree-sitter-bash/tree-sitter-bash.wasm"))
+    const parser = new WebTreeSitter.Parser()
+    parser.setLanguage(bash)
+    const shellParser: ShellParser = {
+      parse: (script) => {
+        if (script.length > maxScriptLength) return { commands: [], notPlain: "the script is too long to check" }
+        const tree = parser.parse(script)
+        if (tree === null) return { commands: [], notPlain: "it does not parse" }
+        try {
+          return collect(tree.rootNode)
+        } finally {
+          tree.delete()
+        }
+      }
+    }
+    loaded = shellParser
+    return shellParser
+  })()
+  loading.catch(() => {
+    loading = undefined
+  })
+  return loading
+}
+
+/**
+ * The bash parser, loaded once per process (the first call loads the WebAssembly grammar, ≈ 20 ms).
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const parser: Effect.Effect<ShellParser, ShellParserUnavailable> = Effect.suspend(() =>
+  loaded !== undefined
+    ? Effect.succeed(loaded)
+    : Effect.tryPromise({ try: loadOnce, catch: (cause) => new ShellParserUnavailable({ cause }) })
+)
+
+/**
+ * The bash parser if it has been loaded in this process (by `parser` or a policy layer), else undefined.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const loadedParser = (): ShellParser | undefined => loaded
+
+// ---------------------------------------------------------------------------------------------------------
+// Looking through wrappers and shells.
+
+interface FlagSpec {
+  /** Short flags that take an argument (attached, `-uNAME`, or the next word). */
+  readonly short: string
+  /** Long flags that take an argument when not given as `--flag=value`. */
+  readonly long: ReadonlyArray<string>
+}
+
+/** The words after a wrapper's flags, or undefined when they end before a program. */
+const skipFlags = (words: ReadonlyArray<Word>, spec: FlagSpec): ReadonlyArray<Word> => {
+  let index = 0
+  while (index < words.length) {
+    const word = words[index]!
+    if (!word.literal) return words.slice(index)
+    const text = word.text
+    if (text === "--") return words.slice(index + 1)
+    if (!text.startsWith("-") || text === "-") return words.slice(index)
+    index++
+    if (text.startsWith("--")) {
+      if (!text.includes("=") && spec.long.includes(text.slice(2))) index++
+      continue
+    }
+    for (let at = 1; at < text.length; at++) {
+      if (spec.short.includes(text[at]!)) {
+        if (at === text.length - 1) index++
+        break
+      }
+    }
+  }
+  return []
+}
+
+const isAssignment = (word: Word) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(word.text)
+
+interface Unwrapped {
+  readonly words: ReadonlyArray<Word>
+  /** Whether the wrapper leaves what runs unchanged (an approve rule may see through it). */
+  readonly benign: boolean
+}
+
+const literal = (text: string): Word => ({ text, literal: true, expands: false })
+
+const wrappers: Record<string, (args: ReadonlyArray<Word>) => Unwrapped> = {
+  command: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
+  builtin: (args) => ({ words: args, benign: true }),
+  exec: (args) => ({ words: skipFlags(args, { short: "a", long: [] }), benign: true }),
+  time: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
+  nohup: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
+  nice: (args) => ({ words: skipFlags(args, { short: "n", long: ["adjustment"] }), benign: true }),
+  timeout: (args) => ({
+    words: skipFlags(args, { short: "ks", long: ["kill-after", "signal"] }).slice(1),
+    benign: true
+  }),
+  xargs: (args) => ({
+    words: skipFlags(args, {
+      short: "adEILnPs",
+      long: ["arg-file", "delimiter", "eof", "replace", "max-lines", "max-args", "max-procs", "max-chars"]
+    }),
+    benign: false
+  }),
+  sudo: (args) => ({
+    words: skipFlags(args, {
+      short: "ugCDhprtTU",
+      long: ["user", "group", "close-from", "chdir", "host", "prompt", "role", "type", "command-timeout", "other-user"]
+    }),
+    benign: false
+  }),
+  env: (args) => {
+    let index = 0
+    let benign = true
+    const out: Array<Word> = []
+    while (index < args.length) {
+      const word = args[index]!
+      const text = word.text
+      if (!word.literal) break
+      if (text === "--") {
+        index++
+        break
+      }
+      if (text === "-S" || text === "--split-string" || text.startsWith("--split-string=") || text.startsWith("-S")) {
+        const value = text === "-S" || text === "--split-string"
+          ? args[++index]?.text
+          : text.replace(/^(-S|--split-string=)/, "")
+        const split = value === undefined ? [] : ShellWords.split(value)
+        if (!ShellWords.isSplitError(split)) out.push(...split.map(literal))
+        benign = false
+        index++
+        continue
+      }
+      if (!text.startsWith("-") || text === "-") break
+      benign = false
+      index++
+      if (["-u", "-C", "--unset", "--chdir"].includes(text)) index++
+    }
+    const rest = [...out, ...args.slice(index)]
+    let start = 0
+    while (start < rest.length && isAssignment(rest[start]!)) start++
+    return { words: rest.slice(start), benign: benign && start === 0 }
+  }
+}
+
+const shells = new Set(["sh", "bash", "zsh", "dash", "ksh"])
+
+/** A shell's `-c` script (with or without other flags: `-lc`, `-e -c`, `-xc`, `--norc -c`), if it has one. */
+const shellScript = (args: ReadonlyArray<Word>): Word | undefined => {
+  let commandMode = false
+  let index = 0
+  while (index < args.length) {
+    const word = args[index]!
+    const text = word.text
+    if (!word.literal) break
+    if (text === "--" || text === "-") {
+      index++
+      break
+    }
+    if (!text.startsWith("-") && !text.startsWith("+")) break
+    index++
+    if (text.startsWith("--")) {
+      if (text === "--rcfile" || text === "--init-file") index++
+      continue
+    }
+    for (const flag of text.slice(1)) {
+      if (flag === "c") commandMode = true
+      else if (flag === "o" || flag === "O") index++
+    }
+  }
+  return commandMode ? args[index] ?? literal("") : undefined
+}
+
+const findExec = new Set(["-exec", "-execdir", "-ok", "-okdir"])
+
+interface Analysing {
+  readonly parser: ShellParser | undefined
+  readonly commands: Array<ReadonlyArray<Reading>>
+  why: string | undefined
+}
+
+const notPlain = (state: Analysing, why: string) => {
+  state.why ??= why
+}
+
+/**
+ * Without a parser a script is never plain, and for deny rules every word of it could be a program:
+ * one reading per word position (`echo rm` then counts as `rm`: fail closed).
+ */
+const unparsed = (state: Analysing, text: string): void => {
+  notPlain(state, "the shell parser is not loaded")
+  const words = text.split(/[\s;&|()<>`$"'\\{}=]+/).filter((word) => word !== "").map(literal)
+  state.commands.push(words.map((_, index) => ({ words: words.slice(index), approvable: false })))
+}
+
+const script = (state: Analysing, text: string, approvable: boolean, depth: number): void => {
+  if (state.parser === undefined) return unparsed(state, text)
+  if (depth >= maxDepth) return notPlain(state, "shells nested too deep")
+  const tree = state.parser.parse(text)
+  if (tree.notPlain !== undefined) notPlain(state, tree.notPlain)
+  for (const words of tree.commands) simple(state, words, approvable, depth + 1)
+}
+
+const simple = (state: Analysing, words: ReadonlyArray<Word>, approvable: boolean, depth: number): void => {
+  const readings: Array<Reading> = []
+  let current = words
+  let ok = approvable
+  let keep = true
+  while (current.length > 0) {
+    readings.push({ words: current, approvable: ok })
+    if (isAssignment(current[0]!)) {
+      let start = 0
+      while (start < current.length && isAssignment(current[start]!)) start++
+      current = current.slice(start)
+      ok = false
+      continue
+    }
+    const program = current[0]!
+    if (!program.literal) break
+    const { name, standard } = ShellWords.programName(program.text)
+    if (program.expands) notPlain(state, `a program name that expands (${program.text})`)
+    const wrapper = Object.hasOwn(wrappers, name) ? wrappers[name] : undefined
+    if (wrapper !== undefined) {
+      const next = wrapper(current.slice(1))
+      current = next.words
+      ok = ok && standard && next.benign
+      continue
+    }
+    if (shells.has(name)) {
+      const body = shellScript(current.slice(1))
+      if (body !== undefined) {
+        if (!body.literal) notPlain(state, "a shell script that is computed when it runs")
+        else script(state, body.text, ok && standard, depth)
+        // a standard shell running a script is that script; another program of that name stays a command
+        keep = !standard || !body.literal
+      }
+      break
+    }
+    if (name === "eval" || name === "source" || name === ".") {
+      notPlain(state, `${name} runs code it is given`)
+      if (name === "eval") script(state, current.slice(1).map((word) => word.text).join(" "), false, depth)
+      break
+    }
+    if (name === "find") {
+      const at = current.findIndex((word) => findExec.has(word.text))
+      if (at !== -1) {
+        notPlain(state, `find ${current[at]!.text} runs a command`)
+        const end = current.findIndex((word, index) => index > at && (word.text === ";" || word.text === "+"))
+        simple(state, current.slice(at + 1, end === -1 ? undefined : end), false, depth + 1)
+      }
+    }
+    break
+  }
+  if (keep && readings.length > 0) state.commands.push(readings)
+}
+
+/**
+ * Analyses a command request's argv: every simple command it runs, read through wrappers and shells.
+ * Without a parser, a shell script is not looked into (and so never plain).
+ *
+ * @since 0.2.0
+ * @category analysing
+ */
+export const analyze = (argv: ReadonlyArray<string>, shellParser: ShellParser | undefined): CommandAnalysis => {
+  const state: Analysing = { parser: shellParser, commands: [], why: undefined }
+  if (argv.length === 0) return { plain: false, why: "an empty command", commands: [] }
+  simple(state, argv.map(literal), true, 0)
+  if (state.commands.length === 0) notPlain(state, "no command")
+  return state.why === undefined ? { plain: true, commands: state.commands } : {
+    plain: false,
+    why: state.why,
+    commands: state.commands
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Matching a command prefix.
+
+const globMatches = (pattern: string, text: string): boolean => {
+  let source = ""
+  for (const char of pattern) {
+    source += char === "*"
+      ? ".*"
+      : char === "?" || char === "[" || char === "]"
+      ? "."
+      : /[\\^$.|+()[\]{}]/.test(char)
+      ? `\\${char}`
+      : char
+  }
+  return new RegExp(`^${source}$`, "s").test(text) || /[{~]/.test(pattern)
+}
+
+/**
+ * Whether a reading starts with a prefix. For an approve rule (`"approve"`): words compare exactly, and
+ * the program matches a bare rule word only if it is the standard program (`rm`, `/bin/rm`; not
+ * `/tmp/evil/rm`), a rule word with `/` only that path. For a deny rule (`"deny"`): the program matches by
+ * name wherever it lives, a word that expands matches what its glob could become, and a computed word
+ * matches anything.
+ *
+ * @since 0.2.0
+ * @category matching
+ */
+export const readingHasPrefix = (
+  reading: Reading,
+  prefix: ReadonlyArray<string>,
+  mode: "approve" | "deny"
+): boolean => {
+  const { words } = reading
+  if (prefix.length === 0 || prefix.length > words.length) return false
+  const program = words[0]!
+  const wanted = prefix[0]!
+  if (!program.literal) return false // a computed program: not plain, and nothing to match it against
+  const actual = ShellWords.programName(program.text)
+  if (mode === "approve") {
+    if (program.expands) return false
+    if (wanted.includes("/")) {
+      const rule = ShellWords.programName(wanted)
+      if (!program.text.includes("/") || actual.name !== rule.name) return false
+      if (normalPath(program.text) !== normalPath(wanted)) return false
+    } else if (actual.name !== wanted || !actual.standard) return false
+  } else {
+    const name = ShellWords.programName(wanted).name
+    if (program.expands ? !globMatches(ShellWords.programName(program.text).name, name) : actual.name !== name) {
+      return false
+    }
+  }
+  for (let index = 1; index < prefix.length; index++) {
+    const word = words[index]!
+    if (mode === "approve") {
+      if (!word.literal || word.expands || word.text !== prefix[index]) return false
+    } else if (word.literal && (word.expands ? !globMatches(word.text, prefix[index]!) : word.text !== prefix[index])) {
+      return false
+    }
+  }
+  return true
+}
+
+const normalPath = (text: string): string => {
+  const parts: Array<string> = []
+  for (const part of text.split("/")) {
+    if (part === "" || part === ".") continue
+    if (part === "..") parts.pop()
+    else parts.push(part)
+  }
+  return `${text.startsWith("/") ? "/" : ""}${parts.join("/")}`
+}
