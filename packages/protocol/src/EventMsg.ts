@@ -6,7 +6,16 @@
 import * as Schema from "effect/Schema"
 import { FileChange } from "./FileChange.js"
 import type { Opaque } from "./internal/schema.js"
-import { opaque, optional, optionalNullable, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
+import {
+  opaque,
+  optional,
+  optionalNullable,
+  protoSafe,
+  struct,
+  tagged,
+  taggedWithAlias,
+  typeNames
+} from "./internal/schema.js"
 import { RequestPermissionProfile } from "./Permissions.js"
 import { UserInputQuestion } from "./RequestUserInput.js"
 import { ReviewDecision } from "./ReviewDecision.js"
@@ -243,8 +252,10 @@ export type EventMsg = KnownEventMsg | UnknownEventMsg
  * @since 0.1.0
  * @category schemas
  */
-export const EventMsg: Schema.Schema<EventMsg, Schema.Schema.Encoded<(typeof knownEventMsgs)[number]> | Opaque> = Schema
-  .Union(...knownEventMsgs, opaque("EventMsg", knownEventMsgTypes)).annotations({ identifier: "EventMsg" })
+export const EventMsg: Schema.Schema<EventMsg, Schema.Schema.Encoded<(typeof knownEventMsgs)[number]> | Opaque> =
+  protoSafe(
+    Schema.Union(...knownEventMsgs, opaque("EventMsg", knownEventMsgTypes)).annotations({ identifier: "EventMsg" })
+  )
 
 /**
  * Narrows an event message to the modelled variant of that `type`.

@@ -1,6 +1,6 @@
 /**
  * JSON-lines transport codec: one JSON value per line, decoded with a schema, with typed errors that say
- * which line failed and show a snippet of it, and a bound on line length.
+ * which line failed and show a snippet of it, and bounds on line length and nesting depth.
  *
  * @since 0.1.0
  */
@@ -10,6 +10,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Event } from "./Event.js"
+import { nestsDeeperThan } from "./internal/json.js"
 import { Submission } from "./Submission.js"
 
 /**
@@ -19,6 +20,27 @@ import { Submission } from "./Submission.js"
  * @category constants
  */
 export const defaultMaxLineLength = 8 * 1024 * 1024
+
+/**
+ * Default maximum nesting depth of arrays and objects in one line (128, serde_json's recursion limit: the
+ * deepest JSON Codex itself reads). Real Codex events nest 8 levels at most; a deeper line is refused before
+ * it is parsed, so nothing downstream (`JSON.stringify` overflows its stack near 5,000 levels) ever sees it.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultMaxDepth = 128
+
+/**
+ * Options of `decodeLine` and `parseJson`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DecodeOptions {
+  /** Deepest nesting of arrays and objects accepted; default `defaultMaxDepth`. */
+  readonly maxDepth?: number | undefined
+}
 
 const snippetLength = 120
 
@@ -81,27 +103,44 @@ export interface Line {
 }
 
 /**
- * Decodes one line of text as JSON matching `schema`.
+ * Parses one line of text as JSON, refusing a line nested deeper than `maxDepth` before parsing it.
+ * `__proto__` keys stay own data properties (as `JSON.parse` makes them); the protocol's schemas keep them so.
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const parseJson = (
+  text: string,
+  line: number,
+  options?: DecodeOptions
+): Either.Either<unknown, LineDecodeError> => {
+  const maxDepth = options?.maxDepth ?? defaultMaxDepth
+  if (nestsDeeperThan(text, maxDepth)) {
+    return Either.left(new LineDecodeError({ line, snippet: snippet(text), reason: `nested deeper than ${maxDepth}` }))
+  }
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (error) {
+    return Either.left(
+      new LineDecodeError({ line, snippet: snippet(text), reason: `invalid JSON (${(error as Error).message})` })
+    )
+  }
+}
+
+/**
+ * Decodes one line of text as JSON matching `schema` (see `parseJson` for the depth bound).
  *
  * @since 0.1.0
  * @category decoding
  */
-export const decodeLine = <A, I>(schema: Schema.Schema<A, I>) => {
+export const decodeLine = <A, I>(schema: Schema.Schema<A, I>, options?: DecodeOptions) => {
   const decode = ParseResult.decodeUnknownEither(schema)
-  return (text: string, line: number): Either.Either<A, LineDecodeError> => {
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (error) {
-      return Either.left(
-        new LineDecodeError({ line, snippet: snippet(text), reason: `invalid JSON (${(error as Error).message})` })
-      )
-    }
-    return Either.mapLeft(
-      decode(json),
-      (issue) => new LineDecodeError({ line, snippet: snippet(text), reason: formatIssue(issue) })
-    )
-  }
+  return (text: string, line: number): Either.Either<A, LineDecodeError> =>
+    Either.flatMap(parseJson(text, line, options), (json) =>
+      Either.mapLeft(
+        decode(json),
+        (issue) => new LineDecodeError({ line, snippet: snippet(text), reason: formatIssue(issue) })
+      ))
 }
 
 const formatIssue = (issue: ParseResult.ParseIssue): string => {

@@ -5,7 +5,7 @@
  */
 import * as Schema from "effect/Schema"
 import type { Opaque } from "./internal/schema.js"
-import { opaque, optional, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
+import { opaque, optional, protoSafe, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
 import { RequestPermissionsResponse } from "./Permissions.js"
 import { RequestUserInputResponse } from "./RequestUserInput.js"
 import { ReviewDecision } from "./ReviewDecision.js"
@@ -123,7 +123,7 @@ export type KnownOp = Schema.Schema.Type<(typeof knownOps)[number]>
  * @category schemas
  */
 export const Op: Schema.Schema<KnownOp | UnknownOp, Schema.Schema.Encoded<(typeof knownOps)[number]> | UnknownOp> =
-  Schema.Union(...knownOps, opaque("Op", knownOpTypes)).annotations({ identifier: "Op" })
+  protoSafe(Schema.Union(...knownOps, opaque("Op", knownOpTypes)).annotations({ identifier: "Op" }))
 
 /**
  * @since 0.1.0
