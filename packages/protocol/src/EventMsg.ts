@@ -223,6 +223,11 @@ const knownEventMsgs = [
  */
 export const knownEventMsgTypes: ReadonlySet<string> = typeNames(knownEventMsgs)
 
+/** The `type`s of decoded known events: primary names only (an alias is decoded to its primary name). */
+const modelledEventMsgTypes: ReadonlySet<string> = typeNames(
+  knownEventMsgs.map((member: Schema.Schema.Any) => Schema.typeSchema(member))
+)
+
 /**
  * An event whose `type` this version does not model, kept whole and passed through unchanged.
  *
@@ -256,6 +261,38 @@ export const EventMsg: Schema.Schema<EventMsg, Schema.Schema.Encoded<(typeof kno
   protoSafe(
     Schema.Union(...knownEventMsgs, opaque("EventMsg", knownEventMsgTypes)).annotations({ identifier: "EventMsg" })
   )
+
+/**
+ * Narrows an event message to the variants this version models, so that a `switch (msg.type)` narrows each
+ * `case` to its variant. Without it, an unknown event (its `type` is any string) stays possible in every
+ * `case`, and its fields read as `unknown`. The other branch holds only unknown events.
+ *
+ * @example
+ * ```ts
+ * if (isKnownEventMsg(msg)) {
+ *   switch (msg.type) {
+ *     case "exec_command_begin":
+ *       return msg.command.join(" ") // readonly string[]
+ *     case "task_complete":
+ *       return msg.last_agent_message // string | null
+ *   }
+ * } else {
+ *   return msg.type // an UnknownEventMsg: type is a string, every other field unknown
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isKnownEventMsg = (msg: EventMsg): msg is KnownEventMsg => modelledEventMsgTypes.has(msg.type)
+
+/**
+ * An event message whose `type` this version does not model (passed through unchanged).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isUnknownEventMsg = (msg: EventMsg): msg is UnknownEventMsg => !modelledEventMsgTypes.has(msg.type)
 
 /**
  * Narrows an event message to the modelled variant of that `type`.

@@ -100,6 +100,11 @@ const knownOps = [
  */
 export const knownOpTypes: ReadonlySet<string> = typeNames(knownOps)
 
+/** The `type`s of decoded known ops: primary names only (an alias is decoded to its primary name). */
+const modelledOpTypes: ReadonlySet<string> = typeNames(
+  knownOps.map((member: Schema.Schema.Any) => Schema.typeSchema(member))
+)
+
 /**
  * An op whose `type` this version does not model, kept whole and passed through unchanged.
  *
@@ -130,6 +135,15 @@ export const Op: Schema.Schema<KnownOp | UnknownOp, Schema.Schema.Encoded<(typeo
  * @category models
  */
 export type Op = KnownOp | UnknownOp
+
+/**
+ * Narrows an op to the variants this version models, so that a `switch (op.type)` narrows each `case`
+ * (see `isKnownEventMsg`).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isKnownOp = (op: Op): op is KnownOp => modelledOpTypes.has(op.type)
 
 /**
  * Narrows an op to the modelled variant of that `type`.

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { optionalNullable, protoSafe, struct } from "./internal/schema.js"
+import { inner, optionalNullable, protoSafe, struct } from "./internal/schema.js"
 import { Op } from "./Op.js"
 import { W3cTraceContext } from "./W3cTraceContext.js"
 
@@ -17,7 +17,7 @@ import { W3cTraceContext } from "./W3cTraceContext.js"
 export const Submission = protoSafe(
   struct({
     id: Schema.String,
-    op: Op,
+    op: inner(Op),
     trace: optionalNullable(W3cTraceContext)
   }).annotations({ identifier: "Submission" })
 )

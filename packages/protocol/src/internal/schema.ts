@@ -1,6 +1,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import { restoreProtoKeys } from "./json.js"
 
 /**
@@ -98,7 +99,8 @@ const collectLiterals = (ast: Schema.Schema.Any["ast"], into: Set<string>): void
 /**
  * `schema`, with `__proto__` keys kept as plain data in both directions (see `restoreProtoKeys`): a decoded
  * object never has a prototype other than `Object.prototype`, and `Object.keys` shows every key it came with.
- * Wrap the schemas that decode whole messages; their parts are covered by the wrapper around them.
+ * Wrap the schemas that decode whole messages; their parts are covered by the wrapper around them (inside
+ * another wrapped schema, use `inner` to walk once, not twice).
  */
 export const protoSafe = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> => {
   // Either, not Effect: the protocol's schemas are synchronous, and an Either needs no fiber to run
@@ -111,6 +113,15 @@ export const protoSafe = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I
       Either.map(encode(input, options), (encoded) => restoreProtoKeys(input, encoded) as I)
   }, {
     ...schema.ast.annotations,
+    [protoSafeId]: true,
     arbitrary: (inner) => inner
   })
 }
+
+const protoSafeId = Symbol.for("@deputy/protocol/protoSafe")
+
+/** The schema `protoSafe` wrapped, for a field of another `protoSafe` schema, whose walk covers it. */
+export const inner = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> =>
+  SchemaAST.isDeclaration(schema.ast) && schema.ast.annotations[protoSafeId] === true
+    ? Schema.make(schema.ast.typeParameters[0]!)
+    : schema
