@@ -68,16 +68,17 @@ describe("nesting depth is bounded on decode", () => {
     assert.match(decodeError(JsonLines.decodeEvent(`]]]]}`.repeat(100), 1)).reason, /^invalid JSON/)
   })
 
-  it.effect.prop(
+  it.prop(
     "the bound agrees with the real depth of any JSON value",
-    [FastCheck.jsonValue({ depthSize: "medium" })],
-    ([value]) =>
-      Effect.sync(() => {
-        const text = JSON.stringify(value)
-        const depth = depthOf(value)
-        assert.isTrue(Either.isRight(JsonLines.parseJson(text, 1, { maxDepth: depth })))
-        if (depth > 0) assert.isTrue(Either.isLeft(JsonLines.parseJson(text, 1, { maxDepth: depth - 1 })))
-      }),
+    [FastCheck.jsonValue(), FastCheck.array(FastCheck.boolean(), { maxLength: 40 })],
+    ([json, wrappers]) => {
+      // wrapped in random arrays and objects, to reach depths near and over the limit
+      const value = wrappers.reduce<unknown>((inner, asArray) => asArray ? [inner, "]"] : { "\"{": inner }, json)
+      const text = JSON.stringify(value)
+      const depth = depthOf(value)
+      assert.isTrue(Either.isRight(JsonLines.parseJson(text, 1, { maxDepth: depth })))
+      if (depth > 0) assert.isTrue(Either.isLeft(JsonLines.parseJson(text, 1, { maxDepth: depth - 1 })))
+    },
     { fastCheck: { numRuns: runs } }
   )
 
@@ -194,20 +195,22 @@ const insertAt = <A>(items: ReadonlyArray<A>, at: number, item: A): Array<A> => 
   ...items.slice(at % (items.length + 1))
 ]
 
+const reencode = (text: string): string =>
+  Effect.runSync(JsonLines.encodeEvent(decoded(JsonLines.decodeEvent(text, 1))))
+
 describe("events re-encode to the same bytes", () => {
-  it.effect.prop(
+  it.prop(
     "an unknown type, with random fields in random order, re-encodes byte for byte",
     [
       FastCheck.string({ minLength: 1 }).filter((type) => !knownEventMsgTypes.has(type)),
       extraEntries,
       FastCheck.nat()
     ],
-    ([type, entries, at]) =>
-      Effect.gen(function*() {
-        const msg = objectText(insertAt(entries, at, ["type", type] as const))
-        const text = `{"id":"s","msg":${msg}}`
-        assert.strictEqual(yield* JsonLines.encodeEvent(decoded(JsonLines.decodeEvent(text, 1))), text)
-      }),
+    ([type, entries, at]) => {
+      const msg = objectText(insertAt(entries, at, ["type", type] as const))
+      const text = `{"id":"s","msg":${msg}}`
+      assert.strictEqual(reencode(text), text)
+    },
     { fastCheck: { numRuns: runs } }
   )
 
@@ -225,41 +228,37 @@ describe("events re-encode to the same bytes", () => {
     }], ["grant_root", null]]
   ]
 
-  it.effect.prop(
+  it.prop(
     "a known type with unknown fields, all fields in random order, re-encodes byte for byte",
     [FastCheck.constantFrom(...knownEvents), extraEntries, FastCheck.array(FastCheck.nat(), { maxLength: 8 })],
-    ([known, extras, positions]) =>
-      Effect.gen(function*() {
-        const names = new Set(known.map(([key]) => key))
-        let entries: ReadonlyArray<readonly [string, unknown]> = known
-        extras.filter(([key]) => !names.has(key)).forEach((entry, index) => {
-          entries = insertAt(entries, positions[index] ?? index, entry)
-        })
-        const text = `{"msg":${objectText(entries)},"id":"s"}`
-        const event = decoded(JsonLines.decodeEvent(text, 1))
-        assert.strictEqual(event.msg.type, known[0]![1])
-        assert.strictEqual(yield* JsonLines.encodeEvent(event), text)
-      }),
+    ([known, extras, positions]) => {
+      const names = new Set(known.map(([key]) => key))
+      let entries: ReadonlyArray<readonly [string, unknown]> = known
+      extras.filter(([key]) => !names.has(key)).forEach((entry, index) => {
+        entries = insertAt(entries, positions[index] ?? index, entry)
+      })
+      const text = `{"msg":${objectText(entries)},"id":"s"}`
+      assert.strictEqual(decoded(JsonLines.decodeEvent(text, 1)).msg.type, known[0]![1])
+      assert.strictEqual(reencode(text), text)
+    },
     { fastCheck: { numRuns: runs } }
   )
 
-  it.effect("what does not keep its bytes: aliases, index-like keys, non-canonical JSON text", () =>
-    Effect.gen(function*() {
-      const reencode = (text: string) => JsonLines.encodeEvent(decoded(JsonLines.decodeEvent(text, 1)))
-      // an alias is written under its primary name
-      assert.strictEqual(
-        yield* reencode(`{"id":"s","msg":{"type":"turn_started","turn_id":"t"}}`),
-        `{"id":"s","msg":{"type":"task_started","turn_id":"t"}}`
-      )
-      // every JavaScript object (JSON.parse's included) puts array-index keys first
-      assert.strictEqual(
-        yield* reencode(`{"id":"s","msg":{"type":"future","b":1,"7":2}}`),
-        `{"id":"s","msg":{"7":2,"type":"future","b":1}}`
-      )
-      // numbers, escapes and spaces are written the way JSON.stringify writes them
-      assert.strictEqual(
-        yield* reencode(`{"id":"s", "msg":{"type":"future","n":1.0,"e":1e2,"s":"\\u0041\\/"}}`),
-        `{"id":"s","msg":{"type":"future","n":1,"e":100,"s":"A/"}}`
-      )
-    }))
+  it("what does not keep its bytes: aliases, index-like keys, non-canonical JSON text", () => {
+    // an alias is written under its primary name
+    assert.strictEqual(
+      reencode(`{"id":"s","msg":{"type":"turn_started","turn_id":"t"}}`),
+      `{"id":"s","msg":{"type":"task_started","turn_id":"t"}}`
+    )
+    // every JavaScript object (JSON.parse's included) puts array-index keys first
+    assert.strictEqual(
+      reencode(`{"id":"s","msg":{"type":"future","b":1,"7":2}}`),
+      `{"id":"s","msg":{"7":2,"type":"future","b":1}}`
+    )
+    // numbers, escapes and spaces are written the way JSON.stringify writes them
+    assert.strictEqual(
+      reencode(`{"id":"s", "msg":{"type":"future","n":1.0,"e":1e2,"s":"\\u0041\\/"}}`),
+      `{"id":"s","msg":{"type":"future","n":1,"e":100,"s":"A/"}}`
+    )
+  })
 })
