@@ -25,10 +25,18 @@ const depthOf = (value: unknown): number => {
   return deepest + 1
 }
 
+/** The number of object members and array elements in a parsed JSON value, over all its objects and arrays. */
+const itemsOf = (value: unknown): number => {
+  if (typeof value !== "object" || value === null) return 0
+  let items = 0
+  for (const child of Object.values(value)) items += 1 + itemsOf(child)
+  return items
+}
+
 /** The line of an event whose `msg` carries `payload` in a field. */
 const eventLine = (payload: string) => `{"id":"s","msg":{"type":"future_event","payload":${payload}}}`
 
-describe("nesting depth is bounded on decode", () => {
+describe("nesting depth and width are bounded on decode", () => {
   for (const levels of [20_000, 100_000]) {
     for (const [kind, open, close] of [["array", "[", "]"], ["object", `{"a":`, "}"]] as const) {
       it(`a ${levels}-deep ${kind} is a LineDecodeError, not a stack overflow`, () => {
@@ -63,21 +71,48 @@ describe("nesting depth is bounded on decode", () => {
     assert.deepStrictEqual(msg, { type: "future_event", payload: [text, "\\", "\"", "]]]"] })
   })
 
+  for (
+    const [kind, payload] of [
+      ["keys", `{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":0`).join(",")}}`],
+      ["array elements", `[${Array.from({ length: 1_000_000 }, () => `"a"`).join(",")}]`]
+    ] as const
+  ) {
+    it(`a line with too many ${kind} is a LineDecodeError, before it is parsed`, () => {
+      const started = performance.now()
+      const error = decodeError(JsonLines.decodeEvent(eventLine(payload), 3))
+      assert.isBelow(performance.now() - started, 2_000) // the 0.1.0 decoder took seconds on these (loaded machine)
+      assert.strictEqual(error.reason, `more than ${JsonLines.defaultMaxItems} members and elements`)
+      assert.match(error.message, /^line 3: more than 50000 members and elements/)
+    })
+  }
+
+  it("the item limit is exact and can be set; separators inside strings do not count", () => {
+    const decodeNarrow = JsonLines.decodeLine(Event, { maxItems: 6 })
+    // id, msg, type, payload, and the payload's two elements: six items
+    assert.isTrue(Either.isRight(decodeNarrow(eventLine(`["a:b,c", "[d,e:f]"]`), 1)))
+    assert.strictEqual(decodeError(decodeNarrow(eventLine(`[1,2,3]`), 1)).reason, "more than 6 members and elements")
+    assert.isTrue(Either.isRight(decodeNarrow(eventLine(`[ [ ], {}]`), 1)))
+    assert.isTrue(Either.isLeft(decodeNarrow(eventLine(`[ [ 1 ], {}]`), 1)))
+  })
+
   it("malformed JSON is still reported as invalid JSON", () => {
     assert.match(decodeError(JsonLines.decodeEvent(`{"id":"s","msg":"[[[`, 1)).reason, /^invalid JSON/)
     assert.match(decodeError(JsonLines.decodeEvent(`]]]]}`.repeat(100), 1)).reason, /^invalid JSON/)
   })
 
   it.prop(
-    "the bound agrees with the real depth of any JSON value",
+    "the bounds agree with the real depth and width of any JSON value",
     [FastCheck.jsonValue(), FastCheck.array(FastCheck.boolean(), { maxLength: 40 })],
     ([json, wrappers]) => {
       // wrapped in random arrays and objects, to reach depths near and over the limit
       const value = wrappers.reduce<unknown>((inner, asArray) => asArray ? [inner, "]"] : { "\"{": inner }, json)
       const text = JSON.stringify(value)
       const depth = depthOf(value)
-      assert.isTrue(Either.isRight(JsonLines.parseJson(text, 1, { maxDepth: depth })))
-      if (depth > 0) assert.isTrue(Either.isLeft(JsonLines.parseJson(text, 1, { maxDepth: depth - 1 })))
+      const items = itemsOf(value)
+      const limits = { maxDepth: depth, maxItems: items }
+      assert.isTrue(Either.isRight(JsonLines.parseJson(text, 1, limits)))
+      if (depth > 0) assert.isTrue(Either.isLeft(JsonLines.parseJson(text, 1, { ...limits, maxDepth: depth - 1 })))
+      if (items > 0) assert.isTrue(Either.isLeft(JsonLines.parseJson(text, 1, { ...limits, maxItems: items - 1 })))
     },
     { fastCheck: { numRuns: runs } }
   )

@@ -1,5 +1,5 @@
 /**
- * Hostile JSON, contained: a nesting bound checked before parsing, and `__proto__` keys kept as data.
+ * Hostile JSON, contained: bounds on nesting and width checked before parsing, and `__proto__` keys kept as data.
  */
 
 const quote = 0x22
@@ -8,33 +8,56 @@ const openBracket = 0x5b
 const closeBracket = 0x5d
 const openBrace = 0x7b
 const closeBrace = 0x7d
+const colon = 0x3a
+const comma = 0x2c
 
 /**
- * Whether JSON text nests arrays and objects deeper than `limit`, found by one scan of the brackets outside
- * strings (strings are skipped with `indexOf`, so long strings cost little). Malformed text is not judged:
- * `JSON.parse` reports it.
+ * What makes JSON text too costly to take in: nesting deeper than `maxDepth` (`JSON.stringify` and any
+ * recursive reader overflow their stack) or more than `maxItems` object members and array elements in all
+ * (each costs the schema pass microseconds, so a line of a million would hold the event loop for seconds).
+ * Found by one scan of the characters outside strings (strings are skipped with `indexOf`, so long strings
+ * cost little); malformed text is not judged here, `JSON.parse` reports it.
  */
-export const nestsDeeperThan = (text: string, limit: number): boolean => {
-  // more levels than characters is impossible: a short line needs no scan
-  if (text.length <= limit) return false
-  let depth = 0
+export const excess = (
+  text: string,
+  maxDepth: number,
+  maxItems: number
+): "too_deep" | "too_many_items" | undefined => {
+  // a level needs a character and an item at least two (`1,`): a short line needs no scan
+  if (text.length <= maxDepth && text.length <= 2 * maxItems) return undefined
+  // whether each open container is an array, and whether the innermost one is an array still empty
+  const inArray: Array<boolean> = []
+  let emptyArray = false
+  let items = 0
   let index = 0
   const length = text.length
   while (index < length) {
     const code = text.charCodeAt(index)
+    if (emptyArray && code !== closeBracket && !isWhitespace(code)) {
+      emptyArray = false
+      items += 1
+    }
     if (code === quote) {
       index = endOfString(text, index + 1)
-      if (index === -1) return false
+      if (index === -1) return undefined
     } else if (code === openBracket || code === openBrace) {
-      depth += 1
-      if (depth > limit) return true
+      if (inArray.length === maxDepth) return "too_deep"
+      inArray.push(code === openBracket)
+      emptyArray = code === openBracket
     } else if (code === closeBracket || code === closeBrace) {
-      depth -= 1
+      inArray.pop()
+      emptyArray = false
+    } else if (code === colon || (code === comma && inArray[inArray.length - 1] === true)) {
+      // a colon starts a member's value, a comma in an array the next element
+      items += 1
     }
+    if (items > maxItems) return "too_many_items"
     index += 1
   }
-  return false
+  return undefined
 }
+
+const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 /** The index of the quote that closes the string starting at `from`, or -1 if it is not closed. */
 const endOfString = (text: string, from: number): number => {
