@@ -122,7 +122,8 @@ export type UnknownOp = Opaque
 export type KnownOp = Schema.Schema.Type<(typeof knownOps)[number]>
 
 /**
- * An operation, tagged by `type`. Unknown types and unknown fields survive a round trip.
+ * An operation, tagged by `type`. Unknown types and unknown fields survive a round trip (same JSON text, key
+ * order and `__proto__` keys included).
  *
  * @since 0.1.0
  * @category schemas

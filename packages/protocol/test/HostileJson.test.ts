@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Pretty from "effect/Pretty"
 import * as Schema from "effect/Schema"
 
 const runs = Number(process.env.DEPUTY_PROPERTY_RUNS ?? 200)
@@ -295,5 +296,15 @@ describe("events re-encode to the same bytes", () => {
       reencode(`{"id":"s", "msg":{"type":"future","n":1.0,"e":1e2,"s":"\\u0041\\/"}}`),
       `{"id":"s","msg":{"type":"future","n":1,"e":100,"s":"A/"}}`
     )
+  })
+})
+
+describe("the wrapped schemas still derive", () => {
+  it("equivalence and pretty printing delegate to the wrapped schema", () => {
+    const equivalent = Schema.equivalence(EventMsg)
+    const a = Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "m" })
+    assert.isTrue(equivalent(a, Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "m" })))
+    assert.isFalse(equivalent(a, Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "n" })))
+    assert.include(Pretty.make(Event)({ id: "s", msg: a }), `"agent_message"`)
   })
 })

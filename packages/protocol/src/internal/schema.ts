@@ -11,7 +11,7 @@ import { restoreProtoKeys } from "./json.js"
  */
 const preserveUnknownFields = { parseOptions: { onExcessProperty: "preserve", propertyOrder: "original" } } as const
 
-/** An object schema that keeps unknown fields (round trip). */
+/** An object schema that keeps unknown fields and key order (round trip). */
 export const struct = <Fields extends Schema.Struct.Fields>(fields: Fields) =>
   Schema.Struct(fields).annotations(preserveUnknownFields)
 
@@ -114,7 +114,9 @@ export const protoSafe = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I
   }, {
     ...schema.ast.annotations,
     [protoSafeId]: true,
-    arbitrary: (inner) => inner
+    arbitrary: (inner) => inner,
+    equivalence: (inner) => inner,
+    pretty: (inner) => inner
   })
 }
 
