@@ -64,8 +64,12 @@ const snippetLength = 120
  * @category utils
  */
 export const snippet = (text: string): string => {
-  const flat = text.replace(/\s+/g, " ")
-  return flat.length <= snippetLength ? flat : `${flat.slice(0, snippetLength)}… (${text.length} chars)`
+  // only the start is shown: flatten a bounded prefix, not a line of megabytes
+  const prefix = text.slice(0, 4 * snippetLength)
+  const flat = prefix.replace(/\s+/g, " ")
+  return prefix.length === text.length && flat.length <= snippetLength
+    ? flat
+    : `${flat.slice(0, snippetLength)}… (${text.length} chars)`
 }
 
 /**

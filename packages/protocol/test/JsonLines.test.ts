@@ -34,6 +34,15 @@ describe("JsonLines", () => {
     }
   })
 
+  it("a snippet flattens whitespace and shows only the start of a huge line", () => {
+    assert.strictEqual(JsonLines.snippet("{\n  \"a\": 1\n}"), `{ "a": 1 }`)
+    const huge = `{"a":"${"x\n".repeat(4_000_000)}"`
+    const shown = JsonLines.snippet(huge)
+    assert.isTrue(shown.startsWith(`{"a":"x x x`))
+    assert.isTrue(shown.endsWith(`… (${huge.length} chars)`))
+    assert.isBelow(shown.length, 160)
+  })
+
   it("a long offending line is cut in the snippet", () => {
     const text = `{"id":"${"x".repeat(1000)}"`
     const result = JsonLines.decodeEvent(text, 1)
