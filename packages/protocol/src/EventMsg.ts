@@ -254,7 +254,9 @@ export type EventMsg = KnownEventMsg | UnknownEventMsg
  * An event message, tagged by `type`. `turn_started` / `turn_complete` decode as `task_started` /
  * `task_complete` (and encode under those primary names); unknown types and fields survive a round trip,
  * and a decoded message encodes back to the same JSON text as `JSON.stringify` of its input: key order and
- * `__proto__` keys included. To `switch (msg.type)` with each `case` narrowed, guard with `isKnownEventMsg`.
+ * `__proto__` keys included (copy a decoded message with a spread or `structuredClone`: `Object.assign` and
+ * `copy[key] = value` turn a `__proto__` key back into a prototype). To `switch (msg.type)` with each `case`
+ * narrowed, guard with `isKnownEventMsg`.
  *
  * @since 0.1.0
  * @category schemas

@@ -104,7 +104,10 @@ export const restoreProtoKeys = (source: unknown, result: unknown): unknown => {
   if (!isObject(source) || !isObject(result)) return result
   if (!hasOwn(source, "__proto__")) {
     for (const key of Object.keys(result)) {
-      if (hasOwn(source, key)) result[key] = restoreProtoKeys(source[key], result[key])
+      if (!hasOwn(source, key)) continue
+      const restored = restoreProtoKeys(source[key], result[key])
+      if (key === "__proto__") define(result, key, restored)
+      else result[key] = restored
     }
     return result
   }
