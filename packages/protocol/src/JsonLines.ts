@@ -1,6 +1,6 @@
 /**
  * JSON-lines transport codec: one JSON value per line, decoded with a schema, with typed errors that say
- * which line failed and show a snippet of it, and bounds on line length and nesting depth.
+ * which line failed and show a snippet of it, and bounds on line length, nesting depth and width.
  *
  * @since 0.1.0
  */
