@@ -5,7 +5,7 @@
  */
 import * as Schema from "effect/Schema"
 import { EventMsg } from "./EventMsg.js"
-import { struct } from "./internal/schema.js"
+import { inner, protoSafe, struct } from "./internal/schema.js"
 
 /**
  * `{id, msg}`: `id` is the submission id that started the current turn (`""` at session start).
@@ -13,7 +13,7 @@ import { struct } from "./internal/schema.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Event = struct({ id: Schema.String, msg: EventMsg }).annotations({ identifier: "Event" })
+export const Event = protoSafe(struct({ id: Schema.String, msg: inner(EventMsg) }).annotations({ identifier: "Event" }))
 
 /**
  * @since 0.1.0

@@ -6,7 +6,16 @@
 import * as Schema from "effect/Schema"
 import { FileChange } from "./FileChange.js"
 import type { Opaque } from "./internal/schema.js"
-import { opaque, optional, optionalNullable, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
+import {
+  opaque,
+  optional,
+  optionalNullable,
+  protoSafe,
+  struct,
+  tagged,
+  taggedWithAlias,
+  typeNames
+} from "./internal/schema.js"
 import { RequestPermissionProfile } from "./Permissions.js"
 import { UserInputQuestion } from "./RequestUserInput.js"
 import { ReviewDecision } from "./ReviewDecision.js"
@@ -214,6 +223,11 @@ const knownEventMsgs = [
  */
 export const knownEventMsgTypes: ReadonlySet<string> = typeNames(knownEventMsgs)
 
+/** The `type`s of decoded known events: primary names only (an alias is decoded to its primary name). */
+const modelledEventMsgTypes: ReadonlySet<string> = typeNames(
+  knownEventMsgs.map((member: Schema.Schema.Any) => Schema.typeSchema(member))
+)
+
 /**
  * An event whose `type` this version does not model, kept whole and passed through unchanged.
  *
@@ -238,13 +252,51 @@ export type EventMsg = KnownEventMsg | UnknownEventMsg
 
 /**
  * An event message, tagged by `type`. `turn_started` / `turn_complete` decode as `task_started` /
- * `task_complete` (and encode under those primary names); unknown types and fields survive a round trip.
+ * `task_complete` (and encode under those primary names); unknown types and fields survive a round trip,
+ * and a decoded message encodes back to the same JSON text as `JSON.stringify` of its input: key order and
+ * `__proto__` keys included (copy a decoded message with a spread or `structuredClone`: `Object.assign` and
+ * `copy[key] = value` turn a `__proto__` key back into a prototype). To `switch (msg.type)` with each `case`
+ * narrowed, guard with `isKnownEventMsg`.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const EventMsg: Schema.Schema<EventMsg, Schema.Schema.Encoded<(typeof knownEventMsgs)[number]> | Opaque> = Schema
-  .Union(...knownEventMsgs, opaque("EventMsg", knownEventMsgTypes)).annotations({ identifier: "EventMsg" })
+export const EventMsg: Schema.Schema<EventMsg, Schema.Schema.Encoded<(typeof knownEventMsgs)[number]> | Opaque> =
+  protoSafe(
+    Schema.Union(...knownEventMsgs, opaque("EventMsg", knownEventMsgTypes)).annotations({ identifier: "EventMsg" })
+  )
+
+/**
+ * Narrows an event message to the variants this version models, so that a `switch (msg.type)` narrows each
+ * `case` to its variant. Without it, an unknown event (its `type` is any string) stays possible in every
+ * `case`, and its fields read as `unknown`. The other branch holds only unknown events.
+ *
+ * @example
+ * ```ts
+ * if (isKnownEventMsg(msg)) {
+ *   switch (msg.type) {
+ *     case "exec_command_begin":
+ *       return msg.command.join(" ") // readonly string[]
+ *     case "task_complete":
+ *       return msg.last_agent_message // string | null
+ *   }
+ * } else {
+ *   return msg.type // an UnknownEventMsg: type is a string, every other field unknown
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isKnownEventMsg = (msg: EventMsg): msg is KnownEventMsg => modelledEventMsgTypes.has(msg.type)
+
+/**
+ * An event message whose `type` this version does not model (passed through unchanged).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isUnknownEventMsg = (msg: EventMsg): msg is UnknownEventMsg => !modelledEventMsgTypes.has(msg.type)
 
 /**
  * Narrows an event message to the modelled variant of that `type`.

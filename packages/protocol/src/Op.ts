@@ -5,7 +5,7 @@
  */
 import * as Schema from "effect/Schema"
 import type { Opaque } from "./internal/schema.js"
-import { opaque, optional, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
+import { opaque, optional, protoSafe, struct, tagged, taggedWithAlias, typeNames } from "./internal/schema.js"
 import { RequestPermissionsResponse } from "./Permissions.js"
 import { RequestUserInputResponse } from "./RequestUserInput.js"
 import { ReviewDecision } from "./ReviewDecision.js"
@@ -100,6 +100,11 @@ const knownOps = [
  */
 export const knownOpTypes: ReadonlySet<string> = typeNames(knownOps)
 
+/** The `type`s of decoded known ops: primary names only (an alias is decoded to its primary name). */
+const modelledOpTypes: ReadonlySet<string> = typeNames(
+  knownOps.map((member: Schema.Schema.Any) => Schema.typeSchema(member))
+)
+
 /**
  * An op whose `type` this version does not model, kept whole and passed through unchanged.
  *
@@ -117,19 +122,29 @@ export type UnknownOp = Opaque
 export type KnownOp = Schema.Schema.Type<(typeof knownOps)[number]>
 
 /**
- * An operation, tagged by `type`. Unknown types and unknown fields survive a round trip.
+ * An operation, tagged by `type`. Unknown types and unknown fields survive a round trip (same JSON text, key
+ * order and `__proto__` keys included).
  *
  * @since 0.1.0
  * @category schemas
  */
 export const Op: Schema.Schema<KnownOp | UnknownOp, Schema.Schema.Encoded<(typeof knownOps)[number]> | UnknownOp> =
-  Schema.Union(...knownOps, opaque("Op", knownOpTypes)).annotations({ identifier: "Op" })
+  protoSafe(Schema.Union(...knownOps, opaque("Op", knownOpTypes)).annotations({ identifier: "Op" }))
 
 /**
  * @since 0.1.0
  * @category models
  */
 export type Op = KnownOp | UnknownOp
+
+/**
+ * Narrows an op to the variants this version models, so that a `switch (op.type)` narrows each `case`
+ * (see `isKnownEventMsg`).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isKnownOp = (op: Op): op is KnownOp => modelledOpTypes.has(op.type)
 
 /**
  * Narrows an op to the modelled variant of that `type`.

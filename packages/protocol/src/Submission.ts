@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { optionalNullable, struct } from "./internal/schema.js"
+import { inner, optionalNullable, protoSafe, struct } from "./internal/schema.js"
 import { Op } from "./Op.js"
 import { W3cTraceContext } from "./W3cTraceContext.js"
 
@@ -14,11 +14,13 @@ import { W3cTraceContext } from "./W3cTraceContext.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Submission = struct({
-  id: Schema.String,
-  op: Op,
-  trace: optionalNullable(W3cTraceContext)
-}).annotations({ identifier: "Submission" })
+export const Submission = protoSafe(
+  struct({
+    id: Schema.String,
+    op: inner(Op),
+    trace: optionalNullable(W3cTraceContext)
+  }).annotations({ identifier: "Submission" })
+)
 
 /**
  * @since 0.1.0

@@ -1,6 +1,8 @@
 /**
  * `@deputy/protocol`: Effect Schemas of the Codex JSON wire format and a JSON-lines codec.
- * Every schema decodes with `Schema.decodeUnknown*` and encodes back to equal JSON.
+ * Every schema decodes with `Schema.decodeUnknown*` and encodes back to equal JSON; `Event`, `EventMsg`,
+ * `Submission` and `Op` encode back to the same JSON text, key order included, and keep `__proto__` keys as
+ * plain data (decode other schemas inside them, not alone, when the input is untrusted).
  *
  * @since 0.1.0
  */

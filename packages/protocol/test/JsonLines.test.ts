@@ -34,6 +34,18 @@ describe("JsonLines", () => {
     }
   })
 
+  it("a snippet flattens whitespace and shows only the start of a huge line", () => {
+    assert.strictEqual(JsonLines.snippet("{\n  \"a\": 1\n}"), `{ "a": 1 }`)
+    const huge = `{"a":"${"x\n".repeat(4_000_000)}"`
+    const started = performance.now()
+    const shown = JsonLines.snippet(huge)
+    // 0.1.0 flattened the whole line: 3-4 s here, per malformed line; now well under a millisecond
+    assert.isBelow(performance.now() - started, 1_000)
+    assert.isTrue(shown.startsWith(`{"a":"x x x`))
+    assert.isTrue(shown.endsWith(`… (${huge.length} chars)`))
+    assert.isBelow(shown.length, 160)
+  })
+
   it("a long offending line is cut in the snippet", () => {
     const text = `{"id":"${"x".repeat(1000)}"`
     const result = JsonLines.decodeEvent(text, 1)

@@ -1,12 +1,17 @@
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import { restoreProtoKeys } from "./json.js"
 
 /**
  * Parse options for every object schema of the protocol: fields this version of Deputy does not model
- * are kept on decode and written back on encode, so a decoded value round-trips to equal JSON.
+ * are kept on decode and written back on encode, and every object keeps its keys in the order they came
+ * in, so a decoded value re-encodes to the same JSON text.
  */
-const preserveUnknownFields = { parseOptions: { onExcessProperty: "preserve" } } as const
+const preserveUnknownFields = { parseOptions: { onExcessProperty: "preserve", propertyOrder: "original" } } as const
 
-/** An object schema that keeps unknown fields (round trip). */
+/** An object schema that keeps unknown fields and key order (round trip). */
 export const struct = <Fields extends Schema.Struct.Fields>(fields: Fields) =>
   Schema.Struct(fields).annotations(preserveUnknownFields)
 
@@ -90,3 +95,35 @@ const collectLiterals = (ast: Schema.Schema.Any["ast"], into: Set<string>): void
       return
   }
 }
+
+/**
+ * `schema`, with `__proto__` keys kept as plain data in both directions (see `restoreProtoKeys`): a decoded
+ * object never has a prototype other than `Object.prototype`, and `Object.keys` shows every key it came with.
+ * Wrap the schemas that decode whole messages; their parts are covered by the wrapper around them (inside
+ * another wrapped schema, use `inner` to walk once, not twice).
+ */
+export const protoSafe = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> => {
+  // Either, not Effect: the protocol's schemas are synchronous, and an Either needs no fiber to run
+  const decode = ParseResult.decodeUnknownEither(schema)
+  const encode = ParseResult.encodeUnknownEither(schema)
+  return Schema.declare([schema], {
+    decode: () => (input, options) =>
+      Either.map(decode(input, options), (value) => restoreProtoKeys(input, value) as A),
+    encode: () => (input, options) =>
+      Either.map(encode(input, options), (encoded) => restoreProtoKeys(input, encoded) as I)
+  }, {
+    ...schema.ast.annotations,
+    [protoSafeId]: true,
+    arbitrary: (inner) => inner,
+    equivalence: (inner) => inner,
+    pretty: (inner) => inner
+  })
+}
+
+const protoSafeId = Symbol.for("@deputy/protocol/protoSafe")
+
+/** The schema `protoSafe` wrapped, for a field of another `protoSafe` schema, whose walk covers it. */
+export const inner = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> =>
+  SchemaAST.isDeclaration(schema.ast) && schema.ast.annotations[protoSafeId] === true
+    ? Schema.make(schema.ast.typeParameters[0]!)
+    : schema
