@@ -119,3 +119,53 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
       status: Effect.sync(() => status)
     }
   })
+
+/** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
+const recordedBytes = new WeakMap<Event, number>()
+
+/**
+ * Records how many bytes an event took on the wire (e.g. the length of the JSON line it was decoded
+ * from). Spawners call it as they decode; the delegate's event buffer is bounded with these sizes.
+ *
+ * @since 0.2.0
+ * @category sizes
+ */
+export const recordBytes = (event: Event, bytes: number): void => {
+  recordedBytes.set(event, bytes)
+}
+
+/** Nodes an estimate visits at most: an estimate stays cheap whatever the event holds. */
+const estimateBudget = 256
+
+/**
+ * The size of an event in bytes: the recorded one (`recordBytes`) or, when none was recorded (events
+ * built in memory), an estimate from the lengths of its strings and the number of its fields, visiting at
+ * most 256 values (never `JSON.stringify`: this runs on the forwarding path).
+ *
+ * @since 0.2.0
+ * @category sizes
+ */
+export const bytesOf = (event: Event): number => recordedBytes.get(event) ?? estimateBytes(event)
+
+const estimateBytes = (event: Event): number => {
+  let budget = estimateBudget
+  let bytes = event.id.length + 16
+  const stack: Array<unknown> = [event.msg]
+  while (stack.length > 0 && budget-- > 0) {
+    const value = stack.pop()
+    if (typeof value === "string") bytes += value.length + 2
+    else if (typeof value !== "object" || value === null) bytes += 8
+    else if (Array.isArray(value)) {
+      bytes += 2
+      for (let i = 0; i < value.length && stack.length < budget; i++) stack.push(value[i])
+    } else {
+      bytes += 2
+      for (const key in value) {
+        if (stack.length >= budget) break
+        bytes += key.length + 4
+        stack.push((value as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return bytes
+}
