@@ -139,15 +139,17 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
 }
 
 /**
- * Answered request ids a delegate remembers (the oldest are forgotten first): a child repeating a request
+ * Entries (answered request ids and answer keys) a delegate remembers, the oldest forgotten first: a child repeating a request
  * id answered longer ago than that is no longer recognised as a duplicate.
  */
 export const answeredMemory = 10_000
 
 /**
  * Every routed request of one delegate from admission to settlement. Admission refuses a duplicate: a
- * request whose id is pending or was answered (of the last `answeredMemory`), or whose answer would go
- * out under the key of a pending one. `claim` hands a request to exactly one settler.
+ * request whose id is pending or was answered, or whose answer would go out under the op id of a pending
+ * or answered one (user input excepted once answered: Codex answers it by turn id, and a turn may ask
+ * twice). The record of answered ids and answer keys keeps the last `answeredMemory` entries. `claim`
+ * hands a request to exactly one settler.
  */
 export class RequestLedger {
   private pending: Map<string, RoutedRequest> | undefined
@@ -165,7 +167,10 @@ export class RequestLedger {
     if (this.pending?.has(id)) return `refused a second ${what}: a request with this id is still pending`
     if (this.answered?.has(id)) return `refused a second ${what}: a request with this id was already answered`
     if (this.pendingAnswers?.has(routed.answerKey)) {
-      return `refused a ${what}: its answer would have the id of a pending request's (${routed.answerKey})`
+      return `refused a ${what}: its answer would go out under the id of a pending request (${routed.answerKey})`
+    }
+    if (this.answered?.has(routed.answerKey)) {
+      return `refused a ${what}: its answer would go out under the id of an answered request (${routed.answerKey})`
     }
     ;(this.pending ??= new Map()).set(id, routed)
     ;(this.pendingAnswers ??= new Set()).add(routed.answerKey)
@@ -180,7 +185,9 @@ export class RequestLedger {
     this.pendingAnswers!.delete(routed.answerKey)
     const answered = (this.answered ??= new Set())
     answered.add(id)
-    if (answered.size > answeredMemory) answered.delete(answered.values().next().value!)
+    // User input is answered by turn id: a second question in the same turn, once the first is answered, is legitimate.
+    if (routed.request.kind !== "user_input") answered.add(routed.answerKey)
+    while (answered.size > answeredMemory) answered.delete(answered.values().next().value!)
     return routed
   }
 
