@@ -118,7 +118,7 @@ describe("duplicate request ids (issue 9.5)", () => {
         const answers = (yield* child.received).filter((submission) => submission.op.type === "exec_approval")
         assert.deepStrictEqual(answers.map((submission) => (submission.op as { id: string }).id), ["c1", "a1"])
         assert.deepStrictEqual(asked.map((request) => request.callId), ["c1", "c2"])
-        assert.deepStrictEqual(asked[0]!.event.command as ReadonlyArray<string>, ["ls"])
+        assert.deepStrictEqual((asked[0]!.event as { command?: ReadonlyArray<string> }).command, ["ls"])
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), gated(gate, asked))))
     }))
 })
