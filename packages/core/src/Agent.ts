@@ -147,10 +147,14 @@ const estimateBudget = 256
  */
 export const bytesOf = (event: Event): number => recordedBytes.get(event) ?? estimateBytes(event)
 
+/** Reused by every estimate (one JS thread, no re-entry): no allocation per event. */
+const stack: Array<unknown> = []
+
 const estimateBytes = (event: Event): number => {
   let budget = estimateBudget
   let bytes = event.id.length + 16
-  const stack: Array<unknown> = [event.msg]
+  stack.length = 0
+  stack.push(event.msg)
   while (stack.length > 0 && budget-- > 0) {
     const value = stack.pop()
     if (typeof value === "string") bytes += value.length + 2
@@ -167,5 +171,6 @@ const estimateBytes = (event: Event): number => {
       }
     }
   }
+  stack.length = 0
   return bytes
 }

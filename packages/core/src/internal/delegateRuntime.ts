@@ -34,7 +34,7 @@ import type { DelegateEnded, DelegateHandle, DelegateOptions, EndReason, OneShot
 import { AgentExited, DelegateClosed, type SpawnError } from "../Errors.js"
 import * as TraceContext from "../TraceContext.js"
 import { type EventBatch, EventBuffer } from "./eventBuffer.js"
-import { RequestLedger, type Resolution, route, type RoutedRequest } from "./requests.js"
+import { RequestLedger, requestTypes, type Resolution, route, type RoutedRequest } from "./requests.js"
 import { type TurnEnd, TurnTracker } from "./turnTracker.js"
 import { uuidv7 } from "./uuid.js"
 
@@ -260,11 +260,13 @@ class DelegateRuntime implements DelegateHandle {
         continue
       }
       if (droppedTypes.has(type)) continue
-      const routed = route(event, {
-        delegateId: this.id,
-        source: this.options.source,
-        sequence: this.buffer.total + forward.length
-      })
+      const routed = requestTypes.has(type)
+        ? route(event, {
+          delegateId: this.id,
+          source: this.options.source,
+          sequence: this.buffer.total + forward.length
+        })
+        : undefined
       if (routed !== undefined) {
         const refused = this.ledger.admit(routed)
         if (refused !== undefined) {

@@ -86,6 +86,14 @@ const optionalRequest = <R extends ApprovalRequest, A>(
   aborted: (decidedBy, reason) => ({ answer: answer(empty), outcome: "aborted", decidedBy, reason })
 })
 
+/** The event types `route` turns into requests: a cheap test before routing. */
+export const requestTypes: ReadonlySet<string> = new Set([
+  "exec_approval_request",
+  "apply_patch_approval_request",
+  "request_permissions",
+  "request_user_input"
+])
+
 /** Turns a request event into a routed request (SPEC §2.1 answer ids), or undefined for any other event. */
 export const route = (event: Event, origin: Origin): RoutedRequest | undefined => {
   const msg = event.msg
