@@ -134,43 +134,23 @@ export const recordBytes = (event: Event, bytes: number): void => {
   recordedBytes.set(event, bytes)
 }
 
-/** Nodes an estimate visits at most: an estimate stays cheap whatever the event holds. */
-const estimateBudget = 256
-
 /**
  * The size of an event in bytes: the recorded one (`recordBytes`) or, when none was recorded (events
- * built in memory), an estimate from the lengths of its strings and the number of its fields, visiting at
- * most 256 values (never `JSON.stringify`: this runs on the forwarding path).
+ * built in memory), an estimate from its top-level fields: strings by length, any other value 16 bytes
+ * (nested values are never walked, and never `JSON.stringify`: this runs on the forwarding path for
+ * every event).
  *
  * @since 0.2.0
  * @category sizes
  */
 export const bytesOf = (event: Event): number => recordedBytes.get(event) ?? estimateBytes(event)
 
-/** Reused by every estimate (one JS thread, no re-entry): no allocation per event. */
-const stack: Array<unknown> = []
-
 const estimateBytes = (event: Event): number => {
-  let budget = estimateBudget
-  let bytes = event.id.length + 16
-  stack.length = 0
-  stack.push(event.msg)
-  while (stack.length > 0 && budget-- > 0) {
-    const value = stack.pop()
-    if (typeof value === "string") bytes += value.length + 2
-    else if (typeof value !== "object" || value === null) bytes += 8
-    else if (Array.isArray(value)) {
-      bytes += 2
-      for (let i = 0; i < value.length && stack.length < budget; i++) stack.push(value[i])
-    } else {
-      bytes += 2
-      for (const key in value) {
-        if (stack.length >= budget) break
-        bytes += key.length + 4
-        stack.push((value as Record<string, unknown>)[key])
-      }
-    }
+  let bytes = 32 + event.id.length
+  const msg = event.msg as Record<string, unknown>
+  for (const key in msg) {
+    const value = msg[key]
+    bytes += key.length + (typeof value === "string" ? value.length : 16)
   }
-  stack.length = 0
   return bytes
 }
