@@ -9,13 +9,15 @@
 import type { AgentSpawner, SpawnError } from "@deputy/core"
 import { Approvals, Delegate } from "@deputy/core"
 import type { Event, SubAgentSource } from "@deputy/protocol"
-import { isTurnEnd, textInput } from "@deputy/protocol"
+import { textInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as ApprovalSetup from "./ApprovalSetup.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
@@ -93,30 +95,40 @@ export const run = (
         return reporter.event(event)
       })
 
-    // Ctrl-C can land between taking an event from the delegate and showing it. Taking is therefore
-    // uninterruptible and records the event (a synchronous push, nothing that can wait), showing stays
-    // interruptible (it may wait behind a prompt), and `finish` shows what was taken but not shown.
-    const unshown: Array<Event> = []
-    const takeNext = (handle: Delegate.DelegateHandle): Effect.Effect<Option.Option<Event>> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.tap(restore(handle.nextEvent), (next) => {
-          if (Option.isSome(next)) unshown.push(next.value)
-        })
-      )
-    const showTaken = (event: Event) =>
-      show(event).pipe(
-        Effect.onExit((exit) => exit._tag === "Success" ? Effect.sync(() => void unshown.shift()) : Effect.void)
-      )
-    /** Shows every event until the delegate ends, those taken earlier but not shown first. */
+    // Events are read by position and released only once shown: an interruption (Ctrl-C) between reading
+    // and showing loses nothing, `finish` shows from the last position shown. Requests wait until the
+    // display has shown the events before them (`request.sequence`), so a prompt keeps the child's order.
+    const shown = yield* SubscriptionRef.make(0)
+    /** Shows the events from the last position shown, one batch; false once the delegate has ended. */
+    const showBatch = (
+      handle: Delegate.DelegateHandle,
+      until: (event: Event) => boolean = () => false
+    ): Effect.Effect<"more" | "until" | "ended"> =>
+      Effect.gen(function*() {
+        const batch = yield* handle.read(yield* SubscriptionRef.get(shown))
+        if (Option.isNone(batch)) return "ended"
+        const { events, from } = batch.value
+        for (let i = 0; i < events.length; i++) {
+          yield* show(events[i]!)
+          yield* SubscriptionRef.set(shown, from + i + 1)
+          yield* handle.release(from + i + 1)
+          if (until(events[i]!)) return "until"
+        }
+        return "more"
+      })
+    /** Shows every event until the delegate ends. */
     const showRest = (handle: Delegate.DelegateHandle) =>
       Effect.gen(function*() {
-        while (unshown.length > 0) yield* showTaken(unshown[0]!)
-        while (true) {
-          const next = yield* takeNext(handle)
-          if (Option.isNone(next)) return
-          yield* showTaken(next.value)
+        while ((yield* showBatch(handle)) !== "ended") {
+          // keep showing
         }
       })
+    /** Waits until the events before a request were shown. */
+    const awaitShown = (sequence: number | undefined) =>
+      sequence === undefined ? Effect.void : shown.changes.pipe(
+        Stream.takeUntil((position) => position >= sequence),
+        Stream.runDrain
+      )
 
     const delegateOptions: Delegate.DelegateOptions = {
       source: options.source,
@@ -169,23 +181,20 @@ export const run = (
           if (text === "") continue
           const submitted = yield* Effect.either(handle.submit({ type: "user_input", items: [textInput(text)] }))
           if (submitted._tag === "Left") return
-          let turnStarted = false
+          const turn = Delegate.turnEnd(submitted.right)
           while (true) {
-            const event = yield* takeNext(handle)
-            if (Option.isNone(event)) return
-            yield* showTaken(event.value)
-            const msg = event.value.msg
-            if (msg.type === "task_started") turnStarted = true
-            if (event.value.id === submitted.right && (isTurnEnd(msg) || (msg.type === "error" && !turnStarted))) break
+            const step = yield* showBatch(handle, (event) => turn.observe(event) !== undefined)
+            if (step === "ended") return
+            if (step === "until") break
           }
         }
       })
 
-    // A request is handed to the parent's approvals right after the events before it were queued for the
-    // consumer: let the consumer show them first, so a prompt or a decision never comes before them.
+    // A request is asked once the events before it were shown: a prompt or a decision never comes first.
     const approvals = yield* Approvals
-    const inOrder = <A, R>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
-      Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 3), ask(request))
+    const inOrder =
+      <A, R extends { readonly sequence?: number }>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
+        Effect.zipRight(awaitShown(request.sequence), ask(request))
     const orderedApprovals = Approvals.of({
       command: inOrder(approvals.command),
       patch: inOrder(approvals.patch),

@@ -119,3 +119,38 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
       status: Effect.sync(() => status)
     }
   })
+
+/** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
+const recordedBytes = new WeakMap<Event, number>()
+
+/**
+ * Records how many bytes an event took on the wire (e.g. the length of the JSON line it was decoded
+ * from). Spawners call it as they decode; the delegate's event buffer is bounded with these sizes.
+ *
+ * @since 0.2.0
+ * @category sizes
+ */
+export const recordBytes = (event: Event, bytes: number): void => {
+  recordedBytes.set(event, bytes)
+}
+
+/**
+ * The size of an event in bytes: the recorded one (`recordBytes`) or, when none was recorded (events
+ * built in memory), an estimate from its top-level fields: strings by length, any other value 16 bytes
+ * (nested values are never walked, and never `JSON.stringify`: this runs on the forwarding path for
+ * every event).
+ *
+ * @since 0.2.0
+ * @category sizes
+ */
+export const bytesOf = (event: Event): number => recordedBytes.get(event) ?? estimateBytes(event)
+
+const estimateBytes = (event: Event): number => {
+  let bytes = 32 + event.id.length
+  const msg = event.msg as Record<string, unknown>
+  for (const key in msg) {
+    const value = msg[key]
+    bytes += key.length + (typeof value === "string" ? value.length : 16)
+  }
+  return bytes
+}

@@ -9,14 +9,15 @@ import * as Schema from "effect/Schema"
 
 /**
  * `{"type":"deputy_diagnostic","kind","message","line"?,"snippet"?}`. Not a Codex type: it passes
- * through the delegate like any other unknown event.
+ * through the delegate like any other unknown event. `duplicate_request` (since 0.2.0) comes from the
+ * delegate itself: the child repeated the id of a pending or answered request, and the repeat was refused.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const AgentDiagnostic = Schema.Struct({
   type: Schema.Literal("deputy_diagnostic"),
-  kind: Schema.Literal("malformed_line", "line_too_long", "unknown_request", "protocol"),
+  kind: Schema.Literal("malformed_line", "line_too_long", "unknown_request", "protocol", "duplicate_request"),
   message: Schema.String,
   line: Schema.optionalWith(Schema.Number, { exact: true }),
   snippet: Schema.optionalWith(Schema.String, { exact: true })

@@ -42,6 +42,7 @@ export interface Provenance {
   readonly callId: string
   /** Why the sub-agent exists. */
   readonly source: SubAgentSource
+  readonly sequence?: number
 }
 
 /**

@@ -6,19 +6,24 @@
  * @since 0.1.0
  */
 import type { AgentStatus, Event, Op, Submission, TokenUsage, UserInput } from "@deputy/protocol"
+import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type { AgentSpawner, SpawnOptions } from "./AgentSpawner.js"
 import type { ApprovalKind, ApprovalSettlement } from "./ApprovalRequest.js"
 import type { Approvals } from "./Approvals.js"
-import { DelegateClosed, type SpawnError } from "./Errors.js"
+import { type DelegateClosed, DelegateStopped, type SpawnError } from "./Errors.js"
 import * as runtime from "./internal/delegateRuntime.js"
+import type { EventBatch as Batch } from "./internal/eventBuffer.js"
+import { answeredMemory } from "./internal/requests.js"
+import { type TurnEnd as End, TurnTracker } from "./internal/turnTracker.js"
 
 /**
- * Options of every delegate. Defaults: drain timeout 500 ms, queue capacities 512, no approval deadline.
+ * Options of every delegate. Defaults: drain timeout 500 ms, an event buffer of 512 events and 64 MiB,
+ * no approval deadline.
  *
  * @since 0.1.0
  * @category models
@@ -28,9 +33,22 @@ export interface DelegateOptions extends SpawnOptions {
   readonly id?: string | undefined
   /** How long shutdown waits for the child to acknowledge (`shutdown_complete` or the end of its events). */
   readonly drainTimeout?: Duration.DurationInput | undefined
-  /** Events buffered for the consumer before the child is slowed down (backpressure). */
+  /**
+   * Events buffered for the consumer before the delegate stops reading the child (backpressure; default
+   * 512). The buffer is checked after each batch the child delivers, so it may go over by one batch.
+   */
   readonly eventCapacity?: number | undefined
-  /** Caller submissions queued before `submit` waits. */
+  /**
+   * Bytes buffered for the consumer before the delegate stops reading the child (default 64 MiB; sizes
+   * from `Agent.recordBytes`, estimated where none was recorded). An event larger than this is held
+   * alone and delivered, never dropped: what a child sends is shown, and the transport's line limit
+   * already bounds one event (since 0.2.0).
+   */
+  readonly eventBytes?: number | undefined
+  /**
+   * @deprecated since 0.2.0: ignored. Submissions go straight to the child and wait for it to accept
+   * them; there is no queue in between.
+   */
   readonly opCapacity?: number | undefined
   /** How long a request may wait for the parent; then it settles `timed_out` (default: no limit). */
   readonly approvalTimeout?: Duration.DurationInput | undefined
@@ -92,7 +110,21 @@ export interface DelegateEnded {
 }
 
 /**
+ * Forwarded events read at once: `from` is the position of `events[0]` (see `DelegateHandle.read`).
+ *
+ * @since 0.2.0
+ * @category reading
+ */
+export type EventBatch = Batch
+
+/**
  * The caller's side of a delegate.
+ *
+ * Every forwarded event has a position: the number of events forwarded before it. Each routed request
+ * carries the position it arrived at (`request.sequence`): a UI that has shown the events before that
+ * position can ask about the request in the child's order. Reading goes through positions too (`read`,
+ * `release`, `stream`): events stay buffered until released, so an interrupted reader reads them again
+ * (at least once, never lost). A delegate has one consumer: two readers release each other's events.
  *
  * @since 0.1.0
  * @category models
@@ -104,14 +136,40 @@ export interface DelegateHandle {
   /** Submits as given: the child receives this id and trace. */
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, DelegateClosed>
   /**
-   * The child's events minus the filtered and routed ones, in order; the stream ends when the delegate
-   * ends. It is the consumer's end: stopping a run of it before the end shuts the child down. As with any
-   * stream over a queue, a run interrupted between taking a chunk and handling it loses that chunk: a
-   * consumer that must show every event after Ctrl-C takes with `nextEvent` in an uninterruptible region
-   * (see `@deputy/cli`'s `Session`).
+   * The child's events minus the filtered and routed ones, in order, ending when the delegate ends. It is
+   * the consumer's end (0.1 behaviour, kept): stopping a run of it before the end shuts the child down.
+   * Use `stream` to read without that.
    */
   readonly events: Stream.Stream<Event>
-  /** The next event, or none once the delegate has ended and every event was read. */
+  /**
+   * The same events, from the first not released; stopping a run does not stop the child. A chunk is
+   * released when the next one is pulled, so a run interrupted mid-chunk loses nothing: the next run
+   * starts with that chunk again.
+   *
+   * @since 0.2.0
+   */
+  readonly stream: Stream.Stream<Event>
+  /**
+   * The events from position `from` on (from the first not released, if `from` is before it), waiting
+   * for at least one; none once the delegate has ended and all were read. Reading never releases.
+   *
+   * @since 0.2.0
+   */
+  readonly read: (from: number) => Effect.Effect<Option.Option<EventBatch>>
+  /**
+   * Releases the events before position `upTo`: they were handled. Released events make room for the
+   * child (backpressure) and are never read again.
+   *
+   * @since 0.2.0
+   */
+  readonly release: (upTo: number) => Effect.Effect<void>
+  /**
+   * The position of the first event not released: where a new reader starts.
+   *
+   * @since 0.2.0
+   */
+  readonly position: Effect.Effect<number>
+  /** The next event, released as it is taken; none once the delegate has ended and every event was read. */
   readonly nextEvent: Effect.Effect<Option.Option<Event>>
   /** Waits for the end and tells why. */
   readonly ended: Effect.Effect<DelegateEnded>
@@ -157,10 +215,26 @@ export const oneShot: (
 ) => Effect.Effect<DelegateHandle, SpawnError, Scope.Scope | AgentSpawner | Approvals> = (options) =>
   runtime.make(options, options)
 
+const stopped = (awaited: string, ended: DelegateEnded) =>
+  new DelegateStopped({
+    awaited,
+    reason: ended.reason,
+    ...(ended.message === undefined ? {} : { detail: ended.message })
+  })
+
+/**
+ * A request refused as a duplicate is not asked again: the delegate remembers the ids of this many
+ * answered requests (the oldest are forgotten first).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const answeredRequestMemory: number = answeredMemory
+
 /**
  * Reads events up to and including the first that matches (e.g. the end of a turn), without stopping the
- * delegate: unlike ending a run of `handle.events` early, this is not the consumer going away. Fails with
- * `DelegateClosed` if the delegate ends first.
+ * delegate, and releases exactly those: the events after the match stay for the next reader. Fails with
+ * `DelegateStopped` if the delegate ends first (the events read are then released too).
  *
  * @since 0.1.0
  * @category reading
@@ -168,15 +242,78 @@ export const oneShot: (
 export const readUntil = (
   handle: DelegateHandle,
   predicate: (event: Event) => boolean
-): Effect.Effect<ReadonlyArray<Event>, DelegateClosed> =>
+): Effect.Effect<ReadonlyArray<Event>, DelegateStopped> =>
   Effect.gen(function*() {
     const events: Array<Event> = []
+    let position = yield* handle.position
     while (true) {
-      const next = yield* handle.nextEvent
-      if (Option.isNone(next)) {
-        return yield* Effect.fail(new DelegateClosed({ reason: "the delegate ended before the awaited event" }))
+      const batch = yield* handle.read(position)
+      if (Option.isNone(batch)) {
+        return yield* Effect.fail(stopped("the awaited event", yield* handle.ended))
       }
-      events.push(next.value)
-      if (predicate(next.value)) return events
+      const { events: read, from } = batch.value
+      const match = read.findIndex(predicate)
+      const taken = match === -1 ? read : read.slice(0, match + 1)
+      for (const event of taken) events.push(event)
+      position = from + taken.length
+      yield* handle.release(position)
+      if (match !== -1) return events
     }
   })
+
+/**
+ * How a turn ended: `completed` (with the last agent message), `errored` (a failed `task_complete`, or
+ * an `error` before the turn started), or `aborted` (`turn_aborted`).
+ *
+ * @since 0.2.0
+ * @category turns
+ */
+export type TurnEnd = End
+
+/**
+ * The end-of-turn rule (the one the one-shot delegate and `turn` use): feed it the events in order; it
+ * returns the turn's end at the event that ends the turn `submissionId` started — the turn's first
+ * `task_complete` or `turn_aborted` (by event id or by a turn id its `task_started` announced), or an
+ * `error` before the turn started.
+ *
+ * @since 0.2.0
+ * @category turns
+ */
+export const turnEnd = (submissionId: string): { readonly observe: (event: Event) => TurnEnd | undefined } =>
+  new TurnTracker(submissionId)
+
+/**
+ * Submits one user input and streams the events up to and including the end of the turn it started,
+ * then ends (the events after it stay for the next reader); events forwarded before the submission and
+ * not yet released come first. Reading is lossless as with `handle.stream`. Fails with `DelegateClosed`
+ * if the delegate takes no submissions, with `DelegateStopped` if it ends before the turn does.
+ *
+ * @since 0.2.0
+ * @category reading
+ */
+export const turn = (
+  handle: DelegateHandle,
+  input: string | ReadonlyArray<UserInput>
+): Stream.Stream<Event, DelegateClosed | DelegateStopped> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const items = typeof input === "string" ? [{ type: "text" as const, text: input, text_elements: [] }] : input
+    const rule = new TurnTracker(yield* handle.submit({ type: "user_input", items }))
+    type Step = { readonly position: number; readonly done: boolean }
+    return Stream.unfoldChunkEffect<Step, Event, DelegateStopped, never>(
+      { position: yield* handle.position, done: false },
+      ({ done, position }) =>
+        Effect.gen(function*() {
+          // Pulling the next chunk means the previous one was handled: release it only now.
+          yield* handle.release(position)
+          if (done) return Option.none()
+          const batch = yield* handle.read(position)
+          if (Option.isNone(batch)) {
+            return yield* Effect.fail(stopped("the end of the turn", yield* handle.ended))
+          }
+          const { events, from } = batch.value
+          const end = events.findIndex((event) => rule.observe(event) !== undefined)
+          const taken = end === -1 ? events : events.slice(0, end + 1)
+          return Option.some([Chunk.unsafeFromArray(taken), { position: from + taken.length, done: end !== -1 }])
+        })
+    )
+  }))

@@ -75,3 +75,19 @@ export class DelegateClosed extends Schema.TaggedError<DelegateClosed>("@deputy/
     return `the delegate does not accept submissions: ${this.reason}`
   }
 }
+
+/**
+ * A reader waited for something (an event, the end of a turn) and the delegate ended first: `reason` is
+ * its `EndReason`, `detail` its message, if any.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class DelegateStopped extends Schema.TaggedError<DelegateStopped>("@deputy/core/DelegateStopped")(
+  "DelegateStopped",
+  { awaited: Schema.String, reason: Schema.String, detail: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    return `the delegate ended (${this.reason}) before ${this.awaited}${this.detail ? `: ${this.detail}` : ""}`
+  }
+}

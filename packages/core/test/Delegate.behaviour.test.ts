@@ -127,7 +127,11 @@ describe("beyond Codex", () => {
       assert.deepStrictEqual(opTypes(yield* child.received), []) // not shut down
       yield* child.end
       const error = yield* Effect.flip(Delegate.readUntil(handle, () => false))
-      assert.strictEqual(error._tag, "DelegateClosed")
+      assert.strictEqual(error._tag, "DelegateStopped")
+      assert.strictEqual(
+        error.message,
+        "the delegate ended (agent_exited) before the awaited event: the sub-agent's events ended"
+      )
     }).pipe(Effect.scoped, Effect.provide(withApprovals(Approvals.layerApproveAll))))
 
   it.effect("status follows every event, filtered ones included", () =>
