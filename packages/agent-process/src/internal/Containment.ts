@@ -32,6 +32,9 @@ const probe = (): Probe => {
   if (probed !== undefined) return probed
   probed = (() => {
     if (process.platform !== "linux") return { _tag: "Tracking", reason: `${process.platform} has no cgroups` }
+    if (process.env.DEPUTY_CONTAINMENT === "process-tracking") {
+      return { _tag: "Tracking", reason: "DEPUTY_CONTAINMENT=process-tracking is set" }
+    }
     try {
       const mount = cgroup2Mount()
       if (mount === undefined) return { _tag: "Tracking", reason: "no cgroup v2 hierarchy is mounted" }
@@ -108,9 +111,41 @@ const idsOf = (pids: ReadonlyArray<number>): Array<ProcessTree.ProcessId> => {
   return ids
 }
 
+/** Cgroups of this process's children that could not be removed yet (a zombie not yet reaped was in them). */
+const unreleased = new Set<string>()
+
+/** Removes the cgroups left by earlier children (of this process or of one that has ended) once empty. */
+const sweep = (base: string, live: ReadonlySet<string>) => {
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync(base)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const match = /^deputy-(\d+)-\d+$/.exec(entry)
+    if (match === null) continue
+    const dir = path.join(base, entry)
+    const owner = Number(match[1])
+    if (owner === process.pid ? live.has(dir) || !unreleased.has(dir) : ProcessTree.readStat(owner) !== undefined) {
+      continue
+    }
+    try {
+      fs.rmdirSync(dir)
+      unreleased.delete(dir)
+    } catch {
+      // still populated
+    }
+  }
+}
+
+const liveTrees = new Set<string>()
+
 const cgroupTree = (base: string): Tree => {
+  sweep(base, liveTrees)
   const dir = path.join(base, `deputy-${process.pid}-${++counter}`)
   fs.mkdirSync(dir)
+  liveTrees.add(dir)
   let released = false
   return {
     mechanism: "cgroup",
@@ -142,11 +177,13 @@ const cgroupTree = (base: string): Tree => {
     },
     release: () => {
       if (released) return
+      released = true
+      liveTrees.delete(dir)
       try {
         fs.rmdirSync(dir)
-        released = true
       } catch {
-        // still populated (a process in uninterruptible sleep): retried on the next release
+        // Still populated (a zombie not yet reaped): removed by the sweep when the next child starts.
+        unreleased.add(dir)
       }
     }
   }
