@@ -27,7 +27,7 @@ export const spawnScripted = (
     const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
     const cwd = spawnOptions.cwd ?? (yield* tempDir)
     const agent = yield* CodexAgent.spawn(
-      { codexHome: home.path, env: home.env, ...options },
+      { codexHome: home.path, ...options, env: { ...home.env, ...options.env } },
       { source: "review", ...spawnOptions, cwd }
     )
     return { agent, model, home, cwd }
