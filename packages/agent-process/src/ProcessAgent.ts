@@ -10,7 +10,7 @@
  *   is longer than `maxLineLength`, becomes a `deputy_diagnostic` event (line number and snippet) and
  *   reading goes on; with `strict: true` it ends the agent with `AgentExited`.
  * - **Memory**: events read and not yet taken are bounded in count (1024) and in bytes (`maxBufferedBytes`,
- *   default 64 MiB); when the buffer is full Deputy stops reading stdout, so a flooding child blocks on its
+ *   default 32 MiB); when the buffer is full Deputy stops reading stdout, so a flooding child blocks on its
  *   own write. A line longer than `maxLineLength` (or `maxBufferedBytes`) is skipped, never held whole.
  * - **End**: `events` ends when stdout ends and the process exits with code 0, and fails with `AgentExited`
  *   (exit code or signal, reason with the line of stderr that explains it, the start and end of stderr)
@@ -63,7 +63,7 @@ export interface Options {
   readonly maxLineLength?: number | undefined
   /**
    * Bytes of events read and not yet taken by the consumer; when reached, stdout is not read until the
-   * consumer takes some. Default 64 MiB.
+   * consumer takes some. Default 32 MiB.
    *
    * @since 0.2.0
    */

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -265,4 +266,33 @@ describe("Delegate over a hostile ProcessAgent: contained, bounded, ended", () =
       assert.isBelow(took, bound)
       for (const pid of pids) assert.isFalse(isRunning(pid), `pid ${pid} survived`)
     }))
+})
+
+describe("Delegate over a flooding ProcessAgent: bytes, not counts", () => {
+  it.live(
+    "1 GB of 8 MB events against a slow consumer: the parent's peak RSS stays under 300 MB",
+    () =>
+      Effect.gen(function*() {
+        // Measured in a process of its own (test/fixtures/flood-parent.mjs), whose memory is only the delegate's.
+        const script = fileURLToPath(new URL("./fixtures/flood-parent.mjs", import.meta.url))
+        const result = yield* Effect.promise(() =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, [script], {
+              env: { ...process.env, FLOOD_COUNT: "128", FLOOD_BYTES: "8000000", FLOOD_PAUSE_MS: "50" },
+              stdio: ["ignore", "pipe", "inherit"]
+            })
+            let out = ""
+            child.stdout.on("data", (data) => out += data)
+            child.on("error", reject)
+            child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`flood-parent exited ${code}`)))
+          })
+        )
+        const report = JSON.parse(result) as { events: number; read: number; ended: string; vmHwm: number }
+        assert.strictEqual(report.events, 128)
+        assert.strictEqual(report.read, 128 * 8_000_000)
+        assert.strictEqual(report.ended, "completed")
+        assert.isBelow(report.vmHwm, 300 * 1024 * 1024, `peak RSS ${Math.round(report.vmHwm / 1048576)} MiB`)
+      }),
+    240_000
+  )
 })

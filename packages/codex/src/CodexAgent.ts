@@ -118,7 +118,7 @@ export interface Options {
   readonly maxLineLength?: number | undefined
   /**
    * Bytes of events read and not yet taken; when reached, stdout is not read until the consumer takes some.
-   * Default 64 MiB.
+   * Default 32 MiB.
    *
    * @since 0.2.0
    */
