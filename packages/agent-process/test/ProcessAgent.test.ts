@@ -224,6 +224,17 @@ describe("ProcessAgent", () => {
       assert.include(ending.message, "crashing on purpose")
     })))
 
+  it.scopedLive("a child that fails at once: the reason carries the stderr line that explains it, not its frames", () =>
+    run(Effect.gen(function*() {
+      const agent = yield* spawn({ command: process.execPath, args: ["/nonexistent/deputy-agent.mjs"] })
+      const ending = yield* (yield* reader(agent)).end
+      if (ending === "ended") return assert.fail("expected AgentExited")
+      assert.strictEqual(ending.code, 1)
+      assert.match(ending.reason, /^exited with code 1: Error: Cannot find module '\/nonexistent\/deputy-agent\.mjs'/)
+      assert.notInclude(ending.reason, "    at ")
+      assert.include(ending.stderrTail ?? "", "Cannot find module")
+    })))
+
   it.scopedLive("a command that cannot be started fails the spawn with a SpawnError that says why", () =>
     run(Effect.gen(function*() {
       const missing = yield* Effect.flip(spawn({ command: "deputy-no-such-agent", args: [] }))
