@@ -9,14 +9,19 @@
  * - **Bad output** never crashes the parent and is never dropped silently: a line that is not an `Event`, or
  *   is longer than `maxLineLength`, becomes a `deputy_diagnostic` event (line number and snippet) and
  *   reading goes on; with `strict: true` it ends the agent with `AgentExited`.
+ * - **Memory**: events read and not yet taken are bounded in count (1024) and in bytes (`maxBufferedBytes`,
+ *   default 32 MiB); when the buffer is full Deputy stops reading stdout, so a flooding child blocks on its
+ *   own write. A line longer than `maxLineLength` (or `maxBufferedBytes`) is skipped, never held whole.
  * - **End**: `events` ends when stdout ends and the process exits with code 0, and fails with `AgentExited`
- *   (exit code or signal, reason, the last `stderrTailBytes` of stderr) otherwise. When the process exits,
- *   what is left of its process group (tools it started) is terminated.
- * - **Shutdown**, when the spawn's scope closes: stdin is closed, the process group gets SIGTERM, and SIGKILL
- *   after `killGracePeriod` if anything in it still runs. A delegate sends `interrupt` and `shutdown` and
- *   drains before it closes the scope, so a well-behaved child has exited by then.
- *
- * Process groups are POSIX: on Windows only the child itself is signalled.
+ *   (exit code or signal, reason with the line of stderr that explains it, the start and end of stderr)
+ *   otherwise. A child that closes stdout and does not exit within `killGracePeriod` is stopped.
+ * - **Containment** (`ChildProcess`): no process the child starts outlives it. On Linux with a writable
+ *   cgroup v2 the kernel guarantees it (`setsid`, double forks included); elsewhere descendants are tracked
+ *   through `/proc` and a warning is logged once.
+ * - **Shutdown**, when the spawn's scope closes: stdin is closed, every process of the tree gets SIGTERM, and
+ *   SIGKILL after `killGracePeriod`; the close returns once all of them are gone, whatever interrupted it. A
+ *   delegate sends `interrupt` and `shutdown` and drains before it closes the scope, so a well-behaved child
+ *   has exited by then.
  *
  * @since 0.1.0
  */
@@ -24,19 +29,17 @@ import type { Agent, SpawnOptions } from "@deputy/core"
 import { AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
 import { JsonLines } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as ChildProcess from "./ChildProcess.js"
 import * as Child from "./internal/Child.js"
-import * as Environment from "./internal/Environment.js"
 import { toSpawnError } from "./internal/SpawnFailure.js"
 
 /**
@@ -58,6 +61,13 @@ export interface Options {
   readonly killGracePeriod?: Duration.DurationInput | undefined
   /** Longest stdout line read, in characters; longer ones are skipped and reported. Default 8 MiB. */
   readonly maxLineLength?: number | undefined
+  /**
+   * Bytes of events read and not yet taken by the consumer; when reached, stdout is not read until the
+   * consumer takes some. Default 32 MiB.
+   *
+   * @since 0.2.0
+   */
+  readonly maxBufferedBytes?: number | undefined
   /** End the agent (`AgentExited`) on the first malformed or over-long line instead of reporting it. */
   readonly strict?: boolean | undefined
   /** How much of the end of the child's stderr is kept for error reports, in bytes. Default 8 KiB. */
@@ -72,7 +82,7 @@ export interface Options {
  * @since 0.1.0
  * @category constants
  */
-export const defaultEnvAllowList: ReadonlyArray<string> = Environment.defaultAllowList
+export const defaultEnvAllowList: ReadonlyArray<string> = ChildProcess.baseEnvAllowList.names
 
 /**
  * Defaults of `Options`.
@@ -83,6 +93,7 @@ export const defaultEnvAllowList: ReadonlyArray<string> = Environment.defaultAll
 export const defaults = {
   killGracePeriod: Duration.seconds(2),
   maxLineLength: JsonLines.defaultMaxLineLength,
+  maxBufferedBytes: ChildProcess.eventBufferDefaults.maxBytes,
   stderrTailBytes: 8 * 1024
 } as const
 
@@ -152,7 +163,7 @@ export const spawn = (
         } one is not supported`
       })
     }
-    const env = Environment.childEnvironment({
+    const env = ChildProcess.environment({
       parent: process.env,
       inherit: options.inheritEnv ?? false,
       trace: Option.match(trace, { onNone: () => ({}), onSome: TraceContext.toEnv }),
@@ -163,16 +174,22 @@ export const spawn = (
       name: options.name ?? command,
       strict: options.strict ?? false,
       maxLineLength: options.maxLineLength ?? defaults.maxLineLength,
-      stderrTailBytes: options.stderrTailBytes ?? defaults.stderrTailBytes,
+      maxBufferedBytes: options.maxBufferedBytes ?? defaults.maxBufferedBytes,
       killGracePeriod: Duration.decode(options.killGracePeriod ?? defaults.killGracePeriod)
     }
     // Uninterruptible from the start of the process until its stopping finalizer is in the scope (a few
     // milliseconds): an interruption in between would leave the stop to the executor's own release, which
     // waits without bound for a child that ignores SIGTERM.
-    return yield* Command.make(command, ...args).pipe(
-      Command.env(env, { extendEnv: false }),
-      cwd === undefined ? identity : Command.workingDirectory(cwd),
-      Command.start,
+    return yield* ChildProcess.start({
+      command,
+      args,
+      env,
+      cwd,
+      stderrTailBytes: options.stderrTailBytes ?? defaults.stderrTailBytes,
+      exitGracePeriod: Duration.zero,
+      killGracePeriod: settings.killGracePeriod,
+      inputCapacity: Child.submissionCapacity
+    }).pipe(
       Effect.mapError(toSpawnError(command, { cwd, path: env.PATH })),
       Effect.withSpan("ProcessAgent.spawn", { attributes: { "deputy.command": command, "deputy.args": args } }),
       Effect.flatMap((child) => Child.agent(child, settings)),

@@ -4,15 +4,17 @@
  */
 import { ProcessAgent } from "@deputy/agent-process"
 import { Approvals, Delegate } from "@deputy/core"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { referenceAgent, tempDir, types } from "./utils.js"
+import { fileURLToPath } from "node:url"
+import { isRunning, referenceAgent, tempDir, types } from "./utils.js"
 
 const source = "review" as const
 
@@ -177,4 +179,120 @@ describe("Delegate over ProcessAgent (end to end)", () => {
     }).pipe(
       Effect.provide(Layer.merge(spawner({ REFERENCE_AGENT_GARBAGE: "1" }), Approvals.layerDenyAll))
     ))
+})
+
+/** Hostile children (test/fixtures/hostile-agent.mjs): whatever they do, the delegate ends and takes them along. */
+describe("Delegate over a hostile ProcessAgent: contained, bounded, ended", () => {
+  const fixture = fileURLToPath(new URL("./fixtures/hostile-agent.mjs", import.meta.url))
+  const drainTimeout = 1000
+  const grace = 500
+  const started: Array<number> = []
+  afterEach(() => {
+    // Whatever a failed test left behind, by pid.
+    for (const pid of started.splice(0)) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // gone
+      }
+    }
+  })
+
+  const runHostile = (modes: string) =>
+    Effect.gen(function*() {
+      const pids: Array<number> = []
+      const begin = Date.now()
+      const ended = yield* Effect.gen(function*() {
+        const handle = yield* Delegate.oneShot({ source, input: "go", drainTimeout: `${drainTimeout} millis` })
+        yield* Stream.runForEach(handle.events, (event) =>
+          Effect.sync(() => {
+            const pid = (event.msg as { readonly pid?: number }).pid
+            if (event.msg.type === "hostile_pid" && typeof pid === "number") {
+              pids.push(pid)
+              started.push(pid)
+            }
+          }))
+        return yield* handle.ended
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.merge(
+          ProcessAgent.layerNode({
+            command: process.execPath,
+            args: [fixture],
+            env: { HOSTILE: modes },
+            killGracePeriod: `${grace} millis`
+          }),
+          Approvals.layerDenyAll
+        ))
+      )
+      return { ended, pids, took: Date.now() - begin }
+    })
+
+  /** Within the drain timeout and both grace periods (stdout end, SIGTERM→SIGKILL), with room for a loaded machine. */
+  const bound = drainTimeout + 2 * grace + 4000
+
+  it.live("a child that ignores shutdown and SIGTERM is killed, and the delegate ends", () =>
+    Effect.gen(function*() {
+      const { ended, pids, took } = yield* runHostile("ignore-term")
+      assert.strictEqual(ended.reason, "completed")
+      assert.lengthOf(pids, 1)
+      assert.isBelow(took, bound)
+      for (const pid of pids) assert.isFalse(isRunning(pid), `pid ${pid} survived`)
+    }))
+
+  it.live("a setsid grandchild that ignores SIGTERM does not survive its delegate", () =>
+    Effect.gen(function*() {
+      const { ended, pids, took } = yield* runHostile("setsid")
+      assert.strictEqual(ended.reason, "completed")
+      assert.lengthOf(pids, 2)
+      assert.isBelow(took, bound)
+      for (const pid of pids) assert.isFalse(isRunning(pid), `pid ${pid} survived`)
+    }))
+
+  it.live("detached and double-forked grandchildren do not survive their delegate", () =>
+    Effect.gen(function*() {
+      const { ended, pids, took } = yield* runHostile("detached,ignore-term")
+      assert.strictEqual(ended.reason, "completed")
+      assert.lengthOf(pids, 3)
+      assert.isBelow(took, bound)
+      for (const pid of pids) assert.isFalse(isRunning(pid), `pid ${pid} survived`)
+    }))
+
+  it.live("a child that closes stdout and sleeps is ended: the end of stdout is the child's end", () =>
+    Effect.gen(function*() {
+      const { ended, pids, took } = yield* runHostile("close-stdout,setsid")
+      assert.strictEqual(ended.reason, "completed")
+      assert.lengthOf(pids, 2)
+      assert.isBelow(took, bound)
+      for (const pid of pids) assert.isFalse(isRunning(pid), `pid ${pid} survived`)
+    }))
+})
+
+describe("Delegate over a flooding ProcessAgent: bytes, not counts", () => {
+  it.live(
+    "1 GB of 8 MB events against a slow consumer: the parent's peak RSS stays under 300 MB",
+    () =>
+      Effect.gen(function*() {
+        // Measured in a process of its own (test/fixtures/flood-parent.mjs), whose memory is only the delegate's.
+        const script = fileURLToPath(new URL("./fixtures/flood-parent.mjs", import.meta.url))
+        const result = yield* Effect.promise(() =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, [script], {
+              env: { ...process.env, FLOOD_COUNT: "128", FLOOD_BYTES: "8000000", FLOOD_PAUSE_MS: "50" },
+              stdio: ["ignore", "pipe", "inherit"]
+            })
+            let out = ""
+            child.stdout.on("data", (data) => out += data)
+            child.on("error", reject)
+            child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`flood-parent exited ${code}`)))
+          })
+        )
+        const report = JSON.parse(result) as { events: number; read: number; ended: string; vmHwm: number }
+        assert.strictEqual(report.events, 128)
+        assert.strictEqual(report.read, 128 * 8_000_000)
+        assert.strictEqual(report.ended, "completed")
+        assert.isBelow(report.vmHwm, 300 * 1024 * 1024, `peak RSS ${Math.round(report.vmHwm / 1048576)} MiB`)
+      }),
+    240_000
+  )
 })

@@ -216,10 +216,23 @@ describe("ProcessAgent", () => {
       if (ending === "ended") return assert.fail("expected AgentExited")
       assert.strictEqual(ending.code, 3)
       assert.strictEqual(ending.reason, "exited with code 3")
-      assert.isAtMost(Buffer.byteLength(ending.stderrTail ?? ""), 512)
+      // 512 bytes of stderr (its start and its end) and the line that says how much was left out between.
+      assert.isAtMost(Buffer.byteLength(ending.stderrTail ?? ""), 512 + 64)
+      assert.match(ending.stderrTail ?? "", /\n… \d+ bytes of stderr left out …\n/)
       assert.match(ending.stderrTail ?? "", /x+\nreference-agent: crashing on purpose after 2 events\n$/)
       assert.include(ending.message, "(exit code 3)")
       assert.include(ending.message, "crashing on purpose")
+    })))
+
+  it.scopedLive("a child that fails at once: the reason carries the stderr line that explains it, not its frames", () =>
+    run(Effect.gen(function*() {
+      const agent = yield* spawn({ command: process.execPath, args: ["/nonexistent/deputy-agent.mjs"] })
+      const ending = yield* (yield* reader(agent)).end
+      if (ending === "ended") return assert.fail("expected AgentExited")
+      assert.strictEqual(ending.code, 1)
+      assert.match(ending.reason, /^exited with code 1: Error: Cannot find module '\/nonexistent\/deputy-agent\.mjs'/)
+      assert.notInclude(ending.reason, "    at ")
+      assert.include(ending.stderrTail ?? "", "Cannot find module")
     })))
 
   it.scopedLive("a command that cannot be started fails the spawn with a SpawnError that says why", () =>

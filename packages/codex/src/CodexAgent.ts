@@ -11,18 +11,24 @@
  * - **Ops**: `user_input → turn/start`, `interrupt → turn/interrupt` (nothing when idle), answers →
  *   JSON-RPC results, `shutdown` → the turn in progress is interrupted, stdin is closed and, once Codex has
  *   exited, `shutdown_complete` ends the events. Other ops become `deputy_diagnostic` events.
- * - **End**: the events fail with `AgentExited` (code or signal, stderr tail) when Codex exits unasked.
- *   Closing the spawn's scope closes stdin, then SIGTERM / SIGKILL the process group after the grace periods,
- *   and kills the helpers Codex started if they outlive it.
+ * - **Environment**: like a process agent's, an allow-list of the parent's variables: the base list
+ *   (`ChildProcess.baseEnvAllowList`), then Codex's own (`codexEnvAllowList`: `OPENAI_*`, `CODEX_*`, proxies
+ *   and certificates), then `TRACEPARENT` / `TRACESTATE`, then the caller's `env`; `inheritEnv: true` passes
+ *   the parent's whole environment. Secrets of the parent (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`…) never
+ *   reach the commands Codex runs unless passed.
+ * - **End**: the events fail with `AgentExited` (code or signal, the stderr line that explains it, stderr's
+ *   start and end) when Codex exits unasked. Closing the spawn's scope closes stdin, then SIGTERM / SIGKILL to
+ *   every process of its tree after the grace periods (`ChildProcess`: contained in a cgroup where the
+ *   machine allows it), and returns once all of them are gone.
  *
  * @since 0.1.0
  */
+import { ChildProcess } from "@deputy/agent-process"
 import { Agent, AgentClosed, AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
 import type { SpawnOptions } from "@deputy/core"
 import type { EventMsg, InitialHistory, Submission, UserInput, W3cTraceContext } from "@deputy/protocol"
 import { isOp, JsonLines } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -90,8 +96,14 @@ export interface Options {
   readonly sandbox?: SandboxMode | undefined
   /** A model slug; default: Codex's configuration. */
   readonly model?: string | undefined
-  /** Variables added to the inherited environment (Codex needs its own credentials from it). */
+  /** Variables added to the child's environment (they win over inherited ones and the trace context). */
   readonly env?: Readonly<Record<string, string>> | undefined
+  /**
+   * Pass the parent's whole environment instead of the allow-list (`codexEnvAllowList`). Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly inheritEnv?: boolean | undefined
   /** Do not persist the thread in `CODEX_HOME/sessions` (it then cannot be resumed). Default `false`. */
   readonly ephemeral?: boolean | undefined
   /** More arguments for `codex app-server`, e.g. `["-c", "model_reasoning_effort=\"low\""]`. */
@@ -104,6 +116,13 @@ export interface Options {
   readonly killGracePeriod?: Duration.DurationInput | undefined
   /** Longest stdout line read; longer ones are skipped and reported. Default 8 MiB. */
   readonly maxLineLength?: number | undefined
+  /**
+   * Bytes of events read and not yet taken; when reached, stdout is not read until the consumer takes some.
+   * Default 32 MiB.
+   *
+   * @since 0.2.0
+   */
+  readonly maxBufferedBytes?: number | undefined
   /** How much of the end of Codex's stderr is kept for error reports, in bytes. Default 8 KiB. */
   readonly stderrTailBytes?: number | undefined
 }
@@ -121,8 +140,43 @@ export const defaults = {
   exitGracePeriod: Duration.seconds(2),
   killGracePeriod: Duration.seconds(2),
   maxLineLength: JsonLines.defaultMaxLineLength,
+  maxBufferedBytes: ChildProcess.eventBufferDefaults.maxBytes,
   stderrTailBytes: 8 * 1024
 } as const
+
+/**
+ * The parent's variables Codex gets besides the base list (`ChildProcess.baseEnvAllowList`): its own
+ * (`OPENAI_*`, `CODEX_*`), and what its HTTP client needs to reach the model through a proxy or a private
+ * certificate authority.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const codexEnvAllowList: ChildProcess.EnvAllowList = {
+  names: [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "LOGNAME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+    "RUST_LOG",
+    "RUST_BACKTRACE"
+  ],
+  prefixes: ["OPENAI_", "CODEX_"]
+}
 
 /**
  * What `SpawnOptions.config` may set per spawn; other keys are ignored (they may be meant for other spawners).
@@ -206,6 +260,17 @@ const threadRequest = (
   return source === undefined
     ? Either.left("a forked history must start with the source thread's `session_meta` (its id is what Codex forks)")
     : Either.right({ method: "thread/fork", params: { ...settings, threadId: source } })
+}
+
+/**
+ * The stderr lines that say why Codex could not start (`Error: CODEX_HOME points to …`), else its last
+ * lines that are not backtrace frames.
+ */
+const explainStartFailure = (tail: string | undefined): Array<string> => {
+  const messages = ChildProcess.explainStderr(tail, 5)
+  if (messages.length > 0) return messages
+  const lines = (tail ?? "").trimEnd().split("\n").filter((line) => line.trim() !== "")
+  return lines.filter((line) => !/^\s*(\d+: |at )/.test(line)).slice(-5)
 }
 
 /** Waits until no turn is in progress, at most `limit`. */
@@ -341,15 +406,22 @@ export const spawn = (
     })
     if (Either.isLeft(thread)) return yield* new SpawnError({ agent: "codex", reason: thread.left })
     const binary = yield* CodexBinary.resolve(settings.binary)
-    const env: Record<string, string> = {
-      ...(settings.codexHome === undefined ? {} : { CODEX_HOME: settings.codexHome }),
-      ...options.env,
-      ...config.right.env
-    }
+    const trace = Option.getOrUndefined(yield* TraceContext.current)
+    const env = ChildProcess.environment({
+      parent: process.env,
+      inherit: options.inheritEnv ?? false,
+      allow: codexEnvAllowList,
+      trace: trace === undefined ? {} : TraceContext.toEnv(trace),
+      extra: [
+        settings.codexHome === undefined ? undefined : { CODEX_HOME: settings.codexHome },
+        options.env,
+        config.right.env
+      ]
+    })
     const startupTimeout = Duration.decode(settings.startupTimeout ?? defaults.startupTimeout)
     const sessionSettings: Session.SessionSettings = {
       maxLineLength: settings.maxLineLength ?? defaults.maxLineLength,
-      stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
+      maxBufferedBytes: settings.maxBufferedBytes ?? defaults.maxBufferedBytes,
       exitGrace: Duration.decode(settings.exitGracePeriod ?? defaults.exitGracePeriod),
       killGrace: Duration.decode(settings.killGracePeriod ?? defaults.killGracePeriod)
     }
@@ -358,10 +430,15 @@ export const spawn = (
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const started = Effect.gen(function*() {
       // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
-      const session = yield* Command.make(binary.path, "app-server", ...(settings.args ?? [])).pipe(
-        Command.env(env),
-        Command.workingDirectory(cwd),
-        Command.start,
+      const session = yield* ChildProcess.start({
+        command: binary.path,
+        args: ["app-server", ...(settings.args ?? [])],
+        env,
+        cwd,
+        stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
+        exitGracePeriod: sessionSettings.exitGrace,
+        killGracePeriod: sessionSettings.killGrace
+      }).pipe(
         Effect.mapError((error) =>
           new SpawnError({
             agent: "codex",
@@ -370,14 +447,14 @@ export const spawn = (
             cause: error
           })
         ),
-        Effect.flatMap((process) => Session.start(process, sessionSettings)),
+        Effect.flatMap((child) => Session.start(child, sessionSettings)),
         Effect.uninterruptible
       )
       const startFailed = (step: string) => (error: Session.RequestFailed | { readonly message: string }) =>
         Effect.flatMap(
           session.exit.pipe(Effect.timeoutOption(Duration.millis(200))),
           (status) => {
-            const tail = session.stderrTail()
+            const explained = explainStartFailure(session.stderrTail())
             const exit = Option.match(status, {
               onNone: () => "",
               onSome: (status) =>
@@ -387,13 +464,12 @@ export const spawn = (
               new SpawnError({
                 agent: "codex",
                 reason: `${step} failed${exit}: ${error.message}${
-                  tail === undefined ? "" : `\n  stderr: ${tail.trimEnd().split("\n").slice(-5).join("\n          ")}`
+                  explained.length === 0 ? "" : `\n  stderr: ${explained.join("\n          ")}`
                 }`
               })
             )
           }
         )
-      const trace = Option.getOrUndefined(yield* TraceContext.current)
       const timed = <A>(step: string, effect: Effect.Effect<A, Session.RequestFailed>) =>
         effect.pipe(
           Effect.timeoutFail({

@@ -209,3 +209,56 @@ describe("CodexAgent: approvals with the real Codex", () => {
   it.live("leaves no Codex process behind", () =>
     Effect.map(awaitNoLeftovers, (left) => assert.deepStrictEqual(left, [])))
 })
+
+describe("CodexAgent: the environment of the commands Codex runs", () => {
+  const secrets = {
+    AWS_SECRET_ACCESS_KEY: "deputy-test-aws-secret",
+    GITHUB_TOKEN: "deputy-test-github-token",
+    DATABASE_URL: "postgres://deputy:secret@localhost/test"
+  }
+  /** The secrets in the parent's environment (the one Codex is spawned from) while the scope lives. */
+  const secretsInParent = Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = Object.fromEntries(Object.keys(secrets).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, secrets)
+      return before
+    }),
+    (before) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(before)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+  )
+  const envSeenByCommand = (options: Parameters<typeof spawnScripted>[1]) =>
+    Effect.gen(function*() {
+      const { agent, cwd } = yield* spawnScripted(
+        ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
+        options
+      )
+      const events = yield* reader(agent)
+      yield* agent.submit(text("show the environment"))
+      yield* events.until(isTurnEnd, decide("approved"))
+      return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
+    })
+
+  it.scopedLive("a command run by Codex does not see the parent's secrets; what the caller passes it does", () =>
+    Effect.gen(function*() {
+      yield* secretsInParent
+      const seen = yield* envSeenByCommand({ env: { DEPUTY_PASSED: "passed on purpose" } })
+      for (const [name, value] of Object.entries(secrets)) {
+        assert.notInclude(seen, `${name}=`)
+        assert.notInclude(seen, value)
+      }
+      assert.include(seen, "DEPUTY_PASSED=passed on purpose")
+      assert.match(seen, /^PATH=/m)
+    }).pipe(provideNode))
+
+  it.scopedLive("inheritEnv: true passes the parent's whole environment (today's behaviour, on request)", () =>
+    Effect.gen(function*() {
+      yield* secretsInParent
+      const seen = yield* envSeenByCommand({ inheritEnv: true })
+      assert.include(seen, `GITHUB_TOKEN=${secrets.GITHUB_TOKEN}`)
+    }).pipe(provideNode))
+})

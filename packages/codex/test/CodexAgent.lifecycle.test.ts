@@ -250,6 +250,18 @@ describe("CodexAgent: spawn failures", () => {
       assert.include(error.reason, "config.toml: invalid")
     }).pipe(provideNode))
 
+  it.scopedLive("a CODEX_HOME that does not exist: Codex's own message, not its backtrace", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const missing = `${dir}/no-such-codex-home`
+      const error = yield* Effect.flip(CodexAgent.spawn({ codexHome: missing }, { source: "review", cwd: dir }))
+      assert.instanceOf(error, SpawnError)
+      assert.include(error.reason, "CODEX_HOME points to")
+      assert.include(error.reason, missing)
+      assert.notMatch(error.reason, /^\s*\d+: /m)
+      assert.notMatch(error.reason, /^\s*at /m)
+    }).pipe(provideNode))
+
   it.scopedLive("a Codex that never answers: the startup timeout, and nothing left running", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -9,7 +9,6 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
-import * as ProcessTree from "../src/internal/processTree.js"
 
 /** A temporary working directory for Codex, removed with the scope. */
 export const tempDir = Effect.flatMap(
@@ -28,7 +27,7 @@ export const spawnScripted = (
     const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
     const cwd = spawnOptions.cwd ?? (yield* tempDir)
     const agent = yield* CodexAgent.spawn(
-      { codexHome: home.path, env: home.env, ...options },
+      { codexHome: home.path, ...options, env: { ...home.env, ...options.env } },
       { source: "review", ...spawnOptions, cwd }
     )
     return { agent, model, home, cwd }
@@ -88,9 +87,34 @@ export const text = (value: string): Op => ({
   items: [{ type: "text", text: value, text_elements: [] }]
 })
 
+/** The running descendants of this test process (Linux `/proc`), by pid. */
+const descendants = (): Array<{ readonly pid: number }> => {
+  const parents = new Map<number, Array<number>>()
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "latin1")
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      if (state === "Z" || state === "X") continue
+      parents.set(Number(ppid), [...(parents.get(Number(ppid)) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: Array<{ readonly pid: number }> = []
+  const queue = [process.pid]
+  while (queue.length > 0) {
+    for (const pid of parents.get(queue.pop()!) ?? []) {
+      found.push({ pid })
+      queue.push(pid)
+    }
+  }
+  return found
+}
+
 /** Codex processes (and their helpers) still running under this test process. */
 export const leftovers = (): Array<string> =>
-  ProcessTree.descendants(process.pid).flatMap((child) => {
+  descendants().flatMap((child) => {
     try {
       const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()
       return /codex|bwrap|sleep/.test(cmdline) ? [`${child.pid} ${cmdline}`] : []

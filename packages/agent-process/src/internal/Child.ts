@@ -1,39 +1,31 @@
 /**
- * A started child process wired as an `Agent`: a writer fiber feeds stdin from a queue of encoded
- * submissions, a reader fiber decodes stdout into a mailbox of events, a fiber keeps the stderr tail,
- * another waits for the exit and then reaps what is left of the process group; a finalizer stops it all.
+ * A supervised child process wired as an `Agent`: submissions are encoded onto its stdin, a reader fiber
+ * decodes stdout into a buffer of events bounded in count and bytes; the supervisor (`ChildProcess.start`)
+ * keeps the stderr record, watches the exit and stops the whole tree.
  */
 import { Agent, AgentClosed, AgentExited } from "@deputy/core"
 import type { Event, Submission } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type ExitStatus, exitStatus, forkInterruptible, StderrTail } from "../ChildProcess.js"
+import type { ExitStatus } from "../ChildProcess.js"
+import * as ChildProcess from "../ChildProcess.js"
 import { decodeChunk } from "./Decode.js"
-import * as ProcessGroup from "./ProcessGroup.js"
 
 /** Settings of a running child, resolved from the public options. */
 export interface ChildSettings {
   readonly name: string
   readonly strict: boolean
   readonly maxLineLength: number
-  readonly stderrTailBytes: number
+  readonly maxBufferedBytes: number
   readonly killGracePeriod: Duration.Duration
 }
 
-/** Events read but not yet taken by the consumer; beyond this, reading stdout waits (backpressure). */
-const eventCapacity = 1024
-
 /** Encoded submissions not yet written to stdin; beyond this, `submit` waits. */
-const submissionCapacity = 256
+export const submissionCapacity = 256
 
 const describe = (status: ExitStatus, stopping: boolean): string =>
   status.signal !== null
@@ -42,74 +34,47 @@ const describe = (status: ExitStatus, stopping: boolean): string =>
       : `killed by ${status.signal}`
     : `exited with code ${status.code}`
 
+/** The failure's own words from stderr (`Error: Cannot find module …`), added to the reason. */
+const explained = (reason: string, stderrTail: string | undefined): string => {
+  const lines = ChildProcess.explainStderr(stderrTail, 2)
+  return lines.length === 0 ? reason : `${reason}: ${lines.join(" / ")}`
+}
+
 /**
- * Wires a started process as agent parts. Everything is forked into the current scope; the scope's close
- * stops the child: stdin closed, SIGTERM to the group, SIGKILL after the grace period.
+ * Wires a supervised child as agent parts. Everything is forked into the current scope; the scope's close
+ * stops the child and its whole tree (`Child.stop`).
  */
 export const run = (
-  process: CommandExecutor.Process,
+  child: ChildProcess.Child,
   settings: ChildSettings
 ): Effect.Effect<Agent.AgentParts, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const pid = process.pid
-    const tail = new StderrTail(settings.stderrTailBytes)
-    const exited = yield* Deferred.make<ExitStatus>()
-    const stderrDone = yield* Deferred.make<void>()
-    const events = yield* Mailbox.make<Event, AgentExited>(eventCapacity)
-    const inbox = yield* Mailbox.make<string>(submissionCapacity)
+    const buffer = yield* ChildProcess.makeEventBuffer<Event, AgentExited>({
+      maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
+      maxBytes: settings.maxBufferedBytes
+    })
+    const events = buffer.mailbox
     let closedReason: string | undefined
-    let stopping = false
-    let reaped = false
-
-    const closeSubmissions = (reason: string) =>
-      Effect.suspend(() => {
-        closedReason ??= reason
-        return inbox.end
-      })
     const stderrTail = () => {
-      const text = tail.text()
+      const text = child.stderrTail()
       return text === undefined ? {} : { stderrTail: text }
     }
 
     // If the reader is interrupted before it ends the events (scope closed while it waited on a full
-    // mailbox), readers still get what was read, then an end. Registered first, so it runs last.
+    // buffer), readers still get what was read, then an end. Registered first, so it runs last.
     yield* Effect.addFinalizer(() =>
       events.fail(new AgentExited({ reason: "the agent's scope closed before its events were read", ...stderrTail() }))
     )
 
-    // Exit: record it, then end what the child left behind in its group (its tools, their children),
-    // which may otherwise hold stdout open and keep the events from ending.
-    yield* exitStatus(process).pipe(
-      Effect.tap((status) => Deferred.succeed(exited, status)),
-      Effect.zipRight(ProcessGroup.terminate(pid, settings.killGracePeriod)),
-      Effect.ensuring(Effect.sync(() => reaped = true)),
-      forkInterruptible
-    )
-
-    yield* process.stderr.pipe(
-      Stream.runForEachChunk((chunk) => Effect.sync(() => Chunk.forEach(chunk, (bytes) => tail.push(bytes)))),
-      Effect.ignore,
-      Effect.ensuring(Deferred.complete(stderrDone, Effect.void)),
-      forkInterruptible
-    )
-
-    const encoder = new TextEncoder()
-    const writer = yield* Mailbox.toStream(inbox).pipe(
-      Stream.mapChunks((lines) => Chunk.of(encoder.encode(Chunk.join(lines, "")))),
-      Stream.run(process.stdin),
-      Effect.catchAll((error) => closeSubmissions(`writing to its stdin failed: ${error.message}`)),
-      // Nobody takes from the queue any more: release submitters waiting for room.
-      Effect.ensuring(inbox.shutdown),
-      forkInterruptible
-    )
-
+    // A line longer than the buffer's bytes is skipped by the splitter, never held whole.
+    const maxLineLength = Math.min(settings.maxLineLength, settings.maxBufferedBytes)
     const reader = yield* Effect.gen(function*() {
-      const read = yield* process.stdout.pipe(
+      const read = yield* child.stdout.pipe(
         Stream.decodeText(),
-        JsonLines.splitLines({ maxLineLength: settings.maxLineLength }),
+        JsonLines.splitLines({ maxLineLength }),
         Stream.runForEachChunk((lines) => {
-          const { events: decoded, fatal } = decodeChunk(lines, settings.strict)
-          const offer = decoded.length === 0 ? Effect.void : events.offerAll(decoded)
+          const { bytes, events: decoded, fatal } = decodeChunk(lines, settings.strict)
+          const offer = decoded.length === 0 ? Effect.void : buffer.offerAll(decoded, bytes)
           return fatal === undefined ? offer : Effect.zipRight(offer, Effect.fail(fatal))
         }),
         Effect.either
@@ -118,50 +83,55 @@ export const run = (
         const reason = read.left._tag === "LineDecodeError" || read.left._tag === "LineTooLong"
           ? `strict mode: ${read.left.message}`
           : `reading its stdout failed: ${read.left.message}`
-        yield* closeSubmissions(reason)
+        closedReason ??= reason
         yield* events.fail(new AgentExited({ reason, ...stderrTail() }))
-        return yield* ProcessGroup.terminate(pid, settings.killGracePeriod)
+        return yield* child.stop
       }
-      const status = yield* Deferred.await(exited)
-      const reason = describe(status, stopping)
-      yield* closeSubmissions(reason)
-      yield* Deferred.await(stderrDone).pipe(Effect.timeoutOption(settings.killGracePeriod))
+      // The end of stdout is the child's end: if it has not exited within the grace period, it is stopped.
+      const status = yield* child.stdoutEnded(settings.killGracePeriod)
+      const reason = describe(status, child.stopping())
+      closedReason ??= reason
+      yield* child.stderrEnded(settings.killGracePeriod)
       yield* status.code === 0
         ? events.end
-        : events.fail(new AgentExited({ code: status.code, signal: status.signal, reason, ...stderrTail() }))
-    }).pipe(forkInterruptible)
+        : events.fail(
+          new AgentExited({
+            code: status.code,
+            signal: status.signal,
+            reason: child.stopping() ? reason : explained(reason, child.stderrTail()),
+            ...stderrTail()
+          })
+        )
+    }).pipe(ChildProcess.forkInterruptible)
 
-    // Runs first when the scope closes: close stdin, SIGTERM the group, SIGKILL after the grace period;
-    // then let the reader report the exit and the writer see its pipe close (a write pending on a dead
-    // child's stdin must fail while the writer still listens for the error).
+    // Runs first when the scope closes: the supervisor's escalation (stdin closed, SIGTERM, SIGKILL, the tree
+    // gone), then the reader reports the exit, unless nobody takes its events any more.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        stopping = true
-        yield* closeSubmissions("the agent was stopped: its scope closed")
-        if (!reaped) yield* ProcessGroup.terminate(pid, settings.killGracePeriod)
-        // A reader waiting on a full mailbox has nobody listening: its report of the exit would go unread.
-        const unread = Option.getOrElse(events.unsafeSize(), () => 0)
-        if (unread < eventCapacity) {
-          yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
-        }
-        yield* Fiber.await(writer).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
+        closedReason ??= "the agent was stopped: its scope closed"
+        yield* child.stop
+        // A reader waiting for room in a full buffer has nobody listening: its report would go unread.
+        if (buffer.isFull()) return
+        yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
       })
     )
 
     const submitWithId = (submission: Submission): Effect.Effect<void, AgentClosed> =>
       JsonLines.encodeSubmission(submission).pipe(
         Effect.orDie,
-        Effect.flatMap((line) => inbox.offer(`${line}\n`)),
+        Effect.flatMap((line) => child.input.offer(`${line}\n`)),
         Effect.flatMap((accepted) =>
-          accepted ? Effect.void : Effect.fail(new AgentClosed({ reason: closedReason ?? "the agent has ended" }))
+          accepted ? Effect.void : Effect.fail(
+            new AgentClosed({ reason: closedReason ?? child.inputFailure() ?? "the agent has ended" })
+          )
         )
       )
 
     return { name: settings.name, submitWithId, events }
   })
 
-/** Makes the agent from a started process (status tracking and submit with fresh ids come from core). */
+/** Makes the agent from a supervised child (status tracking and submit with fresh ids come from core). */
 export const agent = (
-  process: CommandExecutor.Process,
+  child: ChildProcess.Child,
   settings: ChildSettings
-): Effect.Effect<Agent.Agent, never, Scope.Scope> => Effect.flatMap(run(process, settings), Agent.make)
+): Effect.Effect<Agent.Agent, never, Scope.Scope> => Effect.flatMap(run(child, settings), Agent.make)

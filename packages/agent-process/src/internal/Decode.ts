@@ -8,9 +8,11 @@ import { JsonLines } from "@deputy/protocol"
 import type * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
 
-/** The events of one chunk of lines and, in strict mode, the problem that ends the agent. */
+/** The events of one chunk of lines, their sizes in bytes and, in strict mode, the problem that ends the agent. */
 export interface Decoded {
   readonly events: Array<Event>
+  /** The UTF-8 length of the line each event came from (same order as `events`). */
+  readonly bytes: Array<number>
   readonly fatal: JsonLines.LineDecodeError | JsonLines.LineTooLong | undefined
 }
 
@@ -23,23 +25,29 @@ const diagnostic = (problem: JsonLines.LineDecodeError | JsonLines.LineTooLong):
     snippet: problem.snippet
   })
 
+/**
+ * THE place where an event's size in bytes is known: every event read from a child passes here once, with
+ * the UTF-8 length of its line. (Core's `Agent.recordBytes(event, bytes)` is meant to be called from here.)
+ */
+export const onDecoded = (_event: Event, _bytes: number): void => {}
+
 /** Decodes a chunk of lines in one plain loop (no effect per line). Strict mode stops at the first problem. */
 export const decodeChunk = (
   lines: Chunk.Chunk<Either.Either<JsonLines.Line, JsonLines.LineTooLong>>,
   strict: boolean
 ): Decoded => {
   const events: Array<Event> = []
+  const bytes: Array<number> = []
   for (const item of lines) {
     const result: Either.Either<Event, JsonLines.LineDecodeError | JsonLines.LineTooLong> = Either.isRight(item)
       ? JsonLines.decodeEvent(item.right.text, item.right.line)
       : Either.left(item.left)
-    if (Either.isRight(result)) {
-      events.push(result.right)
-    } else if (strict) {
-      return { events, fatal: result.left }
-    } else {
-      events.push(diagnostic(result.left))
-    }
+    if (Either.isLeft(result) && strict) return { events, bytes, fatal: result.left }
+    const event = Either.isRight(result) ? result.right : diagnostic(result.left)
+    const size = Either.isRight(item) ? Buffer.byteLength(item.right.text, "utf8") + 1 : 256
+    onDecoded(event, size)
+    events.push(event)
+    bytes.push(size)
   }
-  return { events, fatal: undefined }
+  return { events, bytes, fatal: undefined }
 }

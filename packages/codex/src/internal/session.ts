@@ -1,13 +1,12 @@
 /**
- * A running `codex app-server` process wired for Deputy: a writer fiber feeds stdin from a mailbox of
- * JSON-RPC lines, a reader fiber turns stdout into events (through the `Translator`, one batch per chunk),
- * a fiber keeps the stderr tail, another waits for the exit; a finalizer stops it all.
+ * A running `codex app-server` process wired for Deputy, on the shared supervisor (`ChildProcess.start`:
+ * containment, stdin, stderr, exit, the stop escalation): a reader fiber turns stdout into events (through
+ * the `Translator`, one batch per chunk) into a buffer bounded in count and bytes.
  */
 import { ChildProcess } from "@deputy/agent-process"
 import { AgentExited } from "@deputy/core"
 import type { Event, W3cTraceContext } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -16,17 +15,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as Mailbox from "effect/Mailbox"
+import type * as Mailbox from "effect/Mailbox"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "./jsonRpc.js"
-import * as ProcessTree from "./processTree.js"
 import { Translator } from "./translate.js"
 
 /** Settings of a session. */
 export interface SessionSettings {
   readonly maxLineLength: number
-  readonly stderrTailBytes: number
+  readonly maxBufferedBytes: number
   /** After stdin is closed, how long Codex may take to exit before it gets SIGTERM. */
   readonly exitGrace: Duration.Duration
   /** After SIGTERM, how long before SIGKILL. */
@@ -39,9 +37,6 @@ export class RequestFailed extends Data.TaggedError("RequestFailed")<{
   readonly code?: number | undefined
   readonly message: string
 }> {}
-
-/** Events read but not yet taken by the consumer; beyond this, reading stdout waits (backpressure). */
-const eventCapacity = 1024
 
 /** The process as the agent uses it. */
 export interface Session {
@@ -71,20 +66,21 @@ export interface Session {
 }
 
 /**
- * Wires a started `codex app-server` process. Everything is forked into the current scope; the scope's close
- * stops the process (stdin closed, SIGTERM, SIGKILL) and kills helpers it left behind.
+ * Wires a supervised `codex app-server` process. Everything is forked into the current scope; the scope's
+ * close stops the process and everything it started (stdin closed, SIGTERM, SIGKILL: `ChildProcess.Child.stop`).
  */
 export const start = (
-  process: CommandExecutor.Process,
+  child: ChildProcess.Child,
   settings: SessionSettings
 ): Effect.Effect<Session, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const pid = process.pid
-    const tail = new ChildProcess.StderrTail(settings.stderrTailBytes)
-    const exited = yield* Deferred.make<ChildProcess.ExitStatus>()
-    const stderrDone = yield* Deferred.make<void>()
-    const events = yield* Mailbox.make<Event, AgentExited>(eventCapacity)
-    const outbox = yield* Mailbox.make<string>()
+    const pid = child.pid
+    const buffer = yield* ChildProcess.makeEventBuffer<Event, AgentExited>({
+      maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
+      maxBytes: settings.maxBufferedBytes
+    })
+    const events = buffer.mailbox
+    const outbox = child.input
     const pending = new Map<number, Deferred.Deferred<unknown, RequestFailed>>()
     const pendingMethods = new Map<number, string>()
     let nextId = 0
@@ -92,6 +88,8 @@ export const start = (
     let shutdownId: string | undefined
     let stopping = false
     let ended = false
+    /** Bytes read from stdout since the last flush: the size of the events the flush moves. */
+    let unflushedBytes = 0
 
     const translator = new Translator((id, outcome) => {
       if (typeof id !== "number") return
@@ -109,13 +107,17 @@ export const start = (
     })
 
     const send = (line: string) => {
-      outbox.unsafeOffer(line)
+      outbox.unsafeOffer(`${line}\n`)
     }
     const flush = Effect.suspend(() => {
       const replies = translator.takeReplies()
-      if (replies.length > 0) outbox.unsafeOfferAll(replies)
+      if (replies.length > 0) outbox.unsafeOfferAll(replies.map((line) => `${line}\n`))
       const batch = translator.takeEvents()
-      return batch.length === 0 ? Effect.void : Effect.asVoid(events.offerAll(batch))
+      if (batch.length === 0) return Effect.void
+      // The batch's bytes, spread over its events (a line may make several events, or none).
+      const each = Math.max(1, Math.ceil(unflushedBytes / batch.length))
+      unflushedBytes = 0
+      return buffer.offerAll(batch, batch.map(() => each))
     })
 
     const request = (method: string, params: unknown, trace?: W3cTraceContext | undefined) =>
@@ -149,32 +151,10 @@ export const start = (
       pendingMethods.clear()
     }
 
-    const stderrTail = () => tail.text()
     const withTail = () => {
-      const text = tail.text()
+      const text = child.stderrTail()
       return text === undefined ? {} : { stderrTail: text }
     }
-    const stop = ProcessTree.stop(pid, Deferred.await(exited), settings.exitGrace, settings.killGrace)
-
-    yield* ChildProcess.exitStatus(process).pipe(
-      Effect.flatMap((status) => Deferred.succeed(exited, status)),
-      ChildProcess.forkInterruptible
-    )
-
-    yield* process.stderr.pipe(
-      Stream.runForEachChunk((chunk) => Effect.sync(() => Chunk.forEach(chunk, (bytes) => tail.push(bytes)))),
-      Effect.ignore,
-      Effect.ensuring(Deferred.complete(stderrDone, Effect.void)),
-      ChildProcess.forkInterruptible
-    )
-
-    const encoder = new TextEncoder()
-    const writer = yield* Mailbox.toStream(outbox).pipe(
-      Stream.mapChunks((lines) => Chunk.of(encoder.encode(`${Chunk.join(lines, "\n")}\n`))),
-      Stream.run(process.stdin),
-      Effect.ignore,
-      ChildProcess.forkInterruptible
-    )
 
     const describe = (status: ChildProcess.ExitStatus): string =>
       status.signal !== null ?
@@ -183,24 +163,26 @@ export const start = (
         ? "codex app-server exited (code 0) without being asked to"
         : `codex app-server exited with code ${status.code}`
 
+    const maxLineLength = Math.min(settings.maxLineLength, settings.maxBufferedBytes)
     const reader = yield* Effect.gen(function*() {
-      const read = yield* process.stdout.pipe(
+      const read = yield* child.stdout.pipe(
         Stream.decodeText(),
-        JsonLines.splitLines({ maxLineLength: settings.maxLineLength }),
+        JsonLines.splitLines({ maxLineLength }),
         Stream.runForEachChunk((lines) => {
-          Chunk.forEach(lines, (line) => translator.line(line))
+          Chunk.forEach(lines, (line) => {
+            if (line._tag === "Right") unflushedBytes += line.right.text.length + 1
+            translator.line(line)
+          })
           return flush
         }),
         Effect.either
       )
-      // stdout is closed: the process is exiting (or closed it and must be stopped).
-      const status = yield* Deferred.await(exited).pipe(Effect.timeoutOption(settings.exitGrace))
-      if (status._tag === "None") yield* stop
-      const final = yield* Deferred.await(exited)
+      // stdout is closed: the process is exiting (or closed it, and is stopped after the grace period).
+      const final = yield* child.stdoutEnded(settings.exitGrace)
       ended = true
       closedReason ??= describe(final)
       failPending(`codex app-server has exited (${describe(final)})`)
-      yield* Deferred.await(stderrDone).pipe(Effect.timeoutOption(settings.killGrace))
+      yield* child.stderrEnded(settings.killGrace)
       if (stopping) return
       if (shutdownId !== undefined) {
         translator.emit(shutdownId, { type: "shutdown_complete" })
@@ -208,27 +190,26 @@ export const start = (
         return yield* events.end
       }
       yield* flush
-      const reason = read._tag === "Left" ? `reading its stdout failed: ${read.left.message}` : describe(final)
+      const explained = ChildProcess.explainStderr(child.stderrTail(), 2)
+      const reason = read._tag === "Left"
+        ? `reading its stdout failed: ${read.left.message}`
+        : explained.length === 0
+        ? describe(final)
+        : `${describe(final)}: ${explained.join(" / ")}`
       yield* events.fail(new AgentExited({ code: final.code, signal: final.signal, reason, ...withTail() }))
     }).pipe(ChildProcess.forkInterruptible)
 
-    // Runs first when the scope closes: stdin closed, the consumer's stream ended (a reader blocked on a full
-    // mailbox is released and goes on draining stdout), Codex given time to exit, then SIGTERM / SIGKILL, and
-    // the helpers it started (sandboxes, PTYs: own sessions, not in its group) killed if they outlived it.
+    // Runs first when the scope closes: the consumer's stream ended (a reader blocked on a full buffer is
+    // released and goes on draining stdout), then the supervisor's escalation: stdin closed, Codex given
+    // time to exit, SIGTERM / SIGKILL to every process of its tree (sandboxes, PTYs), until all are gone.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         stopping = true
         closedReason ??= "the agent was stopped: its scope closed"
-        // Only while Codex runs: once it has exited its pid may belong to another process.
-        const helpers = (yield* Deferred.isDone(exited)) ? [] : ProcessTree.descendants(pid)
-        yield* outbox.end
         yield* events.fail(new AgentExited({ reason: "the agent's scope closed", ...withTail() }))
         yield* events.shutdown
-        yield* stop
-        ProcessTree.killAll(helpers)
-        yield* ProcessTree.awaitGone(helpers, settings.killGrace)
+        yield* child.stop
         yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGrace))
-        yield* Fiber.await(writer).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGrace))
       })
     )
 
@@ -249,8 +230,8 @@ export const start = (
           closedReason ??= "the agent was shut down"
           return outbox.end
         }),
-      stop,
-      exit: Deferred.await(exited),
-      stderrTail
+      stop: child.stop,
+      exit: child.exit,
+      stderrTail: child.stderrTail
     }
   })
