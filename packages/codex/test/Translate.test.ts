@@ -14,6 +14,7 @@ import {
   commandDecision,
   errorInfo,
   fileChangeDecision,
+  fileChanges,
   fromAppServerDecision,
   Translator
 } from "../src/internal/translate.js"
@@ -253,6 +254,24 @@ describe("synthetic messages", () => {
         ["task_started", undefined, undefined]
       ]
     )
+  })
+
+  it("a 20,000-deep JSON-RPC line is a diagnostic, not a stack overflow", () => {
+    const { translator } = make()
+    translator.line(Either.right({ line: 7, text: "[".repeat(20_000) + "]".repeat(20_000) }))
+    const events = checked(translator.takeEvents())
+    assert.deepStrictEqual(events.map((event) => event.msg.type), ["deputy_diagnostic"])
+    assert.include((events[0]!.msg as Json).message, "nested deeper than")
+  })
+
+  it("a patched file named __proto__ stays a visible key of the changes", () => {
+    const changes = fileChanges([{ path: "__proto__", kind: { type: "add" }, diff: "x" }, {
+      path: "b",
+      kind: { type: "add" },
+      diff: "y"
+    }])
+    assert.deepStrictEqual(Object.keys(changes), ["__proto__", "b"])
+    assert.strictEqual(Object.getPrototypeOf(changes), Object.prototype)
   })
 
   it("responses to the client's requests are routed back, results and errors", () => {

@@ -2,7 +2,7 @@
  * Turns numbered stdout lines into events: each line decodes as an `Event`; a line that does not, or one
  * that is too long, becomes a `deputy_diagnostic` event (or, in strict mode, the end of the agent).
  */
-import { AgentDiagnostic } from "@deputy/core"
+import { Agent, AgentDiagnostic } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as Chunk from "effect/Chunk"
@@ -27,9 +27,9 @@ const diagnostic = (problem: JsonLines.LineDecodeError | JsonLines.LineTooLong):
 
 /**
  * THE place where an event's size in bytes is known: every event read from a child passes here once, with
- * the UTF-8 length of its line. (Core's `Agent.recordBytes(event, bytes)` is meant to be called from here.)
+ * the UTF-8 length of its line, recorded for the delegate's byte-bounded buffer (`Agent.bytesOf`).
  */
-export const onDecoded = (_event: Event, _bytes: number): void => {}
+export const onDecoded = (event: Event, bytes: number): void => Agent.recordBytes(event, bytes)
 
 /** Decodes a chunk of lines in one plain loop (no effect per line). Strict mode stops at the first problem. */
 export const decodeChunk = (

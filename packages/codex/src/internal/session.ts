@@ -4,7 +4,7 @@
  * the `Translator`, one batch per chunk) into a buffer bounded in count and bytes.
  */
 import { ChildProcess } from "@deputy/agent-process"
-import { AgentExited } from "@deputy/core"
+import { Agent, AgentExited } from "@deputy/core"
 import type { Event, W3cTraceContext } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
@@ -117,6 +117,7 @@ export const start = (
       // The batch's bytes, spread over its events (a line may make several events, or none).
       const each = Math.max(1, Math.ceil(unflushedBytes / batch.length))
       unflushedBytes = 0
+      for (const event of batch) Agent.recordBytes(event, each)
       return buffer.offerAll(batch, batch.map(() => each))
     })
 

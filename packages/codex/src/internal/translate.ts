@@ -3,9 +3,9 @@
  * requests become `Event`s, answer ops become JSON-RPC results. A plain synchronous state machine: the
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
-import { AgentDiagnostic } from "@deputy/core"
-import { ShellWords } from "@deputy/core"
-import type { Event, EventMsg, FileChange, JsonLines, Op, ReviewDecision } from "@deputy/protocol"
+import { AgentDiagnostic, ShellWords } from "@deputy/core"
+import type { Event, EventMsg, FileChange, Op, ReviewDecision } from "@deputy/protocol"
+import { JsonLines } from "@deputy/protocol"
 import type * as Either from "effect/Either"
 import * as JsonRpc from "./jsonRpc.js"
 
@@ -148,11 +148,13 @@ export const fileChanges = (changes: unknown): Record<string, FileChange> => {
     if (path === undefined) continue
     const kind = record(entry.kind)
     const diff = string(entry.diff) ?? ""
-    out[path] = kind.type === "add"
+    const fileChange: FileChange = kind.type === "add"
       ? { type: "add", content: diff }
       : kind.type === "delete"
       ? { type: "delete", content: diff }
       : { type: "update", unified_diff: diff, move_path: string(kind.move_path) ?? null }
+    // defineProperty, not `out[path] =`: a file named `__proto__` stays a visible key (prompt and policy).
+    Object.defineProperty(out, path, { value: fileChange, enumerable: true, writable: true, configurable: true })
   }
   return out
 }
@@ -310,14 +312,14 @@ export class Translator {
       return
     }
     const { line: lineNumber, text } = line.right
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (error) {
-      this.malformed(lineNumber, text, `invalid JSON (${(error as Error).message})`)
+    // Bounded in depth and width before parsing, as every line from a child is (a hostile line can
+    // neither overflow the stack nor hold the event loop).
+    const json = JsonLines.parseJson(text, lineNumber)
+    if (json._tag === "Left") {
+      this.malformed(lineNumber, text, json.left.reason)
       return
     }
-    const incoming = JsonRpc.classify(json)
+    const incoming = JsonRpc.classify(json.right)
     if (incoming === undefined) this.malformed(lineNumber, text, "not a JSON-RPC message")
     else this.message(incoming)
   }
