@@ -9,6 +9,7 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { seeHelp } from "./internal/commandLine.js"
 import { PolicyFileError } from "./PolicyFile.js"
 
 /**
@@ -18,7 +19,11 @@ import { PolicyFileError } from "./PolicyFile.js"
  * @since 0.1.0
  * @category errors
  */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly message: string
+  /** The command whose help the advice points to (`run`, `demo`); absent: `deputy --help`. @since 0.2.0 */
+  readonly command?: string | undefined
+}> {}
 
 /**
  * The run ended without success; everything about it was already reported. Carries the exit code.
@@ -52,7 +57,7 @@ export const ExitCode = {
 export const report = (error: unknown): { readonly message: string | undefined; readonly exitCode: number } => {
   if (error instanceof RunFailed) return { message: undefined, exitCode: error.exitCode }
   if (error instanceof UsageError) {
-    return { message: `${error.message}\nSee \`deputy --help\`.`, exitCode: ExitCode.usage }
+    return { message: `${error.message}\n${seeHelp(error.command)}`, exitCode: ExitCode.usage }
   }
   if (error instanceof PolicyFileError) return { message: error.message, exitCode: ExitCode.usage }
   // @effect/cli has printed its validation errors already.

@@ -11,11 +11,13 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as DemoCommand from "./DemoCommand.js"
 import * as Errors from "./Errors.js"
+import * as CommandLine from "./internal/commandLine.js"
 import * as Output from "./Output.js"
 import * as RunCommand from "./RunCommand.js"
 import * as Signals from "./Signals.js"
@@ -62,14 +64,25 @@ export const layer = Layer.mergeAll(
 ).pipe(Layer.provideMerge(NodeFileSystem.layer))
 
 /**
- * The program for a command line: reports errors as advice on stderr (`deputy: ...`), strips styles
- * from output that is not a terminal, and watches Ctrl-C.
+ * The program for a command line: checks it first (an unknown flag, a value outside its choices, a
+ * prompt that looks like a flag are usage errors; `--help` is Deputy's own text), then parses and runs
+ * it; reports errors as advice on stderr (`deputy: ...`), strips styles from output that is not a
+ * terminal, and watches Ctrl-C.
  *
  * @since 0.1.0
  * @category running
  */
 export const program = (argv: ReadonlyArray<string>, received: Signals.Received) =>
   Effect.gen(function*() {
+    const checked = CommandLine.check(argv.slice(2))
+    switch (checked._tag) {
+      case "Help":
+        return yield* Console.log(checked.text)
+      case "Version":
+        return yield* Console.log(version)
+      case "Invalid":
+        return yield* new Errors.UsageError({ message: checked.message, command: checked.command })
+    }
     yield* Signals.watch(received)
     yield* Output.ignoreClosedReaders
     yield* cli(argv)

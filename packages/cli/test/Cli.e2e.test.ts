@@ -165,7 +165,18 @@ describe("deputy (pipes, no terminal)", () => {
     assert.include(ask.stderr, "--approval ask needs a terminal")
     const invalid = await Cli.run(["run", "--approval", "sometimes", "hi"])
     assert.strictEqual(invalid.code, 2)
-    assert.include(invalid.stderr, "ask, approve, deny")
+    assert.include(invalid.stderr, "--approval: \"sometimes\" is not one of ask, approve, deny")
+    // A typo never drops the policy: the run does not start.
+    const typo = await Cli.run(["run", "--polcy", policy, "--agent-command", Cli.agentCommand(), "hi"])
+    assert.strictEqual(typo.code, 2)
+    assert.strictEqual(typo.stdout, "")
+    assert.strictEqual(
+      typo.stderr,
+      "deputy: unknown flag --polcy for deputy run; did you mean --policy?\nSee `deputy run --help`.\n"
+    )
+    const cwd = await Cli.run(["run", "--cwd", path.join(dir, "nope"), "--agent-command", Cli.agentCommand(), "hi"])
+    assert.strictEqual(cwd.code, 2)
+    assert.include(cwd.stderr, `deputy: --cwd: ${path.join(dir, "nope")} does not exist`)
   })
 
   it("a sub-agent that crashes or cannot start: exit 1, and the reason", async () => {
