@@ -10,6 +10,7 @@ import * as Data from "effect/Data"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { seeHelp } from "./internal/commandLine.js"
+import { OutputClosed } from "./Output.js"
 import { PolicyFileError } from "./PolicyFile.js"
 
 /**
@@ -35,7 +36,8 @@ export class RunFailed extends Data.TaggedError("RunFailed")<{ readonly exitCode
 
 /**
  * Exit codes: 0 completed, 1 the sub-agent failed or exited (or could not start), 2 usage error, 130
- * interrupted (Ctrl-C; 143 after SIGTERM, 129 after SIGHUP: 128 + the signal's number).
+ * interrupted (Ctrl-C; 143 after SIGTERM, 129 after SIGHUP: 128 + the signal's number), 141 stdout's
+ * reader went away before the run ended (EPIPE; the sub-agent was stopped).
  *
  * @since 0.1.0
  * @category exit codes
@@ -45,6 +47,8 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   interrupted: 130,
+  /** stdout's reader went away before the run ended (128 + SIGPIPE). @since 0.2.0 */
+  outputClosed: 141,
   signalled: { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }
 } as const
 
@@ -63,6 +67,7 @@ export const report = (error: unknown): { readonly message: string | undefined; 
   // @effect/cli has printed its validation errors already.
   if (ValidationError.isValidationError(error)) return { message: undefined, exitCode: ExitCode.usage }
   if (error instanceof SpawnError) return { message: error.message, exitCode: ExitCode.failed }
+  if (error instanceof OutputClosed) return { message: error.message, exitCode: ExitCode.outputClosed }
   return { message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failed }
 }
 

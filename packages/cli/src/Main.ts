@@ -13,6 +13,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as DemoCommand from "./DemoCommand.js"
@@ -84,8 +85,14 @@ export const program = (argv: ReadonlyArray<string>, received: Signals.Received)
         return yield* new Errors.UsageError({ message: checked.message, command: checked.command })
     }
     yield* Signals.watch(received)
-    yield* Output.ignoreClosedReaders
-    yield* cli(argv)
+    yield* Output.watchStreams
+    // A reader of stdout that goes away stops the run (its finalizers run: the sub-agent is shut down),
+    // and the program fails with exit code 141; so does one that does not take the last record.
+    const run = yield* Effect.forkScoped(cli(argv))
+    yield* Effect.forkScoped(Effect.zipRight(Effect.ignore(Output.stdoutFailure), Fiber.interrupt(run)))
+    const exit = yield* Fiber.await(run)
+    yield* Output.stdoutFlushed
+    return yield* exit
   }).pipe(
     Effect.scoped,
     Effect.tapErrorCause((cause) =>

@@ -59,6 +59,17 @@ const baseEnv = (extra: Record<string, string> = {}) => {
   return { ...env, ...extra }
 }
 
+/** Starts `deputy ARGS` with pipes (no terminal), for tests that read its output their own way. */
+export const spawnDeputy = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+): ChildProcess & { stdout: NodeJS.ReadableStream; stdin: NodeJS.WritableStream } =>
+  track(spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? os.tmpdir(),
+    env: baseEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"]
+  }))
+
 /** Runs `deputy ARGS` with pipes (no terminal); `input` is written to its stdin, which is then closed. */
 export const run = (
   args: ReadonlyArray<string>,
