@@ -10,6 +10,7 @@ import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Terminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -19,6 +20,7 @@ import * as Logger from "effect/Logger"
 import * as DemoCommand from "./DemoCommand.js"
 import * as Errors from "./Errors.js"
 import * as CommandLine from "./internal/commandLine.js"
+import * as LineReader from "./internal/LineReader.js"
 import * as Output from "./Output.js"
 import * as RunCommand from "./RunCommand.js"
 import * as Signals from "./Signals.js"
@@ -56,7 +58,15 @@ export const cli = Command.run(command, { name: "deputy", version })
 export const layer = Layer.mergeAll(
   NodePath.layer,
   NodeCommandExecutor.layer,
-  StdioTerminal.layer,
+  // Prompts of `-i` are read with a bound on the line (LineReader); keys as StdioTerminal reads them.
+  Layer.effect(
+    Terminal.Terminal,
+    Effect.zipWith(
+      StdioTerminal.make,
+      LineReader.stdin,
+      (terminal, readLine) => Terminal.Terminal.of({ ...terminal, readLine })
+    )
+  ),
   CliConfig.layer({ showBuiltIns: false }),
   Logger.replace(
     Logger.defaultLogger,
