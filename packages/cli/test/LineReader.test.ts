@@ -50,7 +50,7 @@ describe("LineReader: bounded lines from stdin", () => {
     })
     fs.closeSync(zero)
     let stderr = ""
-    child.stderr.on("data", (data) => (stderr += data))
+    child.stderr!.on("data", (data) => (stderr += data))
     const code = await new Promise((resolve) => child.on("close", resolve))
     assert.include(stderr, "deputy: a line on stdin is longer than 1 MiB; reading stopped (end of input)")
     assert.strictEqual(code, 0)
