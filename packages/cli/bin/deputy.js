@@ -13,6 +13,8 @@ if (!existsSync(entry)) {
 // Help, the version and usage errors are answered without loading the program (fast, small).
 const { check, seeHelp } = await import(new URL("../build/src/internal/commandLine.js", import.meta.url).href)
 const checked = check(process.argv.slice(2))
+// `deputy --help | head -1`: a reader that goes away needs no stack trace.
+if (checked._tag !== "Valid") process.stdout.on("error", () => {})
 if (checked._tag === "Help") {
   process.stdout.write(`${checked.text}\n`)
 } else if (checked._tag === "Version") {

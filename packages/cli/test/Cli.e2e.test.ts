@@ -249,6 +249,30 @@ describe("deputy (pipes, no terminal)", () => {
     assert.deepStrictEqual(await Cli.settledProcesses(mark), [])
   })
 
+  it("--env NAME passes one variable of the parent's; --inherit-env passes them all", async () => {
+    const reported = async (...flags: ReadonlyArray<string>) => {
+      const result = await Cli.run(
+        [
+          "run",
+          "--json",
+          ...flags,
+          "--agent-command",
+          Cli.agentCommand({ env: { REFERENCE_AGENT_REPORT_ENV: "1" } }),
+          "hi"
+        ],
+        { env: { DEPUTY_TEST_PASSED: "p", DEPUTY_TEST_SECRET: "s" } }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      const line = result.stdout.split("\n").find((text) => text.includes("\"reference_env\""))
+      return (JSON.parse(line!) as { msg: { env: Record<string, string> } }).msg.env
+    }
+    const only = await reported("--env", "DEPUTY_TEST_PASSED")
+    assert.strictEqual(only.DEPUTY_TEST_PASSED, "p")
+    assert.notProperty(only, "DEPUTY_TEST_SECRET")
+    const all = await reported("--inherit-env")
+    assert.strictEqual(all.DEPUTY_TEST_SECRET, "s")
+  })
+
   it("--interactive reads prompts from stdin until its end", async () => {
     const result = await Cli.run(["run", "-i", "--agent-command", Cli.agentCommand(), "first"], {
       input: "second\n\nthird"
