@@ -83,7 +83,7 @@ const removedOnQuit = new Set<string>()
 const removeNow = () => {
   for (const dir of removedOnQuit) {
     try {
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 })
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
     } catch {
       // Best effort: the program is quitting at once.
     }
