@@ -11,13 +11,25 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as Layer from "effect/Layer"
 
 /**
+ * What the sub-agent's environment gets from the parent's: the allow-list plus `env` (`--env NAME`), or
+ * everything with `inheritEnv` (`--inherit-env`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Environment {
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly inheritEnv?: boolean | undefined
+}
+
+/**
  * The agent of a run.
  *
  * @since 0.1.0
  * @category models
  */
 export type AgentChoice =
-  | {
+  | (Environment & {
     readonly _tag: "Codex"
     /** `CODEX_HOME`; absent: inherited (Codex's default `~/.codex`). */
     readonly codexHome?: string | undefined
@@ -25,12 +37,12 @@ export type AgentChoice =
     readonly binary?: string | undefined
     readonly sandbox?: CodexAgent.SandboxMode | undefined
     readonly model?: string | undefined
-  }
-  | {
+  })
+  | (Environment & {
     readonly _tag: "Process"
     readonly command: string
     readonly args: ReadonlyArray<string>
-  }
+  })
 
 /**
  * The spawner for a choice.
@@ -40,10 +52,18 @@ export type AgentChoice =
  */
 export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
   choice._tag === "Process"
-    ? ProcessAgent.layer({ command: choice.command, args: choice.args })
+    ? ProcessAgent.layer({
+      command: choice.command,
+      args: choice.args,
+      env: choice.env,
+      inheritEnv: choice.inheritEnv
+    })
     : CodexAgent.layer({
       binary: choice.binary,
       codexHome: choice.codexHome,
       sandbox: choice.sandbox,
-      model: choice.model
+      model: choice.model,
+      env: choice.env
+      // TODO(integrator): pass `inheritEnv: choice.inheritEnv` once CodexAgent.Options has it (the
+      // "contain" helper adds it); until then Codex inherits everything, as in 0.1.
     })

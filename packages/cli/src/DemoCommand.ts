@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
+import * as Signals from "./Signals.js"
 
 const options = {
   approval: Flags.approval,
@@ -40,6 +41,7 @@ export const command = Command.make("demo", options, (parsed) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const workspace = yield* fs.makeTempDirectoryScoped({ prefix: "deputy-demo-" })
+    yield* Signals.removeOnQuit(workspace)
     const agent = CodexAgent.layerScripted().pipe(
       Layer.provide(ScriptedModel.layer(ScriptedModel.demoScenario)),
       Layer.mapError((error) => new SpawnError({ agent: "codex (demo)", reason: error.message, cause: error }))

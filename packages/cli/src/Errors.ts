@@ -9,6 +9,8 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { seeHelp } from "./internal/commandLine.js"
+import { OutputClosed } from "./Output.js"
 import { PolicyFileError } from "./PolicyFile.js"
 
 /**
@@ -18,7 +20,11 @@ import { PolicyFileError } from "./PolicyFile.js"
  * @since 0.1.0
  * @category errors
  */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly message: string
+  /** The command whose help the advice points to (`run`, `demo`); absent: `deputy --help`. @since 0.2.0 */
+  readonly command?: string | undefined
+}> {}
 
 /**
  * The run ended without success; everything about it was already reported. Carries the exit code.
@@ -30,7 +36,8 @@ export class RunFailed extends Data.TaggedError("RunFailed")<{ readonly exitCode
 
 /**
  * Exit codes: 0 completed, 1 the sub-agent failed or exited (or could not start), 2 usage error, 130
- * interrupted (Ctrl-C; 143 after SIGTERM, 129 after SIGHUP: 128 + the signal's number).
+ * interrupted (Ctrl-C; 143 after SIGTERM, 129 after SIGHUP: 128 + the signal's number), 141 stdout's
+ * reader went away before the run ended (EPIPE; the sub-agent was stopped).
  *
  * @since 0.1.0
  * @category exit codes
@@ -40,6 +47,8 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   interrupted: 130,
+  /** stdout's reader went away before the run ended (128 + SIGPIPE). @since 0.2.0 */
+  outputClosed: 141,
   signalled: { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }
 } as const
 
@@ -52,12 +61,13 @@ export const ExitCode = {
 export const report = (error: unknown): { readonly message: string | undefined; readonly exitCode: number } => {
   if (error instanceof RunFailed) return { message: undefined, exitCode: error.exitCode }
   if (error instanceof UsageError) {
-    return { message: `${error.message}\nSee \`deputy --help\`.`, exitCode: ExitCode.usage }
+    return { message: `${error.message}\n${seeHelp(error.command)}`, exitCode: ExitCode.usage }
   }
   if (error instanceof PolicyFileError) return { message: error.message, exitCode: ExitCode.usage }
   // @effect/cli has printed its validation errors already.
   if (ValidationError.isValidationError(error)) return { message: undefined, exitCode: ExitCode.usage }
   if (error instanceof SpawnError) return { message: error.message, exitCode: ExitCode.failed }
+  if (error instanceof OutputClosed) return { message: error.message, exitCode: ExitCode.outputClosed }
   return { message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failed }
 }
 

@@ -1,14 +1,20 @@
 /**
  * `--json`: one JSON object per line on stdout, and nothing else there:
- * - each forwarded protocol event, as the protocol encodes it: `{"id", "msg"}`;
+ * - each forwarded protocol event, as the protocol encodes it, with exactly two top-level keys:
+ *   `{"id", "msg"}` (unknown fields the child put next to them are left out; unknown fields inside `msg`
+ *   stay there), so a child can never write a line that looks like one of Deputy's records;
  * - one `{"deputy": "approval", ...}` record per request the sub-agent made, once it is settled;
+ * - a `{"deputy": "diagnostic", ...}` record for anything that cannot be encoded (a nesting too deep for
+ *   JSON, a cycle, a BigInt), in place of it;
  * - last, one `{"deputy": "ended", ...}` record.
+ *
+ * Only Deputy writes top-level keys other than `id` and `msg`.
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest } from "@deputy/core"
-import type { Event } from "@deputy/protocol"
-import { JsonLines, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
+import { type ApprovalRequest, DecidedBy } from "@deputy/core"
+import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Decider } from "./ApprovalSetup.js"
@@ -31,9 +37,12 @@ export const PatchFile = Schema.Struct({
 /**
  * A settled request. `id` is unique per run (`<delegate>/<kind>/<call_id>`); `turn_id` is the turn it
  * came from; then what was asked (per kind: `command` + `cwd`, `files`, `permissions`, `questions`) and
- * the sub-agent's `reason`; then the `outcome`, who decided (`decided_by`: `user` | `policy` (with
- * `policy_rule`, 1-based) | `approval_mode`; absent when it timed out or was aborted), why it was aborted
- * (`outcome_reason`), and how long it waited (`waited_ms`).
+ * the sub-agent's `reason`; then the `outcome`, who decided (`decided_by`: core's `DecidedBy` as its
+ * schema encodes it, e.g. `{"_tag":"Person","channel":"terminal","key":"a"}`,
+ * `{"_tag":"PolicyRule","index":0,...}`, `{"_tag":"Fixed","setting":"--approval approve"}`,
+ * `{"_tag":"Deadline","afterMs":30000}` — passed on from the settlement unchanged), `policy_rule`
+ * (1-based, when a policy rule decided), why it was aborted (`outcome_reason`), and how long it waited
+ * (`waited_ms`).
  *
  * @since 0.1.0
  * @category schemas
@@ -53,7 +62,7 @@ export const ApprovalRecord = Schema.Struct({
   }),
   reason: Schema.optionalWith(Schema.String, { exact: true }),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
-  decided_by: Schema.optionalWith(Schema.Literal("user", "policy", "approval_mode"), { exact: true }),
+  decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
   outcome_reason: Schema.optionalWith(Schema.String, { exact: true }),
   waited_ms: Schema.Number
@@ -103,6 +112,26 @@ export const EndedRecord = Schema.Struct({
  */
 export type EndedRecord = typeof EndedRecord.Type
 
+/**
+ * In place of something that could not be written as JSON: `about` says what (`event`, `approval`), `id`
+ * is the event's id or the request's, `message` why (e.g. `Maximum call stack size exceeded`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const DiagnosticRecord = Schema.Struct({
+  deputy: Schema.Literal("diagnostic"),
+  about: Schema.Literal("event", "approval"),
+  id: Schema.optionalWith(Schema.String, { exact: true }),
+  message: Schema.String
+}).annotations({ identifier: "DiagnosticRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type DiagnosticRecord = typeof DiagnosticRecord.Type
+
 type Loose<A> = { readonly [K in keyof A]: A[K] | undefined | null }
 
 /** Drops the fields that are `undefined` or `null` (optional fields are absent, never null). */
@@ -110,14 +139,15 @@ const definedOnly = <A>(record: Loose<A>): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined && value !== null)) as A
 
 /**
- * The record of a settled request.
+ * The record of a settled request. Who decided is the settlement's `decidedBy`, as it is.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const approvalRecord = (
   settlement: ApprovalRequest.ApprovalSettlement,
-  decider: Decider | undefined
+  /** @deprecated Ignored since 0.2.0: the record carries `settlement.decidedBy`. */
+  _decider?: Decider | undefined
 ): ApprovalRecord => {
   const request = settlement.request
   const details: Partial<Loose<ApprovalRecord>> = (() => {
@@ -152,14 +182,8 @@ export const approvalRecord = (
     turn_id: request.turnId,
     ...details,
     outcome: settlement.outcome,
-    decided_by: decider === undefined
-      ? undefined
-      : decider._tag === "User"
-      ? "user"
-      : decider._tag === "Policy"
-      ? "policy"
-      : "approval_mode",
-    policy_rule: decider?._tag === "Policy" ? decider.rule + 1 : undefined,
+    decided_by: settlement.decidedBy,
+    policy_rule: settlement.decidedBy._tag === "PolicyRule" ? settlement.decidedBy.index + 1 : undefined,
     outcome_reason: settlement.reason,
     waited_ms: Math.round(settlement.waitedMs)
   })
@@ -167,23 +191,63 @@ export const approvalRecord = (
 
 const encodeApproval = Schema.encodeSync(ApprovalRecord)
 const encodeEnded = Schema.encodeSync(EndedRecord)
+const encodeDiagnostic = Schema.encodeSync(DiagnosticRecord)
+const encodeEvent = Schema.encodeSync(Event)
+
+const messageOf = (error: unknown): string =>
+  Cause.isCause(error)
+    ? messageOf(Cause.squash(error))
+    : error instanceof Error
+    ? error.message
+    : "it cannot be encoded"
 
 /**
- * A line for a forwarded event, encoded by the protocol's schema (unknown fields kept).
+ * A line for a diagnostic record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const diagnosticLine = (record: DiagnosticRecord): string =>
+  JSON.stringify(encodeDiagnostic({ ...record, message: record.message.slice(0, 1000) }))
+
+/**
+ * Runs `encode`; whatever it throws (a nesting deeper than the stack, a cycle, a BigInt) gives a
+ * diagnostic line instead.
+ */
+const encodedOr = (encode: () => string, about: DiagnosticRecord["about"], id: unknown): string => {
+  try {
+    return encode()
+  } catch (error) {
+    return diagnosticLine({
+      deputy: "diagnostic",
+      about,
+      ...(typeof id === "string" ? { id } : {}),
+      message: `this ${about} could not be written as JSON: ${messageOf(error)}`
+    })
+  }
+}
+
+/**
+ * A line for a forwarded event: exactly `{"id","msg"}` encoded by the protocol's schema (unknown fields
+ * of `msg` kept), or a diagnostic line when it cannot be encoded.
  *
  * @since 0.1.0
  * @category encoding
  */
 export const eventLine = (event: Event): Effect.Effect<string> =>
-  JsonLines.encodeEvent(event).pipe(Effect.orElseSucceed(() => JSON.stringify(event)))
+  Effect.sync(() => {
+    const only: Event = { id: event.id, msg: event.msg }
+    return encodedOr(() => JSON.stringify(encodeEvent(only)), "event", event.id)
+  })
 
 /**
- * A line for an approval record.
+ * A line for an approval record, or a diagnostic line when it cannot be encoded.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const approvalLine = (record: ApprovalRecord): string => JSON.stringify(encodeApproval(record))
+export const approvalLine = (record: ApprovalRecord): string =>
+  encodedOr(() => JSON.stringify(encodeApproval(record)), "approval", record.id)
 
 /**
  * A line for the ended record.

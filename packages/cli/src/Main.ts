@@ -10,12 +10,17 @@ import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Terminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as DemoCommand from "./DemoCommand.js"
 import * as Errors from "./Errors.js"
+import * as CommandLine from "./internal/commandLine.js"
+import * as LineReader from "./internal/LineReader.js"
 import * as Output from "./Output.js"
 import * as RunCommand from "./RunCommand.js"
 import * as Signals from "./Signals.js"
@@ -53,7 +58,15 @@ export const cli = Command.run(command, { name: "deputy", version })
 export const layer = Layer.mergeAll(
   NodePath.layer,
   NodeCommandExecutor.layer,
-  StdioTerminal.layer,
+  // Prompts of `-i` are read with a bound on the line (LineReader); keys as StdioTerminal reads them.
+  Layer.effect(
+    Terminal.Terminal,
+    Effect.zipWith(
+      StdioTerminal.make,
+      LineReader.stdin,
+      (terminal, readLine) => Terminal.Terminal.of({ ...terminal, readLine })
+    )
+  ),
   CliConfig.layer({ showBuiltIns: false }),
   Logger.replace(
     Logger.defaultLogger,
@@ -62,17 +75,34 @@ export const layer = Layer.mergeAll(
 ).pipe(Layer.provideMerge(NodeFileSystem.layer))
 
 /**
- * The program for a command line: reports errors as advice on stderr (`deputy: ...`), strips styles
- * from output that is not a terminal, and watches Ctrl-C.
+ * The program for a command line: checks it first (an unknown flag, a value outside its choices, a
+ * prompt that looks like a flag are usage errors; `--help` is Deputy's own text), then parses and runs
+ * it; reports errors as advice on stderr (`deputy: ...`), strips styles from output that is not a
+ * terminal, and watches Ctrl-C.
  *
  * @since 0.1.0
  * @category running
  */
 export const program = (argv: ReadonlyArray<string>, received: Signals.Received) =>
   Effect.gen(function*() {
+    const checked = CommandLine.check(argv.slice(2))
+    switch (checked._tag) {
+      case "Help":
+        return yield* Console.log(checked.text)
+      case "Version":
+        return yield* Console.log(version)
+      case "Invalid":
+        return yield* new Errors.UsageError({ message: checked.message, command: checked.command })
+    }
     yield* Signals.watch(received)
-    yield* Output.ignoreClosedReaders
-    yield* cli(argv)
+    yield* Output.watchStreams
+    // A reader of stdout that goes away stops the run (its finalizers run: the sub-agent is shut down),
+    // and the program fails with exit code 141; so does one that does not take the last record.
+    const run = yield* Effect.forkScoped(cli(argv))
+    yield* Effect.forkScoped(Effect.zipRight(Effect.ignore(Output.stdoutFailure), Fiber.interrupt(run)))
+    const exit = yield* Fiber.await(run)
+    yield* Output.stdoutFlushed
+    return yield* exit
   }).pipe(
     Effect.scoped,
     Effect.tapErrorCause((cause) =>

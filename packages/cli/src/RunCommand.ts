@@ -14,6 +14,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Agents from "./Agents.js"
 import type { ApprovalMode } from "./ApprovalSetup.js"
@@ -36,6 +37,10 @@ export interface Parsed {
   readonly sandbox: Option.Option<CodexAgent.SandboxMode>
   readonly model: Option.Option<string>
   readonly interactive: boolean
+  /** `--env NAME`, repeated: the parent's variables to pass on (absent: none). @since 0.2.0 */
+  readonly env?: ReadonlyArray<string> | undefined
+  /** `--inherit-env`: pass the parent's whole environment. @since 0.2.0 */
+  readonly inheritEnv?: boolean | undefined
   readonly approval: Option.Option<ApprovalMode>
   readonly policy: Option.Option<string>
   readonly json: boolean
@@ -81,10 +86,19 @@ const options = {
     ),
     Options.optional
   ),
-  cwd: Options.directory("cwd", { exists: "yes" }).pipe(
+  // Checked by `settings`, so that its errors name the flag.
+  cwd: Options.text("cwd").pipe(
     Options.withPseudoName("DIR"),
     Options.withDescription("The sub-agent's working directory. Default: the current directory."),
     Options.optional
+  ),
+  env: Options.text("env").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription("Also pass the parent's variable NAME to the sub-agent (repeatable)."),
+    Options.repeated
+  ),
+  inheritEnv: Options.boolean("inherit-env").pipe(
+    Options.withDescription("Pass the parent's whole environment to the sub-agent (secrets included).")
   ),
   sandbox: Options.choice("sandbox", ["read-only", "workspace-write", "danger-full-access"]).pipe(
     Options.withDescription("Codex's sandbox for the commands it runs. Default: workspace-write."),
@@ -112,9 +126,37 @@ const options = {
   )
 }
 
-const usage = (message: string) => Either.left(new UsageError({ message }))
+const usage = (message: string) => Either.left(new UsageError({ message, command: "run" }))
 
-const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageError> => {
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** `--env NAME...` and `--inherit-env`: what the agent's environment gets from the parent's. */
+const environment = (
+  parsed: Parsed,
+  parent: NodeJS.ProcessEnv
+): Either.Either<Agents.Environment, UsageError> => {
+  const names = parsed.env ?? []
+  const bad = names.find((name) => !variableName.test(name))
+  if (bad !== undefined) {
+    return usage(
+      `--env: ${JSON.stringify(bad)} is not a variable name (letters, digits and _, e.g. --env GITHUB_TOKEN)`
+    )
+  }
+  const env: Record<string, string> = {}
+  for (const name of names) {
+    const value = parent[name]
+    if (value !== undefined) env[name] = value
+  }
+  return Either.right({ env, inheritEnv: parsed.inheritEnv === true })
+}
+
+const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageError> =>
+  Either.flatMap(environment(parsed, process.env), (environment) => agentOf(parsed, environment))
+
+const agentOf = (
+  parsed: Parsed,
+  environment: Agents.Environment
+): Either.Either<Agents.AgentChoice, UsageError> => {
   const agent = Option.getOrElse(parsed.agent, () => Option.isSome(parsed.agentCommand) ? "process" : "codex")
   if (agent === "process") {
     const codexOnly = [
@@ -131,7 +173,7 @@ const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageErr
     if (!Array.isArray(words)) return usage(`--agent-command cannot be read: ${words.problem}`)
     if (words.length === 0) return usage("--agent-command is empty")
     const [command, ...args] = words
-    return Either.right({ _tag: "Process", command, args })
+    return Either.right({ _tag: "Process", command, args, ...environment })
   }
   if (Option.isSome(parsed.agentCommand)) {
     return usage("--agent-command is for --agent process (Codex is found on PATH or in the @openai/codex package)")
@@ -141,8 +183,26 @@ const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageErr
     codexHome: Option.getOrUndefined(parsed.codexHome),
     binary: Option.getOrUndefined(parsed.codexBin),
     sandbox: Option.getOrUndefined(parsed.sandbox),
-    model: Option.getOrUndefined(parsed.model)
+    model: Option.getOrUndefined(parsed.model),
+    ...environment
   })
+}
+
+/** `--cwd DIR`: an existing directory, resolved; errors name the flag. */
+const workingDirectory = (cwd: Option.Option<string>): Either.Either<string, UsageError> => {
+  if (Option.isNone(cwd)) return Either.right(process.cwd())
+  const resolved = path.resolve(cwd.value)
+  try {
+    if (!fs.statSync(resolved).isDirectory()) return usage(`--cwd: ${resolved} is not a directory`)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return usage(
+      code === "ENOENT"
+        ? `--cwd: ${resolved} does not exist`
+        : `--cwd: ${resolved} cannot be used (${code ?? String(error)})`
+    )
+  }
+  return Either.right(resolved)
 }
 
 /**
@@ -152,7 +212,7 @@ const agentChoice = (parsed: Parsed): Either.Either<Agents.AgentChoice, UsageErr
  * @category parsing
  */
 export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError> =>
-  Either.flatMap(agentChoice(parsed), (agent) => {
+  Either.flatMap(Either.all([agentChoice(parsed), workingDirectory(parsed.cwd)]), ([agent, cwd]) => {
     const prompt = parsed.prompt.join(" ").trim()
     if (prompt === "" && !parsed.interactive) {
       return usage(
@@ -163,7 +223,7 @@ export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError>
       agent,
       input: prompt === "" ? undefined : prompt,
       interactive: parsed.interactive,
-      cwd: path.resolve(Option.getOrElse(parsed.cwd, () => process.cwd())),
+      cwd,
       source: { other: "deputy run" },
       json: parsed.json,
       approval: parsed.approval,

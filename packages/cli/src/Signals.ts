@@ -9,6 +9,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import { ExitCode } from "./Errors.js"
 
 /**
@@ -60,6 +61,7 @@ export const watch = (received: Received): Effect.Effect<void, never, Scope.Scop
     }
     if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false)
     process.stderr.write(`${tty ? "\r\x1b[2K" : ""}Quitting without waiting for the sub-agent.\n`)
+    removeNow()
     process.exit(ExitCode.signalled[received.signal])
   }
   const listeners = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) =>
@@ -75,6 +77,31 @@ export const watch = (received: Received): Effect.Effect<void, never, Scope.Scop
       })
   )
 }
+
+const removedOnQuit = new Set<string>()
+
+const removeNow = () => {
+  for (const dir of removedOnQuit) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
+    } catch {
+      // Best effort: the program is quitting at once.
+    }
+  }
+}
+
+/**
+ * Removes `dir` even if the program quits at once (a second Ctrl-C skips the finalizers), while the
+ * scope lives; the scope's own finalizers remove it otherwise.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const removeOnQuit = (dir: string): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => void removedOnQuit.add(dir)),
+    () => Effect.sync(() => void removedOnQuit.delete(dir))
+  )
 
 /**
  * Acts as if the person pressed Ctrl-C (a prompt in raw mode receives Ctrl-C as a key, not a signal).

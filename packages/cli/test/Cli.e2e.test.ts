@@ -96,14 +96,16 @@ describe("deputy (pipes, no terminal)", () => {
       "task_complete"
     ])
     assert.deepStrictEqual(
-      approvals.map(({ decided_by, kind, outcome }) => ({ kind, outcome, decided_by })),
+      approvals.map(({ kind, outcome }) => ({ kind, outcome })),
       [
-        { kind: "command", outcome: "approved", decided_by: "approval_mode" },
-        { kind: "patch", outcome: "approved", decided_by: "approval_mode" },
-        { kind: "permissions", outcome: "approved", decided_by: "approval_mode" },
-        { kind: "user_input", outcome: "denied", decided_by: "approval_mode" }
+        { kind: "command", outcome: "approved" },
+        { kind: "patch", outcome: "approved" },
+        { kind: "permissions", outcome: "approved" },
+        { kind: "user_input", outcome: "denied" }
       ]
     )
+    // Who decided is the settlement's own `decidedBy` (core's schema; the record decoder checks it).
+    for (const approval of approvals) assert.notStrictEqual(approval.decided_by._tag, "Person")
     assert.deepStrictEqual(approvals[0].command, ["sh", "-c", "echo hi"])
     assert.deepStrictEqual(approvals[1].files, [{ path: `${dir}/x.txt`, type: "add", added: 1, removed: 0 }])
     assert.strictEqual(ended.reason, "completed")
@@ -134,14 +136,14 @@ describe("deputy (pipes, no terminal)", () => {
       { cwd: dir }
     )
     const { approvals } = jsonLines(result.stdout)
-    assert.deepStrictEqual(
-      approvals.map(({ decided_by, outcome, policy_rule }) => ({ outcome, decided_by, policy_rule })),
-      [
-        { outcome: "approved", decided_by: "policy", policy_rule: 1 },
-        { outcome: "denied", decided_by: "policy", policy_rule: 2 },
-        { outcome: "approved", decided_by: "approval_mode", policy_rule: undefined }
-      ]
-    )
+    assert.deepStrictEqual(approvals.map(({ outcome }) => outcome), ["approved", "denied", "approved"])
+    // `policy_rule` is there exactly when the settlement says a policy rule decided.
+    for (const approval of approvals) {
+      assert.strictEqual(
+        approval.policy_rule,
+        approval.decided_by._tag === "PolicyRule" ? approval.decided_by.index + 1 : undefined
+      )
+    }
   })
 
   it("usage errors exit 2 with advice on stderr and nothing on stdout", async () => {
@@ -163,7 +165,18 @@ describe("deputy (pipes, no terminal)", () => {
     assert.include(ask.stderr, "--approval ask needs a terminal")
     const invalid = await Cli.run(["run", "--approval", "sometimes", "hi"])
     assert.strictEqual(invalid.code, 2)
-    assert.include(invalid.stderr, "ask, approve, deny")
+    assert.include(invalid.stderr, "--approval: \"sometimes\" is not one of ask, approve, deny")
+    // A typo never drops the policy: the run does not start.
+    const typo = await Cli.run(["run", "--polcy", policy, "--agent-command", Cli.agentCommand(), "hi"])
+    assert.strictEqual(typo.code, 2)
+    assert.strictEqual(typo.stdout, "")
+    assert.strictEqual(
+      typo.stderr,
+      "deputy: unknown flag --polcy for deputy run; did you mean --policy?\nSee `deputy run --help`.\n"
+    )
+    const cwd = await Cli.run(["run", "--cwd", path.join(dir, "nope"), "--agent-command", Cli.agentCommand(), "hi"])
+    assert.strictEqual(cwd.code, 2)
+    assert.include(cwd.stderr, `deputy: --cwd: ${path.join(dir, "nope")} does not exist`)
   })
 
   it("a sub-agent that crashes or cannot start: exit 1, and the reason", async () => {
@@ -234,6 +247,30 @@ describe("deputy (pipes, no terminal)", () => {
     assert.strictEqual(result.code, 129)
     assert.include(result.stdout, "■ turn aborted (interrupted)\n■ interrupted · turn")
     assert.deepStrictEqual(await Cli.settledProcesses(mark), [])
+  })
+
+  it("--env NAME passes one variable of the parent's; --inherit-env passes them all", async () => {
+    const reported = async (...flags: ReadonlyArray<string>) => {
+      const result = await Cli.run(
+        [
+          "run",
+          "--json",
+          ...flags,
+          "--agent-command",
+          Cli.agentCommand({ env: { REFERENCE_AGENT_REPORT_ENV: "1" } }),
+          "hi"
+        ],
+        { env: { DEPUTY_TEST_PASSED: "p", DEPUTY_TEST_SECRET: "s" } }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      const line = result.stdout.split("\n").find((text) => text.includes("\"reference_env\""))
+      return (JSON.parse(line!) as { msg: { env: Record<string, string> } }).msg.env
+    }
+    const only = await reported("--env", "DEPUTY_TEST_PASSED")
+    assert.strictEqual(only.DEPUTY_TEST_PASSED, "p")
+    assert.notProperty(only, "DEPUTY_TEST_SECRET")
+    const all = await reported("--inherit-env")
+    assert.strictEqual(all.DEPUTY_TEST_SECRET, "s")
   })
 
   it("--interactive reads prompts from stdin until its end", async () => {

@@ -2,6 +2,7 @@ import { Event } from "@deputy/protocol"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
 import * as JsonOutput from "../src/JsonOutput.js"
 import * as Cli from "./utils/cli.js"
 
@@ -34,6 +35,31 @@ describe("deputy demo (the real Codex against the scripted model, offline)", () 
     assert.strictEqual(ended.reason, "completed")
     assert.isAbove(ended.usage.total_tokens, 0)
   })
+
+  it("two Ctrl-C (SIGINT) quit at once, and the workspace is removed all the same", async () => {
+    const child = Cli.spawnDeputy(["demo", "--approval", "approve"])
+    let stdout = ""
+    let stderr = ""
+    // The second signal goes once the first was handled (two pending SIGINTs would be delivered as one).
+    child.stderr!.on("data", (data) => {
+      stderr += data
+      if (stderr.includes("Interrupting the sub-agent")) child.kill("SIGINT")
+    })
+    const workspace = await new Promise<string>((resolve) => {
+      child.stdout.on("data", (data) => {
+        stdout += data
+        const found = /Workspace: (\S+) \(removed afterwards\)/.exec(stdout)
+        if (found !== null) resolve(found[1])
+      })
+    })
+    assert.isTrue(fs.existsSync(workspace))
+    child.kill("SIGINT")
+    // `exit`, not `close`: a sub-agent left running by the quick exit may hold the pipes open.
+    const code = await new Promise((resolve) => child.on("exit", resolve))
+    assert.strictEqual(code, 130, stderr)
+    assert.include(stderr, "Quitting without waiting for the sub-agent.")
+    assert.isFalse(fs.existsSync(workspace), `${workspace} was removed`)
+  }, 60_000)
 
   it.runIf(Cli.hasScript)("in a terminal the approval prompts appear; a denied patch is not applied", async () => {
     const term = Cli.pty(["demo"])

@@ -57,7 +57,9 @@ describe("deputy run: arguments", () => {
         codexHome: undefined,
         binary: undefined,
         sandbox: undefined,
-        model: undefined
+        model: undefined,
+        env: {},
+        inheritEnv: false
       })
       assert.strictEqual(settings?.input, "fix the tests")
       assert.strictEqual(settings?.interactive, false)
@@ -68,8 +70,10 @@ describe("deputy run: arguments", () => {
       assert.isTrue(Option.isNone(settings!.drainTimeout))
     }))
 
-  it.effect("a process agent from --agent-command, options after the prompt, durations", () =>
+  it.effect("a process agent from --agent-command, options after the prompt, durations, environment", () =>
     Effect.gen(function*() {
+      process.env.DEPUTY_TEST_SET = "yes"
+      delete process.env.DEPUTY_TEST_UNSET
       const { settings } = yield* parse(
         "--agent-command",
         "node agent.mjs --name 'a b' \"c\\\"d\"",
@@ -84,12 +88,19 @@ describe("deputy run: arguments", () => {
         "--approval-timeout",
         "1.5m",
         "--cwd",
-        "/tmp"
+        "/tmp",
+        "--env",
+        "DEPUTY_TEST_SET",
+        "--env",
+        "DEPUTY_TEST_UNSET",
+        "--inherit-env"
       )
       assert.deepStrictEqual(settings?.agent, {
         _tag: "Process",
         command: "node",
-        args: ["agent.mjs", "--name", "a b", "c\"d"]
+        args: ["agent.mjs", "--name", "a b", "c\"d"],
+        env: { DEPUTY_TEST_SET: "yes" },
+        inheritEnv: true
       })
       assert.strictEqual(settings?.input, "hello")
       assert.strictEqual(settings?.json, true)
@@ -118,7 +129,9 @@ describe("deputy run: arguments", () => {
         codexHome: "/h",
         binary: "/c",
         sandbox: "read-only",
-        model: "m"
+        model: "m",
+        env: {},
+        inheritEnv: false
       })
       assert.strictEqual(settings?.interactive, true)
       assert.strictEqual(settings?.input, undefined)
@@ -146,6 +159,13 @@ describe("deputy run: arguments", () => {
         yield* message("--agent-command", "node 'x", "hi"),
         "--agent-command cannot be read: a single quote is not closed"
       )
+      assert.strictEqual(yield* message("--cwd", "/no/such/dir", "hi"), "--cwd: /no/such/dir does not exist")
+      const file = fileURLToPath(import.meta.url)
+      assert.strictEqual(yield* message("--cwd", file, "hi"), `--cwd: ${file} is not a directory`)
+      assert.include(
+        yield* message("--agent-command", "x", "--env", "A-B", "hi"),
+        "--env: \"A-B\" is not a variable name"
+      )
     }))
 
   it.effect("values the parser rejects are validation errors, explained", () =>
@@ -160,7 +180,6 @@ describe("deputy run: arguments", () => {
         yield* rejected("--drain-timeout", "soon", "hi"),
         "is not a duration; write e.g. 500ms, 30s, 2m or 1h"
       )
-      assert.include(yield* rejected("--cwd", "/no/such/dir", "hi"), "/no/such/dir")
       assert.include(yield* rejected("--agent", "robot", "hi"), "codex, process")
     }))
 

@@ -201,6 +201,20 @@ const rows: ReadonlyArray<Row> = [
   },
   { label: "  overhead per turn, %", section: "codex", key: "overheadPct", unit: "pct" },
   {
+    label: "deputy --help, wall ms (target ≤ 120)",
+    section: "cliStartup",
+    key: "helpMs",
+    unit: "ms",
+    baseline: { key: "nodeMs", label: "node -e 0" }
+  },
+  {
+    label: "deputy --help, peak RSS (target ≤ 60 MiB)",
+    section: "cliStartup",
+    key: "helpRssBytes",
+    unit: "bytes",
+    baseline: { key: "nodeRssBytes", label: "node -e 0" }
+  },
+  {
     label: "codex: spawn to thread ready, ms",
     section: "codex",
     key: "deputySpawnMs",

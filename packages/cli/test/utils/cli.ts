@@ -31,16 +31,24 @@ const track = <C extends ChildProcess>(child: C): C => {
   return child
 }
 
+const made = new Set<string>()
+
 /**
  * Kills what a test left running (a test that failed while a program waited for keys): `script`'s end hangs up
- * its terminal, which ends the program in it.
+ * its terminal, which ends the program in it. Then removes the temporary directories the test made.
  */
 export const stopAll = () => {
   for (const child of running) child.kill("SIGKILL")
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
+  made.clear()
 }
 
-/** A fresh temporary directory. */
-export const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "deputy-cli-test-"))
+/** A fresh temporary directory, removed by `stopAll` (every suite runs it after each test). */
+export const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-cli-test-"))
+  made.add(dir)
+  return dir
+}
 
 /** The environment the program runs in: no colour forced, no CI-specific noise. */
 const baseEnv = (extra: Record<string, string> = {}) => {
@@ -50,6 +58,17 @@ const baseEnv = (extra: Record<string, string> = {}) => {
   }
   return { ...env, ...extra }
 }
+
+/** Starts `deputy ARGS` with pipes (no terminal), for tests that read its output their own way. */
+export const spawnDeputy = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+): ChildProcess & { stdout: NodeJS.ReadableStream; stdin: NodeJS.WritableStream } =>
+  track(spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? os.tmpdir(),
+    env: baseEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"]
+  }))
 
 /** Runs `deputy ARGS` with pipes (no terminal); `input` is written to its stdin, which is then closed. */
 export const run = (

@@ -1,0 +1,385 @@
+/**
+ * The command line before `@effect/cli` reads it: every flag `deputy` knows, checked strictly (an unknown
+ * flag is an error with a suggestion, never part of the prompt; a value outside its choices names the
+ * flag and the choices; a prompt that begins with `-` goes after `--`), and the help for people, written
+ * from the same table. It imports nothing, so `deputy --help` does not load the program.
+ *
+ * @since 0.2.0
+ */
+
+/**
+ * A flag: its name, its value's placeholder (none: a switch), the values it takes, what it does, its
+ * default, and the group it is listed under in the help.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Flag {
+  readonly name: string
+  readonly alias?: string
+  readonly value?: string
+  readonly choices?: ReadonlyArray<string>
+  readonly repeatable?: boolean
+  readonly description: string
+  readonly group: string
+}
+
+/**
+ * A command: its usage line, what it does, its flags, what its positional arguments are, and examples.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CommandSpec {
+  readonly name: string
+  readonly usage: string
+  readonly summary: string
+  readonly flags: ReadonlyArray<Flag>
+  /** The positional arguments' name (e.g. `PROMPT`); absent: the command takes none. */
+  readonly positional?: string
+  readonly sections: ReadonlyArray<readonly [title: string, lines: ReadonlyArray<string>]>
+}
+
+const help: Flag = { name: "help", alias: "h", description: "Show this help", group: "OTHER FLAGS" }
+
+const approvalFlags: ReadonlyArray<Flag> = [
+  {
+    name: "policy",
+    value: "FILE",
+    description: "Ordered rules (JSON with comments) that decide first; see examples/policy.json",
+    group: "APPROVAL FLAGS"
+  },
+  {
+    name: "approval",
+    value: "MODE",
+    choices: ["ask", "approve", "deny"],
+    description: "What no policy rule decides: ask | approve | deny (default: ask on a terminal, else deny)",
+    group: "APPROVAL FLAGS"
+  },
+  {
+    name: "approval-timeout",
+    value: "DURATION",
+    description: "Deny a request nobody answered in time, e.g. 30s, 2m (default: no limit)",
+    group: "APPROVAL FLAGS"
+  },
+  {
+    name: "json",
+    description: "JSON lines on stdout: events {\"id\",\"msg\"} and {\"deputy\":...} records (default: text)",
+    group: "OUTPUT FLAGS"
+  },
+  {
+    name: "drain-timeout",
+    value: "DURATION",
+    description: "How long the sub-agent gets to stop after its turn or Ctrl-C (default: 500ms)",
+    group: "OUTPUT FLAGS"
+  }
+]
+
+const exitCodes: readonly [string, ReadonlyArray<string>] = [
+  "EXIT CODES",
+  [
+    "0    the run completed",
+    "1    the sub-agent failed, aborted, exited, or could not start",
+    "2    usage error (an unknown flag, a bad value, a bad policy file)",
+    "130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP",
+    "141  stdout's reader went away before the run ended (EPIPE); the sub-agent was stopped"
+  ]
+]
+
+/**
+ * `deputy`, `deputy run` and `deputy demo`.
+ *
+ * @since 0.2.0
+ * @category specs
+ */
+export const commands = {
+  deputy: {
+    name: "deputy",
+    usage: "deputy <command> [flags]",
+    summary: "Run AI sub-agents and answer their approval requests.",
+    flags: [help, { name: "version", description: "Show the version", group: "OTHER FLAGS" }],
+    sections: [
+      ["COMMANDS", [
+        "run   Run a sub-agent on a prompt and answer its requests",
+        "demo  Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)"
+      ]],
+      ["EXAMPLES", [
+        "$ deputy demo",
+        "$ deputy run \"fix the failing test in src/parse.ts\"",
+        "$ deputy run --policy rules.json --json \"update the changelog\" > run.jsonl",
+        "$ deputy run --agent-command \"node my-agent.mjs\" --approval deny \"try it\""
+      ]],
+      ["LEARN MORE", ["Use `deputy <command> --help` for the flags of a command."]]
+    ]
+  },
+  run: {
+    name: "run",
+    usage: "deputy run [flags] [--] PROMPT...",
+    summary: "Run a sub-agent on PROMPT and answer its requests (commands, patches, permissions, questions).",
+    positional: "PROMPT",
+    flags: [
+      {
+        name: "agent",
+        value: "AGENT",
+        choices: ["codex", "process"],
+        description: "codex | process (default: codex; process when --agent-command is given)",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "agent-command",
+        value: "\"CMD ARGS\"",
+        description: "The program for --agent process, as one shell-quoted string",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "cwd",
+        value: "DIR",
+        description: "The sub-agent's working directory (default: the current directory)",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "env",
+        value: "NAME",
+        repeatable: true,
+        description: "Also pass the parent's NAME to the sub-agent; repeatable (default: an allow-list)",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "inherit-env",
+        description: "Pass the parent's whole environment to the sub-agent (secrets included)",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "interactive",
+        alias: "i",
+        description: "After each turn, read the next prompt from stdin, until its end",
+        group: "AGENT FLAGS"
+      },
+      {
+        name: "codex-bin",
+        value: "FILE",
+        description: "The Codex executable (default: codex on PATH, else the bundled one)",
+        group: "CODEX FLAGS"
+      },
+      {
+        name: "codex-home",
+        value: "DIR",
+        description: "CODEX_HOME: Codex's configuration and credentials (default: $CODEX_HOME, ~/.codex)",
+        group: "CODEX FLAGS"
+      },
+      {
+        name: "model",
+        value: "NAME",
+        description: "The model Codex uses (default: Codex's configuration)",
+        group: "CODEX FLAGS"
+      },
+      {
+        name: "sandbox",
+        value: "MODE",
+        choices: ["read-only", "workspace-write", "danger-full-access"],
+        description: "read-only | workspace-write | danger-full-access (default: workspace-write)",
+        group: "CODEX FLAGS"
+      },
+      ...approvalFlags,
+      help
+    ],
+    sections: [
+      ["EXAMPLES", [
+        "$ deputy run \"add a --verbose flag to the CLI\"",
+        "$ deputy run --policy rules.json --approval deny \"run the tests and fix what fails\"",
+        "$ deputy run --json --approval approve --cwd ./scratch \"tidy up\" | jq .deputy",
+        "$ deputy run --agent-command \"node my-agent.mjs\" --env GITHUB_TOKEN \"open the PR\"",
+        "$ deputy run -i                      # a session: one prompt per line on stdin",
+        "$ deputy run -- \"-v is the flag to add\"  # a PROMPT that begins with -"
+      ]],
+      exitCodes
+    ]
+  },
+  demo: {
+    name: "demo",
+    usage: "deputy demo [flags]",
+    summary:
+      "Watch a sub-agent ask for approvals, offline: the real Codex against a scripted model, in a temporary directory (removed afterwards).",
+    flags: [...approvalFlags, help],
+    sections: [
+      ["EXAMPLES", [
+        "$ deputy demo",
+        "$ deputy demo --approval approve --json",
+        "$ deputy demo --policy examples/policy.json"
+      ]],
+      exitCodes
+    ]
+  }
+} as const satisfies Record<string, CommandSpec>
+
+/**
+ * The help of a command, for people: usage, flags by group (one line each: what it does and its default),
+ * examples.
+ *
+ * @since 0.2.0
+ * @category help
+ */
+export const helpText = (spec: CommandSpec): string => {
+  const label = (flag: Flag) =>
+    `${flag.alias === undefined ? "    " : `-${flag.alias}, `}--${flag.name}${
+      flag.value === undefined ? "" : ` ${flag.value}`
+    }`
+  const width = Math.max(...spec.flags.map((flag) => label(flag).length))
+  const groups = new Map<string, Array<string>>()
+  for (const flag of spec.flags) {
+    const lines = groups.get(flag.group) ?? []
+    lines.push(`${label(flag).padEnd(width)}  ${flag.description}`)
+    groups.set(flag.group, lines)
+  }
+  const sections: Array<readonly [string, ReadonlyArray<string>]> = [["USAGE", [spec.usage]]]
+  const [first, ...rest] = spec.sections
+  if (spec.name === "deputy" && first !== undefined) sections.push(first)
+  sections.push(...groups.entries())
+  sections.push(...(spec.name === "deputy" ? rest : spec.sections))
+  return [
+    spec.summary,
+    "",
+    ...sections.flatMap(([title, lines]) => [title, ...lines.map((line) => `  ${line}`), ""])
+  ].join("\n")
+}
+
+/**
+ * What the command line asks for: help (its text), the version, an error (its message, for exit code 2),
+ * or a run for `@effect/cli` to parse (the flags are all known and their choices valid).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Checked =
+  | { readonly _tag: "Help"; readonly text: string }
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "Invalid"; readonly message: string; readonly command?: string | undefined }
+  | { readonly _tag: "Valid" }
+
+/** Edits between two words (insert, delete, replace, swap two neighbours). */
+const distance = (a: string, b: string): number => {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i + j))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      }
+    }
+  }
+  return d[a.length][b.length]
+}
+
+/** The closest of `names` to `name`, if one is close enough to be a typo. */
+const closest = (name: string, names: ReadonlyArray<string>): string | undefined => {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const candidate of names) {
+    const d = distance(name, candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  const prefix = names.find((candidate) => candidate.startsWith(name) && name.length >= 2)
+  if (bestDistance <= Math.max(1, Math.floor(name.length / 3))) return best
+  return prefix
+}
+
+/** A token as the person typed it, quoted for an error message (controls shown as escapes). */
+const shown = (text: string) => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)
+
+const invalid = (message: string, command?: string): Checked => ({ _tag: "Invalid", message, command })
+
+const checkCommand = (spec: CommandSpec, args: ReadonlyArray<string>): Checked => {
+  const byName = new Map(spec.flags.map((flag) => [flag.name, flag]))
+  const byAlias = new Map(spec.flags.flatMap((flag) => flag.alias === undefined ? [] : [[flag.alias, flag]]))
+  const seen = new Set<string>()
+  const where = `deputy ${spec.name}`
+  const fail = (message: string) => invalid(message, spec.name)
+  for (let index = 0; index < args.length; index++) {
+    const token = args[index]
+    if (token === "--") {
+      if (spec.positional === undefined && index + 1 < args.length) {
+        return fail(`${where} takes no arguments (got ${shown(args[index + 1])})`)
+      }
+      break
+    }
+    if (!token.startsWith("-") || token === "-") {
+      if (spec.positional === undefined) return fail(`${where} takes no arguments (got ${shown(token)})`)
+      continue
+    }
+    const long = token.startsWith("--")
+    const equals = token.indexOf("=")
+    const name = long ? token.slice(2, equals === -1 ? undefined : equals) : token.slice(1)
+    const flag = long ? byName.get(name) : byAlias.get(name)
+    if (flag === undefined) {
+      const names = spec.flags.map((known) => known.name)
+      const suggestion = closest(long ? name : name.replace(/^-+/, ""), names)
+      const hint = suggestion !== undefined
+        ? `; did you mean --${suggestion}?`
+        : spec.positional !== undefined
+        ? `; a ${spec.positional} that begins with "-" goes after "--": deputy ${spec.name} -- ${shown(token)}`
+        : ""
+      return fail(`unknown flag ${shown(token).slice(1, -1)} for ${where}${hint}`)
+    }
+    if (flag.name === "help") return { _tag: "Help", text: helpText(spec) }
+    if (seen.has(flag.name) && flag.repeatable !== true) return fail(`--${flag.name} is given more than once`)
+    seen.add(flag.name)
+    if (flag.value === undefined) {
+      if (long && equals !== -1) return fail(`--${flag.name} is a switch; it takes no value`)
+      continue
+    }
+    let value: string | undefined
+    if (long && equals !== -1) value = token.slice(equals + 1)
+    else {
+      value = args[index + 1]
+      index++
+    }
+    if (value === undefined) return fail(`--${flag.name} needs a value: --${flag.name} ${flag.value}`)
+    if (flag.choices !== undefined && !flag.choices.includes(value)) {
+      return fail(`--${flag.name}: ${shown(value)} is not one of ${flag.choices.join(", ")}`)
+    }
+  }
+  return { _tag: "Valid" }
+}
+
+/**
+ * The advice after a usage error: where the help is.
+ *
+ * @since 0.2.0
+ * @category help
+ */
+export const seeHelp = (command?: string | undefined): string =>
+  `See \`deputy${command === undefined ? "" : ` ${command}`} --help\`.`
+
+/**
+ * Checks a command line (the arguments after the program's name) against the flags of its command.
+ *
+ * @since 0.2.0
+ * @category checking
+ */
+export const check = (args: ReadonlyArray<string>): Checked => {
+  const [first, ...rest] = args
+  if (first === undefined || first === "--help" || first === "-h") {
+    return { _tag: "Help", text: helpText(commands.deputy) }
+  }
+  if (first === "--version") return { _tag: "Version" }
+  if (first === "run") return checkCommand(commands.run, rest)
+  if (first === "demo") return checkCommand(commands.demo, rest)
+  if (first.startsWith("-")) {
+    const suggestion = closest(first.replace(/^-+/, ""), ["help", "version"])
+    return invalid(
+      `unknown flag ${shown(first).slice(1, -1)} for deputy${
+        suggestion === undefined ? "; flags go after the command: deputy run --help" : `; did you mean --${suggestion}?`
+      }`
+    )
+  }
+  const suggestion = closest(first, ["run", "demo"])
+  return invalid(
+    `unknown command ${shown(first)}${
+      suggestion === undefined ? "; the commands are run and demo" : `; did you mean ${suggestion}?`
+    }`
+  )
+}
