@@ -63,7 +63,6 @@ export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, Com
       codexHome: choice.codexHome,
       sandbox: choice.sandbox,
       model: choice.model,
-      env: choice.env
-      // TODO(integrator): pass `inheritEnv: choice.inheritEnv` once CodexAgent.Options has it (the
-      // "contain" helper adds it); until then Codex inherits everything, as in 0.1.
+      env: choice.env,
+      inheritEnv: choice.inheritEnv
     })

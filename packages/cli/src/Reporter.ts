@@ -82,8 +82,7 @@ export const layerJson: Layer.Layer<Reporter, never, Output> = Layer.effect(
   Effect.map(Output, (output) =>
     Reporter.of({
       event: (event) => Effect.flatMap(JsonOutput.eventLine(event), output.print),
-      settled: (settlement, decider) =>
-        output.print(JsonOutput.approvalLine(JsonOutput.approvalRecord(settlement, decider))),
+      settled: (settlement) => output.print(JsonOutput.approvalLine(JsonOutput.approvalRecord(settlement))),
       ended: (summary) => {
         const { ended } = summary
         return output.print(JsonOutput.endedLine({

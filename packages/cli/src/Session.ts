@@ -136,7 +136,7 @@ export const run = (
       config: options.config,
       drainTimeout: options.drainTimeout,
       approvalTimeout: options.approvalTimeout,
-      onSettled: (settlement) => reporter.settled(settlement, ApprovalSetup.decidedBy(options.approvals, settlement))
+      onSettled: (settlement) => reporter.settled(settlement)
     }
 
     /** Shuts the sub-agent down (if it still runs), shows what the drain brings, reports the end. */

@@ -43,3 +43,5 @@ export * as Style from "./Style.js"
 export * as TerminalApprovals from "./TerminalApprovals.js"
 /** @since 0.1.0 */
 export * as Version from "./Version.js"
+/** @since 0.2.0 */
+export * as Text from "./Text.js"

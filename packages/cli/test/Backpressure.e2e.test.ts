@@ -1,8 +1,8 @@
+import { ShellWords } from "@deputy/core"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as ShellWords from "../src/internal/shellWords.js"
 import * as Cli from "./utils/cli.js"
 
 const hostileAgent = fileURLToPath(new URL("fixtures/hostile-agent.mjs", import.meta.url))

@@ -1,11 +1,11 @@
 import type { ApprovalRequest } from "@deputy/core"
+import { ShellWords } from "@deputy/core"
 import { Event } from "@deputy/protocol"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { fileURLToPath } from "node:url"
-import * as ShellWords from "../src/internal/shellWords.js"
 import * as JsonOutput from "../src/JsonOutput.js"
 import * as Cli from "./utils/cli.js"
 

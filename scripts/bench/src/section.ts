@@ -13,7 +13,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   approval: () => import("./approval.js"),
   shutdown: () => import("./shutdown.js"),
   scale: () => import("./scale.js"),
-  codex: () => import("./codex.js")
+  codex: () => import("./codex.js"),
+  cliStartup: () => import("./cliStartup.js")
 }
 
 export const sectionNames = Object.keys(sections)
