@@ -164,6 +164,15 @@ export const explainStderr = (text: string | undefined, maxLines = 3): Array<str
 export const containment: Effect.Effect<"cgroup" | "process-tracking"> = Containment.mechanism
 
 /**
+ * SIGKILLs the whole tree of every child still running, synchronously: for a program that exits at once
+ * (a second Ctrl-C) without closing their scopes. It also runs by itself on `process.exit`.
+ *
+ * @since 0.2.0
+ * @category lifecycle
+ */
+export const killAllNow: () => void = Containment.killAllNow
+
+/**
  * Which variables of the parent's environment a child gets: exact `names` and name `prefixes`.
  *
  * @since 0.2.0

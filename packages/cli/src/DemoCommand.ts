@@ -40,7 +40,8 @@ export const prompt = "Write a greeting into deputy-demo.txt and show it, then a
 export const command = Command.make("demo", options, (parsed) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const workspace = yield* fs.makeTempDirectoryScoped({ prefix: "deputy-demo-" })
+    // Removed by `removeOnQuit` when the scope closes, or at once on a second Ctrl-C (finalizers skipped).
+    const workspace = yield* fs.makeTempDirectory({ prefix: "deputy-demo-" })
     yield* Signals.removeOnQuit(workspace)
     const agent = CodexAgent.layerScripted().pipe(
       Layer.provide(ScriptedModel.layer(ScriptedModel.demoScenario)),

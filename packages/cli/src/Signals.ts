@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { ChildProcess } from "@deputy/agent-process"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -61,6 +62,8 @@ export const watch = (received: Received): Effect.Effect<void, never, Scope.Scop
     }
     if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false)
     process.stderr.write(`${tty ? "\r\x1b[2K" : ""}Quitting without waiting for the sub-agent.\n`)
+    // Children first (synchronously: finalizers will not run), so none writes into what is removed next.
+    ChildProcess.killAllNow()
     removeNow()
     process.exit(ExitCode.signalled[received.signal])
   }
@@ -80,19 +83,21 @@ export const watch = (received: Received): Effect.Effect<void, never, Scope.Scop
 
 const removedOnQuit = new Set<string>()
 
-const removeNow = () => {
-  for (const dir of removedOnQuit) {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
-    } catch {
-      // Best effort: the program is quitting at once.
-    }
+const remove = (dir: string) => {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
+  } catch {
+    // Best effort: the program is quitting, or the scope's own removal follows.
   }
 }
 
+const removeNow = () => {
+  for (const dir of removedOnQuit) remove(dir)
+}
+
 /**
- * Removes `dir` even if the program quits at once (a second Ctrl-C skips the finalizers), while the
- * scope lives; the scope's own finalizers remove it otherwise.
+ * Removes `dir` when the scope closes, and also if the program quits at once before that (a second
+ * Ctrl-C skips the finalizers).
  *
  * @since 0.2.0
  * @category constructors
@@ -100,7 +105,13 @@ const removeNow = () => {
 export const removeOnQuit = (dir: string): Effect.Effect<void, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => void removedOnQuit.add(dir)),
-    () => Effect.sync(() => void removedOnQuit.delete(dir))
+    // Removed here, then forgotten: a second Ctrl-C between this release and the scope's own removal
+    // would otherwise find the directory neither removed nor remembered.
+    () =>
+      Effect.sync(() => {
+        remove(dir)
+        removedOnQuit.delete(dir)
+      })
   )
 
 /**

@@ -59,8 +59,8 @@ describe("deputy (pipes, no terminal)", () => {
     assert.strictEqual(
       result.stdout.replace(/turn \d+ms|\d+ tokens \(\d+ in, \d+ out\)/g, "…"),
       [
-        "✘ denied by default (no terminal): run `echo hi` in " + dir,
-        "✘ denied by default (no terminal): apply a patch to x.txt",
+        "✘ denied by the default (no terminal): run `echo hi` in " + dir,
+        "✘ denied by the default (no terminal): apply a patch to x.txt",
         "● I did not run `echo hi`: \"denied\"",
         `  I did not write ${dir}/x.txt: "denied"`,
         "✔ completed · … · …",

@@ -57,7 +57,9 @@ describe("deputy demo (the real Codex against the scripted model, offline)", () 
     // `exit`, not `close`: a sub-agent left running by the quick exit may hold the pipes open.
     const code = await new Promise((resolve) => child.on("exit", resolve))
     assert.strictEqual(code, 130, stderr)
-    assert.include(stderr, "Quitting without waiting for the sub-agent.")
+    // The demo's child acknowledges at once, so the run may have drained before the second signal landed;
+    // either way the workspace is gone (QuickQuit.e2e.test.ts holds the quick path deterministically).
+    assert.include(stderr, "Interrupting the sub-agent")
     assert.isFalse(fs.existsSync(workspace), `${workspace} was removed`)
   }, 60_000)
 
@@ -72,9 +74,9 @@ describe("deputy demo (the real Codex against the scripted model, offline)", () 
     assert.strictEqual(await term.exited, 0)
     const screen = Cli.plain(term.output())
     assert.include(screen, "Deputy demo: the real Codex")
-    assert.include(screen, "✔ approved by you: run `echo 'hello from a Deputy sub-agent' > deputy-demo.txt")
+    assert.include(screen, "✔ approved by you (key a): run `echo 'hello from a Deputy sub-agent' > deputy-demo.txt")
     assert.include(screen, "  │ hello from a Deputy sub-agent")
-    assert.include(screen, "✘ denied by you: apply a patch to NOTES.md")
+    assert.include(screen, "✘ denied by you (key d): apply a patch to NOTES.md")
     assert.include(screen, "✎ patch not applied")
     assert.match(screen, /✔ completed · turn [\d.]+m?s · \d+ tokens/)
   })

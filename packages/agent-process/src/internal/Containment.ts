@@ -239,14 +239,51 @@ const trackingTree = (): Tree => {
   }
 }
 
+/** Every tree not yet released: killed synchronously if the program exits without closing their scopes. */
+const unreleasedTrees = new Set<Tree>()
+let exitHookInstalled = false
+
+/**
+ * `process.exit` (a second Ctrl-C quits at once, skipping finalizers) must not leave a child behind:
+ * SIGKILL every tree still held, synchronously, as the process goes.
+ */
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on("exit", killAllNow)
+}
+
+/** SIGKILLs every tree still held, synchronously (for a program about to exit without its finalizers). */
+export const killAllNow = (): void => {
+  for (const tree of unreleasedTrees) {
+    try {
+      tree.signal("SIGKILL")
+    } catch {
+      // best effort: the process is exiting
+    }
+  }
+}
+
+const tracked = (tree: Tree): Tree => {
+  installExitHook()
+  unreleasedTrees.add(tree)
+  return {
+    ...tree,
+    release: () => {
+      unreleasedTrees.delete(tree)
+      tree.release()
+    }
+  }
+}
+
 /** A tree for one child, by the machine's mechanism. */
 export const make: Effect.Effect<Tree> = Effect.map(mechanism, (kind) => {
   if (kind === "cgroup") {
     try {
-      return cgroupTree((probed as { readonly base: string }).base)
+      return tracked(cgroupTree((probed as { readonly base: string }).base))
     } catch {
       // the hierarchy went away or filled up (cgroup.max.descendants): track instead
     }
   }
-  return trackingTree()
+  return tracked(trackingTree())
 })
