@@ -22,15 +22,6 @@ const until = async (check: () => boolean, timeout: number) => {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe("stdout's reader sets the pace", () => {
   afterEach(Cli.stopAll)
 
@@ -92,6 +83,6 @@ describe("stdout's reader sets the pace", () => {
     assert.strictEqual(code, 141)
     assert.include(stderr, "deputy: stdout was closed by its reader before the run ended (EPIPE)")
     const pid = Number(fs.readFileSync(pidFile, "utf8"))
-    await until(() => !alive(pid), 10_000)
+    await until(() => !Cli.isAlive(pid), 10_000)
   }, 60_000)
 })

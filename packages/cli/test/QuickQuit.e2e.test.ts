@@ -11,15 +11,6 @@ import * as Cli from "./utils/cli.js"
 
 const hostileAgent = fileURLToPath(new URL("../../agent-process/test/fixtures/hostile-agent.mjs", import.meta.url))
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe("deputy: a second Ctrl-C", () => {
   afterEach(Cli.stopAll)
 
@@ -55,14 +46,14 @@ describe("deputy: a second Ctrl-C", () => {
         if (pids.length >= expected && stdout.includes("\"task_complete\"")) resolve()
       })
     })
-    assert.isTrue(pids.every(alive), "the tree runs before the signals")
+    assert.isTrue(pids.every(Cli.isAlive), "the tree runs before the signals")
     child.kill("SIGINT")
     const code = await new Promise((resolve) => child.on("exit", resolve))
     assert.strictEqual(code, 130, stderr)
     assert.include(stderr, "Quitting without waiting for the sub-agent.")
     // SIGKILL is sent before the exit; give the kernel a moment to reap (bounded, by pid).
     const deadline = Date.now() + 5000
-    while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-    assert.deepStrictEqual(pids.filter(alive), [], `pids ${pids.join(", ")} are gone`)
+    while (pids.some(Cli.isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.deepStrictEqual(pids.filter(Cli.isAlive), [], `pids ${pids.join(", ")} are gone`)
   }, 60_000)
 })

@@ -212,3 +212,13 @@ const escapes = /\x1b\[[0-9;?]*[A-Za-z]|\r/g
 export const plain = (text: string) =>
   text.split("\n").map((line) => line.slice(line.lastIndexOf("\x1b[2K") + 1).replace(escapes, "").replace(/^\[2K/, ""))
     .join("\n")
+
+/** Whether a process with this pid exists (signal 0); tests check processes by pid, never by name. */
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
