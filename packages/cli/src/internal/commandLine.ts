@@ -59,7 +59,7 @@ const approvalFlags: ReadonlyArray<Flag> = [
   {
     name: "approval-timeout",
     value: "DURATION",
-    description: "Deny a request nobody answered in time, e.g. 30s, 2m (default: no limit)",
+    description: "Settle an unanswered request as timed_out (declined), e.g. 30s (default: no limit)",
     group: "APPROVAL FLAGS"
   },
   {
