@@ -277,8 +277,12 @@ describe("Delegate over a flooding ProcessAgent: bytes, not counts", () => {
         const script = fileURLToPath(new URL("./fixtures/flood-parent.mjs", import.meta.url))
         const result = yield* Effect.promise(() =>
           new Promise<string>((resolve, reject) => {
-            const child = spawn(process.execPath, [script], {
-              env: { ...process.env, FLOOD_COUNT: "128", FLOOD_BYTES: "8000000", FLOOD_PAUSE_MS: "50" },
+            // A heap limit makes V8 collect dead 8 MB strings promptly (without one it keeps garbage it could
+            // free, and RSS says little about what Deputy holds). Measured: without the byte bounds
+            // (FLOOD_BUFFER=10000000000, count bounds only, as in 0.1) this parent dies of heap exhaustion; with
+            // them it peaks at about 220 MiB.
+            const child = spawn(process.execPath, ["--max-old-space-size=192", script], {
+              env: { ...process.env, FLOOD_COUNT: "128", FLOOD_BYTES: "8000000", FLOOD_PAUSE_MS: "300" },
               stdio: ["ignore", "pipe", "inherit"]
             })
             let out = ""
