@@ -83,7 +83,9 @@ const running: State = { _tag: "Running" }
 
 /** What one pass over a batch of the child's events found. */
 interface Pass {
+  /** Allocated for the whole batch (cheaper than growing it): its first `count` slots are used. */
   readonly forward: Array<Event>
+  count: number
   toAsk: Array<RoutedRequest> | undefined
   toCancel: Array<RoutedRequest> | undefined
   ends: ShutdownCause | undefined
@@ -269,8 +271,15 @@ class DelegateRuntime implements DelegateHandle {
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
   private onChunk(chunk: ReadonlyArray<Event>): Effect.Effect<void> {
-    const pass: Pass = { forward: [], toAsk: undefined, toCancel: undefined, ends: undefined }
+    const pass: Pass = {
+      forward: new Array(chunk.length),
+      count: 0,
+      toAsk: undefined,
+      toCancel: undefined,
+      ends: undefined
+    }
     this.classify(chunk, pass)
+    pass.forward.length = pass.count
     this.buffer.append(pass.forward)
     let effect: Effect.Effect<void> = this.buffer.waitForRoom
     if (pass.ends !== undefined) effect = Effect.zipRight(this.stop(pass.ends), effect)
@@ -306,7 +315,7 @@ class DelegateRuntime implements DelegateHandle {
         }
       }
       if (this.terminal !== undefined) continue // one-shot: nothing after the terminal event
-      forward.push(event)
+      forward[pass.count++] = event
       if (turn !== undefined) {
         const end = turn.observe(event)
         if (end !== undefined && this.state._tag === "Running") {
@@ -322,15 +331,17 @@ class DelegateRuntime implements DelegateHandle {
     const routed = route(event, {
       delegateId: this.id,
       source: this.options.source,
-      sequence: this.buffer.total + pass.forward.length
+      sequence: this.buffer.total + pass.count
     })
     if (routed === undefined) return false
     const refused = this.ledger.admit(routed)
     if (refused !== undefined) {
       if (this.terminal === undefined) {
-        pass.forward.push(
-          AgentDiagnostic.toEvent({ type: "deputy_diagnostic", kind: "duplicate_request", message: refused })
-        )
+        pass.forward[pass.count++] = AgentDiagnostic.toEvent({
+          type: "deputy_diagnostic",
+          kind: "duplicate_request",
+          message: refused
+        })
       }
     } else if (this.state._tag === "Running" && this.terminal === undefined && pass.ends === undefined) {
       ;(pass.toAsk ??= []).push(routed)

@@ -9,7 +9,10 @@
  * it released, reads the same events again.
  *
  * Events are kept as the batches they were appended in (segments), so that appending, reading and
- * releasing a batch moves arrays, not events: no per-event copy on the forwarding path.
+ * releasing a batch moves arrays, not events: no per-event copy on the forwarding path. A segment is
+ * measured (`Agent.bytesOf` per event) only when the byte bound decides something: while the buffer
+ * holds `maxEvents` or more it is full whatever the bytes, and a batch released before it was ever
+ * needed is never measured.
  */
 import type { Event } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
@@ -24,10 +27,15 @@ export interface EventBatch {
   readonly events: ReadonlyArray<Event>
 }
 
-/** One appended batch, owned by the buffer (never modified), with the size of each event. */
+/**
+ * One appended batch, owned by the buffer (never modified). Once measured: the size of its events held
+ * then, and how much of that partial releases freed since (re-measured then, which is rare; a full
+ * release subtracts what is left).
+ */
 interface Segment {
   readonly events: ReadonlyArray<Event>
-  readonly sizes: Float64Array
+  bytes: number | undefined
+  releasedBytes: number
 }
 
 /** A one-time wake-up for a waiting fiber. */
@@ -40,20 +48,10 @@ const waitFor = (register: (wake: Wake) => void, unregister: (wake: Wake) => voi
     return Effect.sync(() => unregister(wake))
   })
 
-/** The sizes of a batch's events, and their sum (a loop of its own: it stays optimized whatever calls it). */
-const measure = (events: ReadonlyArray<Event>, sizes: Float64Array): number => {
+/** The size of `events[start..end)` (a loop of its own: it stays optimized whatever calls it). */
+const measure = (events: ReadonlyArray<Event>, start: number, end: number): number => {
   let bytes = 0
-  for (let i = 0; i < events.length; i++) {
-    const size = bytesOf(events[i]!)
-    sizes[i] = size
-    bytes += size
-  }
-  return bytes
-}
-
-const sum = (sizes: Float64Array, start: number, end: number): number => {
-  let bytes = 0
-  for (let i = start; i < end; i++) bytes += sizes[i]!
+  for (let i = start; i < end; i++) bytes += bytesOf(events[i]!)
   return bytes
 }
 
@@ -62,7 +60,9 @@ export class EventBuffer {
   /** Events of `segments[0]` already released. */
   private offset = 0
   private count = 0
+  /** The bytes held in measured segments; `unmeasured` segments are not counted yet. */
   private heldBytes = 0
+  private unmeasured = 0
   /** Sequence number of the first event held: everything before it was released. */
   private releasedUpTo = 0
   private isEnded = false
@@ -87,11 +87,28 @@ export class EventBuffer {
   }
 
   get bytes(): number {
+    this.measureAll()
     return this.heldBytes
   }
 
   private get full(): boolean {
-    return !this.isEnded && (this.count >= this.maxEvents || this.heldBytes >= this.maxBytes)
+    if (this.isEnded) return false
+    if (this.count >= this.maxEvents) return true
+    this.measureAll()
+    return this.heldBytes >= this.maxBytes
+  }
+
+  private measureAll(): void {
+    if (this.unmeasured === 0) return
+    const segments = this.segments
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!
+      if (segment.bytes !== undefined) continue
+      const bytes = measure(segment.events, i === 0 ? this.offset : 0, segment.events.length)
+      segment.bytes = bytes
+      this.heldBytes += bytes
+    }
+    this.unmeasured = 0
   }
 
   /** Raises both limits (while the child is drained, so a consumer that stopped cannot hold up its end). */
@@ -104,9 +121,8 @@ export class EventBuffer {
   /** Appends a batch (never waits, never drops; the buffer keeps the array: do not modify it) and wakes the readers. */
   append(batch: ReadonlyArray<Event>): void {
     if (batch.length === 0 || this.isEnded) return
-    const sizes = new Float64Array(batch.length)
-    this.heldBytes += measure(batch, sizes)
-    this.segments.push({ events: batch, sizes })
+    this.segments.push({ events: batch, bytes: undefined, releasedBytes: 0 })
+    this.unmeasured++
     this.count += batch.length
     this.wakeReaders()
   }
@@ -170,18 +186,26 @@ export class EventBuffer {
       const segment = segments[dropped]!
       const left = segment.events.length - this.offset
       if (count >= left) {
-        this.heldBytes -= sum(segment.sizes, this.offset, segment.events.length)
+        if (segment.bytes === undefined) this.unmeasured--
+        else this.heldBytes -= segment.bytes - segment.releasedBytes
         this.offset = 0
         count -= left
         dropped++
       } else {
-        this.heldBytes -= sum(segment.sizes, this.offset, this.offset + count)
+        if (segment.bytes !== undefined) {
+          const held = segment.bytes - segment.releasedBytes
+          const freed = Math.min(measure(segment.events, this.offset, this.offset + count), held)
+          segment.releasedBytes += freed
+          this.heldBytes -= freed
+        }
         this.offset += count
         count = 0
       }
     }
-    if (dropped === segments.length) this.segments = []
-    else if (dropped > 0) segments.splice(0, dropped)
+    if (dropped === segments.length) {
+      this.segments = []
+      this.heldBytes = 0
+    } else if (dropped > 0) segments.splice(0, dropped)
     if (!this.full) this.wakeWriter()
   }
 
