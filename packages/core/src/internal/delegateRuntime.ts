@@ -296,6 +296,7 @@ class DelegateRuntime implements DelegateHandle {
   private classify(chunk: ReadonlyArray<Event>, pass: Pass): void {
     const forward = pass.forward
     const turn = this.turn
+    let count = pass.count
     for (let i = 0; i < chunk.length; i++) {
       const event = chunk[i]!
       const kind = eventKinds.get(event.msg.type)
@@ -306,7 +307,12 @@ class DelegateRuntime implements DelegateHandle {
           if (info?.total_token_usage) this.currentUsage = info.total_token_usage
           continue
         }
-        if (kind === EventKind.Request && this.routeRequest(event, pass)) continue
+        if (kind === EventKind.Request) {
+          pass.count = count
+          const routed = this.routeRequest(event, pass)
+          count = pass.count
+          if (routed) continue
+        }
         if (kind === EventKind.ShutdownComplete) {
           this.acknowledged = true
           if (this.state._tag === "Draining" && this.drained !== undefined) {
@@ -315,7 +321,7 @@ class DelegateRuntime implements DelegateHandle {
         }
       }
       if (this.terminal !== undefined) continue // one-shot: nothing after the terminal event
-      forward[pass.count++] = event
+      forward[count++] = event
       if (turn !== undefined) {
         const end = turn.observe(event)
         if (end !== undefined && this.state._tag === "Running") {
@@ -324,6 +330,7 @@ class DelegateRuntime implements DelegateHandle {
         }
       }
     }
+    pass.count = count
   }
 
   /** A request event: asked, cancelled or refused as a duplicate; `false` when it is not a request after all. */
