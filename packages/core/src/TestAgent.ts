@@ -120,15 +120,21 @@ export const make = (options: TestAgentOptions = {}) =>
 
     /** Emits in one offer (waits while the child's buffer is full), tracking turns as it goes. */
     const emitTo = (state: Child, items: Iterable<EventMsg | Event>, id?: string) =>
-      Effect.suspend(() => {
-        const batch: Array<Event> = []
-        for (const item of items) {
-          const event: Event = isEvent(item) ? item : { id: id ?? state.turn?.eventId ?? "", msg: item }
-          track(state, event)
-          batch.push(event)
-        }
-        return Effect.asVoid(state.events.offerAll(batch))
-      })
+      Effect.suspend(() => Effect.asVoid(state.events.offerAll(toEvents(state, items, id))))
+
+    /** The events of one emit: a loop of its own, so it stays optimized whatever calls it. */
+    const toEvents = (state: Child, items: Iterable<EventMsg | Event>, id: string | undefined) => {
+      const batch: Array<Event> = Array.isArray(items) ? new Array(items.length) : []
+      let count = 0
+      for (const item of items) {
+        const event: Event = isEvent(item) ? item : { id: id ?? state.turn?.eventId ?? "", msg: item }
+        const type = event.msg.type
+        if (type === "task_started" || type === "task_complete" || type === "turn_aborted") track(state, event)
+        batch[count++] = event
+      }
+      batch.length = count
+      return batch
+    }
 
     const service: TestAgentService = {
       emit: (msg, id) => Effect.flatMap(child, (state) => emitTo(state, [msg], id)),

@@ -59,6 +59,18 @@ export const droppedTypes: ReadonlySet<string> = new Set([
   "mcp_startup_complete"
 ])
 
+/** Event types the delegate does not simply forward, by what it does with them. */
+const EventKind = { Dropped: 0, TokenCount: 1, Request: 2, ShutdownComplete: 3 } as const
+type EventKind = typeof EventKind[keyof typeof EventKind]
+
+/** One map lookup per event (most types are not in it): cheaper than a set test per rule. */
+const eventKinds: ReadonlyMap<string, EventKind> = new Map([
+  ...[...droppedTypes].map((type) => [type, EventKind.Dropped] as const),
+  ...[...requestTypes].map((type) => [type, EventKind.Request] as const),
+  ["token_count", EventKind.TokenCount],
+  ["shutdown_complete", EventKind.ShutdownComplete]
+])
+
 type ShutdownCause = Exclude<EndReason, "drain_timed_out">
 
 /** The delegate's life, in one value. */
@@ -68,6 +80,16 @@ type State =
   | { readonly _tag: "Ended"; readonly result: DelegateEnded }
 
 const running: State = { _tag: "Running" }
+
+/** What one pass over a batch of the child's events found. */
+interface Pass {
+  /** Allocated for the whole batch (cheaper than growing it): its first `count` slots are used. */
+  readonly forward: Array<Event>
+  count: number
+  toAsk: Array<RoutedRequest> | undefined
+  toCancel: Array<RoutedRequest> | undefined
+  ends: ShutdownCause | undefined
+}
 
 /** A one-shot's end as it is reported: the turn's, or the deadline's. */
 type Terminal = { readonly reason: ShutdownCause; readonly message?: string; readonly lastAgentMessage?: string | null }
@@ -249,60 +271,91 @@ class DelegateRuntime implements DelegateHandle {
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
   private onChunk(chunk: ReadonlyArray<Event>): Effect.Effect<void> {
-    const forward: Array<Event> = []
-    let toAsk: Array<RoutedRequest> | undefined
-    let toCancel: Array<RoutedRequest> | undefined
-    let ends: ShutdownCause | undefined
-    for (const event of chunk) {
-      const type = event.msg.type
-      if (type === "token_count") {
-        const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
-        if (info?.total_token_usage) this.currentUsage = info.total_token_usage
-        continue
-      }
-      if (droppedTypes.has(type)) continue
-      const routed = requestTypes.has(type)
-        ? route(event, {
-          delegateId: this.id,
-          source: this.options.source,
-          sequence: this.buffer.total + forward.length
-        })
-        : undefined
-      if (routed !== undefined) {
-        const refused = this.ledger.admit(routed)
-        if (refused !== undefined) {
-          if (this.terminal === undefined) {
-            forward.push(
-              AgentDiagnostic.toEvent({ type: "deputy_diagnostic", kind: "duplicate_request", message: refused })
-            )
-          }
-        } else if (this.state._tag === "Running" && this.terminal === undefined && ends === undefined) {
-          ;(toAsk ??= []).push(routed)
-        } else {
-          ;(toCancel ??= []).push(routed)
+    const pass: Pass = {
+      forward: new Array(chunk.length),
+      count: 0,
+      toAsk: undefined,
+      toCancel: undefined,
+      ends: undefined
+    }
+    this.classify(chunk, pass)
+    pass.forward.length = pass.count
+    this.buffer.append(pass.forward)
+    let effect: Effect.Effect<void> = this.buffer.waitForRoom
+    if (pass.ends !== undefined) effect = Effect.zipRight(this.stop(pass.ends), effect)
+    if (pass.toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(pass.toCancel), effect)
+    if (pass.toAsk !== undefined) effect = Effect.zipRight(this.ask(pass.toAsk), effect)
+    return effect
+  }
+
+  /**
+   * The per-event loop of `onChunk`, alone in its method: batches are long, so V8 compiles this loop
+   * while it runs (on-stack replacement), and code after the loop that never ran would then deoptimize
+   * the compiled loop on every batch.
+   */
+  private classify(chunk: ReadonlyArray<Event>, pass: Pass): void {
+    const forward = pass.forward
+    const turn = this.turn
+    let count = pass.count
+    for (let i = 0; i < chunk.length; i++) {
+      const event = chunk[i]!
+      const kind = eventKinds.get(event.msg.type)
+      if (kind !== undefined) {
+        if (kind === EventKind.Dropped) continue
+        if (kind === EventKind.TokenCount) {
+          const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
+          if (info?.total_token_usage) this.currentUsage = info.total_token_usage
+          continue
         }
-        continue
-      }
-      if (type === "shutdown_complete") {
-        this.acknowledged = true
-        if (this.state._tag === "Draining" && this.drained !== undefined) {
-          Deferred.unsafeDone(this.drained, Exit.succeed(true))
+        if (kind === EventKind.Request) {
+          pass.count = count
+          const routed = this.routeRequest(event, pass)
+          count = pass.count
+          if (routed) continue
+        }
+        if (kind === EventKind.ShutdownComplete) {
+          this.acknowledged = true
+          if (this.state._tag === "Draining" && this.drained !== undefined) {
+            Deferred.unsafeDone(this.drained, Exit.succeed(true))
+          }
         }
       }
       if (this.terminal !== undefined) continue // one-shot: nothing after the terminal event
-      forward.push(event)
-      const end = this.turn?.observe(event)
-      if (end !== undefined && this.state._tag === "Running") {
-        this.terminal = terminalOf(end)
-        ends = this.terminal.reason
+      forward[count++] = event
+      if (turn !== undefined) {
+        const end = turn.observe(event)
+        if (end !== undefined && this.state._tag === "Running") {
+          this.terminal = terminalOf(end)
+          pass.ends = this.terminal.reason
+        }
       }
     }
-    this.buffer.append(forward)
-    let effect: Effect.Effect<void> = this.buffer.waitForRoom
-    if (ends !== undefined) effect = Effect.zipRight(this.stop(ends), effect)
-    if (toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(toCancel), effect)
-    if (toAsk !== undefined) effect = Effect.zipRight(this.ask(toAsk), effect)
-    return effect
+    pass.count = count
+  }
+
+  /** A request event: asked, cancelled or refused as a duplicate; `false` when it is not a request after all. */
+  private routeRequest(event: Event, pass: Pass): boolean {
+    const routed = route(event, {
+      delegateId: this.id,
+      source: this.options.source,
+      sequence: this.buffer.total + pass.count
+    })
+    if (routed === undefined) return false
+    const refused = this.ledger.admit(routed)
+    if (refused !== undefined) {
+      if (this.terminal === undefined) {
+        pass.forward[pass.count++] = AgentDiagnostic.toEvent({
+          type: "deputy_diagnostic",
+          kind: "duplicate_request",
+          message: refused
+        })
+      }
+    } else if (this.state._tag === "Running" && this.terminal === undefined && pass.ends === undefined) {
+      ;(pass.toAsk ??= []).push(routed)
+    } else {
+      ;(pass.toCancel ??= []).push(routed)
+    }
+    return true
   }
 
   // --- requests ---

@@ -7,6 +7,12 @@
  * Reading never removes: `read(from)` returns the events from `from` on; `release(upTo)` frees the
  * events before `upTo` and makes room for the child. A reader that is interrupted after a read, before
  * it released, reads the same events again.
+ *
+ * Events are kept as the batches they were appended in (segments), so that appending, reading and
+ * releasing a batch moves arrays, not events: no per-event copy on the forwarding path. A segment is
+ * measured (`Agent.bytesOf` per event) only when the byte bound decides something: while the buffer
+ * holds `maxEvents` or more it is full whatever the bytes, and a batch released before it was ever
+ * needed is never measured.
  */
 import type { Event } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
@@ -21,6 +27,17 @@ export interface EventBatch {
   readonly events: ReadonlyArray<Event>
 }
 
+/**
+ * One appended batch, owned by the buffer (never modified). Once measured: the size of its events held
+ * then, and how much of that partial releases freed since (re-measured then, which is rare; a full
+ * release subtracts what is left).
+ */
+interface Segment {
+  readonly events: ReadonlyArray<Event>
+  bytes: number | undefined
+  releasedBytes: number
+}
+
 /** A one-time wake-up for a waiting fiber. */
 type Wake = () => void
 
@@ -31,11 +48,22 @@ const waitFor = (register: (wake: Wake) => void, unregister: (wake: Wake) => voi
     return Effect.sync(() => unregister(wake))
   })
 
+/** The size of `events[start..end)` (a loop of its own: it stays optimized whatever calls it). */
+const measure = (events: ReadonlyArray<Event>, start: number, end: number): number => {
+  let bytes = 0
+  for (let i = start; i < end; i++) bytes += bytesOf(events[i]!)
+  return bytes
+}
+
 export class EventBuffer {
-  private events: Array<Event> = []
-  private sizes: Array<number> = []
+  private segments: Array<Segment> = []
+  /** Events of `segments[0]` already released. */
+  private offset = 0
+  private count = 0
+  /** The bytes held in measured segments; `unmeasured` segments are not counted yet. */
   private heldBytes = 0
-  /** Sequence number of `events[0]`: everything before it was released. */
+  private unmeasured = 0
+  /** Sequence number of the first event held: everything before it was released. */
   private releasedUpTo = 0
   private isEnded = false
   private readers: Array<Wake> | undefined
@@ -50,7 +78,7 @@ export class EventBuffer {
 
   /** How many events were forwarded so far: the sequence number the next one gets. */
   get total(): number {
-    return this.releasedUpTo + this.events.length
+    return this.releasedUpTo + this.count
   }
 
   /** The first event not yet released: where a new reader starts. */
@@ -59,11 +87,28 @@ export class EventBuffer {
   }
 
   get bytes(): number {
+    this.measureAll()
     return this.heldBytes
   }
 
   private get full(): boolean {
-    return !this.isEnded && (this.events.length >= this.maxEvents || this.heldBytes >= this.maxBytes)
+    if (this.isEnded) return false
+    if (this.count >= this.maxEvents) return true
+    this.measureAll()
+    return this.heldBytes >= this.maxBytes
+  }
+
+  private measureAll(): void {
+    if (this.unmeasured === 0) return
+    const segments = this.segments
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!
+      if (segment.bytes !== undefined) continue
+      const bytes = measure(segment.events, i === 0 ? this.offset : 0, segment.events.length)
+      segment.bytes = bytes
+      this.heldBytes += bytes
+    }
+    this.unmeasured = 0
   }
 
   /** Raises both limits (while the child is drained, so a consumer that stopped cannot hold up its end). */
@@ -73,15 +118,12 @@ export class EventBuffer {
     this.wakeWriter()
   }
 
-  /** Appends a batch (never waits, never drops) and wakes the readers. */
+  /** Appends a batch (never waits, never drops; the buffer keeps the array: do not modify it) and wakes the readers. */
   append(batch: ReadonlyArray<Event>): void {
     if (batch.length === 0 || this.isEnded) return
-    for (const event of batch) {
-      const size = bytesOf(event)
-      this.events.push(event)
-      this.sizes.push(size)
-      this.heldBytes += size
-    }
+    this.segments.push({ events: batch, bytes: undefined, releasedBytes: 0 })
+    this.unmeasured++
+    this.count += batch.length
     this.wakeReaders()
   }
 
@@ -104,9 +146,7 @@ export class EventBuffer {
   read(from: number): Effect.Effect<Option.Option<EventBatch>> {
     return Effect.suspend(() => {
       const start = Math.max(from, this.releasedUpTo)
-      if (start < this.total) {
-        return Effect.succeed(Option.some({ from: start, events: this.events.slice(start - this.releasedUpTo) }))
-      }
+      if (start < this.total) return Effect.succeed(Option.some({ from: start, events: this.eventsFrom(start) }))
       if (this.isEnded) return Effect.succeed(Option.none())
       return Effect.zipRight(
         waitFor((wake) => (this.readers ??= []).push(wake), (wake) => {
@@ -118,19 +158,54 @@ export class EventBuffer {
     })
   }
 
+  /** Every held event from `start` (held) on: a segment itself when it is exactly that, else one copy. */
+  private eventsFrom(start: number): ReadonlyArray<Event> {
+    const segments = this.segments
+    let skip = start - this.releasedUpTo + this.offset
+    let first = 0
+    while (skip >= segments[first]!.events.length) skip -= segments[first++]!.events.length
+    const head = segments[first]!.events
+    if (first === segments.length - 1) return skip === 0 ? head : head.slice(skip)
+    const out = head.slice(skip)
+    for (let i = first + 1; i < segments.length; i++) {
+      const events = segments[i]!.events
+      for (let j = 0; j < events.length; j++) out.push(events[j]!)
+    }
+    return out
+  }
+
   /** Releases the events before `upTo` (the consumer has handled them) and makes room for the child. */
   release(upTo: number): void {
-    const count = Math.min(upTo, this.total) - this.releasedUpTo
+    let count = Math.min(upTo, this.total) - this.releasedUpTo
     if (count <= 0) return
-    for (let i = 0; i < count; i++) this.heldBytes -= this.sizes[i]!
-    if (count === this.events.length) {
-      this.events = []
-      this.sizes = []
-    } else {
-      this.events.splice(0, count)
-      this.sizes.splice(0, count)
-    }
     this.releasedUpTo += count
+    this.count -= count
+    const segments = this.segments
+    let dropped = 0
+    while (count > 0) {
+      const segment = segments[dropped]!
+      const left = segment.events.length - this.offset
+      if (count >= left) {
+        if (segment.bytes === undefined) this.unmeasured--
+        else this.heldBytes -= segment.bytes - segment.releasedBytes
+        this.offset = 0
+        count -= left
+        dropped++
+      } else {
+        if (segment.bytes !== undefined) {
+          const held = segment.bytes - segment.releasedBytes
+          const freed = Math.min(measure(segment.events, this.offset, this.offset + count), held)
+          segment.releasedBytes += freed
+          this.heldBytes -= freed
+        }
+        this.offset += count
+        count = 0
+      }
+    }
+    if (dropped === segments.length) {
+      this.segments = []
+      this.heldBytes = 0
+    } else if (dropped > 0) segments.splice(0, dropped)
     if (!this.full) this.wakeWriter()
   }
 
