@@ -42,7 +42,43 @@ export interface Provenance {
   readonly callId: string
   /** Why the sub-agent exists. */
   readonly source: SubAgentSource
+  /** The position of the event the request arrived with, among the delegate's forwarded events. */
   readonly sequence?: number
+  /**
+   * The asking node's path in a supervised tree (`root/review/tests`); absent outside a tree.
+   *
+   * @since 0.2.0
+   */
+  readonly path?: string | undefined
+  /**
+   * Where the request comes from through the tree: the root first, the asking node last, each with its
+   * source and, for every node but the asker, the turn and call in which it started the next one.
+   * Absent outside a tree.
+   *
+   * @since 0.2.0
+   */
+  readonly chain?: ReadonlyArray<ProvenanceLink> | undefined
+}
+
+/**
+ * One node on a request's way up a supervised tree.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProvenanceLink {
+  /** The node's path (`root/review`). */
+  readonly path: string
+  /** The node's own name (the last segment of its path). */
+  readonly name: string
+  /** The node's delegate id. */
+  readonly delegateId: string
+  /** Why the node exists. */
+  readonly source: SubAgentSource
+  /** The node's turn in which the next node on the chain was started, when known. */
+  readonly turnId?: string | undefined
+  /** The tool call that started the next node on the chain, when known. */
+  readonly callId?: string | undefined
 }
 
 /**
