@@ -6,7 +6,7 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalOutcome, ApprovalRequest, InboxSettlement, PendingApproval } from "@deputy/core"
+import type { InboxSettlement, PendingApproval } from "@deputy/core"
 import { ApprovalRequest as Requests, DecidedBy, RequestPaths, Text } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 
@@ -96,7 +96,7 @@ export type Action = "approve" | "approve_for_session" | "deny" | "abort"
  */
 export interface RequestView {
   readonly id: string
-  readonly kind: ApprovalRequest["kind"]
+  readonly kind: Requests.ApprovalKind
   readonly delegateId: Shown
   readonly path?: Shown | undefined
   readonly receivedAt: number
@@ -122,7 +122,7 @@ export interface HistoryView {
   readonly id: string
   readonly summary: Shown
   readonly path?: Shown | undefined
-  readonly outcome: ApprovalOutcome
+  readonly outcome: Requests.ApprovalOutcome
   readonly decidedBy: Shown
   /** The client name when a client of the inbox decided (`web:<tab id>`). */
   readonly client?: string | undefined
@@ -180,7 +180,7 @@ const diffLines = (text: string, sign?: "+" | "-"): Array<DiffLine> => {
   ]
 }
 
-const actionsOf = (request: ApprovalRequest): ReadonlyArray<Action> =>
+const actionsOf = (request: Requests.ApprovalRequest): ReadonlyArray<Action> =>
   request.kind === "command" || request.kind === "patch"
     ? ["approve", "approve_for_session", "deny", "abort"]
     : request.kind === "permissions"

@@ -14,8 +14,8 @@
  *
  * @since 0.2.0
  */
-import type { DelegateHandle, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
-import { ApprovalInbox, ApprovalNotPending } from "@deputy/core"
+import type { Delegate, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
+import { ApprovalInbox, type ApprovalNotPending } from "@deputy/core"
 import type { AgentStatus, Event, TokenUsage } from "@deputy/protocol"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
@@ -100,7 +100,7 @@ export interface WebServerService {
   readonly port: number
   readonly token: string
   readonly attach: (
-    handle: DelegateHandle,
+    handle: Delegate.DelegateHandle,
     node?: Omit<TreeNode, "id"> | undefined
   ) => Effect.Effect<void, never, Scope.Scope>
   readonly report: (node: TreeNode) => Effect.Effect<void>
@@ -241,7 +241,9 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
   switch (request.kind) {
     case "command":
     case "patch":
-      return ApprovalInbox.decision(action === "approve" ? "approved" : action === "deny" ? "denied" : action)
+      return ApprovalInbox.decision(
+        action === "approve" ? "approved" : action === "deny" ? "denied" : action === "abort" ? "abort" : "approved_for_session"
+      )
     case "permissions":
       return action === "abort"
         ? undefined
@@ -482,7 +484,7 @@ export const make = (
           const ended = yield* handle.ended
           yield* refresh
           yield* putNode({ id: handle.id, ended: ended.reason })
-        }).pipe(Effect.forkScoped)
+        }).pipe(Effect.forkScoped, Effect.asVoid)
       })
 
     return {
