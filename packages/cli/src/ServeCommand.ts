@@ -102,7 +102,9 @@ export const execute = (serve: ServeSettings) =>
         const handle = yield* Delegate.oneShot({ id, input, cwd: serve.cwd, source: { other: "deputy serve" } })
         yield* server.attach(handle, { path: `serve/${id}` })
       }).pipe(
-        Effect.catchAll((error) => server.report({ id: `task-${index + 1}`, path: `serve/task-${index + 1}`, ended: error.message }))
+        Effect.catchAll((error) =>
+          server.report({ id: `task-${index + 1}`, path: `serve/task-${index + 1}`, ended: error.message })
+        )
       ), { discard: true })
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(ApprovalInbox.layer, Agents.layer(serve.agent))))

@@ -108,8 +108,10 @@ describe("deputy serve", () => {
     assert.strictEqual(await answer(url, second.id, "deny"), 200)
     assert.strictEqual(await answer(url, second.id, "approve"), 409)
 
-    const done = await follow(url, (state) =>
-      ["task-1", "task-2"].every((id) => state.nodes.get(id)?.ended !== undefined))
+    const done = await follow(
+      url,
+      (state) => ["task-1", "task-2"].every((id) => state.nodes.get(id)?.ended !== undefined)
+    )
     const outputs = (id: string) =>
       (done.events.get(id) ?? []).filter((event) => event.type === "exec_command_end").map((e) => e.text.join(""))
     assert.deepStrictEqual(outputs("task-1").length, 1)

@@ -191,19 +191,20 @@ const sourceText = (source: unknown): string => typeof source === "string" ? sou
 
 /**
  * A pending request as the page shows it; paths are resolved against `workspace` (core
- * `RequestPaths`), and a patched file outside it is flagged.
+ * `RequestPaths`), and a patched file outside it is flagged. `nodePath` names the asking node when the
+ * request carries no tree path (a delegate attached to the server outside a tree).
  *
  * @since 0.2.0
  * @category views
  */
-export const request = (pending: PendingApproval, workspace: string): RequestView => {
+export const request = (pending: PendingApproval, workspace: string, nodePath?: string | undefined): RequestView => {
   const req = pending.request
   const touched = RequestPaths.touched(req, workspace)
   const base = {
     id: req.id,
     kind: req.kind,
     delegateId: shown(req.delegateId, 200),
-    path: req.path === undefined ? undefined : shown(req.path, 400),
+    path: req.path !== undefined ? shown(req.path, 400) : nodePath !== undefined ? shown(nodePath, 400) : undefined,
     receivedAt: pending.receivedAt,
     deadline: pending.deadline,
     summary: shown(Requests.describe(req), 400),

@@ -17,11 +17,11 @@
 import type { Delegate, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
 import { ApprovalInbox, type ApprovalNotPending } from "@deputy/core"
 import type { AgentStatus, Event, TokenUsage } from "@deputy/protocol"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -242,7 +242,13 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
     case "command":
     case "patch":
       return ApprovalInbox.decision(
-        action === "approve" ? "approved" : action === "deny" ? "denied" : action === "abort" ? "abort" : "approved_for_session"
+        action === "approve"
+          ? "approved"
+          : action === "deny"
+          ? "denied"
+          : action === "abort"
+          ? "abort"
+          : "approved_for_session"
       )
     case "permissions":
       return action === "abort"
@@ -284,6 +290,7 @@ export const make = (
     // the messages' order is the changes' order.
     let n = 0
     const nodes = new Map<string, View.NodeView>()
+    const nodePaths = new Map<string, string>()
     const events = new Map<string, Array<View.EventView>>()
     let pending: ReadonlyArray<View.RequestView> = []
     const history: Array<View.HistoryView> = []
@@ -305,6 +312,7 @@ export const make = (
     const putNode = (node: TreeNode) =>
       Effect.sync(() => {
         const before = nodes.get(node.id)
+        if (node.path !== undefined) nodePaths.set(node.id, node.path)
         const view: View.NodeView = {
           id: node.id,
           path: node.path !== undefined ? View.shown(node.path, 400) : before?.path ?? View.shown(node.id, 400),
@@ -344,7 +352,7 @@ export const make = (
     yield* inbox.changes.pipe(
       Stream.runForEach((all) =>
         Effect.sync(() => {
-          pending = all.map((entry) => View.request(entry, workspace))
+          pending = all.map((entry) => View.request(entry, workspace, nodePaths.get(entry.request.delegateId)))
           publish((n) => ({ type: "pending", n, pending }))
         })
       ),
@@ -367,14 +375,15 @@ export const make = (
     // happens after `make` returns is missed.
     yield* Effect.yieldNow()
 
-    const json = (status: number, body: unknown) =>
-      HttpServerResponse.unsafeJson(body, { status, headers: security })
+    const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status, headers: security })
 
     const events$ = Effect.gen(function*() {
       const subscription = yield* PubSub.subscribe(hub)
       const first = snapshot()
       const live = Stream.fromQueue(subscription).pipe(Stream.map(sse))
-      const ping = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.map(() => encoder.encode(": ping\n\n")))
+      const ping = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(
+        Stream.map(() => encoder.encode(": ping\n\n"))
+      )
       return Stream.concat(Stream.make(encoder.encode("retry: 1000\n\n"), sse(first)), Stream.merge(live, ping))
     })
 
@@ -398,14 +407,19 @@ export const make = (
       if (reply === undefined) return json(400, { error: `a ${waiting.request.kind} request cannot be answered so` })
       return yield* inbox.respond(id, reply, { client: `web:${tab}` }).pipe(
         Effect.as(json(200, { ok: true })),
-        Effect.catchTag("ApprovalNotPending", (error: ApprovalNotPending) =>
-          Effect.succeed(json(409, { error: error.message, settled: settledEntry() }))),
+        Effect.catchTag(
+          "ApprovalNotPending",
+          (error: ApprovalNotPending) => Effect.succeed(json(409, { error: error.message, settled: settledEntry() }))
+        ),
         Effect.catchTag("ApprovalAnswerMismatch", (error) => Effect.succeed(json(400, { error: error.message })))
       )
     })
 
     const router = HttpRouter.empty.pipe(
-      HttpRouter.get("/", Effect.succeed(HttpServerResponse.html(page(token)).pipe(HttpServerResponse.setHeaders(security)))),
+      HttpRouter.get(
+        "/",
+        Effect.succeed(HttpServerResponse.html(page(token)).pipe(HttpServerResponse.setHeaders(security)))
+      ),
       HttpRouter.get(
         "/app.js",
         Effect.succeed(
@@ -414,7 +428,9 @@ export const make = (
       ),
       HttpRouter.get(
         "/style.css",
-        Effect.succeed(HttpServerResponse.text(files.style, { contentType: "text/css; charset=utf-8", headers: security }))
+        Effect.succeed(
+          HttpServerResponse.text(files.style, { contentType: "text/css; charset=utf-8", headers: security })
+        )
       ),
       HttpRouter.get("/api/state", Effect.sync(() => json(200, snapshot()))),
       HttpRouter.get(

@@ -1,6 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
 import { ApprovalInbox } from "@deputy/core"
 import { WebServer } from "@deputy/web"
+import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
@@ -25,7 +25,10 @@ describe("the guard", () => {
       token
     }))
     assert.strictEqual(check({ method: "GET", url: "/", headers: { host } }, { host, token })?.status, 403)
-    assert.strictEqual(check({ method: "OPTIONS", url: `/?token=${token}`, headers: { host } }, { host, token })?.status, 403)
+    assert.strictEqual(
+      check({ method: "OPTIONS", url: `/?token=${token}`, headers: { host } }, { host, token })?.status,
+      403
+    )
   })
 
   it.prop("refuses every token but the right one, and every Host but the one it started with", [
@@ -34,13 +37,17 @@ describe("the guard", () => {
   ], ([guess, wrongHost]) => {
     if (guess !== token) {
       assert.strictEqual(
-        check({ method: "GET", url: `/?token=${encodeURIComponent(guess)}`, headers: { host } }, { host, token })?.status,
+        check({ method: "GET", url: `/?token=${encodeURIComponent(guess)}`, headers: { host } }, { host, token })
+          ?.status,
         403
       )
-      assert.strictEqual(check({ method: "POST", url: "/api/answer", headers: { ...post, "x-deputy-token": guess } }, {
-        host,
-        token
-      })?.status, 403)
+      assert.strictEqual(
+        check({ method: "POST", url: "/api/answer", headers: { ...post, "x-deputy-token": guess } }, {
+          host,
+          token
+        })?.status,
+        403
+      )
     }
     assert.strictEqual(
       check({ method: "GET", url: `/?token=${token}`, headers: { host: wrongHost } }, { host, token })?.status,
@@ -52,13 +59,18 @@ describe("the guard", () => {
     const expect = { host, token }
     assert.isUndefined(check({ method: "POST", url: "/api/answer", headers: post }, expect))
     const { "x-deputy-token": _, ...noHeader } = post
-    assert.strictEqual(check({ method: "POST", url: `/api/answer?token=${token}`, headers: noHeader }, expect)?.status, 403)
     assert.strictEqual(
-      check({ method: "POST", url: "/api/answer", headers: { ...post, origin: "http://evil.example" } }, expect)?.status,
+      check({ method: "POST", url: `/api/answer?token=${token}`, headers: noHeader }, expect)?.status,
       403
     )
     assert.strictEqual(
-      check({ method: "POST", url: "/api/answer", headers: { ...post, origin: "http://localhost:4000" } }, expect)?.status,
+      check({ method: "POST", url: "/api/answer", headers: { ...post, origin: "http://evil.example" } }, expect)
+        ?.status,
+      403
+    )
+    assert.strictEqual(
+      check({ method: "POST", url: "/api/answer", headers: { ...post, origin: "http://localhost:4000" } }, expect)
+        ?.status,
       403
     )
     const { origin: _o, ...noOrigin } = post
@@ -96,13 +108,20 @@ describe("the server, over real HTTP", () => {
       const port = server.port
 
       assert.strictEqual(server.url, `http://${own}/?token=${server.token}`)
-      assert.strictEqual((yield* request({ port, path: `/?token=${server.token}`, headers: { host: own } })).status, 200)
+      assert.strictEqual(
+        (yield* request({ port, path: `/?token=${server.token}`, headers: { host: own } })).status,
+        200
+      )
       for (const path of ["/", "/app.js", "/style.css", "/api/state", "/api/events", "/?token=wrong"]) {
         const refused = yield* request({ port, path, headers: { host: own } })
         assert.strictEqual(refused.status, 403, path)
         assert.notInclude(refused.body, "rm -rf")
       }
-      const rebinding = yield* request({ port, path: `/api/state?token=${server.token}`, headers: { host: `evil.example:${port}` } })
+      const rebinding = yield* request({
+        port,
+        path: `/api/state?token=${server.token}`,
+        headers: { host: `evil.example:${port}` }
+      })
       assert.strictEqual(rebinding.status, 403)
       assert.notInclude(rebinding.body, "rm -rf")
 
@@ -126,21 +145,43 @@ describe("the server, over real HTTP", () => {
         port,
         path: `/api/answer?token=${server.token}`,
         method: "POST",
-        headers: { host: own, origin: server.origin, "content-type": "text/plain", "content-length": String(body.length) },
+        headers: {
+          host: own,
+          origin: server.origin,
+          "content-type": "text/plain",
+          "content-length": String(body.length)
+        },
         body
       })
       assert.strictEqual(simpleForm.status, 403)
-      const preflight = yield* request({ port, path: `/api/answer?token=${server.token}`, method: "OPTIONS", headers: { host: own, origin: "http://evil.example" } })
+      const preflight = yield* request({
+        port,
+        path: `/api/answer?token=${server.token}`,
+        method: "OPTIONS",
+        headers: { host: own, origin: "http://evil.example" }
+      })
       assert.strictEqual(preflight.status, 403)
       assert.isUndefined(preflight.headers["access-control-allow-origin"])
       assert.deepStrictEqual((yield* inbox.pending).map((entry) => entry.request.id), [pending.request.id])
 
       // The same answer from the page's origin goes through, once.
-      const accepted = yield* request({ port, path: "/api/answer", method: "POST", headers: { ...headers, origin: server.origin }, body })
+      const accepted = yield* request({
+        port,
+        path: "/api/answer",
+        method: "POST",
+        headers: { ...headers, origin: server.origin },
+        body
+      })
       assert.strictEqual(accepted.status, 200)
       const answer = yield* agent.awaitOp("exec_approval")
       assert.deepStrictEqual(answer.op, { type: "exec_approval", id: "c1", turn_id: "t", decision: "approved" })
-      const again = yield* request({ port, path: "/api/answer", method: "POST", headers: { ...headers, origin: server.origin }, body })
+      const again = yield* request({
+        port,
+        path: "/api/answer",
+        method: "POST",
+        headers: { ...headers, origin: server.origin },
+        body
+      })
       assert.strictEqual(again.status, 409)
       assert.include(again.body, "inbox client web:attacker")
     }).pipe(Effect.provide(layer)))
@@ -148,7 +189,11 @@ describe("the server, over real HTTP", () => {
   it.scopedLive("pages carry a strict content security policy and no referrer", () =>
     Effect.gen(function*() {
       const server = yield* WebServer.WebServer
-      const page = yield* request({ port: server.port, path: `/?token=${server.token}`, headers: { host: `127.0.0.1:${server.port}` } })
+      const page = yield* request({
+        port: server.port,
+        path: `/?token=${server.token}`,
+        headers: { host: `127.0.0.1:${server.port}` }
+      })
       assert.include(String(page.headers["content-security-policy"]), "script-src 'self'")
       assert.strictEqual(page.headers["referrer-policy"], "no-referrer")
       assert.strictEqual(page.headers["x-frame-options"], "DENY")

@@ -28,7 +28,13 @@ export const request = (options: {
           if (sse) res.destroy()
         })
         const done = () =>
-          resume(Effect.succeed({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
+          resume(
+            Effect.succeed({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString(),
+              headers: res.headers
+            })
+          )
         res.on("end", done)
         res.on("close", done)
       })
