@@ -157,7 +157,7 @@ const renderTree = () => {
       runs(node.path, "node-path"),
       el("span", `status status-${node.status.split(":")[0]}`, node.status)
     )
-    if (node.turn !== undefined) head.append(el("span", "turn", "turn ", runs(node.turn)))
+    if (node.turn !== undefined && flat(node.turn) !== "") head.append(el("span", "turn", "turn ", runs(node.turn)))
     if (node.usage !== undefined) {
       head.append(el("span", "usage", `${node.usage.total} tokens (${node.usage.input} in, ${node.usage.output} out)`))
     }

@@ -170,6 +170,16 @@ const statusText = (status: AgentStatus | string | undefined): string =>
     ? "completed"
     : `errored: ${status.errored}`
 
+/** The turn the last turn event of a batch leaves running: its id, `""` when it ended, none if no such event. */
+const currentTurn = (batch: ReadonlyArray<Event>): string | undefined => {
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const msg = batch[i].msg
+    if (msg.type === "task_started") return String(msg.turn_id ?? batch[i].id)
+    if (msg.type === "task_complete" || msg.type === "turn_aborted") return ""
+  }
+  return undefined
+}
+
 const packageRoot = (): string => {
   let dir = path.dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 5; i++) {
@@ -377,7 +387,8 @@ export const make = (
 
     const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status, headers: security })
 
-    const events$ = Effect.gen(function*() {
+    // The subscription lives as long as the response's stream: it ends when the page goes away.
+    const events$ = Stream.unwrapScoped(Effect.gen(function*() {
       const subscription = yield* PubSub.subscribe(hub)
       const first = snapshot()
       const live = Stream.fromQueue(subscription).pipe(Stream.map(sse))
@@ -385,7 +396,7 @@ export const make = (
         Stream.map(() => encoder.encode(": ping\n\n"))
       )
       return Stream.concat(Stream.make(encoder.encode("retry: 1000\n\n"), sse(first)), Stream.merge(live, ping))
-    })
+    }))
 
     const answer = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -435,11 +446,12 @@ export const make = (
       HttpRouter.get("/api/state", Effect.sync(() => json(200, snapshot()))),
       HttpRouter.get(
         "/api/events",
-        Effect.map(events$, (body) =>
-          HttpServerResponse.stream(body, {
+        Effect.sync(() =>
+          HttpServerResponse.stream(events$, {
             contentType: "text/event-stream",
             headers: { ...security, connection: "keep-alive" }
-          }))
+          })
+        )
       ),
       HttpRouter.post("/api/answer", answer)
     )
@@ -493,6 +505,8 @@ export const make = (
             const batch = yield* handle.read(position)
             if (Option.isNone(batch)) break
             yield* addEvents(handle.id, batch.value.from, batch.value.events)
+            const turn = currentTurn(batch.value.events)
+            if (turn !== undefined) yield* putNode({ id: handle.id, turn })
             position = batch.value.from + batch.value.events.length
             yield* handle.release(position)
             yield* refresh

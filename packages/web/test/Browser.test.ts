@@ -42,7 +42,36 @@ suite("deputy serve in Chromium", () => {
       const review = yield* child("root/review")
       const tests = yield* child("root/tests")
       yield* review.agent.startTurn("t1")
-      yield* review.agent.emit({ type: "agent_message", message: "I will run the test suite first." })
+      yield* review.agent.emit({ type: "agent_message", message: "I will look at the tree, then run the tests." })
+      yield* review.agent.emit({
+        type: "exec_approval_request",
+        call_id: "c0",
+        command: ["git", "status"],
+        cwd: workspace
+      }, "t1")
+      const inbox = yield* ApprovalInbox
+      yield* inbox.awaitPending((entry) => entry.request.callId === "c0")
+      const browser = yield* Browser.context
+      const page = yield* Browser.pw(() => browser.newPage())
+      yield* Browser.pw(() => page.goto(server.url))
+      // The first request answered with its key: `a` approves the selected (oldest) request.
+      yield* Browser.pw(() => page.locator("#pending > li[data-kind=command].selected").waitFor())
+      yield* Browser.pw(() => page.keyboard.press("a"))
+      const looked = yield* review.agent.awaitOp("exec_approval")
+      assert.deepStrictEqual(looked.op, { type: "exec_approval", id: "c0", turn_id: "t1", decision: "approved" })
+      yield* review.agent.emit({
+        type: "exec_command_begin",
+        call_id: "c0",
+        command: ["git", "status"],
+        cwd: workspace
+      })
+      yield* review.agent.emit({
+        type: "exec_command_end",
+        call_id: "c0",
+        exit_code: 0,
+        aggregated_output: "On branch main\nnothing to commit, working tree clean\n"
+      })
+
       yield* review.agent.emit({
         type: "exec_approval_request",
         call_id: "c1",
@@ -50,6 +79,7 @@ suite("deputy serve in Chromium", () => {
         cwd: workspace,
         reason: "run the tests before changing anything"
       }, "t1")
+      yield* inbox.awaitPending((entry) => entry.request.callId === "c1")
       yield* tests.agent.startTurn("t2")
       yield* tests.agent.emit({
         type: "apply_patch_approval_request",
@@ -63,49 +93,55 @@ suite("deputy serve in Chromium", () => {
         },
         reason: "fix the constant"
       }, "t2")
-      const inbox = yield* ApprovalInbox
       yield* inbox.awaitPending((entry) => entry.request.kind === "patch")
 
-      const browser = yield* Browser.context
-      const page = yield* Browser.pw(() => browser.newPage())
-      yield* Browser.pw(() => page.goto(server.url))
       yield* Browser.pw(() => page.locator("#pending > li").nth(1).waitFor())
-      const kinds = yield* Browser.pw(() =>
-        page.locator("#pending > li").evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.kind))
-      )
-      assert.deepStrictEqual(kinds, ["command", "patch"], "oldest first")
+      const kinds = () =>
+        Browser.pw(() =>
+          page.locator("#pending > li").evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.kind))
+        )
+      assert.deepStrictEqual(yield* kinds(), ["command", "patch"], "oldest first")
       const command = page.locator("#pending > li[data-kind=command]")
       assert.include(yield* Browser.pw(() => command.locator(".command").innerText()), "$ npm test -- --run")
       assert.include(
         yield* Browser.pw(() => command.locator(".reason").innerText()),
         "run the tests before changing anything"
       )
+      assert.include(yield* Browser.pw(() => command.locator(".request-path").innerText()), "root/review")
       const outside = page.locator("#pending > li[data-kind=patch] .file-outside")
       assert.strictEqual(yield* Browser.pw(() => outside.count()), 1)
       assert.include(yield* Browser.pw(() => outside.locator(".file-head").innerText()), "../../../etc/profile")
       assert.include(yield* Browser.pw(() => outside.innerText()), "outside the workspace")
-      yield* Browser.pw(() =>
-        page.locator(".node[data-node=review] .event-log").getByText("I will run the test suite first.").waitFor()
-      )
+      const diff = yield* Browser.pw(() => page.locator("#pending > li[data-kind=patch] .file").first().innerText())
+      assert.include(diff, "-export const a = 1")
+      assert.include(diff, "+export const a = 2")
+      const review$ = page.locator(".node[data-node=review]")
+      yield* Browser.pw(() => review$.getByText("nothing to commit").waitFor())
+      assert.include(yield* Browser.pw(() => review$.locator(".node-head").innerText()), "turn t1")
+      yield* Browser.pw(() => page.locator("#history > li").first().waitFor())
       fs.mkdirSync(path.dirname(screenshot), { recursive: true })
       yield* Browser.pw(() => page.screenshot({ path: screenshot, fullPage: true }))
       assert.isAbove(fs.statSync(screenshot).size, 10_000)
 
-      // Approve the command with its button; the patch is then the selected request: deny it with `d`.
-      yield* Browser.pw(() => command.locator("button[data-action=approve]").click())
-      const approved = yield* review.agent.awaitOp("exec_approval")
-      assert.deepStrictEqual(approved.op, { type: "exec_approval", id: "c1", turn_id: "t1", decision: "approved" })
-      yield* Browser.pw(() => page.locator("#pending > li").first().and(page.locator("[data-kind=patch]")).waitFor())
+      // `n` (not now) puts the command last in this tab; `d` then denies the patch, now selected.
+      yield* Browser.pw(() => page.keyboard.press("n"))
+      assert.deepStrictEqual(yield* kinds(), ["patch", "command"])
+      yield* Browser.pw(() => page.locator("#pending > li[data-kind=patch].selected").waitFor())
       yield* Browser.pw(() => page.keyboard.press("d"))
       const denied = yield* tests.agent.awaitOp("patch_approval")
       assert.deepStrictEqual(denied.op, { type: "patch_approval", id: "p1", decision: "denied" })
+      // The command with its button.
+      yield* Browser.pw(() => page.locator("#pending > li[data-kind=patch]").waitFor({ state: "detached" }))
+      yield* Browser.pw(() => command.locator("button[data-action=approve]").click())
+      const approved = yield* review.agent.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === "c1")
+      assert.deepStrictEqual(approved.op, { type: "exec_approval", id: "c1", turn_id: "t1", decision: "approved" })
 
       // Exactly those answers, once each.
       const answers = (received: ReadonlyArray<{ readonly op: { readonly type: string } }>) =>
         received.filter((submission) => submission.op.type.endsWith("_approval")).length
-      assert.strictEqual(answers(yield* review.agent.received), 1)
+      assert.strictEqual(answers(yield* review.agent.received), 2)
       assert.strictEqual(answers(yield* tests.agent.received), 1)
-      yield* Browser.pw(() => page.locator("#history > li").nth(1).waitFor())
+      yield* Browser.pw(() => page.locator("#history > li").nth(2).waitFor())
       const history = yield* Browser.pw(() => page.locator("#history").innerText())
       assert.match(history, /denied apply a patch to .* — by inbox client web:[0-9a-f]{12} \(this tab\)/)
       assert.match(history, /approved run `npm test -- --run` .* — by inbox client web:[0-9a-f]{12} \(this tab\)/)
