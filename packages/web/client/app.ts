@@ -61,7 +61,12 @@ interface NodeView {
   readonly parent?: string
   readonly status: string
   readonly turn?: Shown
-  readonly usage?: { readonly input: number; readonly output: number; readonly total: number }
+  readonly usage?: {
+    readonly input?: number
+    readonly output?: number
+    readonly total: number
+    readonly turns?: number
+  }
   readonly budgetLeft?: Shown
   readonly ended?: Shown
 }
@@ -159,7 +164,13 @@ const renderTree = () => {
     )
     if (node.turn !== undefined && flat(node.turn) !== "") head.append(el("span", "turn", "turn ", runs(node.turn)))
     if (node.usage !== undefined) {
-      head.append(el("span", "usage", `${node.usage.total} tokens (${node.usage.input} in, ${node.usage.output} out)`))
+      const { input, output, total, turns } = node.usage
+      const detail = [
+        input !== undefined ? `${input} in` : undefined,
+        output !== undefined ? `${output} out` : undefined,
+        turns !== undefined ? `${turns} turns` : undefined
+      ].filter((part) => part !== undefined)
+      head.append(el("span", "usage", `${total} tokens${detail.length > 0 ? ` (${detail.join(", ")})` : ""}`))
     }
     if (node.budgetLeft !== undefined) head.append(el("span", "budget", "budget left ", runs(node.budgetLeft)))
     if (node.ended !== undefined) head.append(el("span", "ended", "ended: ", runs(node.ended)))

@@ -153,7 +153,14 @@ export interface NodeView {
   readonly parent?: string | undefined
   readonly status: string
   readonly turn?: Shown | undefined
-  readonly usage?: { readonly input: number; readonly output: number; readonly total: number } | undefined
+  readonly usage?:
+    | {
+      readonly input?: number | undefined
+      readonly output?: number | undefined
+      readonly total: number
+      readonly turns?: number | undefined
+    }
+    | undefined
   readonly budgetLeft?: Shown | undefined
   readonly ended?: Shown | undefined
 }

@@ -51,7 +51,8 @@ export interface TreeNode {
   readonly parent?: string | undefined
   readonly status?: AgentStatus | string | undefined
   readonly turn?: string | undefined
-  readonly usage?: TokenUsage | undefined
+  /** A delegate's token usage, or a supervisor's roll-up (`tokens`, `turns`). */
+  readonly usage?: TokenUsage | { readonly tokens: number; readonly turns?: number | undefined } | undefined
   readonly budgetLeft?: string | undefined
   readonly ended?: string | undefined
 }
@@ -290,6 +291,12 @@ export const make = (
     const inbox = yield* ApprovalInbox
     const hostName = options.host ?? "127.0.0.1"
     const token = options.token ?? Guard.freshToken()
+    if (!/^[A-Za-z0-9_-]{16,256}$/.test(token)) {
+      return yield* new WebServerError({
+        address: `127.0.0.1:${options.port ?? 0}`,
+        cause: "the token must be 16 to 256 URL-safe characters (A-Z a-z 0-9 _ -)"
+      })
+    }
     const workspace = path.resolve(options.workspace ?? process.cwd())
     const eventsPerNode = options.eventsPerNode ?? 500
     const historySize = options.historySize ?? 1000
@@ -330,9 +337,11 @@ export const make = (
           status: node.status !== undefined ? View.plain(View.shown(statusText(node.status), 400)) : before?.status ??
             "unknown",
           turn: node.turn !== undefined ? View.shown(node.turn, 200) : before?.turn,
-          usage: node.usage !== undefined
-            ? { input: node.usage.input_tokens, output: node.usage.output_tokens, total: node.usage.total_tokens }
-            : before?.usage,
+          usage: node.usage === undefined
+            ? before?.usage
+            : "tokens" in node.usage
+            ? { total: node.usage.tokens, turns: node.usage.turns }
+            : { input: node.usage.input_tokens, output: node.usage.output_tokens, total: node.usage.total_tokens },
           budgetLeft: node.budgetLeft !== undefined ? View.shown(node.budgetLeft, 200) : before?.budgetLeft,
           ended: node.ended !== undefined ? View.shown(node.ended, 400) : before?.ended
         }
