@@ -30,3 +30,26 @@ describe("View.shown", () => {
     assert.include(joined, "more characters")
   })
 })
+
+describe("the page script", () => {
+  it("has no HTML sink: everything goes in through text nodes", async () => {
+    const fs = await import("node:fs")
+    const source = fs.readFileSync(new URL("../client/app.ts", import.meta.url), "utf8")
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "")
+    for (
+      const sink of [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "DOMParser",
+        "createContextualFragment",
+        "srcdoc",
+        "eval(",
+        "new Function"
+      ]
+    ) {
+      assert.notInclude(code, sink)
+    }
+  })
+})
