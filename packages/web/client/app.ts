@@ -302,6 +302,18 @@ const notice = (...parts: ReadonlyArray<Node | string>) => {
   byId("notice").replaceChildren(...parts)
 }
 
+/** Requests this tab answered too late, whose settlement it has not seen yet: told when it arrives. */
+const late = new Set<string>()
+
+const alreadyDecided = (entry: HistoryView) =>
+  notice(
+    el("strong", undefined, "Already decided: "),
+    runs(entry.summary),
+    ` was ${entry.outcome} by `,
+    runs(entry.decidedBy, "decided-by"),
+    ` at ${time(entry.at)}.`
+  )
+
 // ---------------------------------------------------------------------------------------------------
 // Actions.
 
@@ -329,14 +341,12 @@ const answer = async (id: string, action: string) => {
     })
     if (response.ok) return notice()
     const body = await response.json().catch(() => ({})) as { error?: string; settled?: HistoryView }
-    if (response.status === 409 && body.settled !== undefined) {
-      notice(
-        el("strong", undefined, "Already decided: "),
-        runs(body.settled.summary),
-        ` was ${body.settled.outcome} by `,
-        runs(body.settled.decidedBy, "decided-by"),
-        ` at ${time(body.settled.at)}.`
-      )
+    const known = body.settled ?? state.history.find((entry) => entry.id === id)
+    if (response.status === 409 && known !== undefined) alreadyDecided(known)
+    else if (response.status === 409) {
+      // Settled a moment ago: the settlement is on its way on the event stream.
+      late.add(id)
+      notice(el("strong", undefined, "Already decided: "), "this request was settled by another answer.")
     } else {
       notice(el("strong", undefined, "Not answered: "), body.error ?? `HTTP ${response.status}`)
     }
@@ -412,6 +422,7 @@ const apply = (message: Message) => {
       break
     case "settled":
       state.history.push(message.entry)
+      if (late.delete(message.entry.id)) alreadyDecided(message.entry)
       renderHistory()
       break
     case "node":

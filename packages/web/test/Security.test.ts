@@ -199,4 +199,46 @@ describe("the server, over real HTTP", () => {
       assert.strictEqual(page.headers["x-frame-options"], "DENY")
       assert.notInclude(page.body, "<script>")
     }).pipe(Effect.provide(layer)))
+
+  it.scopedLive("answers racing for one request: exactly one wins, the others are told who decided", () =>
+    Effect.gen(function*() {
+      const server = yield* WebServer.WebServer
+      const { agent } = yield* child("root/a")
+      const inbox = yield* ApprovalInbox
+      yield* agent.emit({ type: "exec_approval_request", call_id: "c1", command: ["make"], cwd: "/" }, "t")
+      const pending = yield* inbox.awaitPending()
+      const post = (tab: string, action: string) => {
+        const body = JSON.stringify({ id: pending.request.id, action, tab })
+        return request({
+          port: server.port,
+          path: "/api/answer",
+          method: "POST",
+          headers: {
+            host: `127.0.0.1:${server.port}`,
+            origin: server.origin,
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(body)),
+            "x-deputy-token": server.token
+          },
+          body
+        })
+      }
+      const tabs = Array.from({ length: 12 }, (_, i) => `tab${i}`)
+      const replies = yield* Effect.forEach(tabs, (tab, i) => post(tab, i % 2 === 0 ? "approve" : "deny"), {
+        concurrency: "unbounded"
+      })
+      const winners = replies.flatMap((reply, i) => reply.status === 200 ? [tabs[i]] : [])
+      assert.strictEqual(winners.length, 1)
+      assert.deepStrictEqual(replies.filter((reply) => reply.status === 409).length, tabs.length - 1)
+      const answer = yield* agent.awaitOp("exec_approval")
+      const expected = tabs.indexOf(winners[0]) % 2 === 0 ? "approved" : "denied"
+      assert.deepStrictEqual(answer.op, { type: "exec_approval", id: "c1", turn_id: "t", decision: expected })
+      assert.strictEqual((yield* agent.received).filter((s) => s.op.type === "exec_approval").length, 1)
+      for (const reply of replies.filter((reply) => reply.status === 409)) {
+        const settled = (JSON.parse(reply.body) as { settled?: { client?: string } }).settled
+        // The settlement is announced before the winner's reply is written, but a loser can be refused
+        // between the two: it is then told the request is not pending, without the name yet.
+        if (settled !== undefined) assert.strictEqual(settled.client, `web:${winners[0]}`)
+      }
+    }).pipe(Effect.provide(layer)))
 })
