@@ -446,9 +446,22 @@ const connect = () => {
   source.onmessage = (event: MessageEvent<string>) => apply(JSON.parse(event.data) as Message)
   source.onerror = () => {
     connection("reconnecting…", false)
-    // The browser retries by itself unless the server answered with an error; then try again here.
-    if (source?.readyState === EventSource.CLOSED) setTimeout(reconnect, 1000)
+    // The browser retries by itself unless the server answered with an error; then find out which.
+    if (source?.readyState === EventSource.CLOSED) setTimeout(probe, 1000)
   }
+}
+
+/** After a refused stream: a server that does not know this page's token (a new one) is said so. */
+const probe = () => {
+  fetch("/api/state", { headers: { "x-deputy-token": token } }).then(
+    (response) => {
+      if (response.status === 403) {
+        connection("this page's token was refused: open the URL the server printed", false)
+        setTimeout(probe, 5000)
+      } else reconnect()
+    },
+    () => setTimeout(probe, 1000)
+  )
 }
 
 const reconnect = () => {
