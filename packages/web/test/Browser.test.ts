@@ -214,7 +214,8 @@ suite("deputy serve in Chromium", () => {
       yield* Browser.pw(() => page.locator("body[data-live=no]").waitFor())
       assert.include(yield* Browser.pw(() => page.locator("#connection").innerText()), "reconnecting")
 
-      const after = yield* start(before.port, before.token)
+      const second = yield* Scope.make()
+      const after = yield* Scope.extend(start(before.port, before.token), second)
       assert.strictEqual(after.url, before.url)
       const request: ApprovalRequest.CommandApproval = {
         id: "d/command/c9",
@@ -230,6 +231,11 @@ suite("deputy serve in Chromium", () => {
       yield* Browser.pw(() => page.locator("#pending > li[data-kind=command]").waitFor())
       const serverAfter = yield* Browser.pw(() => page.evaluate(() => document.body.dataset.server))
       assert.notStrictEqual(serverAfter, serverBefore)
+
+      // A server on the same port with another token: the page says its token was refused.
+      yield* Scope.close(second, Exit.void)
+      yield* start(before.port)
+      yield* Browser.pw(() => page.locator("#connection").getByText("token was refused").waitFor())
     }).pipe(Effect.provide(ApprovalInbox.layer)))
 
   it.scopedLive("a child's <script>, HTML and escape sequences are shown as text", () =>
