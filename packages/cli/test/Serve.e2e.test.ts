@@ -1,6 +1,6 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as http from "node:http"
-import { agentCommand, spawnDeputy, stopAll, tempDir } from "./utils/cli.js"
+import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js"
 
 afterEach(stopAll)
 
@@ -124,5 +124,20 @@ describe("deputy serve", () => {
     child.kill("SIGINT")
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
     assert.strictEqual(code, 130)
+  })
+
+  it("usage errors name the flag (exit 2): a bad port, codex flags with a process agent, an unknown flag", async () => {
+    const port = await run(["serve", "--port", "70000"])
+    assert.strictEqual(port.code, 2)
+    assert.include(port.stderr, "--port: 70000 is not a port")
+    const mixed = await run(["serve", "--agent-command", "node x.mjs", "--model", "m"])
+    assert.strictEqual(mixed.code, 2)
+    assert.include(mixed.stderr, "--model only apply to --agent codex")
+    const unknown = await run(["serve", "--prot", "8080"])
+    assert.strictEqual(unknown.code, 2)
+    assert.include(unknown.stderr, "did you mean --port?")
+    const typo = await run(["serv"])
+    assert.strictEqual(typo.code, 2)
+    assert.include(typo.stderr, "did you mean serve?")
   })
 })
