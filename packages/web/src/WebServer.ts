@@ -24,6 +24,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -71,7 +72,8 @@ export interface HistoryEntry {
 /**
  * Options: the loopback name (`127.0.0.1` or `localhost`), the port (default: a free one), the token
  * (default: fresh and random; give the same one to a restarted server so open pages reconnect), the
- * workspace patches are checked against, how many events per node the page keeps, and the optional
+ * workspace patches are checked against, how many events per node the page keeps (default 200), how many
+ * settlements the history keeps (default 1000), and the optional
  * tree and history inputs.
  *
  * @since 0.2.0
@@ -298,7 +300,7 @@ export const make = (
       })
     }
     const workspace = path.resolve(options.workspace ?? process.cwd())
-    const eventsPerNode = options.eventsPerNode ?? 500
+    const eventsPerNode = options.eventsPerNode ?? 200
     const historySize = options.historySize ?? 1000
     const serverId = Guard.freshToken().slice(0, 12)
     const files = assets()
@@ -367,18 +369,33 @@ export const make = (
         publish((n) => ({ type: "settled", n, entry }))
       })
 
-    // The inbox: its pending list (oldest first, as it keeps it) and every settlement, with when.
-    yield* inbox.changes.pipe(
-      Stream.runForEach((all) =>
-        Effect.sync(() => {
-          pending = all.map((entry) => View.request(entry, workspace, nodePaths.get(entry.request.delegateId)))
-          publish((n) => ({ type: "pending", n, pending }))
-        })
-      ),
-      Effect.forkScoped
-    )
+    // The inbox: every settlement, with when, and its pending list (oldest first, as it keeps it; each
+    // request's view made once). The settlements' reader is started first; `make` returns once the list's
+    // reader has its current value, so what follows is seen.
     yield* inbox.settlements.pipe(
       Stream.runForEach((settled) => Effect.flatMap(Clock.currentTimeMillis, (at) => addHistory(settled, at))),
+      Effect.forkScoped
+    )
+    const views = new WeakMap<PendingApproval, View.RequestView>()
+    const viewOf = (entry: PendingApproval) => {
+      let view = views.get(entry)
+      if (view === undefined) {
+        view = View.request(entry, workspace, nodePaths.get(entry.request.delegateId))
+        views.set(entry, view)
+      }
+      return view
+    }
+    const listening = yield* Deferred.make<void>()
+    yield* inbox.changes.pipe(
+      Stream.runForEach((all) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            pending = all.map(viewOf)
+            publish((n) => ({ type: "pending", n, pending }))
+          }),
+          Deferred.succeed(listening, undefined)
+        )
+      ),
       Effect.forkScoped
     )
     if (options.tree !== undefined) {
@@ -390,9 +407,7 @@ export const make = (
         Effect.forkScoped
       )
     }
-    // `changes` and `settlements` are subscribed once the forks start; wait for that, so nothing that
-    // happens after `make` returns is missed.
-    yield* Effect.yieldNow()
+    yield* Deferred.await(listening)
 
     const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status, headers: security })
 
