@@ -98,6 +98,10 @@ const tabId = (() => {
 })()
 
 const keptEvents = 200
+const keptHistory = 1000
+
+/** Nodes whose event list this tab folded (kept across re-renders). */
+const folded = new Set<string>()
 
 const state = {
   server: "",
@@ -176,7 +180,11 @@ const renderTree = () => {
     if (node.ended !== undefined) head.append(el("span", "ended", "ended: ", runs(node.ended)))
     const events = state.events.get(node.id) ?? []
     const details = el("details", "events")
-    details.open = true
+    details.open = !folded.has(node.id)
+    details.addEventListener("toggle", () => {
+      if (details.open) folded.delete(node.id)
+      else folded.add(node.id)
+    })
     details.append(el("summary", undefined, `${events.length} events`))
     const log = el("ol", "event-log")
     for (const event of events.slice(-50)) {
@@ -422,6 +430,7 @@ const apply = (message: Message) => {
       break
     case "settled":
       state.history.push(message.entry)
+      if (state.history.length > keptHistory) state.history.splice(0, state.history.length - keptHistory)
       if (late.delete(message.entry.id)) alreadyDecided(message.entry)
       renderHistory()
       break
