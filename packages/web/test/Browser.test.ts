@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Browser from "./browser.js"
@@ -15,7 +16,11 @@ import { child } from "./support.js"
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, "../../..")
 const workspace = path.join(repo, "packages", "web")
-const screenshot = path.join(repo, "docs", "serve.png")
+/** The README's screenshot: written when missing or with `DEPUTY_UPDATE_SCREENSHOT=1` (else a temporary file). */
+const readmeScreenshot = path.join(repo, "docs", "serve.png")
+const screenshot = !fs.existsSync(readmeScreenshot) || process.env.DEPUTY_UPDATE_SCREENSHOT === "1"
+  ? readmeScreenshot
+  : path.join(os.tmpdir(), `deputy-serve-${process.pid}.png`)
 
 const layer = WebServer.WebServer.layer({ workspace }).pipe(Layer.provideMerge(ApprovalInbox.layer))
 
