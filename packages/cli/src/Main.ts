@@ -23,6 +23,7 @@ import * as CommandLine from "./internal/commandLine.js"
 import * as LineReader from "./internal/LineReader.js"
 import * as Output from "./Output.js"
 import * as RunCommand from "./RunCommand.js"
+import * as ServeCommand from "./ServeCommand.js"
 import * as Signals from "./Signals.js"
 import * as StdioTerminal from "./StdioTerminal.js"
 import * as Style from "./Style.js"
@@ -36,7 +37,7 @@ import { version } from "./Version.js"
  */
 export const command = Command.make("deputy").pipe(
   Command.withDescription("Run AI sub-agents and answer their approval requests."),
-  Command.withSubcommands([RunCommand.command, DemoCommand.command])
+  Command.withSubcommands([RunCommand.command, DemoCommand.command, ServeCommand.command])
 )
 
 /**

@@ -101,7 +101,8 @@ export const commands = {
     sections: [
       ["COMMANDS", [
         "run   Run a sub-agent on a prompt and answer its requests",
-        "demo  Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)"
+        "demo  Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)",
+        "serve Answer sub-agents' requests in a browser (127.0.0.1, a token in the URL)"
       ]],
       ["EXAMPLES", [
         "$ deputy demo",
@@ -211,6 +212,39 @@ export const commands = {
     ]
   }
 } as const satisfies Record<string, CommandSpec>
+
+/**
+ * `deputy serve` (`@deputy/web`): its own flags and `deputy run`'s agent flags.
+ *
+ * @since 0.2.0
+ * @category specs
+ */
+export const serve: CommandSpec = {
+  name: "serve",
+  usage: "deputy serve [--task PROMPT]... [--port N] [flags]",
+  summary:
+    "The approval inbox in a browser: prints one URL (127.0.0.1, a fresh token); runs each --task as a sub-agent and answers its requests on the page, until Ctrl-C.",
+  flags: [
+    {
+      name: "task",
+      value: "PROMPT",
+      repeatable: true,
+      description: "Run a sub-agent on PROMPT; repeatable, one node each (default: none, just serve)",
+      group: "SERVE FLAGS"
+    },
+    { name: "port", value: "N", description: "The port on 127.0.0.1 (default: a free one)", group: "SERVE FLAGS" },
+    ...commands.run.flags.filter((flag) =>
+      flag.group === "AGENT FLAGS" && flag.name !== "interactive" || flag.group === "CODEX FLAGS"
+    ),
+    help
+  ],
+  sections: [
+    ["EXAMPLES", [
+      "$ deputy serve --task \"fix the failing test\" --task \"update the changelog\"",
+      "$ deputy serve --port 8765 --agent-command \"node my-agent.mjs\" --task \"try it\""
+    ]]
+  ]
+}
 
 /**
  * The help of a command, for people: usage, flags by group (one line each: what it does and its default),
@@ -368,6 +402,7 @@ export const check = (args: ReadonlyArray<string>): Checked => {
   if (first === "--version") return { _tag: "Version" }
   if (first === "run") return checkCommand(commands.run, rest)
   if (first === "demo") return checkCommand(commands.demo, rest)
+  if (first === "serve") return checkCommand(serve, rest)
   if (first.startsWith("-")) {
     const suggestion = closest(first.replace(/^-+/, ""), ["help", "version"])
     return invalid(
@@ -376,10 +411,10 @@ export const check = (args: ReadonlyArray<string>): Checked => {
       }`
     )
   }
-  const suggestion = closest(first, ["run", "demo"])
+  const suggestion = closest(first, ["run", "demo", "serve"])
   return invalid(
     `unknown command ${shown(first)}${
-      suggestion === undefined ? "; the commands are run and demo" : `; did you mean ${suggestion}?`
+      suggestion === undefined ? "; the commands are run, demo and serve" : `; did you mean ${suggestion}?`
     }`
   )
 }

@@ -1,0 +1,143 @@
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as http from "node:http"
+import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js"
+
+afterEach(stopAll)
+
+interface State {
+  pending: Array<{ id: string; command?: Array<string> }>
+  history: Array<{ id: string; outcome: string; decidedBy: Array<string>; client?: string }>
+  nodes: Map<string, { id: string; status: string; ended?: Array<string> }>
+  events: Map<string, Array<{ type: string; text: Array<string> }>>
+}
+
+/** Follows the page's event stream (the same one the browser reads) and resolves when `until` holds. */
+const follow = (url: URL, until: (state: State) => boolean) =>
+  new Promise<State>((resolve, reject) => {
+    const state: State = { pending: [], history: [], nodes: new Map(), events: new Map() }
+    const req = http.get({
+      host: url.hostname,
+      port: url.port,
+      path: `/api/events?token=${url.searchParams.get("token")}`,
+      headers: { host: url.host }
+    }, (res) => {
+      let buffer = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        buffer += chunk
+        let end: number
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const data = frame.split("\n").find((line) => line.startsWith("data: "))
+          if (data === undefined) continue
+          const message = JSON.parse(data.slice(6))
+          if (message.type === "snapshot") {
+            state.pending = message.pending
+            state.history = message.history
+            for (const node of message.nodes) state.nodes.set(node.id, node)
+            for (const [id, list] of Object.entries(message.events)) state.events.set(id, list as any)
+          } else if (message.type === "pending") state.pending = message.pending
+          else if (message.type === "settled") state.history.push(message.entry)
+          else if (message.type === "node") state.nodes.set(message.node.id, message.node)
+          else if (message.type === "events") {
+            state.events.set(message.node, [...(state.events.get(message.node) ?? []), ...message.events])
+          }
+          if (until(state)) {
+            req.destroy()
+            resolve(state)
+          }
+        }
+      })
+    })
+    req.on("error", (error) => {
+      if (!(error as NodeJS.ErrnoException).code?.includes("ECONNRESET")) reject(error)
+    })
+  })
+
+const answer = (url: URL, id: string, action: string) =>
+  new Promise<number>((resolve, reject) => {
+    const body = JSON.stringify({ id, action, tab: "e2e" })
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: "/api/answer",
+      method: "POST",
+      headers: {
+        host: url.host,
+        origin: url.origin,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        "x-deputy-token": url.searchParams.get("token")!
+      }
+    }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+    })
+    req.on("error", reject)
+    req.end(body)
+  })
+
+describe("deputy serve", () => {
+  it("prints one URL, runs the tasks, and each process child gets the answer given on the page", async () => {
+    const cwd = tempDir()
+    const child = spawnDeputy([
+      "serve",
+      "--agent-command",
+      agentCommand(),
+      "--cwd",
+      cwd,
+      "--task",
+      "run:echo first-ran",
+      "--task",
+      "run:echo second-ran"
+    ])
+    const url = await new Promise<URL>((resolve) => {
+      let out = ""
+      child.stdout.on("data", (data) => {
+        out += data
+        const line = out.split("\n")[0]
+        if (out.includes("\n")) resolve(new URL(line))
+      })
+    })
+    assert.match(url.href, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/)
+    const asked = await follow(url, (state) => state.pending.length === 2)
+    const first = asked.pending.find((request) => request.id.startsWith("task-1/"))!
+    const second = asked.pending.find((request) => request.id.startsWith("task-2/"))!
+    assert.strictEqual(await answer(url, first.id, "approve"), 200)
+    assert.strictEqual(await answer(url, second.id, "deny"), 200)
+    assert.strictEqual(await answer(url, second.id, "approve"), 409)
+
+    const done = await follow(
+      url,
+      (state) => ["task-1", "task-2"].every((id) => state.nodes.get(id)?.ended !== undefined)
+    )
+    const outputs = (id: string) =>
+      (done.events.get(id) ?? []).filter((event) => event.type === "exec_command_end").map((e) => e.text.join(""))
+    assert.deepStrictEqual(outputs("task-1").length, 1)
+    assert.include(outputs("task-1")[0], "first-ran")
+    assert.deepStrictEqual(outputs("task-2"), [])
+    assert.deepStrictEqual(
+      done.history.map((entry) => [entry.id, entry.outcome, entry.client]).sort(),
+      [[first.id, "approved", "web:e2e"], [second.id, "denied", "web:e2e"]]
+    )
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+    assert.strictEqual(code, 130)
+  })
+
+  it("usage errors name the flag (exit 2): a bad port, codex flags with a process agent, an unknown flag", async () => {
+    const port = await run(["serve", "--port", "70000"])
+    assert.strictEqual(port.code, 2)
+    assert.include(port.stderr, "--port: 70000 is not a port")
+    const mixed = await run(["serve", "--agent-command", "node x.mjs", "--model", "m"])
+    assert.strictEqual(mixed.code, 2)
+    assert.include(mixed.stderr, "--model only apply to --agent codex")
+    const unknown = await run(["serve", "--prot", "8080"])
+    assert.strictEqual(unknown.code, 2)
+    assert.include(unknown.stderr, "did you mean --port?")
+    const typo = await run(["serv"])
+    assert.strictEqual(typo.code, 2)
+    assert.include(typo.stderr, "did you mean serve?")
+  })
+})
