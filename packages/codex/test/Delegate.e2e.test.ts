@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, leftovers, provideNode, requestToolsArgs, tempDir } from "./utils.js"
+import { awaitNoLeftovers, codexVersions, leftovers, provideNode, requestToolsArgs, tempDir } from "./utils.js"
 
 type Json = Record<string, any>
 
@@ -25,11 +25,12 @@ const types = (events: ReadonlyArray<Event>) =>
   events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
 
 /** Codex against a scripted model with this scenario, as the `AgentSpawner` (the model is in context too). */
-const codex = (
+const codexOf = (binary: string) =>
+(
   scenario: ScriptedModel.Scenario,
   options: Omit<CodexAgent.Options, "codexHome"> = {}
 ): Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> =>
-  CodexAgent.layerScripted(options).pipe(
+  CodexAgent.layerScripted({ binary, ...options }).pipe(
     Layer.provideMerge(ScriptedModel.layer(scenario)),
     Layer.provide(NodeContext.layer)
   )
@@ -51,7 +52,8 @@ const userInput = (text: string) => ({
   items: [{ type: "text" as const, text, text_elements: [] }]
 })
 
-describe("Delegate over the real Codex (end to end)", () => {
+describe.each(codexVersions)("Delegate over the real Codex $version (end to end)", ({ binary }) => {
+  const codex = codexOf(binary)
   it.scopedLive("one-shot, message only: completed with the last agent message", () =>
     Effect.gen(function*() {
       const { ended, events } = yield* oneShot("hello")
