@@ -136,7 +136,9 @@ export const bundledBinary = (
     const found = bundledIn(bundledPackages[version])
     return found.found !== undefined
       ? Effect.succeed<Resolved>({ path: found.found, source: "bundled" })
-      : Effect.fail(new SpawnError({ agent: "codex", reason: `no bundled Codex ${version}: looked for ${found.looked}` }))
+      : Effect.fail(
+        new SpawnError({ agent: "codex", reason: `no bundled Codex ${version}: looked for ${found.looked}` })
+      )
   })
 
 /**

@@ -15,7 +15,9 @@ describe("CodexBinary", () => {
   it.effect("each bundled version resolves its own native binary (the npm alias finds its nested copy)", () =>
     Effect.gen(function*() {
       assert.strictEqual(CodexBinary.bundledVersion, "0.171.0")
-      for (const version of Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>) {
+      for (
+        const version of Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>
+      ) {
         const found = yield* CodexBinary.bundledBinary(version)
         assert.strictEqual(found.source, "bundled")
         const printed = childProcess.execFileSync(found.path, ["--version"], { encoding: "utf8" }).trim()

@@ -148,8 +148,9 @@ export const requestToolsArgs = [
  * The Codex versions the end-to-end core runs against: the pinned one, and the previous one kept under an
  * npm alias (`@openai/codex-0169`), each with its own native binary.
  */
-export const codexVersions = (Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>)
-  .map((version) => ({ version, binary: Effect.runSync(CodexBinary.bundledBinary(version)).path }))
+export const codexVersions =
+  (Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>)
+    .map((version) => ({ version, binary: Effect.runSync(CodexBinary.bundledBinary(version)).path }))
 
 /** The binary of the pinned version. */
 export const pinnedBinary = codexVersions.find((entry) => entry.version === CodexBinary.bundledVersion)!.binary

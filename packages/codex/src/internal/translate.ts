@@ -205,6 +205,21 @@ const answerKinds: Readonly<Record<string, RequestKind>> = {
   request_user_input_response: "user_input"
 }
 
+/** Item types that run something for the model: while one runs, the turn is not waiting on the model. */
+const toolItemTypes: ReadonlySet<string> = new Set([
+  "commandExecution",
+  "fileChange",
+  "mcpToolCall",
+  "dynamicToolCall",
+  "collabAgentToolCall",
+  "webSearch",
+  "imageGeneration"
+])
+
+/** Codex's notice that it retries the model (`error` with `willRetry`): not progress. */
+const isRetryNotice = (method: string, params: unknown): boolean =>
+  method === "error" && record(params).willRetry === true
+
 /** Whether an op answers a request of Codex (a command, patch, permissions or user-input request). */
 export const isAnswer = (op: Op): boolean => Object.hasOwn(answerKinds, op.type)
 
@@ -226,8 +241,53 @@ export class Translator {
   private readonly endedTurns = new Set<string>()
   private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
   private readonly pending: Array<PendingRequest> = []
+  /** Items that run a tool (commands, patches, tool calls) started and not completed: time the model is not asked. */
+  private readonly toolItems = new Set<string>()
+  /** Turns Deputy stopped for want of progress, with the error to report at their end. */
+  private readonly timedOutTurns = new Map<string, string>()
+  private retriesInTurn = 0
+  /** When the app-server last made progress (any message but a retry notice), by `now`. */
+  lastProgress: number
 
-  constructor(private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void) {}
+  constructor(
+    private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void,
+    private readonly now: () => number = Date.now
+  ) {
+    this.lastProgress = now()
+  }
+
+  /**
+   * Whether the turn in progress is waiting on something other than the model: a request of Codex to the
+   * parent, or a tool it runs.
+   */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.toolItems.size > 0
+  }
+
+  /** How many times Codex said it retries the model in the turn in progress. */
+  get retries(): number {
+    return this.retriesInTurn
+  }
+
+  /** Counts from now (time spent busy is not time without progress). */
+  touch(): void {
+    this.lastProgress = this.now()
+  }
+
+  /** Whether Deputy already stopped this turn for want of progress. */
+  isTimedOut(turnId: string): boolean {
+    return this.timedOutTurns.has(turnId)
+  }
+
+  /** Deputy stops this turn for want of progress: when it ends, it ends with this error. */
+  timeOut(turnId: string, message: string): void {
+    this.timedOutTurns.set(turnId, message)
+  }
+
+  /** Ends a turn Codex did not end after it was interrupted (as if it had, interrupted). */
+  forceEnd(turnId: string): void {
+    if (this.active?.turnId === turnId) this.turnCompleted({ id: turnId, status: "interrupted" })
+  }
 
   /** The events produced since the last call. */
   takeEvents(): Array<Event> {
@@ -337,6 +397,7 @@ export class Translator {
 
   /** One message of the app-server. */
   message(incoming: JsonRpc.Incoming): void {
+    if (!(incoming._tag === "Notification" && isRetryNotice(incoming.method, incoming.params))) this.touch()
     switch (incoming._tag) {
       case "Response":
         return this.onResponse(incoming.id, { _tag: "Success", result: incoming.result })
@@ -393,7 +454,10 @@ export class Translator {
           codex_error_info: errorInfo(error.codexErrorInfo ?? null),
           additional_details: string(error.additionalDetails)
         }
-        if (params.willRetry === true) return this.emit(this.idOf(turnId), msg("stream_error", fields))
+        if (params.willRetry === true) {
+          this.retriesInTurn++
+          return this.emit(this.idOf(turnId), msg("stream_error", fields))
+        }
         if (turnId !== undefined) this.failedTurns.add(turnId)
         return this.emit(this.idOf(turnId), msg("error", fields))
       }
@@ -424,6 +488,7 @@ export class Translator {
       this.turnSubmissions.set(turnId, submissionId)
     }
     this.active = { turnId, submissionId }
+    this.retriesInTurn = 0
     this.emit(submissionId, msg("task_started", { turn_id: turnId, started_at: number(turn.startedAt) }))
   }
 
@@ -436,9 +501,21 @@ export class Translator {
       case "completed":
         this.emit(id, msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, ...timing }))
         break
-      case "interrupted":
-        this.emit(id, msg("turn_aborted", { turn_id: turnId, reason: "interrupted", ...timing }))
+      case "interrupted": {
+        const timedOut = this.timedOutTurns.get(turnId)
+        if (timedOut === undefined) {
+          this.emit(id, msg("turn_aborted", { turn_id: turnId, reason: "interrupted", ...timing }))
+          break
+        }
+        // Stopped by Deputy for want of progress: an error, as a failed turn ends.
+        const fields = { message: timedOut, codex_error_info: "deputy_turn_timeout" }
+        this.emit(id, msg("error", fields))
+        this.emit(
+          id,
+          msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, error: fields, ...timing })
+        )
         break
+      }
       case "failed": {
         // As Codex itself does: an `error`, then the turn completes with the error attached.
         const error = record(turn.error)
@@ -459,7 +536,9 @@ export class Translator {
     this.lastAgentMessages.delete(turnId)
     this.failedTurns.delete(turnId)
     this.endedTurns.add(turnId)
+    this.timedOutTurns.delete(turnId)
     if (this.active?.turnId === turnId) {
+      this.toolItems.clear()
       this.active = undefined
       for (const waiter of this.turnEndWaiters.splice(0)) waiter()
     }
@@ -469,6 +548,7 @@ export class Translator {
     const item = record(params.item)
     const turnId = string(params.turnId)
     const callId = string(item.id) ?? ""
+    if (typeof item.type === "string" && toolItemTypes.has(item.type)) this.toolItems.add(callId)
     switch (item.type) {
       case "commandExecution":
         return this.emit(
@@ -496,6 +576,7 @@ export class Translator {
     const item = record(params.item)
     const turnId = string(params.turnId)
     const callId = string(item.id) ?? ""
+    this.toolItems.delete(callId)
     switch (item.type) {
       case "agentMessage": {
         const text = string(item.text) ?? ""
