@@ -4,7 +4,7 @@
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
 import { Approvals, Delegate } from "@deputy/core"
-import type { AgentSpawner } from "@deputy/core"
+import type { AgentSpawner, ApprovalRequest } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -20,6 +20,8 @@ import { awaitNoLeftovers, codexVersions, leftovers, provideNode, requestToolsAr
 type Json = Record<string, any>
 
 const source = "review" as const
+
+type ApprovalSettlement = ApprovalRequest.ApprovalSettlement
 
 const types = (events: ReadonlyArray<Event>) =>
   events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
@@ -262,6 +264,49 @@ describe.each(codexVersions)("Delegate over the real Codex $version (end to end)
       assert.strictEqual(ended.reason, "interrupted")
       assert.isFalse(ended.drainTimedOut)
       assert.include(types(events), "turn_aborted")
+      assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+    }).pipe(provideNode))
+
+  it.scopedLive("interactive: a request Codex withdraws (turn interrupted) settles aborted, its prompt taken down", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const asked = yield* Deferred.make<void>()
+      const takenDown = yield* Deferred.make<void>()
+      const settled = yield* Deferred.make<ApprovalSettlement>()
+      const ended = yield* Effect.gen(function*() {
+        const handle = yield* Delegate.interactive({
+          source,
+          cwd: dir,
+          drainTimeout: "3 seconds",
+          onSettled: (settlement) => Effect.asVoid(Deferred.succeed(settled, settlement))
+        })
+        yield* handle.submit(userInput("write it"))
+        yield* Deferred.await(asked)
+        yield* handle.submit({ type: "interrupt" })
+        yield* until(handle, "turn_aborted")
+        // Without the withdrawal the request waits on the parent until the delegate ends.
+        const settlement = yield* Deferred.await(settled).pipe(
+          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the withdrawn request never settled" })
+        )
+        assert.strictEqual(settlement.outcome, "aborted")
+        assert.strictEqual(settlement.request.kind, "command")
+        assert.match(settlement.reason ?? "", /Codex withdrew the request/)
+        assert.deepStrictEqual(settlement.decidedBy, { _tag: "Cancelled", reason: settlement.reason ?? "" })
+        yield* Deferred.await(takenDown)
+        return yield* handle.shutdown
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.merge(
+          codex(ScriptedModel.scenario([ScriptedModel.exec("touch out.txt"), ScriptedModel.message("no")])),
+          Approvals.layerTest({
+            command: () =>
+              Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never).pipe(
+                Effect.onInterrupt(() => Effect.asVoid(Deferred.succeed(takenDown, undefined)))
+              )
+          })
+        ))
+      )
+      assert.strictEqual(ended.reason, "interrupted")
       assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
     }).pipe(provideNode))
 

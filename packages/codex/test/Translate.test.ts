@@ -392,6 +392,56 @@ describe("synthetic messages", () => {
     ])
   })
 
+  it("a request Codex resolves before it is answered becomes a withdrawal; one answered stays a notification", () => {
+    const { feed, translator } = make()
+    const [request, withdrawn] = feed(
+      {
+        method: "item/commandExecution/requestApproval",
+        id: 7,
+        params: { threadId: "t", turnId: "turn-1", itemId: "call_9", command: "ls", cwd: "/", availableDecisions: [] }
+      },
+      { method: "serverRequest/resolved", params: { threadId: "t", requestId: 7 } }
+    )
+    assert.strictEqual(request!.msg.type, "exec_approval_request")
+    assert.strictEqual(withdrawn!.id, request!.id)
+    assert.deepInclude(withdrawn!.msg as Json, { type: "deputy_request_withdrawn", kind: "command", call_id: "call_9" })
+    assert.isFalse(translator.busy)
+    feed({
+      method: "item/fileChange/requestApproval",
+      id: 8,
+      params: { threadId: "t", turnId: "turn-1", itemId: "call_10" }
+    })
+    assert.isTrue(translator.busy)
+    translator.answer({ type: "patch_approval", id: "call_10", decision: "approved" })
+    const [after] = feed({ method: "serverRequest/resolved", params: { threadId: "t", requestId: 8 } })
+    assert.strictEqual(after!.msg.type, "codex_notification")
+  })
+
+  it("a turn Deputy timed out ends with an error and task_complete{error}, not turn_aborted; retries are counted", () => {
+    let now = 1000
+    const translator = new Translator(() => undefined, () => now)
+    const feed = (...messages: Array<Json>) => {
+      for (const message of messages) translator.message(JsonRpc.classify(message)!)
+      return checked(translator.takeEvents())
+    }
+    feed({ method: "turn/started", params: { threadId: "t", turn: { id: "turn-1", items: [], status: "inProgress" } } })
+    const progress = translator.lastProgress
+    now = 2000
+    feed({
+      method: "error",
+      params: { threadId: "t", turnId: "turn-1", willRetry: true, error: { message: "Reconnecting... 1/5" } }
+    })
+    assert.strictEqual(translator.retries, 1)
+    assert.strictEqual(translator.lastProgress, progress, "a retry notice is not progress")
+    feed({ method: "item/agentMessage/delta", params: { threadId: "t", turnId: "turn-1", delta: "x" } })
+    assert.strictEqual(translator.lastProgress, 2000)
+    translator.timeOut("turn-1", "no progress")
+    const events = feed(turn("interrupted"))
+    assert.deepStrictEqual(events.map((event) => event.msg.type), ["error", "task_complete"])
+    assert.strictEqual((events[1]!.msg as Json).error.message, "no progress")
+    assert.isUndefined(translator.activeTurn)
+  })
+
   it("an answer for no pending request (answered, or resolved by Codex) becomes a diagnostic", () => {
     const { feed, translator } = make()
     feed(

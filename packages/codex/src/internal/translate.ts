@@ -3,7 +3,7 @@
  * requests become `Event`s, answer ops become JSON-RPC results. A plain synchronous state machine: the
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
-import { AgentDiagnostic, ShellWords } from "@deputy/core"
+import { AgentDiagnostic, ApprovalRequest, ShellWords } from "@deputy/core"
 import type { Event, EventMsg, FileChange, Op, ReviewDecision } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as Either from "effect/Either"
@@ -193,6 +193,9 @@ type RequestKind = "exec" | "patch" | "permissions" | "user_input"
 interface PendingRequest {
   readonly kind: RequestKind
   readonly rpcId: JsonRpc.RequestId
+  /** The request event's id and `call_id` (what a withdrawal names). */
+  readonly eventId: string
+  readonly callId: string
   /** Ids an answer op may use for it (approval id, item id, turn ids). */
   readonly keys: ReadonlyArray<string>
 }
@@ -219,6 +222,14 @@ const toolItemTypes: ReadonlySet<string> = new Set([
 /** Codex's notice that it retries the model (`error` with `willRetry`): not progress. */
 const isRetryNotice = (method: string, params: unknown): boolean =>
   method === "error" && record(params).willRetry === true
+
+/** A pending request's kind as the delegate names it. */
+const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
+  exec: "command",
+  patch: "patch",
+  permissions: "permissions",
+  user_input: "user_input"
+}
 
 /** Whether an op answers a request of Codex (a command, patch, permissions or user-input request). */
 export const isAnswer = (op: Op): boolean => Object.hasOwn(answerKinds, op.type)
@@ -472,8 +483,16 @@ export class Translator {
         return this.emit(this.idOf(turnId), msg("warning", { message: string(params.message) ?? "" }))
       case "serverRequest/resolved": {
         const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
-        if (index !== -1) this.pending.splice(index, 1)
-        return this.opaque(method, params, turnId)
+        if (index === -1) return this.opaque(method, params, turnId)
+        // Resolved before Deputy answered: Codex withdrew it (its turn ended or was interrupted).
+        const request = this.pending.splice(index, 1)[0]!
+        const withdrawn: ApprovalRequest.RequestWithdrawn = {
+          type: ApprovalRequest.withdrawnType,
+          kind: withdrawnKinds[request.kind],
+          call_id: request.callId,
+          reason: "Codex withdrew the request: it no longer waits for an answer (its turn ended or was interrupted)"
+        }
+        return this.emit(request.eventId, withdrawn as unknown as EventMsg)
       }
       default:
         return this.opaque(method, params, turnId)
@@ -627,7 +646,13 @@ export class Translator {
     switch (method) {
       case "item/commandExecution/requestApproval": {
         const approvalId = string(params.approvalId)
-        this.pending.push({ kind: "exec", rpcId, keys: approvalId === undefined ? [itemId] : [approvalId, itemId] })
+        this.pending.push({
+          kind: "exec",
+          rpcId,
+          eventId: id,
+          callId: itemId,
+          keys: approvalId === undefined ? [itemId] : [approvalId, itemId]
+        })
         const decisions = Array.isArray(params.availableDecisions)
           ? params.availableDecisions.map(fromAppServerDecision).filter((decision) => decision !== undefined)
           : undefined
@@ -652,7 +677,7 @@ export class Translator {
         )
       }
       case "item/fileChange/requestApproval":
-        this.pending.push({ kind: "patch", rpcId, keys: [itemId] })
+        this.pending.push({ kind: "patch", rpcId, eventId: id, callId: itemId, keys: [itemId] })
         return this.emit(
           id,
           msg("apply_patch_approval_request", {
@@ -665,7 +690,7 @@ export class Translator {
           })
         )
       case "item/permissions/requestApproval": {
-        this.pending.push({ kind: "permissions", rpcId, keys: [itemId] })
+        this.pending.push({ kind: "permissions", rpcId, eventId: id, callId: itemId, keys: [itemId] })
         const permissions = record(params.permissions)
         const fileSystem = permissions.fileSystem === null || permissions.fileSystem === undefined
           ? null
@@ -688,7 +713,7 @@ export class Translator {
         )
       }
       case "item/tool/requestUserInput":
-        this.pending.push({ kind: "user_input", rpcId, keys: [id, turnId, itemId] })
+        this.pending.push({ kind: "user_input", rpcId, eventId: id, callId: itemId, keys: [id, turnId, itemId] })
         return this.emit(
           id,
           msg("request_user_input", {
