@@ -49,7 +49,7 @@ const replay = (name: string, answer: (event: Event) => Op | undefined = () => u
     if (submission !== undefined && outcome._tag === "Success") {
       translator.turnStartAnswered(submission, (outcome.result as Json).turn.id)
     }
-  })
+  }, Date.now, new Set())
   const events: Array<Event> = []
   const replies: Array<Json> = []
   const recordedReplies: Array<Json> = []
@@ -81,8 +81,14 @@ const replay = (name: string, answer: (event: Event) => Op | undefined = () => u
 }
 
 /** The translated (not opaque) event types, in order. */
+/** The recordings were made without bubblewrap installed: Codex's notice about it (now a `warning`) is left out. */
+const isBubblewrapWarning = (event: Event) =>
+  event.msg.type === "warning" && String((event.msg as Json).message).startsWith("codex: bubblewrap")
+
 const types = (events: ReadonlyArray<Event>) =>
-  events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
+  events.filter((event) => !isBubblewrapWarning(event)).map((event) => event.msg.type).filter((type) =>
+    type !== "codex_notification"
+  )
 
 const approve = (decision: Json[string]) => (event: Event): Op | undefined =>
   event.msg.type === "exec_approval_request"
@@ -415,6 +421,24 @@ describe("synthetic messages", () => {
     translator.answer({ type: "patch_approval", id: "call_10", decision: "approved" })
     const [after] = feed({ method: "serverRequest/resolved", params: { threadId: "t", requestId: 8 } })
     assert.strictEqual(after!.msg.type, "codex_notification")
+  })
+
+  it("Codex's bubblewrap notice becomes one short warning, once per shown-once set; other config warnings pass", () => {
+    const shown = new Set<string>()
+    const notice = {
+      method: "configWarning",
+      params: { summary: "Codex could not find bubblewrap on PATH. Install bubblewrap with your OS package manager." }
+    }
+    const other = { method: "configWarning", params: { summary: "Invalid configuration; using defaults." } }
+    const first = new Translator(() => undefined, Date.now, shown)
+    const second = new Translator(() => undefined, Date.now, shown)
+    first.message(JsonRpc.classify(notice)!)
+    first.message(JsonRpc.classify(other)!)
+    second.message(JsonRpc.classify(notice)!)
+    const events = [...checked(first.takeEvents()), ...checked(second.takeEvents())]
+    assert.deepStrictEqual(events.map((event) => event.msg.type), ["warning", "codex_notification"])
+    assert.match((events[0]!.msg as Json).message, /bubblewrap \(bwrap\) is not installed/)
+    assert.notInclude((events[0]!.msg as Json).message, "\n")
   })
 
   it("a turn Deputy timed out ends with an error and task_complete{error}, not turn_aborted; retries are counted", () => {

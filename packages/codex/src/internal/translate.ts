@@ -223,6 +223,16 @@ const toolItemTypes: ReadonlySet<string> = new Set([
 const isRetryNotice = (method: string, params: unknown): boolean =>
   method === "error" && record(params).willRetry === true
 
+/** Notices shown in this process (see `Translator`'s `shownOnce`). */
+const shownInProcess = new Set<string>()
+
+/** Codex's notice that `bwrap` is not installed (it then uses a bundled copy). */
+const bubblewrapNotice = /could not find bubblewrap/i
+
+/** The one line said instead. */
+export const bubblewrapWarning = "codex: bubblewrap (bwrap) is not installed, Codex sandboxes commands with its " +
+  "bundled copy; install it: `sudo apt-get install bubblewrap` (or scripts/setup/bubblewrap.sh)"
+
 /** A pending request's kind as the delegate names it. */
 const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
   exec: "command",
@@ -262,7 +272,9 @@ export class Translator {
 
   constructor(
     private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    /** Notices already shown (by key), shared by the translators of one process: each is shown once. */
+    private readonly shownOnce: Set<string> = shownInProcess
   ) {
     this.lastProgress = now()
   }
@@ -481,6 +493,13 @@ export class Translator {
         )
       case "warning":
         return this.emit(this.idOf(turnId), msg("warning", { message: string(params.message) ?? "" }))
+      case "configWarning": {
+        if (!bubblewrapNotice.test(string(params.summary) ?? "")) return this.opaque(method, params, turnId)
+        // Codex's three-line notice on every start, said once per process in one line.
+        if (this.shownOnce.has("bubblewrap")) return
+        this.shownOnce.add("bubblewrap")
+        return this.emit(this.idOf(turnId), msg("warning", { message: bubblewrapWarning }))
+      }
       case "serverRequest/resolved": {
         const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
         if (index === -1) return this.opaque(method, params, turnId)
