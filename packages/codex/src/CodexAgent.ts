@@ -143,6 +143,14 @@ export interface Options {
    * @since 0.2.0
    */
   readonly writeCodexConfig?: boolean | undefined
+  /**
+   * An OTLP/HTTP endpoint (e.g. `http://127.0.0.1:4318/v1/traces`) Codex exports its spans to, as JSON
+   * (`-c otel.trace_exporter=…`). Codex parents each request's spans to the request's trace context, so its
+   * spans join the delegate's trace. Default: Codex's configuration.
+   *
+   * @since 0.2.0
+   */
+  readonly otlpTracesEndpoint?: string | undefined
 }
 
 /**
@@ -291,6 +299,18 @@ const explainStartFailure = (tail: string | undefined): Array<string> => {
   const lines = (tail ?? "").trimEnd().split("\n").filter((line) => line.trim() !== "")
   return lines.filter((line) => !/^\s*(\d+: |at )/.test(line)).slice(-5)
 }
+
+/**
+ * The `-c` override that makes Codex export its spans to an OTLP/HTTP endpoint as JSON (the key and shape
+ * are Codex's `[otel] trace_exporter = { otlp-http = { endpoint, protocol } }`, in 0.169 and 0.171).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const traceExporterArgs = (endpoint: string | undefined): ReadonlyArray<string> =>
+  endpoint === undefined
+    ? []
+    : ["-c", `otel.trace_exporter={otlp-http={endpoint=${JSON.stringify(endpoint)},protocol="json"}}`]
 
 /**
  * Why Codex cannot reach its model (`account/read` says it needs an OpenAI login and has none, and no
@@ -536,7 +556,7 @@ export const spawn = (
       // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
       const session = yield* ChildProcess.start({
         command: binary.path,
-        args: ["app-server", ...(settings.args ?? [])],
+        args: ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])],
         env: childEnv,
         cwd,
         stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,

@@ -44,12 +44,16 @@ const checked = (events: ReadonlyArray<Event>): ReadonlyArray<Event> => {
  */
 const replay = (name: string, answer: (event: Event) => Op | undefined = () => undefined) => {
   const turnStarts = new Map<number, string>()
-  const translator: Translator = new Translator((id, outcome) => {
-    const submission = turnStarts.get(id as number)
-    if (submission !== undefined && outcome._tag === "Success") {
-      translator.turnStartAnswered(submission, (outcome.result as Json).turn.id)
-    }
-  }, Date.now, new Set())
+  const translator: Translator = new Translator(
+    (id, outcome) => {
+      const submission = turnStarts.get(id as number)
+      if (submission !== undefined && outcome._tag === "Success") {
+        translator.turnStartAnswered(submission, (outcome.result as Json).turn.id)
+      }
+    },
+    Date.now,
+    new Set()
+  )
   const events: Array<Event> = []
   const replies: Array<Json> = []
   const recordedReplies: Array<Json> = []
