@@ -23,8 +23,10 @@ const source = "review" as const
 
 type ApprovalSettlement = ApprovalRequest.ApprovalSettlement
 
+/** Without a codex_notification, nor the one-line bubblewrap warning (on machines without bubblewrap). */
 const types = (events: ReadonlyArray<Event>) =>
-  events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
+  events.filter((event) => !(event.msg.type === "warning" && /^codex: bubblewrap/.test(String(event.msg.message))))
+    .map((event) => event.msg.type).filter((type) => type !== "codex_notification")
 
 /** Codex against a scripted model with this scenario, as the `AgentSpawner` (the model is in context too). */
 const codexOf = (binary: string) =>
