@@ -623,6 +623,11 @@ export const spawn = (
           reason: `${missing.value} (CODEX_HOME ${overlay.toReal(childEnv.CODEX_HOME ?? "~/.codex")})`
         })
       }
+      yield* Effect.try({
+        try: overlay.ensureSessions,
+        catch: (error) =>
+          new SpawnError({ agent: "codex", reason: `could not link Codex's sessions: ${String(error)}` })
+      })
       const opened = record(
         yield* timed(
           thread.right.method,

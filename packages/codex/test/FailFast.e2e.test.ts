@@ -105,6 +105,7 @@ describe.each(codexVersions)("Codex $version changes nothing unasked and fails f
   it.scopedLive("no credentials: a SpawnError at once that says `codex login` or OPENAI_API_KEY", () =>
     Effect.gen(function*() {
       const codexHome = yield* homeWithoutCredentials
+      const entries = fs.readdirSync(codexHome)
       const started = Date.now()
       const error = yield* Effect.flip(
         CodexAgent.spawn({ binary, codexHome, env: { OPENAI_API_KEY: "", CODEX_API_KEY: "" } }, {
@@ -116,6 +117,8 @@ describe.each(codexVersions)("Codex $version changes nothing unasked and fails f
       assert.instanceOf(error, SpawnError)
       assert.include(error.reason, "codex login")
       assert.include(error.reason, "OPENAI_API_KEY")
+      assert.include(error.reason, `CODEX_HOME ${fs.realpathSync(codexHome)}`)
+      assert.deepStrictEqual(fs.readdirSync(codexHome), entries, "the spawn that failed changed the home")
       // The figure for the report; speed is not asserted here.
       console.log(`no-credentials spawn failure: ${wallMs} ms`)
       assert.deepStrictEqual(yield* awaitNoLeftovers, [])

@@ -21,10 +21,15 @@ export interface Overlay {
   readonly env: Readonly<Record<string, string>>
   /** A path under the overlay as the same path under the real home (others unchanged). */
   readonly toReal: (file: string) => string
+  /**
+   * For a stored thread: links `sessions` to the real home's, creating it there when missing. Called once
+   * the thread is about to start (so a spawn that fails before changes nothing).
+   */
+  readonly ensureSessions: () => void
 }
 
 /** No overlay: the home as it is. */
-export const none: Overlay = { env: {}, toReal: (file) => file }
+export const none: Overlay = { env: {}, toReal: (file) => file, ensureSessions: () => undefined }
 
 const live = new Set<string>()
 let exitHook = false
@@ -49,7 +54,7 @@ const isDirectory = (dir: string): boolean => {
 /**
  * The Codex home a child with this environment would use (`CODEX_HOME`, else `~/.codex`), overlaid for as
  * long as the scope lives. A home that does not exist is left as it is (Codex reports it, or creates it).
- * `persistent`: the thread is stored, so `sessions` is created in the real home when missing (as Codex would).
+ * `persistent`: the thread is stored (see `ensureSessions`).
  */
 export const make = (
   env: Readonly<Record<string, string>>,
@@ -86,9 +91,6 @@ export const make = (
       (dir) =>
         Effect.try({
           try: (): Overlay => {
-            if (persistent && !fs.existsSync(path.join(realDir, "sessions"))) {
-              fs.mkdirSync(path.join(realDir, "sessions"), { recursive: true, mode: 0o700 })
-            }
             for (const entry of fs.readdirSync(realDir)) {
               const source = path.join(realDir, entry)
               if (entry === "config.toml") fs.copyFileSync(source, path.join(dir, entry))
@@ -97,7 +99,16 @@ export const make = (
             const prefix = dir + path.sep
             return {
               env: { CODEX_HOME: dir, CODEX_SQLITE_HOME: dir },
-              toReal: (file) => file.startsWith(prefix) ? path.join(realDir, file.slice(prefix.length)) : file
+              toReal: (file) =>
+                file === dir ? realDir : file.startsWith(prefix) ? path.join(realDir, file.slice(prefix.length)) : file,
+              ensureSessions: () => {
+                // Where Codex stores threads: the real home's, created there when missing (as Codex would).
+                const overlaid = path.join(dir, "sessions")
+                if (!persistent || fs.existsSync(overlaid)) return
+                const real = path.join(realDir, "sessions")
+                fs.mkdirSync(real, { recursive: true, mode: 0o700 })
+                fs.symlinkSync(real, overlaid)
+              }
             }
           },
           catch: (error) => `could not overlay the Codex home ${realDir}: ${String(error)}`
