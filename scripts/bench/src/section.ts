@@ -14,6 +14,7 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   shutdown: () => import("./shutdown.js"),
   scale: () => import("./scale.js"),
   codex: () => import("./codex.js"),
+  codexFailFast: () => import("./codexFailFast.js"),
   cliStartup: () => import("./cliStartup.js")
 }
 
