@@ -156,6 +156,31 @@ describe("CodexAgent: a stalled model stream", () => {
     }).pipe(provideNode))
 })
 
+describe("CodexAgent: the network is down", () => {
+  it.scopedLive("Codex's retries are bounded by turnTimeout: the turn ends with an error that counts them", () =>
+    Effect.gen(function*() {
+      // A provider on a port nobody listens on, with Codex's own retries on (as for a real provider).
+      const home = yield* CodexHome.make({ baseUrl: "http://127.0.0.1:9/v1" })
+      const file = path.join(home.path, "config.toml")
+      fs.writeFileSync(
+        file,
+        fs.readFileSync(file, "utf8").replace("request_max_retries = 0", "request_max_retries = 100")
+          .replace("stream_max_retries = 0", "stream_max_retries = 100")
+      )
+      const agent = yield* CodexAgent.spawn(
+        { binary: pinnedBinary, codexHome: home.path, env: home.env, turnTimeout: "2 seconds" },
+        { source: "review", cwd: yield* tempDir }
+      )
+      const events = yield* reader(agent)
+      yield* agent.submit(text("hello"))
+      const seen = yield* events.until(isTurnEnd)
+      const end = seen.at(-1)!.msg as Json
+      assert.strictEqual(end.type, "task_complete")
+      assert.match(end.error.message, /no progress for 2s: the model stream stalled or the network is down/)
+      console.log(`network down: ${seen.filter((event) => event.msg.type === "stream_error").length} retry notices`)
+    }).pipe(provideNode))
+})
+
 describe("CodexAgent: a Codex that will not run the approval policy", () => {
   it.scopedLive("thread/start refused for `untrusted`: a SpawnError that says so, not a hang", () =>
     Effect.gen(function*() {
