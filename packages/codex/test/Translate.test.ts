@@ -441,7 +441,7 @@ describe("synthetic messages", () => {
     second.message(JsonRpc.classify(notice)!)
     const events = [...checked(first.takeEvents()), ...checked(second.takeEvents())]
     assert.deepStrictEqual(events.map((event) => event.msg.type), ["warning", "codex_notification"])
-    assert.match((events[0]!.msg as Json).message, /bubblewrap \(bwrap\) is not installed/)
+    assert.match((events[0]!.msg as Json).message, /^codex: bubblewrap is not installed, Codex uses its bundled copy/)
     assert.notInclude((events[0]!.msg as Json).message, "\n")
   })
 

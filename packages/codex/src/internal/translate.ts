@@ -230,8 +230,8 @@ const shownInProcess = new Set<string>()
 const bubblewrapNotice = /could not find bubblewrap/i
 
 /** The one line said instead. */
-export const bubblewrapWarning = "codex: bubblewrap (bwrap) is not installed, Codex sandboxes commands with its " +
-  "bundled copy; install it: `sudo apt-get install bubblewrap` (or scripts/setup/bubblewrap.sh)"
+export const bubblewrapWarning =
+  "codex: bubblewrap is not installed, Codex uses its bundled copy (install: sudo apt-get install bubblewrap)"
 
 /** A pending request's kind as the delegate names it. */
 const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
