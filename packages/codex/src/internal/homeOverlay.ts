@@ -43,6 +43,26 @@ const remove = (dir: string): void => {
 /** Codex's state databases: they record the paths of rollouts as Codex saw them (under the overlay). */
 const privateEntry = /\.sqlite(-wal|-shm)?$/
 
+/**
+ * Files Codex replaced instead of writing through the link (a write to a temporary file renamed over it,
+ * as a refreshed `auth.json` may be): copied back to the real home, so a rotated login is not lost.
+ * with the real file's mode. `config.toml` (a copy from the start) never is.
+ */
+const writeBack = (dir: string, realDir: string): void => {
+  for (const entry of fs.readdirSync(dir)) {
+    if (entry === "config.toml" || privateEntry.test(entry)) continue
+    const overlaid = path.join(dir, entry)
+    const real = path.join(realDir, entry)
+    const stat = fs.lstatSync(overlaid)
+    if (!stat.isFile() || !fs.existsSync(real)) continue
+    const temporary = `${real}.deputy-${process.pid}`
+    fs.copyFileSync(overlaid, temporary)
+    // The real file's mode, never the replacement's: a login stays as private as it was.
+    fs.chmodSync(temporary, fs.statSync(real).mode & 0o777)
+    fs.renameSync(temporary, real)
+  }
+}
+
 const isDirectory = (dir: string): boolean => {
   try {
     return fs.statSync(dir).isDirectory()
@@ -86,7 +106,11 @@ export const make = (
           },
           catch: (error) => `could not make an overlay of the Codex home ${realDir}: ${String(error)}`
         }),
-        (dir) => Effect.sync(() => remove(dir)).pipe(Effect.catchAllDefect(Effect.logWarning))
+        (dir) =>
+          Effect.sync(() => {
+            writeBack(dir, realDir)
+            remove(dir)
+          }).pipe(Effect.catchAllDefect(Effect.logWarning))
       ),
       (dir) =>
         Effect.try({
