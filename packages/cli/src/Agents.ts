@@ -8,6 +8,7 @@ import { ProcessAgent } from "@deputy/agent-process"
 import { CodexAgent } from "@deputy/codex"
 import type { AgentSpawner } from "@deputy/core"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as Duration from "effect/Duration"
 import type * as Layer from "effect/Layer"
 
 /**
@@ -37,6 +38,8 @@ export type AgentChoice =
     readonly binary?: string | undefined
     readonly sandbox?: CodexAgent.SandboxMode | undefined
     readonly model?: string | undefined
+    /** How long a turn may wait on the model without progress (`--turn-timeout`). @since 0.2.0 */
+    readonly turnTimeout?: Duration.Duration | undefined
   })
   | (Environment & {
     readonly _tag: "Process"
@@ -63,6 +66,7 @@ export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, Com
       codexHome: choice.codexHome,
       sandbox: choice.sandbox,
       model: choice.model,
+      turnTimeout: choice.turnTimeout,
       env: choice.env,
       inheritEnv: choice.inheritEnv
     })

@@ -104,6 +104,18 @@ export const drainTimeout: Options.Options<Option.Option<Duration.Duration>> = d
 )
 
 /**
+ * `--turn-timeout DURATION` (Codex): how long a turn may wait on the model without progress.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const turnTimeout: Options.Options<Option.Option<Duration.Duration>> = duration(
+  "turn-timeout",
+  "How long a Codex turn may wait on the model without progress (a stalled stream, no network) before it " +
+    "is stopped with an error. Default: 3m."
+)
+
+/**
  * `--approval-timeout DURATION`.
  *
  * @since 0.1.0

@@ -46,6 +46,8 @@ export interface Parsed {
   readonly json: boolean
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
+  /** `--turn-timeout` (Codex). @since 0.2.0 */
+  readonly turnTimeout?: Option.Option<Duration.Duration> | undefined
   readonly prompt: ReadonlyArray<string>
 }
 
@@ -120,6 +122,7 @@ const options = {
   json: Flags.json,
   drainTimeout: Flags.drainTimeout,
   approvalTimeout: Flags.approvalTimeout,
+  turnTimeout: Flags.turnTimeout,
   prompt: Args.text({ name: "PROMPT" }).pipe(
     Args.withDescription("What the sub-agent should do (several words are joined with spaces)."),
     Args.repeated
@@ -163,7 +166,8 @@ const agentOf = (
       Option.isSome(parsed.codexHome) ? "--codex-home" : undefined,
       Option.isSome(parsed.codexBin) ? "--codex-bin" : undefined,
       Option.isSome(parsed.sandbox) ? "--sandbox" : undefined,
-      Option.isSome(parsed.model) ? "--model" : undefined
+      Option.isSome(parsed.model) ? "--model" : undefined,
+      parsed.turnTimeout !== undefined && Option.isSome(parsed.turnTimeout) ? "--turn-timeout" : undefined
     ].filter((flag) => flag !== undefined)
     if (codexOnly.length > 0) return usage(`${codexOnly.join(", ")} only apply to --agent codex`)
     if (Option.isNone(parsed.agentCommand)) {
@@ -184,6 +188,9 @@ const agentOf = (
     binary: Option.getOrUndefined(parsed.codexBin),
     sandbox: Option.getOrUndefined(parsed.sandbox),
     model: Option.getOrUndefined(parsed.model),
+    ...(parsed.turnTimeout !== undefined && Option.isSome(parsed.turnTimeout)
+      ? { turnTimeout: parsed.turnTimeout.value }
+      : {}),
     ...environment
   })
 }

@@ -137,6 +137,17 @@ describe("deputy run: arguments", () => {
       assert.strictEqual(settings?.input, undefined)
     }))
 
+  it.effect("--turn-timeout goes to Codex as a duration; it is for --agent codex only", () =>
+    Effect.gen(function*() {
+      const { settings } = yield* parse("--turn-timeout", "90s", "go")
+      assert.deepStrictEqual(
+        settings?.agent._tag === "Codex" ? settings.agent.turnTimeout : undefined,
+        Duration.seconds(90)
+      )
+      const refused = yield* parse("--agent-command", "node a.mjs", "--turn-timeout", "1m", "go")
+      assert.include(String((failure(refused.exit) as { message?: string })?.message), "--turn-timeout only apply")
+    }))
+
   it.effect("options that do not go together are usage errors that say what to do", () =>
     Effect.gen(function*() {
       const message = (...args: ReadonlyArray<string>) =>

@@ -45,6 +45,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CodexBinary from "./CodexBinary.js"
 import * as CodexHome from "./CodexHome.js"
+import * as HomeOverlay from "./internal/homeOverlay.js"
 import * as JsonRpc from "./internal/jsonRpc.js"
 import * as Session from "./internal/session.js"
 import { isAnswer } from "./internal/translate.js"
@@ -125,6 +126,31 @@ export interface Options {
   readonly maxBufferedBytes?: number | undefined
   /** How much of the end of Codex's stderr is kept for error reports, in bytes. Default 8 KiB. */
   readonly stderrTailBytes?: number | undefined
+  /**
+   * How long a turn may go without progress (an event other than Codex's retry notices) while it waits on
+   * the model: past it, the turn is interrupted and ends with an error that says so (the model stream
+   * stalled, or the network is down). Time spent running a command or waiting on the parent does not
+   * count. Default 3 minutes.
+   *
+   * @since 0.2.0
+   */
+  readonly turnTimeout?: Duration.DurationInput | undefined
+  /**
+   * Let Codex write into the Codex home's `config.toml` (it appends `[projects."<cwd>"] trust_level` for a
+   * git working directory). Default `false`: Codex runs on a scratch overlay of the home (a copy of
+   * `config.toml`, links to everything else), and the user's file stays byte-identical.
+   *
+   * @since 0.2.0
+   */
+  readonly writeCodexConfig?: boolean | undefined
+  /**
+   * An OTLP/HTTP endpoint (e.g. `http://127.0.0.1:4318/v1/traces`) Codex exports its spans to, as JSON
+   * (`-c otel.trace_exporter=…`). Codex parents each request's spans to the request's trace context, so its
+   * spans join the delegate's trace. Default: Codex's configuration.
+   *
+   * @since 0.2.0
+   */
+  readonly otlpTracesEndpoint?: string | undefined
 }
 
 /**
@@ -141,7 +167,8 @@ export const defaults = {
   killGracePeriod: Duration.seconds(2),
   maxLineLength: JsonLines.defaultMaxLineLength,
   maxBufferedBytes: ChildProcess.eventBufferDefaults.maxBytes,
-  stderrTailBytes: 8 * 1024
+  stderrTailBytes: 8 * 1024,
+  turnTimeout: Duration.minutes(3)
 } as const
 
 /**
@@ -271,6 +298,96 @@ const explainStartFailure = (tail: string | undefined): Array<string> => {
   if (messages.length > 0) return messages
   const lines = (tail ?? "").trimEnd().split("\n").filter((line) => line.trim() !== "")
   return lines.filter((line) => !/^\s*(\d+: |at )/.test(line)).slice(-5)
+}
+
+/**
+ * The `-c` override that makes Codex export its spans to an OTLP/HTTP endpoint as JSON (the key and shape
+ * are Codex's `[otel] trace_exporter = { otlp-http = { endpoint, protocol } }`, in 0.169 and 0.171).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const traceExporterArgs = (endpoint: string | undefined): ReadonlyArray<string> =>
+  endpoint === undefined
+    ? []
+    : ["-c", `otel.trace_exporter={otlp-http={endpoint=${JSON.stringify(endpoint)},protocol="json"}}`]
+
+/**
+ * Why Codex cannot reach its model (`account/read` says it needs an OpenAI login and has none, and no
+ * API key is in the child's environment), or none.
+ */
+export const missingCredentials = (
+  accountRead: unknown,
+  env: Readonly<Record<string, string | undefined>>
+): Option.Option<string> => {
+  const result = record(accountRead)
+  if (result.requiresOpenaiAuth !== true || (result.account !== null && result.account !== undefined)) {
+    return Option.none()
+  }
+  if ((env.OPENAI_API_KEY ?? "") !== "" || (env.CODEX_API_KEY ?? "") !== "") return Option.none()
+  return Option.some(
+    "Codex has no credentials for its model provider: run `codex login` (or set OPENAI_API_KEY) and try again"
+  )
+}
+
+/** A `thread/start` refused for its approval policy, said as such. */
+const policyRefused = (error: Session.RequestFailed, policy: unknown): Session.RequestFailed =>
+  typeof policy === "string" && (error.message.includes(policy) || /approval/i.test(error.message))
+    ? new Session.RequestFailed({
+      method: error.method,
+      code: error.code,
+      message: `this Codex refuses the approval policy "${policy}" (${error.message}); ` +
+        "Deputy does not run it with a looser one unasked: pick a policy it accepts (approvalPolicy)"
+    })
+    : error
+
+/** A thread Codex opened with another approval policy than the one asked for (it would ask less), or none. */
+const policyDowngraded = (requested: unknown, granted: unknown): string | undefined =>
+  typeof requested !== "string" || granted === undefined || granted === null || granted === requested
+    ? undefined
+    : `Codex opened the thread with approval policy ${JSON.stringify(granted)} instead of "${requested}": ` +
+      "it would not ask the parent for everything the requested policy asks for, so Deputy refuses to run it"
+
+/**
+ * Stops a turn that makes no progress for `timeout` while it waits on the model (a stalled stream, a
+ * network that is down: Codex's own retries do not count as progress): `turn/interrupt`, and the turn ends
+ * with an error saying so (ended by Deputy if Codex does not end it within `grace`).
+ */
+const watchdog = (
+  session: Session.Session,
+  threadId: string,
+  timeout: Duration.Duration,
+  grace: Duration.Duration
+): Effect.Effect<never> => {
+  const { translator } = session
+  const limit = Duration.toMillis(timeout)
+  const tick = Duration.millis(Math.max(10, Math.min(1000, Math.floor(limit / 4))))
+  const check = Effect.suspend(() => {
+    const active = translator.activeTurn
+    if (active === undefined || translator.isTimedOut(active.turnId)) return Effect.void
+    if (translator.busy) {
+      translator.touch()
+      return Effect.void
+    }
+    if (Date.now() - translator.lastProgress < limit) return Effect.void
+    const retries = translator.retries
+    translator.timeOut(
+      active.turnId,
+      `Codex made no progress for ${Duration.format(timeout)}: the model stream stalled or the network is down` +
+        `${retries > 0 ? ` (Codex retried ${retries} time${retries === 1 ? "" : "s"})` : ""}; the turn was stopped. ` +
+        "Check the network and the model provider, or allow more time (turnTimeout, `--turn-timeout`)"
+    )
+    return session.request("turn/interrupt", { threadId, turnId: active.turnId }).pipe(
+      Effect.timeoutOption(grace),
+      Effect.ignore,
+      Effect.zipRight(idle(session, grace)),
+      Effect.zipRight(Effect.suspend(() => {
+        translator.forceEnd(active.turnId)
+        return session.flush
+      }))
+    )
+  })
+  return Effect.forever(Effect.zipRight(Effect.sleep(tick), check))
 }
 
 /** Waits until no turn is in progress, at most `limit`. */
@@ -429,11 +546,18 @@ export const spawn = (
     // The process lives in a child of the caller's scope, closed at once if the spawn fails or is interrupted.
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const started = Effect.gen(function*() {
+      // Codex's writes to `config.toml` (trust entries) go to a scratch copy, removed after the process.
+      const overlay = settings.writeCodexConfig === true
+        ? HomeOverlay.none
+        : yield* HomeOverlay.make(env, settings.ephemeral !== true).pipe(
+          Effect.mapError((reason) => new SpawnError({ agent: "codex", reason }))
+        )
+      const childEnv = { ...env, ...overlay.env }
       // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
       const session = yield* ChildProcess.start({
         command: binary.path,
-        args: ["app-server", ...(settings.args ?? [])],
-        env,
+        args: ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])],
+        env: childEnv,
         cwd,
         stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
         exitGracePeriod: sessionSettings.exitGrace,
@@ -487,14 +611,39 @@ export const spawn = (
         }, trace)
       )
       session.send(JsonRpc.notification("initialized"))
+      // Without credentials Codex would retry the model for minutes: fail now, saying what to do.
+      const account = yield* session.request("account/read", { refreshToken: false }).pipe(
+        Effect.timeoutOption(startupTimeout),
+        Effect.option
+      )
+      const missing = Option.flatten(account).pipe(Option.flatMap((result) => missingCredentials(result, childEnv)))
+      if (Option.isSome(missing)) {
+        return yield* new SpawnError({
+          agent: "codex",
+          reason: `${missing.value} (CODEX_HOME ${overlay.toReal(childEnv.CODEX_HOME ?? "~/.codex")})`
+        })
+      }
+      yield* Effect.try({
+        try: overlay.ensureSessions,
+        catch: (error) =>
+          new SpawnError({ agent: "codex", reason: `could not link Codex's sessions: ${String(error)}` })
+      })
       const opened = record(
-        yield* timed(thread.right.method, session.request(thread.right.method, thread.right.params, trace))
+        yield* timed(
+          thread.right.method,
+          session.request(thread.right.method, thread.right.params, trace).pipe(
+            Effect.mapError((error) => policyRefused(error, threadSettings.approvalPolicy))
+          )
+        )
       )
       const threadInfo = record(opened.thread)
       const threadId = string(threadInfo.id)
       if (threadId === undefined) {
         return yield* startFailed(thread.right.method)({ message: "the answer has no thread id" })
       }
+      const downgraded = policyDowngraded(threadSettings.approvalPolicy, opened.approvalPolicy)
+      if (downgraded !== undefined) return yield* new SpawnError({ agent: "codex", reason: downgraded })
+      const rolloutPath = typeof threadInfo.path === "string" ? overlay.toReal(threadInfo.path) : undefined
       session.translator.emit("", {
         type: "session_configured",
         session_id: threadId,
@@ -504,7 +653,7 @@ export const spawn = (
         sandbox_policy: opened.sandbox,
         cwd: opened.cwd,
         reasoning_effort: opened.reasoningEffort,
-        rollout_path: threadInfo.path ?? null,
+        rollout_path: rolloutPath ?? null,
         forked_from_id: threadInfo.forkedFromId ?? null
       } as EventMsg)
       yield* session.flush
@@ -514,6 +663,12 @@ export const spawn = (
         Effect.interruptible,
         Effect.forkScoped
       )
+      yield* watchdog(
+        session,
+        threadId,
+        Duration.decode(settings.turnTimeout ?? defaults.turnTimeout),
+        sessionSettings.exitGrace
+      ).pipe(Effect.interruptible, Effect.forkScoped)
       const submitWithId = (submission: Submission): Effect.Effect<void, AgentClosed> =>
         Effect.suspend(() => {
           const closed = session.closedReason()
@@ -532,7 +687,7 @@ export const spawn = (
         ...agent,
         pid: session.pid,
         threadId,
-        rolloutPath: string(threadInfo.path)
+        rolloutPath
       } satisfies CodexAgent
     })
     return yield* started.pipe(

@@ -81,18 +81,65 @@ const onPath = (pathVariable: string | undefined): string | undefined => {
   return undefined
 }
 
-const bundled = (): { readonly found?: string; readonly looked: string } => {
+/**
+ * The `@openai/codex` package Deputy pins (`bundledVersion`), and the older one kept installable under an npm
+ * alias for the tests of both (`"@openai/codex-0169": "npm:@openai/codex@0.169.0"`).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const bundledPackages = {
+  "0.171.0": "@openai/codex",
+  "0.169.0": "@openai/codex-0169"
+} as const
+
+/**
+ * The version of `@openai/codex` Deputy pins: the bundled binary when none is configured or on `PATH`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const bundledVersion = "0.171.0" as const
+
+/**
+ * Where the native binary of an installed `@openai/codex` package (or an npm alias of it) is: its
+ * per-platform package is resolved from the launcher package's own directory, so an alias finds its own
+ * nested copy (`node_modules/@openai/codex-0169/node_modules/@openai/codex-linux-x64`) and not the hoisted one.
+ */
+const bundledIn = (launcher: string): { readonly found?: string; readonly looked: string } => {
   const target = nativePackage()
   if (target === undefined) return { looked: `no @openai/codex build for ${process.platform}-${process.arch}` }
   let packageJson: string
   try {
-    packageJson = createRequire(import.meta.url).resolve(`${target.name}/package.json`)
+    const launcherJson = createRequire(import.meta.url).resolve(`${launcher}/package.json`)
+    packageJson = createRequire(launcherJson).resolve(`${target.name}/package.json`)
   } catch {
-    return { looked: `the npm package ${target.name} (not installed)` }
+    return { looked: `the npm package ${target.name} of ${launcher} (not installed)` }
   }
   const binary = path.join(path.dirname(packageJson), "vendor", target.triple, "bin", target.executable)
   return isExecutable(binary) ? { found: binary, looked: binary } : { looked: `${binary} (missing)` }
 }
+
+const bundled = () => bundledIn(bundledPackages[bundledVersion])
+
+/**
+ * The native binary of one of the bundled Codex versions (`bundledPackages`), ignoring `PATH`: what the tests
+ * run each version with.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const bundledBinary = (
+  version: keyof typeof bundledPackages = bundledVersion
+): Effect.Effect<Resolved, SpawnError> =>
+  Effect.suspend(() => {
+    const found = bundledIn(bundledPackages[version])
+    return found.found !== undefined
+      ? Effect.succeed<Resolved>({ path: found.found, source: "bundled" })
+      : Effect.fail(
+        new SpawnError({ agent: "codex", reason: `no bundled Codex ${version}: looked for ${found.looked}` })
+      )
+  })
 
 /**
  * Finds the Codex executable: `explicit` if given (it must exist), else the first `codex` on `PATH`
@@ -125,7 +172,7 @@ export const resolve = (
       new SpawnError({
         agent: "codex",
         reason: `no Codex binary found: looked for \`codex\` on PATH and for ${fromPackage.looked}. ` +
-          "Install it with `npm install @openai/codex@0.169.0` (or put `codex` on PATH, or pass its path)"
+          `Install it with \`npm install @openai/codex@${bundledVersion}\` (or put \`codex\` on PATH, or pass its path)`
       })
     )
   })

@@ -8,7 +8,16 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, isTurnEnd, provideNode, reader, requestToolsArgs, spawnScripted, text } from "./utils.js"
+import {
+  awaitNoLeftovers,
+  codexVersions,
+  isTurnEnd,
+  provideNode,
+  reader,
+  requestToolsArgs,
+  spawnScripted as spawnPinned,
+  text
+} from "./utils.js"
 
 type Json = Record<string, any>
 
@@ -32,7 +41,9 @@ const outputsSent = (requests: ReadonlyArray<ScriptedModel.RecordedRequest>) =>
     ((request.body as Json).input as Array<Json>).filter((item) => item.type.endsWith("_call_output"))
   )
 
-describe("CodexAgent: approvals with the real Codex", () => {
+describe.each(codexVersions)("CodexAgent: approvals with the real Codex $version", ({ binary }) => {
+  const spawnScripted = (...[scenario, options, spawnOptions]: Parameters<typeof spawnPinned>) =>
+    spawnPinned(scenario, { binary, ...options }, spawnOptions)
   it.scopedLive("a message-only turn", () =>
     Effect.gen(function*() {
       const { agent } = yield* spawnScripted(ScriptedModel.messageScenario("Nothing to do."))
@@ -231,9 +242,9 @@ describe("CodexAgent: the environment of the commands Codex runs", () => {
         }
       })
   )
-  const envSeenByCommand = (options: Parameters<typeof spawnScripted>[1]) =>
+  const envSeenByCommand = (options: Parameters<typeof spawnPinned>[1]) =>
     Effect.gen(function*() {
-      const { agent, cwd } = yield* spawnScripted(
+      const { agent, cwd } = yield* spawnPinned(
         ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
         options
       )

@@ -4,6 +4,7 @@
 import { CodexBinary } from "@deputy/codex"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { provideNode, tempDir } from "./utils.js"
@@ -11,6 +12,21 @@ import { provideNode, tempDir } from "./utils.js"
 const repoRoot = path.resolve(__dirname, "../../..")
 
 describe("CodexBinary", () => {
+  it.effect("each bundled version resolves its own native binary (the npm alias finds its nested copy)", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(CodexBinary.bundledVersion, "0.171.0")
+      for (
+        const version of Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>
+      ) {
+        const found = yield* CodexBinary.bundledBinary(version)
+        assert.strictEqual(found.source, "bundled")
+        const printed = childProcess.execFileSync(found.path, ["--version"], { encoding: "utf8" }).trim()
+        assert.strictEqual(printed, `codex-cli ${version}`)
+      }
+      const pinned = yield* CodexBinary.resolve(undefined, "")
+      assert.strictEqual(pinned.path, (yield* CodexBinary.bundledBinary()).path)
+    }))
+
   it.effect("the bundled native binary of the pinned package, when PATH has none", () =>
     Effect.gen(function*() {
       const found = yield* CodexBinary.resolve(undefined, "")

@@ -4,7 +4,7 @@
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
 import { Approvals, Delegate } from "@deputy/core"
-import type { AgentSpawner } from "@deputy/core"
+import type { AgentSpawner, ApprovalRequest } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -15,21 +15,26 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, leftovers, provideNode, requestToolsArgs, tempDir } from "./utils.js"
+import { awaitNoLeftovers, codexVersions, leftovers, provideNode, requestToolsArgs, tempDir } from "./utils.js"
 
 type Json = Record<string, any>
 
 const source = "review" as const
 
+type ApprovalSettlement = ApprovalRequest.ApprovalSettlement
+
+/** Without a codex_notification, nor the one-line bubblewrap warning (on machines without bubblewrap). */
 const types = (events: ReadonlyArray<Event>) =>
-  events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
+  events.filter((event) => !(event.msg.type === "warning" && /^codex: bubblewrap/.test(String(event.msg.message))))
+    .map((event) => event.msg.type).filter((type) => type !== "codex_notification")
 
 /** Codex against a scripted model with this scenario, as the `AgentSpawner` (the model is in context too). */
-const codex = (
+const codexOf = (binary: string) =>
+(
   scenario: ScriptedModel.Scenario,
   options: Omit<CodexAgent.Options, "codexHome"> = {}
 ): Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> =>
-  CodexAgent.layerScripted(options).pipe(
+  CodexAgent.layerScripted({ binary, ...options }).pipe(
     Layer.provideMerge(ScriptedModel.layer(scenario)),
     Layer.provide(NodeContext.layer)
   )
@@ -51,7 +56,8 @@ const userInput = (text: string) => ({
   items: [{ type: "text" as const, text, text_elements: [] }]
 })
 
-describe("Delegate over the real Codex (end to end)", () => {
+describe.each(codexVersions)("Delegate over the real Codex $version (end to end)", ({ binary }) => {
+  const codex = codexOf(binary)
   it.scopedLive("one-shot, message only: completed with the last agent message", () =>
     Effect.gen(function*() {
       const { ended, events } = yield* oneShot("hello")
@@ -260,6 +266,49 @@ describe("Delegate over the real Codex (end to end)", () => {
       assert.strictEqual(ended.reason, "interrupted")
       assert.isFalse(ended.drainTimedOut)
       assert.include(types(events), "turn_aborted")
+      assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+    }).pipe(provideNode))
+
+  it.scopedLive("interactive: a request Codex withdraws (turn interrupted) settles aborted, its prompt taken down", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const asked = yield* Deferred.make<void>()
+      const takenDown = yield* Deferred.make<void>()
+      const settled = yield* Deferred.make<ApprovalSettlement>()
+      const ended = yield* Effect.gen(function*() {
+        const handle = yield* Delegate.interactive({
+          source,
+          cwd: dir,
+          drainTimeout: "3 seconds",
+          onSettled: (settlement) => Effect.asVoid(Deferred.succeed(settled, settlement))
+        })
+        yield* handle.submit(userInput("write it"))
+        yield* Deferred.await(asked)
+        yield* handle.submit({ type: "interrupt" })
+        yield* until(handle, "turn_aborted")
+        // Without the withdrawal the request waits on the parent until the delegate ends.
+        const settlement = yield* Deferred.await(settled).pipe(
+          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the withdrawn request never settled" })
+        )
+        assert.strictEqual(settlement.outcome, "aborted")
+        assert.strictEqual(settlement.request.kind, "command")
+        assert.match(settlement.reason ?? "", /Codex withdrew the request/)
+        assert.deepStrictEqual(settlement.decidedBy, { _tag: "Cancelled", reason: settlement.reason ?? "" })
+        yield* Deferred.await(takenDown)
+        return yield* handle.shutdown
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.merge(
+          codex(ScriptedModel.scenario([ScriptedModel.exec("touch out.txt"), ScriptedModel.message("no")])),
+          Approvals.layerTest({
+            command: () =>
+              Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never).pipe(
+                Effect.onInterrupt(() => Effect.asVoid(Deferred.succeed(takenDown, undefined)))
+              )
+          })
+        ))
+      )
+      assert.strictEqual(ended.reason, "interrupted")
       assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
     }).pipe(provideNode))
 

@@ -44,12 +44,16 @@ const checked = (events: ReadonlyArray<Event>): ReadonlyArray<Event> => {
  */
 const replay = (name: string, answer: (event: Event) => Op | undefined = () => undefined) => {
   const turnStarts = new Map<number, string>()
-  const translator: Translator = new Translator((id, outcome) => {
-    const submission = turnStarts.get(id as number)
-    if (submission !== undefined && outcome._tag === "Success") {
-      translator.turnStartAnswered(submission, (outcome.result as Json).turn.id)
-    }
-  })
+  const translator: Translator = new Translator(
+    (id, outcome) => {
+      const submission = turnStarts.get(id as number)
+      if (submission !== undefined && outcome._tag === "Success") {
+        translator.turnStartAnswered(submission, (outcome.result as Json).turn.id)
+      }
+    },
+    Date.now,
+    new Set()
+  )
   const events: Array<Event> = []
   const replies: Array<Json> = []
   const recordedReplies: Array<Json> = []
@@ -81,8 +85,14 @@ const replay = (name: string, answer: (event: Event) => Op | undefined = () => u
 }
 
 /** The translated (not opaque) event types, in order. */
+/** The recordings were made without bubblewrap installed: Codex's notice about it (now a `warning`) is left out. */
+const isBubblewrapWarning = (event: Event) =>
+  event.msg.type === "warning" && String((event.msg as Json).message).startsWith("codex: bubblewrap")
+
 const types = (events: ReadonlyArray<Event>) =>
-  events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
+  events.filter((event) => !isBubblewrapWarning(event)).map((event) => event.msg.type).filter((type) =>
+    type !== "codex_notification"
+  )
 
 const approve = (decision: Json[string]) => (event: Event): Op | undefined =>
   event.msg.type === "exec_approval_request"
@@ -390,6 +400,74 @@ describe("synthetic messages", () => {
     assert.deepStrictEqual(translator.takeReplies().map((line) => JSON.parse(line)), [
       { id: "r1", result: { answers: { color: { answers: ["red"] } } } }
     ])
+  })
+
+  it("a request Codex resolves before it is answered becomes a withdrawal; one answered stays a notification", () => {
+    const { feed, translator } = make()
+    const [request, withdrawn] = feed(
+      {
+        method: "item/commandExecution/requestApproval",
+        id: 7,
+        params: { threadId: "t", turnId: "turn-1", itemId: "call_9", command: "ls", cwd: "/", availableDecisions: [] }
+      },
+      { method: "serverRequest/resolved", params: { threadId: "t", requestId: 7 } }
+    )
+    assert.strictEqual(request!.msg.type, "exec_approval_request")
+    assert.strictEqual(withdrawn!.id, request!.id)
+    assert.deepInclude(withdrawn!.msg as Json, { type: "deputy_request_withdrawn", kind: "command", call_id: "call_9" })
+    assert.isFalse(translator.busy)
+    feed({
+      method: "item/fileChange/requestApproval",
+      id: 8,
+      params: { threadId: "t", turnId: "turn-1", itemId: "call_10" }
+    })
+    assert.isTrue(translator.busy)
+    translator.answer({ type: "patch_approval", id: "call_10", decision: "approved" })
+    const [after] = feed({ method: "serverRequest/resolved", params: { threadId: "t", requestId: 8 } })
+    assert.strictEqual(after!.msg.type, "codex_notification")
+  })
+
+  it("Codex's bubblewrap notice becomes one short warning, once per shown-once set; other config warnings pass", () => {
+    const shown = new Set<string>()
+    const notice = {
+      method: "configWarning",
+      params: { summary: "Codex could not find bubblewrap on PATH. Install bubblewrap with your OS package manager." }
+    }
+    const other = { method: "configWarning", params: { summary: "Invalid configuration; using defaults." } }
+    const first = new Translator(() => undefined, Date.now, shown)
+    const second = new Translator(() => undefined, Date.now, shown)
+    first.message(JsonRpc.classify(notice)!)
+    first.message(JsonRpc.classify(other)!)
+    second.message(JsonRpc.classify(notice)!)
+    const events = [...checked(first.takeEvents()), ...checked(second.takeEvents())]
+    assert.deepStrictEqual(events.map((event) => event.msg.type), ["warning", "codex_notification"])
+    assert.match((events[0]!.msg as Json).message, /^codex: bubblewrap is not installed, Codex uses its bundled copy/)
+    assert.notInclude((events[0]!.msg as Json).message, "\n")
+  })
+
+  it("a turn Deputy timed out ends with an error and task_complete{error}, not turn_aborted; retries are counted", () => {
+    let now = 1000
+    const translator = new Translator(() => undefined, () => now)
+    const feed = (...messages: Array<Json>) => {
+      for (const message of messages) translator.message(JsonRpc.classify(message)!)
+      return checked(translator.takeEvents())
+    }
+    feed({ method: "turn/started", params: { threadId: "t", turn: { id: "turn-1", items: [], status: "inProgress" } } })
+    const progress = translator.lastProgress
+    now = 2000
+    feed({
+      method: "error",
+      params: { threadId: "t", turnId: "turn-1", willRetry: true, error: { message: "Reconnecting... 1/5" } }
+    })
+    assert.strictEqual(translator.retries, 1)
+    assert.strictEqual(translator.lastProgress, progress, "a retry notice is not progress")
+    feed({ method: "item/agentMessage/delta", params: { threadId: "t", turnId: "turn-1", delta: "x" } })
+    assert.strictEqual(translator.lastProgress, 2000)
+    translator.timeOut("turn-1", "no progress")
+    const events = feed(turn("interrupted"))
+    assert.deepStrictEqual(events.map((event) => event.msg.type), ["error", "task_complete"])
+    assert.strictEqual((events[1]!.msg as Json).error.message, "no progress")
+    assert.isUndefined(translator.activeTurn)
   })
 
   it("an answer for no pending request (answered, or resolved by Codex) becomes a diagnostic", () => {

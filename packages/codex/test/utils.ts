@@ -1,4 +1,4 @@
-import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
+import { CodexAgent, CodexBinary, CodexHome, ScriptedModel } from "@deputy/codex"
 import type { SpawnOptions } from "@deputy/core"
 import type { Event, Op } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -143,3 +143,14 @@ export const requestToolsArgs = [
   "-c",
   "suppress_unstable_features_warning=true"
 ]
+
+/**
+ * The Codex versions the end-to-end core runs against: the pinned one, and the previous one kept under an
+ * npm alias (`@openai/codex-0169`), each with its own native binary.
+ */
+export const codexVersions =
+  (Object.keys(CodexBinary.bundledPackages) as Array<keyof typeof CodexBinary.bundledPackages>)
+    .map((version) => ({ version, binary: Effect.runSync(CodexBinary.bundledBinary(version)).path }))
+
+/** The binary of the pinned version. */
+export const pinnedBinary = codexVersions.find((entry) => entry.version === CodexBinary.bundledVersion)!.binary

@@ -25,6 +25,30 @@ import type { DecidedBy } from "./DecidedBy.js"
 export type ApprovalKind = "command" | "patch" | "permissions" | "user_input"
 
 /**
+ * The event type of a child withdrawing a request it asked and nobody answered yet (Codex's
+ * `serverRequest/resolved`: its turn ended or was interrupted). The delegate settles the request
+ * `aborted` with the event's `reason`, stops asking the parent (the prompt is taken down), and sends the
+ * child no answer.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const withdrawnType = "deputy_request_withdrawn" as const
+
+/**
+ * A child's withdrawal of the request of this kind and call id (`ApprovalRequest.withdrawnType`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RequestWithdrawn {
+  readonly type: typeof withdrawnType
+  readonly kind: ApprovalKind
+  readonly call_id: string
+  readonly reason: string
+}
+
+/**
  * Where a request comes from. `id` is unique per delegate (`<delegateId>/<kind>/<callId>`), so two
  * delegates never collide (Codex keys user input by the parent's turn id, and two delegates do).
  *

@@ -8,14 +8,16 @@ import type { SectionResult, Size } from "./stats.js"
 
 export const resultMarker = "@@deputy-bench-result "
 
-const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<SectionResult> }>> = {
+const sections: Record<string, () => Promise<{
+  run: (size: Size) => Promise<SectionResult> }>> = {,
   forwarding: () => import("./forwarding.js"),
   approval: () => import("./approval.js"),
   shutdown: () => import("./shutdown.js"),
   scale: () => import("./scale.js"),
   codex: () => import("./codex.js"),
   cliStartup: () => import("./cliStartup.js"),
-  web: () => import("./web.js")
+  web: () => import("./web.js"),
+  codexFailFast: () => import("./codexFailFast.js")
 }
 
 export const sectionNames = Object.keys(sections)

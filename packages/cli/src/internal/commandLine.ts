@@ -79,7 +79,7 @@ const exitCodes: readonly [string, ReadonlyArray<string>] = [
   "EXIT CODES",
   [
     "0    the run completed",
-    "1    the sub-agent failed, aborted, exited, or could not start",
+    "1    the sub-agent failed, aborted, exited, or could not start (Codex without credentials: `codex login`)",
     "2    usage error (an unknown flag, a bad value, a bad policy file)",
     "130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP",
     "141  stdout's reader went away before the run ended (EPIPE); the sub-agent was stopped"
@@ -179,6 +179,12 @@ export const commands = {
         value: "MODE",
         choices: ["read-only", "workspace-write", "danger-full-access"],
         description: "read-only | workspace-write | danger-full-access (default: workspace-write)",
+        group: "CODEX FLAGS"
+      },
+      {
+        name: "turn-timeout",
+        value: "DURATION",
+        description: "Stop a turn that waits on the model this long without progress, with an error (default: 3m)",
         group: "CODEX FLAGS"
       },
       ...approvalFlags,

@@ -3,7 +3,7 @@
  * requests become `Event`s, answer ops become JSON-RPC results. A plain synchronous state machine: the
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
-import { AgentDiagnostic, ShellWords } from "@deputy/core"
+import { AgentDiagnostic, ApprovalRequest, ShellWords } from "@deputy/core"
 import type { Event, EventMsg, FileChange, Op, ReviewDecision } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as Either from "effect/Either"
@@ -193,6 +193,9 @@ type RequestKind = "exec" | "patch" | "permissions" | "user_input"
 interface PendingRequest {
   readonly kind: RequestKind
   readonly rpcId: JsonRpc.RequestId
+  /** The request event's id and `call_id` (what a withdrawal names). */
+  readonly eventId: string
+  readonly callId: string
   /** Ids an answer op may use for it (approval id, item id, turn ids). */
   readonly keys: ReadonlyArray<string>
 }
@@ -203,6 +206,39 @@ const answerKinds: Readonly<Record<string, RequestKind>> = {
   request_permissions_response: "permissions",
   user_input_answer: "user_input",
   request_user_input_response: "user_input"
+}
+
+/** Item types that run something for the model: while one runs, the turn is not waiting on the model. */
+const toolItemTypes: ReadonlySet<string> = new Set([
+  "commandExecution",
+  "fileChange",
+  "mcpToolCall",
+  "dynamicToolCall",
+  "collabAgentToolCall",
+  "webSearch",
+  "imageGeneration"
+])
+
+/** Codex's notice that it retries the model (`error` with `willRetry`): not progress. */
+const isRetryNotice = (method: string, params: unknown): boolean =>
+  method === "error" && record(params).willRetry === true
+
+/** Notices shown in this process (see `Translator`'s `shownOnce`). */
+const shownInProcess = new Set<string>()
+
+/** Codex's notice that `bwrap` is not installed (it then uses a bundled copy). */
+const bubblewrapNotice = /could not find bubblewrap/i
+
+/** The one line said instead. */
+export const bubblewrapWarning =
+  "codex: bubblewrap is not installed, Codex uses its bundled copy (install: sudo apt-get install bubblewrap)"
+
+/** A pending request's kind as the delegate names it. */
+const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
+  exec: "command",
+  patch: "patch",
+  permissions: "permissions",
+  user_input: "user_input"
 }
 
 /** Whether an op answers a request of Codex (a command, patch, permissions or user-input request). */
@@ -226,8 +262,55 @@ export class Translator {
   private readonly endedTurns = new Set<string>()
   private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
   private readonly pending: Array<PendingRequest> = []
+  /** Items that run a tool (commands, patches, tool calls) started and not completed: time the model is not asked. */
+  private readonly toolItems = new Set<string>()
+  /** Turns Deputy stopped for want of progress, with the error to report at their end. */
+  private readonly timedOutTurns = new Map<string, string>()
+  private retriesInTurn = 0
+  /** When the app-server last made progress (any message but a retry notice), by `now`. */
+  lastProgress: number
 
-  constructor(private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void) {}
+  constructor(
+    private readonly onResponse: (id: JsonRpc.RequestId, outcome: Outcome) => void,
+    private readonly now: () => number = Date.now,
+    /** Notices already shown (by key), shared by the translators of one process: each is shown once. */
+    private readonly shownOnce: Set<string> = shownInProcess
+  ) {
+    this.lastProgress = now()
+  }
+
+  /**
+   * Whether the turn in progress is waiting on something other than the model: a request of Codex to the
+   * parent, or a tool it runs.
+   */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.toolItems.size > 0
+  }
+
+  /** How many times Codex said it retries the model in the turn in progress. */
+  get retries(): number {
+    return this.retriesInTurn
+  }
+
+  /** Counts from now (time spent busy is not time without progress). */
+  touch(): void {
+    this.lastProgress = this.now()
+  }
+
+  /** Whether Deputy already stopped this turn for want of progress. */
+  isTimedOut(turnId: string): boolean {
+    return this.timedOutTurns.has(turnId)
+  }
+
+  /** Deputy stops this turn for want of progress: when it ends, it ends with this error. */
+  timeOut(turnId: string, message: string): void {
+    this.timedOutTurns.set(turnId, message)
+  }
+
+  /** Ends a turn Codex did not end after it was interrupted (as if it had, interrupted). */
+  forceEnd(turnId: string): void {
+    if (this.active?.turnId === turnId) this.turnCompleted({ id: turnId, status: "interrupted" })
+  }
 
   /** The events produced since the last call. */
   takeEvents(): Array<Event> {
@@ -337,6 +420,7 @@ export class Translator {
 
   /** One message of the app-server. */
   message(incoming: JsonRpc.Incoming): void {
+    if (!(incoming._tag === "Notification" && isRetryNotice(incoming.method, incoming.params))) this.touch()
     switch (incoming._tag) {
       case "Response":
         return this.onResponse(incoming.id, { _tag: "Success", result: incoming.result })
@@ -393,7 +477,10 @@ export class Translator {
           codex_error_info: errorInfo(error.codexErrorInfo ?? null),
           additional_details: string(error.additionalDetails)
         }
-        if (params.willRetry === true) return this.emit(this.idOf(turnId), msg("stream_error", fields))
+        if (params.willRetry === true) {
+          this.retriesInTurn++
+          return this.emit(this.idOf(turnId), msg("stream_error", fields))
+        }
         if (turnId !== undefined) this.failedTurns.add(turnId)
         return this.emit(this.idOf(turnId), msg("error", fields))
       }
@@ -406,10 +493,25 @@ export class Translator {
         )
       case "warning":
         return this.emit(this.idOf(turnId), msg("warning", { message: string(params.message) ?? "" }))
+      case "configWarning": {
+        if (!bubblewrapNotice.test(string(params.summary) ?? "")) return this.opaque(method, params, turnId)
+        // Codex's three-line notice on every start, said once per process in one line.
+        if (this.shownOnce.has("bubblewrap")) return
+        this.shownOnce.add("bubblewrap")
+        return this.emit(this.idOf(turnId), msg("warning", { message: bubblewrapWarning }))
+      }
       case "serverRequest/resolved": {
         const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
-        if (index !== -1) this.pending.splice(index, 1)
-        return this.opaque(method, params, turnId)
+        if (index === -1) return this.opaque(method, params, turnId)
+        // Resolved before Deputy answered: Codex withdrew it (its turn ended or was interrupted).
+        const request = this.pending.splice(index, 1)[0]!
+        const withdrawn: ApprovalRequest.RequestWithdrawn = {
+          type: ApprovalRequest.withdrawnType,
+          kind: withdrawnKinds[request.kind],
+          call_id: request.callId,
+          reason: "Codex withdrew the request: it no longer waits for an answer (its turn ended or was interrupted)"
+        }
+        return this.emit(request.eventId, withdrawn as unknown as EventMsg)
       }
       default:
         return this.opaque(method, params, turnId)
@@ -424,6 +526,7 @@ export class Translator {
       this.turnSubmissions.set(turnId, submissionId)
     }
     this.active = { turnId, submissionId }
+    this.retriesInTurn = 0
     this.emit(submissionId, msg("task_started", { turn_id: turnId, started_at: number(turn.startedAt) }))
   }
 
@@ -436,9 +539,21 @@ export class Translator {
       case "completed":
         this.emit(id, msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, ...timing }))
         break
-      case "interrupted":
-        this.emit(id, msg("turn_aborted", { turn_id: turnId, reason: "interrupted", ...timing }))
+      case "interrupted": {
+        const timedOut = this.timedOutTurns.get(turnId)
+        if (timedOut === undefined) {
+          this.emit(id, msg("turn_aborted", { turn_id: turnId, reason: "interrupted", ...timing }))
+          break
+        }
+        // Stopped by Deputy for want of progress: an error, as a failed turn ends.
+        const fields = { message: timedOut, codex_error_info: "deputy_turn_timeout" }
+        this.emit(id, msg("error", fields))
+        this.emit(
+          id,
+          msg("task_complete", { turn_id: turnId, last_agent_message: lastAgentMessage, error: fields, ...timing })
+        )
         break
+      }
       case "failed": {
         // As Codex itself does: an `error`, then the turn completes with the error attached.
         const error = record(turn.error)
@@ -459,7 +574,9 @@ export class Translator {
     this.lastAgentMessages.delete(turnId)
     this.failedTurns.delete(turnId)
     this.endedTurns.add(turnId)
+    this.timedOutTurns.delete(turnId)
     if (this.active?.turnId === turnId) {
+      this.toolItems.clear()
       this.active = undefined
       for (const waiter of this.turnEndWaiters.splice(0)) waiter()
     }
@@ -469,6 +586,7 @@ export class Translator {
     const item = record(params.item)
     const turnId = string(params.turnId)
     const callId = string(item.id) ?? ""
+    if (typeof item.type === "string" && toolItemTypes.has(item.type)) this.toolItems.add(callId)
     switch (item.type) {
       case "commandExecution":
         return this.emit(
@@ -496,6 +614,7 @@ export class Translator {
     const item = record(params.item)
     const turnId = string(params.turnId)
     const callId = string(item.id) ?? ""
+    this.toolItems.delete(callId)
     switch (item.type) {
       case "agentMessage": {
         const text = string(item.text) ?? ""
@@ -546,7 +665,13 @@ export class Translator {
     switch (method) {
       case "item/commandExecution/requestApproval": {
         const approvalId = string(params.approvalId)
-        this.pending.push({ kind: "exec", rpcId, keys: approvalId === undefined ? [itemId] : [approvalId, itemId] })
+        this.pending.push({
+          kind: "exec",
+          rpcId,
+          eventId: id,
+          callId: itemId,
+          keys: approvalId === undefined ? [itemId] : [approvalId, itemId]
+        })
         const decisions = Array.isArray(params.availableDecisions)
           ? params.availableDecisions.map(fromAppServerDecision).filter((decision) => decision !== undefined)
           : undefined
@@ -571,7 +696,7 @@ export class Translator {
         )
       }
       case "item/fileChange/requestApproval":
-        this.pending.push({ kind: "patch", rpcId, keys: [itemId] })
+        this.pending.push({ kind: "patch", rpcId, eventId: id, callId: itemId, keys: [itemId] })
         return this.emit(
           id,
           msg("apply_patch_approval_request", {
@@ -584,7 +709,7 @@ export class Translator {
           })
         )
       case "item/permissions/requestApproval": {
-        this.pending.push({ kind: "permissions", rpcId, keys: [itemId] })
+        this.pending.push({ kind: "permissions", rpcId, eventId: id, callId: itemId, keys: [itemId] })
         const permissions = record(params.permissions)
         const fileSystem = permissions.fileSystem === null || permissions.fileSystem === undefined
           ? null
@@ -607,7 +732,7 @@ export class Translator {
         )
       }
       case "item/tool/requestUserInput":
-        this.pending.push({ kind: "user_input", rpcId, keys: [id, turnId, itemId] })
+        this.pending.push({ kind: "user_input", rpcId, eventId: id, callId: itemId, keys: [id, turnId, itemId] })
         return this.emit(
           id,
           msg("request_user_input", {

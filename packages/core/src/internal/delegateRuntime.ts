@@ -27,7 +27,7 @@ import type * as Tracer from "effect/Tracer"
 import type { Agent } from "../Agent.js"
 import * as AgentDiagnostic from "../AgentDiagnostic.js"
 import { AgentSpawner } from "../AgentSpawner.js"
-import type { ApprovalSettlement } from "../ApprovalRequest.js"
+import { type ApprovalSettlement, type RequestWithdrawn, withdrawnType } from "../ApprovalRequest.js"
 import { Approvals, type ApprovalsService } from "../Approvals.js"
 import type * as DecidedBy from "../DecidedBy.js"
 import type { DelegateEnded, DelegateHandle, DelegateOptions, EndReason, OneShotOptions } from "../Delegate.js"
@@ -60,7 +60,7 @@ export const droppedTypes: ReadonlySet<string> = new Set([
 ])
 
 /** Event types the delegate does not simply forward, by what it does with them. */
-const EventKind = { Dropped: 0, TokenCount: 1, Request: 2, ShutdownComplete: 3 } as const
+const EventKind = { Dropped: 0, TokenCount: 1, Request: 2, ShutdownComplete: 3, Withdrawn: 4 } as const
 type EventKind = typeof EventKind[keyof typeof EventKind]
 
 /** One map lookup per event (most types are not in it): cheaper than a set test per rule. */
@@ -68,6 +68,7 @@ const eventKinds: ReadonlyMap<string, EventKind> = new Map([
   ...[...droppedTypes].map((type) => [type, EventKind.Dropped] as const),
   ...[...requestTypes].map((type) => [type, EventKind.Request] as const),
   ["token_count", EventKind.TokenCount],
+  [withdrawnType, EventKind.Withdrawn],
   ["shutdown_complete", EventKind.ShutdownComplete]
 ])
 
@@ -88,6 +89,8 @@ interface Pass {
   count: number
   toAsk: Array<RoutedRequest> | undefined
   toCancel: Array<RoutedRequest> | undefined
+  /** Requests the child withdrew (`ApprovalRequest.withdrawnType`). */
+  toWithdraw: Array<RequestWithdrawn> | undefined
   ends: ShutdownCause | undefined
 }
 
@@ -125,6 +128,8 @@ class DelegateRuntime implements DelegateHandle {
   private readonly buffer: EventBuffer
   private readonly ledger = new RequestLedger()
   private requests: Scope.CloseableScope | undefined
+  /** The fiber asking the parent, by request id, while it asks. */
+  private readonly asking = new Map<string, Fiber.RuntimeFiber<void>>()
   /** One-shot: the turn of the input, and how the delegate's single turn ended. */
   turn: TurnTracker | undefined
   private terminal: Terminal | undefined
@@ -276,6 +281,7 @@ class DelegateRuntime implements DelegateHandle {
       count: 0,
       toAsk: undefined,
       toCancel: undefined,
+      toWithdraw: undefined,
       ends: undefined
     }
     this.classify(chunk, pass)
@@ -284,6 +290,7 @@ class DelegateRuntime implements DelegateHandle {
     let effect: Effect.Effect<void> = this.buffer.waitForRoom
     if (pass.ends !== undefined) effect = Effect.zipRight(this.stop(pass.ends), effect)
     if (pass.toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(pass.toCancel), effect)
+    if (pass.toWithdraw !== undefined) effect = Effect.zipRight(this.withdraw(pass.toWithdraw), effect)
     if (pass.toAsk !== undefined) effect = Effect.zipRight(this.ask(pass.toAsk), effect)
     return effect
   }
@@ -302,6 +309,10 @@ class DelegateRuntime implements DelegateHandle {
       const kind = eventKinds.get(event.msg.type)
       if (kind !== undefined) {
         if (kind === EventKind.Dropped) continue
+        if (kind === EventKind.Withdrawn) {
+          ;(pass.toWithdraw ??= []).push(event.msg as unknown as RequestWithdrawn)
+          continue
+        }
         if (kind === EventKind.TokenCount) {
           const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
           if (info?.total_token_usage) this.currentUsage = info.total_token_usage
@@ -366,7 +377,19 @@ class DelegateRuntime implements DelegateHandle {
       const inScope = (requests: Scope.CloseableScope) =>
         Effect.forEach(
           routed,
-          (request) => Effect.forkIn(Effect.interruptible(this.handleRequest(request)), requests),
+          (request) =>
+            Effect.tap(
+              Effect.forkIn(
+                Effect.interruptible(this.handleRequest(request)).pipe(
+                  Effect.ensuring(Effect.sync(() => this.asking.delete(request.request.id)))
+                ),
+                requests
+              ),
+              (fiber) =>
+                Effect.sync(() => {
+                  if (fiber.unsafePoll() === null) this.asking.set(request.request.id, fiber)
+                })
+            ),
           { discard: true }
         )
       if (this.requests !== undefined) return inScope(this.requests)
@@ -386,6 +409,26 @@ class DelegateRuntime implements DelegateHandle {
           ? Effect.void
           : this.settle(request, request.aborted(cancelled(reason), reason), 0, this.agentEnd === undefined)
       ), { discard: true })
+  }
+
+  /**
+   * Requests the child withdrew: each one still pending is claimed, its wait on the parent interrupted, and
+   * it settles `aborted` with the child's reason; the child gets no answer (it no longer waits for one).
+   */
+  private withdraw(withdrawn: ReadonlyArray<RequestWithdrawn>): Effect.Effect<void> {
+    return Effect.forEach(withdrawn, (event) =>
+      Effect.suspend(() => {
+        const id = `${this.id}/${event.kind}/${event.call_id}`
+        const routed = this.ledger.claim(id)
+        if (routed === undefined) return Effect.void
+        const fiber = this.asking.get(id)
+        this.asking.delete(id)
+        const reason = typeof event.reason === "string" ? event.reason : "the sub-agent withdrew the request"
+        return Effect.zipRight(
+          fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
+          this.settle(routed, routed.aborted(cancelled(reason), reason), 0, false)
+        )
+      }), { discard: true })
   }
 
   private settle(routed: RoutedRequest, resolution: Resolution, waitedMs: number, deliver: boolean) {
