@@ -8,8 +8,7 @@ import type { SectionResult, Size } from "./stats.js"
 
 export const resultMarker = "@@deputy-bench-result "
 
-const sections: Record<string, () => Promise<{
-  run: (size: Size) => Promise<SectionResult> }>> = {,
+const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<SectionResult> }>> = {
   forwarding: () => import("./forwarding.js"),
   approval: () => import("./approval.js"),
   shutdown: () => import("./shutdown.js"),
