@@ -46,3 +46,5 @@ export * as RequestPaths from "./RequestPaths.js"
 export * as ShellCommand from "./ShellCommand.js"
 /** @since 0.2.0 */
 export * as ShellWords from "./ShellWords.js"
+/** @since 0.2.0 */
+export * as Supervisor from "./Supervisor.js"
