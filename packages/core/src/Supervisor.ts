@@ -129,6 +129,11 @@ export interface NodeSettings {
   readonly budget?: Budget | undefined
   readonly policy?: ReadonlyArray<PolicyRule> | undefined
   readonly childFailure?: FailurePolicy | undefined
+  /**
+   * The parent's turn and tool call in which this node was started (e.g. Codex's `spawn_agent` call),
+   * carried into the provenance chain of its requests.
+   */
+  readonly startedIn?: { readonly turnId?: string | undefined; readonly callId?: string | undefined } | undefined
 }
 
 /**
