@@ -92,8 +92,7 @@ const verdictOf = (
   }
 }
 
-const commandKey = (request: CommandApproval): string =>
-  JSON.stringify([request.event.command, request.event.cwd])
+const commandKey = (request: CommandApproval): string => JSON.stringify([request.event.command, request.event.cwd])
 
 /** Builds the `Approvals` of one node. */
 export const nodeApprovals = (node: TreeNode, deps: NodeApprovalsDeps): ApprovalsService => {
@@ -140,8 +139,7 @@ export const nodeApprovals = (node: TreeNode, deps: NodeApprovalsDeps): Approval
   const isSessionGrant = (_request: ApprovalRequest, decision: ReviewDecision) => decision === "approved_for_session"
 
   return {
-    command: (request) =>
-      ask(request, "denied", reviewDecisionOf, deps.inbox.approvals.command, isSessionGrant),
+    command: (request) => ask(request, "denied", reviewDecisionOf, deps.inbox.approvals.command, isSessionGrant),
     patch: (request) => ask(request, "denied", reviewDecisionOf, deps.inbox.approvals.patch),
     permissions: (request) =>
       ask(

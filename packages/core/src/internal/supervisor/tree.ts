@@ -111,7 +111,6 @@ const nameProblem = (name: string): string | undefined => {
   if (name.length === 0) return "the name is empty"
   if (name.length > 64) return "the name is longer than 64 characters"
   if (name.includes("/")) return "the name contains /"
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "the name contains a control character"
   return undefined
 }
@@ -333,7 +332,7 @@ export const make = (
 
     const snapshotPids = (node: TreeNode): void => {
       const pids = node.pids?.()
-      if (pids !== undefined) for (const pid of pids) node.pidsKilled.add(pid)
+      if (pids !== undefined) { for (const pid of pids) node.pidsKilled.add(pid) }
     }
 
     // ---- admission --------------------------------------------------------------------------------------
@@ -423,7 +422,9 @@ export const make = (
         yield* SubscriptionRef.set(node.state, { _tag: "Ended", reason })
         // Fail fast: a failure that was not a stop asked for stops the siblings.
         const parent = node.parent!
-        if (parent.childFailure === "fail_fast" && failed(reason) && (cause === undefined || cause._tag === "Exhausted")) {
+        if (
+          parent.childFailure === "fail_fast" && failed(reason) && (cause === undefined || cause._tag === "Exhausted")
+        ) {
           for (const sibling of parent.children) {
             if (sibling !== node) signalSubtree(sibling, { _tag: "SiblingFailed", path: node.path })
           }
@@ -483,7 +484,10 @@ export const make = (
           ? Delegate.interactive(delegateOptions)
           : Delegate.oneShot(delegateOptions as Delegate.OneShotOptions)).pipe(
             Effect.provideService(AgentSpawner, spawner),
-            Effect.provideService(Approvals, nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })),
+            Effect.provideService(
+              Approvals,
+              nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })
+            ),
             Scope.extend(nodeScope),
             Effect.either
           )
@@ -503,9 +507,9 @@ export const make = (
         const wall = node.budget.wallTimeMs
         if (wall !== undefined) {
           yield* Effect.sleep(Duration.millis(wall)).pipe(
-            Effect.zipRight(Effect.sync(() =>
-              exhaust(node, { path: node.path, dimension: "wallTime", limit: wall, used: wall })
-            )),
+            Effect.zipRight(
+              Effect.sync(() => exhaust(node, { path: node.path, dimension: "wallTime", limit: wall, used: wall }))
+            ),
             Effect.interruptible,
             Effect.forkIn(nodeScope)
           )
@@ -627,7 +631,12 @@ export const make = (
             exhausted: undefined,
             drainTimedOut: false
           }
-          return { ...base, lastAgentMessage: node.lastAgentMessage, usage: usageOf(node.own, node, now), subtreeUsage: usageOf(node.sub, node, now) }
+          return {
+            ...base,
+            lastAgentMessage: node.lastAgentMessage,
+            usage: usageOf(node.own, node, now),
+            subtreeUsage: usageOf(node.sub, node, now)
+          }
         })
         return {
           nodes,
