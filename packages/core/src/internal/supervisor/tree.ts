@@ -5,6 +5,7 @@
  * in a scope of its own, ends it and its subtree, and records the receipt.
  */
 import type { Event, SubAgentSource } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -498,7 +499,9 @@ export const make = (
 
     const run = (node: TreeNode, admitted: Deferred.Deferred<void>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        yield* Effect.raceFirst(Deferred.await(admitted), Effect.asVoid(Deferred.await(node.stopSignal)))
+        if (!node.holdsSlot && node.stopCause === undefined) {
+          yield* Effect.raceFirst(Deferred.await(admitted), Effect.asVoid(Deferred.await(node.stopSignal)))
+        }
         if (node.stopCause !== undefined) {
           // stopped before it started: leave the queue (or give the slot back), never start
           yield* Effect.suspend(() => {
@@ -549,21 +552,23 @@ export const make = (
               nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })
             ),
             Scope.extend(nodeScope),
-            Effect.either
+            Effect.exit
           )
-        if (started._tag === "Left") {
+        if (Exit.isFailure(started)) {
+          const failure = Cause.failureOption(started.cause)
+          const why = Option.isSome(failure) ? failure.value.message : Cause.pretty(started.cause)
           yield* Scope.close(nodeScope, Exit.void)
-          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: started.left.message }))
+          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: why }))
           for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
           yield* awaitChildren(node)
           const cause = node.stopCause as StopCause | undefined
           yield* finish(node, cause?._tag === "Exhausted" ? "budget_exhausted" : "spawn_failed", {
-            message: started.left.message
+            message: why
           })
           yield* releaseSlot(node)
           return
         }
-        const handle = started.right
+        const handle = started.value
         node.started = true
         yield* Deferred.succeed(node.handle, handle)
         yield* SubscriptionRef.set(node.state, { _tag: "Running" })
