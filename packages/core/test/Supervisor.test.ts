@@ -264,6 +264,18 @@ describe("Supervisor", () => {
       assert.strictEqual(yield* decisionFor(bChild, "b-git", ["git", "status"]), "approved") // b inherits
     }).pipe(Effect.provide(testLayer)))
 
+  it.scoped("policies read shell scripts (the supervisor loads the parser)", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        policy: [{ kind: "command", commandPrefix: ["git"], action: "approve" }]
+      })
+      yield* supervisor.spawn(spawnOptions("a"))
+      const child = yield* childOf("a")
+      yield* child.emit(execRequest("s1", { command: ["bash", "-lc", "git status && git diff"] }), "t1")
+      const answer = yield* child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === "s1")
+      assert.strictEqual((answer.op as { decision?: string }).decision, "approved")
+    }).pipe(Effect.provide(testLayer)))
+
   it.scoped("fail_fast stops the siblings of a failing node; continue lets them run", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.make({ childFailure: "fail_fast" })

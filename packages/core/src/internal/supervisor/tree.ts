@@ -25,6 +25,7 @@ import type { ApprovalSettlement } from "../../ApprovalRequest.js"
 import { Approvals } from "../../Approvals.js"
 import * as Delegate from "../../Delegate.js"
 import { AgentClosed } from "../../Errors.js"
+import * as ShellCommand from "../../ShellCommand.js"
 import type {
   Budget,
   EffectiveBudget,
@@ -155,6 +156,14 @@ export const make = (
     let running = 0
     const queue: Array<{ readonly node: TreeNode; readonly admitted: Deferred.Deferred<void> }> = []
     const byPath = new Map<string, TreeNode>()
+
+    /** Loads the shell parser once (policies read shell scripts with it), as `Approvals.layerPolicy` does. */
+    const ensureParser = (rules: ReadonlyArray<unknown> | undefined): Effect.Effect<void> =>
+      rules === undefined || rules.length === 0 || options.policyOptions?.parser !== undefined ||
+        ShellCommand.loadedParser() !== undefined
+        ? Effect.void
+        : ShellCommand.parser.pipe(Effect.tapError((error) => Effect.logWarning(error.message)), Effect.ignore)
+    yield* ensureParser(options.policy)
 
     const newNode = (
       parent: TreeNode | undefined,
@@ -648,6 +657,7 @@ export const make = (
         if (limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth) {
           return yield* new AdmissionRefused({ path, limit: "maxDepth", value: limits.maxDepth })
         }
+        yield* ensureParser(nodeOptions.policy)
         const asked = nodeOptions.budget
         const budget: TreeNode["budget"] = {
           tokens: smaller(asked?.tokens, remaining(parent.budget.tokens, parent.sub.tokens)),
