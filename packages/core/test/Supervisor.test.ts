@@ -113,6 +113,11 @@ describe("Supervisor", () => {
       yield* a1.stop
       yield* a2.delegate
       assert.strictEqual((yield* a2.state)._tag, "Running")
+      // a node's own limit, lower than the tree's
+      const other = yield* Supervisor.make({ name: "other" })
+      const b = yield* other.spawn(spawnOptions("b", { limits: { maxConcurrentChildren: 0 } }))
+      const b1 = yield* b.spawn(spawnOptions("b1"))
+      assert.deepStrictEqual(yield* b1.state, { _tag: "Queued", position: 0 })
     }).pipe(Effect.provide(testLayer)))
 
   it.scoped("budgets: a child's is carved from its parent's; turns over budget end the subtree budget_exhausted", () =>

@@ -401,9 +401,15 @@ export const make = (
 
     // ---- admission --------------------------------------------------------------------------------------
 
-    const fits = (node: TreeNode): boolean =>
-      (limits.maxConcurrent === undefined || running < limits.maxConcurrent) &&
-      (limits.maxConcurrentChildren === undefined || node.parent!.runningChildren < limits.maxConcurrentChildren)
+    /** The most children of `parent` that may run at once: its own limit, never above the tree's. */
+    const childLimit = (parent: TreeNode): number | undefined =>
+      smaller(parent.options?.limits?.maxConcurrentChildren, limits.maxConcurrentChildren)
+
+    const fits = (node: TreeNode): boolean => {
+      const perNode = childLimit(node.parent!)
+      return (limits.maxConcurrent === undefined || running < limits.maxConcurrent) &&
+        (perNode === undefined || node.parent!.runningChildren < perNode)
+    }
 
     const take = (node: TreeNode): void => {
       node.holdsSlot = true
@@ -672,7 +678,7 @@ export const make = (
           return yield* new AdmissionRefused({
             path,
             limit: overTree ? "maxConcurrent" : "maxConcurrentChildren",
-            value: overTree ? limits.maxConcurrent : limits.maxConcurrentChildren
+            value: overTree ? limits.maxConcurrent : childLimit(parent)
           })
         }
         const admitted = yield* Deferred.make<void>()
