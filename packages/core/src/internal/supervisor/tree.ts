@@ -650,6 +650,9 @@ export const make = (
 
     const spawnUnder = (parent: TreeNode, nodeOptions: SpawnNodeOptions) =>
       Effect.gen(function*() {
+        yield* ensureParser(nodeOptions.policy)
+        const state = yield* SubscriptionRef.make<NodeState>({ _tag: "Starting" })
+        // From here to the registration nothing yields, so concurrent spawns see each other's names and slots.
         const name = nodeOptions.name
         const problem = nameProblem(name) ?? (parent.childNames.has(name) ? "a sibling has that name" : undefined)
         if (problem !== undefined) {
@@ -663,7 +666,6 @@ export const make = (
         if (limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth) {
           return yield* new AdmissionRefused({ path, limit: "maxDepth", value: limits.maxDepth })
         }
-        yield* ensureParser(nodeOptions.policy)
         const asked = nodeOptions.budget
         const budget: TreeNode["budget"] = {
           tokens: smaller(asked?.tokens, remaining(parent.budget.tokens, parent.sub.tokens)),
@@ -672,6 +674,7 @@ export const make = (
           wallTimeMs: undefined
         }
         const node = newNode(parent, name, nodeOptions, budget, wallOf(asked))
+        ;(node as { state: TreeNode["state"] }).state = state
         const admitNow = queue.length === 0 && fits(node)
         if (!admitNow && onLimit === "fail") {
           const overTree = limits.maxConcurrent !== undefined && running >= limits.maxConcurrent
@@ -681,10 +684,7 @@ export const make = (
             value: overTree ? limits.maxConcurrent : childLimit(parent)
           })
         }
-        const admitted = yield* Deferred.make<void>()
-        ;(node as { state: TreeNode["state"] }).state = yield* SubscriptionRef.make<NodeState>(
-          admitNow ? { _tag: "Starting" } : { _tag: "Queued", position: queue.length }
-        )
+        const admitted = Deferred.unsafeMake<void>(FiberId.none)
         parent.children.push(node)
         parent.childNames.add(name)
         byPath.set(path, node)
@@ -693,6 +693,11 @@ export const make = (
           Deferred.unsafeDone(admitted, Exit.void)
         } else {
           queue.push({ node, admitted })
+          // its place now (the queue may have moved since)
+          yield* Effect.suspend(() => {
+            const position = queue.findIndex((entry) => entry.node === node)
+            return position === -1 ? Effect.void : SubscriptionRef.set(state, { _tag: "Queued", position })
+          })
         }
         yield* FiberSet.run(runners, run(node, admitted))
         return apiOf(node)
