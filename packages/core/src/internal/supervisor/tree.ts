@@ -771,15 +771,15 @@ export const make = (
         get budget() {
           return effectiveBudget(node)
         },
-        state: SubscriptionRef.get(node.state),
-        stateChanges: node.state.changes,
-        delegate: Deferred.await(node.handle),
+        state: Effect.suspend(() => SubscriptionRef.get(node.state)),
+        stateChanges: Stream.suspend(() => node.state.changes),
+        delegate: Effect.suspend(() => Deferred.await(node.handle)),
         spawn: (childOptions) => spawnUnder(node, childOptions),
         children: Effect.sync(() => node.children.map(apiOf)),
         usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.own, node, now)),
         subtreeUsage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.sub, node, now)),
-        stop: stopSubtree(node),
-        ended: Effect.zipRight(awaitDone(node), receiptOf(node))
+        stop: Effect.suspend(() => stopSubtree(node)),
+        ended: Effect.suspend(() => Effect.zipRight(awaitDone(node), receiptOf(node)))
       }
       node.api = api
       return api
