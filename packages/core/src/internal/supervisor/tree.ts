@@ -239,6 +239,18 @@ export const make = (
 
     const effectiveBudget = (node: TreeNode): EffectiveBudget => ({ ...node.budget })
 
+    const stoppingState: NodeState = { _tag: "Stopping" }
+
+    /** The state as stored, or `Stopping` from the moment a stop is asked for (before the runner wakes). */
+    const stateOf = (node: TreeNode): Effect.Effect<NodeState> =>
+      Effect.map(
+        SubscriptionRef.get(node.state),
+        (state) =>
+          node.stopCause !== undefined && (state._tag === "Running" || state._tag === "Starting")
+            ? stoppingState
+            : state
+      )
+
     // ---- stopping -------------------------------------------------------------------------------------
 
     /** Asks a node to stop (the first cause wins); the runner does the rest. */
@@ -602,6 +614,7 @@ export const make = (
           Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
         )
         snapshotPids(node)
+        yield* SubscriptionRef.set(node.state, stoppingState)
         let ended: Delegate.DelegateEnded
         if (first._tag === "Ended") {
           ended = first.ended
@@ -771,7 +784,7 @@ export const make = (
         get budget() {
           return effectiveBudget(node)
         },
-        state: Effect.suspend(() => SubscriptionRef.get(node.state)),
+        state: Effect.suspend(() => stateOf(node)),
         stateChanges: Stream.suspend(() => node.state.changes),
         delegate: Effect.suspend(() => Deferred.await(node.handle)),
         spawn: (childOptions) => spawnUnder(node, childOptions),
@@ -819,7 +832,7 @@ export const make = (
       nodes: Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const all = preorder(root).filter((node) => node !== root)
-        const states = yield* Effect.forEach(all, (node) => SubscriptionRef.get(node.state))
+        const states = yield* Effect.forEach(all, stateOf)
         return all.map((node, i) => infoOf(node, now, states[i]!))
       }),
       pendingUnder: (path) => Effect.map(inbox.pending, pendingUnder(path)),
