@@ -130,8 +130,8 @@ const bareSpawns = (count: number) => {
 }
 
 export const run = async (size: Size): Promise<SectionResult> => {
-  const count = size.quick ? 1000 : 10000
-  const spawns = size.quick ? 300 : 1000
+  const count = size.quick ? 500 : 10000
+  const spawns = size.quick ? 200 : 1000
   const metrics = await series(size, async (run) => {
     gc()
     const single = await Effect.runPromise(singleRoundTrips(count, run))
