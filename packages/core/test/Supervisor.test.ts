@@ -65,6 +65,31 @@ describe("Supervisor", () => {
       for (const child of yield* (yield* TestAgent).children) assert.isTrue(yield* child.released)
     }).pipe(Effect.provide(testLayer)))
 
+  it.effect("children drain in parallel: one drain timeout for the whole tree, not one per level", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const supervisor = yield* Supervisor.make({ drainTimeout: "1 second" }).pipe(Scope.extend(scope))
+      const a = yield* supervisor.spawn(spawnOptions("a"))
+      const a1 = yield* a.spawn(spawnOptions("a1"))
+      const a11 = yield* a1.spawn(spawnOptions("a11"))
+      yield* supervisor.spawn(spawnOptions("b"))
+      yield* a11.delegate
+      yield* childOf("b")
+      const stopping = yield* Effect.fork(supervisor.stop)
+      yield* TestClock.adjust("999 millis")
+      assert.isNull(stopping.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      const receipt = yield* Fiber.join(stopping)
+      assert.deepStrictEqual(receipt.nodes.map((node) => node.reason), [
+        "drain_timed_out",
+        "drain_timed_out",
+        "drain_timed_out",
+        "drain_timed_out"
+      ])
+      assert.isTrue(receipt.drainTimedOut)
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(TestAgent.layer({ hangOnShutdown: true }))))
+
   it.scoped("names: no slash, no control characters, unique among siblings", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.make()
