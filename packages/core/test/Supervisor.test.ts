@@ -90,6 +90,19 @@ describe("Supervisor", () => {
       yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(TestAgent.layer({ hangOnShutdown: true }))))
 
+  it.effect("Supervisor.layer: the tree lives as long as the layer; closing it stops every node", () =>
+    Effect.gen(function*() {
+      const agent = yield* TestAgent
+      yield* Effect.gen(function*() {
+        const supervisor = yield* Supervisor.Supervisor
+        const a = yield* supervisor.spawn(spawnOptions("a"))
+        yield* a.spawn(spawnOptions("a1"))
+        yield* childOf("a1")
+      }).pipe(Effect.provide(Supervisor.layer()))
+      assert.strictEqual(yield* agent.spawned, 2)
+      assert.strictEqual(yield* agent.released, 2)
+    }).pipe(Effect.provide(testLayer)))
+
   it.scoped("names: no slash, no control characters, unique among siblings", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.make()
