@@ -16,7 +16,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   codex: () => import("./codex.js"),
   cliStartup: () => import("./cliStartup.js"),
   web: () => import("./web.js"),
-  codexFailFast: () => import("./codexFailFast.js")
+  codexFailFast: () => import("./codexFailFast.js"),
+  supervisor: () => import("./supervisor.js")
 }
 
 export const sectionNames = Object.keys(sections)
