@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpawner, SpawnError } from "@deputy/core"
+import type { AgentSpawner, ApprovalRequest, SpawnError } from "@deputy/core"
 import { Approvals, Delegate } from "@deputy/core"
 import type { Event, SubAgentSource } from "@deputy/protocol"
 import { textInput } from "@deputy/protocol"
@@ -18,10 +18,15 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as ApprovalSetup from "./ApprovalSetup.js"
+import type * as ApprovalSetup from "./ApprovalSetup.js"
+import * as JsonOutput from "./JsonOutput.js"
+import * as NodeLabel from "./NodeLabel.js"
 import { Output } from "./Output.js"
+import * as Receipt from "./Receipt.js"
 import * as Render from "./Render.js"
-import { Reporter } from "./Reporter.js"
+import * as Reporter from "./Reporter.js"
+import type * as Tasks from "./Tasks.js"
+import * as Text from "./Text.js"
 
 /**
  * What to run.
@@ -79,9 +84,9 @@ export const exitCode = (summary: Render.Summary): number => {
  */
 export const run = (
   options: Options
-): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter | Output | Terminal.Terminal> =>
+): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter.Reporter | Output | Terminal.Terminal> =>
   Effect.gen(function*() {
-    const reporter = yield* Reporter
+    const reporter = yield* Reporter.Reporter
     const output = yield* Output
     const terminal = yield* Terminal.Terminal
     const started = yield* Clock.currentTimeMillis
@@ -236,3 +241,227 @@ export const run = (
     )
     return yield* Deferred.await(outcome)
   })
+
+/**
+ * A run of several tasks as siblings under one root (`deputy run --task ... --task ...`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TreeOptions {
+  readonly tasks: ReadonlyArray<Tasks.Task>
+  readonly cwd: string
+  readonly source: SubAgentSource
+  readonly config?: Readonly<Record<string, unknown>> | undefined
+  readonly drainTimeout?: Duration.Duration | undefined
+  readonly approvalTimeout?: Duration.Duration | undefined
+  readonly approvals: ApprovalSetup.ApprovalSetup
+  /** How many tasks run at once; the others wait for a slot, in order (default 4). */
+  readonly maxConcurrent?: number | undefined
+  /** Stop the other tasks as soon as one does not complete (default: the others continue). */
+  readonly failFast?: boolean | undefined
+  /** JSON lines (`"node"` on every record, a `receipt` record last) rather than text. */
+  readonly json: boolean
+  /** The root's name (default `root`): node paths are `root/NAME`. */
+  readonly rootName?: string | undefined
+}
+
+/**
+ * How a tree of tasks ended: the receipt (every node, in the order given) and the exit code (0 when
+ * every task completed, 1 otherwise; an interrupted tree does not return, the receipt is printed first).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TreeOutcome {
+  readonly receipt: JsonOutput.ReceiptRecord
+  readonly exitCode: number
+}
+
+const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+
+/**
+ * The exit code of a tree: 0 when every node completed, else 1.
+ *
+ * @since 0.2.0
+ * @category exit codes
+ */
+export const treeExitCode = (receipt: JsonOutput.ReceiptRecord): number =>
+  receipt.nodes.every((node) => node.reason === "completed") ? 0 : 1
+
+/**
+ * Runs every task as a sibling node under one root, at most `maxConcurrent` at once (the others wait in
+ * order), each through `run` with its own reporter (lines prefixed with the node's label, or records
+ * carrying its path) and the shared `Approvals` (one place answers every node; each request carries its
+ * `path` and `chain`, so a prompt says who asks). When every node ended, when `failFast` stops the others,
+ * or on interruption (Ctrl-C), the receipt is reported: every node's end reason, last agent message,
+ * usage and turns.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const runTasks = (
+  options: TreeOptions
+): Effect.Effect<TreeOutcome, never, AgentSpawner | Approvals | Output | Terminal.Terminal> =>
+  Effect.gen(function*() {
+    const output = yield* Output
+    const approvals = yield* Approvals
+    const rootName = options.rootName ?? "root"
+    const width = Math.max(...options.tasks.map((task) => task.name.length))
+    const ended = new Map<string, JsonOutput.ReceiptNode>()
+    const nodes = options.tasks.map((task) => ({
+      task,
+      path: `${rootName}/${task.name}`,
+      label: NodeLabel.make(output.style, task.name, width)
+    }))
+
+    // One status line for the tree: what each running node is doing.
+    const statuses = new Map<string, string>()
+    const showStatus = () => {
+      if (statuses.size === 0) return output.status(undefined)
+      const parts = [...statuses].map(([name, text]) => `${Text.visible(name)}: ${text}`)
+      return output.status(parts.join(" · "))
+    }
+    const statusOf = (name: string) => (text: string | undefined) =>
+      Effect.suspend(() => {
+        if (text === undefined) statuses.delete(name)
+        else statuses.set(name, text)
+        return showStatus()
+      })
+
+    const receiptNode = (path: string, summary: Render.Summary): JsonOutput.ReceiptNode => ({
+      node: path,
+      reason: summary.ended.reason,
+      ...(summary.ended.message === undefined ? {} : { message: summary.ended.message }),
+      ...(summary.ended.lastAgentMessage === undefined ? {} : { last_agent_message: summary.ended.lastAgentMessage }),
+      turns: summary.turns,
+      elapsed_ms: Math.round(summary.elapsedMs),
+      usage: summary.usage
+    })
+
+    const runNode = (node: typeof nodes[number]) =>
+      Effect.gen(function*() {
+        const base = options.json
+          ? yield* Reporter.makeJson({ node: node.path })
+          : yield* Reporter.makeHuman({
+            cwd: options.cwd,
+            interactive: false,
+            node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
+          })
+        const reporter = Reporter.Reporter.of({
+          ...base,
+          ended: (summary) =>
+            Effect.zipRight(Effect.sync(() => ended.set(node.path, receiptNode(node.path, summary))), base.ended(summary))
+        })
+        const started = yield* Clock.currentTimeMillis
+        const result = yield* run({
+          input: node.task.prompt,
+          interactive: false,
+          cwd: options.cwd,
+          source: options.source,
+          config: options.config,
+          drainTimeout: options.drainTimeout,
+          approvalTimeout: options.approvalTimeout,
+          approvals: options.approvals,
+          showPrompt: false
+        }).pipe(
+          Effect.provideService(Reporter.Reporter, reporter),
+          Effect.provideService(Approvals, withChain(approvals, rootName, node.path, node.task.name)),
+          Effect.either
+        )
+        if (result._tag === "Left") {
+          const now = yield* Clock.currentTimeMillis
+          yield* reporter.startFailed(result.left.message, now - started)
+          if (!options.json) {
+            yield* output.print(node.label.lines(output.style.red(`✘ could not start: ${Text.visible(result.left.message)}`)))
+          }
+          ended.set(node.path, {
+            node: node.path,
+            reason: "spawn_failed",
+            message: result.left.message,
+            turns: 0,
+            elapsed_ms: Math.round(now - started),
+            usage: noUsage
+          })
+          return 1
+        }
+        return result.right.exitCode
+      })
+
+    const receipt = (stopped: JsonOutput.ReceiptRecord["stopped"]): JsonOutput.ReceiptRecord => {
+      const list = nodes.map((node): JsonOutput.ReceiptNode =>
+        ended.get(node.path) ?? {
+          node: node.path,
+          reason: "not_started",
+          turns: 0,
+          elapsed_ms: 0,
+          usage: noUsage
+        }
+      )
+      const usage = list.reduce(
+        (total, node) => ({
+          input_tokens: total.input_tokens + node.usage.input_tokens,
+          output_tokens: total.output_tokens + node.usage.output_tokens,
+          total_tokens: total.total_tokens + node.usage.total_tokens
+        }),
+        noUsage
+      )
+      return { deputy: "receipt", stopped, nodes: list, usage }
+    }
+    const report = (record: JsonOutput.ReceiptRecord) =>
+      Effect.zipRight(
+        output.status(undefined),
+        output.print(options.json ? JsonOutput.receiptLine(record) : Receipt.lines(output.style, record, rootName).join("\n"))
+      )
+
+    class FailedFast {
+      readonly _tag = "FailedFast"
+    }
+    const all = Effect.forEach(
+      nodes,
+      (node) =>
+        Effect.flatMap(
+          runNode(node),
+          (code) => options.failFast === true && code !== 0 ? Effect.fail(new FailedFast()) : Effect.succeed(code)
+        ),
+      { concurrency: Math.max(1, options.maxConcurrent ?? 4), discard: true }
+    )
+    const stopped = yield* all.pipe(
+      Effect.as("completed" as const),
+      Effect.catchAll(() => Effect.succeed("failed_fast" as const)),
+      Effect.onInterrupt(() => report(receipt("interrupted")))
+    )
+    const record = receipt(stopped)
+    yield* report(record)
+    return { receipt: record, exitCode: treeExitCode(record) }
+  })
+
+/**
+ * The `Approvals` of one node: every request gets the node's `path` and its `chain` (the root, then the
+ * node) before `approvals` sees it, unless it already carries a chain (a node that runs its own tree).
+ *
+ * @since 0.2.0
+ * @category approvals
+ */
+export const withChain = (
+  approvals: Approvals.ApprovalsService,
+  rootName: string,
+  path: string,
+  name: string
+): Approvals.ApprovalsService => {
+  const attach = <R extends ApprovalRequest.Provenance>(request: R): R =>
+    request.chain !== undefined ? request : {
+      ...request,
+      path,
+      chain: [
+        { path: rootName, name: rootName, delegateId: rootName, source: request.source },
+        { path, name, delegateId: request.delegateId, source: request.source }
+      ]
+    }
+  return Approvals.of({
+    command: (request) => approvals.command(attach(request)),
+    patch: (request) => approvals.patch(attach(request)),
+    permissions: (request) => approvals.permissions(attach(request)),
+    userInput: (request) => approvals.userInput(attach(request))
+  })
+}

@@ -155,6 +155,31 @@ export const commands = {
         description: "After each turn, read the next prompt from stdin, until its end",
         group: "AGENT FLAGS"
       },
+      // tree-cli: several tasks as siblings
+      {
+        name: "task",
+        value: "[NAME=]PROMPT",
+        repeatable: true,
+        description: "A task run as a sibling of the others; repeatable; lines prefixed with NAME (default: task-N)",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "tasks",
+        value: "FILE",
+        description: "Tasks from a JSON or YAML file: [{name, prompt}...], {tasks: [...]} or {NAME: PROMPT}",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "max-concurrent",
+        value: "N",
+        description: "How many tasks run at once; the others wait in order (default: 4)",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "fail-fast",
+        description: "Stop the other tasks as soon as one fails (default: the others continue)",
+        group: "TASK FLAGS"
+      },
       {
         name: "codex-bin",
         value: "FILE",
