@@ -141,8 +141,10 @@ export const ReceiptNode = Schema.Struct({
   turns: Schema.Number,
   elapsed_ms: Schema.Number,
   usage: TokenUsage,
-  /** The processes stopped with the node, when the runner knows them. */
-  pids_killed: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true })
+  /** The node's agent processes, stopped and gone when the receipt was written (when its agent reports a pid). */
+  pids_killed: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true }),
+  /** The node's agent processes still running when the receipt was written: should never appear. */
+  pids_surviving: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true })
 }).annotations({ identifier: "ReceiptNode" })
 
 /**

@@ -64,10 +64,13 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
         Render.duration(node.elapsed_ms),
         Render.usage(node.usage),
         ...(node.pids_killed !== undefined && node.pids_killed.length > 0
-          ? [`killed pid ${node.pids_killed.join(", ")}`]
+          ? [`stopped pid ${node.pids_killed.join(", ")}`]
           : [])
       ]
     out.push(`${label.prefix}${reasonText(style, node.reason)}${facts.length === 0 ? "" : style.dim(` · ${facts.join(" · ")}`)}`)
+    if (node.pids_surviving !== undefined && node.pids_surviving.length > 0) {
+      out.push(`${label.prefix}  ${style.red(`⚠ still running: pid ${node.pids_surviving.join(", ")}`)}`)
+    }
     const said = typeof node.last_agent_message === "string" && node.last_agent_message.trim() !== ""
       ? `last: ${node.last_agent_message.trim()}`
       : node.message !== undefined && node.reason !== "completed"

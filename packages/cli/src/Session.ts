@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpawner, ApprovalRequest, SpawnError } from "@deputy/core"
-import { Approvals, Delegate } from "@deputy/core"
+import type { ApprovalRequest, SpawnError } from "@deputy/core"
+import { AgentSpawner, Approvals, Delegate } from "@deputy/core"
 import type { Event, SubAgentSource } from "@deputy/protocol"
 import { textInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
@@ -278,6 +278,16 @@ export interface TreeOutcome {
   readonly exitCode: number
 }
 
+/** Whether a process still runs (signal 0 checks without sending anything; EPERM: it runs as another user). */
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
 const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
 
 /**
@@ -309,6 +319,7 @@ export const runTasks = (
     const rootName = options.rootName ?? "root"
     const width = Math.max(...options.tasks.map((task) => task.name.length))
     const ended = new Map<string, JsonOutput.ReceiptNode>()
+    const pidsOf = new Map<string, ReadonlySet<number>>()
     const nodes = options.tasks.map((task) => ({
       task,
       path: `${rootName}/${task.name}`,
@@ -353,6 +364,18 @@ export const runTasks = (
           ended: (summary) =>
             Effect.zipRight(Effect.sync(() => ended.set(node.path, receiptNode(node.path, summary))), base.ended(summary))
         })
+        // The node's agent processes, as its spawner reports them (a `pid` on the agent, as Codex's has).
+        const spawner = yield* AgentSpawner
+        const pids = new Set<number>()
+        const recording = AgentSpawner.of({
+          spawn: (spawnOptions) =>
+            Effect.tap(spawner.spawn(spawnOptions), (agent) =>
+              Effect.sync(() => {
+                const pid = (agent as { readonly pid?: unknown }).pid
+                if (typeof pid === "number" && Number.isInteger(pid) && pid > 0) pids.add(pid)
+              }))
+        })
+        pidsOf.set(node.path, pids)
         const started = yield* Clock.currentTimeMillis
         const result = yield* run({
           input: node.task.prompt,
@@ -366,6 +389,7 @@ export const runTasks = (
           showPrompt: false
         }).pipe(
           Effect.provideService(Reporter.Reporter, reporter),
+          Effect.provideService(AgentSpawner, recording),
           Effect.provideService(Approvals, withChain(approvals, rootName, node.path, node.task.name)),
           Effect.either
         )
@@ -389,15 +413,23 @@ export const runTasks = (
       })
 
     const receipt = (stopped: JsonOutput.ReceiptRecord["stopped"]): JsonOutput.ReceiptRecord => {
-      const list = nodes.map((node): JsonOutput.ReceiptNode =>
-        ended.get(node.path) ?? {
+      const list = nodes.map((node): JsonOutput.ReceiptNode => {
+        const entry = ended.get(node.path) ?? {
           node: node.path,
           reason: "not_started",
           turns: 0,
           elapsed_ms: 0,
           usage: noUsage
         }
-      )
+        const pids = [...(pidsOf.get(node.path) ?? [])]
+        if (pids.length === 0) return entry
+        const surviving = pids.filter(isRunning)
+        return {
+          ...entry,
+          pids_killed: pids.filter((pid) => !surviving.includes(pid)),
+          ...(surviving.length === 0 ? {} : { pids_surviving: surviving })
+        }
+      })
       const usage = list.reduce(
         (total, node) => ({
           input_tokens: total.input_tokens + node.usage.input_tokens,
