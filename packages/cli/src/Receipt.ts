@@ -48,7 +48,9 @@ const stoppedText = (style: Style, stopped: JsonOutput.ReceiptRecord["stopped"])
  * @category formatting
  */
 export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "root"): Array<string> => {
-  const names = receipt.nodes.map((node) => node.node.startsWith(`${root}/`) ? node.node.slice(root.length + 1) : node.node)
+  const names = receipt.nodes.map((node) =>
+    node.node.startsWith(`${root}/`) ? node.node.slice(root.length + 1) : node.node
+  )
   const width = Math.max(0, ...names.map((name) => name.length))
   const count = receipt.nodes.length
   const out = [
@@ -67,7 +69,11 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
           ? [`stopped pid ${node.pids_killed.join(", ")}`]
           : [])
       ]
-    out.push(`${label.prefix}${reasonText(style, node.reason)}${facts.length === 0 ? "" : style.dim(` · ${facts.join(" · ")}`)}`)
+    out.push(
+      `${label.prefix}${reasonText(style, node.reason)}${
+        facts.length === 0 ? "" : style.dim(` · ${facts.join(" · ")}`)
+      }`
+    )
     if (node.pids_surviving !== undefined && node.pids_surviving.length > 0) {
       out.push(`${label.prefix}  ${style.red(`⚠ still running: pid ${node.pids_surviving.join(", ")}`)}`)
     }

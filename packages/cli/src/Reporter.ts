@@ -115,7 +115,9 @@ export const makeJson = (
       event: (event) => Effect.flatMap(JsonOutput.eventLine(event, node), output.print),
       settled: (settlement) => {
         const record = JsonOutput.approvalRecord(settlement)
-        return output.print(JsonOutput.approvalLine(node === undefined || record.node !== undefined ? record : { ...record, node }))
+        return output.print(
+          JsonOutput.approvalLine(node === undefined || record.node !== undefined ? record : { ...record, node })
+        )
       },
       ended: (summary) => {
         const { ended } = summary

@@ -15,6 +15,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -362,7 +363,10 @@ export const runTasks = (
         const reporter = Reporter.Reporter.of({
           ...base,
           ended: (summary) =>
-            Effect.zipRight(Effect.sync(() => ended.set(node.path, receiptNode(node.path, summary))), base.ended(summary))
+            Effect.zipRight(
+              Effect.sync(() => ended.set(node.path, receiptNode(node.path, summary))),
+              base.ended(summary)
+            )
         })
         // The node's agent processes, as its spawner reports them (a `pid` on the agent, as Codex's has).
         const spawner = yield* AgentSpawner
@@ -397,7 +401,9 @@ export const runTasks = (
           const now = yield* Clock.currentTimeMillis
           yield* reporter.startFailed(result.left.message, now - started)
           if (!options.json) {
-            yield* output.print(node.label.lines(output.style.red(`✘ could not start: ${Text.visible(result.left.message)}`)))
+            yield* output.print(
+              node.label.lines(output.style.red(`✘ could not start: ${Text.visible(result.left.message)}`))
+            )
           }
           ended.set(node.path, {
             node: node.path,
@@ -443,26 +449,42 @@ export const runTasks = (
     const report = (record: JsonOutput.ReceiptRecord) =>
       Effect.zipRight(
         output.status(undefined),
-        output.print(options.json ? JsonOutput.receiptLine(record) : Receipt.lines(output.style, record, rootName).join("\n"))
+        output.print(
+          options.json ? JsonOutput.receiptLine(record) : Receipt.lines(output.style, record, rootName).join("\n")
+        )
       )
 
-    class FailedFast {
-      readonly _tag = "FailedFast"
+    // Every node is forked at once and waits for a slot (the semaphore takes waiters in order); the tree
+    // waits for all of them, or (fail-fast) for the first failure, then stops the rest and waits for them.
+    const limit = Math.max(1, options.maxConcurrent ?? 4)
+    const slots = yield* Effect.makeSemaphore(limit)
+    const failed = yield* Deferred.make<void>()
+    if (!options.json && nodes.length > limit) {
+      yield* output.print(
+        nodes.slice(limit).map((node, index) =>
+          node.label.lines(output.style.dim(`⋯ queued: waits for a slot (${index + 1} in line, ${limit} at once)`))
+        ).join("\n")
+      )
     }
-    const all = Effect.forEach(
-      nodes,
-      (node) =>
-        Effect.flatMap(
-          runNode(node),
-          (code) => options.failFast === true && code !== 0 ? Effect.fail(new FailedFast()) : Effect.succeed(code)
-        ),
-      { concurrency: Math.max(1, options.maxConcurrent ?? 4), discard: true }
+    const runOne = (node: typeof nodes[number]) =>
+      slots.withPermits(1)(
+        Effect.gen(function*() {
+          // A slot freed by a failure under fail-fast starts nothing more.
+          if (yield* Deferred.isDone(failed)) return
+          const code = yield* runNode(node)
+          if (options.failFast === true && code !== 0) yield* Deferred.succeed(failed, undefined)
+        })
+      )
+    const fibers = yield* Effect.forEach(nodes, (node) => Effect.fork(runOne(node)))
+    const stopped = yield* Effect.raceFirst(
+      Effect.as(Fiber.joinAll(fibers), "completed" as const),
+      Effect.as(Deferred.await(failed), "failed_fast" as const)
+    ).pipe(
+      Effect.onInterrupt(() =>
+        Effect.zipRight(Fiber.interruptAll(fibers), Effect.suspend(() => report(receipt("interrupted"))))
+      )
     )
-    const stopped = yield* all.pipe(
-      Effect.as("completed" as const),
-      Effect.catchAll(() => Effect.succeed("failed_fast" as const)),
-      Effect.onInterrupt(() => report(receipt("interrupted")))
-    )
+    yield* Fiber.interruptAll(fibers)
     const record = receipt(stopped)
     yield* report(record)
     return { receipt: record, exitCode: treeExitCode(record) }

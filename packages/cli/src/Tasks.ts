@@ -116,7 +116,9 @@ export const parseFile = (
   if (document !== null && typeof document === "object") {
     const tasks: Array<{ name: string; prompt: string }> = []
     for (const [name, prompt] of Object.entries(document)) {
-      if (typeof prompt !== "string") return problem(`--tasks ${source}: the prompt of ${JSON.stringify(name)} must be text`)
+      if (typeof prompt !== "string") {
+        return problem(`--tasks ${source}: the prompt of ${JSON.stringify(name)} must be text`)
+      }
       tasks.push({ name, prompt: prompt.trim() })
     }
     return Either.right(tasks)
