@@ -37,6 +37,13 @@ export interface Agent {
   readonly nextBatch: Effect.Effect<readonly [events: ReadonlyArray<Event>, done: boolean], AgentExited>
   /** The latest status, derived from every event read from `events` (filtered ones included). */
   readonly status: Effect.Effect<AgentStatus>
+  /**
+   * The pids of the child's processes running now (a process agent's whole tree; absent for children
+   * without processes). A supervisor reads it for its receipts.
+   *
+   * @since 0.2.0
+   */
+  readonly pids?: (() => ReadonlyArray<number>) | undefined
 }
 
 /**
@@ -87,6 +94,8 @@ export interface AgentParts {
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
   /** The child's events: end it when the child ends cleanly, fail it with `AgentExited` otherwise. */
   readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited>
+  /** The pids of the child's processes running now (see `Agent.pids`). @since 0.2.0 */
+  readonly pids?: (() => ReadonlyArray<number>) | undefined
 }
 
 /**
@@ -122,7 +131,8 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
         status = statusAfter(status, batch)
         return [batch, done] as const
       }),
-      status: Effect.sync(() => status)
+      status: Effect.sync(() => status),
+      ...(parts.pids === undefined ? {} : { pids: parts.pids })
     }
   })
 

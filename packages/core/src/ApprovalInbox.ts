@@ -32,6 +32,8 @@ export interface PendingApproval {
   readonly request: ApprovalRequest
   readonly receivedAt: number
   readonly deadline?: number | undefined
+  /** When it was last put off with `defer` ("not now"), if ever (epoch ms). @since 0.2.0 */
+  readonly deferredAt?: number | undefined
 }
 
 /**
@@ -160,6 +162,14 @@ export interface ApprovalInboxService {
     answer: InboxAnswer,
     options?: RespondOptions
   ) => Effect.Effect<void, ApprovalNotPending | ApprovalAnswerMismatch>
+  /**
+   * "Not now": leaves the request pending, unanswered, and moves it to the end of the list (behind the
+   * requests that arrived after it), marked with `deferredAt`. Fails with `ApprovalNotPending` if it is
+   * not pending.
+   *
+   * @since 0.2.0
+   */
+  readonly defer: (id: string) => Effect.Effect<void, ApprovalNotPending>
   readonly approvals: ApprovalsService
 }
 
@@ -329,6 +339,17 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
               Deferred.succeed(entry.answer, { _tag: "Answered", answer, decidedBy })
             )
           )
+        }),
+      defer: (id) =>
+        Effect.suspend((): Effect.Effect<void, ApprovalNotPending> => {
+          const entry = waiting.get(id)
+          if (entry === undefined) return Effect.fail(new ApprovalNotPending({ id, settled: settled.get(id) }))
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            SubscriptionRef.update(list, (all) => {
+              const found = all.find((pending) => pending.request.id === id)
+              if (found === undefined) return all
+              return [...all.filter((pending) => pending !== found), { ...found, deferredAt: now }]
+            }))
         }),
       approvals
     }

@@ -41,7 +41,33 @@ export interface TestAgentOptions {
 }
 
 /**
- * The controls of the test child (the most recently spawned one).
+ * The controls of one spawned test child (`TestAgent.child(n)`, `TestAgent.children`): the same as the
+ * service's, bound to that child, with the options it was spawned with.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TestAgentChild {
+  /** Its place among the spawns (0 = the first). */
+  readonly index: number
+  /** What it was spawned with (source, cwd, config). */
+  readonly spawnOptions: SpawnOptions
+  readonly emit: (event: EventMsg | Event, id?: string) => Effect.Effect<void>
+  readonly emitAll: (events: Iterable<EventMsg | Event>, id?: string) => Effect.Effect<void>
+  readonly startTurn: (id?: string) => Effect.Effect<string>
+  readonly completeTurn: (message?: string) => Effect.Effect<void>
+  readonly received: Effect.Effect<ReadonlyArray<Submission>>
+  readonly awaitSubmission: (predicate: (submission: Submission) => boolean) => Effect.Effect<Submission>
+  readonly awaitOp: (type: string) => Effect.Effect<Submission>
+  readonly end: Effect.Effect<void>
+  readonly crash: (exit?: { readonly code?: number; readonly reason?: string }) => Effect.Effect<void>
+  /** Whether its scope has closed (the delegate released it). */
+  readonly released: Effect.Effect<boolean>
+}
+
+/**
+ * The controls of the test child (the most recently spawned one), and of every child (`child(n)`,
+ * `children`, `awaitChild`).
  *
  * @since 0.1.0
  * @category models
@@ -75,12 +101,20 @@ export interface TestAgentService {
   readonly released: Effect.Effect<number>
   /** Waits until a child has been spawned. */
   readonly awaitSpawn: Effect.Effect<void>
+  /** The children spawned so far, in spawn order. @since 0.2.0 */
+  readonly children: Effect.Effect<ReadonlyArray<TestAgentChild>>
+  /** The `n`th child spawned (0 = the first), waiting for it. @since 0.2.0 */
+  readonly child: (n: number) => Effect.Effect<TestAgentChild>
+  /** The first child (spawned or future) whose spawn options match, waiting for it. @since 0.2.0 */
+  readonly awaitChild: (predicate: (options: SpawnOptions) => boolean) => Effect.Effect<TestAgentChild>
 }
 
 /** An `Event` has `id` and `msg` and no `type`; an `EventMsg` always has a `type`. */
 const isEvent = (item: EventMsg | Event): item is Event => !("type" in item) && "msg" in item
 
 interface Child {
+  readonly index: number
+  readonly spawnOptions: SpawnOptions
   readonly events: Mailbox.Mailbox<Event, AgentExited>
   readonly submissions: SubscriptionRef.SubscriptionRef<ReadonlyArray<Submission>>
   /** Reactions run in order by one fiber, as a real child reads its stdin in order. */
@@ -99,6 +133,7 @@ interface Child {
 export const make = (options: TestAgentOptions = {}) =>
   Effect.gen(function*() {
     let latest: Child | undefined
+    const all = yield* SubscriptionRef.make<ReadonlyArray<Child>>([])
     const firstSpawn = yield* Deferred.make<void>()
     const spawnedCount = yield* Ref.make(0)
     const releasedCount = yield* Ref.make(0)
@@ -136,42 +171,68 @@ export const make = (options: TestAgentOptions = {}) =>
       return batch
     }
 
+    /** The controls bound to one child (or to the latest, through `child`). */
+    const controls = (target: Effect.Effect<Child>) => {
+      const bound = {
+        emit: (msg: EventMsg | Event, id?: string) => Effect.flatMap(target, (state) => emitTo(state, [msg], id)),
+        emitAll: (msgs: Iterable<EventMsg | Event>, id?: string) =>
+          Effect.flatMap(target, (state) => emitTo(state, msgs, id)),
+        startTurn: (id?: string) =>
+          Effect.flatMap(target, (state) => {
+            const turnId = id ?? state.lastInputId ?? "turn-1"
+            return Effect.as(emitTo(state, [{ type: "task_started", turn_id: turnId }], turnId), turnId)
+          }),
+        completeTurn: (message = "done") =>
+          Effect.flatMap(target, (state) => {
+            const turnId = state.turn?.turnId ?? ""
+            return emitTo(state, [{ type: "agent_message", message }, {
+              type: "task_complete",
+              turn_id: turnId,
+              last_agent_message: message
+            }])
+          }),
+        received: Effect.flatMap(target, (state) => SubscriptionRef.get(state.submissions)),
+        awaitSubmission: (predicate: (submission: Submission) => boolean) =>
+          Effect.flatMap(target, (state) =>
+            state.submissions.changes.pipe(
+              Stream.filterMap((received) => Option.fromNullable(received.find(predicate))),
+              Stream.runHead,
+              Effect.flatMap(Effect.orDie)
+            )),
+        awaitOp: (type: string) => bound.awaitSubmission((submission) => submission.op.type === type),
+        end: Effect.flatMap(target, (state) => state.events.end),
+        crash: (exit: { readonly code?: number; readonly reason?: string } = {}) =>
+          Effect.flatMap(target, (state) =>
+            state.events.fail(
+              new AgentExited({ code: exit.code ?? 1, reason: exit.reason ?? "the test child crashed" })
+            ))
+      }
+      return bound
+    }
+
+    const childControls = (state: Child): TestAgentChild => ({
+      ...controls(Effect.succeed(state)),
+      index: state.index,
+      spawnOptions: state.spawnOptions,
+      released: Effect.sync(() => state.closed)
+    })
+
+    const awaitChildState = (predicate: (state: Child) => boolean): Effect.Effect<Child> =>
+      all.changes.pipe(
+        Stream.filterMap((children) => Option.fromNullable(children.find(predicate))),
+        Stream.runHead,
+        Effect.flatMap(Effect.orDie)
+      )
+
     const service: TestAgentService = {
-      emit: (msg, id) => Effect.flatMap(child, (state) => emitTo(state, [msg], id)),
-      emitAll: (msgs, id) => Effect.flatMap(child, (state) => emitTo(state, msgs, id)),
-      startTurn: (id) =>
-        Effect.flatMap(child, (state) => {
-          const turnId = id ?? state.lastInputId ?? "turn-1"
-          return Effect.as(emitTo(state, [{ type: "task_started", turn_id: turnId }], turnId), turnId)
-        }),
-      completeTurn: (message = "done") =>
-        Effect.flatMap(child, (state) => {
-          const turnId = state.turn?.turnId ?? ""
-          return emitTo(state, [{ type: "agent_message", message }, {
-            type: "task_complete",
-            turn_id: turnId,
-            last_agent_message: message
-          }])
-        }),
-      received: Effect.flatMap(child, (state) => SubscriptionRef.get(state.submissions)),
-      awaitSubmission: (predicate) =>
-        Effect.flatMap(child, (state) =>
-          state.submissions.changes.pipe(
-            Stream.filterMap((all) => Option.fromNullable(all.find(predicate))),
-            Stream.runHead,
-            Effect.flatMap(Effect.orDie)
-          )),
-      awaitOp: (type) => service.awaitSubmission((submission) => submission.op.type === type),
-      end: Effect.flatMap(child, (state) => state.events.end),
-      crash: (exit = {}) =>
-        Effect.flatMap(child, (state) =>
-          state.events.fail(
-            new AgentExited({ code: exit.code ?? 1, reason: exit.reason ?? "the test child crashed" })
-          )),
+      ...controls(child),
       setHangOnShutdown: (hang) => Effect.sync(() => void (hangOnShutdown = hang)),
       spawned: Ref.get(spawnedCount),
       released: Ref.get(releasedCount),
-      awaitSpawn: Effect.asVoid(child)
+      awaitSpawn: Effect.asVoid(child),
+      children: Effect.map(SubscriptionRef.get(all), (children) => children.map(childControls)),
+      child: (n) => Effect.map(awaitChildState((state) => state.index === n), childControls),
+      awaitChild: (predicate) => Effect.map(awaitChildState((state) => predicate(state.spawnOptions)), childControls)
     }
 
     const react = (state: Child, submission: Submission): Effect.Effect<void> => {
@@ -203,7 +264,10 @@ export const make = (options: TestAgentOptions = {}) =>
       spawn: (spawnOptions) =>
         Effect.gen(function*() {
           if (options.onSpawn) yield* options.onSpawn(spawnOptions)
+          const index = yield* Ref.getAndUpdate(spawnedCount, (n) => n + 1)
           const state: Child = {
+            index,
+            spawnOptions,
             events: yield* Mailbox.make<Event, AgentExited>(options.capacity ?? 64),
             submissions: yield* SubscriptionRef.make<ReadonlyArray<Submission>>([]),
             reactions: yield* Queue.unbounded<Effect.Effect<void>>(),
@@ -218,8 +282,8 @@ export const make = (options: TestAgentOptions = {}) =>
               Effect.zipRight(state.events.end, Ref.update(releasedCount, (n) => n + 1))
             )
           )
-          yield* Ref.update(spawnedCount, (n) => n + 1)
           latest = state
+          yield* SubscriptionRef.update(all, (children) => [...children, state])
           yield* Deferred.succeed(firstSpawn, undefined)
           return yield* Agent.make({
             name: "test-agent",
@@ -270,4 +334,6 @@ export declare namespace TestAgent {
   export type Options = TestAgentOptions
   /** @since 0.1.0 */
   export type Service = TestAgentService
+  /** @since 0.2.0 */
+  export type Child = TestAgentChild
 }

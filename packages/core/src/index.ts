@@ -38,6 +38,8 @@ export * from "./Errors.js"
 export { TestAgent } from "./TestAgent.js"
 /** @since 0.1.0 */
 export type { TestAgentOptions, TestAgentService } from "./TestAgent.js"
+/** @since 0.2.0 */
+export type { TestAgentChild } from "./TestAgent.js"
 /** @since 0.1.0 */
 export * as TraceContext from "./TraceContext.js"
 /** @since 0.2.0 */
@@ -46,3 +48,5 @@ export * as RequestPaths from "./RequestPaths.js"
 export * as ShellCommand from "./ShellCommand.js"
 /** @since 0.2.0 */
 export * as ShellWords from "./ShellWords.js"
+/** @since 0.2.0 */
+export * as Supervisor from "./Supervisor.js"

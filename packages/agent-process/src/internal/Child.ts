@@ -127,7 +127,7 @@ export const run = (
         )
       )
 
-    return { name: settings.name, submitWithId, events }
+    return { name: settings.name, submitWithId, events, pids: child.members }
   })
 
 /** Makes the agent from a supervised child (status tracking and submit with fresh ids come from core). */

@@ -1,0 +1,743 @@
+/**
+ * The supervised tree (see `Supervisor.ts`). One plain mutable model (nodes, counters, the admission
+ * queue) changed only inside `Effect.sync` blocks, so every change is atomic on the one JS thread; each
+ * node has one runner fiber (in the supervisor's `FiberSet`) that waits for admission, runs the delegate
+ * in a scope of its own, ends it and its subtree, and records the receipt.
+ */
+import type { Event, SubAgentSource } from "@deputy/protocol"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { Agent } from "../../Agent.js"
+import { AgentSpawner } from "../../AgentSpawner.js"
+import * as ApprovalInbox from "../../ApprovalInbox.js"
+import { Approvals } from "../../Approvals.js"
+import * as Delegate from "../../Delegate.js"
+import type {
+  Budget,
+  EffectiveBudget,
+  EndReason,
+  Exhaustion,
+  FailurePolicy,
+  Node,
+  NodeInfo,
+  NodeReceipt,
+  NodeState,
+  Receipt,
+  SpawnNodeOptions,
+  SupervisorOptions,
+  SupervisorService,
+  Usage
+} from "../../Supervisor.js"
+import { AdmissionRefused, InvalidNodeName, isUnder, NodeNotStarted } from "../../Supervisor.js"
+import { uuidv7 } from "../uuid.js"
+import { nodeApprovals } from "./approvals.js"
+
+/** Why a node is being stopped (the first cause wins). */
+export type StopCause =
+  | { readonly _tag: "Stopped" }
+  | { readonly _tag: "Exhausted"; readonly exhaustion: Exhaustion }
+  | { readonly _tag: "SiblingFailed"; readonly path: string }
+  | { readonly _tag: "ParentEnded"; readonly path: string }
+
+interface Counters {
+  tokens: number
+  turns: number
+  approvals: number
+}
+
+const zeroCounters = (): Counters => ({ tokens: 0, turns: 0, approvals: 0 })
+
+/** A node of the model; the root is the supervisor itself (no delegate, depth 0). */
+export interface TreeNode {
+  readonly path: string
+  readonly name: string
+  readonly depth: number
+  readonly parent: TreeNode | undefined
+  readonly delegateId: string
+  readonly source: SubAgentSource
+  readonly options: SpawnNodeOptions | undefined
+  readonly policy: ReadonlyArray<import("../../Approvals.js").PolicyRule> | undefined
+  readonly childFailure: FailurePolicy
+  /** The turn and call of the parent in which this node was started (for provenance chains). */
+  readonly startedIn: { readonly turnId?: string | undefined; readonly callId?: string | undefined } | undefined
+  budget: {
+    tokens: number | undefined
+    wallTimeMs: number | undefined
+    turns: number | undefined
+    approvals: number | undefined
+  }
+  /** The budget's wall time as asked (carved at start). */
+  readonly askedWallTimeMs: number | undefined
+  readonly children: Array<TreeNode>
+  readonly childNames: Set<string>
+  runningChildren: number
+  readonly own: Counters
+  /** Own plus every descendant's. */
+  readonly sub: Counters
+  startedAt: number | undefined
+  endedAt: number | undefined
+  started: boolean
+  ended: boolean
+  /** Whether `done` is done. */
+  settled: boolean
+  /** Whether it holds an admission slot (released when it ends). */
+  holdsSlot: boolean
+  stopCause: StopCause | undefined
+  readonly stopSignal: Deferred.Deferred<StopCause>
+  readonly state: SubscriptionRef.SubscriptionRef<NodeState>
+  readonly handle: Deferred.Deferred<Delegate.DelegateHandle, NodeNotStarted>
+  /** Done once the node and its subtree have ended and its receipt is recorded. */
+  readonly done: Deferred.Deferred<void>
+  lastAgentMessage: string | null
+  pids: (() => ReadonlyArray<number>) | undefined
+  readonly pidsKilled: Set<number>
+  receipt: Omit<NodeReceipt, "usage" | "subtreeUsage"> | undefined
+  /** Commands approved for the session in this node only. */
+  readonly sessionGrants: Set<string>
+  api: Node | undefined
+}
+
+const nameProblem = (name: string): string | undefined => {
+  if (name.length === 0) return "the name is empty"
+  if (name.length > 64) return "the name is longer than 64 characters"
+  if (name.includes("/")) return "the name contains /"
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "the name contains a control character"
+  return undefined
+}
+
+const failed = (reason: EndReason): boolean => reason !== "completed" && reason !== "interrupted"
+
+const wallOf = (budget: Budget | undefined): number | undefined =>
+  budget?.wallTime === undefined ? undefined : Duration.toMillis(Duration.decode(budget.wallTime))
+
+const smaller = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b)
+
+const remaining = (limit: number | undefined, used: number): number | undefined =>
+  limit === undefined ? undefined : Math.max(0, limit - used)
+
+/** Builds a supervisor in the current scope. */
+export const make = (
+  options: SupervisorOptions = {}
+): Effect.Effect<SupervisorService, never, Scope.Scope | AgentSpawner> =>
+  Effect.gen(function*() {
+    const baseSpawner = yield* AgentSpawner
+    const scope = yield* Effect.scope
+    // Created first, so they are released last: nodes' scopes, then the runners, then the graceful stop.
+    const nodesScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
+    const runners = yield* FiberSet.make()
+    const inbox = options.inbox ?? (yield* ApprovalInbox.make(options.inboxOptions))
+    const treeName = options.name ?? "root"
+    const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(2))
+    const limits = options.limits ?? {}
+    const onLimit = limits.onLimit ?? "wait"
+    const createdAt = yield* Clock.currentTimeMillis
+    let stopping = false
+    let running = 0
+    const queue: Array<{ readonly node: TreeNode; readonly admitted: Deferred.Deferred<void> }> = []
+    const byPath = new Map<string, TreeNode>()
+
+    const newNode = (
+      parent: TreeNode | undefined,
+      name: string,
+      nodeOptions: SpawnNodeOptions | undefined,
+      budget: TreeNode["budget"],
+      askedWallTimeMs: number | undefined
+    ): TreeNode => {
+      const path = parent === undefined ? name : `${parent.path}/${name}`
+      return {
+        path,
+        name,
+        depth: parent === undefined ? 0 : parent.depth + 1,
+        parent,
+        delegateId: nodeOptions?.id ?? uuidv7(),
+        source: nodeOptions?.source ?? "review",
+        options: nodeOptions,
+        policy: parent === undefined ? options.policy : nodeOptions?.policy,
+        childFailure: (parent === undefined ? options.childFailure : nodeOptions?.childFailure) ?? "continue",
+        startedIn: nodeOptions?.startedIn,
+        budget,
+        askedWallTimeMs,
+        children: [],
+        childNames: new Set(),
+        runningChildren: 0,
+        own: zeroCounters(),
+        sub: zeroCounters(),
+        startedAt: undefined,
+        endedAt: undefined,
+        started: false,
+        ended: false,
+        holdsSlot: false,
+        settled: false,
+        stopCause: undefined,
+        stopSignal: Deferred.unsafeMake(FiberId.none),
+        state: undefined as never,
+        handle: Deferred.unsafeMake(FiberId.none),
+        done: Deferred.unsafeMake(FiberId.none),
+        lastAgentMessage: null,
+        pids: undefined,
+        pidsKilled: new Set(),
+        receipt: undefined,
+        sessionGrants: new Set(),
+        api: undefined
+      }
+    }
+
+    const rootBudget = options.budget
+    const root = newNode(undefined, treeName, undefined, {
+      tokens: rootBudget?.tokens,
+      wallTimeMs: wallOf(rootBudget),
+      turns: rootBudget?.turns,
+      approvals: rootBudget?.approvals
+    }, wallOf(rootBudget))
+    ;(root as { state: TreeNode["state"] }).state = yield* SubscriptionRef.make<NodeState>({ _tag: "Running" })
+    root.startedAt = createdAt
+    root.started = true
+    byPath.set(root.path, root)
+
+    /** Every node of a subtree, parents before children. */
+    const preorder = (node: TreeNode, out: Array<TreeNode> = []): Array<TreeNode> => {
+      out.push(node)
+      for (const child of node.children) preorder(child, out)
+      return out
+    }
+
+    const usageOf = (counters: Counters, node: TreeNode, now: number): Usage => ({
+      tokens: counters.tokens,
+      turns: counters.turns,
+      approvals: counters.approvals,
+      wallTimeMs: node.startedAt === undefined ? 0 : (node.endedAt ?? now) - node.startedAt
+    })
+
+    const effectiveBudget = (node: TreeNode): EffectiveBudget => ({ ...node.budget })
+
+    // ---- stopping -------------------------------------------------------------------------------------
+
+    /** Asks a node to stop (the first cause wins); the runner does the rest. */
+    const signalStop = (node: TreeNode, cause: StopCause): void => {
+      if (node.ended || node.stopCause !== undefined) return
+      node.stopCause = cause
+      Deferred.unsafeDone(node.stopSignal, Exit.succeed(cause))
+    }
+
+    /** Asks a subtree to stop, all at once (its nodes drain in parallel). */
+    const signalSubtree = (node: TreeNode, cause: StopCause): void => {
+      for (const each of preorder(node)) if (each !== root) signalStop(each, cause)
+    }
+
+    /** A budget of `node` (or of the root) ran out: its whole subtree ends `budget_exhausted`. */
+    const exhaust = (node: TreeNode, exhaustion: Exhaustion): void => {
+      if (node === root) {
+        stopping = true
+        signalSubtree(root, { _tag: "Exhausted", exhaustion })
+      } else {
+        signalSubtree(node, { _tag: "Exhausted", exhaustion })
+      }
+    }
+
+    /** Adds to a node's counters and its ancestors', then ends the widest subtree whose budget ran out. */
+    const addUsage = (node: TreeNode, tokens: number, turns: number, approvals: number): void => {
+      node.own.tokens += tokens
+      node.own.turns += turns
+      node.own.approvals += approvals
+      let widest: { node: TreeNode; exhaustion: Exhaustion } | undefined
+      for (let at: TreeNode | undefined = node; at !== undefined; at = at.parent) {
+        at.sub.tokens += tokens
+        at.sub.turns += turns
+        at.sub.approvals += approvals
+        const over = overBudget(at)
+        if (over !== undefined) widest = { node: at, exhaustion: over }
+      }
+      if (widest !== undefined) exhaust(widest.node, widest.exhaustion)
+    }
+
+    const overBudget = (node: TreeNode): Exhaustion | undefined => {
+      const { budget, sub } = node
+      if (budget.tokens !== undefined && sub.tokens > budget.tokens) {
+        return { path: node.path, dimension: "tokens", limit: budget.tokens, used: sub.tokens }
+      }
+      if (budget.turns !== undefined && sub.turns > budget.turns) {
+        return { path: node.path, dimension: "turns", limit: budget.turns, used: sub.turns }
+      }
+      return undefined
+    }
+
+    /**
+     * Counts one approval request against the node and its ancestors; if that would pass a budget, counts
+     * nothing, ends the widest such subtree and returns its exhaustion (the request gets the default).
+     */
+    const countApproval = (node: TreeNode): Exhaustion | undefined => {
+      let widest: { node: TreeNode; exhaustion: Exhaustion } | undefined
+      for (let at: TreeNode | undefined = node; at !== undefined; at = at.parent) {
+        const limit = at.budget.approvals
+        if (limit !== undefined && at.sub.approvals + 1 > limit) {
+          widest = { node: at, exhaustion: { path: at.path, dimension: "approvals", limit, used: at.sub.approvals } }
+        }
+      }
+      if (widest !== undefined) {
+        exhaust(widest.node, widest.exhaustion)
+        return widest.exhaustion
+      }
+      addUsage(node, 0, 0, 1)
+      return undefined
+    }
+
+    /** Watches the raw events of a node's agent (one plain loop per batch): turns, tokens, last message. */
+    const observe = (node: TreeNode, events: ReadonlyArray<Event>): void => {
+      let turns = 0
+      let tokens = node.own.tokens
+      for (let i = 0; i < events.length; i++) {
+        const msg = events[i]!.msg
+        const type = msg.type
+        if (type === "task_started") turns++
+        else if (type === "token_count") {
+          const total = (msg as { info?: { total_token_usage?: { total_tokens?: number } } | null }).info
+            ?.total_token_usage?.total_tokens
+          if (typeof total === "number" && total > tokens) tokens = total
+        } else if (type === "agent_message") {
+          const message = (msg as { message?: unknown }).message
+          if (typeof message === "string") node.lastAgentMessage = message
+        } else if (type === "task_complete") {
+          const message = (msg as { last_agent_message?: unknown }).last_agent_message
+          if (typeof message === "string") node.lastAgentMessage = message
+        }
+      }
+      if (turns > 0 || tokens !== node.own.tokens) addUsage(node, tokens - node.own.tokens, turns, 0)
+    }
+
+    const watchAgent = (node: TreeNode, agent: Agent): Agent => {
+      node.pids = agent.pids
+      return {
+        ...agent,
+        nextBatch: Effect.map(agent.nextBatch, (batch) => {
+          observe(node, batch[0])
+          return batch
+        }),
+        events: Stream.mapChunks(agent.events, (chunk) => {
+          observe(node, Array.from(chunk))
+          return chunk
+        })
+      }
+    }
+
+    const snapshotPids = (node: TreeNode): void => {
+      const pids = node.pids?.()
+      if (pids !== undefined) { for (const pid of pids) node.pidsKilled.add(pid) }
+    }
+
+    // ---- admission --------------------------------------------------------------------------------------
+
+    const fits = (node: TreeNode): boolean =>
+      (limits.maxConcurrent === undefined || running < limits.maxConcurrent) &&
+      (limits.maxConcurrentChildren === undefined || node.parent!.runningChildren < limits.maxConcurrentChildren)
+
+    const take = (node: TreeNode): void => {
+      node.holdsSlot = true
+      running++
+      node.parent!.runningChildren++
+    }
+
+    /** Admits the queued nodes that fit now, in order, and tells the others their new place. */
+    const pump: Effect.Effect<void> = Effect.suspend(() => {
+      const updates: Array<Effect.Effect<void>> = []
+      for (let i = 0; i < queue.length;) {
+        const entry = queue[i]!
+        if (entry.node.stopCause !== undefined || fits(entry.node)) {
+          queue.splice(i, 1)
+          if (entry.node.stopCause === undefined) take(entry.node)
+          Deferred.unsafeDone(entry.admitted, Exit.void)
+        } else {
+          i++
+        }
+      }
+      for (let i = 0; i < queue.length; i++) {
+        updates.push(SubscriptionRef.set(queue[i]!.node.state, { _tag: "Queued", position: i }))
+      }
+      return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
+    })
+
+    const releaseSlot = (node: TreeNode): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!node.holdsSlot) return Effect.void
+        node.holdsSlot = false
+        running--
+        node.parent!.runningChildren--
+        return pump
+      })
+
+    // ---- the runner -------------------------------------------------------------------------------------
+
+    const endReasonOf = (ended: Delegate.DelegateEnded, cause: StopCause | undefined): EndReason =>
+      cause?._tag === "Exhausted" ? "budget_exhausted" : ended.reason
+
+    const causeMessage = (cause: StopCause | undefined): string | undefined => {
+      switch (cause?._tag) {
+        case "Exhausted": {
+          const { dimension, limit, path, used } = cause.exhaustion
+          return `the ${dimension} budget of ${path} ran out (${used} used of ${limit})`
+        }
+        case "SiblingFailed":
+          return `stopped: its sibling ${cause.path} failed (fail_fast)`
+        case "ParentEnded":
+          return `stopped: its parent ${cause.path} ended`
+        case "Stopped":
+          return "stopped"
+        default:
+          return undefined
+      }
+    }
+
+    const finish = (
+      node: TreeNode,
+      reason: EndReason,
+      details: { readonly message?: string | undefined; readonly drainTimedOut?: boolean | undefined }
+    ): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        node.ended = true
+        node.endedAt = now
+        const cause = node.stopCause
+        node.receipt = {
+          path: node.path,
+          name: node.name,
+          depth: node.depth,
+          reason,
+          started: node.started,
+          message: details.message ?? causeMessage(cause),
+          lastAgentMessage: node.lastAgentMessage,
+          pidsKilled: Array.from(node.pidsKilled),
+          exhausted: cause?._tag === "Exhausted" ? cause.exhaustion : undefined,
+          drainTimedOut: details.drainTimedOut ?? false
+        }
+        yield* SubscriptionRef.set(node.state, { _tag: "Ended", reason })
+        // Fail fast: a failure that was not a stop asked for stops the siblings.
+        const parent = node.parent!
+        if (
+          parent.childFailure === "fail_fast" && failed(reason) && (cause === undefined || cause._tag === "Exhausted")
+        ) {
+          for (const sibling of parent.children) {
+            if (sibling !== node) signalSubtree(sibling, { _tag: "SiblingFailed", path: node.path })
+          }
+        }
+      })
+
+    /** Waits for every child (spawned so far or while waiting) to be done. */
+    const awaitChildren = (node: TreeNode): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const open = node.children.filter((child) => !child.settled)
+        if (open.length === 0) return Effect.void
+        return Effect.zipRight(
+          Effect.forEach(open, (child) => Deferred.await(child.done), { concurrency: "unbounded", discard: true }),
+          awaitChildren(node)
+        )
+      })
+
+    const run = (node: TreeNode, admitted: Deferred.Deferred<void>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* Effect.raceFirst(Deferred.await(admitted), Effect.asVoid(Deferred.await(node.stopSignal)))
+        if (node.stopCause !== undefined) {
+          // stopped before it started: leave the queue (or give the slot back), never start
+          yield* Effect.suspend(() => {
+            const index = queue.findIndex((entry) => entry.node === node)
+            if (index !== -1) queue.splice(index, 1)
+            return index === -1 ? Effect.void : pump
+          })
+          yield* releaseSlot(node)
+          const reason: EndReason = node.stopCause._tag === "Exhausted" ? "budget_exhausted" : "spawn_failed"
+          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: "stopped while queued" }))
+          yield* awaitChildren(node)
+          yield* finish(node, reason, { message: `stopped while queued (${causeMessage(node.stopCause)})` })
+          return
+        }
+        yield* SubscriptionRef.set(node.state, { _tag: "Starting" })
+        const nodeScope = yield* Scope.fork(nodesScope, ExecutionStrategy.sequential)
+        const nodeOptions = node.options!
+        const now = yield* Clock.currentTimeMillis
+        const parent = node.parent!
+        // Wall time is carved at start, out of what the parent has left then.
+        node.budget.wallTimeMs = smaller(
+          node.askedWallTimeMs,
+          parent.budget.wallTimeMs === undefined || parent.startedAt === undefined
+            ? undefined
+            : Math.max(0, parent.budget.wallTimeMs - (now - parent.startedAt))
+        )
+        node.startedAt = now
+        const spawner = AgentSpawner.of({
+          spawn: (spawnOptions) => Effect.map(baseSpawner.spawn(spawnOptions), (agent) => watchAgent(node, agent))
+        })
+        const delegateOptions = {
+          ...nodeOptions,
+          id: node.delegateId,
+          drainTimeout: nodeOptions.drainTimeout ?? drainTimeout
+        }
+        const started = yield* (nodeOptions.input === undefined
+          ? Delegate.interactive(delegateOptions)
+          : Delegate.oneShot(delegateOptions as Delegate.OneShotOptions)).pipe(
+            Effect.provideService(AgentSpawner, spawner),
+            Effect.provideService(
+              Approvals,
+              nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })
+            ),
+            Scope.extend(nodeScope),
+            Effect.either
+          )
+        if (started._tag === "Left") {
+          yield* Scope.close(nodeScope, Exit.void)
+          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: started.left.message }))
+          for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
+          yield* awaitChildren(node)
+          yield* finish(node, "spawn_failed", { message: started.left.message })
+          yield* releaseSlot(node)
+          return
+        }
+        const handle = started.right
+        node.started = true
+        yield* Deferred.succeed(node.handle, handle)
+        yield* SubscriptionRef.set(node.state, { _tag: "Running" })
+        const wall = node.budget.wallTimeMs
+        if (wall !== undefined) {
+          yield* Effect.sleep(Duration.millis(wall)).pipe(
+            Effect.zipRight(
+              Effect.sync(() => exhaust(node, { path: node.path, dimension: "wallTime", limit: wall, used: wall }))
+            ),
+            Effect.interruptible,
+            Effect.forkIn(nodeScope)
+          )
+        }
+        const first = yield* Effect.raceFirst(
+          Effect.map(handle.ended, (ended) => ({ _tag: "Ended" as const, ended })),
+          Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
+        )
+        snapshotPids(node)
+        let ended: Delegate.DelegateEnded
+        if (first._tag === "Ended") {
+          ended = first.ended
+          // Its children live no longer than it.
+          for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
+        } else {
+          ended = yield* handle.shutdown
+        }
+        snapshotPids(node)
+        yield* Scope.close(nodeScope, Exit.void)
+        yield* awaitChildren(node)
+        const reason = endReasonOf(ended, node.stopCause)
+        if (ended.lastAgentMessage != null && node.lastAgentMessage === null) {
+          node.lastAgentMessage = ended.lastAgentMessage
+        }
+        yield* finish(node, reason, {
+          message: node.stopCause === undefined ? ended.message : undefined,
+          drainTimedOut: ended.drainTimedOut
+        })
+        yield* releaseSlot(node)
+      }).pipe(
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            node.settled = true
+            if (Exit.isSuccess(exit) && node.ended) return Deferred.succeed(node.done, undefined)
+            // interrupted (the supervisor's scope is closing past the drain timeout): record what is known
+            node.ended = true
+            node.receipt ??= {
+              path: node.path,
+              name: node.name,
+              depth: node.depth,
+              reason: node.stopCause?._tag === "Exhausted" ? "budget_exhausted" : "drain_timed_out",
+              started: node.started,
+              message: "the supervisor's drain timeout ran out",
+              lastAgentMessage: node.lastAgentMessage,
+              pidsKilled: Array.from(node.pidsKilled),
+              exhausted: node.stopCause?._tag === "Exhausted" ? node.stopCause.exhaustion : undefined,
+              drainTimedOut: true
+            }
+            return Deferred.succeed(node.done, undefined)
+          })
+        )
+      )
+
+    // ---- spawning ---------------------------------------------------------------------------------------
+
+    const spawnUnder = (parent: TreeNode, nodeOptions: SpawnNodeOptions) =>
+      Effect.gen(function*() {
+        const name = nodeOptions.name
+        const problem = nameProblem(name) ?? (parent.childNames.has(name) ? "a sibling has that name" : undefined)
+        if (problem !== undefined) {
+          return yield* new InvalidNodeName({ name, parent: parent.path, reason: problem })
+        }
+        const path = `${parent.path}/${name}`
+        if (stopping) return yield* new AdmissionRefused({ path, limit: "stopped" })
+        if (parent !== root && (parent.ended || parent.stopCause !== undefined)) {
+          return yield* new AdmissionRefused({ path, limit: "parent_ended" })
+        }
+        if (limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth) {
+          return yield* new AdmissionRefused({ path, limit: "maxDepth", value: limits.maxDepth })
+        }
+        const asked = nodeOptions.budget
+        const budget: TreeNode["budget"] = {
+          tokens: smaller(asked?.tokens, remaining(parent.budget.tokens, parent.sub.tokens)),
+          turns: smaller(asked?.turns, remaining(parent.budget.turns, parent.sub.turns)),
+          approvals: smaller(asked?.approvals, remaining(parent.budget.approvals, parent.sub.approvals)),
+          wallTimeMs: undefined
+        }
+        const node = newNode(parent, name, nodeOptions, budget, wallOf(asked))
+        const admitNow = queue.length === 0 && fits(node)
+        if (!admitNow && onLimit === "fail") {
+          const overTree = limits.maxConcurrent !== undefined && running >= limits.maxConcurrent
+          return yield* new AdmissionRefused({
+            path,
+            limit: overTree ? "maxConcurrent" : "maxConcurrentChildren",
+            value: overTree ? limits.maxConcurrent : limits.maxConcurrentChildren
+          })
+        }
+        const admitted = yield* Deferred.make<void>()
+        ;(node as { state: TreeNode["state"] }).state = yield* SubscriptionRef.make<NodeState>(
+          admitNow ? { _tag: "Starting" } : { _tag: "Queued", position: queue.length }
+        )
+        parent.children.push(node)
+        parent.childNames.add(name)
+        byPath.set(path, node)
+        if (admitNow) {
+          take(node)
+          Deferred.unsafeDone(admitted, Exit.void)
+        } else {
+          queue.push({ node, admitted })
+        }
+        yield* FiberSet.run(runners, run(node, admitted))
+        return apiOf(node)
+      })
+
+    // ---- receipts ---------------------------------------------------------------------------------------
+
+    const receiptOf = (top: TreeNode): Effect.Effect<Receipt> =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const nodes = preorder(top).filter((node) => node !== root).map((node): NodeReceipt => {
+          const base = node.receipt ?? {
+            path: node.path,
+            name: node.name,
+            depth: node.depth,
+            reason: "interrupted" as const,
+            started: node.started,
+            message: "still running",
+            lastAgentMessage: node.lastAgentMessage,
+            pidsKilled: Array.from(node.pidsKilled),
+            exhausted: undefined,
+            drainTimedOut: false
+          }
+          return {
+            ...base,
+            lastAgentMessage: node.lastAgentMessage,
+            usage: usageOf(node.own, node, now),
+            subtreeUsage: usageOf(node.sub, node, now)
+          }
+        })
+        return {
+          nodes,
+          usage: usageOf(top.sub, top, now),
+          drainTimedOut: nodes.some((node) => node.drainTimedOut)
+        }
+      })
+
+    /** Waits for a subtree to be done (the root: every node spawned so far and while waiting). */
+    const awaitDone = (node: TreeNode): Effect.Effect<void> =>
+      node === root ? awaitChildren(root) : Deferred.await(node.done)
+
+    const stopSubtree = (node: TreeNode): Effect.Effect<Receipt> =>
+      Effect.gen(function*() {
+        yield* Effect.sync(() => {
+          if (node === root) stopping = true
+          signalSubtree(node, { _tag: "Stopped" })
+        })
+        yield* awaitDone(node)
+        return yield* receiptOf(node)
+      })
+
+    const infoOf = (node: TreeNode, now: number, state: NodeState): NodeInfo => ({
+      path: node.path,
+      name: node.name,
+      depth: node.depth,
+      parent: node.parent === root ? undefined : node.parent?.path,
+      source: node.source,
+      delegateId: node.delegateId,
+      state,
+      usage: usageOf(node.own, node, now),
+      subtreeUsage: usageOf(node.sub, node, now),
+      budget: effectiveBudget(node)
+    })
+
+    const apiOf = (node: TreeNode): Node => {
+      if (node.api !== undefined) return node.api
+      const api: Node = {
+        path: node.path,
+        name: node.name,
+        depth: node.depth,
+        delegateId: node.delegateId,
+        get budget() {
+          return effectiveBudget(node)
+        },
+        state: SubscriptionRef.get(node.state),
+        stateChanges: node.state.changes,
+        delegate: Deferred.await(node.handle),
+        spawn: (childOptions) => spawnUnder(node, childOptions),
+        children: Effect.sync(() => node.children.map(apiOf)),
+        usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.own, node, now)),
+        subtreeUsage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.sub, node, now)),
+        stop: stopSubtree(node),
+        ended: Effect.zipRight(awaitDone(node), receiptOf(node))
+      }
+      node.api = api
+      return api
+    }
+
+    const stopAll = stopSubtree(root)
+
+    const rootWall = root.budget.wallTimeMs
+    if (rootWall !== undefined) {
+      yield* FiberSet.run(
+        runners,
+        Effect.zipRight(
+          Effect.sleep(Duration.millis(rootWall)),
+          Effect.sync(() => exhaust(root, { path: root.path, dimension: "wallTime", limit: rootWall, used: rootWall }))
+        )
+      )
+    }
+
+    // Closing the supervisor's scope stops the tree, bounded by the drain timeout (then the runners are
+    // interrupted and the nodes' scopes closed, which reaps what is left).
+    yield* Effect.addFinalizer(() =>
+      stopAll.pipe(Effect.interruptible, Effect.timeoutOption(Duration.sum(drainTimeout, Duration.seconds(1))))
+    )
+
+    const pendingUnder = (path: string = treeName) => (all: ReadonlyArray<ApprovalInbox.PendingApproval>) =>
+      path === treeName ? all : all.filter((pending) => isUnder(pending.request.path, path))
+
+    const service: SupervisorService = {
+      name: treeName,
+      spawn: (nodeOptions) => spawnUnder(root, nodeOptions),
+      inbox,
+      node: (path) =>
+        Effect.sync(() => {
+          const found = byPath.get(path)
+          return found === undefined || found === root ? Option.none() : Option.some(apiOf(found))
+        }),
+      nodes: Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const all = preorder(root).filter((node) => node !== root)
+        const states = yield* Effect.forEach(all, (node) => SubscriptionRef.get(node.state))
+        return all.map((node, i) => infoOf(node, now, states[i]!))
+      }),
+      pendingUnder: (path) => Effect.map(inbox.pending, pendingUnder(path)),
+      pendingChanges: (path) => Stream.map(inbox.changes, pendingUnder(path)),
+      usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(root.sub, root, now)),
+      stop: stopAll,
+      awaitIdle: Effect.zipRight(awaitChildren(root), receiptOf(root))
+    }
+    return service
+  })
