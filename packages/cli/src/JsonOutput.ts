@@ -117,8 +117,8 @@ export const EndedRecord = Schema.Struct({
 }).annotations({ identifier: "EndedRecord" })
 
 /**
- * How one node of a tree of tasks ended, in the receipt: `reason` is its end reason, `spawn_failed`,
- * or `not_started` (it was still waiting for a slot when the tree stopped).
+ * How one node of a tree of tasks ended, in the receipt: `reason` is its end reason (the supervisor's:
+ * a delegate's, `budget_exhausted` or `spawn_failed`), or `not_started` (it was still waiting for a slot when the tree stopped).
  *
  * @since 0.2.0
  * @category schemas
@@ -133,6 +133,7 @@ export const ReceiptNode = Schema.Struct({
     "interrupted",
     "agent_exited",
     "drain_timed_out",
+    "budget_exhausted",
     "spawn_failed",
     "not_started"
   ),

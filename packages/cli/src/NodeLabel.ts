@@ -79,17 +79,15 @@ export const make = (style: Style, name: string, width = 0): NodeLabel => {
 }
 
 /**
- * Who asks, through the tree: the names on the request's chain below the root, joined with ` › `
- * (`review › tests`), each escaped; `undefined` outside a tree (no chain, or only the root).
+ * Who asks, through the tree: the names on the request's chain below the root (a link whose path has no
+ * `/` is the root), joined with ` › ` (`review › tests`), each escaped; `undefined` outside a tree.
  *
  * @since 0.2.0
  * @category formatting
  */
 export const asker = (request: ApprovalRequest.Provenance): string | undefined => {
-  const chain = request.chain
-  if (chain !== undefined && chain.length > 1) {
-    return chain.slice(1).map((link) => Text.visible(link.name)).join(" › ")
-  }
+  const below = (request.chain ?? []).filter((link) => link.path.includes("/"))
+  if (below.length > 0) return below.map((link) => Text.visible(link.name)).join(" › ")
   if (request.path !== undefined && request.path.includes("/")) {
     return request.path.split("/").slice(1).map((segment) => Text.visible(segment)).join(" › ")
   }

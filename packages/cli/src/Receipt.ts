@@ -27,6 +27,8 @@ const reasonText = (style: Style, reason: JsonOutput.ReceiptNode["reason"]): str
       return style.red("✘ the sub-agent exited")
     case "drain_timed_out":
       return style.red("✘ interrupted, did not stop in time")
+    case "budget_exhausted":
+      return style.red("✘ budget exhausted")
     case "spawn_failed":
       return style.red("✘ could not start")
     case "not_started":

@@ -6,14 +6,15 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest, SpawnError } from "@deputy/core"
-import { AgentSpawner, Approvals, Delegate } from "@deputy/core"
-import type { Event, SubAgentSource } from "@deputy/protocol"
+import type { AgentSpawner, ApprovalInboxService, ApprovalRequest, SpawnError } from "@deputy/core"
+import { ApprovalInbox, Approvals, Delegate, Supervisor } from "@deputy/core"
+import type { Event, SubAgentSource, TokenUsage } from "@deputy/protocol"
 import { textInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -300,13 +301,31 @@ const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
 export const treeExitCode = (receipt: JsonOutput.ReceiptRecord): number =>
   receipt.nodes.every((node) => node.reason === "completed") ? 0 : 1
 
+/** The receipt's entry for a supervisor's node receipt (`not_started`: stopped while it waited for a slot). */
+const receiptNodeOf = (node: Supervisor.NodeReceipt, tokens: TokenUsage | undefined): JsonOutput.ReceiptNode => {
+  const surviving = node.pidsKilled.filter(isRunning)
+  const queued = !node.started && node.reason === "spawn_failed" && node.message?.startsWith("stopped while queued")
+  return {
+    node: node.path,
+    reason: queued ? "not_started" : node.reason,
+    ...(node.message === undefined || queued ? {} : { message: node.message }),
+    ...(node.lastAgentMessage === null ? {} : { last_agent_message: node.lastAgentMessage }),
+    turns: node.usage.turns,
+    elapsed_ms: Math.round(node.usage.wallTimeMs),
+    usage: tokens ?? { input_tokens: 0, output_tokens: 0, total_tokens: node.usage.tokens },
+    ...(node.pidsKilled.length === 0 ? {} : { pids_killed: node.pidsKilled.filter((pid) => !surviving.includes(pid)) }),
+    ...(surviving.length === 0 ? {} : { pids_surviving: surviving })
+  }
+}
+
 /**
- * Runs every task as a sibling node under one root, at most `maxConcurrent` at once (the others wait in
- * order), each through `run` with its own reporter (lines prefixed with the node's label, or records
- * carrying its path) and the shared `Approvals` (one place answers every node; each request carries its
- * `path` and `chain`, so a prompt says who asks). When every node ended, when `failFast` stops the others,
- * or on interruption (Ctrl-C), the receipt is reported: every node's end reason, last agent message,
- * usage and turns.
+ * Runs every task as a sibling node under one root of a `Supervisor` (`@deputy/core`): at most
+ * `maxConcurrent` at once (the others wait in order), each node's events shown through its own reporter
+ * (lines prefixed with the node's label, or records carrying its path), every request answered by the one
+ * `Approvals` in context (the tree's inbox asks it; requests carry their `path` and `chain`, so a prompt
+ * says who asks; a node's request waits until its events before it were shown). When every node ended,
+ * when fail-fast stopped the others, or on interruption (Ctrl-C: the tree is stopped, each node drained),
+ * the receipt is reported: every node's end reason, last agent message, usage and the pids stopped.
  *
  * @since 0.2.0
  * @category running
@@ -319,8 +338,7 @@ export const runTasks = (
     const approvals = yield* Approvals
     const rootName = options.rootName ?? "root"
     const width = Math.max(...options.tasks.map((task) => task.name.length))
-    const ended = new Map<string, JsonOutput.ReceiptNode>()
-    const pidsOf = new Map<string, ReadonlySet<number>>()
+    const limit = Math.max(1, options.maxConcurrent ?? 4)
     const nodes = options.tasks.map((task) => ({
       task,
       path: `${rootName}/${task.name}`,
@@ -341,100 +359,100 @@ export const runTasks = (
         return showStatus()
       })
 
-    const receiptNode = (path: string, summary: Render.Summary): JsonOutput.ReceiptNode => ({
-      node: path,
-      reason: summary.ended.reason,
-      ...(summary.ended.message === undefined ? {} : { message: summary.ended.message }),
-      ...(summary.ended.lastAgentMessage === undefined ? {} : { last_agent_message: summary.ended.lastAgentMessage }),
-      turns: summary.turns,
-      elapsed_ms: Math.round(summary.elapsedMs),
-      usage: summary.usage
-    })
+    // A request is asked once its node's events before it were shown (as `run` does for one delegate).
+    const shownOf = new Map<string, SubscriptionRef.SubscriptionRef<number>>()
+    const tokensOf = new Map<string, TokenUsage>()
+    const awaitShown = (request: ApprovalRequest.Provenance) => {
+      const shown = request.path === undefined ? undefined : shownOf.get(request.path)
+      const sequence = request.sequence
+      return shown === undefined || sequence === undefined ? Effect.void : shown.changes.pipe(
+        Stream.takeUntil((position) => position >= sequence),
+        Stream.runDrain
+      )
+    }
+    const inOrder = <A, R extends ApprovalRequest.Provenance>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
+      Effect.zipRight(awaitShown(request), ask(request))
+    const inbox = yield* ApprovalInbox.make()
+    const treeInbox: ApprovalInboxService = {
+      ...inbox,
+      approvals: Approvals.of({
+        command: inOrder(approvals.command),
+        patch: inOrder(approvals.patch),
+        permissions: inOrder(approvals.permissions),
+        userInput: inOrder(approvals.userInput)
+      })
+    }
 
-    const runNode = (node: typeof nodes[number]) =>
-      Effect.gen(function*() {
-        const base = options.json
-          ? yield* Reporter.makeJson({ node: node.path })
-          : yield* Reporter.makeHuman({
-            cwd: options.cwd,
-            interactive: false,
-            node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
-          })
-        const reporter = Reporter.Reporter.of({
-          ...base,
-          ended: (summary) =>
-            Effect.zipRight(
-              Effect.sync(() => ended.set(node.path, receiptNode(node.path, summary))),
-              base.ended(summary)
-            )
-        })
-        // The node's agent processes, as its spawner reports them (a `pid` on the agent, as Codex's has).
-        const spawner = yield* AgentSpawner
-        const pids = new Set<number>()
-        const recording = AgentSpawner.of({
-          spawn: (spawnOptions) =>
-            Effect.tap(spawner.spawn(spawnOptions), (agent) =>
-              Effect.sync(() => {
-                const pid = (agent as { readonly pid?: unknown }).pid
-                if (typeof pid === "number" && Number.isInteger(pid) && pid > 0) pids.add(pid)
-              }))
-        })
-        pidsOf.set(node.path, pids)
-        const started = yield* Clock.currentTimeMillis
-        const result = yield* run({
-          input: node.task.prompt,
-          interactive: false,
+    const reporterOf = (node: typeof nodes[number]) =>
+      options.json
+        ? Reporter.makeJson({ node: node.path })
+        : Reporter.makeHuman({
           cwd: options.cwd,
-          source: options.source,
-          config: options.config,
-          drainTimeout: options.drainTimeout,
-          approvalTimeout: options.approvalTimeout,
-          approvals: options.approvals,
-          showPrompt: false
-        }).pipe(
-          Effect.provideService(Reporter.Reporter, reporter),
-          Effect.provideService(AgentSpawner, recording),
-          Effect.provideService(Approvals, withChain(approvals, rootName, node.path, node.task.name)),
-          Effect.either
-        )
-        if (result._tag === "Left") {
+          interactive: false,
+          node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
+        })
+
+    /** Shows a node's events until its delegate ends, then its end (or that it could not start). */
+    const follow = (
+      node: typeof nodes[number],
+      reporter: Context.Tag.Service<typeof Reporter.Reporter>,
+      started: number,
+      awaitDelegate: Effect.Effect<Delegate.DelegateHandle, Supervisor.NodeNotStarted>
+    ) =>
+      Effect.gen(function*() {
+        const delegate = yield* Effect.either(awaitDelegate)
+        if (delegate._tag === "Left") {
+          if (delegate.left.reason.startsWith("stopped while queued")) return
           const now = yield* Clock.currentTimeMillis
-          yield* reporter.startFailed(result.left.message, now - started)
+          yield* reporter.startFailed(delegate.left.reason, now - started)
           if (!options.json) {
             yield* output.print(
-              node.label.lines(output.style.red(`✘ could not start: ${Text.visible(result.left.message)}`))
+              node.label.lines(output.style.red(`✘ could not start: ${Text.visible(delegate.left.reason)}`))
             )
           }
-          ended.set(node.path, {
-            node: node.path,
-            reason: "spawn_failed",
-            message: result.left.message,
-            turns: 0,
-            elapsed_ms: Math.round(now - started),
-            usage: noUsage
-          })
-          return 1
+          return
         }
-        return result.right.exitCode
+        const handle = delegate.right
+        const shown = yield* SubscriptionRef.make(0)
+        shownOf.set(node.path, shown)
+        const turns = Render.makeTurns()
+        const began = yield* Clock.currentTimeMillis
+        while (true) {
+          const batch = yield* handle.read(yield* SubscriptionRef.get(shown))
+          if (Option.isNone(batch)) break
+          const { events, from } = batch.value
+          for (let i = 0; i < events.length; i++) {
+            turns.observe(events[i]!, yield* Clock.currentTimeMillis)
+            yield* reporter.event(events[i]!)
+            yield* SubscriptionRef.set(shown, from + i + 1)
+            yield* handle.release(from + i + 1)
+          }
+        }
+        const ended = yield* handle.ended
+        const now = yield* Clock.currentTimeMillis
+        const usage = yield* handle.usage
+        tokensOf.set(node.path, usage)
+        yield* reporter.ended({
+          ended,
+          usage,
+          elapsedMs: now - began,
+          turnMs: turns.lastMs(now),
+          turns: turns.count(),
+          interactive: false,
+          closedByUser: false
+        })
       })
 
-    const receipt = (stopped: JsonOutput.ReceiptRecord["stopped"]): JsonOutput.ReceiptRecord => {
+    const receipt = (
+      stopped: JsonOutput.ReceiptRecord["stopped"],
+      from: Supervisor.Receipt
+    ): JsonOutput.ReceiptRecord => {
+      const byPath = new Map(from.nodes.map((node) => [node.path, node]))
       const list = nodes.map((node): JsonOutput.ReceiptNode => {
-        const entry = ended.get(node.path) ?? {
-          node: node.path,
-          reason: "not_started",
-          turns: 0,
-          elapsed_ms: 0,
-          usage: noUsage
-        }
-        const pids = [...(pidsOf.get(node.path) ?? [])]
-        if (pids.length === 0) return entry
-        const surviving = pids.filter(isRunning)
-        return {
-          ...entry,
-          pids_killed: pids.filter((pid) => !surviving.includes(pid)),
-          ...(surviving.length === 0 ? {} : { pids_surviving: surviving })
-        }
+        const found = byPath.get(node.path)
+        return found === undefined
+          ? { node: node.path, reason: "not_started", turns: 0, elapsed_ms: 0, usage: noUsage }
+          : receiptNodeOf(found, tokensOf.get(node.path))
       })
       const usage = list.reduce(
         (total, node) => ({
@@ -444,7 +462,9 @@ export const runTasks = (
         }),
         noUsage
       )
-      return { deputy: "receipt", stopped, nodes: list, usage }
+      const failedFast = stopped === "completed" && options.failFast === true &&
+        list.some((node) => node.reason !== "completed")
+      return { deputy: "receipt", stopped: failedFast ? "failed_fast" : stopped, nodes: list, usage }
     }
     const report = (record: JsonOutput.ReceiptRecord) =>
       Effect.zipRight(
@@ -454,11 +474,6 @@ export const runTasks = (
         )
       )
 
-    // Every node is forked at once and waits for a slot (the semaphore takes waiters in order); the tree
-    // waits for all of them, or (fail-fast) for the first failure, then stops the rest and waits for them.
-    const limit = Math.max(1, options.maxConcurrent ?? 4)
-    const slots = yield* Effect.makeSemaphore(limit)
-    const failed = yield* Deferred.make<void>()
     if (!options.json && nodes.length > limit) {
       yield* output.print(
         nodes.slice(limit).map((node, index) =>
@@ -466,56 +481,47 @@ export const runTasks = (
         ).join("\n")
       )
     }
-    const runOne = (node: typeof nodes[number]) =>
-      slots.withPermits(1)(
-        Effect.gen(function*() {
-          // A slot freed by a failure under fail-fast starts nothing more.
-          if (yield* Deferred.isDone(failed)) return
-          const code = yield* runNode(node)
-          if (options.failFast === true && code !== 0) yield* Deferred.succeed(failed, undefined)
-        })
-      )
-    const fibers = yield* Effect.forEach(nodes, (node) => Effect.fork(runOne(node)))
-    const stopped = yield* Effect.raceFirst(
-      Effect.as(Fiber.joinAll(fibers), "completed" as const),
-      Effect.as(Deferred.await(failed), "failed_fast" as const)
-    ).pipe(
-      Effect.onInterrupt(() =>
-        Effect.zipRight(Fiber.interruptAll(fibers), Effect.suspend(() => report(receipt("interrupted"))))
-      )
-    )
-    yield* Fiber.interruptAll(fibers)
-    const record = receipt(stopped)
-    yield* report(record)
-    return { receipt: record, exitCode: treeExitCode(record) }
-  })
 
-/**
- * The `Approvals` of one node: every request gets the node's `path` and its `chain` (the root, then the
- * node) before `approvals` sees it, unless it already carries a chain (a node that runs its own tree).
- *
- * @since 0.2.0
- * @category approvals
- */
-export const withChain = (
-  approvals: Approvals.ApprovalsService,
-  rootName: string,
-  path: string,
-  name: string
-): Approvals.ApprovalsService => {
-  const attach = <R extends ApprovalRequest.Provenance>(request: R): R =>
-    request.chain !== undefined ? request : {
-      ...request,
-      path,
-      chain: [
-        { path: rootName, name: rootName, delegateId: rootName, source: request.source },
-        { path, name, delegateId: request.delegateId, source: request.source }
-      ]
-    }
-  return Approvals.of({
-    command: (request) => approvals.command(attach(request)),
-    patch: (request) => approvals.patch(attach(request)),
-    permissions: (request) => approvals.permissions(attach(request)),
-    userInput: (request) => approvals.userInput(attach(request))
+    return yield* Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        name: rootName,
+        limits: { maxConcurrent: limit },
+        childFailure: options.failFast === true ? "fail_fast" : "continue",
+        drainTimeout: options.drainTimeout,
+        inbox: treeInbox
+      })
+      const followers = yield* Effect.forEach(nodes, (node) =>
+        Effect.gen(function*() {
+          const reporter = yield* reporterOf(node)
+          const started = yield* Clock.currentTimeMillis
+          const spawned = yield* Effect.either(supervisor.spawn({
+            name: node.task.name,
+            input: node.task.prompt,
+            source: options.source,
+            cwd: options.cwd,
+            config: options.config,
+            approvalTimeout: options.approvalTimeout,
+            onSettled: (settlement) => reporter.settled(settlement)
+          }))
+          // Names are checked before (Tasks.resolve); a refusal is shown as that node's failure to start.
+          const handle = spawned._tag === "Left"
+            ? Effect.fail(new Supervisor.NodeNotStarted({ path: node.path, reason: spawned.left.message }))
+            : spawned.right.delegate
+          return yield* Effect.forkScoped(follow(node, reporter, started, handle))
+        }))
+      const awaitFollowers = Fiber.joinAll(followers)
+      const record = yield* Effect.zipLeft(supervisor.awaitIdle, awaitFollowers).pipe(
+        Effect.map((from) => receipt("completed", from)),
+        Effect.onInterrupt(() =>
+          Effect.gen(function*() {
+            const from = yield* supervisor.stop
+            // The followers show what the drain brings and each node's end; bounded by the drain.
+            yield* awaitFollowers.pipe(Effect.interruptible, Effect.timeoutOption(Duration.seconds(5)))
+            yield* report(receipt("interrupted", from))
+          })
+        )
+      )
+      yield* report(record)
+      return { receipt: record, exitCode: treeExitCode(record) }
+    }).pipe(Effect.scoped)
   })
-}
