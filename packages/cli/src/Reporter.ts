@@ -114,9 +114,12 @@ export const makeJson = (
     return Reporter.of({
       event: (event) => Effect.flatMap(JsonOutput.eventLine(event, node), output.print),
       settled: (settlement) => {
+        // The settlement's request is the delegate's own: a root-level node's place is the node itself.
         const record = JsonOutput.approvalRecord(settlement)
         return output.print(
-          JsonOutput.approvalLine(node === undefined || record.node !== undefined ? record : { ...record, node })
+          JsonOutput.approvalLine(
+            node === undefined || record.node !== undefined ? record : { ...record, node, chain: [node] }
+          )
         )
       },
       ended: (summary) => {

@@ -20,6 +20,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as fs from "node:fs"
 import type * as ApprovalSetup from "./ApprovalSetup.js"
 import * as JsonOutput from "./JsonOutput.js"
 import * as NodeLabel from "./NodeLabel.js"
@@ -280,15 +281,29 @@ export interface TreeOutcome {
   readonly exitCode: number
 }
 
-/** Whether a process still runs (signal 0 checks without sending anything; EPERM: it runs as another user). */
+/**
+ * Whether a process still runs: signal 0 checks without sending anything (EPERM: it runs as another user);
+ * on Linux a zombie (ended, not yet reaped by its new parent) does not run.
+ */
 const isRunning = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
   }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
 }
+
+/** Waits (at most 1 s) until none of `pids` runs: a process sent SIGTERM takes a moment to end. */
+const awaitGone = (pids: ReadonlyArray<number>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let tries = 0; tries < 40 && pids.some(isRunning); tries++) yield* Effect.sleep(Duration.millis(25))
+  })
 
 const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
 
@@ -510,11 +525,14 @@ export const runTasks = (
           return yield* Effect.forkScoped(follow(node, reporter, started, handle))
         }))
       const awaitFollowers = Fiber.joinAll(followers)
+      const settled = (from: Supervisor.Receipt) =>
+        Effect.as(awaitGone(from.nodes.flatMap((node) => node.pidsKilled)), from)
       const record = yield* Effect.zipLeft(supervisor.awaitIdle, awaitFollowers).pipe(
+        Effect.flatMap(settled),
         Effect.map((from) => receipt("completed", from)),
         Effect.onInterrupt(() =>
           Effect.gen(function*() {
-            const from = yield* supervisor.stop
+            const from = yield* Effect.flatMap(supervisor.stop, settled)
             // The followers show what the drain brings and each node's end; bounded by the drain.
             yield* awaitFollowers.pipe(Effect.interruptible, Effect.timeoutOption(Duration.seconds(5)))
             yield* report(receipt("interrupted", from))
