@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpawner, ApprovalInboxService, ApprovalRequest, SpawnError } from "@deputy/core"
-import { ApprovalInbox, Approvals, Delegate, Supervisor } from "@deputy/core"
+import type { ApprovalInboxService, ApprovalRequest, SpawnError } from "@deputy/core"
+import { AgentSpawner, ApprovalInbox, Approvals, Delegate, Supervisor } from "@deputy/core"
 import type { Event, SubAgentSource, TokenUsage } from "@deputy/protocol"
 import { textInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
@@ -497,6 +497,20 @@ export const runTasks = (
       )
     }
 
+    // An agent that knows its process (`pid`, as Codex's) but does not list its pids gets them listed, so
+    // the receipt names the processes a stop ended.
+    const spawner = yield* AgentSpawner
+    const withPids = AgentSpawner.of({
+      spawn: (spawnOptions) =>
+        Effect.map(spawner.spawn(spawnOptions), (agent) => {
+          const pid = (agent as { readonly pid?: unknown }).pid
+          return agent.pids !== undefined || typeof pid !== "number" ? agent : {
+            ...agent,
+            pids: () => isRunning(pid) ? [pid] : []
+          }
+        })
+    })
+
     return yield* Effect.gen(function*() {
       const supervisor = yield* Supervisor.make({
         name: rootName,
@@ -541,5 +555,5 @@ export const runTasks = (
       )
       yield* report(record)
       return { receipt: record, exitCode: treeExitCode(record) }
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, withPids))
   })
