@@ -36,7 +36,10 @@ export interface TestAgentOptions {
   readonly capacity?: number | undefined
   /** Runs during each spawn, in the child's scope: hold the spawn open on a `Deferred`, acquire, or fail. */
   readonly onSpawn?: ((options: SpawnOptions) => Effect.Effect<void, SpawnError, Scope.Scope>) | undefined
-  /** Runs, in order, after each submission the child receives (after the default behaviour). */
+  /**
+   * Runs, in order, after each submission the child receives (after the default behaviour); the controls
+   * it gets act on the child that received the submission (since 0.2.0; before, on the latest child).
+   */
   readonly onSubmission?: ((submission: Submission, child: TestAgentService) => Effect.Effect<void>) | undefined
 }
 
@@ -255,7 +258,8 @@ export const make = (options: TestAgentOptions = {}) =>
         ))
       }
       if (options.onSubmission) {
-        reactions.push(options.onSubmission(submission, service))
+        // bound to the child that received it (the latest one, as before, when there is one child)
+        reactions.push(options.onSubmission(submission, { ...service, ...controls(Effect.succeed(state)) }))
       }
       return Effect.asVoid(Queue.offerAll(state.reactions, reactions))
     }

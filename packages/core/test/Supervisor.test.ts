@@ -173,6 +173,22 @@ describe("Supervisor", () => {
       assert.strictEqual(bReceipt.nodes[0]!.usage.approvals, 1)
     }).pipe(Effect.provide(testLayer)))
 
+  it.scoped("budgets: a turn-starting submission past the turns budget is refused and ends the node", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make()
+      const a = yield* supervisor.spawn(spawnOptions("a", { budget: { turns: 1 } }))
+      const handle = yield* a.delegate
+      yield* handle.submit({ type: "user_input", items: [] })
+      const refused = yield* Effect.flip(handle.submit({ type: "user_input", items: [] }))
+      assert.strictEqual(refused._tag, "DelegateClosed")
+      const receipt = yield* a.ended
+      assert.strictEqual(receipt.nodes[0]!.reason, "budget_exhausted")
+      assert.deepStrictEqual(receipt.nodes[0]!.exhausted, { path: "root/a", dimension: "turns", limit: 1, used: 0 })
+      assert.deepStrictEqual(opTypes(yield* (yield* childOf("a")).received).filter((t) => t === "user_input"), [
+        "user_input"
+      ])
+    }).pipe(Effect.provide(testLayer)))
+
   it.effect("budgets: wall time ends the subtree", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -15,6 +15,7 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   scale: () => import("./scale.js"),
   codex: () => import("./codex.js"),
   cliStartup: () => import("./cliStartup.js"),
+  supervisor: () => import("./supervisor.js"),
   codexTree: () => import("./codexTree.js")
 }
 

@@ -20,8 +20,10 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Agent } from "../../Agent.js"
 import { AgentSpawner } from "../../AgentSpawner.js"
 import * as ApprovalInbox from "../../ApprovalInbox.js"
+import type { ApprovalSettlement } from "../../ApprovalRequest.js"
 import { Approvals } from "../../Approvals.js"
 import * as Delegate from "../../Delegate.js"
+import { AgentClosed } from "../../Errors.js"
 import type {
   Budget,
   EffectiveBudget,
@@ -39,8 +41,9 @@ import type {
   Usage
 } from "../../Supervisor.js"
 import { AdmissionRefused, InvalidNodeName, isUnder, NodeNotStarted } from "../../Supervisor.js"
+import * as TraceContext from "../../TraceContext.js"
 import { uuidv7 } from "../uuid.js"
-import { nodeApprovals } from "./approvals.js"
+import { chainOf, nodeApprovals } from "./approvals.js"
 
 /** Why a node is being stopped (the first cause wins). */
 export type StopCause =
@@ -53,9 +56,14 @@ interface Counters {
   tokens: number
   turns: number
   approvals: number
+  /** Turn-starting submissions the child accepted and has not started yet (reserved against turn budgets). */
+  pendingTurns: number
 }
 
-const zeroCounters = (): Counters => ({ tokens: 0, turns: 0, approvals: 0 })
+const zeroCounters = (): Counters => ({ tokens: 0, turns: 0, approvals: 0, pendingTurns: 0 })
+
+/** Ops that start a turn. */
+const turnOps: ReadonlySet<string> = new Set(["user_input", "review", "compact"])
 
 /** A node of the model; the root is the supervisor itself (no delegate, depth 0). */
 export interface TreeNode {
@@ -312,13 +320,59 @@ export const make = (
           if (typeof message === "string") node.lastAgentMessage = message
         }
       }
+      if (turns > 0) {
+        const consumed = Math.min(turns, node.own.pendingTurns)
+        if (consumed > 0) reserveTurns(node, -consumed)
+      }
       if (turns > 0 || tokens !== node.own.tokens) addUsage(node, tokens - node.own.tokens, turns, 0)
+    }
+
+    const reserveTurns = (node: TreeNode, count: number): void => {
+      node.own.pendingTurns += count
+      for (let at: TreeNode | undefined = node; at !== undefined; at = at.parent) at.sub.pendingTurns += count
+    }
+
+    /**
+     * Before a turn-starting submission: if the turns started and reserved would pass a budget, ends the
+     * widest such subtree and returns its exhaustion (the submission is refused); else reserves one turn.
+     */
+    const gateTurn = (node: TreeNode): Exhaustion | undefined => {
+      let widest: { node: TreeNode; exhaustion: Exhaustion } | undefined
+      for (let at: TreeNode | undefined = node; at !== undefined; at = at.parent) {
+        const limit = at.budget.turns
+        if (limit !== undefined && at.sub.turns + at.sub.pendingTurns + 1 > limit) {
+          widest = { node: at, exhaustion: { path: at.path, dimension: "turns", limit, used: at.sub.turns } }
+        }
+      }
+      if (widest !== undefined) {
+        exhaust(widest.node, widest.exhaustion)
+        return widest.exhaustion
+      }
+      reserveTurns(node, 1)
+      return undefined
     }
 
     const watchAgent = (node: TreeNode, agent: Agent): Agent => {
       node.pids = agent.pids
+      const submitWithId: Agent["submitWithId"] = (submission) =>
+        Effect.suspend(() => {
+          if (!turnOps.has(submission.op.type)) return agent.submitWithId(submission)
+          const over = gateTurn(node)
+          if (over !== undefined) {
+            return Effect.fail(
+              new AgentClosed({ reason: `the turns budget of ${over.path} ran out (${over.used} of ${over.limit})` })
+            )
+          }
+          return Effect.tapError(agent.submitWithId(submission), () => Effect.sync(() => reserveTurns(node, -1)))
+        })
       return {
         ...agent,
+        submitWithId,
+        submit: (op) =>
+          Effect.flatMap(TraceContext.current, (trace) => {
+            const id = uuidv7()
+            return Effect.as(submitWithId(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
+          }),
         nextBatch: Effect.map(agent.nextBatch, (batch) => {
           observe(node, batch[0])
           return batch
@@ -475,10 +529,16 @@ export const make = (
         const spawner = AgentSpawner.of({
           spawn: (spawnOptions) => Effect.map(baseSpawner.spawn(spawnOptions), (agent) => watchAgent(node, agent))
         })
+        const onSettled = nodeOptions.onSettled
         const delegateOptions = {
           ...nodeOptions,
           id: node.delegateId,
-          drainTimeout: nodeOptions.drainTimeout ?? drainTimeout
+          drainTimeout: nodeOptions.drainTimeout ?? drainTimeout,
+          // the settlement names the request's place in the tree, as the inbox does
+          onSettled: onSettled === undefined ?
+            undefined :
+            (settlement: ApprovalSettlement) =>
+              onSettled({ ...settlement, request: { ...settlement.request, path: node.path, chain: chainOf(node) } })
         }
         const started = yield* (nodeOptions.input === undefined
           ? Delegate.interactive(delegateOptions)
@@ -496,7 +556,10 @@ export const make = (
           yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: started.left.message }))
           for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
           yield* awaitChildren(node)
-          yield* finish(node, "spawn_failed", { message: started.left.message })
+          const cause = node.stopCause as StopCause | undefined
+          yield* finish(node, cause?._tag === "Exhausted" ? "budget_exhausted" : "spawn_failed", {
+            message: started.left.message
+          })
           yield* releaseSlot(node)
           return
         }
