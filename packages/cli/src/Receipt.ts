@@ -81,7 +81,7 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
     }
     const said = typeof node.last_agent_message === "string" && node.last_agent_message.trim() !== ""
       ? `last: ${node.last_agent_message.trim()}`
-      : node.message !== undefined && node.reason !== "completed"
+      : node.message !== undefined && node.reason !== "completed" && node.reason !== "interrupted"
       ? node.message
       : undefined
     if (said !== undefined) out.push(`${label.prefix}  ${style.dim(Text.oneLine(said, 160))}`)

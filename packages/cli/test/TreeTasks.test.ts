@@ -191,6 +191,7 @@ describe("Receipt: the lines for a person", () => {
           pids_killed: [41]
         },
         { node: "root/tests", reason: "interrupted", message: "stopped", turns: 1, elapsed_ms: 300, usage },
+        { node: "root/lint", reason: "errored", message: "the model failed", turns: 1, elapsed_ms: 90, usage },
         {
           node: "root/docs",
           reason: "not_started",
@@ -202,11 +203,12 @@ describe("Receipt: the lines for a person", () => {
       usage: { input_tokens: 20, output_tokens: 4, total_tokens: 24 }
     }
     assert.deepStrictEqual(Receipt.lines(Style.plain, receipt), [
-      "── receipt: 3 tasks · stopped (interrupted) · 24 tokens (20 in, 4 out)",
+      "── receipt: 4 tasks · stopped (interrupted) · 24 tokens (20 in, 4 out)",
       "review │ ✔ completed · 1 turn · 1.2s · 12 tokens (10 in, 2 out) · stopped pid 41",
       "review │   last: all good\\x1b[2J",
       "tests  │ ■ interrupted · 1 turn · 300ms · 12 tokens (10 in, 2 out)",
-      "tests  │   stopped",
+      "lint   │ ✘ errored · 1 turn · 90ms · 12 tokens (10 in, 2 out)",
+      "lint   │   the model failed",
       "docs   │ · not started"
     ])
     const surviving = { ...receipt, nodes: [{ ...receipt.nodes[0]!, pids_surviving: [42] }] }

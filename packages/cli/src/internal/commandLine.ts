@@ -214,6 +214,7 @@ export const commands = {
         "$ deputy run --policy rules.json --approval deny \"run the tests and fix what fails\"",
         "$ deputy run --json --approval approve --cwd ./scratch \"tidy up\" | jq .deputy",
         "$ deputy run --agent-command \"node my-agent.mjs\" --env GITHUB_TOKEN \"open the PR\"",
+        "$ deputy run --task review=\"review src/\" --task tests=\"fix the tests\"  # siblings, one receipt",
         "$ deputy run -i                      # a session: one prompt per line on stdin",
         "$ deputy run -- \"-v is the flag to add\"  # a PROMPT that begins with -"
       ]],
