@@ -36,12 +36,14 @@ const reasonText = (style: Style, reason: JsonOutput.ReceiptNode["reason"]): str
   }
 }
 
-const stoppedText = (style: Style, stopped: JsonOutput.ReceiptRecord["stopped"]): string =>
-  stopped === "completed"
-    ? "every task ran to its end"
-    : stopped === "interrupted"
-    ? style.yellow("stopped (interrupted)")
-    : style.red("stopped after a failure (--fail-fast)")
+const stoppedText = (style: Style, receipt: JsonOutput.ReceiptRecord): string => {
+  if (receipt.stopped === "interrupted") return style.yellow("stopped (interrupted)")
+  if (receipt.stopped === "failed_fast") return style.red("stopped after a failure (--fail-fast)")
+  const failed = receipt.nodes.filter((node) => node.reason !== "completed").length
+  return failed === 0
+    ? style.green("every task completed")
+    : style.red(`${failed} of ${receipt.nodes.length} did not complete`)
+}
 
 /**
  * The lines of a receipt; `root` is the root's name, left out of the labels (default `root`).
@@ -56,7 +58,7 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
   const width = Math.max(0, ...names.map((name) => name.length))
   const count = receipt.nodes.length
   const out = [
-    style.bold(`── receipt: ${count} task${count === 1 ? "" : "s"} · `) + stoppedText(style, receipt.stopped) +
+    style.bold(`── receipt: ${count} task${count === 1 ? "" : "s"} · `) + stoppedText(style, receipt) +
     style.dim(` · ${Render.usage(receipt.usage)}`)
   ]
   receipt.nodes.forEach((node, index) => {

@@ -516,7 +516,8 @@ export const runTasks = (
         name: rootName,
         limits: { maxConcurrent: limit },
         childFailure: options.failFast === true ? "fail_fast" : "continue",
-        drainTimeout: options.drainTimeout,
+        // The CLI's default drain (500ms, as for one sub-agent), for each node and for the tree's stop.
+        drainTimeout: options.drainTimeout ?? Duration.millis(500),
         inbox: treeInbox
       })
       const followers = yield* Effect.forEach(nodes, (node) =>

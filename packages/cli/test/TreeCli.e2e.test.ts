@@ -49,7 +49,7 @@ describe("deputy run with several tasks (real process agents)", () => {
     assert.include(result.stdout, "review │ $ echo reviewed  exit 0")
     assert.include(result.stdout, "tests  │   │ tested")
     assert.include(result.stdout, "task-3 │ ● You said: say hello")
-    assert.include(lines[receiptAt]!, "── receipt: 3 tasks · every task ran to its end")
+    assert.include(lines[receiptAt]!, "── receipt: 3 tasks · every task completed")
     assert.match(result.stdout, /review │ ✔ completed · 1 turn · [\d.]+m?s · \d+ tokens/)
     assert.deepStrictEqual(await Cli.settledProcesses(id), [])
   })
@@ -188,30 +188,34 @@ describe.runIf(Cli.hasScript)("deputy run with several tasks in a terminal (pty)
     assert.include(screen, "review │ ✔ approved by you (key a): run `echo r`")
     assert.include(screen, "tests  │ ✘ denied by you (key d): run `echo t`")
     assert.include(screen, "review │ $ echo r  exit 0")
-    assert.include(screen, "── receipt: 2 tasks · every task ran to its end")
+    assert.include(screen, "── receipt: 2 tasks · every task completed")
     assert.match(term.output(), /\x1b\[3\dm(\x1b\[1m)?review/, "the name in colour")
   }, 30_000)
 
-  it("Ctrl-C at a prompt stops the whole tree: the waiting sibling is stopped too, the receipt is printed", async () => {
-    const id = mark()
-    const term = Cli.pty([
-      "run",
-      ...agent(id),
-      "--task",
-      "asks=run:echo never",
-      "--task",
-      "waits=run:sleep 30"
-    ])
-    // One prompt at a time: the other node's request waits behind it.
-    const at = await term.waitFor(/\? (asks|waits) asks to run a command/)
-    await term.waitFor("x abort", { from: at })
-    await term.type("\x03")
-    assert.strictEqual(await term.exited, 130)
-    const screen = Cli.plain(term.output())
-    assert.include(screen, "── receipt: 2 tasks · stopped (interrupted)")
-    assert.match(screen, /asks {2}│ ■ (interrupted|aborted) · 1 turn/)
-    assert.match(screen, /waits │ ■ (interrupted|aborted) · 1 turn/)
-    assert.notMatch(screen, /\$ (echo never|sleep 30) {2}exit/, "neither command ran")
-    assert.deepStrictEqual(await Cli.settledProcesses(id), [])
-  }, 30_000)
+  it(
+    "Ctrl-C at a prompt stops the whole tree: the waiting sibling is stopped too, the receipt is printed",
+    async () => {
+      const id = mark()
+      const term = Cli.pty([
+        "run",
+        ...agent(id),
+        "--task",
+        "asks=run:echo never",
+        "--task",
+        "waits=run:sleep 30"
+      ])
+      // One prompt at a time: the other node's request waits behind it.
+      const at = await term.waitFor(/\? (asks|waits) asks to run a command/)
+      await term.waitFor("x abort", { from: at })
+      await term.type("\x03")
+      assert.strictEqual(await term.exited, 130)
+      const screen = Cli.plain(term.output())
+      assert.include(screen, "── receipt: 2 tasks · stopped (interrupted)")
+      assert.match(screen, /asks {2}│ ■ (interrupted|aborted) · 1 turn/)
+      assert.match(screen, /waits │ ■ (interrupted|aborted) · 1 turn/)
+      assert.notMatch(screen, /\$ (echo never|sleep 30) {2}exit/, "neither command ran")
+      assert.deepStrictEqual(await Cli.settledProcesses(id), [])
+    },
+    30_000
+  )
 })
