@@ -130,6 +130,11 @@ export interface NodeSettings {
   readonly policy?: ReadonlyArray<PolicyRule> | undefined
   readonly childFailure?: FailurePolicy | undefined
   /**
+   * Limits of this node's own children: how many may run at once (default: the tree's
+   * `maxConcurrentChildren`; it can only be lower).
+   */
+  readonly limits?: { readonly maxConcurrentChildren?: number | undefined } | undefined
+  /**
    * The parent's turn and tool call in which this node was started (e.g. Codex's `spawn_agent` call),
    * carried into the provenance chain of its requests.
    */

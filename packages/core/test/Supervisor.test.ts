@@ -113,6 +113,11 @@ describe("Supervisor", () => {
       yield* a1.stop
       yield* a2.delegate
       assert.strictEqual((yield* a2.state)._tag, "Running")
+      // a node's own limit, lower than the tree's
+      const other = yield* Supervisor.make({ name: "other" })
+      const b = yield* other.spawn(spawnOptions("b", { limits: { maxConcurrentChildren: 0 } }))
+      const b1 = yield* b.spawn(spawnOptions("b1"))
+      assert.deepStrictEqual(yield* b1.state, { _tag: "Queued", position: 0 })
     }).pipe(Effect.provide(testLayer)))
 
   it.scoped("budgets: a child's is carved from its parent's; turns over budget end the subtree budget_exhausted", () =>
@@ -262,6 +267,18 @@ describe("Supervisor", () => {
       assert.strictEqual(yield* decisionFor(aChild, "a-rm", ["rm", "-rf", "/"]), "denied") // the root denies
       assert.strictEqual(yield* decisionFor(aChild, "a-git", ["git", "status"]), "denied") // a narrows
       assert.strictEqual(yield* decisionFor(bChild, "b-git", ["git", "status"]), "approved") // b inherits
+    }).pipe(Effect.provide(testLayer)))
+
+  it.scoped("policies read shell scripts (the supervisor loads the parser)", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        policy: [{ kind: "command", commandPrefix: ["git"], action: "approve" }]
+      })
+      yield* supervisor.spawn(spawnOptions("a"))
+      const child = yield* childOf("a")
+      yield* child.emit(execRequest("s1", { command: ["bash", "-lc", "git status && git diff"] }), "t1")
+      const answer = yield* child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === "s1")
+      assert.strictEqual((answer.op as { decision?: string }).decision, "approved")
     }).pipe(Effect.provide(testLayer)))
 
   it.scoped("fail_fast stops the siblings of a failing node; continue lets them run", () =>

@@ -91,16 +91,21 @@ const singleRoundTrips = (count: number, run: number) => {
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer)))
 }
 
-/** Starts `count` nodes (root level) and waits until every delegate has started; µs per spawn. */
-const supervisedSpawns = (count: number) => {
+/**
+ * Starts `count` root-level nodes, one after the other (each until its delegate has started, as the bare
+ * baseline does) or all at once (then waits for every delegate); µs per spawn.
+ */
+const supervisedSpawns = (count: number, together: boolean) => {
   const agents = new BenchAgents()
   return Effect.gen(function*() {
     const supervisor = yield* Supervisor.make()
     const begin = performance.now()
-    const nodes = yield* Effect.forEach(
-      Array.from({ length: count }, (_, i) => i),
-      (i) => Effect.orDie(supervisor.spawn({ name: `n${i}`, source: "review" }))
-    )
+    const nodes: Array<Supervisor.Node> = []
+    for (let i = 0; i < count; i++) {
+      const node = yield* Effect.orDie(supervisor.spawn({ name: `n${i}`, source: "review" }))
+      if (together) nodes.push(node)
+      else yield* Effect.orDie(node.delegate)
+    }
     yield* Effect.forEach(nodes, (node) => Effect.orDie(node.delegate), { discard: true })
     return ((performance.now() - begin) * 1000) / count
   }).pipe(Effect.scoped, Effect.provide(agents.layer))
@@ -127,7 +132,9 @@ export const run = async (size: Size): Promise<SectionResult> => {
     gc()
     const bare = await Effect.runPromise(bareSpawns(spawns))
     gc()
-    const supervised = await Effect.runPromise(supervisedSpawns(spawns))
+    const supervised = await Effect.runPromise(supervisedSpawns(spawns, false))
+    gc()
+    const together = await Effect.runPromise(supervisedSpawns(spawns, true))
     const singleP99 = percentile(single, 99)
     const treeP99 = percentile(tree, 99)
     return {
@@ -138,7 +145,8 @@ export const run = async (size: Size): Promise<SectionResult> => {
       p99Ratio: treeP99 / singleP99,
       spawnUs: supervised,
       bareSpawnUs: bare,
-      spawnOverheadUs: supervised - bare
+      spawnOverheadUs: supervised - bare,
+      spawnTogetherUs: together
     }
   })
   const med = (key: string) => {
@@ -155,7 +163,10 @@ export const run = async (size: Size): Promise<SectionResult> => {
       `p99 ratio ${med("p99Ratio").toFixed(2)} (target ≤ 2)`,
       `admission: ${spawns} spawns, ${med("spawnUs").toFixed(1)} µs per supervised spawn vs ` +
       `${med("bareSpawnUs").toFixed(1)} µs per bare Delegate.interactive ` +
-      `(overhead ${med("spawnOverheadUs").toFixed(1)} µs, ratio ${(med("spawnUs") / med("bareSpawnUs")).toFixed(2)})`
+      `(overhead ${med("spawnOverheadUs").toFixed(1)} µs, ratio ${
+        (med("spawnUs") / med("bareSpawnUs")).toFixed(2)
+      }); ` +
+      `all ${spawns} spawned at once: ${med("spawnTogetherUs").toFixed(1)} µs per node`
     ]
   }
 }

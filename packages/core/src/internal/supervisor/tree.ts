@@ -5,6 +5,7 @@
  * in a scope of its own, ends it and its subtree, and records the receipt.
  */
 import type { Event, SubAgentSource } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -24,6 +25,7 @@ import type { ApprovalSettlement } from "../../ApprovalRequest.js"
 import { Approvals } from "../../Approvals.js"
 import * as Delegate from "../../Delegate.js"
 import { AgentClosed } from "../../Errors.js"
+import * as ShellCommand from "../../ShellCommand.js"
 import type {
   Budget,
   EffectiveBudget,
@@ -154,6 +156,14 @@ export const make = (
     let running = 0
     const queue: Array<{ readonly node: TreeNode; readonly admitted: Deferred.Deferred<void> }> = []
     const byPath = new Map<string, TreeNode>()
+
+    /** Loads the shell parser once (policies read shell scripts with it), as `Approvals.layerPolicy` does. */
+    const ensureParser = (rules: ReadonlyArray<unknown> | undefined): Effect.Effect<void> =>
+      rules === undefined || rules.length === 0 || options.policyOptions?.parser !== undefined ||
+        ShellCommand.loadedParser() !== undefined
+        ? Effect.void
+        : ShellCommand.parser.pipe(Effect.tapError((error) => Effect.logWarning(error.message)), Effect.ignore)
+    yield* ensureParser(options.policy)
 
     const newNode = (
       parent: TreeNode | undefined,
@@ -391,9 +401,15 @@ export const make = (
 
     // ---- admission --------------------------------------------------------------------------------------
 
-    const fits = (node: TreeNode): boolean =>
-      (limits.maxConcurrent === undefined || running < limits.maxConcurrent) &&
-      (limits.maxConcurrentChildren === undefined || node.parent!.runningChildren < limits.maxConcurrentChildren)
+    /** The most children of `parent` that may run at once: its own limit, never above the tree's. */
+    const childLimit = (parent: TreeNode): number | undefined =>
+      smaller(parent.options?.limits?.maxConcurrentChildren, limits.maxConcurrentChildren)
+
+    const fits = (node: TreeNode): boolean => {
+      const perNode = childLimit(node.parent!)
+      return (limits.maxConcurrent === undefined || running < limits.maxConcurrent) &&
+        (perNode === undefined || node.parent!.runningChildren < perNode)
+    }
 
     const take = (node: TreeNode): void => {
       node.holdsSlot = true
@@ -498,7 +514,9 @@ export const make = (
 
     const run = (node: TreeNode, admitted: Deferred.Deferred<void>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        yield* Effect.raceFirst(Deferred.await(admitted), Effect.asVoid(Deferred.await(node.stopSignal)))
+        if (!node.holdsSlot && node.stopCause === undefined) {
+          yield* Effect.raceFirst(Deferred.await(admitted), Effect.asVoid(Deferred.await(node.stopSignal)))
+        }
         if (node.stopCause !== undefined) {
           // stopped before it started: leave the queue (or give the slot back), never start
           yield* Effect.suspend(() => {
@@ -549,21 +567,23 @@ export const make = (
               nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })
             ),
             Scope.extend(nodeScope),
-            Effect.either
+            Effect.exit
           )
-        if (started._tag === "Left") {
+        if (Exit.isFailure(started)) {
+          const failure = Cause.failureOption(started.cause)
+          const why = Option.isSome(failure) ? failure.value.message : Cause.pretty(started.cause)
           yield* Scope.close(nodeScope, Exit.void)
-          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: started.left.message }))
+          yield* Deferred.fail(node.handle, new NodeNotStarted({ path: node.path, reason: why }))
           for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
           yield* awaitChildren(node)
           const cause = node.stopCause as StopCause | undefined
           yield* finish(node, cause?._tag === "Exhausted" ? "budget_exhausted" : "spawn_failed", {
-            message: started.left.message
+            message: why
           })
           yield* releaseSlot(node)
           return
         }
-        const handle = started.right
+        const handle = started.value
         node.started = true
         yield* Deferred.succeed(node.handle, handle)
         yield* SubscriptionRef.set(node.state, { _tag: "Running" })
@@ -643,6 +663,7 @@ export const make = (
         if (limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth) {
           return yield* new AdmissionRefused({ path, limit: "maxDepth", value: limits.maxDepth })
         }
+        yield* ensureParser(nodeOptions.policy)
         const asked = nodeOptions.budget
         const budget: TreeNode["budget"] = {
           tokens: smaller(asked?.tokens, remaining(parent.budget.tokens, parent.sub.tokens)),
@@ -657,7 +678,7 @@ export const make = (
           return yield* new AdmissionRefused({
             path,
             limit: overTree ? "maxConcurrent" : "maxConcurrentChildren",
-            value: overTree ? limits.maxConcurrent : limits.maxConcurrentChildren
+            value: overTree ? limits.maxConcurrent : childLimit(parent)
           })
         }
         const admitted = yield* Deferred.make<void>()
