@@ -64,4 +64,50 @@ describe("deputy run with several tasks over the real Codex", () => {
       }).pipe(Effect.provide(NodeContext.layer)),
     120_000
   )
+
+  it.scopedLive(
+    "Ctrl-C stops a tree of stalled Codex children: the receipt names the Codex pids, all gone",
+    () =>
+      Effect.gen(function*() {
+        const model = yield* ScriptedModel.make(ScriptedModel.scenario([ScriptedModel.stall]))
+        const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+        const child = Cli.spawnDeputy([
+          "run",
+          "--json",
+          "--approval",
+          "deny",
+          "--codex-home",
+          home.path,
+          ...Object.keys(home.env).filter((name) => name !== "CODEX_HOME").flatMap((name) => ["--env", name]),
+          "--cwd",
+          Cli.tempDir(),
+          "--task",
+          "a=wait",
+          "--task",
+          "b=wait"
+        ], { env: { ...home.env } })
+        let stdout = ""
+        child.stdout.on("data", (data) => (stdout += data))
+        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+        // Both turns started (each Codex is waiting on the stalled model).
+        for (let n = 0; (stdout.match(/"type":"task_started"/g) ?? []).length < 2; n++) {
+          assert.isBelow(n, 3000, "both turns start within 60 s")
+          yield* Effect.sleep("20 millis")
+        }
+        child.kill("SIGINT")
+        assert.strictEqual(yield* Effect.promise(() => exited), 130)
+        const receipt = JSON.parse(stdout.trim().split("\n").at(-1)!)
+        assert.strictEqual(receipt.deputy, "receipt")
+        assert.strictEqual(receipt.stopped, "interrupted")
+        assert.deepStrictEqual(receipt.nodes.map((node: any) => [node.node, node.reason]), [
+          ["root/a", "interrupted"],
+          ["root/b", "interrupted"]
+        ])
+        for (const node of receipt.nodes) {
+          assert.isAbove(node.pids_killed?.length ?? 0, 0, `${node.node}: its Codex process is named`)
+          for (const pid of node.pids_killed) assert.isFalse(Cli.isAlive(pid), `pid ${pid}`)
+        }
+      }).pipe(Effect.provide(NodeContext.layer)),
+    120_000
+  )
 })
