@@ -9,8 +9,9 @@
  * - last, one `{"deputy": "ended", ...}` record.
  *
  * With several tasks (`--task`, `--tasks`), every line carries the node it is about, `"node":
- * "root/review"` (events: `{"id", "msg", "node"}`); each node's `ended` record comes when it ends, and
- * last comes one `{"deputy": "receipt", ...}` record listing every node.
+ * "root/review"` (events: `{"id", "msg", "node"}`); a `{"deputy": "queued", ...}` record first for each
+ * task that waits for a slot; each node's `ended` record comes when it ends, and last comes one
+ * `{"deputy": "receipt", ...}` record listing every node.
  *
  * Only Deputy writes top-level keys other than `id` and `msg`.
  *
@@ -336,6 +337,35 @@ export const approvalLine = (record: ApprovalRecord): string =>
  * @category encoding
  */
 export const endedLine = (record: EndedRecord): string => JSON.stringify(encodeEnded(record))
+
+/**
+ * A task that waits for a slot (`--max-concurrent`): its place in line (1: next) when the run starts.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const QueuedRecord = Schema.Struct({
+  deputy: Schema.Literal("queued"),
+  node: Schema.String,
+  position: Schema.Number,
+  max_concurrent: Schema.Number
+}).annotations({ identifier: "QueuedRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type QueuedRecord = typeof QueuedRecord.Type
+
+const encodeQueued = Schema.encodeSync(QueuedRecord)
+
+/**
+ * A line for a queued record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const queuedLine = (record: QueuedRecord): string => JSON.stringify(encodeQueued(record))
 
 /**
  * A line for the receipt record.

@@ -432,6 +432,11 @@ export const runTasks = (
         shownOf.set(node.path, shown)
         const turns = Render.makeTurns()
         const began = yield* Clock.currentTimeMillis
+        if (!options.json && queued.has(node.path)) {
+          yield* output.print(
+            node.label.lines(output.style.dim(`▸ started (waited ${Render.duration(began - started)} for a slot)`))
+          )
+        }
         while (true) {
           const batch = yield* handle.read(yield* SubscriptionRef.get(shown))
           if (Option.isNone(batch)) break
@@ -489,10 +494,16 @@ export const runTasks = (
         )
       )
 
-    if (!options.json && nodes.length > limit) {
+    // The nodes past the limit wait in order, and say so (text: a line; JSON: a `queued` record).
+    const queued = new Set(nodes.slice(limit).map((node) => node.path))
+    if (nodes.length > limit) {
       yield* output.print(
         nodes.slice(limit).map((node, index) =>
-          node.label.lines(output.style.dim(`⋯ queued: waits for a slot (${index + 1} in line, ${limit} at once)`))
+          options.json
+            ? JsonOutput.queuedLine({ deputy: "queued", node: node.path, position: index + 1, max_concurrent: limit })
+            : node.label.lines(
+              output.style.dim(`⋯ queued: waits for a slot (${index + 1} in line, ${limit} at once)`)
+            )
         ).join("\n")
       )
     }
