@@ -199,7 +199,10 @@ describe("Session.runTasks: siblings under one root", () => {
       ])
       const text = stdout()
       assert.include(text, "a │ ● done: wait:a\n")
-      assert.include(text, "c │ ⋯ queued: waits for a slot (1 in line, 2 at once)\nd │ ⋯ queued: waits for a slot (2 in line")
+      assert.include(
+        text,
+        "c │ ⋯ queued: waits for a slot (1 in line, 2 at once)\nd │ ⋯ queued: waits for a slot (2 in line"
+      )
       assert.match(text, /c │ ▸ started \(waited \d+m?s for a slot\)/)
       assert.include(text, "d │ ✔ completed")
       assert.include(text, "── receipt: 4 tasks · every task completed")
