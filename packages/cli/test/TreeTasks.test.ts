@@ -5,6 +5,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as CommandLine from "../src/internal/commandLine.js"
 import type * as JsonOutput from "../src/JsonOutput.js"
 import * as NodeLabel from "../src/NodeLabel.js"
 import * as Receipt from "../src/Receipt.js"
@@ -213,5 +214,15 @@ describe("Receipt: the lines for a person", () => {
     ])
     const surviving = { ...receipt, nodes: [{ ...receipt.nodes[0]!, pids_surviving: [42] }] }
     assert.include(Receipt.lines(Style.plain, surviving).join("\n"), "⚠ still running: pid 42")
+  })
+})
+
+describe("CommandLine.splitValues: --flag=value for repeated flags", () => {
+  it("splits a value flag's --flag=value in two, up to --; switches and prompts stay as they are", () => {
+    assert.deepStrictEqual(
+      CommandLine.splitValues(["run", "--task=a=x y", "--env=TOKEN", "--json", "fix a=b", "--", "--task=z"]),
+      ["run", "--task", "a=x y", "--env", "TOKEN", "--json", "fix a=b", "--", "--task=z"]
+    )
+    assert.deepStrictEqual(CommandLine.splitValues(["--version"]), ["--version"])
   })
 })

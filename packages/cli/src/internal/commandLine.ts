@@ -239,6 +239,36 @@ export const commands = {
 } as const satisfies Record<string, CommandSpec>
 
 /**
+ * The arguments with each `--flag=value` of a flag that takes a value written as two words, `--flag value`,
+ * up to `--`. `@effect/cli` 0.77 reads `--flag=value` for a single option but not for a repeated one
+ * (`--task=...`, `--env=...`), which would silently become words of the prompt.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const splitValues = (args: ReadonlyArray<string>): Array<string> => {
+  const spec: CommandSpec | undefined = args[0] === "run"
+    ? commands.run
+    : args[0] === "demo"
+    ? commands.demo
+    : undefined
+  if (spec === undefined) return [...args]
+  const takesValue = new Set(spec.flags.filter((flag) => flag.value !== undefined).map((flag) => flag.name))
+  const out: Array<string> = []
+  for (let index = 0; index < args.length; index++) {
+    const token = args[index]
+    if (token === "--") return [...out, ...args.slice(index)]
+    const equals = token.indexOf("=")
+    if (index > 0 && token.startsWith("--") && equals > 2 && takesValue.has(token.slice(2, equals))) {
+      out.push(token.slice(0, equals), token.slice(equals + 1))
+    } else {
+      out.push(token)
+    }
+  }
+  return out
+}
+
+/**
  * The help of a command, for people: usage, flags by group (one line each: what it does and its default),
  * examples.
  *
