@@ -300,18 +300,25 @@ describe("Session.runTasks: siblings under one root", () => {
     }))
 
   it.scopedLive.prop(
-    "property: any tasks, limit and failures: never over the limit, every node once in order, exit code",
+    "property: any tasks, limit and failures: never over the limit, every node once in order, every request settled once",
     {
-      fails: FastCheck.array(FastCheck.boolean(), { minLength: 1, maxLength: 8 }),
+      kinds: FastCheck.array(FastCheck.constantFrom("ok", "fail", "ask"), { minLength: 1, maxLength: 8 }),
       limit: FastCheck.integer({ min: 1, max: 4 }),
       failFast: FastCheck.boolean()
     },
-    ({ failFast, fails, limit }) =>
+    ({ failFast, kinds, limit }) =>
       Effect.gen(function*() {
         const agents = yield* makeSpawner
-        const tasks = fails.map((fail, index) => [`t${index}`, fail ? "fail" : "ok"] as const)
-        const { fiber } = yield* runTree(agents.spawner, tasks, { maxConcurrent: limit, failFast })
+        const asked: Array<ApprovalRequest.ApprovalRequest> = []
+        const tasks = kinds.map((kind, index) => [`t${index}`, kind === "ask" ? `ask:t${index}` : kind] as const)
+        const { fiber, stdout } = yield* runTree(
+          agents.spawner,
+          tasks,
+          { maxConcurrent: limit, failFast, json: true },
+          asked
+        )
         const outcome = yield* Fiber.join(fiber)
+        const fails = kinds.map((kind) => kind === "fail")
         assert.isAtMost(agents.maxAlive(), limit)
         assert.strictEqual(agents.alive(), 0)
         assert.deepStrictEqual(
@@ -334,6 +341,18 @@ describe("Session.runTasks: siblings under one root", () => {
         } else {
           assert.strictEqual(outcome.receipt.stopped, "completed")
         }
+        // Every request asked was settled exactly once, by the node that asked it.
+        const settled = stdout().trim().split("\n").map((line) => JSON.parse(line)).filter((line) =>
+          line.deputy === "approval"
+        )
+        assert.deepStrictEqual(
+          settled.map((line) => line.id).sort(),
+          asked.map((request) => request.id).sort()
+        )
+        for (const line of settled) {
+          assert.strictEqual(line.node, asked.find((request) => request.id === line.id)?.path)
+        }
+        if (!failFast) assert.strictEqual(asked.length, kinds.filter((kind) => kind === "ask").length)
       }),
     { fastCheck: { numRuns: 25 } }
   )
