@@ -154,7 +154,8 @@ export type SpawnNodeOptions =
 
 /**
  * Where a node is in its life: waiting for admission (its place in the FIFO queue, 0 = next), starting,
- * running, or ended.
+ * running, stopping (told to stop — a stop, a budget, a failing sibling, its parent's end — or its
+ * delegate ended and its children are being stopped), or ended.
  *
  * @since 0.2.0
  * @category admission
@@ -163,6 +164,7 @@ export type NodeState =
   | { readonly _tag: "Queued"; readonly position: number }
   | { readonly _tag: "Starting" }
   | { readonly _tag: "Running" }
+  | { readonly _tag: "Stopping" }
   | { readonly _tag: "Ended"; readonly reason: EndReason }
 
 /**

@@ -16,7 +16,7 @@ import { execRequest } from "./helpers.js"
 const runs = Number(process.env.DEPUTY_PROPERTY_RUNS ?? 60)
 
 interface Spec {
-  readonly budget: { readonly turns?: number; readonly approvals?: number } | undefined
+  readonly budget: { readonly turns?: number; readonly approvals?: number; readonly tokens?: number } | undefined
   readonly approvesRm: boolean
   readonly failSpawn: boolean
   readonly failFast: boolean
@@ -24,7 +24,11 @@ interface Spec {
 }
 
 const budgetArb = FastCheck.option(
-  FastCheck.record({ turns: FastCheck.nat({ max: 3 }), approvals: FastCheck.nat({ max: 4 }) }, { requiredKeys: [] }),
+  FastCheck.record({
+    turns: FastCheck.nat({ max: 3 }),
+    approvals: FastCheck.nat({ max: 4 }),
+    tokens: FastCheck.nat({ max: 300 })
+  }, { requiredKeys: [] }),
   { nil: undefined }
 )
 
@@ -42,6 +46,9 @@ const specAt = (depth: number): FastCheck.Arbitrary<Spec> =>
       })
   })
 
+/** The most tokens one `token_count` report adds. */
+const maxReport = 100
+
 const commands: ReadonlyArray<ReadonlyArray<string>> = [["git", "status"], ["ls"], ["rm", "-rf", "x"]]
 
 type Step =
@@ -50,6 +57,7 @@ type Step =
   | { readonly _tag: "Answer"; readonly decision: "approved" | "approved_for_session" | "denied" }
   | { readonly _tag: "Defer" }
   | { readonly _tag: "Crash"; readonly node: number }
+  | { readonly _tag: "Tokens"; readonly node: number; readonly tokens: number }
   | { readonly _tag: "Stop"; readonly node: number }
 
 const stepArb: FastCheck.Arbitrary<Step> = FastCheck.oneof(
@@ -71,6 +79,14 @@ const stepArb: FastCheck.Arbitrary<Step> = FastCheck.oneof(
   },
   { arbitrary: FastCheck.record({ _tag: FastCheck.constant("Defer" as const) }), weight: 1 },
   { arbitrary: FastCheck.record({ _tag: FastCheck.constant("Crash" as const), node: FastCheck.nat(40) }), weight: 1 },
+  {
+    arbitrary: FastCheck.record({
+      _tag: FastCheck.constant("Tokens" as const),
+      node: FastCheck.nat(40),
+      tokens: FastCheck.integer({ min: 1, max: maxReport })
+    }),
+    weight: 2
+  },
   { arbitrary: FastCheck.record({ _tag: FastCheck.constant("Stop" as const), node: FastCheck.nat(40) }), weight: 1 }
 )
 
@@ -123,6 +139,7 @@ const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<in
     // what the test gave approved_for_session to, by node path and command
     const granted = new Map<string, Set<string>>()
     let callIds = 0
+    const totals = new Map<string, number>()
     for (const step of scenario.steps) {
       const node = "node" in step ? nodes[step.node % nodes.length]! : undefined
       switch (step._tag) {
@@ -154,6 +171,18 @@ const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<in
         case "Defer": {
           const [oldest] = yield* supervisor.pendingUnder()
           if (oldest !== undefined) yield* Effect.ignore(supervisor.inbox.defer(oldest.request.id))
+          break
+        }
+        case "Tokens": {
+          const child = (yield* running(node!)) ? yield* childOf(node!) : undefined
+          if (child === undefined || (yield* child.released)) break
+          const total = (totals.get(node!.path) ?? 0) + step.tokens
+          totals.set(node!.path, total)
+          const usage = { input_tokens: total, output_tokens: 0, total_tokens: total }
+          yield* child.emit(
+            { type: "token_count", info: { total_token_usage: usage, last_token_usage: usage } },
+            "turn"
+          )
           break
         }
         case "Crash": {
@@ -207,7 +236,8 @@ const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<in
     // budgets: turns by at most one over, approvals never over
     for (const [i, node] of nodes.entries()) {
       const entry = receipt.nodes[i]!
-      const { approvals, turns } = node.budget
+      const { approvals, tokens, turns } = node.budget
+      if (tokens !== undefined) assert.isAtMost(entry.subtreeUsage.tokens, tokens + maxReport, `${node.path} tokens`)
       if (turns !== undefined) assert.isAtMost(entry.subtreeUsage.turns, turns + 1, `${node.path} turns`)
       if (approvals !== undefined) assert.isAtMost(entry.subtreeUsage.approvals, approvals, `${node.path} approvals`)
     }

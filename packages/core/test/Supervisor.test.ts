@@ -102,6 +102,22 @@ describe("Supervisor", () => {
       assert.strictEqual(deep._tag === "AdmissionRefused" && deep.limit, "maxDepth")
     }).pipe(Effect.provide(testLayer)))
 
+  it.scoped("concurrent spawns: one name, one node; limits hold", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({ limits: { maxConcurrent: 2, onLimit: "fail" } })
+      const same = yield* Effect.all(
+        Array.from({ length: 5 }, () => Effect.either(supervisor.spawn(spawnOptions("x")))),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(same.filter((result) => result._tag === "Right").length, 1)
+      const many = yield* Effect.all(
+        Array.from({ length: 5 }, (_, i) => Effect.either(supervisor.spawn(spawnOptions(`y${i}`)))),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(many.filter((result) => result._tag === "Right").length, 1)
+      assert.strictEqual((yield* supervisor.nodes).length, 2)
+    }).pipe(Effect.provide(testLayer)))
+
   it.scoped("maxConcurrentChildren limits one parent's running children", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.make({ limits: { maxConcurrentChildren: 1 } })

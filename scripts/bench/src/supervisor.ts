@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { BenchAgents, type BenchChild } from "./benchAgent.js"
-import { check, gc, percentile, type SectionResult, series, type Size } from "./stats.js"
+import { check, gc, median, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** Approves whatever shows up in the inbox. */
 const respondAll = (inbox: ApprovalInbox.Service) =>
@@ -91,6 +91,12 @@ const singleRoundTrips = (count: number, run: number) => {
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer)))
 }
 
+/** Wall and CPU (user + system) time per item since `begin` / `cpu`, in µs. */
+const timing = (begin: number, cpu: NodeJS.CpuUsage, count: number) => {
+  const used = process.cpuUsage(cpu)
+  return { wallUs: ((performance.now() - begin) * 1000) / count, cpuUs: (used.user + used.system) / count }
+}
+
 /**
  * Starts `count` root-level nodes, one after the other (each until its delegate has started, as the bare
  * baseline does) or all at once (then waits for every delegate); µs per spawn.
@@ -100,6 +106,7 @@ const supervisedSpawns = (count: number, together: boolean) => {
   return Effect.gen(function*() {
     const supervisor = yield* Supervisor.make()
     const begin = performance.now()
+    const cpu = process.cpuUsage()
     const nodes: Array<Supervisor.Node> = []
     for (let i = 0; i < count; i++) {
       const node = yield* Effect.orDie(supervisor.spawn({ name: `n${i}`, source: "review" }))
@@ -107,7 +114,7 @@ const supervisedSpawns = (count: number, together: boolean) => {
       else yield* Effect.orDie(node.delegate)
     }
     yield* Effect.forEach(nodes, (node) => Effect.orDie(node.delegate), { discard: true })
-    return ((performance.now() - begin) * 1000) / count
+    return timing(begin, cpu, count)
   }).pipe(Effect.scoped, Effect.provide(agents.layer))
 }
 
@@ -116,14 +123,15 @@ const bareSpawns = (count: number) => {
   const agents = new BenchAgents()
   return Effect.gen(function*() {
     const begin = performance.now()
+    const cpu = process.cpuUsage()
     for (let i = 0; i < count; i++) yield* Delegate.interactive({ source: "review" })
-    return ((performance.now() - begin) * 1000) / count
+    return timing(begin, cpu, count)
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer)))
 }
 
 export const run = async (size: Size): Promise<SectionResult> => {
-  const count = size.quick ? 2000 : 10000
-  const spawns = 1000
+  const count = size.quick ? 1000 : 10000
+  const spawns = size.quick ? 300 : 1000
   const metrics = await series(size, async (run) => {
     gc()
     const single = await Effect.runPromise(singleRoundTrips(count, run))
@@ -143,16 +151,16 @@ export const run = async (size: Size): Promise<SectionResult> => {
       singleP50Us: percentile(single, 50),
       singleP99Us: singleP99,
       p99Ratio: treeP99 / singleP99,
-      spawnUs: supervised,
-      bareSpawnUs: bare,
-      spawnOverheadUs: supervised - bare,
-      spawnTogetherUs: together
+      spawnUs: supervised.wallUs,
+      bareSpawnUs: bare.wallUs,
+      spawnOverheadUs: supervised.wallUs - bare.wallUs,
+      spawnCpuUs: supervised.cpuUs,
+      bareSpawnCpuUs: bare.cpuUs,
+      spawnTogetherUs: together.wallUs,
+      spawnTogetherCpuUs: together.cpuUs
     }
   })
-  const med = (key: string) => {
-    const values = [...metrics[key]!].sort((a, b) => a - b)
-    return values[values.length >> 1]!
-  }
+  const med = (key: string) => median(metrics[key]!)
   return {
     metrics,
     notes: [
@@ -161,12 +169,12 @@ export const run = async (size: Size): Promise<SectionResult> => {
       `round trip p50 ${med("treeP50Us").toFixed(1)} µs (single ${med("singleP50Us").toFixed(1)}), ` +
       `p99 ${med("treeP99Us").toFixed(1)} µs (single ${med("singleP99Us").toFixed(1)}): ` +
       `p99 ratio ${med("p99Ratio").toFixed(2)} (target ≤ 2)`,
-      `admission: ${spawns} spawns, ${med("spawnUs").toFixed(1)} µs per supervised spawn vs ` +
-      `${med("bareSpawnUs").toFixed(1)} µs per bare Delegate.interactive ` +
-      `(overhead ${med("spawnOverheadUs").toFixed(1)} µs, ratio ${
-        (med("spawnUs") / med("bareSpawnUs")).toFixed(2)
-      }); ` +
-      `all ${spawns} spawned at once: ${med("spawnTogetherUs").toFixed(1)} µs per node`
+      `admission, ${spawns} spawns one after the other: wall ${med("spawnUs").toFixed(0)} µs per supervised ` +
+      `spawn vs ${med("bareSpawnUs").toFixed(0)} µs per bare Delegate.interactive (ratio ` +
+      `${(med("spawnUs") / med("bareSpawnUs")).toFixed(2)}); CPU ${med("spawnCpuUs").toFixed(0)} vs ` +
+      `${med("bareSpawnCpuUs").toFixed(0)} µs (ratio ${(med("spawnCpuUs") / med("bareSpawnCpuUs")).toFixed(2)})`,
+      `admission, all ${spawns} spawned at once: wall ${med("spawnTogetherUs").toFixed(0)} µs, CPU ` +
+      `${med("spawnTogetherCpuUs").toFixed(0)} µs per node`
     ]
   }
 }

@@ -239,6 +239,18 @@ export const make = (
 
     const effectiveBudget = (node: TreeNode): EffectiveBudget => ({ ...node.budget })
 
+    const stoppingState: NodeState = { _tag: "Stopping" }
+
+    /** The state as stored, or `Stopping` from the moment a stop is asked for (before the runner wakes). */
+    const stateOf = (node: TreeNode): Effect.Effect<NodeState> =>
+      Effect.map(
+        SubscriptionRef.get(node.state),
+        (state) =>
+          node.stopCause !== undefined && (state._tag === "Running" || state._tag === "Starting")
+            ? stoppingState
+            : state
+      )
+
     // ---- stopping -------------------------------------------------------------------------------------
 
     /** Asks a node to stop (the first cause wins); the runner does the rest. */
@@ -602,6 +614,7 @@ export const make = (
           Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
         )
         snapshotPids(node)
+        yield* SubscriptionRef.set(node.state, stoppingState)
         let ended: Delegate.DelegateEnded
         if (first._tag === "Ended") {
           ended = first.ended
@@ -650,6 +663,9 @@ export const make = (
 
     const spawnUnder = (parent: TreeNode, nodeOptions: SpawnNodeOptions) =>
       Effect.gen(function*() {
+        yield* ensureParser(nodeOptions.policy)
+        const state = yield* SubscriptionRef.make<NodeState>({ _tag: "Starting" })
+        // From here to the registration nothing yields, so concurrent spawns see each other's names and slots.
         const name = nodeOptions.name
         const problem = nameProblem(name) ?? (parent.childNames.has(name) ? "a sibling has that name" : undefined)
         if (problem !== undefined) {
@@ -663,7 +679,6 @@ export const make = (
         if (limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth) {
           return yield* new AdmissionRefused({ path, limit: "maxDepth", value: limits.maxDepth })
         }
-        yield* ensureParser(nodeOptions.policy)
         const asked = nodeOptions.budget
         const budget: TreeNode["budget"] = {
           tokens: smaller(asked?.tokens, remaining(parent.budget.tokens, parent.sub.tokens)),
@@ -672,6 +687,7 @@ export const make = (
           wallTimeMs: undefined
         }
         const node = newNode(parent, name, nodeOptions, budget, wallOf(asked))
+        ;(node as { state: TreeNode["state"] }).state = state
         const admitNow = queue.length === 0 && fits(node)
         if (!admitNow && onLimit === "fail") {
           const overTree = limits.maxConcurrent !== undefined && running >= limits.maxConcurrent
@@ -681,10 +697,7 @@ export const make = (
             value: overTree ? limits.maxConcurrent : childLimit(parent)
           })
         }
-        const admitted = yield* Deferred.make<void>()
-        ;(node as { state: TreeNode["state"] }).state = yield* SubscriptionRef.make<NodeState>(
-          admitNow ? { _tag: "Starting" } : { _tag: "Queued", position: queue.length }
-        )
+        const admitted = Deferred.unsafeMake<void>(FiberId.none)
         parent.children.push(node)
         parent.childNames.add(name)
         byPath.set(path, node)
@@ -693,6 +706,11 @@ export const make = (
           Deferred.unsafeDone(admitted, Exit.void)
         } else {
           queue.push({ node, admitted })
+          // its place now (the queue may have moved since)
+          yield* Effect.suspend(() => {
+            const position = queue.findIndex((entry) => entry.node === node)
+            return position === -1 ? Effect.void : SubscriptionRef.set(state, { _tag: "Queued", position })
+          })
         }
         yield* FiberSet.run(runners, run(node, admitted))
         return apiOf(node)
@@ -766,15 +784,15 @@ export const make = (
         get budget() {
           return effectiveBudget(node)
         },
-        state: SubscriptionRef.get(node.state),
-        stateChanges: node.state.changes,
-        delegate: Deferred.await(node.handle),
+        state: Effect.suspend(() => stateOf(node)),
+        stateChanges: Stream.suspend(() => node.state.changes),
+        delegate: Effect.suspend(() => Deferred.await(node.handle)),
         spawn: (childOptions) => spawnUnder(node, childOptions),
         children: Effect.sync(() => node.children.map(apiOf)),
         usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.own, node, now)),
         subtreeUsage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.sub, node, now)),
-        stop: stopSubtree(node),
-        ended: Effect.zipRight(awaitDone(node), receiptOf(node))
+        stop: Effect.suspend(() => stopSubtree(node)),
+        ended: Effect.suspend(() => Effect.zipRight(awaitDone(node), receiptOf(node)))
       }
       node.api = api
       return api
@@ -814,7 +832,7 @@ export const make = (
       nodes: Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const all = preorder(root).filter((node) => node !== root)
-        const states = yield* Effect.forEach(all, (node) => SubscriptionRef.get(node.state))
+        const states = yield* Effect.forEach(all, stateOf)
         return all.map((node, i) => infoOf(node, now, states[i]!))
       }),
       pendingUnder: (path) => Effect.map(inbox.pending, pendingUnder(path)),
