@@ -164,7 +164,8 @@ describe("deputy run with several tasks (real process agents)", () => {
     assert.strictEqual(result.code, 1, result.stderr)
     assert.include(result.stdout, "stopped after a failure (--fail-fast)")
     assert.match(result.stdout, /bad  │ ■ aborted · 1 turn/)
-    assert.match(result.stdout, /slow │ ■ interrupted · 1 turn/)
+    // Stopped by its sibling's failure: in its turn, or (on a slow machine) before its turn began.
+    assert.match(result.stdout, /slow │ ■ interrupted · [01] turns? ·/)
   }, 30_000)
 })
 
