@@ -155,6 +155,9 @@ describe("deputy run with several tasks (real process agents)", () => {
       "--approval",
       "deny",
       ...agent(mark()),
+      // a loaded machine must not turn the sibling's stop into a drain timeout
+      "--drain-timeout",
+      "5s",
       "--fail-fast",
       "--task",
       "slow=run:sleep 30",
