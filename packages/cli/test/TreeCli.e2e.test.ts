@@ -99,6 +99,8 @@ describe("deputy run with several tasks (real process agents)", () => {
         "--approval",
         "approve",
         ...agent(id),
+        "--drain-timeout",
+        "5s",
         "--max-concurrent",
         "2",
         "--task",
@@ -203,6 +205,8 @@ describe.runIf(Cli.hasScript)("deputy run with several tasks in a terminal (pty)
       const term = Cli.pty([
         "run",
         ...agent(id),
+        "--drain-timeout",
+        "5s",
         "--task",
         "asks=run:echo never",
         "--task",
