@@ -76,6 +76,8 @@ describe("deputy run with several tasks over the real Codex", () => {
           "--json",
           "--approval",
           "deny",
+          "--drain-timeout",
+          "5s",
           "--codex-home",
           home.path,
           ...Object.keys(home.env).filter((name) => name !== "CODEX_HOME").flatMap((name) => ["--env", name]),
