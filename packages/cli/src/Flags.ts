@@ -125,3 +125,54 @@ export const approvalTimeout: Options.Options<Option.Option<Duration.Duration>> 
   "approval-timeout",
   "How long a request may wait for an answer; then it is answered as timed out (denied). Default: no limit."
 )
+
+/**
+ * `--task [NAME=]PROMPT`, repeatable: one sibling task each.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const task: Options.Options<ReadonlyArray<string>> = Options.text("task").pipe(
+  Options.withPseudoName("[NAME=]PROMPT"),
+  Options.withDescription(
+    "A task to run as a sibling of the others (repeatable): NAME=PROMPT names it (its lines are prefixed " +
+      "with NAME), a bare PROMPT is named task-N."
+  ),
+  Options.repeated
+)
+
+/**
+ * `--tasks FILE`: a JSON or YAML task list.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const tasks: Options.Options<Option.Option<string>> = Options.text("tasks").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Tasks from a JSON or YAML file: a list of {name, prompt} (or {tasks: [...]}, or a map NAME: PROMPT)."
+  ),
+  Options.optional
+)
+
+/**
+ * `--max-concurrent N`: how many tasks run at once.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const maxConcurrent: Options.Options<Option.Option<number>> = Options.integer("max-concurrent").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription("How many tasks run at once; the others wait in order. Default: 4."),
+  Options.optional
+)
+
+/**
+ * `--fail-fast`: stop the other tasks when one does not complete.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const failFast: Options.Options<boolean> = Options.boolean("fail-fast").pipe(
+  Options.withDescription("Stop the other tasks as soon as one fails (default: the others continue).")
+)

@@ -8,6 +8,11 @@
  *   JSON, a cycle, a BigInt), in place of it;
  * - last, one `{"deputy": "ended", ...}` record.
  *
+ * With several tasks (`--task`, `--tasks`), every line carries the node it is about, `"node":
+ * "root/review"` (events: `{"id", "msg", "node"}`); a `{"deputy": "queued", ...}` record first for each
+ * task that waits for a slot; each node's `ended` record comes when it ends, and last comes one
+ * `{"deputy": "receipt", ...}` record listing every node.
+ *
  * Only Deputy writes top-level keys other than `id` and `msg`.
  *
  * @since 0.1.0
@@ -65,7 +70,11 @@ export const ApprovalRecord = Schema.Struct({
   decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
   outcome_reason: Schema.optionalWith(Schema.String, { exact: true }),
-  waited_ms: Schema.Number
+  waited_ms: Schema.Number,
+  /** The asking node's path in a tree of tasks (`root/review`). @since 0.2.0 */
+  node: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The nodes from the root to the asker (`["root", "root/review"]`). @since 0.2.0 */
+  chain: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
 }).annotations({ identifier: "ApprovalRecord" })
 
 /**
@@ -103,8 +112,69 @@ export const EndedRecord = Schema.Struct({
   turns: Schema.Number,
   turn_ms: Schema.optionalWith(Schema.Number, { exact: true }),
   elapsed_ms: Schema.Number,
-  usage: TokenUsage
+  usage: TokenUsage,
+  /** The node that ended, in a tree of tasks (`root/review`). @since 0.2.0 */
+  node: Schema.optionalWith(Schema.String, { exact: true })
 }).annotations({ identifier: "EndedRecord" })
+
+/**
+ * How one node of a tree of tasks ended, in the receipt: `reason` is its end reason (the supervisor's:
+ * a delegate's, `budget_exhausted` or `spawn_failed`), or `not_started` (it was still waiting for a slot when the tree stopped).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ReceiptNode = Schema.Struct({
+  node: Schema.String,
+  reason: Schema.Literal(
+    "completed",
+    "aborted",
+    "errored",
+    "timed_out",
+    "interrupted",
+    "agent_exited",
+    "drain_timed_out",
+    "budget_exhausted",
+    "spawn_failed",
+    "not_started"
+  ),
+  message: Schema.optionalWith(Schema.String, { exact: true }),
+  last_agent_message: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
+  turns: Schema.Number,
+  elapsed_ms: Schema.Number,
+  usage: TokenUsage,
+  /** The node's agent processes, stopped and gone when the receipt was written (when its agent reports a pid). */
+  pids_killed: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true }),
+  /** The node's agent processes still running when the receipt was written: should never appear. */
+  pids_surviving: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true })
+}).annotations({ identifier: "ReceiptNode" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ReceiptNode = typeof ReceiptNode.Type
+
+/**
+ * The last record of a run with several tasks: why the tree stopped (`completed`: every node ran to its
+ * end; `interrupted`: Ctrl-C or a signal; `failed_fast`: `--fail-fast` stopped the others after a
+ * failure), every node, and the tokens of all of them.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ReceiptRecord = Schema.Struct({
+  deputy: Schema.Literal("receipt"),
+  stopped: Schema.Literal("completed", "interrupted", "failed_fast"),
+  nodes: Schema.Array(ReceiptNode),
+  usage: TokenUsage
+}).annotations({ identifier: "ReceiptRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ReceiptRecord = typeof ReceiptRecord.Type
 
 /**
  * @since 0.1.0
@@ -185,7 +255,9 @@ export const approvalRecord = (
     decided_by: settlement.decidedBy,
     policy_rule: settlement.decidedBy._tag === "PolicyRule" ? settlement.decidedBy.index + 1 : undefined,
     outcome_reason: settlement.reason,
-    waited_ms: Math.round(settlement.waitedMs)
+    waited_ms: Math.round(settlement.waitedMs),
+    node: request.path,
+    chain: request.chain?.map((link) => link.path)
   })
 }
 
@@ -193,6 +265,7 @@ const encodeApproval = Schema.encodeSync(ApprovalRecord)
 const encodeEnded = Schema.encodeSync(EndedRecord)
 const encodeDiagnostic = Schema.encodeSync(DiagnosticRecord)
 const encodeEvent = Schema.encodeSync(Event)
+const encodeReceipt = Schema.encodeSync(ReceiptRecord)
 
 const messageOf = (error: unknown): string =>
   Cause.isCause(error)
@@ -229,15 +302,23 @@ const encodedOr = (encode: () => string, about: DiagnosticRecord["about"], id: u
 
 /**
  * A line for a forwarded event: exactly `{"id","msg"}` encoded by the protocol's schema (unknown fields
- * of `msg` kept), or a diagnostic line when it cannot be encoded.
+ * of `msg` kept), with `"node"` in a tree of tasks (since 0.2.0), or a diagnostic line when it cannot be
+ * encoded.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const eventLine = (event: Event): Effect.Effect<string> =>
+export const eventLine = (event: Event, node?: string | undefined): Effect.Effect<string> =>
   Effect.sync(() => {
     const only: Event = { id: event.id, msg: event.msg }
-    return encodedOr(() => JSON.stringify(encodeEvent(only)), "event", event.id)
+    return encodedOr(
+      () => {
+        const encoded = encodeEvent(only)
+        return JSON.stringify(node === undefined ? encoded : { id: encoded.id, msg: encoded.msg, node })
+      },
+      "event",
+      event.id
+    )
   })
 
 /**
@@ -256,3 +337,40 @@ export const approvalLine = (record: ApprovalRecord): string =>
  * @category encoding
  */
 export const endedLine = (record: EndedRecord): string => JSON.stringify(encodeEnded(record))
+
+/**
+ * A task that waits for a slot (`--max-concurrent`): its place in line (1: next) when the run starts.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const QueuedRecord = Schema.Struct({
+  deputy: Schema.Literal("queued"),
+  node: Schema.String,
+  position: Schema.Number,
+  max_concurrent: Schema.Number
+}).annotations({ identifier: "QueuedRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type QueuedRecord = typeof QueuedRecord.Type
+
+const encodeQueued = Schema.encodeSync(QueuedRecord)
+
+/**
+ * A line for a queued record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const queuedLine = (record: QueuedRecord): string => JSON.stringify(encodeQueued(record))
+
+/**
+ * A line for the receipt record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const receiptLine = (record: ReceiptRecord): string => JSON.stringify(encodeReceipt(record))

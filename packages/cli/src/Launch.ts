@@ -22,6 +22,7 @@ import * as PolicyFile from "./PolicyFile.js"
 import * as Reporter from "./Reporter.js"
 import * as Session from "./Session.js"
 import * as Signals from "./Signals.js"
+import type * as Tasks from "./Tasks.js"
 
 /**
  * A run, as the commands describe it.
@@ -42,6 +43,12 @@ export interface LaunchOptions {
   readonly approvalTimeout: Option.Option<Duration.Duration>
   /** Lines shown before the run (not in JSON output). */
   readonly banner?: ReadonlyArray<string> | undefined
+  /** Several tasks, run as siblings (`Session.runTasks`) instead of one `input`. @since 0.2.0 */
+  readonly tree?: {
+    readonly tasks: ReadonlyArray<Tasks.Task>
+    readonly maxConcurrent: number
+    readonly failFast: boolean
+  } | undefined
 }
 
 /**
@@ -98,6 +105,18 @@ export const launch = <E extends { readonly message: string }, R>(
       const started = yield* Clock.currentTimeMillis
       const lines = options.json ? undefined : options.banner
       if (lines !== undefined) yield* Effect.flatMap(Output.Output, (out) => out.print(out.style.dim(lines.join("\n"))))
+      if (options.tree !== undefined) {
+        return yield* Session.runTasks({
+          ...options.tree,
+          cwd: options.cwd,
+          source: options.source,
+          config: options.config,
+          drainTimeout: Option.getOrUndefined(options.drainTimeout),
+          approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+          approvals: setup,
+          json: options.json
+        }).pipe(Effect.provide(Layer.merge(approvals, agent)))
+      }
       return yield* Session.run({
         input: options.input,
         interactive: options.interactive,

@@ -99,7 +99,7 @@ export const program = (argv: ReadonlyArray<string>, received: Signals.Received)
     yield* Output.watchStreams
     // A reader of stdout that goes away stops the run (its finalizers run: the sub-agent is shut down),
     // and the program fails with exit code 141; so does one that does not take the last record.
-    const run = yield* Effect.forkScoped(cli(argv))
+    const run = yield* Effect.forkScoped(cli([...argv.slice(0, 2), ...CommandLine.splitValues(argv.slice(2))]))
     yield* Effect.forkScoped(Effect.zipRight(Effect.ignore(Output.stdoutFailure), Fiber.interrupt(run)))
     const exit = yield* Fiber.await(run)
     yield* Output.stdoutFlushed

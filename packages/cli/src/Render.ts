@@ -10,6 +10,7 @@ import { ApprovalRequest, DecidedBy, type Delegate, ShellWords } from "@deputy/c
 import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
 import { isEventMsg } from "@deputy/protocol"
 import * as path from "node:path"
+import * as NodeLabel from "./NodeLabel.js"
 import type { Style } from "./Style.js"
 import * as Text from "./Text.js"
 
@@ -201,6 +202,18 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
     case "user_input":
       return `answer ${request.event.questions.map((question) => `“${Text.visible(question.question)}”`).join(", ")}`
   }
+}
+
+/**
+ * Who asks, as a prompt's first line says it: `The sub-agent asks` for a lone delegate; in a tree, the
+ * chain below the root (`review › tests asks`), every name escaped.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const whoAsks = (request: ApprovalRequest.Provenance): string => {
+  const chain = NodeLabel.asker(request)
+  return chain === undefined ? "The sub-agent asks" : `${chain} asks`
 }
 
 /**

@@ -21,6 +21,7 @@ import type { ApprovalMode } from "./ApprovalSetup.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
+import * as Tasks from "./Tasks.js"
 
 /**
  * The options as parsed, before they are checked together.
@@ -49,6 +50,14 @@ export interface Parsed {
   /** `--turn-timeout` (Codex). @since 0.2.0 */
   readonly turnTimeout?: Option.Option<Duration.Duration> | undefined
   readonly prompt: ReadonlyArray<string>
+  /** `--task [NAME=]PROMPT`, repeated: tasks run as siblings. @since 0.2.0 */
+  readonly task?: ReadonlyArray<string> | undefined
+  /** `--tasks FILE`: a JSON or YAML task list. @since 0.2.0 */
+  readonly tasks?: Option.Option<string> | undefined
+  /** `--max-concurrent N`: how many tasks run at once (default 4). @since 0.2.0 */
+  readonly maxConcurrent?: Option.Option<number> | undefined
+  /** `--fail-fast`: stop the other tasks once one does not complete. @since 0.2.0 */
+  readonly failFast?: boolean | undefined
 }
 
 /**
@@ -123,6 +132,10 @@ const options = {
   drainTimeout: Flags.drainTimeout,
   approvalTimeout: Flags.approvalTimeout,
   turnTimeout: Flags.turnTimeout,
+  task: Flags.task,
+  tasks: Flags.tasks,
+  maxConcurrent: Flags.maxConcurrent,
+  failFast: Flags.failFast,
   prompt: Args.text({ name: "PROMPT" }).pipe(
     Args.withDescription("What the sub-agent should do (several words are joined with spaces)."),
     Args.repeated
@@ -221,14 +234,8 @@ const workingDirectory = (cwd: Option.Option<string>): Either.Either<string, Usa
 export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError> =>
   Either.flatMap(Either.all([agentChoice(parsed), workingDirectory(parsed.cwd)]), ([agent, cwd]) => {
     const prompt = parsed.prompt.join(" ").trim()
-    if (prompt === "" && !parsed.interactive) {
-      return usage(
-        "missing PROMPT: deputy run \"what the sub-agent should do\" (or --interactive to read prompts from stdin)"
-      )
-    }
-    return Either.right({
+    const common = {
       agent,
-      input: prompt === "" ? undefined : prompt,
       interactive: parsed.interactive,
       cwd,
       source: { other: "deputy run" },
@@ -237,8 +244,53 @@ export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError>
       policy: parsed.policy,
       drainTimeout: parsed.drainTimeout,
       approvalTimeout: parsed.approvalTimeout
-    })
+    }
+    const taskFlags = parsed.task ?? []
+    const taskFile = parsed.tasks ?? Option.none()
+    const maxConcurrent = parsed.maxConcurrent ?? Option.none()
+    if (taskFlags.length > 0 || Option.isSome(taskFile)) {
+      if (prompt !== "") {
+        return usage("give the prompt as a task (--task NAME=PROMPT) or as PROMPT, not both")
+      }
+      if (parsed.interactive) return usage("--interactive runs one sub-agent; it does not take --task or --tasks")
+      return Either.flatMap(taskList(taskFlags, taskFile), (tasks) => {
+        if (Option.isSome(maxConcurrent) && !(Number.isInteger(maxConcurrent.value) && maxConcurrent.value >= 1)) {
+          return usage(`--max-concurrent: ${maxConcurrent.value} is not a whole number of at least 1`)
+        }
+        return Either.right({
+          ...common,
+          input: undefined,
+          tree: {
+            tasks,
+            maxConcurrent: Option.getOrElse(maxConcurrent, () => 4),
+            failFast: parsed.failFast === true
+          }
+        })
+      })
+    }
+    if (Option.isSome(maxConcurrent) || parsed.failFast === true) {
+      return usage(
+        `${Option.isSome(maxConcurrent) ? "--max-concurrent" : "--fail-fast"} is for several tasks (--task, --tasks)`
+      )
+    }
+    if (prompt === "" && !parsed.interactive) {
+      return usage(
+        "missing PROMPT: deputy run \"what the sub-agent should do\" (or --interactive to read prompts from stdin)"
+      )
+    }
+    return Either.right({ ...common, input: prompt === "" ? undefined : prompt })
   })
+
+/** `--task` values then the `--tasks` file's (relative to the current directory), named and checked. */
+const taskList = (
+  flags: ReadonlyArray<string>,
+  file: Option.Option<string>
+): Either.Either<ReadonlyArray<Tasks.Task>, UsageError> => {
+  const fromFile = Option.isSome(file) ? Tasks.readFile(file.value, process.cwd()) : Either.right([])
+  return Either.flatMap(fromFile, (listed) => Tasks.resolve([...flags.map(Tasks.parseTaskFlag), ...listed])).pipe(
+    Either.mapLeft((problem) => new UsageError({ message: problem.message, command: "run" }))
+  )
+}
 
 /**
  * The command with a handler for its checked settings (tests give one that records them).

@@ -6,22 +6,30 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpawner, SpawnError } from "@deputy/core"
-import { Approvals, Delegate } from "@deputy/core"
-import type { Event, SubAgentSource } from "@deputy/protocol"
+import type { ApprovalInboxService, ApprovalRequest, SpawnError } from "@deputy/core"
+import { AgentSpawner, ApprovalInbox, Approvals, Delegate, Supervisor } from "@deputy/core"
+import type { Event, SubAgentSource, TokenUsage } from "@deputy/protocol"
 import { textInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as ApprovalSetup from "./ApprovalSetup.js"
+import * as fs from "node:fs"
+import type * as ApprovalSetup from "./ApprovalSetup.js"
+import * as JsonOutput from "./JsonOutput.js"
+import * as NodeLabel from "./NodeLabel.js"
 import { Output } from "./Output.js"
+import * as Receipt from "./Receipt.js"
 import * as Render from "./Render.js"
-import { Reporter } from "./Reporter.js"
+import * as Reporter from "./Reporter.js"
+import type * as Tasks from "./Tasks.js"
+import * as Text from "./Text.js"
 
 /**
  * What to run.
@@ -79,9 +87,9 @@ export const exitCode = (summary: Render.Summary): number => {
  */
 export const run = (
   options: Options
-): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter | Output | Terminal.Terminal> =>
+): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter.Reporter | Output | Terminal.Terminal> =>
   Effect.gen(function*() {
-    const reporter = yield* Reporter
+    const reporter = yield* Reporter.Reporter
     const output = yield* Output
     const terminal = yield* Terminal.Terminal
     const started = yield* Clock.currentTimeMillis
@@ -235,4 +243,329 @@ export const run = (
       )
     )
     return yield* Deferred.await(outcome)
+  })
+
+/**
+ * A run of several tasks as siblings under one root (`deputy run --task ... --task ...`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TreeOptions {
+  readonly tasks: ReadonlyArray<Tasks.Task>
+  readonly cwd: string
+  readonly source: SubAgentSource
+  readonly config?: Readonly<Record<string, unknown>> | undefined
+  readonly drainTimeout?: Duration.Duration | undefined
+  readonly approvalTimeout?: Duration.Duration | undefined
+  readonly approvals: ApprovalSetup.ApprovalSetup
+  /** How many tasks run at once; the others wait for a slot, in order (default 4). */
+  readonly maxConcurrent?: number | undefined
+  /** Stop the other tasks as soon as one does not complete (default: the others continue). */
+  readonly failFast?: boolean | undefined
+  /** JSON lines (`"node"` on every record, a `receipt` record last) rather than text. */
+  readonly json: boolean
+  /** The root's name (default `root`): node paths are `root/NAME`. */
+  readonly rootName?: string | undefined
+}
+
+/**
+ * How a tree of tasks ended: the receipt (every node, in the order given) and the exit code (0 when
+ * every task completed, 1 otherwise; an interrupted tree does not return, the receipt is printed first).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TreeOutcome {
+  readonly receipt: JsonOutput.ReceiptRecord
+  readonly exitCode: number
+}
+
+/**
+ * Whether a process still runs: signal 0 checks without sending anything (EPERM: it runs as another user);
+ * on Linux a zombie (ended, not yet reaped by its new parent) does not run.
+ */
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
+}
+
+/** Waits (at most 1 s) until none of `pids` runs: a process sent SIGTERM takes a moment to end. */
+const awaitGone = (pids: ReadonlyArray<number>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let tries = 0; tries < 40 && pids.some(isRunning); tries++) yield* Effect.sleep(Duration.millis(25))
+  })
+
+const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+
+/**
+ * The exit code of a tree: 0 when every node completed, else 1.
+ *
+ * @since 0.2.0
+ * @category exit codes
+ */
+export const treeExitCode = (receipt: JsonOutput.ReceiptRecord): number =>
+  receipt.nodes.every((node) => node.reason === "completed") ? 0 : 1
+
+/** The receipt's entry for a supervisor's node receipt (`not_started`: stopped while it waited for a slot). */
+const receiptNodeOf = (node: Supervisor.NodeReceipt, tokens: TokenUsage | undefined): JsonOutput.ReceiptNode => {
+  const surviving = node.pidsKilled.filter(isRunning)
+  const queued = !node.started && node.reason === "spawn_failed" && node.message?.startsWith("stopped while queued")
+  return {
+    node: node.path,
+    reason: queued ? "not_started" : node.reason,
+    ...(node.message === undefined || queued ? {} : { message: node.message }),
+    ...(node.lastAgentMessage === null ? {} : { last_agent_message: node.lastAgentMessage }),
+    turns: node.usage.turns,
+    elapsed_ms: Math.round(node.usage.wallTimeMs),
+    usage: tokens ?? { input_tokens: 0, output_tokens: 0, total_tokens: node.usage.tokens },
+    ...(node.pidsKilled.length === 0 ? {} : { pids_killed: node.pidsKilled.filter((pid) => !surviving.includes(pid)) }),
+    ...(surviving.length === 0 ? {} : { pids_surviving: surviving })
+  }
+}
+
+/**
+ * Runs every task as a sibling node under one root of a `Supervisor` (`@deputy/core`): at most
+ * `maxConcurrent` at once (the others wait in order), each node's events shown through its own reporter
+ * (lines prefixed with the node's label, or records carrying its path), every request answered by the one
+ * `Approvals` in context (the tree's inbox asks it; requests carry their `path` and `chain`, so a prompt
+ * says who asks; a node's request waits until its events before it were shown). When every node ended,
+ * when fail-fast stopped the others, or on interruption (Ctrl-C: the tree is stopped, each node drained),
+ * the receipt is reported: every node's end reason, last agent message, usage and the pids stopped.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const runTasks = (
+  options: TreeOptions
+): Effect.Effect<TreeOutcome, never, AgentSpawner | Approvals | Output | Terminal.Terminal> =>
+  Effect.gen(function*() {
+    const output = yield* Output
+    const approvals = yield* Approvals
+    const rootName = options.rootName ?? "root"
+    const width = Math.max(...options.tasks.map((task) => task.name.length))
+    const limit = Math.max(1, options.maxConcurrent ?? 4)
+    const nodes = options.tasks.map((task) => ({
+      task,
+      path: `${rootName}/${task.name}`,
+      label: NodeLabel.make(output.style, task.name, width)
+    }))
+
+    // One status line for the tree: what each running node is doing.
+    const statuses = new Map<string, string>()
+    const showStatus = () => {
+      if (statuses.size === 0) return output.status(undefined)
+      const parts = [...statuses].map(([name, text]) => `${Text.visible(name)}: ${text}`)
+      return output.status(parts.join(" · "))
+    }
+    const statusOf = (name: string) => (text: string | undefined) =>
+      Effect.suspend(() => {
+        if (text === undefined) statuses.delete(name)
+        else statuses.set(name, text)
+        return showStatus()
+      })
+
+    // A request is asked once its node's events before it were shown (as `run` does for one delegate).
+    const shownOf = new Map<string, SubscriptionRef.SubscriptionRef<number>>()
+    const tokensOf = new Map<string, TokenUsage>()
+    const awaitShown = (request: ApprovalRequest.Provenance) => {
+      const shown = request.path === undefined ? undefined : shownOf.get(request.path)
+      const sequence = request.sequence
+      return shown === undefined || sequence === undefined ? Effect.void : shown.changes.pipe(
+        Stream.takeUntil((position) => position >= sequence),
+        Stream.runDrain
+      )
+    }
+    const inOrder = <A, R extends ApprovalRequest.Provenance>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
+      Effect.zipRight(awaitShown(request), ask(request))
+    const inbox = yield* ApprovalInbox.make()
+    const treeInbox: ApprovalInboxService = {
+      ...inbox,
+      approvals: Approvals.of({
+        command: inOrder(approvals.command),
+        patch: inOrder(approvals.patch),
+        permissions: inOrder(approvals.permissions),
+        userInput: inOrder(approvals.userInput)
+      })
+    }
+
+    const reporterOf = (node: typeof nodes[number]) =>
+      options.json
+        ? Reporter.makeJson({ node: node.path })
+        : Reporter.makeHuman({
+          cwd: options.cwd,
+          interactive: false,
+          node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
+        })
+
+    /** Shows a node's events until its delegate ends, then its end (or that it could not start). */
+    const follow = (
+      node: typeof nodes[number],
+      reporter: Context.Tag.Service<typeof Reporter.Reporter>,
+      started: number,
+      awaitDelegate: Effect.Effect<Delegate.DelegateHandle, Supervisor.NodeNotStarted>
+    ) =>
+      Effect.gen(function*() {
+        const delegate = yield* Effect.either(awaitDelegate)
+        if (delegate._tag === "Left") {
+          if (delegate.left.reason.startsWith("stopped while queued")) return
+          const now = yield* Clock.currentTimeMillis
+          yield* reporter.startFailed(delegate.left.reason, now - started)
+          if (!options.json) {
+            yield* output.print(
+              node.label.lines(output.style.red(`✘ could not start: ${Text.visible(delegate.left.reason)}`))
+            )
+          }
+          return
+        }
+        const handle = delegate.right
+        const shown = yield* SubscriptionRef.make(0)
+        shownOf.set(node.path, shown)
+        const turns = Render.makeTurns()
+        const began = yield* Clock.currentTimeMillis
+        if (!options.json && queued.has(node.path)) {
+          yield* output.print(
+            node.label.lines(output.style.dim(`▸ started (waited ${Render.duration(began - started)} for a slot)`))
+          )
+        }
+        while (true) {
+          const batch = yield* handle.read(yield* SubscriptionRef.get(shown))
+          if (Option.isNone(batch)) break
+          const { events, from } = batch.value
+          for (let i = 0; i < events.length; i++) {
+            turns.observe(events[i]!, yield* Clock.currentTimeMillis)
+            yield* reporter.event(events[i]!)
+            yield* SubscriptionRef.set(shown, from + i + 1)
+            yield* handle.release(from + i + 1)
+          }
+        }
+        const ended = yield* handle.ended
+        const now = yield* Clock.currentTimeMillis
+        const usage = yield* handle.usage
+        tokensOf.set(node.path, usage)
+        yield* reporter.ended({
+          ended,
+          usage,
+          elapsedMs: now - began,
+          turnMs: turns.lastMs(now),
+          turns: turns.count(),
+          interactive: false,
+          closedByUser: false
+        })
+      })
+
+    const receipt = (
+      stopped: JsonOutput.ReceiptRecord["stopped"],
+      from: Supervisor.Receipt
+    ): JsonOutput.ReceiptRecord => {
+      const byPath = new Map(from.nodes.map((node) => [node.path, node]))
+      const list = nodes.map((node): JsonOutput.ReceiptNode => {
+        const found = byPath.get(node.path)
+        return found === undefined
+          ? { node: node.path, reason: "not_started", turns: 0, elapsed_ms: 0, usage: noUsage }
+          : receiptNodeOf(found, tokensOf.get(node.path))
+      })
+      const usage = list.reduce(
+        (total, node) => ({
+          input_tokens: total.input_tokens + node.usage.input_tokens,
+          output_tokens: total.output_tokens + node.usage.output_tokens,
+          total_tokens: total.total_tokens + node.usage.total_tokens
+        }),
+        noUsage
+      )
+      const failedFast = stopped === "completed" && options.failFast === true &&
+        list.some((node) => node.reason !== "completed")
+      return { deputy: "receipt", stopped: failedFast ? "failed_fast" : stopped, nodes: list, usage }
+    }
+    const report = (record: JsonOutput.ReceiptRecord) =>
+      Effect.zipRight(
+        output.status(undefined),
+        output.print(
+          options.json ? JsonOutput.receiptLine(record) : Receipt.lines(output.style, record, rootName).join("\n")
+        )
+      )
+
+    // The nodes past the limit wait in order, and say so (text: a line; JSON: a `queued` record).
+    const queued = new Set(nodes.slice(limit).map((node) => node.path))
+    if (nodes.length > limit) {
+      yield* output.print(
+        nodes.slice(limit).map((node, index) =>
+          options.json
+            ? JsonOutput.queuedLine({ deputy: "queued", node: node.path, position: index + 1, max_concurrent: limit })
+            : node.label.lines(
+              output.style.dim(`⋯ queued: waits for a slot (${index + 1} in line, ${limit} at once)`)
+            )
+        ).join("\n")
+      )
+    }
+
+    // An agent that knows its process (`pid`, as Codex's) but does not list its pids gets them listed, so
+    // the receipt names the processes a stop ended.
+    const spawner = yield* AgentSpawner
+    const withPids = AgentSpawner.of({
+      spawn: (spawnOptions) =>
+        Effect.map(spawner.spawn(spawnOptions), (agent) => {
+          const pid = (agent as { readonly pid?: unknown }).pid
+          return agent.pids !== undefined || typeof pid !== "number" ? agent : {
+            ...agent,
+            pids: () => isRunning(pid) ? [pid] : []
+          }
+        })
+    })
+
+    return yield* Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        name: rootName,
+        limits: { maxConcurrent: limit },
+        childFailure: options.failFast === true ? "fail_fast" : "continue",
+        // The CLI's default drain (500ms, as for one sub-agent), for each node and for the tree's stop.
+        drainTimeout: options.drainTimeout ?? Duration.millis(500),
+        inbox: treeInbox
+      })
+      const followers = yield* Effect.forEach(nodes, (node) =>
+        Effect.gen(function*() {
+          const reporter = yield* reporterOf(node)
+          const started = yield* Clock.currentTimeMillis
+          const spawned = yield* Effect.either(supervisor.spawn({
+            name: node.task.name,
+            input: node.task.prompt,
+            source: options.source,
+            cwd: options.cwd,
+            config: options.config,
+            approvalTimeout: options.approvalTimeout,
+            onSettled: (settlement) => reporter.settled(settlement)
+          }))
+          // Names are checked before (Tasks.resolve); a refusal is shown as that node's failure to start.
+          const handle = spawned._tag === "Left"
+            ? Effect.fail(new Supervisor.NodeNotStarted({ path: node.path, reason: spawned.left.message }))
+            : spawned.right.delegate
+          return yield* Effect.forkScoped(follow(node, reporter, started, handle))
+        }))
+      const awaitFollowers = Fiber.joinAll(followers)
+      const settled = (from: Supervisor.Receipt) =>
+        Effect.as(awaitGone(from.nodes.flatMap((node) => node.pidsKilled)), from)
+      const record = yield* Effect.zipLeft(supervisor.awaitIdle, awaitFollowers).pipe(
+        Effect.flatMap(settled),
+        Effect.map((from) => receipt("completed", from)),
+        Effect.onInterrupt(() =>
+          Effect.gen(function*() {
+            const from = yield* Effect.flatMap(supervisor.stop, settled)
+            // The followers show what the drain brings and each node's end; bounded by the drain.
+            yield* awaitFollowers.pipe(Effect.interruptible, Effect.timeoutOption(Duration.seconds(5)))
+            yield* report(receipt("interrupted", from))
+          })
+        )
+      )
+      yield* report(record)
+      return { receipt: record, exitCode: treeExitCode(record) }
+    }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, withPids))
   })

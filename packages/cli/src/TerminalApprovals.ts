@@ -181,16 +181,23 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         }
       }).pipe(Effect.scoped)
 
-    const header = (title: string, lines: ReadonlyArray<string>, reason: string | null | undefined, width: number) => {
+    const header = (
+      request: ApprovalRequest.Provenance,
+      title: string,
+      lines: ReadonlyArray<string>,
+      reason: string | null | undefined,
+      width: number
+    ) => {
       const why = reason ? Text.excerpt(reason, { head: 3, tail: 2, width: Math.max(40, width - 10) }) : []
       return [
-        `${style.yellow("?")} ${style.bold(`The sub-agent asks ${title}`)}`,
+        `${style.yellow("?")} ${style.bold(`${Render.whoAsks(request)} ${title}`)}`,
         ...lines.map((line) => `    ${line}`),
         ...why.map((line, index) => `    ${index === 0 ? `${style.dim("why:")} ` : "     "}${line}`)
       ].join("\n") + "\n"
     }
 
     const ask = <A>(
+      request: ApprovalRequest.Provenance,
       title: string,
       lines: (width: number) => ReadonlyArray<string>,
       reason: string | null | undefined,
@@ -202,7 +209,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         output.exclusive((write) =>
           Effect.gen(function*() {
             const width = yield* columns
-            yield* write(header(title, lines(width), reason, width))
+            yield* write(header(request, title, lines(width), reason, width))
             const answer = yield* choose(summary, choices, write)
             return answer._tag === "Chosen"
               ? DecidedBy.decided(answer.choice.value, person(answer.key))
@@ -237,6 +244,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
           : [])
       ]
       return ask(
+        request,
         "to run a command",
         lines,
         event.reason,
@@ -259,7 +267,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
       const summary = `patch ${files.length} file${files.length === 1 ? "" : "s"}${
         outside.length > 0 ? `, ${outside.length} outside!` : ""
       }: ${files.map((file) => Render.displayPath(file, cwd)).join(", ")}`
-      return ask("to apply a patch", lines, event.reason, summary, reviewChoices, "denied" as ReviewDecision)
+      return ask(request, "to apply a patch", lines, event.reason, summary, reviewChoices, "denied" as ReviewDecision)
     }
 
     const permissions = (request: ApprovalRequest.PermissionsRequest) => {
@@ -271,7 +279,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         ...outsideLines(request)
       ]
       return Effect.map(
-        ask("for permissions", lines, event.reason, `grant: ${what}`, permissionChoices, "deny" as const),
+        ask(request, "for permissions", lines, event.reason, `grant: ${what}`, permissionChoices, "deny" as const),
         (decided): DecidedBy.Decided<Option.Option<RequestPermissionsResponse>> =>
           DecidedBy.decided(
             decided.value === "deny" ? Option.none() : Option.some(Approvals.grantRequested(request, decided.value)),
@@ -288,6 +296,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
             const width = yield* columns
             yield* write(
               header(
+                request,
                 `you ${questions.length === 1 ? "a question" : `${questions.length} questions`}`,
                 [],
                 undefined,

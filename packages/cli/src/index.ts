@@ -45,3 +45,9 @@ export * as TerminalApprovals from "./TerminalApprovals.js"
 export * as Version from "./Version.js"
 /** @since 0.2.0 */
 export * as Text from "./Text.js"
+/** @since 0.2.0 */
+export * as Tasks from "./Tasks.js"
+/** @since 0.2.0 */
+export * as NodeLabel from "./NodeLabel.js"
+/** @since 0.2.0 */
+export * as Receipt from "./Receipt.js"

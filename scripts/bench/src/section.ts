@@ -17,7 +17,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   cliStartup: () => import("./cliStartup.js"),
   web: () => import("./web.js"),
   codexFailFast: () => import("./codexFailFast.js"),
-  supervisor: () => import("./supervisor.js")
+  supervisor: () => import("./supervisor.js"),
+  codexTree: () => import("./codexTree.js")
 }
 
 export const sectionNames = Object.keys(sections)

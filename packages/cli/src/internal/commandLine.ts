@@ -156,6 +156,31 @@ export const commands = {
         description: "After each turn, read the next prompt from stdin, until its end",
         group: "AGENT FLAGS"
       },
+      // tree-cli: several tasks as siblings
+      {
+        name: "task",
+        value: "[NAME=]PROMPT",
+        repeatable: true,
+        description: "A task run as a sibling of the others; repeatable; lines prefixed with NAME (default: task-N)",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "tasks",
+        value: "FILE",
+        description: "Tasks from a JSON or YAML file: [{name, prompt}...], {tasks: [...]} or {NAME: PROMPT}",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "max-concurrent",
+        value: "N",
+        description: "How many tasks run at once; the others wait in order (default: 4)",
+        group: "TASK FLAGS"
+      },
+      {
+        name: "fail-fast",
+        description: "Stop the other tasks as soon as one fails (default: the others continue)",
+        group: "TASK FLAGS"
+      },
       {
         name: "codex-bin",
         value: "FILE",
@@ -196,6 +221,7 @@ export const commands = {
         "$ deputy run --policy rules.json --approval deny \"run the tests and fix what fails\"",
         "$ deputy run --json --approval approve --cwd ./scratch \"tidy up\" | jq .deputy",
         "$ deputy run --agent-command \"node my-agent.mjs\" --env GITHUB_TOKEN \"open the PR\"",
+        "$ deputy run --task review=\"review src/\" --task tests=\"fix the tests\"  # siblings, one receipt",
         "$ deputy run -i                      # a session: one prompt per line on stdin",
         "$ deputy run -- \"-v is the flag to add\"  # a PROMPT that begins with -"
       ]],
@@ -250,6 +276,38 @@ export const serve: CommandSpec = {
       "$ deputy serve --port 8765 --agent-command \"node my-agent.mjs\" --task \"try it\""
     ]]
   ]
+}
+
+/**
+ * The arguments with each `--flag=value` of a flag that takes a value written as two words, `--flag value`,
+ * up to `--`. `@effect/cli` 0.77 reads `--flag=value` for a single option but not for a repeated one
+ * (`--task=...`, `--env=...`), which would silently become words of the prompt.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const splitValues = (args: ReadonlyArray<string>): Array<string> => {
+  const spec: CommandSpec | undefined = args[0] === "run"
+    ? commands.run
+    : args[0] === "demo"
+    ? commands.demo
+    : args[0] === "serve"
+    ? serve
+    : undefined
+  if (spec === undefined) return [...args]
+  const takesValue = new Set(spec.flags.filter((flag) => flag.value !== undefined).map((flag) => flag.name))
+  const out: Array<string> = []
+  for (let index = 0; index < args.length; index++) {
+    const token = args[index]
+    if (token === "--") return [...out, ...args.slice(index)]
+    const equals = token.indexOf("=")
+    if (index > 0 && token.startsWith("--") && equals > 2 && takesValue.has(token.slice(2, equals))) {
+      out.push(token.slice(0, equals), token.slice(equals + 1))
+    } else {
+      out.push(token)
+    }
+  }
+  return out
 }
 
 /**
