@@ -12,6 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import { commandRequest, permissionsRequest, userInputRequest } from "./helpers.js"
 
@@ -78,7 +79,10 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         yield* ledger.recordPending(request)
         const results = yield* Effect.forEach(
           Array.from({ length: 8 }, (_, i) => i),
-          (i) => Effect.exit(ledger.answer(request.id, ApprovalInbox.decision("approved"), { _tag: "InboxClient", client: `c${i}` })),
+          (i) =>
+            Effect.exit(
+              ledger.answer(request.id, ApprovalInbox.decision("approved"), { _tag: "InboxClient", client: `c${i}` })
+            ),
           { concurrency: "unbounded" }
         )
         assert.strictEqual(results.filter(Exit.isSuccess).length, 1)
@@ -124,10 +128,13 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         yield* ledger.recordPending(commandRequest(6))
         yield* ledger.answer(commandRequest(6).id, ApprovalInbox.decision("approved"), person)
         const lost = yield* ledger.settleLost({ pid: ledger.process.pid }, "the child is gone")
-        assert.deepStrictEqual(lost.map((entry) => entry.requestId).sort(), [
-          commandRequest(5).id,
-          permissionsRequest(5).id
-        ].sort())
+        assert.deepStrictEqual(
+          lost.map((entry) => entry.requestId).sort(),
+          [
+            commandRequest(5).id,
+            permissionsRequest(5).id
+          ].sort()
+        )
         assert.isTrue(lost.every((entry) => entry.outcome === "lost" && entry.data.reason === "the child is gone"))
         assert.deepStrictEqual(lost[0].decidedBy, { _tag: "Cancelled", reason: "the child is gone" })
         assert.strictEqual((yield* ledger.pending()).length, 0)
@@ -146,9 +153,13 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         const inner: ApprovalsService = {
           ...never,
           command: (request) =>
-            Effect.map(ledger.pending({ requestIds: [request.id] }), (pending) => {
+            Effect.map(Effect.orDie(ledger.pending({ requestIds: [request.id] })), (pending) => {
               seenPending.push(pending.length)
-              return DecidedBy.decided("approved" as const, { _tag: "PolicyRule", index: 2, rule: { action: "approve" } })
+              return DecidedBy.decided("approved" as const, {
+                _tag: "PolicyRule",
+                index: 2,
+                rule: { action: "approve" }
+              })
             })
         }
         const approvals = ledger.approvals(inner)
@@ -161,7 +172,12 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         const settled = entries[2]
         assert.strictEqual(settled.outcome, "approved")
         assert.strictEqual(settled.decidedBy?._tag, "PolicyRule")
-        assert.deepStrictEqual(settled.data.op, { type: "exec_approval", id: "c7", turn_id: "t1", decision: "approved" })
+        assert.deepStrictEqual(settled.data.op, {
+          type: "exec_approval",
+          id: "c7",
+          turn_id: "t1",
+          decision: "approved"
+        })
         assert.isNumber(settled.data.waitedMs)
         assert.isTrue(entries.every((entry) => entry.digest === ApprovalLedger.digest(request)))
         assert.strictEqual((yield* ledger.list({ decidedBy: "PolicyRule", type: "settled" })).length, 1)
@@ -173,14 +189,28 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const asked = yield* Deferred.make<void>()
-        const inner: ApprovalsService = { ...never, command: () => Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never) }
+        const inner: ApprovalsService = {
+          ...never,
+          command: () => Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never)
+        }
         const approvals = ledger.approvals(inner, { deadline: 1000 })
         const request = commandRequest(8)
         const fiber = yield* Effect.fork(approvals.command(request))
         yield* Deferred.await(asked)
+        // the deadline fiber is asleep before the clock moves
+        yield* Effect.repeat(Effect.zipLeft(TestClock.sleeps(), Effect.yieldNow()), {
+          until: (sleeps) => sleeps.length > 0,
+          times: 10_000
+        })
         yield* TestClock.adjust(800)
-        yield* Effect.repeat(ledger.list({ requestId: request.id, type: "warning" }), {
-          until: (entries) => entries.length === 1
+        const warnings = yield* Effect.repeat(
+          Effect.zipLeft(ledger.list({ requestId: request.id, type: "warning" }), Effect.yieldNow()),
+          { until: (entries) => entries.length === 1, times: 10_000 }
+        )
+        assert.strictEqual(warnings.length, 1)
+        yield* Effect.repeat(Effect.zipLeft(TestClock.sleeps(), Effect.yieldNow()), {
+          until: (sleeps) => sleeps.length > 0,
+          times: 10_000
         })
         assert.strictEqual(Option.isNone(yield* Fiber.poll(fiber)), true)
         yield* TestClock.adjust(200)
@@ -199,7 +229,10 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         const approvals = ledger.approvals(never, { remote: true })
         const request = permissionsRequest(9)
         const fiber = yield* Effect.fork(approvals.permissions(request))
-        yield* Effect.repeat(ledger.pending({ requestIds: [request.id] }), { until: (pending) => pending.length === 1 })
+        yield* Effect.repeat(ledger.pending({ requestIds: [request.id] }), {
+          until: (pending) => pending.length === 1,
+          schedule: Schedule.spaced(2)
+        })
         const grant = { permissions: { network: { enabled: true } }, scope: "session" as const }
         yield* ledger.answer(request.id, ApprovalInbox.permissions(Option.some(grant)), other)
         const answer = yield* Fiber.join(fiber)
