@@ -7,5 +7,7 @@ let n = 0
 afterAll(() => dropTables(runPrefix))
 
 describe.skipIf(skipPg)("PostgreSQL", () => {
-  contract("PostgreSQL", () => ApprovalLedger.layerPg({ url: pgUrl, tablePrefix: `${runPrefix}c${++n}_` }))
+  contract("PostgreSQL", () => ApprovalLedger.layerPg({ url: pgUrl, tablePrefix: `${runPrefix}c${++n}_` }), {
+    liveClock: true
+  })
 })

@@ -183,6 +183,10 @@ const describeUrl = (url: string): string => {
   }
 }
 
+/** `pg_notify` (the client's own `notify` sends `NOTIFY channel, $1`, which PostgreSQL refuses). */
+const notify = (client: PgClient.PgClient, channel: string, payload: string) =>
+  client`SELECT pg_notify(${channel}, ${payload})`
+
 /** Waits for LISTEN/NOTIFY wake-ups (and asks the database every `fallback`, should a notification be lost). */
 const notifyingWaiter = (
   client: PgClient.PgClient,
@@ -246,7 +250,7 @@ export const makePg = (options: PgOptions): Effect.Effect<ApprovalLedgerService,
       Effect.forkScoped
     )
     // the listener is up once it hears its own notification
-    yield* client.notify(channel, token).pipe(
+    yield* notify(client, channel, token).pipe(
       Effect.zipRight(Deferred.await(ready).pipe(Effect.timeoutFail({ duration: 200, onTimeout: () => "not yet" }))),
       Effect.retry(Schedule.recurs(25)),
       Effect.mapError(unavailable(target, "listen for answers"))
