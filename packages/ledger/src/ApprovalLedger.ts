@@ -422,8 +422,8 @@ export interface LedgerOptions {
 /**
  * Options of the SQLite ledger. The file is `filename`, else `$DEPUTY_HOME/ledger.db`, else
  * `~/.deputy/ledger.db` (the directory is created). WAL mode; `busyTimeout` (default 5 s) bounds how
- * long a write waits for another process; `pollInterval` (default 10 ms) is how often `awaitAnswer`
- * looks for an answer from another process.
+ * long a write waits for another process; `wake` / `pollInterval` say how `awaitAnswer` learns of an
+ * answer from another process.
  *
  * @since 0.2.0
  * @category models
@@ -433,8 +433,8 @@ export interface SqliteOptions extends LedgerOptions {
   readonly busyTimeout?: Duration.DurationInput | undefined
   readonly pollInterval?: Duration.DurationInput | undefined
   /**
-   * How `awaitAnswer` learns of an answer from another process: `poll` (every `pollInterval`, the
-   * default) or `watch` (a file-system watch on the database's directory, with a 250 ms poll as backup).
+   * How `awaitAnswer` learns of an answer from another process: `watch` (the default: a file-system
+   * watch on the database's directory, asking every 50 ms as a backup) or `poll` (every `pollInterval`).
    */
   readonly wake?: "poll" | "watch" | undefined
   /** Prefix of the ledger's tables (default `deputy_ledger_`). */
