@@ -6,6 +6,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -144,6 +145,14 @@ describe("SQLite ledger: bad input and faults", () => {
         reason: "entry 4 is missing (the next entry is 5)"
       })
     }))
+
+  it("processAlive: this process is alive, a finished one is not, another host is unknown", () => {
+    const identity = { host: os.hostname(), pid: process.pid, runId: "r" }
+    assert.strictEqual(ApprovalLedger.processAlive(identity), true)
+    const child = spawnSync(process.execPath, ["-e", "0"])
+    assert.strictEqual(ApprovalLedger.processAlive({ ...identity, pid: child.pid! }), false)
+    assert.strictEqual(ApprovalLedger.processAlive({ ...identity, host: "elsewhere" }), undefined)
+  })
 
   it("the default file is $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db", () => {
     assert.strictEqual(ApprovalLedger.defaultFilename({ DEPUTY_HOME: "/srv/deputy" }), "/srv/deputy/ledger.db")
