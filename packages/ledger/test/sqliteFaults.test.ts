@@ -26,6 +26,39 @@ const rawClient = (filename: string) =>
 const open = (options: Parameters<typeof ApprovalLedger.layerSqlite>[0]) =>
   Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger))
 
+/** A 1 MiB tmpfs for the disk-full test (root only; skipped with a notice where it cannot be mounted). */
+const tinyDisk = Effect.acquireRelease(
+  Effect.sync(() => {
+    const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-ledger-full-"))
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]).status === 0
+    if (!mounted) {
+      console.warn(`\n⚠ disk-full ledger test SKIPPED: cannot mount a small tmpfs here (needs root)\n`)
+      fs.rmSync(mountPoint, { recursive: true, force: true })
+      return undefined
+    }
+    return mountPoint
+  }),
+  (mountPoint) =>
+    Effect.sync(() => {
+      if (mountPoint === undefined) return
+      spawnSync("umount", [mountPoint])
+      fs.rmSync(mountPoint, { recursive: true, force: true })
+    })
+)
+
+/** Writes a file until the disk is full. */
+const fillDisk = (dir: string) => {
+  const fd = fs.openSync(path.join(dir, "filler"), "w")
+  const chunk = Buffer.alloc(4096, 1)
+  try {
+    while (true) fs.writeSync(fd, chunk)
+  } catch {
+    // ENOSPC
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 const approveAll = Effect.map(Approvals, (approvals) => approvals).pipe(Effect.provide(Approvals.layerApproveAll))
 
 describe("SQLite ledger: bad input and faults", () => {
@@ -144,6 +177,37 @@ describe("SQLite ledger: bad input and faults", () => {
         seq: 4,
         reason: "entry 4 is missing (the next entry is 5)"
       })
+    }))
+
+  it.scopedLive("a full disk: requests are still answered, with the fail-closed default, and reported", () =>
+    Effect.gen(function*() {
+      const mountPoint = yield* tinyDisk
+      if (mountPoint === undefined) return
+      const filename = path.join(mountPoint, "ledger.db")
+      const ledger = yield* open({ filename })
+      const reported: Array<string> = []
+      const approvals = ledger.approvals(yield* approveAll, {
+        onFailure: (_request, error) => Effect.sync(() => reported.push(String((error as Error).message)))
+      })
+      assert.deepStrictEqual(
+        yield* approvals.command(commandRequest(0)),
+        DecidedBy.decided("approved", { _tag: "Fixed", setting: "approve-all" })
+      )
+      fillDisk(mountPoint)
+      let failed: DecidedBy.Answer<unknown> | undefined
+      for (let i = 1; i < 2000 && failed === undefined; i++) {
+        const answer = yield* approvals.command(commandRequest(i))
+        if (DecidedBy.isDecided(answer) && answer.decidedBy._tag === "ServiceFailed") failed = answer
+      }
+      assert.isDefined(failed, "the disk never filled up")
+      if (!DecidedBy.isDecided(failed!)) return
+      assert.strictEqual(failed.value, "denied")
+      assert.isAtLeast(reported.length, 1)
+      assert.match(reported[0], /full/i)
+      assert.include(reported[0], filename)
+      // what was recorded before the disk filled is intact
+      fs.rmSync(path.join(mountPoint, "filler"))
+      assert.strictEqual((yield* ledger.verify)._tag, "Intact")
     }))
 
   it("processAlive: this process is alive, a finished one is not, another host is unknown", () => {
