@@ -18,7 +18,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   web: () => import("./web.js"),
   codexFailFast: () => import("./codexFailFast.js"),
   supervisor: () => import("./supervisor.js"),
-  codexTree: () => import("./codexTree.js")
+  codexTree: () => import("./codexTree.js"),
+  ledger: () => import("./ledger.js")
 }
 
 export const sectionNames = Object.keys(sections)
