@@ -69,6 +69,9 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
   }
   const run = RunCommand.settings({
     ...parsed,
+    // serve runs its tasks itself; RunCommand checks only the agent flags here
+    task: [],
+    tasks: Option.none(),
     interactive: true,
     approval: Option.none(),
     policy: Option.none(),

@@ -92,8 +92,11 @@ describe("deputy serve", () => {
       "--task",
       "run:echo second-ran"
     ])
-    const url = await new Promise<URL>((resolve) => {
+    const url = await new Promise<URL>((resolve, reject) => {
       let out = ""
+      let err = ""
+      child.stderr.on("data", (data) => err += data)
+      child.on("close", (code) => reject(new Error(`deputy serve exited ${code} before printing its URL: ${err}`)))
       child.stdout.on("data", (data) => {
         out += data
         const line = out.split("\n")[0]

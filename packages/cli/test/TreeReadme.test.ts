@@ -1,6 +1,6 @@
 /**
- * The "Run many sub-agents" example of the README (`notes/README-tree-cli.md`), run against the reference
- * agent: the text between the markers must appear verbatim in the notes.
+ * The "Run many sub-agents" example of the root README, run against the reference agent: the text
+ * between the markers must appear verbatim in README.md.
  */
 import { ProcessAgent } from "@deputy/agent-process"
 import { ApprovalInbox, Supervisor } from "@deputy/core"
@@ -54,6 +54,6 @@ it.live("README: run many sub-agents (a tree, one inbox, a receipt)", () =>
       source.indexOf("// --- README example (keep in sync) ---\n") + 41,
       source.indexOf("// --- end of README example ---")
     ).replace("[referenceAgent]", "[\"packages/agent-process/examples/reference-agent.mjs\"]")
-    const notes = fs.readFileSync(fileURLToPath(new URL("../../../notes/README-tree-cli.md", import.meta.url)), "utf8")
-    assert.include(notes, example.trim(), "the README shows the example as it runs here")
+    const readme = fs.readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8")
+    assert.include(readme, example.trim(), "the README shows the example as it runs here")
   }), 30_000)

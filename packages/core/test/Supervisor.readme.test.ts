@@ -1,13 +1,12 @@
 /**
- * The "Run many sub-agents" example of the README, verbatim between the markers: if this fails, the
- * README is wrong. The children are TestAgents that ask to run a command in their turn.
+ * A tree of three reviews under one budget and one inbox, as a user would write it (the README's
+ * "Run many sub-agents" example runs real processes: packages/cli/test/TreeReadme.test.ts). The children
+ * are TestAgents that ask to run a command in their turn.
  */
 import { TestAgent } from "@deputy/core"
 import { assert, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-// README example: start
 import { ApprovalInbox, ApprovalRequest, Supervisor } from "@deputy/core"
-import { Console, Stream } from "effect"
+import { Console, Effect, Stream } from "effect"
 
 // Three reviews, two at a time, under one budget; every request comes to one inbox with who asks.
 export const reviews = Effect.gen(function*() {
@@ -33,7 +32,6 @@ export const reviews = Effect.gen(function*() {
   for (const node of receipt.nodes) yield* Console.log(`${node.path}: ${node.reason}, ${node.usage.turns} turn(s)`)
   return receipt
 })
-// README example: end
 
 const children = TestAgent.layer({
   onSubmission: (submission, child) =>
