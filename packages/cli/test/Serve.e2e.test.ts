@@ -95,7 +95,7 @@ describe("deputy serve", () => {
     const url = await new Promise<URL>((resolve, reject) => {
       let out = ""
       let err = ""
-      child.stderr.on("data", (data) => err += data)
+      child.stderr?.on("data", (data) => err += data)
       child.on("close", (code) => reject(new Error(`deputy serve exited ${code} before printing its URL: ${err}`)))
       child.stdout.on("data", (data) => {
         out += data

@@ -4,8 +4,8 @@
  * are TestAgents that ask to run a command in their turn.
  */
 import { TestAgent } from "@deputy/core"
-import { assert, it } from "@effect/vitest"
 import { ApprovalInbox, ApprovalRequest, Supervisor } from "@deputy/core"
+import { assert, it } from "@effect/vitest"
 import { Console, Effect, Stream } from "effect"
 
 // Three reviews, two at a time, under one budget; every request comes to one inbox with who asks.
