@@ -1,7 +1,7 @@
 import * as path from "node:path"
 import type { UserConfig } from "vitest/config"
 
-const packages = ["protocol", "core", "agent-process", "codex", "cli"]
+const packages = ["protocol", "core", "agent-process", "codex", "cli", "ledger"]
 
 /**
  * Settings every package's vitest config shares: `@deputy/*` imports resolve to the packages' sources,

@@ -1,0 +1,523 @@
+/**
+ * The approval ledger: a durable, append-only, hash-chained record of every request a delegate routes,
+ * written before any decider sees the request and appended when it settles. Several processes (and,
+ * with PostgreSQL, several machines) share one ledger: a request recorded by one can be answered from
+ * another, the first answer wins, and `verify` proves nothing was changed after the fact.
+ *
+ * Entries, in the order they happen for one request:
+ * - `pending`: the request, its provenance, the asking process, its deadline (before it is shown);
+ * - `warning`: its deadline is near (by default at 80 % of the wait);
+ * - `decided`: the one answer that won (from the in-process decider, another process, the deadline, or
+ *   `settleLost`) — at most one per request, enforced by the database;
+ * - `settled`: what the child received: outcome, who decided, the exact op, how long it waited;
+ * - `rejected`: an answer that lost (the request was already decided) or came after the deadline.
+ *
+ * @since 0.2.0
+ */
+import type { ApprovalInbox, ApprovalRequest, ApprovalsService } from "@deputy/core"
+import { Approvals, DecidedBy } from "@deputy/core"
+import type { Op } from "@deputy/protocol"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as internal from "./internal/ledger.js"
+import * as memory from "./internal/memoryStore.js"
+import * as sqlLayers from "./internal/sqlLayers.js"
+
+/**
+ * The kinds of entry (see the module doc).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type EntryType = "pending" | "warning" | "decided" | "settled" | "rejected"
+
+/**
+ * How a request settled: the delegate's outcomes, and `lost` for a request whose process or child went
+ * away before it was answered (`settleLost`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LedgerOutcome = ApprovalRequest.ApprovalOutcome | "lost"
+
+/**
+ * Which process wrote an entry: the host, its pid, and a run id (a UUID per ledger layer unless given),
+ * so a reused pid is never mistaken for the old process.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProcessIdentity {
+  readonly host: string
+  readonly pid: number
+  readonly runId: string
+}
+
+/**
+ * What an entry carries besides its columns. `pending`: the request (with its provenance: `path`,
+ * `chain`) and its deadline; `decided`: the answer; `settled`: the op the child received and the wait;
+ * `warning`, `rejected` and `lost` settlements: a reason.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EntryData {
+  readonly request?: ApprovalRequest.ApprovalRequest | undefined
+  /** Epoch ms after which the request is answered by its deadline. */
+  readonly deadlineAt?: number | undefined
+  /** The answer (`decided`, `rejected`) in its JSON form (`InboxAnswer` with `Option` as value or `null`). */
+  readonly answer?: unknown
+  readonly op?: Op | undefined
+  readonly waitedMs?: number | undefined
+  readonly reason?: string | undefined
+}
+
+/**
+ * One entry of the ledger. `seq` orders all entries of a ledger (1, 2, 3, ...); `hash` is the sha-256 of
+ * the entry's canonical JSON including `prevHash`, the previous entry's hash (64 zeros for the first).
+ * `digest` is the sha-256 of the request's canonical JSON, the same on every entry of a request.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LedgerEntry {
+  readonly seq: number
+  /** Epoch ms. */
+  readonly at: number
+  readonly type: EntryType
+  readonly requestId: string
+  readonly delegateId: string
+  readonly kind: ApprovalRequest.ApprovalKind
+  readonly outcome?: LedgerOutcome | undefined
+  readonly decidedBy?: DecidedBy.DecidedBy | undefined
+  readonly process: ProcessIdentity
+  readonly traceId?: string | undefined
+  readonly digest: string
+  readonly data: EntryData
+  readonly prevHash: string
+  readonly hash: string
+}
+
+/**
+ * A request recorded as pending and not yet decided, as `pending` lists it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PendingEntry {
+  readonly entry: LedgerEntry
+  readonly request: ApprovalRequest.ApprovalRequest
+  readonly deadlineAt?: number | undefined
+}
+
+/**
+ * The answer that won for a request, as `awaitAnswer` and `decision` return it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LedgerDecision {
+  readonly requestId: string
+  readonly answer: ApprovalInbox.InboxAnswer
+  readonly decidedBy: DecidedBy.DecidedBy
+  /** Epoch ms. */
+  readonly at: number
+  readonly process: ProcessIdentity
+  readonly entry: LedgerEntry
+}
+
+/**
+ * Extra facts recorded with a pending request.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PendingMeta {
+  readonly traceId?: string | undefined
+  /** Epoch ms after which the request is answered by its deadline. */
+  readonly deadlineAt?: number | undefined
+}
+
+/**
+ * Extra facts recorded with a settlement.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SettledMeta {
+  readonly traceId?: string | undefined
+}
+
+/**
+ * Which pending requests (or, for `settleLost`, which to settle): every condition given must hold.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PendingFilter {
+  readonly requestIds?: ReadonlyArray<string> | undefined
+  readonly delegateId?: string | undefined
+  readonly kind?: ApprovalRequest.ApprovalKind | undefined
+  readonly host?: string | undefined
+  readonly pid?: number | undefined
+  readonly runId?: string | undefined
+}
+
+/**
+ * Which entries `list` returns (for `deputy log`): every condition given must hold; oldest first.
+ * `outcome` and `decidedBy` (a `DecidedBy` tag such as `Person`, `Deadline`) match the entries that
+ * carry them (`decided`, `settled`). `since` / `until` are epoch ms (inclusive / exclusive).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EntryFilter {
+  readonly requestId?: string | undefined
+  readonly delegateId?: string | undefined
+  readonly kind?: ApprovalRequest.ApprovalKind | undefined
+  readonly type?: EntryType | ReadonlyArray<EntryType> | undefined
+  readonly outcome?: LedgerOutcome | undefined
+  readonly decidedBy?: DecidedBy.DecidedBy["_tag"] | undefined
+  readonly since?: number | undefined
+  readonly until?: number | undefined
+  /** Only entries after this `seq`. */
+  readonly afterSeq?: number | undefined
+  /** At most this many entries (default: all). */
+  readonly limit?: number | undefined
+}
+
+/**
+ * What `verify` found: the number of entries checked and, if the chain is broken, the first broken
+ * entry with what is wrong with it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type VerifyResult =
+  | { readonly _tag: "Intact"; readonly entries: number; readonly lastHash: string }
+  | {
+    readonly _tag: "Broken"
+    readonly entries: number
+    readonly seq: number
+    readonly reason: string
+  }
+
+/**
+ * The ledger could not be read or written: the database is locked, the disk is full, the server is gone.
+ * `target` names the file or server.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LedgerUnavailable extends Schema.TaggedError<LedgerUnavailable>("@deputy/ledger/LedgerUnavailable")(
+  "LedgerUnavailable",
+  { target: Schema.String, operation: Schema.String, reason: Schema.String }
+) {
+  override get message(): string {
+    return `the approval ledger ${this.target} could not ${this.operation}: ${this.reason}`
+  }
+}
+
+/**
+ * The ledger's file or database is not a Deputy ledger: corrupt, not a database, or another program's
+ * database. Nothing was written to it.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LedgerCorrupt extends Schema.TaggedError<LedgerCorrupt>("@deputy/ledger/LedgerCorrupt")(
+  "LedgerCorrupt",
+  { target: Schema.String, reason: Schema.String }
+) {
+  override get message(): string {
+    return `${this.target} is not a usable Deputy approval ledger (${this.reason}); nothing was written to it. ` +
+      `Move it away or point DEPUTY_HOME elsewhere.`
+  }
+}
+
+/**
+ * An answer lost: the request was already decided, by `decidedBy` at `at` (epoch ms). The losing answer
+ * is recorded as `rejected`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AlreadyDecided extends Schema.TaggedError<AlreadyDecided>("@deputy/ledger/AlreadyDecided")(
+  "AlreadyDecided",
+  { id: Schema.String, decidedBy: Schema.Unknown, at: Schema.Number, outcome: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    const by = DecidedBy.describe(this.decidedBy as DecidedBy.DecidedBy)
+    return `request ${this.id} was already decided by ${by} at ${new Date(this.at).toISOString()}` +
+      `${this.outcome === undefined ? "" : ` (${this.outcome})`}; this answer was not used`
+  }
+}
+
+/**
+ * An answer came after the request's deadline; it is recorded as `rejected` (late) and not used.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AnswerTooLate extends Schema.TaggedError<AnswerTooLate>("@deputy/ledger/AnswerTooLate")(
+  "AnswerTooLate",
+  { id: Schema.String, deadlineAt: Schema.Number, at: Schema.Number }
+) {
+  override get message(): string {
+    return `request ${this.id} timed out at ${new Date(this.deadlineAt).toISOString()}; the answer given ` +
+      `${Math.round(this.at - this.deadlineAt)} ms later was recorded as late and not used`
+  }
+}
+
+/**
+ * No request with this id was ever recorded pending.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class UnknownRequest extends Schema.TaggedError<UnknownRequest>("@deputy/ledger/UnknownRequest")(
+  "UnknownRequest",
+  { id: Schema.String }
+) {
+  override get message(): string {
+    return `no request with id ${this.id} is in the approval ledger`
+  }
+}
+
+/**
+ * The answer does not fit the request (a decision for a user-input request, ...).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AnswerMismatch extends Schema.TaggedError<AnswerMismatch>("@deputy/ledger/AnswerMismatch")(
+  "AnswerMismatch",
+  { id: Schema.String, kind: Schema.String, answer: Schema.String }
+) {
+  override get message(): string {
+    return `request ${this.id} is a ${this.kind} request and cannot take a ${this.answer} answer`
+  }
+}
+
+/**
+ * A request was settled twice: the second settlement is not recorded.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AlreadySettled extends Schema.TaggedError<AlreadySettled>("@deputy/ledger/AlreadySettled")(
+  "AlreadySettled",
+  { id: Schema.String, outcome: Schema.String }
+) {
+  override get message(): string {
+    return `request ${this.id} was already settled (${this.outcome}); the second settlement was not recorded`
+  }
+}
+
+/**
+ * What the ledger's storage can fail with.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type LedgerError = LedgerUnavailable | LedgerCorrupt
+
+/**
+ * Options of the Approvals middleware (`approvals(inner, options)`).
+ *
+ * - `deadline`: how long a request may wait; a `warning` entry at `warnAt` (default 0.8) of it, then it
+ *   settles `timed_out` (`DecidedBy.Deadline`). Prefer this to the delegate's `approvalTimeout` so the
+ *   ledger records the timeout as the winner against late answers.
+ * - `remote`: also wait for an answer from another process (`answer`), racing the inner `Approvals`;
+ *   the first answer wins. With `inner` never answering this is the inbox mode.
+ * - `recordTimeout`: how long recording may take before the request fails closed (default 5 s).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface MiddlewareOptions {
+  readonly deadline?: Duration.DurationInput | undefined
+  readonly warnAt?: number | undefined
+  readonly remote?: boolean | undefined
+  readonly recordTimeout?: Duration.DurationInput | undefined
+  /** Called when recording failed and the request was answered with the fail-closed default. */
+  readonly onFailure?: ((request: ApprovalRequest.ApprovalRequest, error: unknown) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * The ledger's operations.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ApprovalLedgerService {
+  /** Who this ledger writes as. */
+  readonly process: ProcessIdentity
+  /** Where it writes (a file, a server), for messages. */
+  readonly target: string
+  /** Records a request before anyone sees it. Recording the same request id twice records it once. */
+  readonly recordPending: (
+    request: ApprovalRequest.ApprovalRequest,
+    meta?: PendingMeta
+  ) => Effect.Effect<LedgerEntry, LedgerError>
+  /** Appends a `warning` entry: the request's deadline is near. */
+  readonly recordWarning: (id: string, reason: string) => Effect.Effect<LedgerEntry, LedgerError | UnknownRequest>
+  /**
+   * Appends what the child received. Claims the decision too if nobody decided yet (a settlement decided
+   * in this process); fails with `AlreadySettled` for a second settlement.
+   */
+  readonly recordSettled: (
+    settlement: ApprovalRequest.ApprovalSettlement,
+    meta?: SettledMeta
+  ) => Effect.Effect<LedgerEntry, LedgerError | AlreadySettled>
+  /**
+   * Answers a pending request from anywhere: the first answer wins, atomically across processes; a later
+   * one fails with `AlreadyDecided` (who, when) and one after the deadline with `AnswerTooLate`, both
+   * recorded as `rejected`.
+   */
+  readonly answer: (
+    id: string,
+    answer: ApprovalInbox.InboxAnswer,
+    decidedBy: DecidedBy.DecidedBy
+  ) => Effect.Effect<
+    LedgerDecision,
+    LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch
+  >
+  /** The winning answer of a request, if it is decided. */
+  readonly decision: (id: string) => Effect.Effect<LedgerDecision | undefined, LedgerError>
+  /** Waits until a request is decided (from any process) and returns the winning answer. */
+  readonly awaitAnswer: (id: string) => Effect.Effect<LedgerDecision, LedgerError>
+  /** Undecided requests of every process sharing the ledger, oldest first. */
+  readonly pending: (filter?: PendingFilter) => Effect.Effect<ReadonlyArray<PendingEntry>, LedgerError>
+  /**
+   * Settles undecided requests `lost` with a reason (their process or child is gone): a `decided` entry
+   * (`DecidedBy.Cancelled`) and a `settled` entry each. Returns the `settled` entries.
+   */
+  readonly settleLost: (filter: PendingFilter, reason: string) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
+  /** Entries, oldest first (see `EntryFilter`). */
+  readonly list: (filter?: EntryFilter) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
+  /** Checks the hash chain from the first entry; reports the first broken entry. */
+  readonly verify: Effect.Effect<VerifyResult, LedgerError>
+  /**
+   * An `Approvals` that records every request pending before asking `inner`, and its settlement after;
+   * when recording fails it answers the fail-closed default (`DecidedBy.ServiceFailed`) and reports it.
+   */
+  readonly approvals: (inner: ApprovalsService, options?: MiddlewareOptions) => ApprovalsService
+}
+
+/**
+ * Options shared by every ledger layer.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LedgerOptions {
+  /** Who writes (default: this host and pid, a fresh run id). */
+  readonly process?: Partial<ProcessIdentity> | undefined
+}
+
+/**
+ * Options of the SQLite ledger. The file is `filename`, else `$DEPUTY_HOME/ledger.db`, else
+ * `~/.deputy/ledger.db` (the directory is created). WAL mode; `busyTimeout` (default 5 s) bounds how
+ * long a write waits for another process; `pollInterval` (default 10 ms) is how often `awaitAnswer`
+ * looks for an answer from another process.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SqliteOptions extends LedgerOptions {
+  readonly filename?: string | undefined
+  readonly busyTimeout?: Duration.DurationInput | undefined
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** Prefix of the ledger's tables (default `deputy_ledger_`). */
+  readonly tablePrefix?: string | undefined
+}
+
+/**
+ * Options of the PostgreSQL ledger: a connection URL, and the table prefix (default `deputy_ledger_`).
+ * Answers from other processes arrive through LISTEN/NOTIFY.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PgOptions extends LedgerOptions {
+  readonly url: string
+  readonly tablePrefix?: string | undefined
+  /** At most this many connections (default 4). */
+  readonly maxConnections?: number | undefined
+}
+
+/**
+ * The default SQLite file: `$DEPUTY_HOME/ledger.db`, else `~/.deputy/ledger.db`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const defaultFilename = (env: Record<string, string | undefined> = process.env): string =>
+  sqlLayers.defaultFilename(env)
+
+/**
+ * The sha-256 (hex) of a request's canonical JSON (keys sorted, no whitespace).
+ *
+ * @since 0.2.0
+ * @category hashing
+ */
+export const digest = (request: ApprovalRequest.ApprovalRequest): string => internal.digestOf(request)
+
+/**
+ * The port (`yield* ApprovalLedger`), with its layers as statics.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class ApprovalLedger extends Context.Tag("@deputy/ledger/ApprovalLedger")<
+  ApprovalLedger,
+  ApprovalLedgerService
+>() {
+  /** An in-memory ledger (tests; one process). */
+  static readonly layerMemory = (options: LedgerOptions = {}): Layer.Layer<ApprovalLedger> =>
+    Layer.effect(ApprovalLedger, memory.make(options))
+
+  /** The embedded SQLite ledger (see `SqliteOptions`). */
+  static readonly layerSqlite = (options: SqliteOptions = {}): Layer.Layer<ApprovalLedger, LedgerError> =>
+    Layer.scoped(ApprovalLedger, sqlLayers.makeSqlite(options))
+
+  /** A PostgreSQL ledger shared by several machines (see `PgOptions`). */
+  static readonly layerPg = (options: PgOptions): Layer.Layer<ApprovalLedger, LedgerError> =>
+    Layer.scoped(ApprovalLedger, sqlLayers.makePg(options))
+
+  /**
+   * The `Approvals` middleware as a layer: wraps the `Approvals` below it (see
+   * `ApprovalLedgerService.approvals`).
+   */
+  static readonly layerApprovals = (
+    options: MiddlewareOptions = {}
+  ): Layer.Layer<Approvals, never, Approvals | ApprovalLedger> => layerApprovals(options)
+
+  /** @see {@link digest} */
+  static readonly digest = digest
+  /** @see {@link defaultFilename} */
+  static readonly defaultFilename = defaultFilename
+}
+
+/**
+ * The `Approvals` middleware as a layer: records every request in the `ApprovalLedger` before asking the
+ * `Approvals` below it, and its settlement after.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerApprovals = (
+  options: MiddlewareOptions = {}
+): Layer.Layer<Approvals, never, Approvals | ApprovalLedger> =>
+  Layer.effect(
+    Approvals,
+    Effect.gen(function*() {
+      const ledger = yield* ApprovalLedger
+      const inner = yield* Approvals
+      return ledger.approvals(inner, options)
+    })
+  )

@@ -1,0 +1,98 @@
+/**
+ * How an answer turns into the op a child receives and the outcome it stands for: the same rules as the
+ * delegate's request routing (SPEC §2.1 answer ids), kept beside the ledger so its records name the
+ * exact op.
+ */
+import type { ApprovalInbox, ApprovalRequest } from "@deputy/core"
+import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import { noAnswers, noPermissionsGranted } from "@deputy/protocol"
+import { isApproval } from "@deputy/protocol"
+import * as Option from "effect/Option"
+
+type InboxAnswer = ApprovalInbox.InboxAnswer
+type Outcome = ApprovalRequest.ApprovalOutcome
+
+const outcomeOfDecision = (decision: ReviewDecision): Outcome => {
+  if (decision === "approved_for_session") return "approved_for_session"
+  if (decision === "abort") return "aborted"
+  if (decision === "timed_out") return "timed_out"
+  return isApproval(decision) ? "approved" : "denied"
+}
+
+/** The op that carries `decision` to the child for a command or patch request. */
+export const decisionOp = (
+  request: ApprovalRequest.CommandApproval | ApprovalRequest.PatchApproval,
+  decision: ReviewDecision
+): Op =>
+  request.kind === "command"
+    ? {
+      type: "exec_approval",
+      id: request.event.approval_id ?? request.event.call_id,
+      turn_id: request.turnId,
+      decision
+    }
+    : { type: "patch_approval", id: request.event.call_id, decision }
+
+/** The op and outcome an answer resolves to for a request (`undefined` if the kinds do not match). */
+export const resolve = (
+  request: ApprovalRequest.ApprovalRequest,
+  answer: InboxAnswer
+): { readonly op: Op; readonly outcome: Outcome } | undefined => {
+  switch (request.kind) {
+    case "command":
+    case "patch":
+      return answer._tag === "Decision"
+        ? { op: decisionOp(request, answer.decision), outcome: outcomeOfDecision(answer.decision) }
+        : undefined
+    case "permissions": {
+      if (answer._tag !== "Permissions") return undefined
+      const response: RequestPermissionsResponse = Option.getOrElse(answer.response, () => noPermissionsGranted)
+      return {
+        op: { type: "request_permissions_response", id: request.event.call_id, response },
+        outcome: Option.isNone(answer.response)
+          ? "denied"
+          : answer.response.value.scope === "session"
+          ? "approved_for_session"
+          : "approved"
+      }
+    }
+    case "user_input": {
+      if (answer._tag !== "UserInput") return undefined
+      const response: RequestUserInputResponse = Option.getOrElse(answer.response, () => noAnswers)
+      return {
+        op: { type: "user_input_answer", id: request.turnId, response },
+        outcome: Option.isNone(answer.response) ? "denied" : "approved"
+      }
+    }
+  }
+}
+
+/** The answer a request gets when nobody could decide it (fail closed): deny, grant nothing, no answers. */
+export const defaultAnswer = (request: ApprovalRequest.ApprovalRequest): InboxAnswer =>
+  request.kind === "command" || request.kind === "patch"
+    ? { _tag: "Decision", decision: "denied" }
+    : request.kind === "permissions"
+    ? { _tag: "Permissions", response: Option.none() }
+    : { _tag: "UserInput", response: Option.none() }
+
+/** The answer when a request's deadline passed: `timed_out` for decisions, nothing granted otherwise. */
+export const timedOutAnswer = (request: ApprovalRequest.ApprovalRequest): InboxAnswer =>
+  request.kind === "command" || request.kind === "patch"
+    ? { _tag: "Decision", decision: "timed_out" }
+    : defaultAnswer(request)
+
+/** The JSON form of an answer (an `Option` as its value or `null`). */
+export const encodeAnswer = (answer: InboxAnswer): unknown =>
+  answer._tag === "Decision"
+    ? { _tag: "Decision", decision: answer.decision }
+    : { _tag: answer._tag, response: Option.getOrNull(answer.response as Option.Option<unknown>) }
+
+/** Reads an answer back from its JSON form. */
+export const decodeAnswer = (json: unknown): InboxAnswer => {
+  const value = json as { readonly _tag: string; readonly decision?: ReviewDecision; readonly response?: unknown }
+  if (value._tag === "Decision") return { _tag: "Decision", decision: value.decision! }
+  if (value._tag === "Permissions") {
+    return { _tag: "Permissions", response: Option.fromNullable(value.response as RequestPermissionsResponse | null) }
+  }
+  return { _tag: "UserInput", response: Option.fromNullable(value.response as RequestUserInputResponse | null) }
+}

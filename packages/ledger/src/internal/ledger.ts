@@ -1,0 +1,739 @@
+/**
+ * The ledger's logic over a storage port (`Store`): entries, the hash chain, first-answer-wins, the
+ * Approvals middleware. The memory and SQL layers only implement `Store`.
+ */
+import type { ApprovalInbox, ApprovalRequest, ApprovalsService } from "@deputy/core"
+import { DecidedBy } from "@deputy/core"
+import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { createHash, randomUUID } from "node:crypto"
+import * as os from "node:os"
+import type {
+  ApprovalLedgerService,
+  EntryData,
+  EntryFilter,
+  EntryType,
+  LedgerDecision,
+  LedgerEntry,
+  LedgerError,
+  LedgerOptions,
+  LedgerOutcome,
+  MiddlewareOptions,
+  PendingEntry,
+  PendingFilter,
+  ProcessIdentity,
+  VerifyResult
+} from "../ApprovalLedger.js"
+import {
+  AlreadyDecided,
+  AlreadySettled,
+  AnswerMismatch,
+  AnswerTooLate,
+  LedgerUnavailable,
+  UnknownRequest
+} from "../ApprovalLedger.js"
+import { decodeAnswer, defaultAnswer, encodeAnswer, resolve, timedOutAnswer } from "./answers.js"
+
+type InboxAnswer = ApprovalInbox.InboxAnswer
+type Request = ApprovalRequest.ApprovalRequest
+
+// ---------------------------------------------------------------------------------------------------------
+// canonical JSON and hashes
+
+/** JSON with object keys sorted at every level and `undefined` members left out: one text per value. */
+export const canonical = (value: unknown): string => {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number" && !Number.isFinite(value)) return "null"
+    return value === undefined ? "null" : JSON.stringify(value)
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => item === undefined ? "null" : canonical(item)).join(",")}]`
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort()
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(record[key])}`).join(",")}}`
+}
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
+
+/** The digest of a request: sha-256 of its canonical JSON. */
+export const digestOf = (request: Request): string => sha256(canonical(request))
+
+/** The `prevHash` of the first entry. */
+export const genesis = "0".repeat(64)
+
+// ---------------------------------------------------------------------------------------------------------
+// rows and the storage port
+
+/** An entry as the service asks to append it. */
+export interface NewRow {
+  readonly type: EntryType
+  readonly requestId: string
+  /** `<requestId>/pending|decided|settled` for the entries a request may have once; unique. */
+  readonly key: string | null
+  readonly delegateId: string
+  readonly kind: string
+  readonly outcome: string | null
+  /** `DecidedBy` as canonical JSON. */
+  readonly decidedBy: string | null
+  readonly decidedByTag: string | null
+  readonly host: string
+  readonly pid: number
+  readonly runId: string
+  readonly traceId: string | null
+  readonly digest: string
+  /** `EntryData` as canonical JSON. */
+  readonly data: string
+}
+
+/** An entry as stored. */
+export interface Row extends NewRow {
+  readonly seq: number
+  readonly at: number
+  readonly prevHash: string
+  readonly hash: string
+}
+
+/** The hash of a row: sha-256 of the canonical JSON of all its fields but `hash`. */
+export const hashOf = (row: Omit<Row, "hash">): string =>
+  sha256(canonical({
+    seq: row.seq,
+    at: row.at,
+    type: row.type,
+    requestId: row.requestId,
+    key: row.key,
+    delegateId: row.delegateId,
+    kind: row.kind,
+    outcome: row.outcome,
+    decidedBy: row.decidedBy,
+    decidedByTag: row.decidedByTag,
+    host: row.host,
+    pid: row.pid,
+    runId: row.runId,
+    traceId: row.traceId,
+    digest: row.digest,
+    data: row.data,
+    prevHash: row.prevHash
+  }))
+
+/** Gives a new row its place in the chain. */
+export const seal = (row: NewRow, seq: number, at: number, prevHash: string): Row => {
+  const unsealed = { ...row, seq, at, prevHash }
+  return { ...unsealed, hash: hashOf(unsealed) }
+}
+
+/** What a `Store.select` returns. */
+export interface RowQuery {
+  readonly requestIds?: ReadonlyArray<string> | undefined
+  readonly delegateId?: string | undefined
+  readonly kind?: string | undefined
+  readonly types?: ReadonlyArray<EntryType> | undefined
+  readonly outcome?: string | undefined
+  readonly decidedByTag?: string | undefined
+  readonly since?: number | undefined
+  readonly until?: number | undefined
+  readonly afterSeq?: number | undefined
+  readonly limit?: number | undefined
+  readonly host?: string | undefined
+  readonly pid?: number | undefined
+  readonly runId?: string | undefined
+  /** Only `pending` rows of requests with no `decided` row. */
+  readonly open?: boolean | undefined
+}
+
+/** What a plan sees inside the append transaction. */
+export interface Tx {
+  /** Epoch ms of this transaction (every row appended gets it). */
+  readonly now: number
+  readonly rowsFor: (requestId: string) => Effect.Effect<ReadonlyArray<Row>, LedgerError>
+}
+
+/** The rows to append, and what to answer once they are committed (which may be a failure). */
+export interface Plan<A, E> {
+  readonly rows: ReadonlyArray<NewRow>
+  readonly result: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+}
+
+/** The storage port. `append` runs `plan` and appends its rows atomically, serialized with every writer. */
+export interface Store {
+  readonly target: string
+  readonly append: <A, E>(
+    plan: (tx: Tx) => Effect.Effect<Plan<A, E>, E | LedgerError>
+  ) => Effect.Effect<A, E | LedgerError>
+  readonly select: (query: RowQuery) => Effect.Effect<ReadonlyArray<Row>, LedgerError>
+  /** The last entry's seq and hash as the store's head records them (0 and `genesis` when empty). */
+  readonly head: Effect.Effect<{ readonly seq: number; readonly hash: string }, LedgerError>
+  /** Waits until the request has a `decided` row and returns it. */
+  readonly awaitDecided: (requestId: string) => Effect.Effect<Row, LedgerError>
+}
+
+/** Filters rows in memory the way the SQL stores do in their `WHERE`. */
+export const matches = (row: Row, query: RowQuery): boolean =>
+  (query.requestIds === undefined || query.requestIds.includes(row.requestId)) &&
+  (query.delegateId === undefined || row.delegateId === query.delegateId) &&
+  (query.kind === undefined || row.kind === query.kind) &&
+  (query.types === undefined || query.types.includes(row.type)) &&
+  (query.outcome === undefined || row.outcome === query.outcome) &&
+  (query.decidedByTag === undefined || row.decidedByTag === query.decidedByTag) &&
+  (query.since === undefined || row.at >= query.since) &&
+  (query.until === undefined || row.at < query.until) &&
+  (query.afterSeq === undefined || row.seq > query.afterSeq) &&
+  (query.host === undefined || row.host === query.host) &&
+  (query.pid === undefined || row.pid === query.pid) &&
+  (query.runId === undefined || row.runId === query.runId)
+
+// ---------------------------------------------------------------------------------------------------------
+// entries
+
+/** This process, with a fresh run id unless given. */
+export const processIdentity = (options: LedgerOptions = {}): ProcessIdentity => ({
+  host: options.process?.host ?? os.hostname(),
+  pid: options.process?.pid ?? process.pid,
+  runId: options.process?.runId ?? randomUUID()
+})
+
+/** Reads a stored row as an entry. */
+export const toEntry = (row: Row): LedgerEntry => ({
+  seq: row.seq,
+  at: row.at,
+  type: row.type,
+  requestId: row.requestId,
+  delegateId: row.delegateId,
+  kind: row.kind as ApprovalRequest.ApprovalKind,
+  ...(row.outcome === null ? {} : { outcome: row.outcome as LedgerOutcome }),
+  ...(row.decidedBy === null ? {} : { decidedBy: JSON.parse(row.decidedBy) as DecidedBy.DecidedBy }),
+  process: { host: row.host, pid: row.pid, runId: row.runId },
+  ...(row.traceId === null ? {} : { traceId: row.traceId }),
+  digest: row.digest,
+  data: JSON.parse(row.data) as EntryData,
+  prevHash: row.prevHash,
+  hash: row.hash
+})
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === "string" ? error : canonical(error)
+
+/** Wraps a storage failure. */
+export const unavailable = (target: string, operation: string) => (cause: unknown): LedgerUnavailable =>
+  new LedgerUnavailable({ target, operation, reason: causeText(cause) })
+
+const causeText = (cause: unknown): string => {
+  const inner = (cause as { readonly cause?: unknown })?.cause
+  const text = errorText(cause)
+  return inner !== undefined && inner !== cause ? `${text}: ${causeText(inner)}` : text
+}
+
+const answerFromOp = (op: Op): InboxAnswer => {
+  const value = op as { readonly type: string; readonly decision?: ReviewDecision; readonly response?: unknown }
+  switch (value.type) {
+    case "exec_approval":
+    case "patch_approval":
+      return { _tag: "Decision", decision: value.decision ?? "abort" }
+    case "request_permissions_response":
+      return { _tag: "Permissions", response: Option.some(value.response as RequestPermissionsResponse) }
+    case "user_input_answer":
+      return { _tag: "UserInput", response: Option.some(value.response as RequestUserInputResponse) }
+    default:
+      return { _tag: "Decision", decision: "abort" }
+  }
+}
+
+const answerName = (answer: InboxAnswer): string =>
+  answer._tag === "Decision" ? "decision" : answer._tag === "Permissions" ? "permissions" : "user input"
+
+interface Writer {
+  readonly process: ProcessIdentity
+}
+
+const baseRow = (
+  writer: Writer,
+  type: EntryType,
+  request: Pick<Request, "id" | "delegateId" | "kind">,
+  digest: string,
+  fields: Partial<Omit<NewRow, "data">> & { readonly data: EntryData }
+): NewRow => ({
+  type,
+  requestId: request.id,
+  key: fields.key ?? null,
+  delegateId: request.delegateId,
+  kind: request.kind,
+  outcome: fields.outcome ?? null,
+  decidedBy: fields.decidedBy ?? null,
+  decidedByTag: fields.decidedByTag ?? null,
+  host: writer.process.host,
+  pid: writer.process.pid,
+  runId: writer.process.runId,
+  traceId: fields.traceId ?? null,
+  digest,
+  data: canonical(fields.data)
+})
+
+const decidedByFields = (decidedBy: DecidedBy.DecidedBy) => ({
+  decidedBy: canonical(decidedBy),
+  decidedByTag: decidedBy._tag
+})
+
+const decisionOf = (row: Row): LedgerDecision => {
+  const entry = toEntry(row)
+  return {
+    requestId: row.requestId,
+    answer: decodeAnswer(entry.data.answer),
+    decidedBy: entry.decidedBy!,
+    at: row.at,
+    process: entry.process,
+    entry
+  }
+}
+
+const find = (rows: ReadonlyArray<Row>, type: EntryType) => rows.find((row) => row.type === type)
+
+const requestOf = (pending: Row): Request => (JSON.parse(pending.data) as EntryData).request!
+
+const pendingEntryOf = (row: Row): PendingEntry => {
+  const entry = toEntry(row)
+  return {
+    entry,
+    request: entry.data.request!,
+    ...(entry.data.deadlineAt === undefined ? {} : { deadlineAt: entry.data.deadlineAt })
+  }
+}
+
+const verifyRows = (
+  rows: ReadonlyArray<Row>,
+  state: { expectedSeq: number; prevHash: string }
+): { readonly seq: number; readonly reason: string } | undefined => {
+  for (const row of rows) {
+    if (row.seq !== state.expectedSeq) {
+      return {
+        seq: state.expectedSeq,
+        reason: row.seq > state.expectedSeq
+          ? `entry ${state.expectedSeq} is missing (the next entry is ${row.seq})`
+          : `entry ${row.seq} appears out of order`
+      }
+    }
+    if (row.prevHash !== state.prevHash) {
+      return { seq: row.seq, reason: "its previous-entry hash does not match the entry before it" }
+    }
+    const { hash: _hash, ...unsealed } = row
+    if (hashOf(unsealed) !== row.hash) return { seq: row.seq, reason: "its content does not match its hash" }
+    state.expectedSeq = row.seq + 1
+    state.prevHash = row.hash
+  }
+  return undefined
+}
+
+const verifyPage = 1000
+
+/** The ledger service over a store. */
+export const makeService = (store: Store, process: ProcessIdentity): ApprovalLedgerService => {
+  const writer: Writer = { process }
+
+  const recordPending: ApprovalLedgerService["recordPending"] = (request, meta = {}) =>
+    store.append((tx) =>
+      Effect.map(tx.rowsFor(request.id), (rows): Plan<LedgerEntry, never> => {
+        const existing = find(rows, "pending")
+        if (existing !== undefined) return { rows: [], result: () => Effect.succeed(toEntry(existing)) }
+        const row = baseRow(writer, "pending", request, digestOf(request), {
+          key: `${request.id}/pending`,
+          traceId: meta.traceId ?? null,
+          data: { request, deadlineAt: meta.deadlineAt }
+        })
+        return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+      })
+    )
+
+  const recordWarning: ApprovalLedgerService["recordWarning"] = (id, reason) =>
+    store.append((tx) =>
+      Effect.map(tx.rowsFor(id), (rows): Plan<LedgerEntry, UnknownRequest> => {
+        const pending = find(rows, "pending")
+        if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
+        const row = baseRow(writer, "warning", requestOf(pending), pending.digest, {
+          traceId: pending.traceId,
+          data: { reason }
+        })
+        return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+      })
+    )
+
+  const recordSettled: ApprovalLedgerService["recordSettled"] = (settlement, meta = {}) =>
+    store.append((tx) =>
+      Effect.map(tx.rowsFor(settlement.request.id), (rows): Plan<LedgerEntry, AlreadySettled> => {
+        const request = settlement.request
+        const settled = find(rows, "settled")
+        if (settled !== undefined) {
+          return {
+            rows: [],
+            result: () => Effect.fail(new AlreadySettled({ id: request.id, outcome: settled.outcome ?? "unknown" }))
+          }
+        }
+        const pending = find(rows, "pending")
+        const digest = pending?.digest ?? digestOf(request)
+        const traceId = meta.traceId ?? pending?.traceId ?? null
+        const out: Array<NewRow> = []
+        if (pending === undefined) {
+          out.push(baseRow(writer, "pending", request, digest, {
+            key: `${request.id}/pending`,
+            traceId,
+            data: { request }
+          }))
+        }
+        if (find(rows, "decided") === undefined) {
+          out.push(baseRow(writer, "decided", request, digest, {
+            key: `${request.id}/decided`,
+            outcome: settlement.outcome,
+            ...decidedByFields(settlement.decidedBy),
+            traceId,
+            data: { answer: encodeAnswer(answerFromOp(settlement.answer)) }
+          }))
+        }
+        out.push(baseRow(writer, "settled", request, digest, {
+          key: `${request.id}/settled`,
+          outcome: settlement.outcome,
+          ...decidedByFields(settlement.decidedBy),
+          traceId,
+          data: { op: settlement.answer, waitedMs: settlement.waitedMs, reason: settlement.reason }
+        }))
+        return { rows: out, result: (sealed) => Effect.succeed(toEntry(sealed[sealed.length - 1])) }
+      })
+    )
+
+  type AnswerError = AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch
+
+  /** Claims the decision. `checkDeadline`: refuse it after the pending deadline (answers from elsewhere). */
+  const claim = (
+    id: string,
+    answer: InboxAnswer,
+    decidedBy: DecidedBy.DecidedBy,
+    checkDeadline: boolean,
+    outcomeOverride?: LedgerOutcome
+  ) =>
+    store.append((tx) =>
+      Effect.map(tx.rowsFor(id), (rows): Plan<LedgerDecision, AnswerError> => {
+        const pending = find(rows, "pending")
+        if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
+        const request = requestOf(pending)
+        const resolved = resolve(request, answer)
+        if (resolved === undefined) {
+          return {
+            rows: [],
+            result: () => Effect.fail(new AnswerMismatch({ id, kind: request.kind, answer: answerName(answer) }))
+          }
+        }
+        const rejected = (reason: string) =>
+          baseRow(writer, "rejected", request, pending.digest, {
+            ...decidedByFields(decidedBy),
+            traceId: pending.traceId,
+            data: { answer: encodeAnswer(answer), reason }
+          })
+        const decided = find(rows, "decided")
+        if (decided !== undefined) {
+          const winner = toEntry(decided)
+          return {
+            rows: [rejected("already decided")],
+            result: () =>
+              Effect.fail(
+                new AlreadyDecided({
+                  id,
+                  decidedBy: winner.decidedBy,
+                  at: winner.at,
+                  ...(winner.outcome === undefined ? {} : { outcome: winner.outcome })
+                })
+              )
+          }
+        }
+        const deadlineAt = (JSON.parse(pending.data) as EntryData).deadlineAt
+        if (checkDeadline && deadlineAt !== undefined && tx.now > deadlineAt) {
+          return {
+            rows: [rejected("late: after the deadline")],
+            result: () => Effect.fail(new AnswerTooLate({ id, deadlineAt, at: tx.now }))
+          }
+        }
+        const row = baseRow(writer, "decided", request, pending.digest, {
+          key: `${id}/decided`,
+          outcome: outcomeOverride ?? resolved.outcome,
+          ...decidedByFields(decidedBy),
+          traceId: pending.traceId,
+          data: { answer: encodeAnswer(answer) }
+        })
+        return { rows: [row], result: (sealed) => Effect.succeed(decisionOf(sealed[0])) }
+      })
+    )
+
+  const answer: ApprovalLedgerService["answer"] = (id, value, decidedBy) => claim(id, value, decidedBy, true)
+
+  const decision: ApprovalLedgerService["decision"] = (id) =>
+    Effect.map(
+      store.select({ requestIds: [id], types: ["decided"] }),
+      (rows) => rows.length === 0 ? undefined : decisionOf(rows[0])
+    )
+
+  const awaitAnswer: ApprovalLedgerService["awaitAnswer"] = (id) => Effect.map(store.awaitDecided(id), decisionOf)
+
+  const pendingQuery = (filter: PendingFilter): RowQuery => ({
+    requestIds: filter.requestIds,
+    delegateId: filter.delegateId,
+    kind: filter.kind,
+    host: filter.host,
+    pid: filter.pid,
+    runId: filter.runId,
+    types: ["pending"],
+    open: true
+  })
+
+  const pending: ApprovalLedgerService["pending"] = (filter = {}) =>
+    Effect.map(store.select(pendingQuery(filter)), (rows) => rows.map(pendingEntryOf))
+
+  const settleOneLost = (id: string, reason: string) =>
+    store.append((tx) =>
+      Effect.map(tx.rowsFor(id), (rows): Plan<Option.Option<LedgerEntry>, never> => {
+        const pendingRow = find(rows, "pending")
+        if (pendingRow === undefined || find(rows, "decided") !== undefined) {
+          return { rows: [], result: () => Effect.succeed(Option.none()) }
+        }
+        const request = requestOf(pendingRow)
+        const decidedBy: DecidedBy.DecidedBy = { _tag: "Cancelled", reason }
+        const fallback = defaultAnswer(request)
+        const op = resolve(request, fallback)!.op
+        const common = { ...decidedByFields(decidedBy), traceId: pendingRow.traceId, outcome: "lost" }
+        return {
+          rows: [
+            baseRow(writer, "decided", request, pendingRow.digest, {
+              ...common,
+              key: `${id}/decided`,
+              data: { answer: encodeAnswer(fallback), reason }
+            }),
+            baseRow(writer, "settled", request, pendingRow.digest, {
+              ...common,
+              key: `${id}/settled`,
+              data: { op, waitedMs: tx.now - pendingRow.at, reason }
+            })
+          ],
+          result: (sealed) => Effect.succeed(Option.some(toEntry(sealed[1])))
+        }
+      })
+    )
+
+  const settleLost: ApprovalLedgerService["settleLost"] = (filter, reason) =>
+    Effect.gen(function*() {
+      const open = yield* store.select(pendingQuery(filter))
+      const settled: Array<LedgerEntry> = []
+      for (const row of open) {
+        const entry = yield* settleOneLost(row.requestId, reason)
+        if (Option.isSome(entry)) settled.push(entry.value)
+      }
+      return settled
+    })
+
+  const list: ApprovalLedgerService["list"] = (filter: EntryFilter = {}) =>
+    Effect.map(
+      store.select({
+        requestIds: filter.requestId === undefined ? undefined : [filter.requestId],
+        delegateId: filter.delegateId,
+        kind: filter.kind,
+        types: filter.type === undefined ? undefined : typeof filter.type === "string" ? [filter.type] : filter.type,
+        outcome: filter.outcome,
+        decidedByTag: filter.decidedBy,
+        since: filter.since,
+        until: filter.until,
+        afterSeq: filter.afterSeq,
+        limit: filter.limit
+      }),
+      (rows) => rows.map(toEntry)
+    )
+
+  const verify: Effect.Effect<VerifyResult, LedgerError> = Effect.gen(function*() {
+    const head = yield* store.head
+    const state = { expectedSeq: 1, prevHash: genesis }
+    while (true) {
+      const rows = yield* store.select({ afterSeq: state.expectedSeq - 1, limit: verifyPage })
+      const broken = verifyRows(rows, state)
+      if (broken !== undefined) return { _tag: "Broken", entries: state.expectedSeq - 1, ...broken } as const
+      if (rows.length < verifyPage) break
+    }
+    const entries = state.expectedSeq - 1
+    if (head.seq !== entries || head.hash !== state.prevHash) {
+      return {
+        _tag: "Broken",
+        entries,
+        seq: entries + 1,
+        reason: `the ledger's head records ${head.seq} entries but ${entries} were found (entries were removed)`
+      } as const
+    }
+    return { _tag: "Intact", entries, lastHash: state.prevHash } as const
+  })
+
+  const service: ApprovalLedgerService = {
+    process,
+    target: store.target,
+    recordPending,
+    recordWarning,
+    recordSettled,
+    answer,
+    decision,
+    awaitAnswer,
+    pending,
+    settleLost,
+    list,
+    verify,
+    approvals: (inner, options) => middleware(service, claim, inner, options)
+  }
+  return service
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the Approvals middleware
+
+type Claim = (
+  id: string,
+  answer: InboxAnswer,
+  decidedBy: DecidedBy.DecidedBy,
+  checkDeadline: boolean,
+  outcomeOverride?: LedgerOutcome
+) => Effect.Effect<LedgerDecision, LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch>
+
+const defaultRecordTimeout = Duration.seconds(5)
+
+const middleware = (
+  ledger: ApprovalLedgerService,
+  claim: Claim,
+  inner: ApprovalsService,
+  options: MiddlewareOptions = {}
+): ApprovalsService => {
+  const recordTimeout = Duration.decode(options.recordTimeout ?? defaultRecordTimeout)
+  const deadlineMs = options.deadline === undefined ? undefined : Duration.toMillis(Duration.decode(options.deadline))
+  const warnAt = Math.min(Math.max(options.warnAt ?? 0.8, 0), 1)
+
+  const bounded = <A, E>(effect: Effect.Effect<A, E>, what: string) =>
+    effect.pipe(
+      Effect.timeoutFail({
+        duration: recordTimeout,
+        onTimeout: () =>
+          new LedgerUnavailable({
+            target: ledger.target,
+            operation: what,
+            reason: `no answer within ${Duration.format(recordTimeout)}`
+          })
+      })
+    )
+
+  /** Claims in-process decisions; if another answer won, that one is the decision. */
+  const claimOrWinner = (id: string, answer: InboxAnswer, decidedBy: DecidedBy.DecidedBy, outcome?: LedgerOutcome) =>
+    claim(id, answer, decidedBy, false, outcome).pipe(
+      Effect.catchTag("AlreadyDecided", () => ledger.awaitAnswer(id))
+    )
+
+  const ask = <A>(
+    request: Request,
+    askInner: Effect.Effect<DecidedBy.Answer<A>>,
+    toInbox: (value: A) => InboxAnswer,
+    fromInbox: (answer: InboxAnswer) => A
+  ): Effect.Effect<DecidedBy.Answer<A>> =>
+    Effect.gen(function*() {
+      const failClosed = (error: unknown) => {
+        const text = errorText(error)
+        return Effect.zipRight(
+          Effect.logError(`approval ledger: ${text}; answering ${request.id} with the fail-closed default`),
+          options.onFailure === undefined ? Effect.void : options.onFailure(request, error)
+        ).pipe(Effect.as(DecidedBy.decided(fromInbox(defaultAnswer(request)), { _tag: "ServiceFailed", error: text })))
+      }
+      const started = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      const span = yield* Effect.option(Effect.currentSpan)
+      const traceId = Option.isSome(span) ? span.value.traceId : undefined
+      const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs
+      const recorded = yield* Effect.either(bounded(ledger.recordPending(request, { traceId, deadlineAt }), "record"))
+      if (recorded._tag === "Left") return yield* failClosed(recorded.left)
+
+      const fromInner = Effect.flatMap(askInner, (given) => {
+        const { decidedBy, value } = DecidedBy.split(given, "Approvals")
+        return claimOrWinner(request.id, toInbox(value), decidedBy)
+      })
+      const racers: Array<Effect.Effect<LedgerDecision, unknown>> = [fromInner]
+      if (options.remote === true) racers.push(ledger.awaitAnswer(request.id))
+      if (deadlineMs !== undefined) {
+        racers.push(
+          Effect.sleep(Duration.millis(deadlineMs * warnAt)).pipe(
+            Effect.zipRight(
+              warnAt < 1
+                ? Effect.ignore(ledger.recordWarning(
+                  request.id,
+                  `the deadline (${Math.round(deadlineMs)} ms) passes in ${Math.round(deadlineMs * (1 - warnAt))} ms`
+                ))
+                : Effect.void
+            ),
+            Effect.zipRight(Effect.sleep(Duration.millis(deadlineMs * (1 - warnAt)))),
+            Effect.zipRight(
+              claimOrWinner(request.id, timedOutAnswer(request), { _tag: "Deadline", afterMs: deadlineMs }, "timed_out")
+            )
+          )
+        )
+      }
+      const decided = yield* Effect.either(racers.length === 1 ? fromInner : Effect.raceAll(racers)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
+            Effect.flatMap((now) => {
+              const abort = request.kind === "command" || request.kind === "patch"
+                ? { _tag: "Decision", decision: "abort" } as const
+                : defaultAnswer(request)
+              return bounded(
+                ledger.recordSettled({
+                  request,
+                  outcome: "aborted",
+                  decidedBy: { _tag: "Cancelled", reason: "the delegate stopped waiting" },
+                  reason: "the delegate stopped waiting (shutdown or its own deadline)",
+                  waitedMs: now - started,
+                  answer: resolve(request, abort)!.op
+                }, { traceId }),
+                "record"
+              )
+            }),
+            Effect.ignore
+          )
+        )
+      )
+      if (decided._tag === "Left") return yield* failClosed(decided.left)
+      const winner = decided.right
+      const resolved = resolve(request, winner.answer)
+      if (resolved === undefined) {
+        return yield* failClosed(`the recorded answer does not fit the ${request.kind} request`)
+      }
+      const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      const settled = yield* Effect.either(bounded(
+        ledger.recordSettled({
+          request,
+          outcome: winner.decidedBy._tag === "Deadline" ? "timed_out" : resolved.outcome,
+          decidedBy: winner.decidedBy,
+          waitedMs: now - started,
+          answer: resolved.op
+        }, { traceId }),
+        "record"
+      ))
+      if (settled._tag === "Left" && settled.left._tag !== "AlreadySettled") return yield* failClosed(settled.left)
+      return DecidedBy.decided(fromInbox(winner.answer), winner.decidedBy)
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError(`approval ledger: ${Cause.pretty(Cause.die(defect))}`).pipe(
+          Effect.as(DecidedBy.decided(fromInbox(defaultAnswer(request)), {
+            _tag: "ServiceFailed",
+            error: errorText(defect)
+          }))
+        )
+      )
+    )
+
+  const decisionOfAnswer = (answer: InboxAnswer): ReviewDecision =>
+    answer._tag === "Decision" ? answer.decision : "denied"
+  const responseOf = <A>(answer: InboxAnswer): Option.Option<A> =>
+    answer._tag === "Decision" ? Option.none() : answer.response as unknown as Option.Option<A>
+
+  return {
+    command: (request) =>
+      ask(request, inner.command(request), (decision) => ({ _tag: "Decision", decision }), decisionOfAnswer),
+    patch: (request) =>
+      ask(request, inner.patch(request), (decision) => ({ _tag: "Decision", decision }), decisionOfAnswer),
+    permissions: (request) =>
+      ask(request, inner.permissions(request), (response) => ({ _tag: "Permissions", response }), responseOf),
+    userInput: (request) =>
+      ask(request, inner.userInput(request), (response) => ({ _tag: "UserInput", response }), responseOf)
+  }
+}
