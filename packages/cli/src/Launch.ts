@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { AgentSpawner, SpawnError } from "@deputy/core"
+import type { LedgerError } from "@deputy/ledger"
 import type { SubAgentSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
@@ -17,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ApprovalSetup from "./ApprovalSetup.js"
 import { RunFailed, UsageError } from "./Errors.js"
+import * as LedgerSetup from "./LedgerSetup.js"
 import * as Output from "./Output.js"
 import * as PolicyFile from "./PolicyFile.js"
 import * as Reporter from "./Reporter.js"
@@ -40,6 +42,8 @@ export interface LaunchOptions {
   readonly policy: Option.Option<string>
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
+  /** `--ledger`: where requests are recorded (absent: the default SQLite file). @since 0.2.0 */
+  readonly ledger?: Option.Option<string> | undefined
   /** Lines shown before the run (not in JSON output). */
   readonly banner?: ReadonlyArray<string> | undefined
 }
@@ -80,7 +84,7 @@ export const launch = <E extends { readonly message: string }, R>(
   agent: Layer.Layer<AgentSpawner, E, R>
 ): Effect.Effect<
   void,
-  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | E,
+  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | LedgerError | E,
   R | FileSystem.FileSystem | Terminal.Terminal
 > =>
   Effect.gen(function*() {
@@ -91,7 +95,20 @@ export const launch = <E extends { readonly message: string }, R>(
     const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
 
     const display = Reporter.layerFor(options).pipe(Layer.provideMerge(Output.layer({ statusLine: !options.json })))
-    const approvals = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
+    // Every request is recorded in the ledger (unless --ledger off), which then owns the deadline.
+    const ledger = yield* LedgerSetup.parse(options.ledger ?? Option.none(), "run")
+    if (ledger._tag === "Off" && mode === "inbox") {
+      return yield* new UsageError({
+        message: "--approval inbox needs a ledger to wait in; drop --ledger off (or give sqlite:PATH, postgres:URL)"
+      })
+    }
+    const approvals = ledger._tag === "Off"
+      ? ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
+      : ApprovalSetup.layerRecorded(setup, {
+        cwd: options.cwd,
+        onInterrupt: Signals.interruptSelf,
+        deadline: Option.getOrUndefined(options.approvalTimeout)
+      }).pipe(Layer.provide(LedgerSetup.layer(ledger)))
 
     const outcome = yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
@@ -105,7 +122,7 @@ export const launch = <E extends { readonly message: string }, R>(
         source: options.source,
         config: options.config,
         drainTimeout: Option.getOrUndefined(options.drainTimeout),
-        approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+        approvalTimeout: ledger._tag === "Off" ? Option.getOrUndefined(options.approvalTimeout) : undefined,
         approvals: setup,
         showPrompt: interactiveTerminal
       }).pipe(

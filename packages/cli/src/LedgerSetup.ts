@@ -378,8 +378,7 @@ export const resending = (
       Effect.flatMap(take(request), (taken) =>
         Option.match(taken, {
           onNone: () => ask(request),
-          onSome: ([from, value]) =>
-            Effect.as(onResent(request, from), DecidedBy.decided(value as A, from.decidedBy))
+          onSome: ([from, value]) => Effect.as(onResent(request, from), DecidedBy.decided(value as A, from.decidedBy))
         }))
     return {
       command: route(inner.command),

@@ -21,6 +21,7 @@ import type { ApprovalMode } from "./ApprovalSetup.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
+import * as LedgerSetup from "./LedgerSetup.js"
 
 /**
  * The options as parsed, before they are checked together.
@@ -46,6 +47,8 @@ export interface Parsed {
   readonly json: boolean
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
+  /** `--ledger`: where requests are recorded. @since 0.2.0 */
+  readonly ledger?: Option.Option<string> | undefined
   readonly prompt: ReadonlyArray<string>
 }
 
@@ -120,6 +123,7 @@ const options = {
   json: Flags.json,
   drainTimeout: Flags.drainTimeout,
   approvalTimeout: Flags.approvalTimeout,
+  ledger: LedgerSetup.option,
   prompt: Args.text({ name: "PROMPT" }).pipe(
     Args.withDescription("What the sub-agent should do (several words are joined with spaces)."),
     Args.repeated
@@ -229,7 +233,8 @@ export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError>
       approval: parsed.approval,
       policy: parsed.policy,
       drainTimeout: parsed.drainTimeout,
-      approvalTimeout: parsed.approvalTimeout
+      approvalTimeout: parsed.approvalTimeout,
+      ledger: parsed.ledger
     })
   })
 

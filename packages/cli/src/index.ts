@@ -45,3 +45,7 @@ export * as TerminalApprovals from "./TerminalApprovals.js"
 export * as Version from "./Version.js"
 /** @since 0.2.0 */
 export * as Text from "./Text.js"
+/** @since 0.2.0 */
+export * as LedgerCommands from "./LedgerCommands.js"
+/** @since 0.2.0 */
+export * as LedgerSetup from "./LedgerSetup.js"

@@ -316,8 +316,18 @@ export const ledgerCommands = {
         description: "Person | PolicyRule | Fixed | Default | Deadline | Cancelled | InboxClient | ...",
         group: "FILTER FLAGS"
       },
-      { name: "since", value: "TIME", description: "From this time: ISO 8601, or a duration ago (2h)", group: "FILTER FLAGS" },
-      { name: "until", value: "TIME", description: "Up to this time: ISO 8601, or a duration ago", group: "FILTER FLAGS" },
+      {
+        name: "since",
+        value: "TIME",
+        description: "From this time: ISO 8601, or a duration ago (2h)",
+        group: "FILTER FLAGS"
+      },
+      {
+        name: "until",
+        value: "TIME",
+        description: "Up to this time: ISO 8601, or a duration ago",
+        group: "FILTER FLAGS"
+      },
       { name: "limit", value: "N", description: "At most the last N entries (default: all)", group: "FILTER FLAGS" },
       { name: "verify", description: "Check the hash chain; report the first broken entry", group: "OUTPUT FLAGS" },
       ledgerJson("One JSON object per entry, one a line"),
@@ -493,7 +503,9 @@ export const check = (args: ReadonlyArray<string>): Checked => {
   if (first === "--version") return { _tag: "Version" }
   if (first === "run") return checkCommand(commands.run, rest)
   if (first === "demo") return checkCommand(commands.demo, rest)
-  if (Object.hasOwn(ledgerCommands, first)) return checkCommand(ledgerCommands[first as keyof typeof ledgerCommands], rest)
+  if (Object.hasOwn(ledgerCommands, first)) {
+    return checkCommand(ledgerCommands[first as keyof typeof ledgerCommands], rest)
+  }
   if (first.startsWith("-")) {
     const suggestion = closest(first.replace(/^-+/, ""), ["help", "version"])
     return invalid(
