@@ -11,7 +11,7 @@ import type { SubAgentSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -102,13 +102,34 @@ export const launch = <E extends { readonly message: string }, R>(
         message: "--approval inbox needs a ledger to wait in; drop --ledger off (or give sqlite:PATH, postgres:URL)"
       })
     }
-    const approvals = ledger._tag === "Off"
-      ? ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
-      : ApprovalSetup.layerRecorded(setup, {
-        cwd: options.cwd,
-        onInterrupt: Signals.interruptSelf,
-        deadline: Option.getOrUndefined(options.approvalTimeout)
-      }).pipe(Layer.provide(LedgerSetup.layer(ledger)))
+    const plain = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
+    // The default ledger that cannot be opened does not stop a run (it is said on stderr, and the run's
+    // requests are answered as without a ledger); one asked for, or needed by inbox, does.
+    const approvals = ledger._tag === "Off" ? plain : ApprovalSetup.layerRecorded(setup, {
+      cwd: options.cwd,
+      onInterrupt: Signals.interruptSelf,
+      deadline: Option.getOrUndefined(options.approvalTimeout)
+    }).pipe(
+      Layer.provide(LedgerSetup.layer(ledger)),
+      Layer.catchAll((error) =>
+        mode === "inbox" || Option.isSome(options.ledger ?? Option.none())
+          ? Layer.fail(error)
+          : Layer.unwrapEffect(Effect.as(
+            Effect.flatMap(Output.Output, (out) =>
+              out.note(
+                `${out.terminalStyle.yellow("ledger")}: ${error.message}; this run's requests are not recorded ` +
+                  "(--ledger off says so explicitly)"
+              )),
+            plain
+          ))
+      )
+    )
+    // The ledger owns the deadline (warning at 80 %, timed_out recorded as such); the delegate's own,
+    // a second later, only answers when the ledger could not.
+    const approvalTimeout = Option.getOrUndefined(options.approvalTimeout)
+    const delegateTimeout = ledger._tag === "Off" || approvalTimeout === undefined
+      ? approvalTimeout
+      : Duration.sum(approvalTimeout, Duration.seconds(1))
 
     const outcome = yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
@@ -122,7 +143,7 @@ export const launch = <E extends { readonly message: string }, R>(
         source: options.source,
         config: options.config,
         drainTimeout: Option.getOrUndefined(options.drainTimeout),
-        approvalTimeout: ledger._tag === "Off" ? Option.getOrUndefined(options.approvalTimeout) : undefined,
+        approvalTimeout: delegateTimeout,
         approvals: setup,
         showPrompt: interactiveTerminal
       }).pipe(
