@@ -197,19 +197,21 @@ describe("deputy: the ledger survives a parent killed with SIGKILL", () => {
     const mark = `live-${process.pid}-${Date.now()}`
     const first = startInbox(ledger, dir, mark, "run:echo live >> out.txt")
     const id = await first.waiting
-    const approved = await Cli.run(["approve", id, ...ledgerArgs(ledger)])
-    const answeredAt = Date.now()
-    assert.strictEqual(approved.code, 0, approved.stderr)
-    assert.notInclude(approved.stderr, "is gone")
-    // The child receives it: its command runs and the run completes.
-    const reached = await new Promise<number>((resolve) => {
+    // When the child acts on the answer: its command starts (the event reaches us through the parent).
+    const reached = new Promise<number>((resolve) => {
       const check = () => first.stdout().includes("exec_command_begin") ? resolve(Date.now()) : undefined
-      check()
       first.child.stdout.on("data", check)
     })
+    const approved = await Cli.run(["approve", id, ...ledgerArgs(ledger)])
+    assert.strictEqual(approved.code, 0, approved.stderr)
+    assert.notInclude(approved.stderr, "is gone")
+    const reachedAt = await reached
     assert.strictEqual(await first.exited, 0, first.stderr())
     assert.strictEqual(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "live\n")
+    const log = await Cli.run(["log", "--json", ...ledgerArgs(ledger)])
+    const decided = jsonLines(log.stdout).find((entry) => entry.type === "decided" && entry.requestId === id)
+    assert.deepInclude(decided?.decidedBy as object, { _tag: "Person", channel: "deputy approve" })
     // Not asserted (timed tests measure nothing): printed for the report.
-    console.log(`ledger-cli: answer (deputy approve exited) -> child acted on it: ${reached - answeredAt} ms`)
+    console.log(`ledger-cli: answer committed -> the child's command began: ${reachedAt - Number(decided?.at)} ms`)
   }, 60_000)
 })
