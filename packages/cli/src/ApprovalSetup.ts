@@ -13,8 +13,10 @@ import type * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { UsageError } from "./Errors.js"
 import * as LedgerSetup from "./LedgerSetup.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
@@ -280,3 +282,60 @@ export const layerRecorded = (
       })
     })
   ).pipe(Layer.provide(layer(setup, options)))
+
+/**
+ * The `Approvals` of a run and the delegate's own deadline, from `--ledger` (0.2.0): with a ledger,
+ * `layerRecorded` (the ledger owns `--approval-timeout`; the delegate's deadline, a second later, only
+ * answers when the ledger could not). The default ledger that cannot be opened does not stop a run (it
+ * is said on stderr, and requests are answered as without a ledger); one asked for, or needed by
+ * `inbox`, does. `inbox` with `--ledger off` is a usage error.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const forRun = (
+  setup: ApprovalSetup,
+  options: {
+    readonly cwd?: string | undefined
+    readonly onInterrupt: Effect.Effect<void>
+    readonly approvalTimeout: Duration.Duration | undefined
+    readonly ledger: Option.Option<string>
+  }
+): Either.Either<{
+  readonly approvals: Layer.Layer<Approvals, LedgerError, Terminal.Terminal | Output>
+  readonly delegateTimeout: Duration.Duration | undefined
+}, UsageError> =>
+  Either.flatMap(LedgerSetup.parse(options.ledger, "run"), (ledger) => {
+    const plain = layer(setup, options)
+    if (ledger._tag === "Off") {
+      return setup.mode === "inbox"
+        ? Either.left(
+          new UsageError({
+            message:
+              "--approval inbox needs a ledger to wait in; drop --ledger off (or give sqlite:PATH, postgres:URL)",
+            command: "run"
+          })
+        )
+        : Either.right({ approvals: plain, delegateTimeout: options.approvalTimeout })
+    }
+    const approvals = layerRecorded(setup, { ...options, deadline: options.approvalTimeout }).pipe(
+      Layer.provide(LedgerSetup.layer(ledger)),
+      Layer.catchAll((error) =>
+        setup.mode === "inbox" || Option.isSome(options.ledger)
+          ? Layer.fail(error)
+          : Layer.unwrapEffect(Effect.as(
+            Effect.flatMap(Output, (out) =>
+              out.note(
+                `${out.terminalStyle.yellow("ledger")}: ${
+                  Text.visible(error.message)
+                }; this run's requests are not recorded (--ledger off says so explicitly)`
+              )),
+            plain
+          ))
+      )
+    )
+    const delegateTimeout = options.approvalTimeout === undefined
+      ? undefined
+      : Duration.sum(options.approvalTimeout, Duration.seconds(1))
+    return Either.right({ approvals, delegateTimeout })
+  })

@@ -11,14 +11,13 @@ import type { SubAgentSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ApprovalSetup from "./ApprovalSetup.js"
 import { RunFailed, UsageError } from "./Errors.js"
-import * as LedgerSetup from "./LedgerSetup.js"
 import * as Output from "./Output.js"
 import * as PolicyFile from "./PolicyFile.js"
 import * as Reporter from "./Reporter.js"
@@ -95,41 +94,13 @@ export const launch = <E extends { readonly message: string }, R>(
     const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
 
     const display = Reporter.layerFor(options).pipe(Layer.provideMerge(Output.layer({ statusLine: !options.json })))
-    // Every request is recorded in the ledger (unless --ledger off), which then owns the deadline.
-    const ledger = yield* LedgerSetup.parse(options.ledger ?? Option.none(), "run")
-    if (ledger._tag === "Off" && mode === "inbox") {
-      return yield* new UsageError({
-        message: "--approval inbox needs a ledger to wait in; drop --ledger off (or give sqlite:PATH, postgres:URL)"
-      })
-    }
-    const plain = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
-    // The default ledger that cannot be opened does not stop a run (it is said on stderr, and the run's
-    // requests are answered as without a ledger); one asked for, or needed by inbox, does.
-    const approvals = ledger._tag === "Off" ? plain : ApprovalSetup.layerRecorded(setup, {
+    // ledger-cli: every request is recorded in the ledger (unless --ledger off), which owns the deadline.
+    const { approvals, delegateTimeout } = yield* ApprovalSetup.forRun(setup, {
       cwd: options.cwd,
       onInterrupt: Signals.interruptSelf,
-      deadline: Option.getOrUndefined(options.approvalTimeout)
-    }).pipe(
-      Layer.provide(LedgerSetup.layer(ledger)),
-      Layer.catchAll((error) =>
-        mode === "inbox" || Option.isSome(options.ledger ?? Option.none())
-          ? Layer.fail(error)
-          : Layer.unwrapEffect(Effect.as(
-            Effect.flatMap(Output.Output, (out) =>
-              out.note(
-                `${out.terminalStyle.yellow("ledger")}: ${error.message}; this run's requests are not recorded ` +
-                  "(--ledger off says so explicitly)"
-              )),
-            plain
-          ))
-      )
-    )
-    // The ledger owns the deadline (warning at 80 %, timed_out recorded as such); the delegate's own,
-    // a second later, only answers when the ledger could not.
-    const approvalTimeout = Option.getOrUndefined(options.approvalTimeout)
-    const delegateTimeout = ledger._tag === "Off" || approvalTimeout === undefined
-      ? approvalTimeout
-      : Duration.sum(approvalTimeout, Duration.seconds(1))
+      approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+      ledger: options.ledger ?? Option.none()
+    })
 
     const outcome = yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
