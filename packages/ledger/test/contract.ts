@@ -6,12 +6,14 @@ import type { ApprovalsService } from "@deputy/core"
 import type { LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import { commandRequest, permissionsRequest, userInputRequest } from "./helpers.js"
 
@@ -26,11 +28,23 @@ const never: ApprovalsService = {
 }
 
 /** Runs the contract against a layer built fresh for each test. */
-export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedger, LedgerError>) =>
+export const contract = (
+  name: string,
+  makeLayer: () => Layer.Layer<ApprovalLedger, LedgerError>,
+  options: { readonly liveClock?: boolean } = {}
+) =>
   describe(`ApprovalLedger contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, ApprovalLedger>) => Effect.provide(effect, makeLayer())
+    // a client whose own timers must run (PostgreSQL's pool) gets the real clock; time then really passes
+    const live = options.liveClock === true
+    const clocked = live ? it.live : it.effect
+    const adjust = (ms: number) => live ? Effect.sleep(ms) : TestClock.adjust(ms)
+    const sleeping = live ? Effect.void : Effect.repeat(Effect.zipLeft(TestClock.sleeps(), Effect.yieldNow()), {
+      until: (sleeps) => sleeps.length > 0,
+      times: 10_000
+    })
 
-    it.effect("records a request pending with its provenance and process, once", () =>
+    clocked("records a request pending with its provenance and process, once", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const request = commandRequest(1)
@@ -49,7 +63,7 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual((yield* ledger.verify)._tag, "Intact")
       })))
 
-    it.effect("the first answer wins; the loser learns who decided and when, and is recorded rejected", () =>
+    clocked("the first answer wins; the loser learns who decided and when, and is recorded rejected", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const request = commandRequest(2)
@@ -58,7 +72,9 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual(won.decidedBy, person)
         const lost = yield* Effect.flip(ledger.answer(request.id, ApprovalInbox.decision("denied"), other))
         assert.strictEqual(lost._tag, "AlreadyDecided")
-        if (lost._tag !== "AlreadyDecided") return
+        if (lost._tag !== "AlreadyDecided") {
+          return
+        }
         assert.deepStrictEqual(lost.decidedBy, person)
         assert.strictEqual(lost.at, won.at)
         assert.include(lost.message, "ana")
@@ -71,14 +87,18 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual((yield* ledger.verify)._tag, "Intact")
       })))
 
-    it.effect("answers from many fibers at once: exactly one wins", () =>
+    clocked("answers from many fibers at once: exactly one wins", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const request = commandRequest(3)
         yield* ledger.recordPending(request)
         const results = yield* Effect.forEach(
-          Array.from({ length: 8 }, (_, i) => i),
-          (i) => Effect.exit(ledger.answer(request.id, ApprovalInbox.decision("approved"), { _tag: "InboxClient", client: `c${i}` })),
+          Array.from({ length: 8 }, (_, i) =>
+            i),
+          (i) =>
+            Effect.exit(
+              ledger.answer(request.id, ApprovalInbox.decision("approved"), { _tag: "InboxClient", client: `c${i}` })
+            ),
           { concurrency: "unbounded" }
         )
         assert.strictEqual(results.filter(Exit.isSuccess).length, 1)
@@ -86,12 +106,13 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.strictEqual((yield* ledger.list({ type: "rejected" })).length, 7)
       })))
 
-    it.effect("an answer after the deadline is rejected as late; unknown ids and wrong kinds are refused", () =>
+    clocked("an answer after the deadline is rejected as late; unknown ids and wrong kinds are refused", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const request = userInputRequest(1)
-        yield* ledger.recordPending(request, { deadlineAt: 1000 })
-        yield* TestClock.adjust(1001)
+        const now = yield* Clock.currentTimeMillis
+        yield* ledger.recordPending(request, { deadlineAt: now + 100 })
+        yield* adjust(101)
         const late = yield* Effect.flip(ledger.answer(request.id, ApprovalInbox.userInput(Option.none()), person))
         assert.strictEqual(late._tag, "AnswerTooLate")
         const rejected = yield* ledger.list({ type: "rejected" })
@@ -116,7 +137,7 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual(got.decidedBy, person)
       })))
 
-    it.effect("settleLost settles undecided requests lost with the reason; decided ones stay", () =>
+    clocked("settleLost settles undecided requests lost with the reason; decided ones stay", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         yield* ledger.recordPending(commandRequest(5))
@@ -124,11 +145,18 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         yield* ledger.recordPending(commandRequest(6))
         yield* ledger.answer(commandRequest(6).id, ApprovalInbox.decision("approved"), person)
         const lost = yield* ledger.settleLost({ pid: ledger.process.pid }, "the child is gone")
-        assert.deepStrictEqual(lost.map((entry) => entry.requestId).sort(), [
-          commandRequest(5).id,
-          permissionsRequest(5).id
-        ].sort())
-        assert.isTrue(lost.every((entry) => entry.outcome === "lost" && entry.data.reason === "the child is gone"))
+        assert.deepStrictEqual(
+          lost.map((entry) =>
+            entry.requestId
+          ).sort(),
+          [
+            commandRequest(5).id,
+            permissionsRequest(5).id
+          ].sort()
+        )
+        assert.isTrue(lost.every((entry) =>
+          entry.outcome === "lost" && entry.data.reason === "the child is gone"
+        ))
         assert.deepStrictEqual(lost[0].decidedBy, { _tag: "Cancelled", reason: "the child is gone" })
         assert.strictEqual((yield* ledger.pending()).length, 0)
         const again = yield* ledger.settleLost({}, "again")
@@ -139,16 +167,20 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual((yield* ledger.verify)._tag, "Intact")
       })))
 
-    it.effect("the middleware records pending before the decider sees it, then decided and settled", () =>
+    clocked("the middleware records pending before the decider sees it, then decided and settled", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const seenPending: Array<number> = []
         const inner: ApprovalsService = {
           ...never,
           command: (request) =>
-            Effect.map(ledger.pending({ requestIds: [request.id] }), (pending) => {
+            Effect.map(Effect.orDie(ledger.pending({ requestIds: [request.id] })), (pending) => {
               seenPending.push(pending.length)
-              return DecidedBy.decided("approved" as const, { _tag: "PolicyRule", index: 2, rule: { action: "approve" } })
+              return DecidedBy.decided("approved" as const, {
+                _tag: "PolicyRule",
+                index: 2,
+                rule: { action: "approve" }
+              })
             })
         }
         const approvals = ledger.approvals(inner)
@@ -157,33 +189,60 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual(seenPending, [1])
         assert.isTrue(DecidedBy.isDecided(answer))
         const entries = yield* ledger.list({ requestId: request.id })
-        assert.deepStrictEqual(entries.map((entry) => entry.type), ["pending", "decided", "settled"])
+        assert.deepStrictEqual(
+          entries.map((entry) =>
+            entry.type
+          ),
+          ["pending", "decided", "settled"]
+        )
         const settled = entries[2]
         assert.strictEqual(settled.outcome, "approved")
         assert.strictEqual(settled.decidedBy?._tag, "PolicyRule")
-        assert.deepStrictEqual(settled.data.op, { type: "exec_approval", id: "c7", turn_id: "t1", decision: "approved" })
+        assert.deepStrictEqual(settled.data.op, {
+          type: "exec_approval",
+          id: "c7",
+          turn_id: "t1",
+          decision: "approved"
+        })
         assert.isNumber(settled.data.waitedMs)
-        assert.isTrue(entries.every((entry) => entry.digest === ApprovalLedger.digest(request)))
+        assert.isTrue(entries.every((entry) =>
+          entry.digest === ApprovalLedger.digest(request)
+        ))
         assert.strictEqual((yield* ledger.list({ decidedBy: "PolicyRule", type: "settled" })).length, 1)
         assert.strictEqual((yield* ledger.list({ kind: "patch" })).length, 0)
         assert.strictEqual((yield* ledger.list({ delegateId: "d1" })).length, 3)
       })))
 
-    it.effect("deadline: a warning at 80 %, then timed_out by the deadline (never a person); late answers rejected", () =>
+    clocked("deadline: a warning at 80 %, then timed_out by the deadline (never a person); late answers rejected", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const asked = yield* Deferred.make<void>()
-        const inner: ApprovalsService = { ...never, command: () => Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never) }
+        const inner: ApprovalsService = {
+          ...never,
+          command: () =>
+            Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never)
+        }
         const approvals = ledger.approvals(inner, { deadline: 1000 })
         const request = commandRequest(8)
         const fiber = yield* Effect.fork(approvals.command(request))
         yield* Deferred.await(asked)
-        yield* TestClock.adjust(800)
-        yield* Effect.repeat(ledger.list({ requestId: request.id, type: "warning" }), {
-          until: (entries) => entries.length === 1
-        })
-        assert.strictEqual(Option.isNone(yield* Fiber.poll(fiber)), true)
-        yield* TestClock.adjust(200)
+        // the deadline fiber is asleep before the clock moves
+        yield* sleeping
+        yield* adjust(800)
+        const warnings = yield* Effect.repeat(
+          Effect.zipLeft(ledger.list({ requestId: request.id, type: "warning" }), Effect.yieldNow()),
+          {
+            until: (entries) =>
+              entries.length === 1,
+            times: 10_000
+          }
+        )
+        assert.strictEqual(warnings.length, 1)
+        yield* sleeping
+        if (!live) {
+          assert.strictEqual(Option.isNone(yield* Fiber.poll(fiber)), true)
+        }
+        yield* adjust(200)
         const answer = yield* Fiber.join(fiber)
         assert.deepStrictEqual(answer, DecidedBy.decided("timed_out", { _tag: "Deadline", afterMs: 1000 }))
         const settled = yield* ledger.list({ requestId: request.id, type: "settled" })
@@ -199,7 +258,11 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         const approvals = ledger.approvals(never, { remote: true })
         const request = permissionsRequest(9)
         const fiber = yield* Effect.fork(approvals.permissions(request))
-        yield* Effect.repeat(ledger.pending({ requestIds: [request.id] }), { until: (pending) => pending.length === 1 })
+        yield* Effect.repeat(ledger.pending({ requestIds: [request.id] }), {
+          until: (pending) =>
+            pending.length === 1,
+          schedule: Schedule.spaced(2)
+        })
         const grant = { permissions: { network: { enabled: true } }, scope: "session" as const }
         yield* ledger.answer(request.id, ApprovalInbox.permissions(Option.some(grant)), other)
         const answer = yield* Fiber.join(fiber)
@@ -210,7 +273,7 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         assert.deepStrictEqual(settled[0].data.op, { type: "request_permissions_response", id: "p9", response: grant })
       })))
 
-    it.effect("recordSettled records a delegate's settlement once (the onSettled hook)", () =>
+    clocked("recordSettled records a delegate's settlement once (the onSettled hook)", () =>
       run(Effect.gen(function*() {
         const ledger = yield* ApprovalLedger
         const request = commandRequest(10)
@@ -223,16 +286,21 @@ export const contract = (name: string, makeLayer: () => Layer.Layer<ApprovalLedg
         }
         const entry = yield* ledger.recordSettled(settlement)
         assert.strictEqual(entry.type, "settled")
-        assert.deepStrictEqual((yield* ledger.list({ requestId: request.id })).map((e) => e.type), [
-          "pending",
-          "decided",
-          "settled"
-        ])
+        assert.deepStrictEqual(
+          (yield* ledger.list({ requestId: request.id })).map((e) =>
+            e.type
+          ),
+          [
+            "pending",
+            "decided",
+            "settled"
+          ]
+        )
         const twice = yield* Effect.flip(ledger.recordSettled(settlement))
         assert.strictEqual(twice._tag, "AlreadySettled")
       })))
 
-    it.effect("layerApprovals wraps the Approvals below it", () =>
+    clocked("layerApprovals wraps the Approvals below it", () =>
       Effect.gen(function*() {
         const approvals = yield* Approvals
         const answer = yield* approvals.command(commandRequest(11))

@@ -1,11 +1,29 @@
 /**
- * The SQLite and PostgreSQL ledgers.
+ * The SQLite and PostgreSQL ledgers: opening (and refusing corrupt or foreign databases), migrating,
+ * and how each waits for an answer from another process.
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { ApprovalLedgerService, LedgerError, PgOptions, SqliteOptions } from "../ApprovalLedger.js"
+import { LedgerCorrupt, LedgerUnavailable } from "../ApprovalLedger.js"
+import type { Row } from "./ledger.js"
+import { makeService, processIdentity, unavailable } from "./ledger.js"
+import type { Tables, Waiter } from "./sqlStore.js"
+import { defaultPrefix, makeStore, migrate, tables } from "./sqlStore.js"
 
 /** `$DEPUTY_HOME/ledger.db`, else `~/.deputy/ledger.db`. */
 export const defaultFilename = (env: Record<string, string | undefined>): string =>
@@ -14,10 +32,229 @@ export const defaultFilename = (env: Record<string, string | undefined>): string
     "ledger.db"
   )
 
+/** SQLite's `application_id` of a Deputy ledger ("DPTY"). */
+export const applicationId = 0x44505459
+
+const sqliteHeader = "SQLite format 3\0"
+
+const codeOf = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const code = (current as { readonly code?: unknown }).code
+    if (typeof code === "string") return code
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const messageOf = (error: unknown): string => {
+  let current: unknown = error
+  let text = ""
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const message = (current as { readonly message?: unknown }).message
+    if (typeof message === "string" && !text.includes(message)) text = text === "" ? message : `${text}: ${message}`
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return text === "" ? String(error) : text
+}
+
+/** SQLite errors that mean "this file is not a (sound) database". */
+const corruptCodes = new Set(["SQLITE_NOTADB", "SQLITE_CORRUPT"])
+
+const classify = (filename: string, operation: string) => (error: unknown): LedgerError =>
+  corruptCodes.has(codeOf(error) ?? "")
+    ? new LedgerCorrupt({ target: filename, reason: `SQLite cannot read it: ${messageOf(error)}` })
+    : new LedgerUnavailable({ target: filename, operation, reason: messageOf(error) })
+
+const openSqlite = (config: SqliteClient.SqliteClientConfig, operation: string) =>
+  SqliteClient.make(config).pipe(
+    Effect.provide(Reactivity.layer),
+    Effect.catchAllDefect((defect) => Effect.fail(classify(config.filename, operation)(defect)))
+  )
+
+/**
+ * Refuses a file that is not a Deputy ledger before anything writes to it: not SQLite, unreadable, or
+ * another program's database (another `application_id`, or tables but not ours).
+ */
+const inspectSqlite = (filename: string, t: Tables): Effect.Effect<void, LedgerError> =>
+  Effect.gen(function*() {
+    const stat = yield* Effect.try({
+      try: () => fs.existsSync(filename) ? fs.statSync(filename) : undefined,
+      catch: unavailable(filename, "be read")
+    })
+    if (stat === undefined || (stat.isFile() && stat.size === 0)) return
+    if (!stat.isFile()) return yield* new LedgerCorrupt({ target: filename, reason: "it is not a regular file" })
+    const header = yield* Effect.try({
+      try: () => {
+        const fd = fs.openSync(filename, "r")
+        try {
+          const buffer = Buffer.alloc(16)
+          const read = fs.readSync(fd, buffer, 0, 16, 0)
+          return buffer.subarray(0, read).toString("latin1")
+        } finally {
+          fs.closeSync(fd)
+        }
+      },
+      catch: unavailable(filename, "be read")
+    })
+    if (header !== sqliteHeader) {
+      return yield* new LedgerCorrupt({
+        target: filename,
+        reason: `it is not a SQLite database (it starts with ${JSON.stringify(header.slice(0, 8))})`
+      })
+    }
+    yield* Effect.scoped(
+      Effect.gen(function*() {
+        const client = yield* openSqlite({ filename, readonly: true, disableWAL: true }, "be opened")
+        const [app] = yield* client.unsafe<{ readonly application_id: number }>("PRAGMA application_id")
+        const names = (yield* client.unsafe<{ readonly name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )).map((row) => row.name)
+        const id = Number(app?.application_id ?? 0)
+        if (id !== 0 && id !== applicationId) {
+          return yield* new LedgerCorrupt({
+            target: filename,
+            reason: `it is another program's database (application id 0x${id.toString(16)})`
+          })
+        }
+        if (names.length > 0 && !names.includes(t.migrations)) {
+          return yield* new LedgerCorrupt({
+            target: filename,
+            reason: `it is another program's database (tables ${names.slice(0, 5).join(", ")})`
+          })
+        }
+      }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(classify(filename, "be read")(error))))
+    )
+  })
+
+/** Waits by asking the database every `interval`. */
+const pollingWaiter = (interval: Duration.Duration): Waiter => ({
+  awaitDecided: (_requestId, check) =>
+    Effect.gen(function*() {
+      while (true) {
+        const row = yield* check
+        if (row !== undefined) return row
+        yield* Effect.sleep(interval)
+      }
+    }),
+  decided: () => Effect.void
+})
+
 /** The SQLite ledger. */
-export const makeSqlite = (_options: SqliteOptions): Effect.Effect<ApprovalLedgerService, LedgerError, Scope.Scope> =>
-  Effect.dieMessage("not implemented yet")
+export const makeSqlite = (options: SqliteOptions): Effect.Effect<ApprovalLedgerService, LedgerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const filename = path.resolve(options.filename ?? defaultFilename(process.env))
+    const t = tables(options.tablePrefix ?? defaultPrefix)
+    yield* Effect.try({
+      try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }),
+      catch: unavailable(filename, "create its directory")
+    })
+    yield* inspectSqlite(filename, t)
+    const client = yield* openSqlite({ filename, disableWAL: true }, "be opened")
+    const busy = Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(5)))
+    const setup = Effect.gen(function*() {
+      yield* client.unsafe(`PRAGMA busy_timeout = ${Math.max(0, Math.round(busy))}`)
+      yield* client.unsafe("PRAGMA journal_mode = WAL")
+      // WAL + NORMAL: a commit survives the process dying (the crash that matters here); an OS crash may
+      // lose the last commits, never corrupt the file
+      yield* client.unsafe("PRAGMA synchronous = NORMAL")
+    }).pipe(Effect.mapError(classify(filename, "be opened")))
+    yield* setup
+    yield* migrate(t, filename).pipe(Effect.provideService(SqlClient.SqlClient, client))
+    const [app] = yield* client.unsafe<{ readonly application_id: number }>("PRAGMA application_id").pipe(
+      Effect.mapError(classify(filename, "be read"))
+    )
+    if (Number(app?.application_id ?? 0) === 0) {
+      yield* client.unsafe(`PRAGMA application_id = ${applicationId}`).pipe(
+        Effect.mapError(classify(filename, "be written"))
+      )
+    }
+    const poll = Duration.decode(options.pollInterval ?? Duration.millis(10))
+    const store = makeStore(client, t, filename, pollingWaiter(poll))
+    return makeService(store, processIdentity(options))
+  })
+
+const describeUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`
+  } catch {
+    return "the PostgreSQL server"
+  }
+}
+
+/** `pg_notify` (the client's own `notify` sends `NOTIFY channel, $1`, which PostgreSQL refuses). */
+const notify = (client: PgClient.PgClient, channel: string, payload: string) =>
+  client`SELECT pg_notify(${channel}, ${payload})`
+
+/** Waits for LISTEN/NOTIFY wake-ups (and asks the database every `fallback`, should a notification be lost). */
+const notifyingWaiter = (
+  client: PgClient.PgClient,
+  channel: string,
+  hub: PubSub.PubSub<string>,
+  fallback: Duration.Duration
+): Waiter => ({
+  awaitDecided: (requestId, check) =>
+    Effect.scoped(Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(hub)
+      while (true) {
+        const row: Row | undefined = yield* check
+        if (row !== undefined) return row
+        // wake on a notification for this request, or after `fallback`
+        yield* Queue.take(subscription).pipe(
+          Effect.repeat({ until: (payload) => payload === requestId }),
+          Effect.timeoutOption(fallback)
+        )
+      }
+    })),
+  decided: (requestIds) =>
+    Effect.ignore(Effect.forEach(requestIds, (id) => client.notify(channel, id), { discard: true }))
+})
 
 /** The PostgreSQL ledger. */
-export const makePg = (_options: PgOptions): Effect.Effect<ApprovalLedgerService, LedgerError, Scope.Scope> =>
-  Effect.dieMessage("not implemented yet")
+export const makePg = (options: PgOptions): Effect.Effect<ApprovalLedgerService, LedgerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const target = describeUrl(options.url)
+    const prefix = (options.tablePrefix ?? defaultPrefix).toLowerCase()
+    const t = tables(prefix)
+    const client = yield* PgClient.make({
+      url: Redacted.make(options.url),
+      maxConnections: options.maxConnections ?? 4,
+      connectTimeout: Duration.seconds(5)
+    }).pipe(
+      Effect.provide(Reactivity.layer),
+      Effect.mapError(unavailable(target, "connect"))
+    )
+    const present = (yield* client<{ readonly table_name: string }>`
+      SELECT table_name FROM information_schema.tables
+      WHERE table_schema = current_schema() AND table_name IN ${client.in([t.entries, t.head, t.migrations])}`.pipe(
+      Effect.mapError(unavailable(target, "be read"))
+    )).map((row) => row.table_name)
+    if (present.length > 0 && !present.includes(t.migrations)) {
+      return yield* new LedgerCorrupt({
+        target,
+        reason: `tables ${present.join(", ")} exist but were not made by Deputy's migrations`
+      })
+    }
+    yield* migrate(t, target).pipe(Effect.provideService(SqlClient.SqlClient, client as SqlClient.SqlClient))
+    const identity = processIdentity(options)
+    const channel = `${prefix}decided`
+    const hub = yield* PubSub.unbounded<string>()
+    const ready = yield* Deferred.make<void>()
+    const token = `ready:${identity.runId}`
+    yield* client.listen(channel).pipe(
+      Stream.runForEach((payload) =>
+        payload === token ? Deferred.succeed(ready, undefined) : PubSub.publish(hub, payload)
+      ),
+      Effect.catchAll((error) => Effect.logWarning(`approval ledger: LISTEN on ${target} ended: ${error.message}`)),
+      Effect.forkScoped
+    )
+    // the listener is up once it hears its own notification
+    yield* notify(client, channel, token).pipe(
+      Effect.zipRight(Deferred.await(ready).pipe(Effect.timeoutFail({ duration: 200, onTimeout: () => "not yet" }))),
+      Effect.retry(Schedule.recurs(25)),
+      Effect.mapError(unavailable(target, "listen for answers"))
+    )
+    const store = makeStore(client, t, target, notifyingWaiter(client, channel, hub, Duration.seconds(1)))
+    return makeService(store, identity)
+  })

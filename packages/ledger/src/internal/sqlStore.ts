@@ -1,0 +1,261 @@
+/**
+ * The store over `@effect/sql`: one schema for SQLite and PostgreSQL, migrated with `Migrator`; appends
+ * serialized across processes by locking the head row first in each transaction.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Fragment } from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type { LedgerError } from "../ApprovalLedger.js"
+import type { NewRow, Plan, Row, RowQuery, Store, Tx } from "./ledger.js"
+import { genesis, seal, unavailable } from "./ledger.js"
+
+/** The default prefix of the ledger's tables. */
+export const defaultPrefix = "deputy_ledger_"
+
+/** Table names of one ledger. */
+export interface Tables {
+  readonly entries: string
+  readonly head: string
+  readonly migrations: string
+}
+
+/** The tables for a prefix (letters, digits and `_`, starting with a letter or `_`). */
+export const tables = (prefix: string): Tables => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    throw new Error(`invalid ledger table prefix ${JSON.stringify(prefix)}`)
+  }
+  return { entries: `${prefix}entries`, head: `${prefix}head`, migrations: `${prefix}migrations` }
+}
+
+/** The schema, the same for both dialects. */
+export const migrations = (t: Tables): Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> => ({
+  "1_create_ledger": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(`CREATE TABLE ${t.entries} (
+      seq BIGINT PRIMARY KEY,
+      at_ms BIGINT NOT NULL,
+      type TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      entry_key TEXT UNIQUE,
+      delegate_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      outcome TEXT,
+      decided_by TEXT,
+      decided_by_tag TEXT,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      run_id TEXT NOT NULL,
+      trace_id TEXT,
+      digest TEXT NOT NULL,
+      data TEXT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    )`)
+    yield* sql.unsafe(`CREATE INDEX ${t.entries}_request ON ${t.entries} (request_id, seq)`)
+    yield* sql.unsafe(`CREATE INDEX ${t.entries}_type ON ${t.entries} (type, seq)`)
+    yield* sql.unsafe(`CREATE INDEX ${t.entries}_at ON ${t.entries} (at_ms)`)
+    yield* sql.unsafe(`CREATE TABLE ${t.head} (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)`)
+    yield* sql.unsafe(`INSERT INTO ${t.head} (id, seq, hash) VALUES (1, 0, '${genesis}')`)
+  })
+})
+
+/** Runs the migrations (retried: two processes may create a fresh ledger at once). */
+export const migrate = (t: Tables, target: string) =>
+  Migrator.make({})({ loader: Migrator.fromRecord(migrations(t)), table: t.migrations }).pipe(
+    Effect.retry(Schedule.spaced(50).pipe(Schedule.intersect(Schedule.recurs(5)))),
+    Effect.mapError(unavailable(target, "create its tables"))
+  )
+
+interface DbRow {
+  readonly seq: number | string | bigint
+  readonly at_ms: number | string | bigint
+  readonly type: string
+  readonly request_id: string
+  readonly entry_key: string | null
+  readonly delegate_id: string
+  readonly kind: string
+  readonly outcome: string | null
+  readonly decided_by: string | null
+  readonly decided_by_tag: string | null
+  readonly host: string
+  readonly pid: number | string
+  readonly run_id: string
+  readonly trace_id: string | null
+  readonly digest: string
+  readonly data: string
+  readonly prev_hash: string
+  readonly hash: string
+}
+
+const fromDb = (row: DbRow): Row => ({
+  seq: Number(row.seq),
+  at: Number(row.at_ms),
+  type: row.type as Row["type"],
+  requestId: row.request_id,
+  key: row.entry_key,
+  delegateId: row.delegate_id,
+  kind: row.kind,
+  outcome: row.outcome,
+  decidedBy: row.decided_by,
+  decidedByTag: row.decided_by_tag,
+  host: row.host,
+  pid: Number(row.pid),
+  runId: row.run_id,
+  traceId: row.trace_id,
+  digest: row.digest,
+  data: row.data,
+  prevHash: row.prev_hash,
+  hash: row.hash
+})
+
+const toDb = (row: Row) => ({
+  seq: row.seq,
+  at_ms: row.at,
+  type: row.type,
+  request_id: row.requestId,
+  entry_key: row.key,
+  delegate_id: row.delegateId,
+  kind: row.kind,
+  outcome: row.outcome,
+  decided_by: row.decidedBy,
+  decided_by_tag: row.decidedByTag,
+  host: row.host,
+  pid: row.pid,
+  run_id: row.runId,
+  trace_id: row.traceId,
+  digest: row.digest,
+  data: row.data,
+  prev_hash: row.prevHash,
+  hash: row.hash
+})
+
+/** How a store waits for a decision: polling (SQLite) or notifications (PostgreSQL). */
+export interface Waiter {
+  readonly awaitDecided: (
+    requestId: string,
+    check: Effect.Effect<Row | undefined, LedgerError>
+  ) => Effect.Effect<Row, LedgerError>
+  /** Called after a transaction that appended `decided` rows committed. */
+  readonly decided: (requestIds: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+/** A store over the `SqlClient` in context. */
+export const makeStore = (
+  sql: SqlClient.SqlClient,
+  t: Tables,
+  target: string,
+  waiter: Waiter
+): Store => {
+  const entries = sql(t.entries)
+  const head = sql(t.head)
+  const fail = (operation: string) => unavailable(target, operation)
+
+  const rowsFor = (requestId: string) =>
+    Effect.map(
+      sql<DbRow>`SELECT * FROM ${entries} WHERE request_id = ${requestId} ORDER BY seq`,
+      (rows) => rows.map(fromDb)
+    ).pipe(Effect.mapError(fail("read")))
+
+  const where = (query: RowQuery): Fragment => {
+    const conditions: Array<Fragment> = []
+    if (query.requestIds !== undefined) {
+      conditions.push(query.requestIds.length === 0 ? sql`1 = 0` : sql`p.request_id IN ${sql.in(query.requestIds)}`)
+    }
+    if (query.delegateId !== undefined) conditions.push(sql`p.delegate_id = ${query.delegateId}`)
+    if (query.kind !== undefined) conditions.push(sql`p.kind = ${query.kind}`)
+    if (query.types !== undefined) {
+      conditions.push(query.types.length === 0 ? sql`1 = 0` : sql`p.type IN ${sql.in(query.types)}`)
+    }
+    if (query.outcome !== undefined) conditions.push(sql`p.outcome = ${query.outcome}`)
+    if (query.decidedByTag !== undefined) conditions.push(sql`p.decided_by_tag = ${query.decidedByTag}`)
+    if (query.since !== undefined) conditions.push(sql`p.at_ms >= ${query.since}`)
+    if (query.until !== undefined) conditions.push(sql`p.at_ms < ${query.until}`)
+    if (query.afterSeq !== undefined) conditions.push(sql`p.seq > ${query.afterSeq}`)
+    if (query.host !== undefined) conditions.push(sql`p.host = ${query.host}`)
+    if (query.pid !== undefined) conditions.push(sql`p.pid = ${query.pid}`)
+    if (query.runId !== undefined) conditions.push(sql`p.run_id = ${query.runId}`)
+    if (query.open === true) {
+      conditions.push(
+        sql`NOT EXISTS (SELECT 1 FROM ${entries} d WHERE d.entry_key = p.request_id || ${"/decided"})`
+      )
+    }
+    return sql.and(conditions)
+  }
+
+  const select: Store["select"] = (query) =>
+    Effect.map(
+      query.limit === undefined
+        ? sql<DbRow>`SELECT p.* FROM ${entries} p WHERE ${where(query)} ORDER BY p.seq`
+        : sql<DbRow>`SELECT p.* FROM ${entries} p WHERE ${where(query)} ORDER BY p.seq LIMIT ${query.limit}`,
+      (rows) => rows.map(fromDb)
+    ).pipe(Effect.mapError(fail("read")))
+
+  const append = <A, E>(
+    plan: (tx: Tx) => Effect.Effect<Plan<A, E>, E | LedgerError>
+  ): Effect.Effect<A, E | LedgerError> =>
+    Effect.gen(function*() {
+      const { planned, sealed } = yield* sql.withTransaction(Effect.gen(function*() {
+        // lock the head first: in SQLite this takes the write lock before any read (so the busy timeout
+        // applies), in PostgreSQL it row-locks the head until commit; either way appends are serialized
+        yield* sql`UPDATE ${head} SET seq = seq WHERE id = 1`
+        const heads = yield* sql<{ readonly seq: number | string; readonly hash: string }>`
+          SELECT seq, hash FROM ${head} WHERE id = 1`
+        if (heads.length !== 1) return yield* Effect.fail(new Error("the ledger's head row is missing"))
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const tx: Tx = { now, rowsFor }
+        const planned = yield* plan(tx)
+        let seq = Number(heads[0].seq)
+        let prev = heads[0].hash
+        const sealed: Array<Row> = []
+        for (const row of planned.rows as ReadonlyArray<NewRow>) {
+          const next = seal(row, ++seq, now, prev)
+          sealed.push(next)
+          prev = next.hash
+        }
+        if (sealed.length > 0) {
+          yield* sql`INSERT INTO ${entries} ${sql.insert(sealed.map(toDb))}`
+          yield* sql`UPDATE ${head} SET seq = ${seq}, hash = ${prev} WHERE id = 1`
+        }
+        return { planned, sealed }
+      })).pipe(
+        Effect.mapError((error) =>
+          (!isLedgerError(error) && isStorageError(error) ? fail("write")(error) : error) as E | LedgerError
+        )
+      )
+      const decided = sealed.filter((row) => row.type === "decided").map((row) => row.requestId)
+      if (decided.length > 0) yield* waiter.decided(decided)
+      return yield* planned.result(sealed)
+    })
+
+  const headOf: Store["head"] = Effect.map(
+    sql<{ readonly seq: number | string; readonly hash: string }>`SELECT seq, hash FROM ${head} WHERE id = 1`,
+    (rows) => rows.length === 0 ? { seq: 0, hash: genesis } : { seq: Number(rows[0].seq), hash: rows[0].hash }
+  ).pipe(Effect.mapError(fail("read")))
+
+  const checkDecided = (requestId: string) =>
+    Effect.map(
+      sql<DbRow>`SELECT * FROM ${entries} WHERE entry_key = ${`${requestId}/decided`}`,
+      (rows) => rows.length === 0 ? undefined : fromDb(rows[0])
+    ).pipe(Effect.mapError(fail("read")))
+
+  return {
+    target,
+    append,
+    select,
+    head: headOf,
+    awaitDecided: (requestId) => waiter.awaitDecided(requestId, checkDecided(requestId))
+  }
+}
+
+const isLedgerError = (error: unknown): boolean => {
+  const tag = (error as { readonly _tag?: unknown })?._tag
+  return tag === "LedgerUnavailable" || tag === "LedgerCorrupt"
+}
+
+/** SQL failures and the plain errors raised inside the append transaction (not a plan's own errors). */
+const isStorageError = (error: unknown): boolean => {
+  const tag = (error as { readonly _tag?: unknown })?._tag
+  return tag === "SqlError" || tag === "ResultLengthMismatch" || (error instanceof Error && tag === undefined)
+}
