@@ -248,9 +248,12 @@ export interface Undelivered {
   readonly answer: unknown
 }
 
+const notResent: ReadonlySet<string> = new Set(["Deadline", "Cancelled", "ServiceFailed"])
+
 /**
  * The decisions of this host's dead `deputy` processes that have no `settled` entry (the child never
- * received them), within `since` (epoch ms), by question (`questionKey`), oldest first.
+ * received them), within `since` (epoch ms), by question (`questionKey`), oldest first. Decisions of a
+ * deadline, a cancellation or a failure are not re-sent: the new request has its own wait.
  *
  * @since 0.2.0
  * @category restart
@@ -274,6 +277,8 @@ export const undelivered = (
     for (const [id, entry] of decided) {
       const asked = pending.get(id)
       if (settled.has(id) || asked?.data.request === undefined || entry.decidedBy === undefined) continue
+      // Only an answer someone or something gave: a deadline, a cancellation or a failure belongs to its wait.
+      if (notResent.has(entry.decidedBy._tag)) continue
       if (!isGone(asked.process, ledger.process, alive)) continue
       const request = asked.data.request
       const key = questionKey(request)

@@ -210,6 +210,20 @@ describe("LedgerSetup", () => {
       assert.strictEqual(asked, 1)
     }))
 
+  it.effect("a deadline's or a cancellation's answer is not re-sent: the new request has its own wait", () =>
+    Effect.gen(function*() {
+      const { old, self } = yield* twoWriters
+      const timedOut = Requests.command(["a"], "c-1")
+      const cancelled = Requests.command(["b"], "c-2")
+      const person = Requests.command(["c"], "c-3")
+      for (const request of [timedOut, cancelled, person]) yield* old.recordPending(request)
+      yield* self.answer(timedOut.id, { _tag: "Decision", decision: "timed_out" }, { _tag: "Deadline", afterMs: 5 })
+      yield* self.answer(cancelled.id, { _tag: "Decision", decision: "abort" }, { _tag: "Cancelled", reason: "x" })
+      yield* self.answer(person.id, { _tag: "Decision", decision: "denied" }, { _tag: "Person", channel: "t" })
+      const found = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger, self)
+      assert.deepStrictEqual([...found.values()].flat().map((item) => item.request.id), [person.id])
+    }))
+
   it("the question's key ignores which delegate and turn asked, and sees any change to the request", () =>
     FastCheck.assert(
       FastCheck.property(
