@@ -208,7 +208,9 @@ const notifyingWaiter = (
       }
     })),
   decided: (requestIds) =>
-    Effect.ignore(Effect.forEach(requestIds, (id) => client.notify(channel, id), { discard: true }))
+    Effect.forEach(requestIds, (id) => notify(client, channel, id), { discard: true }).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`approval ledger: NOTIFY failed: ${error.message}`))
+    )
 })
 
 /** The PostgreSQL ledger. */
