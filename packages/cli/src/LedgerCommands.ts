@@ -17,10 +17,12 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import { RunFailed, UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
@@ -42,15 +44,34 @@ const json = (what: string) => Options.boolean("json").pipe(Options.withDescript
 const withLedger = <A, E, R>(
   spec: Option.Option<string>,
   command: string,
-  effect: Effect.Effect<A, E, R | ApprovalLedger>
+  effect: Effect.Effect<A, E, R | ApprovalLedger>,
+  whenMissing?: (filename: string) => Effect.Effect<A>
 ) =>
   Effect.gen(function*() {
     const choice = yield* LedgerSetup.parse(spec, command)
     if (choice._tag === "Off") {
       return yield* new UsageError({ message: `deputy ${command} needs a ledger; --ledger off has none`, command })
     }
+    // Reading commands never create a ledger (nor its directory).
+    if (choice._tag === "Sqlite" && !fs.existsSync(choice.filename)) {
+      return yield* (whenMissing === undefined
+        ? new NoLedger({ filename: choice.filename })
+        : whenMissing(choice.filename))
+    }
     return yield* Effect.provide(effect, LedgerSetup.layer(choice))
   })
+
+/**
+ * There is no ledger file yet (a `deputy run` creates it).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NoLedger extends Data.TaggedError("NoLedger")<{ readonly filename: string }> {
+  override get message(): string {
+    return `there is no approval ledger at ${this.filename} yet (a deputy run creates it; --ledger names another)`
+  }
+}
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -178,7 +199,8 @@ export const inbox = Command.make("inbox", {
         return
       }
       yield* Console.log(inboxLines(pending, now, ledger.target).join("\n"))
-    })
+    }),
+    (filename) => options.json ? Effect.void : Console.log(inboxLines([], 0, `${filename}, not created yet`).join("\n"))
   )).pipe(Command.withDescription("List the requests waiting for an answer in the approval ledger."))
 
 // ---------------------------------------------------------------------------------------------------------

@@ -104,4 +104,22 @@ describe("deputy: the ledger commands", () => {
     },
     60_000
   )
+
+  it(
+    "reading commands never create a ledger: inbox says there is none yet, log and approve fail naming the file",
+    async () => {
+      const dir = Cli.tempDir()
+      const file = path.join(dir, "missing", "ledger.db")
+      const inbox = await Cli.run(["inbox", "--ledger", `sqlite:${file}`])
+      assert.strictEqual(inbox.code, 0, inbox.stderr)
+      assert.include(inbox.stdout, "not created yet")
+      for (const args of [["log"], ["log", "--verify"], ["approve", "x/command/c"]]) {
+        const result = await Cli.run([...args, "--ledger", `sqlite:${file}`])
+        assert.strictEqual(result.code, 1, args.join(" "))
+        assert.include(result.stderr, `no approval ledger at ${file}`)
+      }
+      assert.isFalse(fs.existsSync(path.dirname(file)))
+    },
+    60_000
+  )
 })

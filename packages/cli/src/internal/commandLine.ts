@@ -108,8 +108,8 @@ export const commands = {
     flags: [help, { name: "version", description: "Show the version", group: "OTHER FLAGS" }],
     sections: [
       ["COMMANDS", [
-        "run   Run a sub-agent on a prompt and answer its requests",
-        "demo  Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)",
+        "run      Run a sub-agent on a prompt and answer its requests",
+        "demo     Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)",
         "inbox    List the requests waiting in the ledger (--approval inbox)",
         "approve  Approve a waiting request (the waiting sub-agent receives it)",
         "deny     Deny a waiting request",
