@@ -187,12 +187,17 @@ const terminalLayer = (
  */
 export const layer = (
   setup: ApprovalSetup,
-  options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
+  options: {
+    readonly cwd?: string | undefined
+    readonly onInterrupt: Effect.Effect<void>
+    /** `inbox`: the deadline, to warn at 80 % of it. @since 0.2.0 */
+    readonly deadline?: Duration.Duration | undefined
+  }
 ): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
     ? terminalLayer(options)
     : setup.mode === "inbox"
-    ? inboxLayer(options.cwd)
+    ? inboxLayer(options.cwd, options.deadline)
     : fixedLayer(setup.mode, modeDecider(setup))
   return setup.rules.length === 0
     ? base
@@ -204,7 +209,10 @@ export const layer = (
  * commands that answer it, and waits (the ledger's middleware races this with the answer from elsewhere
  * and the deadline).
  */
-const inboxLayer = (cwd: string | undefined): Layer.Layer<Approvals, never, Output> =>
+const inboxLayer = (
+  cwd: string | undefined,
+  deadline: Duration.Duration | undefined
+): Layer.Layer<Approvals, never, Output> =>
   Layer.effect(
     Approvals,
     Effect.map(Output, (output): Approvals.Service => {
@@ -217,7 +225,14 @@ const inboxLayer = (cwd: string | undefined): Layer.Layer<Approvals, never, Outp
               Text.visible(request.id)
             } --reason "..."`
           ),
-          Effect.never
+          deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
+            Effect.zipRight(output.note(
+              `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
+                Render.duration(Duration.toMillis(deadline) * 0.2)
+              } unless answered`
+            )),
+            Effect.zipRight(Effect.never)
+          )
         )
       return { command: wait, patch: wait, permissions: wait, userInput: wait }
     })

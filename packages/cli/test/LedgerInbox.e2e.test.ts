@@ -40,6 +40,7 @@ describe("deputy: the ledger commands", () => {
       assert.strictEqual(approval?.outcome, "timed_out")
       assert.deepStrictEqual(approval?.decided_by, { _tag: "Deadline", afterMs: 1000 })
       assert.isFalse(fs.existsSync(path.join(dir, "out.txt")))
+      assert.match(run.stderr, /deadline near.*times out in 200ms unless answered/)
       const id = String(approval?.id ?? /deputy approve (\S+)/.exec(run.stderr)?.[1])
 
       const late = await Cli.run(["approve", id, "--ledger", `sqlite:${ledger}`])
