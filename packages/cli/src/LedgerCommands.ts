@@ -135,7 +135,9 @@ export const inboxRecord = (pending: PendingEntry, now: number, host: string = o
     waited_ms: Math.max(0, now - entry.at),
     ...(pending.deadlineAt === undefined ? {} : { deadline_at: iso(pending.deadlineAt) }),
     process: { host: entry.process.host, pid: entry.process.pid, run_id: entry.process.runId },
-    process_alive: entry.process.host === host ? LedgerSetup.isAlive(entry.process.pid) : null,
+    process_alive: entry.process.host === host
+      ? !LedgerSetup.isGone(entry.process, { host, pid: -1 }, LedgerSetup.isAlive, entry.at)
+      : null,
     request
   }
 }
@@ -286,7 +288,8 @@ const answerCommand = (verb: "approve" | "deny") => {
           return yield* new UsageError({ message: `request ${options.id}: ${answer.left}`, command: verb })
         }
         const decision = yield* ledger.answer(options.id, answer.right, person(options.as, verb))
-        const gone = pending !== undefined && LedgerSetup.isGone(pending.entry.process, ledger.process)
+        const gone = pending !== undefined &&
+          LedgerSetup.isGone(pending.entry.process, ledger.process, LedgerSetup.isAlive, pending.entry.at)
         if (options.json) {
           return yield* Console.log(JSON.stringify({
             id: decision.requestId,

@@ -149,8 +149,29 @@ export const isAlive = (pid: number): boolean => {
 }
 
 /**
- * Whether the process that wrote an entry is gone: it ran on this host and its pid no longer runs. A
- * process of another host is never taken for dead (only its own host can tell).
+ * When a process of this host started (epoch ms, to about a second; Linux `/proc`), if that can be told.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const startedAt = (pid: number): number | undefined => {
+  if (process.platform !== "linux") return undefined
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19])
+    const boot = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "latin1"))
+    if (!Number.isFinite(ticks) || boot === null) return undefined
+    // USER_HZ is 100 on every Linux that Node runs on.
+    return Number(boot[1]) * 1000 + ticks * 10
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether the process that wrote an entry is gone: it ran on this host and its pid no longer runs, or
+ * runs a process started after the entry was written (`at`: the pid was reused). A process of another
+ * host is never taken for dead (only its own host can tell).
  *
  * @since 0.2.0
  * @category processes
@@ -158,8 +179,15 @@ export const isAlive = (pid: number): boolean => {
 export const isGone = (
   writer: LedgerEntry["process"],
   self: { readonly host: string; readonly pid: number },
-  alive: (pid: number) => boolean = isAlive
-): boolean => writer.host === self.host && writer.pid !== self.pid && !alive(writer.pid)
+  alive: (pid: number) => boolean = isAlive,
+  at?: number | undefined
+): boolean => {
+  if (writer.host !== self.host || writer.pid === self.pid) return false
+  if (!alive(writer.pid)) return true
+  const started = at === undefined ? undefined : startedAt(writer.pid)
+  // `btime` counts whole seconds: allow for it.
+  return started !== undefined && started > at! + 2000
+}
 
 /**
  * The reason recorded for a request whose `deputy` died before it was answered.
@@ -188,7 +216,9 @@ export const settleDead = (
     const settled: Array<LedgerEntry> = []
     const byProcess = new Map<string, LedgerEntry>()
     for (const { entry } of pending) {
-      if (isGone(entry.process, self, alive)) byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
+      if (isGone(entry.process, self, alive, entry.at)) {
+        byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
+      }
     }
     for (const entry of byProcess.values()) {
       settled.push(
@@ -279,7 +309,7 @@ export const undelivered = (
       if (settled.has(id) || asked?.data.request === undefined || entry.decidedBy === undefined) continue
       // Only an answer someone or something gave: a deadline, a cancellation or a failure belongs to its wait.
       if (notResent.has(entry.decidedBy._tag)) continue
-      if (!isGone(asked.process, ledger.process, alive)) continue
+      if (!isGone(asked.process, ledger.process, alive, asked.at)) continue
       const request = asked.data.request
       const key = questionKey(request)
       const list = found.get(key) ?? []

@@ -69,7 +69,8 @@ describe("LedgerCommands", () => {
 
   it("--json: one record per request with provenance, process and whether it is still alive", () => {
     const request = Requests.permissions()
-    const record = LedgerCommands.inboxRecord(pendingOf(request, 1000), 3000)
+    const now = Date.now()
+    const record = LedgerCommands.inboxRecord(pendingOf(request, now - 2000), now)
     assert.strictEqual(record.id, request.id)
     assert.strictEqual(record.kind, "permissions")
     assert.strictEqual(record.waited_ms, 2000)

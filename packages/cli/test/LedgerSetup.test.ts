@@ -103,9 +103,15 @@ describe("LedgerSetup", () => {
     assert.isFalse(LedgerSetup.isGone({ host: `not-${host}`, pid: dead, runId: "r" }, self))
     assert.isFalse(LedgerSetup.isGone({ host, pid: process.pid, runId: "r" }, self))
     assert.isFalse(LedgerSetup.isGone({ host, pid: process.ppid, runId: "r" }, self))
+    // A pid that runs a process started after the entry was written was reused: its writer is gone.
+    const started = LedgerSetup.startedAt(process.pid)!
+    assert.isTrue(Math.abs(started - (Date.now() - process.uptime() * 1000)) < 3000, `${started}`)
+    assert.isTrue(LedgerSetup.isGone({ host, pid: process.ppid, runId: "r" }, self, LedgerSetup.isAlive, 0))
+    assert.isFalse(LedgerSetup.isGone({ host, pid: process.ppid, runId: "r" }, self, LedgerSetup.isAlive, Date.now()))
   })
 
-  it.effect("on start, the undecided requests of dead processes of this host settle lost, with the reason", () =>
+  // The real clock: entries are written now, after the living processes started.
+  it.live("on start, the undecided requests of dead processes of this host settle lost, with the reason", () =>
     Effect.gen(function*() {
       const { dead, old, other, self } = yield* twoWriters
       const undecided = Requests.command(["npm", "test"], "c-1")
