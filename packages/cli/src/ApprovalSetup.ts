@@ -266,7 +266,14 @@ export const layerRecorded = (
       const output = yield* Output
       const style = output.terminalStyle
       const lost = yield* LedgerSetup.settleDead()
-      for (const entry of lost) {
+      const shownLost = 10
+      if (lost.length > shownLost) {
+        yield* output.note(
+          `${style.yellow("ledger")}: ${lost.length} requests of dead deputy processes settled lost; the first ` +
+            `${shownLost} below, all with: deputy log --outcome lost`
+        )
+      }
+      for (const entry of lost.slice(0, shownLost)) {
         yield* output.note(
           `${style.yellow("ledger")}: ${Text.visible(entry.requestId)} settled lost: ${
             Text.visible(entry.data.reason ?? "its process is gone")
