@@ -432,6 +432,11 @@ export interface SqliteOptions extends LedgerOptions {
   readonly filename?: string | undefined
   readonly busyTimeout?: Duration.DurationInput | undefined
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * How `awaitAnswer` learns of an answer from another process: `poll` (every `pollInterval`, the
+   * default) or `watch` (a file-system watch on the database's directory, with a 250 ms poll as backup).
+   */
+  readonly wake?: "poll" | "watch" | undefined
   /** Prefix of the ledger's tables (default `deputy_ledger_`). */
   readonly tablePrefix?: string | undefined
 }

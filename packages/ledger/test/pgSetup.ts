@@ -46,4 +46,13 @@ export const dropTables = (prefix: string) =>
     }).pipe(Effect.provide(Reactivity.layer))
   )).catch(() => undefined)
 
+/** Runs one statement on the test server. */
+export const exec = (statement: string) =>
+  Effect.runPromise(Effect.scoped(
+    Effect.gen(function*() {
+      const sql = yield* PgClient.make({ url: Redacted.make(pgUrl) })
+      yield* sql.unsafe(statement)
+    }).pipe(Effect.provide(Reactivity.layer))
+  ))
+
 void SqlClient

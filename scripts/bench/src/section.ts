@@ -14,7 +14,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   shutdown: () => import("./shutdown.js"),
   scale: () => import("./scale.js"),
   codex: () => import("./codex.js"),
-  cliStartup: () => import("./cliStartup.js")
+  cliStartup: () => import("./cliStartup.js"),
+  ledger: () => import("./ledger.js")
 }
 
 export const sectionNames = Object.keys(sections)

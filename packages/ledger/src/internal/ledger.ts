@@ -406,10 +406,11 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     answer: InboxAnswer,
     decidedBy: DecidedBy.DecidedBy,
     checkDeadline: boolean,
-    outcomeOverride?: LedgerOutcome
+    outcomeOverride?: LedgerOutcome,
+    settleFrom?: number
   ) =>
     store.append((tx) =>
-      Effect.map(tx.rowsFor(id), (rows): Plan<LedgerDecision, AnswerError> => {
+      Effect.map(tx.rowsFor(id), (rows): Plan<Claimed, AnswerError> => {
         const pending = find(rows, "pending")
         if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
         const request = requestOf(pending)
@@ -449,18 +450,34 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
             result: () => Effect.fail(new AnswerTooLate({ id, deadlineAt, at: tx.now }))
           }
         }
+        const outcome = outcomeOverride ?? resolved.outcome
         const row = baseRow(writer, "decided", request, pending.digest, {
           key: `${id}/decided`,
-          outcome: outcomeOverride ?? resolved.outcome,
+          outcome,
           ...decidedByFields(decidedBy),
           traceId: pending.traceId,
           data: { answer: encodeAnswer(answer) }
         })
-        return { rows: [row], result: (sealed) => Effect.succeed(decisionOf(sealed[0])) }
+        // decided in this process for a waiting request: the settlement goes in the same transaction
+        const settle = settleFrom !== undefined && find(rows, "settled") === undefined
+        const out = settle
+          ? [
+            row,
+            baseRow(writer, "settled", request, pending.digest, {
+              key: `${id}/settled`,
+              outcome,
+              ...decidedByFields(decidedBy),
+              traceId: pending.traceId,
+              data: { op: resolved.op, waitedMs: tx.now - settleFrom }
+            })
+          ]
+          : [row]
+        return { rows: out, result: (sealed) => Effect.succeed({ ...decisionOf(sealed[0]), settled: settle }) }
       })
     )
 
-  const answer: ApprovalLedgerService["answer"] = (id, value, decidedBy) => claim(id, value, decidedBy, true)
+  const answer: ApprovalLedgerService["answer"] = (id, value, decidedBy) =>
+    Effect.map(claim(id, value, decidedBy, true), ({ settled: _settled, ...decision }) => decision)
 
   const decision: ApprovalLedgerService["decision"] = (id) =>
     Effect.map(
@@ -584,13 +601,19 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
 // ---------------------------------------------------------------------------------------------------------
 // the Approvals middleware
 
+/** A decision, and whether its settlement was appended with it. */
+interface Claimed extends LedgerDecision {
+  readonly settled: boolean
+}
+
 type Claim = (
   id: string,
   answer: InboxAnswer,
   decidedBy: DecidedBy.DecidedBy,
   checkDeadline: boolean,
-  outcomeOverride?: LedgerOutcome
-) => Effect.Effect<LedgerDecision, LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch>
+  outcomeOverride?: LedgerOutcome,
+  settleFrom?: number
+) => Effect.Effect<Claimed, LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch>
 
 const defaultRecordTimeout = Duration.seconds(5)
 
@@ -618,9 +641,15 @@ const middleware = (
     )
 
   /** Claims in-process decisions; if another answer won, that one is the decision. */
-  const claimOrWinner = (id: string, answer: InboxAnswer, decidedBy: DecidedBy.DecidedBy, outcome?: LedgerOutcome) =>
-    claim(id, answer, decidedBy, false, outcome).pipe(
-      Effect.catchTag("AlreadyDecided", () => ledger.awaitAnswer(id))
+  const claimOrWinner = (
+    id: string,
+    answer: InboxAnswer,
+    decidedBy: DecidedBy.DecidedBy,
+    settleFrom: number,
+    outcome?: LedgerOutcome
+  ): Effect.Effect<Claimed, unknown> =>
+    claim(id, answer, decidedBy, false, outcome, settleFrom).pipe(
+      Effect.catchTag("AlreadyDecided", () => Effect.map(ledger.awaitAnswer(id), (won) => ({ ...won, settled: false })))
     )
 
   const ask = <A>(
@@ -646,10 +675,12 @@ const middleware = (
 
       const fromInner = Effect.flatMap(askInner, (given) => {
         const { decidedBy, value } = DecidedBy.split(given, "Approvals")
-        return claimOrWinner(request.id, toInbox(value), decidedBy)
+        return claimOrWinner(request.id, toInbox(value), decidedBy, started)
       })
-      const racers: Array<Effect.Effect<LedgerDecision, unknown>> = [fromInner]
-      if (options.remote === true) racers.push(ledger.awaitAnswer(request.id))
+      const racers: Array<Effect.Effect<Claimed, unknown>> = [fromInner]
+      if (options.remote === true) {
+        racers.push(Effect.map(ledger.awaitAnswer(request.id), (won) => ({ ...won, settled: false })))
+      }
       if (deadlineMs !== undefined) {
         racers.push(
           Effect.sleep(Duration.millis(deadlineMs * warnAt)).pipe(
@@ -663,7 +694,13 @@ const middleware = (
             ),
             Effect.zipRight(Effect.sleep(Duration.millis(deadlineMs * (1 - warnAt)))),
             Effect.zipRight(
-              claimOrWinner(request.id, timedOutAnswer(request), { _tag: "Deadline", afterMs: deadlineMs }, "timed_out")
+              claimOrWinner(
+                request.id,
+                timedOutAnswer(request),
+                { _tag: "Deadline", afterMs: deadlineMs },
+                started,
+                "timed_out"
+              )
             )
           )
         )
@@ -697,6 +734,7 @@ const middleware = (
       if (resolved === undefined) {
         return yield* failClosed(`the recorded answer does not fit the ${request.kind} request`)
       }
+      if (winner.settled) return DecidedBy.decided(fromInbox(winner.answer), winner.decidedBy)
       const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       const settled = yield* Effect.either(bounded(
         ledger.recordSettled({

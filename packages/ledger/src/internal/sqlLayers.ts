@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
@@ -140,6 +141,55 @@ const pollingWaiter = (interval: Duration.Duration): Waiter => ({
   decided: () => Effect.void
 })
 
+/**
+ * Waits for the database's directory to change (inotify on Linux: another process committing writes the
+ * `-wal` file), then asks; asks every `fallback` anyway, should an event be missed.
+ */
+const watchingWaiter = (
+  filename: string,
+  fallback: Duration.Duration
+): Effect.Effect<Waiter | undefined, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let wakers = new Set<Deferred.Deferred<void>>()
+    const watcher = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        try {
+          const watcher = fs.watch(path.dirname(filename), { persistent: false }, () => {
+            const woken = wakers
+            wakers = new Set()
+            for (const waker of woken) Deferred.unsafeDone(waker, Exit.void)
+          })
+          watcher.on("error", () => undefined)
+          return watcher
+        } catch {
+          return undefined
+        }
+      }),
+      (watcher) => Effect.sync(() => watcher?.close())
+    )
+    if (watcher === undefined) return undefined
+    const waiter: Waiter = {
+      awaitDecided: (_requestId, check) =>
+        Effect.gen(function*() {
+          while (true) {
+            const waker = yield* Deferred.make<void>()
+            wakers.add(waker)
+            const row = yield* check
+            if (row !== undefined) {
+              wakers.delete(waker)
+              return row
+            }
+            yield* Deferred.await(waker).pipe(
+              Effect.timeoutOption(fallback),
+              Effect.ensuring(Effect.sync(() => wakers.delete(waker)))
+            )
+          }
+        }),
+      decided: () => Effect.void
+    }
+    return waiter
+  })
+
 /** The SQLite ledger. */
 export const makeSqlite = (options: SqliteOptions): Effect.Effect<ApprovalLedgerService, LedgerError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -170,7 +220,8 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<ApprovalLedger
       )
     }
     const poll = Duration.decode(options.pollInterval ?? Duration.millis(10))
-    const store = makeStore(client, t, filename, pollingWaiter(poll))
+    const watching = options.wake === "watch" ? yield* watchingWaiter(filename, Duration.millis(250)) : undefined
+    const store = makeStore(client, t, filename, watching ?? pollingWaiter(poll))
     return makeService(store, processIdentity(options))
   })
 
