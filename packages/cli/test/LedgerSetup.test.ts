@@ -9,6 +9,7 @@ import { Approvals, DecidedBy } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
@@ -92,6 +93,17 @@ describe("LedgerSetup", () => {
       LedgerSetup.describe({ _tag: "Postgres", url: "postgres://me:secret@db:5432/x" }),
       "postgres://me:***@db:5432/x"
     )
+  })
+
+  it("forRun: inbox needs a ledger; with one the ledger owns the deadline and the delegate's is a second later", () => {
+    const base = { onInterrupt: Effect.void, approvalTimeout: Duration.seconds(30) }
+    const inbox = { mode: "inbox" as const, defaulted: false, rules: [] }
+    const off = ApprovalSetup.forRun(inbox, { ...base, ledger: Option.some("off") })
+    assert.isTrue(Either.isLeft(off) && off.left.message.includes("--approval inbox needs a ledger"))
+    const denied = ApprovalSetup.forRun({ ...inbox, mode: "deny" }, { ...base, ledger: Option.some("off") })
+    assert.isTrue(Either.isRight(denied) && Duration.toMillis(denied.right.delegateTimeout!) === 30_000)
+    const recorded = ApprovalSetup.forRun(inbox, { ...base, ledger: Option.some("sqlite:/tmp/never-opened.db") })
+    assert.isTrue(Either.isRight(recorded) && Duration.toMillis(recorded.right.delegateTimeout!) === 31_000)
   })
 
   it("a process is gone when it ran on this host and no longer runs; other hosts are never taken for dead", () => {
