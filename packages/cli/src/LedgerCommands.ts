@@ -160,7 +160,10 @@ export const inboxLines = (
   ]
   for (const item of pending) {
     const record = inboxRecord(item, now, host)
-    const gone = record.process_alive === false ? " — its deputy is gone (a new run settles it lost)" : ""
+    const gone = record.process_alive === false
+      ? " — its deputy is gone: an answer now is kept for when the same request is asked again; " +
+        "the next run settles it lost if unanswered"
+      : ""
     const deadline = item.deadlineAt === undefined
       ? ""
       : item.deadlineAt > now
