@@ -299,7 +299,7 @@ const answerCommand = (verb: "approve" | "deny") => {
             decided_by: decision.decidedBy,
             at: iso(decision.at),
             answer: answerJson(decision.answer),
-            delivered: !gone
+            asker_alive: !gone
           }))
         }
         yield* Console.log(
