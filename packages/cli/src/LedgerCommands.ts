@@ -394,7 +394,11 @@ export const logLine = (entry: LedgerEntry): string => {
   const by = entry.decidedBy === undefined ? "" : ` by ${Text.visible(DecidedBy.describe(entry.decidedBy))}`
   const outcome = entry.outcome === undefined ? "" : ` ${entry.outcome}`
   const request = entry.type === "pending" ? `  ${what(entry.data.request)}` : ""
-  const reason = entry.data.reason === undefined ? "" : `  (${Text.oneLine(entry.data.reason, 200)})`
+  const rejection =
+    (entry.data.answer as { readonly decision?: { readonly denied?: { readonly rejection?: unknown } } })
+      ?.decision?.denied?.rejection
+  const why = entry.data.reason ?? (typeof rejection === "string" ? rejection : undefined)
+  const reason = why === undefined ? "" : `  (${Text.oneLine(why, 200)})`
   const waited = entry.data.waitedMs === undefined ? "" : ` after ${Render.duration(entry.data.waitedMs)}`
   return `#${entry.seq}  ${iso(entry.at)}  ${entry.type.padEnd(8)}${outcome}${by}${waited}  ${
     Text.visible(entry.requestId)

@@ -132,6 +132,13 @@ describe("LedgerCommands", () => {
     assert.include(line, "after 1.5s")
     assert.include(line, request.id)
     assert.include(line, "its deputy process is gone\\u202e")
+    const denied = LedgerCommands.logLine({
+      ...entryOf(request, 0),
+      type: "decided",
+      outcome: "denied",
+      data: { answer: { _tag: "Decision", decision: { denied: { rejection: "not on main\x1b[2J" } } } }
+    })
+    assert.include(denied, "(not on main\\x1b[2J)")
   })
 
   it("the command line knows the ledger commands and their flags", () => {
