@@ -22,6 +22,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as os from "node:os"
 import * as internal from "./internal/ledger.js"
 import * as memory from "./internal/memoryStore.js"
 import * as sqlLayers from "./internal/sqlLayers.js"
@@ -422,8 +423,8 @@ export interface LedgerOptions {
 /**
  * Options of the SQLite ledger. The file is `filename`, else `$DEPUTY_HOME/ledger.db`, else
  * `~/.deputy/ledger.db` (the directory is created). WAL mode; `busyTimeout` (default 5 s) bounds how
- * long a write waits for another process; `pollInterval` (default 10 ms) is how often `awaitAnswer`
- * looks for an answer from another process.
+ * long a write waits for another process; `wake` / `pollInterval` say how `awaitAnswer` learns of an
+ * answer from another process.
  *
  * @since 0.2.0
  * @category models
@@ -433,8 +434,8 @@ export interface SqliteOptions extends LedgerOptions {
   readonly busyTimeout?: Duration.DurationInput | undefined
   readonly pollInterval?: Duration.DurationInput | undefined
   /**
-   * How `awaitAnswer` learns of an answer from another process: `poll` (every `pollInterval`, the
-   * default) or `watch` (a file-system watch on the database's directory, with a 250 ms poll as backup).
+   * How `awaitAnswer` learns of an answer from another process: `watch` (the default: a file-system
+   * watch on the database's directory, asking every 50 ms as a backup) or `poll` (every `pollInterval`).
    */
   readonly wake?: "poll" | "watch" | undefined
   /** Prefix of the ledger's tables (default `deputy_ledger_`). */
@@ -473,6 +474,24 @@ export const defaultFilename = (env: Record<string, string | undefined> = proces
 export const digest = (request: ApprovalRequest.ApprovalRequest): string => internal.digestOf(request)
 
 /**
+ * Whether the process that wrote an entry is still running: `true` / `false` for a process on this host
+ * (by its pid; a reused pid reads as alive, so this never settles a live request lost), `undefined` for
+ * another host. Use it to pick what `settleLost` settles after a restart.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const processAlive = (identity: ProcessIdentity, host: string = os.hostname()): boolean | undefined => {
+  if (identity.host !== host) return undefined
+  try {
+    process.kill(identity.pid, 0)
+    return true
+  } catch (error) {
+    return (error as { readonly code?: string }).code === "EPERM"
+  }
+}
+
+/**
  * The port (`yield* ApprovalLedger`), with its layers as statics.
  *
  * @since 0.2.0
@@ -504,6 +523,8 @@ export class ApprovalLedger extends Context.Tag("@deputy/ledger/ApprovalLedger")
 
   /** @see {@link digest} */
   static readonly digest = digest
+  /** @see {@link processAlive} */
+  static readonly processAlive = processAlive
   /** @see {@link defaultFilename} */
   static readonly defaultFilename = defaultFilename
 }

@@ -17,6 +17,7 @@ export {
   layerApprovals,
   LedgerCorrupt,
   LedgerUnavailable,
+  processAlive,
   UnknownRequest
 } from "./ApprovalLedger.js"
 /** @since 0.2.0 */

@@ -6,6 +6,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -24,6 +25,39 @@ const rawClient = (filename: string) =>
 /** Opens a SQLite ledger for the rest of the scope. */
 const open = (options: Parameters<typeof ApprovalLedger.layerSqlite>[0]) =>
   Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger))
+
+/** A 1 MiB tmpfs for the disk-full test (root only; skipped with a notice where it cannot be mounted). */
+const tinyDisk = Effect.acquireRelease(
+  Effect.sync(() => {
+    const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-ledger-full-"))
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]).status === 0
+    if (!mounted) {
+      console.warn(`\n⚠ disk-full ledger test SKIPPED: cannot mount a small tmpfs here (needs root)\n`)
+      fs.rmSync(mountPoint, { recursive: true, force: true })
+      return undefined
+    }
+    return mountPoint
+  }),
+  (mountPoint) =>
+    Effect.sync(() => {
+      if (mountPoint === undefined) return
+      spawnSync("umount", [mountPoint])
+      fs.rmSync(mountPoint, { recursive: true, force: true })
+    })
+)
+
+/** Writes a file until the disk is full. */
+const fillDisk = (dir: string) => {
+  const fd = fs.openSync(path.join(dir, "filler"), "w")
+  const chunk = Buffer.alloc(4096, 1)
+  try {
+    while (true) fs.writeSync(fd, chunk)
+  } catch {
+    // ENOSPC
+  } finally {
+    fs.closeSync(fd)
+  }
+}
 
 const approveAll = Effect.map(Approvals, (approvals) => approvals).pipe(Effect.provide(Approvals.layerApproveAll))
 
@@ -144,6 +178,45 @@ describe("SQLite ledger: bad input and faults", () => {
         reason: "entry 4 is missing (the next entry is 5)"
       })
     }))
+
+  it.scopedLive("a full disk: requests are still answered, with the fail-closed default, and reported", () =>
+    Effect.gen(function*() {
+      const mountPoint = yield* tinyDisk
+      if (mountPoint === undefined) return
+      const filename = path.join(mountPoint, "ledger.db")
+      const ledger = yield* open({ filename })
+      const reported: Array<string> = []
+      const approvals = ledger.approvals(yield* approveAll, {
+        onFailure: (_request, error) => Effect.sync(() => reported.push(String((error as Error).message)))
+      })
+      assert.deepStrictEqual(
+        yield* approvals.command(commandRequest(0)),
+        DecidedBy.decided("approved", { _tag: "Fixed", setting: "approve-all" })
+      )
+      fillDisk(mountPoint)
+      let failed: DecidedBy.Answer<unknown> | undefined
+      for (let i = 1; i < 2000 && failed === undefined; i++) {
+        const answer = yield* approvals.command(commandRequest(i))
+        if (DecidedBy.isDecided(answer) && answer.decidedBy._tag === "ServiceFailed") failed = answer
+      }
+      assert.isDefined(failed, "the disk never filled up")
+      if (!DecidedBy.isDecided(failed!)) return
+      assert.strictEqual(failed.value, "denied")
+      assert.isAtLeast(reported.length, 1)
+      assert.match(reported[0], /full/i)
+      assert.include(reported[0], filename)
+      // what was recorded before the disk filled is intact
+      fs.rmSync(path.join(mountPoint, "filler"))
+      assert.strictEqual((yield* ledger.verify)._tag, "Intact")
+    }))
+
+  it("processAlive: this process is alive, a finished one is not, another host is unknown", () => {
+    const identity = { host: os.hostname(), pid: process.pid, runId: "r" }
+    assert.strictEqual(ApprovalLedger.processAlive(identity), true)
+    const child = spawnSync(process.execPath, ["-e", "0"])
+    assert.strictEqual(ApprovalLedger.processAlive({ ...identity, pid: child.pid! }), false)
+    assert.strictEqual(ApprovalLedger.processAlive({ ...identity, host: "elsewhere" }), undefined)
+  })
 
   it("the default file is $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db", () => {
     assert.strictEqual(ApprovalLedger.defaultFilename({ DEPUTY_HOME: "/srv/deputy" }), "/srv/deputy/ledger.db")

@@ -751,6 +751,7 @@ const middleware = (
     }).pipe(
       Effect.catchAllDefect((defect) =>
         Effect.logError(`approval ledger: ${Cause.pretty(Cause.die(defect))}`).pipe(
+          Effect.zipRight(options.onFailure === undefined ? Effect.void : options.onFailure(request, defect)),
           Effect.as(DecidedBy.decided(fromInbox(defaultAnswer(request)), {
             _tag: "ServiceFailed",
             error: errorText(defect)

@@ -219,6 +219,8 @@ export const makeStore = (
         }
         return { planned, sealed }
       })).pipe(
+        // a failed COMMIT or ROLLBACK (disk full) surfaces from @effect/sql as a defect
+        Effect.catchAllDefect((defect) => Effect.fail(fail("write")(defect))),
         Effect.mapError((error) =>
           (!isLedgerError(error) && isStorageError(error) ? fail("write")(error) : error) as E | LedgerError
         )
