@@ -136,6 +136,25 @@ describe("SQLite ledger: bad input and faults", () => {
       assert.deepStrictEqual(again, DecidedBy.decided("approved", { _tag: "Fixed", setting: "approve-all" }))
     }))
 
+  it.scopedLive("remote mode: the decision cannot be written → fail closed at once, not wait for another answer", () =>
+    Effect.gen(function*() {
+      const filename = fresh()
+      const ledger = yield* open({ filename, busyTimeout: 50 })
+      const other = yield* rawClient(filename)
+      yield* other.unsafe("PRAGMA busy_timeout = 0")
+      const inner = yield* approveAll
+      // the decider answers, but by then another connection holds the write lock
+      const locking = {
+        ...inner,
+        command: () => Effect.zipRight(Effect.orDie(other.unsafe("BEGIN IMMEDIATE")), inner.command(commandRequest(1)))
+      }
+      const approvals = ledger.approvals(locking, { remote: true })
+      const answer = yield* approvals.command(commandRequest(1))
+      yield* other.unsafe("COMMIT")
+      assert.isTrue(DecidedBy.isDecided(answer) && answer.decidedBy._tag === "ServiceFailed")
+      assert.isTrue(DecidedBy.isDecided(answer) && answer.value === "denied")
+    }))
+
   it.scopedLive("tampering is detected: verify names the first broken entry; removed entries too", () =>
     Effect.gen(function*() {
       const filename = fresh()

@@ -705,29 +705,32 @@ const middleware = (
           )
         )
       }
-      const decided = yield* Effect.either(racers.length === 1 ? fromInner : Effect.raceAll(racers)).pipe(
-        Effect.onInterrupt(() =>
-          Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
-            Effect.flatMap((now) => {
-              const abort = request.kind === "command" || request.kind === "patch"
-                ? { _tag: "Decision", decision: "abort" } as const
-                : defaultAnswer(request)
-              return bounded(
-                ledger.recordSettled({
-                  request,
-                  outcome: "aborted",
-                  decidedBy: { _tag: "Cancelled", reason: "the delegate stopped waiting" },
-                  reason: "the delegate stopped waiting (shutdown or its own deadline)",
-                  waitedMs: now - started,
-                  answer: resolve(request, abort)!.op
-                }, { traceId }),
-                "record"
-              )
-            }),
-            Effect.ignore
+      // the first racer to finish decides, a failure included (a failed claim fails closed at once rather
+      // than waiting on the others)
+      const decided =
+        yield* (racers.length === 1 ? Effect.either(fromInner) : Effect.raceAll(racers.map(Effect.either))).pipe(
+          Effect.onInterrupt(() =>
+            Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
+              Effect.flatMap((now) => {
+                const abort = request.kind === "command" || request.kind === "patch"
+                  ? { _tag: "Decision", decision: "abort" } as const
+                  : defaultAnswer(request)
+                return bounded(
+                  ledger.recordSettled({
+                    request,
+                    outcome: "aborted",
+                    decidedBy: { _tag: "Cancelled", reason: "the delegate stopped waiting" },
+                    reason: "the delegate stopped waiting (shutdown or its own deadline)",
+                    waitedMs: now - started,
+                    answer: resolve(request, abort)!.op
+                  }, { traceId }),
+                  "record"
+                )
+              }),
+              Effect.ignore
+            )
           )
         )
-      )
       if (decided._tag === "Left") return yield* failClosed(decided.left)
       const winner = decided.right
       const resolved = resolve(request, winner.answer)
