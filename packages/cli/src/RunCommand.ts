@@ -21,8 +21,8 @@ import type { ApprovalMode } from "./ApprovalSetup.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
-import * as Tasks from "./Tasks.js"
 import * as LedgerSetup from "./LedgerSetup.js"
+import * as Tasks from "./Tasks.js"
 
 /**
  * The options as parsed, before they are checked together.
