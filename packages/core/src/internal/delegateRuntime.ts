@@ -244,29 +244,37 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.ignore(this.agent.submitWithId({ id: uuidv7(), op, trace: this.trace }))
   }
 
-  /** Reads the child's events until they end, then records how they ended. */
+  /**
+   * Reads the child's events until they end, then records how they ended. A plain `flatMap` loop under one
+   * `matchCauseEffect` (no generator, no extra combinators): an idle delegate's reader is parked on the
+   * child's mailbox with as few frames on its stack as possible (each one is heap held per delegate).
+   */
   get readLoop(): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      while (true) {
-        const [batch, done] = yield* this.agent.nextBatch
-        if (batch.length > 0) yield* this.onChunk(batch)
-        if (done) return
-      }
-    }).pipe(
-      Effect.catchAllDefect((defect) =>
-        Effect.fail(
-          new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect)}` })
-        )
-      ),
-      Effect.exit,
-      Effect.flatMap((exit) =>
-        Effect.suspend(() => {
-          this.agentEnd = exit
-          if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
-          return this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited")
-        })
-      )
-    )
+    const nextBatch = this.agent.nextBatch
+    const loop: Effect.Effect<void, AgentExited> = Effect.flatMap(nextBatch, ([batch, done]) => {
+      if (batch.length === 0) return done ? Effect.void : loop
+      const handled = this.onChunk(batch)
+      return done ? handled : Effect.zipRight(handled, loop)
+    })
+    return Effect.matchCauseEffect(loop, {
+      onFailure: (cause) => {
+        // A defect in the child's stream is reported as the child's failure (interruption never gets here).
+        const defect = Cause.dieOption(cause)
+        const exit: Exit.Exit<void, AgentExited> = Option.isSome(defect)
+          ? Exit.fail(new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect.value)}` }))
+          : Exit.failCause(cause)
+        return this.endOfEvents(exit)
+      },
+      onSuccess: () => this.endOfEvents(Exit.void)
+    })
+  }
+
+  private endOfEvents(exit: Exit.Exit<void, AgentExited>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.agentEnd = exit
+      if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
+      return this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited")
+    })
   }
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
@@ -473,12 +481,30 @@ class DelegateRuntime implements DelegateHandle {
   /** Starts the shutdown sequence once (in the `tasks` scope: nothing the caller does can cut it). */
   stop(cause: ShutdownCause): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.state._tag !== "Running") return Effect.void
-      this.state = { _tag: "Draining", cause }
-      this.buffer.raiseLimits(drainAllowance.events, drainAllowance.bytes)
+      if (!this.beginShutdown(cause)) return Effect.void
       // A fiber forked from a finalizer starts uninterruptible: the sequence says itself where it may be cut.
       return Effect.asVoid(Effect.forkIn(Effect.uninterruptible(this.runShutdown(cause)), this.tasks))
     })
+  }
+
+  /**
+   * The scope's finalizer: the shutdown sequence run by the finalizer itself when nothing started it yet (a
+   * finalizer is uninterruptible already, so nothing can cut it: no fiber to fork), then waits for the end.
+   */
+  get closeWithScope(): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.beginShutdown("interrupted")
+        ? Effect.uninterruptible(this.runShutdown("interrupted"))
+        : Effect.asVoid(Deferred.await(this.endedSignal))
+    )
+  }
+
+  /** Moves `Running` to `Draining`; `false` when the delegate was not running any more. */
+  private beginShutdown(cause: ShutdownCause): boolean {
+    if (this.state._tag !== "Running") return false
+    this.state = { _tag: "Draining", cause }
+    this.buffer.raiseLimits(drainAllowance.events, drainAllowance.bytes)
+    return true
   }
 
   private runShutdown(cause: ShutdownCause): Effect.Effect<void> {
@@ -569,6 +595,24 @@ class DelegateRuntime implements DelegateHandle {
   }
 }
 
+/**
+ * The same string, flattened: ids and trace ids are built by concatenation, and V8 keeps such a string as a
+ * rope (one node per piece, ~680 bytes for a 32-digit trace id) until something reads a character of it.
+ */
+const flat = (text: string): string => {
+  text.charCodeAt(0)
+  return text
+}
+
+/** The W3C context of the delegate's span, its ids and the result flattened (each is held per delegate). */
+const flatTrace = (span: Tracer.Span): W3cTraceContext => {
+  flat(span.traceId)
+  flat(span.spanId)
+  const trace = TraceContext.fromSpan(span)
+  if (typeof trace.traceparent === "string") flat(trace.traceparent)
+  return trace
+}
+
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, reason?: string) =>
   Effect.flatMap(Clock.currentTimeNanos, (now) =>
     Effect.sync(() => {
@@ -588,8 +632,10 @@ export const make = (
     const spawner = yield* AgentSpawner
     const approvals = yield* Approvals
     const scope = yield* Effect.scope
-    const id = options.id ?? uuidv7()
+    const id = flat(options.id ?? uuidv7())
     const span = yield* Effect.makeSpan("deputy.delegate", {
+      // The call site's stack trace would be held (an `Error`) as long as the span: ~1 KiB per delegate.
+      captureStackTrace: false,
       attributes: {
         "deputy.delegate_id": id,
         "deputy.mode": oneShot ? "one_shot" : "interactive",
@@ -618,7 +664,7 @@ export const make = (
       agent,
       approvals,
       span,
-      TraceContext.fromSpan(span),
+      flatTrace(span),
       tasks,
       agentScope,
       yield* Deferred.make<DelegateEnded>(),
@@ -626,9 +672,10 @@ export const make = (
     )
     const turnId = oneShot === undefined ? undefined : uuidv7()
     if (turnId !== undefined) runtime.turn = new TurnTracker(turnId)
-    runtime.reader = yield* Effect.forkIn(Effect.interruptible(Effect.withParentSpan(runtime.readLoop, span)), tasks)
+    // The span is provided around the fork, not inside it: the reader inherits it with no frame on its stack.
+    runtime.reader = yield* Effect.withParentSpan(Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks), span)
     // Added last, so it runs first when the scope closes: the reader still runs during the drain.
-    yield* Effect.addFinalizer(() => Effect.asVoid(runtime.shutdown))
+    yield* Effect.addFinalizer(() => runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
       yield* runtime.startTurn(oneShot, turnId)
       if (oneShot.deadline !== undefined) {
