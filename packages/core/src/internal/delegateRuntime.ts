@@ -112,6 +112,13 @@ const agentExited = (crash: Option.Option<AgentExited>): DelegateEnded => ({
 
 const cancelled = (reason: string): DecidedBy.DecidedBy => ({ _tag: "Cancelled", reason })
 
+/** Binds `method` to `self` and keeps it as `self[name]` (shadowing the prototype's getter of that name). */
+const bindOnce = <F extends (...args: ReadonlyArray<never>) => unknown>(self: object, name: string, method: F): F => {
+  const bound = method.bind(self) as F
+  Object.defineProperty(self, name, { value: bound, enumerable: true })
+  return bound
+}
+
 /** Everything one delegate holds; the handle the caller gets. */
 class DelegateRuntime implements DelegateHandle {
   private state: State = running
@@ -146,10 +153,24 @@ class DelegateRuntime implements DelegateHandle {
       Math.max(1, options.eventCapacity ?? defaults.eventCapacity),
       Math.max(1, options.eventBytes ?? defaults.eventBytes)
     )
-    this.submit = this.submit.bind(this)
-    this.submitWithId = this.submitWithId.bind(this)
-    this.read = this.read.bind(this)
-    this.release = this.release.bind(this)
+  }
+
+  // The handle's functions may be taken off it (`const { read } = handle`): each is bound on first use and
+  // kept as an own property then, so an idle delegate holds no bound functions.
+  get submitWithId(): (submission: Submission) => Effect.Effect<void, DelegateClosed> {
+    return bindOnce(this, "submitWithId", this.submitSubmission)
+  }
+
+  get submit(): (op: Op) => Effect.Effect<string, DelegateClosed> {
+    return bindOnce(this, "submit", this.submitOp)
+  }
+
+  get read(): (from: number) => Effect.Effect<Option.Option<EventBatch>> {
+    return bindOnce(this, "read", this.readFrom)
+  }
+
+  get release(): (upTo: number) => Effect.Effect<void> {
+    return bindOnce(this, "release", this.releaseUpTo)
   }
 
   // --- the caller's side ---
@@ -165,7 +186,7 @@ class DelegateRuntime implements DelegateHandle {
     }
   }
 
-  submitWithId(submission: Submission): Effect.Effect<void, DelegateClosed> {
+  private submitSubmission(submission: Submission): Effect.Effect<void, DelegateClosed> {
     return Effect.suspend(() => {
       const closed = this.closedReason()
       if (closed !== undefined) return Effect.fail(new DelegateClosed({ reason: closed }))
@@ -177,18 +198,18 @@ class DelegateRuntime implements DelegateHandle {
     })
   }
 
-  submit(op: Op): Effect.Effect<string, DelegateClosed> {
+  private submitOp(op: Op): Effect.Effect<string, DelegateClosed> {
     return Effect.flatMap(TraceContext.current, (trace) => {
       const id = uuidv7()
-      return Effect.as(this.submitWithId(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
+      return Effect.as(this.submitSubmission(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
     })
   }
 
-  read(from: number): Effect.Effect<Option.Option<EventBatch>> {
+  private readFrom(from: number): Effect.Effect<Option.Option<EventBatch>> {
     return this.buffer.read(from)
   }
 
-  release(upTo: number): Effect.Effect<void> {
+  private releaseUpTo(upTo: number): Effect.Effect<void> {
     return Effect.sync(() => this.buffer.release(upTo))
   }
 
@@ -273,7 +294,7 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.suspend(() => {
       this.agentEnd = exit
       if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
-      return this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited")
+      return this.underSpan(this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited"))
     })
   }
 
@@ -289,11 +310,22 @@ class DelegateRuntime implements DelegateHandle {
     this.classify(chunk, pass)
     pass.forward.length = pass.count
     this.buffer.append(pass.forward)
-    let effect: Effect.Effect<void> = this.buffer.waitForRoom
-    if (pass.ends !== undefined) effect = Effect.zipRight(this.stop(pass.ends), effect)
+    if (pass.ends === undefined && pass.toCancel === undefined && pass.toAsk === undefined) {
+      return this.buffer.waitForRoom
+    }
+    let effect: Effect.Effect<void> = Effect.void
+    if (pass.ends !== undefined) effect = this.stop(pass.ends)
     if (pass.toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(pass.toCancel), effect)
     if (pass.toAsk !== undefined) effect = Effect.zipRight(this.ask(pass.toAsk), effect)
-    return effect
+    return Effect.zipRight(this.underSpan(effect), this.buffer.waitForRoom)
+  }
+
+  /**
+   * Runs `effect` under the delegate's span. The reader does not run under it (a context of its own would be
+   * held by every idle delegate): what it starts that may log, trace or call the caller's `onSettled` does.
+   */
+  private underSpan<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.withParentSpan(effect, this.span)
   }
 
   /**
@@ -525,7 +557,7 @@ class DelegateRuntime implements DelegateHandle {
               this.tasks
             )
             drainTimedOut = !(yield* Deferred.await(drained))
-            yield* Fiber.interruptFork(timer)
+            yield* Fiber.interrupt(timer)
           }
         }
       }
@@ -672,8 +704,8 @@ export const make = (
     )
     const turnId = oneShot === undefined ? undefined : uuidv7()
     if (turnId !== undefined) runtime.turn = new TurnTracker(turnId)
-    // The span is provided around the fork, not inside it: the reader inherits it with no frame on its stack.
-    runtime.reader = yield* Effect.withParentSpan(Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks), span)
+    // Not under the delegate's span (see `underSpan`): an idle reader holds no context of its own.
+    runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
     // Added last, so it runs first when the scope closes: the reader still runs during the drain.
     yield* Effect.addFinalizer(() => runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
