@@ -131,6 +131,13 @@ class DelegateRuntime implements DelegateHandle {
   private callerAskedShutdown = false
   private readonly buffer: EventBuffer
   private readonly ledger = new RequestLedger()
+  /**
+   * The end, once known, and who waits for it: a one-shot signal of plain fields (a `Deferred` per delegate
+   * costs ~0.4 KiB, its per-instance method giving it hidden classes of its own); waiters only exist while
+   * someone waits.
+   */
+  private endResult: DelegateEnded | undefined
+  private endWaiters: Set<(result: DelegateEnded) => void> | undefined
   private requests: Scope.CloseableScope | undefined
   /** One-shot: the turn of the input, and how the delegate's single turn ended. */
   turn: TurnTracker | undefined
@@ -146,7 +153,6 @@ class DelegateRuntime implements DelegateHandle {
     private readonly trace: W3cTraceContext,
     private readonly tasks: Scope.CloseableScope,
     private readonly agentScope: Scope.CloseableScope,
-    private readonly endedSignal: Deferred.Deferred<DelegateEnded>,
     private readonly drainTimeout: Duration.Duration
   ) {
     this.buffer = new EventBuffer(
@@ -174,6 +180,27 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   // --- the caller's side ---
+
+  /** Waits for the end (interruptible: an interrupted waiter is removed). */
+  private get awaitEnd(): Effect.Effect<DelegateEnded> {
+    return Effect.suspend(() => {
+      if (this.endResult !== undefined) return Effect.succeed(this.endResult)
+      return Effect.async<DelegateEnded>((resume) => {
+        const wake = (result: DelegateEnded) => resume(Effect.succeed(result))
+        ;(this.endWaiters ??= new Set()).add(wake)
+        return Effect.sync(() => void this.endWaiters?.delete(wake))
+      })
+    })
+  }
+
+  /** Records the end and wakes every waiter (once). */
+  private endWith(result: DelegateEnded): void {
+    if (this.endResult !== undefined) return
+    this.endResult = result
+    const waiters = this.endWaiters
+    this.endWaiters = undefined
+    if (waiters !== undefined) { for (const wake of waiters) wake(result) }
+  }
 
   private closedReason(): string | undefined {
     switch (this.state._tag) {
@@ -244,11 +271,11 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   get ended(): Effect.Effect<DelegateEnded> {
-    return Deferred.await(this.endedSignal)
+    return this.awaitEnd
   }
 
   get shutdown(): Effect.Effect<DelegateEnded> {
-    return Effect.zipRight(this.stop("interrupted"), Deferred.await(this.endedSignal))
+    return Effect.zipRight(this.stop("interrupted"), this.awaitEnd)
   }
 
   get status(): Effect.Effect<AgentStatus> {
@@ -527,7 +554,7 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.suspend(() =>
       this.beginShutdown("interrupted")
         ? Effect.uninterruptible(this.runShutdown("interrupted"))
-        : Effect.asVoid(Deferred.await(this.endedSignal))
+        : Effect.asVoid(this.awaitEnd)
     )
   }
 
@@ -592,7 +619,7 @@ class DelegateRuntime implements DelegateHandle {
       yield* Scope.close(this.agentScope, Exit.void)
       this.state = { _tag: "Ended", result }
       yield* endSpan(this.span, Exit.void, result.reason)
-      yield* Deferred.succeed(this.endedSignal, result)
+      this.endWith(result)
     })
   }
 
@@ -699,7 +726,6 @@ export const make = (
       flatTrace(span),
       tasks,
       agentScope,
-      yield* Deferred.make<DelegateEnded>(),
       Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
     )
     const turnId = oneShot === undefined ? undefined : uuidv7()
