@@ -148,6 +148,8 @@ class DelegateRuntime implements DelegateHandle {
   turn: TurnTracker | undefined
   private terminal: Terminal | undefined
   reader: Fiber.RuntimeFiber<void> | undefined
+  /** One-shot: the fiber submitting the input, until the child has accepted it. */
+  inputSubmission: Fiber.RuntimeFiber<void> | undefined
 
   constructor(
     readonly id: string,
@@ -343,7 +345,10 @@ class DelegateRuntime implements DelegateHandle {
     this.classify(chunk, pass)
     pass.forward.length = pass.count
     this.buffer.append(pass.forward)
-    if (pass.ends === undefined && pass.toCancel === undefined && pass.toAsk === undefined) {
+    if (
+      pass.ends === undefined && pass.toCancel === undefined && pass.toAsk === undefined &&
+      pass.toWithdraw === undefined
+    ) {
       return this.buffer.waitForRoom
     }
     let effect: Effect.Effect<void> = Effect.void
@@ -618,6 +623,8 @@ class DelegateRuntime implements DelegateHandle {
         if (childAlive) {
           const drained = Deferred.unsafeMake<boolean>(FiberId.none)
           this.drained = drained
+          // The input goes first or not at all: `interrupt` and `shutdown` never overtake it.
+          if (this.inputSubmission !== undefined) yield* Fiber.interrupt(this.inputSubmission)
           yield* this.submitOwn({ type: "interrupt" })
           yield* this.submitOwn({ type: "shutdown" })
           if (this.agentEnd === undefined) {
@@ -778,7 +785,10 @@ export const make = (
     // Added last, so it runs first when the scope closes: the reader still runs during the drain.
     yield* Effect.addFinalizer(() => runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
-      yield* runtime.startTurn(oneShot, turnId)
+      // Forked, so the caller holds the handle as soon as the child runs: a caller interrupted while the
+      // child is still accepting its input (a busy machine) still finishes the delegate and shows what
+      // the drain brings, instead of losing the handle and the child's last events with it.
+      runtime.inputSubmission = yield* Effect.forkIn(Effect.interruptible(runtime.startTurn(oneShot, turnId)), tasks)
       if (oneShot.deadline !== undefined) {
         yield* Effect.forkIn(Effect.interruptible(runtime.deadline(oneShot.deadline)), tasks)
       }
