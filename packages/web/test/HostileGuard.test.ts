@@ -56,13 +56,19 @@ describe("hostile web clients", () => {
         check({ method: "GET", url: `/?token=${encodeURIComponent(bad)}`, headers: { host } }, expect)?.status,
         403
       )
-      assert.strictEqual(check({ method: "GET", url: "/", headers: { host, "x-deputy-token": bad } }, expect)?.status, 403)
+      assert.strictEqual(
+        check({ method: "GET", url: "/", headers: { host, "x-deputy-token": bad } }, expect)?.status,
+        403
+      )
     }
   })
 
   it("an empty token header does not fall back to a right token in the URL of a POST", () => {
     assert.strictEqual(
-      check({ method: "POST", url: `/api/answer?token=${token}`, headers: { ...okPost, "x-deputy-token": undefined } }, expect)
+      check(
+        { method: "POST", url: `/api/answer?token=${token}`, headers: { ...okPost, "x-deputy-token": undefined } },
+        expect
+      )
         ?.status,
       403
     )
@@ -74,14 +80,32 @@ describe("hostile web clients", () => {
   })
 
   it("CORS-simple POSTs are refused: text/plain, form bodies, Origin null, a foreign or look-alike origin", () => {
-    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp", "application/json-seq", ""]) {
+    for (
+      const type of [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        "application/json-seq",
+        ""
+      ]
+    ) {
       assert.notStrictEqual(
         check({ method: "POST", url: "/api/answer", headers: { ...okPost, "content-type": type } }, expect),
         undefined,
         type
       )
     }
-    for (const origin of ["null", "http://127.0.0.1.evil.com:4000", "http://localhost:4000", "https://127.0.0.1:4000", "http://127.0.0.1:4000/", ""]) {
+    for (
+      const origin of [
+        "null",
+        "http://127.0.0.1.evil.com:4000",
+        "http://localhost:4000",
+        "https://127.0.0.1:4000",
+        "http://127.0.0.1:4000/",
+        ""
+      ]
+    ) {
       assert.strictEqual(
         check({ method: "POST", url: "/api/answer", headers: { ...okPost, origin } }, expect)?.status,
         403,
