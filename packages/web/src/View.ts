@@ -7,7 +7,7 @@
  * @since 0.2.0
  */
 import type { InboxSettlement, PendingApproval } from "@deputy/core"
-import { ApprovalRequest as Requests, DecidedBy, RequestPaths, Text } from "@deputy/core"
+import { ApprovalRequest as Requests, DecidedBy, RequestPaths, ShellWords, Text } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 
 /**
@@ -228,7 +228,8 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
       const cwd = touched.find((path) => path.role === "command_cwd")
       return {
         ...base,
-        command: shown(req.event.command.join(" "), 4000),
+        // quoted: words joined by spaces would hide where one argument ends (`rm -rf "/tmp/x /"`)
+        command: shown(ShellWords.join(req.event.command), 4000),
         cwd: shown(req.event.cwd, 1000),
         cwdOutside: cwd !== undefined && !cwd.inside,
         reason: typeof req.event.reason === "string" ? shown(req.event.reason, 2000) : undefined
