@@ -18,6 +18,8 @@ const pendingOf = (command: ReadonlyArray<string>) => ({
 const commandText = (command: ReadonlyArray<string>) =>
   View.plain(View.request(pendingOf(command), "/repo").command ?? [])
 
+const summaryOf = (command: ReadonlyArray<string>) => View.plain(View.request(pendingOf(command), "/repo").summary)
+
 describe("hostile commands on the page", () => {
   it("argument boundaries are visible: argvs that differ only in where the words split read differently", () => {
     const pairs: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
@@ -27,6 +29,7 @@ describe("hostile commands on the page", () => {
     ]
     for (const [a, b] of pairs) {
       assert.notStrictEqual(commandText(a), commandText(b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
+      assert.notStrictEqual(summaryOf(a), summaryOf(b), `summary ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
     }
   })
 
