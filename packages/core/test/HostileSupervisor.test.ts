@@ -15,8 +15,8 @@ const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\
 const childOf = (node: string): Effect.Effect<TestAgentChild, never, TestAgent> =>
   Effect.flatMap(TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
 
-const spawnOptions = (name: string): Supervisor.SpawnNodeOptions =>
-  ({ name, source, config: { node: name } }) as Supervisor.SpawnNodeOptions
+const spawnOptions = (name: string, extra: Partial<Supervisor.SpawnNodeOptions> = {}): Supervisor.SpawnNodeOptions =>
+  ({ name, source, config: { node: name }, ...extra }) as Supervisor.SpawnNodeOptions
 
 describe("Supervisor against hostile names and commands", () => {
   it.scoped("hostile names are refused with a message that shows them escaped and short", () =>
@@ -63,5 +63,45 @@ describe("Supervisor against hostile names and commands", () => {
       yield* child.emit(execRequest("again", granted), "t1")
       const again = yield* child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === "again")
       assert.strictEqual((again.op as { decision?: string }).decision, "approved")
+    }).pipe(Effect.provide(testLayer)))
+
+  it.scoped("a child's policy cannot approve what an ancestor asks about, denies, or does not cover", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        policy: [
+          { kind: "command", commandPrefix: ["rm"], action: "deny" },
+          { kind: "command", commandPrefix: ["git", "push"], action: "defer" },
+          { kind: "command", commandPrefix: ["git"], action: "approve" }
+        ]
+      })
+      const a = yield* supervisor.spawn(
+        spawnOptions("a", { policy: [{ kind: "command", action: "approve_for_session" }] })
+      )
+      yield* a.spawn(spawnOptions("a1", { policy: [{ kind: "command", action: "approve" }] }))
+      const child = yield* childOf("a1")
+      const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, "ask" | "denied" | "approved"]> = [
+        ["push", ["git", "push", "--force"], "ask"],
+        ["rm", ["rm", "-rf", "/"], "denied"],
+        ["script", ["bash", "-lc", "git status; rm -rf /"], "denied"],
+        ["uncovered", ["curl", "evil"], "ask"],
+        ["status", ["git", "status"], "approved"]
+      ]
+      for (const [id, command, expected] of cases) {
+        yield* child.emit(execRequest(id, { command }), "t1")
+        if (expected === "ask") {
+          const asked = yield* supervisor.inbox.awaitPending((p) => p.request.callId === id)
+          yield* supervisor.inbox.respond(asked.request.id, ApprovalInbox.decision("denied"))
+        }
+        const answer = yield* child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === id)
+        assert.strictEqual(
+          (answer.op as { decision?: string }).decision,
+          expected === "ask" ? "denied" : expected,
+          JSON.stringify(command)
+        )
+      }
+      // the ask above left no grant behind: the push is asked again
+      yield* child.emit(execRequest("push2", { command: ["git", "push", "--force"] }), "t1")
+      const again = yield* supervisor.inbox.awaitPending((p) => p.request.callId === "push2")
+      assert.strictEqual(again.request.path, "root/a/a1")
     }).pipe(Effect.provide(testLayer)))
 })
