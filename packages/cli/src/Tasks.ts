@@ -59,6 +59,8 @@ const namedPrefix = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,31})=/
 /** The most tasks one run takes. */
 const maxTasks = 256
 
+const maxFileBytes = 1024 * 1024
+
 /** A name from the list as a message shows it: quoted, escaped (no raw controls or bidi), at most ~80 columns. */
 const quoted = (name: string): string => `"${Text.oneLine(name, 80)}"`
 
@@ -146,9 +148,21 @@ export const readFile = (
 ): Either.Either<ReadonlyArray<{ readonly name: string | undefined; readonly prompt: string }>, TaskProblem> => {
   const resolved = path.resolve(cwd, file)
   try {
-    const size = fs.statSync(resolved).size
-    if (size > 1024 * 1024) return problem(`--tasks ${file}: the file is larger than 1 MiB`)
-    return parseFile(fs.readFileSync(resolved, "utf8"), file)
+    // read at most 1 MiB + 1 bytes: a pipe or a device (`/dev/zero`) has no size to stat
+    const fd = fs.openSync(resolved, "r")
+    const buffer = Buffer.alloc(maxFileBytes + 1)
+    let length = 0
+    try {
+      while (length < buffer.length) {
+        const n = fs.readSync(fd, buffer, length, buffer.length - length, null)
+        if (n === 0) break
+        length += n
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (length > maxFileBytes) return problem(`--tasks ${file}: the file is larger than 1 MiB`)
+    return parseFile(buffer.toString("utf8", 0, length), file)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     return problem(code === "ENOENT" ? `--tasks ${file}: no such file` : `--tasks ${file}: cannot be read (${code})`)

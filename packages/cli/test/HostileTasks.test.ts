@@ -1,5 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as NodeLabel from "../src/NodeLabel.js"
 import * as Style from "../src/Style.js"
 import * as Tasks from "../src/Tasks.js"
@@ -82,5 +86,25 @@ describe("hostile node labels", () => {
     assert.isFalse(raw.test(asker!), JSON.stringify(asker))
     const fromPath = NodeLabel.asker({ path: `root/${hostile.join("/")}` } as never)
     assert.isFalse(raw.test(fromPath!), JSON.stringify(fromPath))
+  })
+})
+
+describe("hostile task files", () => {
+  it("a task file that is a pipe (size 0 to stat) past 1 MiB is refused after 1 MiB, not read whole", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-tasks-"))
+    try {
+      const fifo = path.join(dir, "tasks.yaml")
+      execFileSync("mkfifo", [fifo])
+      // the writer: 2 MB into the pipe, then it ends (it blocks until the reader opens the pipe)
+      const writer = spawn("sh", ["-c", `head -c 2000000 /dev/zero | tr '\\0' 'y' > '${fifo}'`], { stdio: "ignore" })
+      try {
+        const message = problemOf(Tasks.readFile(fifo, dir))
+        assert.include(message, "larger than 1 MiB")
+      } finally {
+        writer.kill("SIGKILL")
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
