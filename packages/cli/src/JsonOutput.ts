@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { type ApprovalRequest, DecidedBy } from "@deputy/core"
+import { ApprovalRequest, DecidedBy } from "@deputy/core"
 import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -66,6 +66,8 @@ export const ApprovalRecord = Schema.Struct({
     exact: true
   }),
   reason: Schema.optionalWith(Schema.String, { exact: true }),
+  /** A command's network access (`host`, `protocol`), when it asks to reach the network. @since 0.2.0 */
+  network: Schema.optionalWith(Schema.Struct({ host: Schema.String, protocol: Schema.String }), { exact: true }),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
   decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
@@ -223,7 +225,12 @@ export const approvalRecord = (
   const details: Partial<Loose<ApprovalRecord>> = (() => {
     switch (request.kind) {
       case "command":
-        return { command: request.event.command, cwd: request.event.cwd, reason: request.event.reason ?? undefined }
+        return {
+          command: request.event.command,
+          cwd: request.event.cwd,
+          reason: request.event.reason ?? undefined,
+          network: ApprovalRequest.networkAccess(request)
+        }
       case "patch":
         return {
           files: Object.entries(request.event.changes).map(([path, change]) =>

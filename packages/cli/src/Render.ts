@@ -191,8 +191,13 @@ export const outputExcerpt = (output: string): Array<string> =>
  */
 export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: string | undefined): string => {
   switch (request.kind) {
-    case "command":
-      return `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
+    case "command": {
+      const run = `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
+      const network = ApprovalRequest.networkAccess(request)
+      return network === undefined
+        ? run
+        : `reach ${Text.visible(network.host)} (${Text.visible(network.protocol)}) to ${run}`
+    }
     case "patch": {
       const files = Object.keys(request.event.changes).map((file) => displayPath(file, cwd))
       return `apply a patch to ${files.join(", ") || "no files"}`

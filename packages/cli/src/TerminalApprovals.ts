@@ -14,8 +14,7 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest } from "@deputy/core"
-import { Approvals, DecidedBy, RequestPaths } from "@deputy/core"
+import { ApprovalRequest, Approvals, DecidedBy, RequestPaths } from "@deputy/core"
 import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Effect from "effect/Effect"
@@ -57,6 +56,18 @@ const reviewChoices: ReadonlyArray<Choice<ReviewDecision>> = [
   { keys: ["d", "n"], label: "deny", value: "denied" },
   { keys: ["x"], label: "abort", value: "abort" }
 ]
+
+/**
+ * The review choices the child accepts: all of them, or (when it lists `available_decisions`) only the
+ * plain decisions it lists; deny stays (a child that lists none is still answered, fail closed).
+ */
+const offered = (
+  available: ReadonlyArray<ReviewDecision> | null | undefined
+): ReadonlyArray<Choice<ReviewDecision>> => {
+  if (available === undefined || available === null) return reviewChoices
+  const plain = new Set<ReviewDecision>(available.filter((decision) => typeof decision === "string"))
+  return reviewChoices.filter((choice) => choice.value === "denied" || plain.has(choice.value))
+}
 
 const permissionChoices: ReadonlyArray<Choice<"turn" | "session" | "deny">> = [
   { keys: ["a", "y"], label: "grant for this turn", value: "turn" },
@@ -228,6 +239,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
 
     const command = (request: ApprovalRequest.CommandApproval) => {
       const event = request.event
+      const network = ApprovalRequest.networkAccess(request)
       const view = Render.commandView(event.command)
       const lines = () => [
         `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo, mark))}`,
@@ -239,17 +251,19 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
           : []),
         `${style.dim("in")} ${Text.visible(event.cwd)}`,
         ...outsideLines(request),
-        ...(event.network_approval_context
-          ? [`${style.dim("network:")} ${Text.visible(event.network_approval_context.host)}`]
-          : [])
+        ...(network === undefined ? [] : [
+          `${style.yellow("⚠ network:")} ${style.bold(Text.visible(network.host))} ${
+            style.dim(`over ${Text.visible(network.protocol)}`)
+          }`
+        ])
       ]
       return ask(
         request,
-        "to run a command",
+        network === undefined ? "to run a command" : "to reach the network",
         lines,
         event.reason,
-        `run: ${view.text}`,
-        reviewChoices,
+        network === undefined ? `run: ${view.text}` : `reach ${network.host}: ${view.text}`,
+        offered(event.available_decisions),
         "denied" as ReviewDecision
       )
     }

@@ -198,6 +198,22 @@ export const describePermissions = (permissions: RequestPermissionProfile): stri
 }
 
 /**
+ * The network access a command request asks for (Codex's `networkApprovalContext`: the command tries
+ * to reach `host` over `protocol` and the sandbox asks first), or `undefined` for any other request.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const networkAccess = (
+  request: ApprovalRequest
+): { readonly host: string; readonly protocol: string } | undefined => {
+  if (request.kind !== "command") return undefined
+  const context = request.event.network_approval_context
+  if (context === undefined || context === null) return undefined
+  return { host: context.host, protocol: typeof context.protocol === "string" ? context.protocol : "unknown" }
+}
+
+/**
  * A one-line description of a request for people: the command, the patched files, the permissions or
  * the questions.
  *
@@ -206,8 +222,11 @@ export const describePermissions = (permissions: RequestPermissionProfile): stri
  */
 export const describe = (request: ApprovalRequest): string => {
   switch (request.kind) {
-    case "command":
-      return `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+    case "command": {
+      const network = networkAccess(request)
+      const run = `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+      return network === undefined ? run : `reach ${network.host} (${network.protocol}) to ${run}`
+    }
     case "patch":
       return `apply a patch to ${Object.keys(request.event.changes).join(", ") || "no files"}`
     case "permissions":
