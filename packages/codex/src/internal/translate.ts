@@ -233,6 +233,44 @@ const bubblewrapNotice = /could not find bubblewrap/i
 export const bubblewrapWarning =
   "codex: bubblewrap is not installed, Codex uses its bundled copy (install: sudo apt-get install bubblewrap)"
 
+/** At most this many characters of a child's text in a notice (it is untrusted: bounded, shown through Text). */
+const noticeChars = 200
+
+const bounded = (text: string | undefined): string =>
+  text === undefined ? "" : text.length > noticeChars ? `${text.slice(0, noticeChars)}…` : text
+
+/** A dynamic tool's name as Codex sends it (`namespace.tool` when namespaced), bounded. */
+const dynamicToolName = (params: Json): string => {
+  const tool = string(params.tool) ?? "?"
+  const namespace = string(params.namespace)
+  return bounded(namespace === undefined ? tool : `${namespace}.${tool}`)
+}
+
+/**
+ * The result of a dynamic tool call (`item/tool/call`) nobody handles: a failed call (`success: false`)
+ * whose text tells the model why, so the turn goes on and the tool never runs.
+ */
+export const dynamicToolRefusal = (params: Json) => ({
+  contentItems: [{
+    type: "inputText",
+    text: `Deputy has no handler for the dynamic tool \`${dynamicToolName(params)}\`: the call was not run.`
+  }],
+  success: false
+})
+
+const dynamicToolNotice = (params: Json): string =>
+  `codex app-server asked Deputy to run the dynamic tool \`${dynamicToolName(params)}\` (call ${
+    bounded(string(params.callId))
+  }); Deputy has no handler for it: answered with a failed call`
+
+const elicitationNotice = (params: Json): string => {
+  const mode = bounded(string(params.mode) ?? "form")
+  const url = string(params.url)
+  return `MCP server \`${bounded(string(params.serverName) ?? "?")}\` asked (${mode}${
+    url === undefined ? "" : ` ${bounded(url)}`
+  }): ${JSON.stringify(bounded(string(params.message)))}; Deputy does not route MCP elicitations to the parent yet: declined`
+}
+
 /** A pending request's kind as the delegate names it. */
 const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
   exec: "command",
@@ -741,6 +779,10 @@ export class Translator {
             questions: Array.isArray(params.questions) ? params.questions : []
           })
         )
+      case "item/tool/call":
+        return this.failClosed(rpcId, method, dynamicToolRefusal(params), dynamicToolNotice(params))
+      case "mcpServer/elicitation/request":
+        return this.failClosed(rpcId, method, { action: "decline", content: null }, elicitationNotice(params))
       default:
         this.replies.push(
           JsonRpc.error(rpcId, JsonRpc.methodNotFound, `Deputy does not handle the server request \`${method}\``)
@@ -752,6 +794,20 @@ export class Translator {
           snippet: JSON.stringify({ method, id: rpcId }).slice(0, 120)
         })
     }
+  }
+
+  /**
+   * Answers a server request Deputy does not route to the parent with its fail-closed result (a dynamic
+   * tool call that did not run, an MCP elicitation declined) at once, and reports it.
+   */
+  private failClosed(rpcId: JsonRpc.RequestId, method: string, result: unknown, message: string): void {
+    this.replies.push(JsonRpc.result(rpcId, result))
+    this.diagnostic({
+      type: "deputy_diagnostic",
+      kind: "unknown_request",
+      message,
+      snippet: JSON.stringify({ method, id: rpcId }).slice(0, 120)
+    })
   }
 
   /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */
