@@ -89,3 +89,77 @@ describe("network approvals at the terminal and in --json", () => {
     assert.match(Render.describeRequest(request, "/repo"), /^reach example\.com \(https\) to run `curl/)
   })
 })
+
+const rememberingSetup = Effect.gen(function*() {
+  const mock = yield* MockTerminal.make
+  const recorded = yield* RecordingOutput.make()
+  const { approvals, remembered } = yield* TerminalApprovals.makeRemembering({ cwd: "/repo", onInterrupt: Effect.void })
+    .pipe(Effect.provideService(Terminal.Terminal, mock.terminal), Effect.provideService(Output, recorded.output))
+  return { ...mock, ...recorded, approvals, remembered }
+})
+
+const proposing = (argv: ReadonlyArray<string>, prefix: ReadonlyArray<string>): ApprovalRequest.CommandApproval => {
+  const request = Requests.command(argv)
+  return {
+    ...request,
+    event: {
+      ...request.event,
+      available_decisions: [
+        "approved",
+        { approved_execpolicy_amendment: { proposed_execpolicy_amendment: prefix } },
+        "denied"
+      ]
+    }
+  }
+}
+
+describe("approve and remember (Codex's proposed rules, for the session)", () => {
+  it.scoped("r remembers exactly the proposed prefix: Codex gets a plain approve, the next match is not asked", () =>
+    Effect.gen(function*() {
+      const t = yield* rememberingSetup
+      yield* t.send(MockTerminal.key("r"))
+      const first = yield* t.approvals.command(proposing(["npm", "test"], ["npm", "test"]))
+      assert.deepStrictEqual(first, DecidedBy.decided("approved", { _tag: "Person", channel: "terminal", key: "r" }))
+      assert.include(t.stderr(), "r approve and remember `npm test`")
+      assert.deepStrictEqual(yield* t.remembered.rules, [
+        { kind: "command", commandPrefix: ["npm", "test"], action: "approve", source: TerminalApprovals.rememberedSource }
+      ])
+      // the same prefix: decided by the remembered rule, no prompt
+      const before = t.stderr()
+      const again = yield* t.approvals.command(Requests.command(["npm", "test", "--watch"]))
+      assert.strictEqual(DecidedBy.split(again, "test").value, "approved")
+      assert.strictEqual(DecidedBy.split(again, "test").decidedBy._tag, "PolicyRule")
+      assert.strictEqual(t.stderr(), before)
+      // never broader: another command, or the same one reaching the network, is asked
+      yield* t.send(MockTerminal.key("d"))
+      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "publish"])), "t").value, "denied")
+      yield* t.send(MockTerminal.key("d"))
+      assert.strictEqual(
+        DecidedBy.split(yield* t.approvals.command(network("example.com")), "t").value,
+        "denied"
+      )
+      // revocable: once forgotten, it is asked again
+      assert.isTrue(yield* t.remembered.forget(0))
+      assert.isFalse(yield* t.remembered.forget(0))
+      yield* t.send(MockTerminal.key("d"))
+      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "test"])), "t").value, "denied")
+    }))
+
+  it.scoped("h remembers the proposed host (that host only); without a proposal there is no remember key", () =>
+    Effect.gen(function*() {
+      const t = yield* rememberingSetup
+      yield* t.send(MockTerminal.key("h"))
+      const request = network("example.com", [
+        "approved",
+        { network_policy_amendment: { network_policy_amendment: { host: "example.com", action: "allow" } } },
+        "denied"
+      ])
+      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(request), "t").value, "approved")
+      assert.include(t.stderr(), "h allow example.com and remember")
+      const again = yield* t.approvals.command(network("example.com"))
+      assert.strictEqual(DecidedBy.split(again, "t").value, "approved")
+      yield* t.send(MockTerminal.key("r"), MockTerminal.key("d"))
+      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(network("other.example.com")), "t").value, "denied")
+      assert.include(t.stderr(), "press a, s, d or x")
+    }))
+})
