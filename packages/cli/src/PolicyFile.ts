@@ -134,10 +134,16 @@ const ruleProblem = (rule: typeof Rule.Type): { field: string; problem: string }
     }
   }
   if (rule.host !== undefined && kinds !== undefined && !kinds.includes("command")) {
-    return { field: "host", problem: "host only matches command requests that reach the network; add \"command\" to kind" }
+    return {
+      field: "host",
+      problem: "host only matches command requests that reach the network; add \"command\" to kind"
+    }
   }
   if (rule.host !== undefined && (rule.pathGlob !== undefined || rule.network === false)) {
-    return { field: "host", problem: "a rule with host cannot have pathGlob or \"network\": false (it would never match)" }
+    return {
+      field: "host",
+      problem: "a rule with host cannot have pathGlob or \"network\": false (it would never match)"
+    }
   }
   if (rule.commandPrefix !== undefined && rule.pathGlob !== undefined) {
     return { field: "pathGlob", problem: "a rule cannot have both commandPrefix and pathGlob (it would never match)" }

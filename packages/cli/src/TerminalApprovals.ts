@@ -69,7 +69,10 @@ const offered = (
   if (available === undefined || available === null) {
     return proposedPrefix === undefined || proposedPrefix === null || proposedPrefix.length === 0
       ? reviewChoices
-      : [...reviewChoices, ...rememberChoices([{ approved_execpolicy_amendment: { proposed_execpolicy_amendment: proposedPrefix } }])]
+      : [
+        ...reviewChoices,
+        ...rememberChoices([{ approved_execpolicy_amendment: { proposed_execpolicy_amendment: proposedPrefix } }])
+      ]
   }
   const plain = new Set<ReviewDecision>(available.filter((decision) => typeof decision === "string"))
   return [

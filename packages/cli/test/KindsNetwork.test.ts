@@ -16,7 +16,10 @@ const setup = Effect.gen(function*() {
   const mock = yield* MockTerminal.make
   const recorded = yield* RecordingOutput.make()
   const interrupted = yield* Deferred.make<void>()
-  const approvals = yield* TerminalApprovals.make({ cwd: "/repo", onInterrupt: Deferred.succeed(interrupted, undefined) })
+  const approvals = yield* TerminalApprovals.make({
+    cwd: "/repo",
+    onInterrupt: Deferred.succeed(interrupted, undefined)
+  })
     .pipe(Effect.provideService(Terminal.Terminal, mock.terminal), Effect.provideService(Output, recorded.output))
   return { ...mock, ...recorded, approvals }
 })
@@ -79,13 +82,16 @@ describe("network approvals at the terminal and in --json", () => {
       answer: { type: "exec_approval", id: "call-1", decision: "denied" }
     })
     assert.deepStrictEqual(record.network, { host: "example.com", protocol: "https" })
-    assert.strictEqual(JsonOutput.approvalRecord({
-      request: Requests.command(),
-      outcome: "denied",
-      decidedBy: { _tag: "Default", why: "end of input" },
-      waitedMs: 3,
-      answer: { type: "exec_approval", id: "call-1", decision: "denied" }
-    }).network, undefined)
+    assert.strictEqual(
+      JsonOutput.approvalRecord({
+        request: Requests.command(),
+        outcome: "denied",
+        decidedBy: { _tag: "Default", why: "end of input" },
+        waitedMs: 3,
+        answer: { type: "exec_approval", id: "call-1", decision: "denied" }
+      }).network,
+      undefined
+    )
     assert.match(Render.describeRequest(request, "/repo"), /^reach example\.com \(https\) to run `curl/)
   })
 })
@@ -122,7 +128,12 @@ describe("approve and remember (Codex's proposed rules, for the session)", () =>
       assert.deepStrictEqual(first, DecidedBy.decided("approved", { _tag: "Person", channel: "terminal", key: "r" }))
       assert.include(t.stderr(), "r approve and remember `npm test`")
       assert.deepStrictEqual(yield* t.remembered.rules, [
-        { kind: "command", commandPrefix: ["npm", "test"], action: "approve", source: TerminalApprovals.rememberedSource }
+        {
+          kind: "command",
+          commandPrefix: ["npm", "test"],
+          action: "approve",
+          source: TerminalApprovals.rememberedSource
+        }
       ])
       // the same prefix: decided by the remembered rule, no prompt
       const before = t.stderr()
@@ -132,7 +143,10 @@ describe("approve and remember (Codex's proposed rules, for the session)", () =>
       assert.strictEqual(t.stderr(), before)
       // never broader: another command, or the same one reaching the network, is asked
       yield* t.send(MockTerminal.key("d"))
-      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "publish"])), "t").value, "denied")
+      assert.strictEqual(
+        DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "publish"])), "t").value,
+        "denied"
+      )
       yield* t.send(MockTerminal.key("d"))
       assert.strictEqual(
         DecidedBy.split(yield* t.approvals.command(network("example.com")), "t").value,
@@ -142,7 +156,10 @@ describe("approve and remember (Codex's proposed rules, for the session)", () =>
       assert.isTrue(yield* t.remembered.forget(0))
       assert.isFalse(yield* t.remembered.forget(0))
       yield* t.send(MockTerminal.key("d"))
-      assert.strictEqual(DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "test"])), "t").value, "denied")
+      assert.strictEqual(
+        DecidedBy.split(yield* t.approvals.command(Requests.command(["npm", "test"])), "t").value,
+        "denied"
+      )
     }))
 
   it.scoped("h remembers the proposed host (that host only); without a proposal there is no remember key", () =>

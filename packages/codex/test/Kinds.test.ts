@@ -69,7 +69,10 @@ describe("request kinds answered fail-closed by the translator", () => {
     assert.deepStrictEqual(replies, [{
       id: 3,
       result: {
-        contentItems: [{ type: "inputText", text: "Deputy has no handler for the dynamic tool `ns.deploy`: the call was not run." }],
+        contentItems: [{
+          type: "inputText",
+          text: "Deputy has no handler for the dynamic tool `ns.deploy`: the call was not run."
+        }],
         success: false
       }
     }])

@@ -221,7 +221,10 @@ describe("recorded sessions", () => {
     assert.deepStrictEqual(replies, [{
       id: 0,
       result: {
-        contentItems: [{ type: "inputText", text: "Deputy has no handler for the dynamic tool `ask_parent`: the call was not run." }],
+        contentItems: [{
+          type: "inputText",
+          text: "Deputy has no handler for the dynamic tool `ask_parent`: the call was not run."
+        }],
         success: false
       }
     }])

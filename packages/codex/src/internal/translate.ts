@@ -268,7 +268,9 @@ const elicitationNotice = (params: Json): string => {
   const url = string(params.url)
   return `MCP server \`${bounded(string(params.serverName) ?? "?")}\` asked (${mode}${
     url === undefined ? "" : ` ${bounded(url)}`
-  }): ${JSON.stringify(bounded(string(params.message)))}; Deputy does not route MCP elicitations to the parent yet: declined`
+  }): ${
+    JSON.stringify(bounded(string(params.message)))
+  }; Deputy does not route MCP elicitations to the parent yet: declined`
 }
 
 /** A pending request's kind as the delegate names it. */
