@@ -76,7 +76,17 @@ export const ApprovalRecord = Schema.Struct({
   /** The asking node's path in a tree of tasks (`root/review`). @since 0.2.0 */
   node: Schema.optionalWith(Schema.String, { exact: true }),
   /** The nodes from the root to the asker (`["root", "root/review"]`). @since 0.2.0 */
-  chain: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+  chain: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+  /** The thread the sub-agent spawned itself that asked (a Codex sub-agent). @since 0.2.0 */
+  thread: Schema.optionalWith(
+    Schema.Struct({
+      id: Schema.String,
+      parent_id: Schema.optionalWith(Schema.String, { exact: true }),
+      nickname: Schema.optionalWith(Schema.String, { exact: true }),
+      role: Schema.optionalWith(Schema.String, { exact: true })
+    }),
+    { exact: true }
+  )
 }).annotations({ identifier: "ApprovalRecord" })
 
 /**
@@ -264,7 +274,13 @@ export const approvalRecord = (
     outcome_reason: settlement.reason,
     waited_ms: Math.round(settlement.waitedMs),
     node: request.path,
-    chain: request.chain?.map((link) => link.path)
+    chain: request.chain?.map((link) => link.path),
+    thread: request.thread === undefined ? undefined : definedOnly({
+      id: request.thread.id,
+      parent_id: request.thread.parentId,
+      nickname: request.thread.nickname,
+      role: request.thread.role
+    })
   })
 }
 

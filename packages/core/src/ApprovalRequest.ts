@@ -82,6 +82,55 @@ export interface Provenance {
    * @since 0.2.0
    */
   readonly chain?: ReadonlyArray<ProvenanceLink> | undefined
+  /**
+   * The thread the child spawned itself that asks through it (a Codex sub-agent started with
+   * `spawn_agent`), when the request is not the child's own; absent otherwise.
+   *
+   * @since 0.2.0
+   */
+  readonly thread?: NestedThread | undefined
+}
+
+/**
+ * A thread a child spawned itself (Codex: a thread with `parentThreadId`), as its requests carry it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface NestedThread {
+  /** The thread's id. */
+  readonly id: string
+  /** The thread that spawned it. */
+  readonly parentId?: string | undefined
+  /** Its nickname (Codex's `agentNickname`), when it has one. */
+  readonly nickname?: string | undefined
+  /** Its role (Codex's `agentRole`), when it has one. */
+  readonly role?: string | undefined
+}
+
+/**
+ * The field of a request event that names the nested thread asking (`NestedThread`, set by the child's
+ * adapter, e.g. `@deputy/codex`); the delegate copies it into `Provenance.thread`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const threadField = "deputy_thread" as const
+
+/**
+ * The nested thread a request event names (`threadField`), if any; anything malformed is ignored.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const threadOf = (msg: unknown): NestedThread | undefined => {
+  if (typeof msg !== "object" || msg === null) return undefined
+  const thread = (msg as Record<string, unknown>)[threadField]
+  if (typeof thread !== "object" || thread === null) return undefined
+  const { id, nickname, parentId, role } = thread as Record<string, unknown>
+  if (typeof id !== "string") return undefined
+  const text = (value: unknown) => typeof value === "string" ? value : undefined
+  return { id, parentId: text(parentId), nickname: text(nickname), role: text(role) }
 }
 
 /**

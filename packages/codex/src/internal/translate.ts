@@ -273,6 +273,9 @@ const elicitationNotice = (params: Json): string => {
   }; Deputy does not route MCP elicitations to the parent yet: declined`
 }
 
+/** At most this many nested threads are remembered (a child cannot grow the map without bound). */
+const maxNestedThreads = 1000
+
 /** A pending request's kind as the delegate names it. */
 const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
   exec: "command",
@@ -302,6 +305,8 @@ export class Translator {
   private readonly endedTurns = new Set<string>()
   private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
   private readonly pending: Array<PendingRequest> = []
+  /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
+  private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
   /** Items that run a tool (commands, patches, tool calls) started and not completed: time the model is not asked. */
   private readonly toolItems = new Set<string>()
   /** Turns Deputy stopped for want of progress, with the error to report at their end. */
@@ -540,6 +545,20 @@ export class Translator {
         this.shownOnce.add("bubblewrap")
         return this.emit(this.idOf(turnId), msg("warning", { message: bubblewrapWarning }))
       }
+      case "thread/started": {
+        const thread = record(params.thread)
+        const id = string(thread.id)
+        const parentId = string(thread.parentThreadId)
+        if (id !== undefined && parentId !== undefined && this.threads.size < maxNestedThreads) {
+          this.threads.set(id, withoutUndefined({
+            id,
+            parentId,
+            nickname: string(thread.agentNickname),
+            role: string(thread.agentRole)
+          }) as unknown as ApprovalRequest.NestedThread)
+        }
+        return this.opaque(method, params, turnId)
+      }
       case "serverRequest/resolved": {
         const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
         if (index === -1) return this.opaque(method, params, turnId)
@@ -700,6 +719,9 @@ export class Translator {
 
   private request(rpcId: JsonRpc.RequestId, method: string, params: Json): void {
     const turnId = string(params.turnId) ?? ""
+    // A thread Codex spawned itself (spawn_agent) asks through this session: its requests say which.
+    const threadId = string(params.threadId)
+    const nested = threadId === undefined ? undefined : this.threads.get(threadId)
     const itemId = string(params.itemId) ?? ""
     const id = this.idOf(turnId)
     switch (method) {
@@ -718,6 +740,7 @@ export class Translator {
         return this.emit(
           id,
           msg("exec_approval_request", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             approval_id: approvalId,
             turn_id: turnId,
@@ -740,6 +763,7 @@ export class Translator {
         return this.emit(
           id,
           msg("apply_patch_approval_request", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
             changes: this.fileChangeItems.get(itemId) ?? {},
@@ -757,6 +781,7 @@ export class Translator {
         return this.emit(
           id,
           msg("request_permissions", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
             reason: string(params.reason),
@@ -776,6 +801,7 @@ export class Translator {
         return this.emit(
           id,
           msg("request_user_input", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
             questions: Array.isArray(params.questions) ? params.questions : []
