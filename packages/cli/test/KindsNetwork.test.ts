@@ -180,3 +180,25 @@ describe("approve and remember (Codex's proposed rules, for the session)", () =>
       assert.include(t.stderr(), "press a, s, d or x")
     }))
 })
+
+describe("nested Codex sub-agents in prompts and records", () => {
+  it("who asks ends with the nested thread's nickname (escaped); the record carries the thread", () => {
+    const request = {
+      ...Requests.command(),
+      thread: { id: "0123456789", parentId: "main", nickname: "Gali\x1b[2Jleo" }
+    }
+    assert.strictEqual(Render.whoAsks(request), "The sub-agent › Gali\\x1b[2Jleo asks")
+    assert.strictEqual(
+      Render.whoAsks({ ...request, thread: { id: "0123456789abcdef" } }),
+      "The sub-agent › sub-agent 01234567 asks"
+    )
+    const record = JsonOutput.approvalRecord({
+      request,
+      outcome: "approved",
+      decidedBy: { _tag: "Script" },
+      waitedMs: 1,
+      answer: { type: "exec_approval", id: "call-1", decision: "approved" }
+    })
+    assert.deepStrictEqual(record.thread, { id: "0123456789", parent_id: "main", nickname: "Gali\x1b[2Jleo" })
+  })
+})

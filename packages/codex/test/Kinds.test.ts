@@ -117,3 +117,39 @@ describe("request kinds answered fail-closed by the translator", () => {
     assert.deepStrictEqual(request.available_decisions, ["approved", "denied"])
   })
 })
+
+describe("nested Codex sub-agents: a thread Codex spawned asks through the delegate", () => {
+  const spawned = (id: string, extra: Json = {}) => ({
+    method: "thread/started",
+    params: { thread: { id, parentThreadId: "main", agentNickname: "Galileo", agentRole: "explorer", ...extra } }
+  })
+  const approval = (threadId: string, id: number) => ({
+    id,
+    method: "item/commandExecution/requestApproval",
+    params: { threadId, turnId: "tu", itemId: `i${id}`, command: "ls", cwd: "/repo" }
+  })
+
+  it("its requests name the thread (nickname, role, parent); the child's own requests do not", () => {
+    const t = translator()
+    feed(t, spawned("sub-1"))
+    const nested = feed(t, approval("sub-1", 1)).events.find((event) => event.msg.type === "exec_approval_request")!
+    assert.deepStrictEqual((nested.msg as Json).deputy_thread, {
+      id: "sub-1",
+      parentId: "main",
+      nickname: "Galileo",
+      role: "explorer"
+    })
+    const own = feed(t, approval("main", 2)).events.find((event) => event.msg.type === "exec_approval_request")!
+    assert.notProperty(own.msg, "deputy_thread")
+  })
+
+  it("a thread without parentThreadId is not nested; a nickname that is not a string is dropped", () => {
+    const t = translator()
+    feed(t, { method: "thread/started", params: { thread: { id: "other", parentThreadId: null } } })
+    feed(t, spawned("sub-2", { agentNickname: 42 }))
+    const plain = feed(t, approval("other", 1)).events.find((event) => event.msg.type === "exec_approval_request")!
+    assert.notProperty(plain.msg, "deputy_thread")
+    const nested = feed(t, approval("sub-2", 2)).events.find((event) => event.msg.type === "exec_approval_request")!
+    assert.deepStrictEqual((nested.msg as Json).deputy_thread, { id: "sub-2", parentId: "main", role: "explorer" })
+  })
+})

@@ -550,12 +550,15 @@ export class Translator {
         const id = string(thread.id)
         const parentId = string(thread.parentThreadId)
         if (id !== undefined && parentId !== undefined && this.threads.size < maxNestedThreads) {
-          this.threads.set(id, withoutUndefined({
+          this.threads.set(
             id,
-            parentId,
-            nickname: string(thread.agentNickname),
-            role: string(thread.agentRole)
-          }) as unknown as ApprovalRequest.NestedThread)
+            withoutUndefined({
+              id,
+              parentId,
+              nickname: string(thread.agentNickname),
+              role: string(thread.agentRole)
+            }) as unknown as ApprovalRequest.NestedThread
+          )
         }
         return this.opaque(method, params, turnId)
       }
