@@ -66,6 +66,8 @@ export const ApprovalRecord = Schema.Struct({
     exact: true
   }),
   reason: Schema.optionalWith(Schema.String, { exact: true }),
+  /** `false` for questions the sub-agent does not wait for (Codex's `isBlocking`). @since 0.2.0 */
+  blocking: Schema.optionalWith(Schema.Boolean, { exact: true }),
   /** A command's network access (`host`, `protocol`), when it asks to reach the network. @since 0.2.0 */
   network: Schema.optionalWith(Schema.Struct({ host: Schema.String, protocol: Schema.String }), { exact: true }),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
@@ -257,7 +259,8 @@ export const approvalRecord = (
         return { permissions: request.event.permissions, reason: request.event.reason ?? undefined }
       case "user_input":
         return {
-          questions: request.event.questions.map((question) => ({ id: question.id, question: question.question }))
+          questions: request.event.questions.map((question) => ({ id: question.id, question: question.question })),
+          blocking: ApprovalRequest.isBlocking(request) ? undefined : false
         }
     }
   })()

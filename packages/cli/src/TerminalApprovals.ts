@@ -445,7 +445,9 @@ export const makeRemembering = (
               header(
                 request,
                 `you ${questions.length === 1 ? "a question" : `${questions.length} questions`}`,
-                [],
+                ApprovalRequest.isBlocking(request)
+                  ? []
+                  : [style.dim("(the sub-agent does not wait for this answer)")],
                 undefined,
                 width
               )

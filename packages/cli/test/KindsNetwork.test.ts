@@ -202,3 +202,29 @@ describe("nested Codex sub-agents in prompts and records", () => {
     assert.deepStrictEqual(record.thread, { id: "0123456789", parent_id: "main", nickname: "Gali\x1b[2Jleo" })
   })
 })
+
+describe("questions the sub-agent does not wait for (isBlocking: false)", () => {
+  it.scoped("the prompt says so; the record says blocking: false; blocking ones say nothing", () =>
+    Effect.gen(function*() {
+      const t = yield* setup
+      const base = Requests.userInput()
+      const nonBlocking = { ...base, event: { ...base.event, is_blocking: false } } as typeof base
+      yield* t.send(MockTerminal.key("d", { ctrl: true }))
+      yield* t.approvals.userInput(nonBlocking)
+      assert.include(t.stderr(), "(the sub-agent does not wait for this answer)")
+      const settle = (request: typeof base) =>
+        JsonOutput.approvalRecord({
+          request,
+          outcome: "denied",
+          decidedBy: { _tag: "Default", why: "end of input" },
+          waitedMs: 0,
+          answer: { type: "user_input_answer", id: "t", response: { answers: {} } }
+        })
+      assert.strictEqual(settle(nonBlocking).blocking, false)
+      assert.strictEqual(settle(base).blocking, undefined)
+      yield* t.send(MockTerminal.key("d", { ctrl: true }))
+      const before = t.stderr().length
+      yield* t.approvals.userInput(base)
+      assert.notInclude(t.stderr().slice(before), "does not wait")
+    }))
+})

@@ -153,3 +153,19 @@ describe("nested Codex sub-agents: a thread Codex spawned asks through the deleg
     assert.deepStrictEqual((nested.msg as Json).deputy_thread, { id: "sub-2", parentId: "main", role: "explorer" })
   })
 })
+
+describe("item/tool/requestUserInput isBlocking (0.171)", () => {
+  it("is carried as is_blocking when Codex says it, absent otherwise (0.169)", () => {
+    const ask = (extra: Json) => ({
+      id: 9,
+      method: "item/tool/requestUserInput",
+      params: { threadId: "th", turnId: "tu", itemId: "q1", questions: [], ...extra }
+    })
+    const of = (extra: Json) =>
+      feed(translator(), ask(extra)).events.find((event) => event.msg.type === "request_user_input")!.msg as Json
+    assert.strictEqual(of({ isBlocking: false }).is_blocking, false)
+    assert.strictEqual(of({ isBlocking: true }).is_blocking, true)
+    assert.notProperty(of({}), "is_blocking")
+    assert.notProperty(of({ isBlocking: "no" }), "is_blocking")
+  })
+})

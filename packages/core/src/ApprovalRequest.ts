@@ -263,6 +263,16 @@ export const networkAccess = (
 }
 
 /**
+ * Whether the child waits for the answer to its questions (Codex's `isBlocking`, carried as the event's
+ * `is_blocking`): `false` when it goes on without one; `true` when it waits or does not say.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const isBlocking = (request: UserInputRequest): boolean =>
+  (request.event as { readonly is_blocking?: unknown }).is_blocking !== false
+
+/**
  * A one-line description of a request for people: the command, the patched files, the permissions or
  * the questions.
  *

@@ -807,7 +807,9 @@ export class Translator {
             [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
-            questions: Array.isArray(params.questions) ? params.questions : []
+            questions: Array.isArray(params.questions) ? params.questions : [],
+            // Codex 0.171: whether the turn waits for the answer (absent on 0.169)
+            is_blocking: typeof params.isBlocking === "boolean" ? params.isBlocking : undefined
           })
         )
       case "item/tool/call":
