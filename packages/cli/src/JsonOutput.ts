@@ -41,7 +41,8 @@ export const PatchFile = Schema.Struct({
 
 /**
  * A settled request. `id` is unique per run (`<delegate>/<kind>/<call_id>`); `turn_id` is the turn it
- * came from; then what was asked (per kind: `command` + `cwd`, `files`, `permissions`, `questions`) and
+ * came from; then what was asked (per kind: `command` + `cwd` (+ `network` since 0.2.0), `files`,
+ * `permissions`, `questions` (+ `blocking: false`), and `thread` for a nested sub-agent's request) and
  * the sub-agent's `reason`; then the `outcome`, who decided (`decided_by`: core's `DecidedBy` as its
  * schema encodes it, e.g. `{"_tag":"Person","channel":"terminal","key":"a"}`,
  * `{"_tag":"PolicyRule","index":0,...}`, `{"_tag":"Fixed","setting":"--approval approve"}`,

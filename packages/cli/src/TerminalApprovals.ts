@@ -3,6 +3,9 @@
  * its directory, or the patch's files with a diff preview, the permissions, the questions), why (the
  * sub-agent's reason), and single-key answers: `a` approve, `s` approve for the session, `d` deny, `x`
  * abort (the turn). Ctrl-D or the end of input denies; Ctrl-C interrupts the whole run, as anywhere else.
+ * Since 0.2.0: a command that asks to reach the network says the host and protocol; only the decisions
+ * the child lists (`available_decisions`) are offered; a rule Codex proposes can be accepted and
+ * remembered for the session (`r` a command prefix, `h`/`b` allow/block a host; `makeRemembering`).
  * One prompt at a time; other output waits until it is answered.
  *
  * Everything the sub-agent sent is shown through `Text`: control and invisible characters as escapes,
