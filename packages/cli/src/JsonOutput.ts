@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { type ApprovalRequest, DecidedBy } from "@deputy/core"
+import { ApprovalRequest, DecidedBy } from "@deputy/core"
 import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -41,7 +41,8 @@ export const PatchFile = Schema.Struct({
 
 /**
  * A settled request. `id` is unique per run (`<delegate>/<kind>/<call_id>`); `turn_id` is the turn it
- * came from; then what was asked (per kind: `command` + `cwd`, `files`, `permissions`, `questions`) and
+ * came from; then what was asked (per kind: `command` + `cwd` (+ `network` since 0.2.0), `files`,
+ * `permissions`, `questions` (+ `blocking: false`), and `thread` for a nested sub-agent's request) and
  * the sub-agent's `reason`; then the `outcome`, who decided (`decided_by`: core's `DecidedBy` as its
  * schema encodes it, e.g. `{"_tag":"Person","channel":"terminal","key":"a"}`,
  * `{"_tag":"PolicyRule","index":0,...}`, `{"_tag":"Fixed","setting":"--approval approve"}`,
@@ -66,6 +67,10 @@ export const ApprovalRecord = Schema.Struct({
     exact: true
   }),
   reason: Schema.optionalWith(Schema.String, { exact: true }),
+  /** `false` for questions the sub-agent does not wait for (Codex's `isBlocking`). @since 0.2.0 */
+  blocking: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /** A command's network access (`host`, `protocol`), when it asks to reach the network. @since 0.2.0 */
+  network: Schema.optionalWith(Schema.Struct({ host: Schema.String, protocol: Schema.String }), { exact: true }),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
   decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
@@ -74,7 +79,17 @@ export const ApprovalRecord = Schema.Struct({
   /** The asking node's path in a tree of tasks (`root/review`). @since 0.2.0 */
   node: Schema.optionalWith(Schema.String, { exact: true }),
   /** The nodes from the root to the asker (`["root", "root/review"]`). @since 0.2.0 */
-  chain: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+  chain: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+  /** The thread the sub-agent spawned itself that asked (a Codex sub-agent). @since 0.2.0 */
+  thread: Schema.optionalWith(
+    Schema.Struct({
+      id: Schema.String,
+      parent_id: Schema.optionalWith(Schema.String, { exact: true }),
+      nickname: Schema.optionalWith(Schema.String, { exact: true }),
+      role: Schema.optionalWith(Schema.String, { exact: true })
+    }),
+    { exact: true }
+  )
 }).annotations({ identifier: "ApprovalRecord" })
 
 /**
@@ -223,7 +238,12 @@ export const approvalRecord = (
   const details: Partial<Loose<ApprovalRecord>> = (() => {
     switch (request.kind) {
       case "command":
-        return { command: request.event.command, cwd: request.event.cwd, reason: request.event.reason ?? undefined }
+        return {
+          command: request.event.command,
+          cwd: request.event.cwd,
+          reason: request.event.reason ?? undefined,
+          network: ApprovalRequest.networkAccess(request)
+        }
       case "patch":
         return {
           files: Object.entries(request.event.changes).map(([path, change]) =>
@@ -240,7 +260,8 @@ export const approvalRecord = (
         return { permissions: request.event.permissions, reason: request.event.reason ?? undefined }
       case "user_input":
         return {
-          questions: request.event.questions.map((question) => ({ id: question.id, question: question.question }))
+          questions: request.event.questions.map((question) => ({ id: question.id, question: question.question })),
+          blocking: ApprovalRequest.isBlocking(request) ? undefined : false
         }
     }
   })()
@@ -257,7 +278,13 @@ export const approvalRecord = (
     outcome_reason: settlement.reason,
     waited_ms: Math.round(settlement.waitedMs),
     node: request.path,
-    chain: request.chain?.map((link) => link.path)
+    chain: request.chain?.map((link) => link.path),
+    thread: request.thread === undefined ? undefined : definedOnly({
+      id: request.thread.id,
+      parent_id: request.thread.parentId,
+      nickname: request.thread.nickname,
+      role: request.thread.role
+    })
   })
 }
 

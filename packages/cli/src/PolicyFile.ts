@@ -9,7 +9,8 @@
  *     { "commandPrefix": "git status", "action": "approve" },        // read-only git is fine
  *     { "kind": "patch", "pathGlob": "src/**", "action": "ask" },     // patches under src/: ask me
  *     { "commandPrefix": ["rm"], "action": "deny" },                 // rm anywhere in a script
- *     { "kind": "permissions", "network": true, "action": "deny" }  // no network
+ *     { "kind": "permissions", "network": true, "action": "deny" }, // no network
+ *     { "host": "registry.npmjs.org", "action": "approve" }         // but npm may fetch
 
  *   ]
  * }
@@ -63,7 +64,11 @@ export const Action = Schema.Literal("approve", "approve_for_session", "deny", "
  *   directory (`..` and symlinks followed): relative globs match inside it only; an approving rule
  *   needs every path to match, other rules one;
  * - `network`: permissions requests that ask for network access (`true`) or not (`false`); only a rule
- *   with `"network": true` approves network access.
+ *   with `"network": true` approves network access. Since 0.2.0 also command requests that ask to reach
+ *   the network (Codex's network approvals);
+ * - `host` (since 0.2.0): command requests that ask to reach this host (`example.com`, or
+ *   `*.example.com` for its subdomains); an approving `commandPrefix` rule approves a network request
+ *   only with `"network": true` or a `host`.
  *
  * @since 0.1.0
  * @category schemas
@@ -73,6 +78,8 @@ export const Rule = Schema.Struct({
   commandPrefix: Schema.optional(Schema.Union(Schema.NonEmptyString, Schema.NonEmptyArray(Schema.String))),
   pathGlob: Schema.optional(Schema.NonEmptyString),
   network: Schema.optional(Schema.Boolean),
+  /** @since 0.2.0 */
+  host: Schema.optional(Schema.NonEmptyString),
   action: Action
 }).annotations({ identifier: "PolicyRule" })
 
@@ -120,11 +127,23 @@ const ruleProblem = (rule: typeof Rule.Type): { field: string; problem: string }
   if (rule.pathGlob !== undefined && kinds !== undefined && !kinds.some((k) => k === "patch" || k === "permissions")) {
     return { field: "pathGlob", problem: "pathGlob only matches patch and permissions requests" }
   }
-  if (rule.network !== undefined && kinds !== undefined && !kinds.includes("permissions")) {
-    return { field: "network", problem: "network only matches permissions requests; add \"permissions\" to kind" }
+  if (rule.network !== undefined && kinds !== undefined && !kinds.some((k) => k === "permissions" || k === "command")) {
+    return {
+      field: "network",
+      problem: "network only matches permissions and command requests; add \"permissions\" or \"command\" to kind"
+    }
   }
-  if (rule.network !== undefined && rule.commandPrefix !== undefined) {
-    return { field: "network", problem: "a rule cannot have both commandPrefix and network (it would never match)" }
+  if (rule.host !== undefined && kinds !== undefined && !kinds.includes("command")) {
+    return {
+      field: "host",
+      problem: "host only matches command requests that reach the network; add \"command\" to kind"
+    }
+  }
+  if (rule.host !== undefined && (rule.pathGlob !== undefined || rule.network === false)) {
+    return {
+      field: "host",
+      problem: "a rule with host cannot have pathGlob or \"network\": false (it would never match)"
+    }
   }
   if (rule.commandPrefix !== undefined && rule.pathGlob !== undefined) {
     return { field: "pathGlob", problem: "a rule cannot have both commandPrefix and pathGlob (it would never match)" }
@@ -141,6 +160,7 @@ const toPolicyRule = (
   ...(prefix === undefined ? {} : { commandPrefix: prefix }),
   ...(rule.pathGlob === undefined ? {} : { pathGlob: rule.pathGlob }),
   ...(rule.network === undefined ? {} : { network: rule.network }),
+  ...(rule.host === undefined ? {} : { host: rule.host }),
   action: rule.action === "ask" ? "defer" : rule.action,
   source
 })

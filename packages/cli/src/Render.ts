@@ -191,8 +191,13 @@ export const outputExcerpt = (output: string): Array<string> =>
  */
 export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: string | undefined): string => {
   switch (request.kind) {
-    case "command":
-      return `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
+    case "command": {
+      const run = `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
+      const network = ApprovalRequest.networkAccess(request)
+      return network === undefined
+        ? run
+        : `reach ${Text.visible(network.host)} (${Text.visible(network.protocol)}) to ${run}`
+    }
     case "patch": {
       const files = Object.keys(request.event.changes).map((file) => displayPath(file, cwd))
       return `apply a patch to ${files.join(", ") || "no files"}`
@@ -206,14 +211,31 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
 
 /**
  * Who asks, as a prompt's first line says it: `The sub-agent asks` for a lone delegate; in a tree, the
- * chain below the root (`review › tests asks`), every name escaped.
+ * chain below the root (`review › tests asks`), every name escaped; a thread the child spawned itself
+ * (since 0.2.0) is the last link (`review › Galileo asks`).
  *
  * @since 0.2.0
  * @category formatting
  */
 export const whoAsks = (request: ApprovalRequest.Provenance): string => {
   const chain = NodeLabel.asker(request)
-  return chain === undefined ? "The sub-agent asks" : `${chain} asks`
+  const nested = nestedName(request)
+  if (nested === undefined) return chain === undefined ? "The sub-agent asks" : `${chain} asks`
+  return chain === undefined ? `The sub-agent › ${nested} asks` : `${chain} › ${nested} asks`
+}
+
+/**
+ * The name of the nested thread a request comes through (a Codex sub-agent the child spawned): its
+ * nickname, else its role, else `sub-agent <id start>`, escaped; undefined for the child's own requests.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const nestedName = (request: ApprovalRequest.Provenance): string | undefined => {
+  const thread = request.thread
+  if (thread === undefined) return undefined
+  const name = thread.nickname ?? thread.role ?? `sub-agent ${thread.id.slice(0, 8)}`
+  return Text.oneLine(name, 40)
 }
 
 /**

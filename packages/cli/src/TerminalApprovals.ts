@@ -3,6 +3,9 @@
  * its directory, or the patch's files with a diff preview, the permissions, the questions), why (the
  * sub-agent's reason), and single-key answers: `a` approve, `s` approve for the session, `d` deny, `x`
  * abort (the turn). Ctrl-D or the end of input denies; Ctrl-C interrupts the whole run, as anywhere else.
+ * Since 0.2.0: a command that asks to reach the network says the host and protocol; only the decisions
+ * the child lists (`available_decisions`) are offered; a rule Codex proposes can be accepted and
+ * remembered for the session (`r` a command prefix, `h`/`b` allow/block a host; `makeRemembering`).
  * One prompt at a time; other output waits until it is answered.
  *
  * Everything the sub-agent sent is shown through `Text`: control and invisible characters as escapes,
@@ -14,14 +17,14 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest } from "@deputy/core"
-import { Approvals, DecidedBy, RequestPaths } from "@deputy/core"
+import { ApprovalRequest, Approvals, DecidedBy, RequestPaths } from "@deputy/core"
 import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
 import * as Text from "./Text.js"
@@ -58,6 +61,58 @@ const reviewChoices: ReadonlyArray<Choice<ReviewDecision>> = [
   { keys: ["x"], label: "abort", value: "abort" }
 ]
 
+/**
+ * The review choices the child accepts: all of them, or (when it lists `available_decisions`) only the
+ * plain decisions it lists; deny stays (a child that lists none is still answered, fail closed).
+ */
+const offered = (
+  available: ReadonlyArray<ReviewDecision> | null | undefined,
+  proposedPrefix?: ReadonlyArray<string> | null | undefined
+): ReadonlyArray<Choice<ReviewDecision>> => {
+  if (available === undefined || available === null) {
+    return proposedPrefix === undefined || proposedPrefix === null || proposedPrefix.length === 0
+      ? reviewChoices
+      : [
+        ...reviewChoices,
+        ...rememberChoices([{ approved_execpolicy_amendment: { proposed_execpolicy_amendment: proposedPrefix } }])
+      ]
+  }
+  const plain = new Set<ReviewDecision>(available.filter((decision) => typeof decision === "string"))
+  return [
+    ...reviewChoices.filter((choice) => choice.value === "denied" || plain.has(choice.value)),
+    ...rememberChoices(available)
+  ]
+}
+
+/**
+ * "Approve and remember" answers for the rules Codex proposes (`acceptWithExecpolicyAmendment`,
+ * `applyNetworkPolicyAmendment`): `r` remembers the command prefix, `h` allows the host, `b` blocks it.
+ * The rule is remembered by these approvals for the session (see `Remembered`), exactly as proposed
+ * (never broader); Codex gets a plain approve (or deny), so nothing is written to the user's Codex rules.
+ */
+const rememberChoices = (available: ReadonlyArray<ReviewDecision>): ReadonlyArray<Choice<ReviewDecision>> => {
+  const choices: Array<Choice<ReviewDecision>> = []
+  const taken = new Set<string>()
+  const add = (key: string, label: string, value: ReviewDecision) => {
+    if (taken.has(key)) return
+    taken.add(key)
+    choices.push({ keys: [key], label, value })
+  }
+  for (const decision of available) {
+    if (typeof decision !== "object") continue
+    if ("approved_execpolicy_amendment" in decision) {
+      const prefix = decision.approved_execpolicy_amendment.proposed_execpolicy_amendment
+      if (prefix.length > 0) add("r", `approve and remember \`${Text.oneLine(prefix.join(" "), 60)}\``, decision)
+    } else if ("network_policy_amendment" in decision) {
+      const { action, host } = decision.network_policy_amendment.network_policy_amendment
+      if (host === "") continue
+      if (action === "allow") add("h", `allow ${Text.oneLine(host, 60)} and remember`, decision)
+      else add("b", `block ${Text.oneLine(host, 60)} and remember`, decision)
+    }
+  }
+  return choices
+}
+
 const permissionChoices: ReadonlyArray<Choice<"turn" | "session" | "deny">> = [
   { keys: ["a", "y"], label: "grant for this turn", value: "turn" },
   { keys: ["s"], label: "grant for the session", value: "session" },
@@ -72,6 +127,50 @@ const keyHint = (choices: ReadonlyArray<Choice<unknown>>) =>
 const person = (key: string): DecidedBy.DecidedBy => ({ _tag: "Person", channel: "terminal", key })
 const endOfInput: DecidedBy.DecidedBy = { _tag: "Default", why: "end of input" }
 
+/**
+ * The rules remembered at the terminal ("approve and remember"), for the session: listable and
+ * revocable. Each is a core policy rule (`source` is `rememberedSource`) checked before a command prompt.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Remembered {
+  /** The remembered rules, oldest first. */
+  readonly rules: Effect.Effect<ReadonlyArray<Approvals.PolicyRule>>
+  /** Forgets the rule at this index of `rules`; false if there is none. */
+  readonly forget: (index: number) => Effect.Effect<boolean>
+}
+
+/**
+ * The `source` of a remembered rule (`DecidedBy.PolicyRule.file` of what it decides).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const rememberedSource = "remembered at the terminal"
+
+/** The session rule a proposal stands for, and the plain decision Codex gets instead of the amendment. */
+const rememberedRule = (
+  decision: ReviewDecision
+): { readonly rule: Approvals.PolicyRule; readonly answer: ReviewDecision } | undefined => {
+  if (typeof decision !== "object") return undefined
+  if ("approved_execpolicy_amendment" in decision) {
+    const prefix = decision.approved_execpolicy_amendment.proposed_execpolicy_amendment
+    return {
+      rule: { kind: "command", commandPrefix: [...prefix], action: "approve", source: rememberedSource },
+      answer: "approved"
+    }
+  }
+  if ("network_policy_amendment" in decision) {
+    const { action, host } = decision.network_policy_amendment.network_policy_amendment
+    return {
+      rule: { kind: "command", host, action: action === "allow" ? "approve" : "deny", source: rememberedSource },
+      answer: action === "allow" ? "approved" : "denied"
+    }
+  }
+  return undefined
+}
+
 /** A command shown in full up to this many characters (the summary next to the keys shows its start and end). */
 const commandShownUpTo = 2000
 
@@ -83,7 +182,31 @@ const commandShownUpTo = 2000
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService, never, Terminal.Terminal | Output> =>
+  Effect.map(makeRemembering(options), ({ approvals }) => approvals)
+
+/**
+ * Builds the service with the rules it remembers ("approve and remember"), to list and revoke them.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeRemembering = (
+  options: Options
+): Effect.Effect<
+  { readonly approvals: Approvals.ApprovalsService; readonly remembered: Remembered },
+  never,
+  Terminal.Terminal | Output
+> =>
   Effect.gen(function*() {
+    const rememberedRules = yield* Ref.make<ReadonlyArray<Approvals.PolicyRule>>([])
+    const remembered: Remembered = {
+      rules: Ref.get(rememberedRules),
+      forget: (index) =>
+        Ref.modify(rememberedRules, (rules) =>
+          index >= 0 && index < rules.length
+            ? [true, rules.filter((_, at) => at !== index)]
+            : [false, rules])
+    }
     const terminal = yield* Terminal.Terminal
     const output = yield* Output
     const style = output.terminalStyle
@@ -226,8 +349,33 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         }${touched.note === undefined ? "" : style.dim(` (${Text.visible(touched.note)})`)}`
       )
 
-    const command = (request: ApprovalRequest.CommandApproval) => {
+    /** A command a remembered rule decides is not asked again; a remembered answer adds its rule. */
+    const command = (request: ApprovalRequest.CommandApproval): Effect.Effect<DecidedBy.Decided<ReviewDecision>> =>
+      Effect.flatMap(Ref.get(rememberedRules), (rules) => {
+        const index = Approvals.firstMatchIndex(rules, request, { workspace })
+        const rule = rules[index]
+        if (rule !== undefined) {
+          const { source: _source, ...written } = rule
+          return Effect.succeed(DecidedBy.decided<ReviewDecision>(rule.action === "deny" ? "denied" : "approved", {
+            _tag: "PolicyRule",
+            index,
+            rule: written,
+            file: rememberedSource
+          }))
+        }
+        return Effect.flatMap(askCommand(request), (decided) => {
+          const remember = rememberedRule(decided.value)
+          if (remember === undefined) return Effect.succeed(decided)
+          return Effect.as(
+            Ref.update(rememberedRules, (all) => [...all, remember.rule]),
+            DecidedBy.decided(remember.answer, decided.decidedBy)
+          )
+        })
+      })
+
+    const askCommand = (request: ApprovalRequest.CommandApproval) => {
       const event = request.event
+      const network = ApprovalRequest.networkAccess(request)
       const view = Render.commandView(event.command)
       const lines = () => [
         `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo, mark))}`,
@@ -239,17 +387,19 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
           : []),
         `${style.dim("in")} ${Text.visible(event.cwd)}`,
         ...outsideLines(request),
-        ...(event.network_approval_context
-          ? [`${style.dim("network:")} ${Text.visible(event.network_approval_context.host)}`]
-          : [])
+        ...(network === undefined ? [] : [
+          `${style.yellow("⚠ network:")} ${style.bold(Text.visible(network.host))} ${
+            style.dim(`over ${Text.visible(network.protocol)}`)
+          }`
+        ])
       ]
       return ask(
         request,
-        "to run a command",
+        network === undefined ? "to run a command" : "to reach the network",
         lines,
         event.reason,
-        `run: ${view.text}`,
-        reviewChoices,
+        network === undefined ? `run: ${view.text}` : `reach ${network.host}: ${view.text}`,
+        offered(event.available_decisions, event.proposed_execpolicy_amendment),
         "denied" as ReviewDecision
       )
     }
@@ -298,7 +448,9 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
               header(
                 request,
                 `you ${questions.length === 1 ? "a question" : `${questions.length} questions`}`,
-                [],
+                ApprovalRequest.isBlocking(request)
+                  ? []
+                  : [style.dim("(the sub-agent does not wait for this answer)")],
                 undefined,
                 width
               )
@@ -344,7 +496,7 @@ export const make = (options: Options): Effect.Effect<Approvals.ApprovalsService
         )
       )
 
-    return Approvals.of({ command, patch, permissions, userInput })
+    return { approvals: Approvals.of({ command, patch, permissions, userInput }), remembered }
   })
 
 /**

@@ -45,7 +45,7 @@ describe("PolicyFile", () => {
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "comandPrefix": "ls", "action": "approve" }\n] }`),
-      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "network" | "action"`
+      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "network" | "host" | "action"`
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "patch",\n    "commandPrefix": "ls", "action": "approve" }\n] }`),
@@ -67,11 +67,11 @@ describe("PolicyFile", () => {
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "patch",\n    "network": true, "action": "deny" }\n] }`),
-      `policy file p.json, line 3: rule 1 ("network"): network only matches permissions requests; add "permissions" to kind`
+      `policy file p.json, line 3: rule 1 ("network"): network only matches permissions and command requests; add "permissions" or "command" to kind`
     )
     assert.strictEqual(
-      problem(`{ "rules": [\n  { "commandPrefix": "curl",\n    "network": true, "action": "deny" }\n] }`),
-      `policy file p.json, line 3: rule 1 ("network"): a rule cannot have both commandPrefix and network (it would never match)`
+      problem(`{ "rules": [\n  { "pathGlob": "src/**",\n    "host": "example.com", "action": "deny" }\n] }`),
+      `policy file p.json, line 3: rule 1 ("host"): a rule with host cannot have pathGlob or "network": false (it would never match)`
     )
     assert.strictEqual(problem(`[]`), `policy file p.json, line 1: the file: expected an object {"rules": [...]}`)
     assert.strictEqual(problem(`{}`), `policy file p.json, line 1: "rules": is missing`)

@@ -216,11 +216,17 @@ describe("recorded sessions", () => {
     )
   })
 
-  it("an unknown server request is answered with an error at once, and reported", () => {
+  it("a dynamic tool call nobody handles is answered with a failed call at once, and reported", () => {
     const { events, replies } = replay("dynamic-tool")
     assert.deepStrictEqual(replies, [{
       id: 0,
-      error: { code: -32601, message: "Deputy does not handle the server request `item/tool/call`" }
+      result: {
+        contentItems: [{
+          type: "inputText",
+          text: "Deputy has no handler for the dynamic tool `ask_parent`: the call was not run."
+        }],
+        success: false
+      }
     }])
     const diagnostic = events.find((event) => event.msg.type === "deputy_diagnostic")!
     assert.strictEqual((diagnostic.msg as Json).kind, "unknown_request")

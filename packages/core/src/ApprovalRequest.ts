@@ -82,6 +82,55 @@ export interface Provenance {
    * @since 0.2.0
    */
   readonly chain?: ReadonlyArray<ProvenanceLink> | undefined
+  /**
+   * The thread the child spawned itself that asks through it (a Codex sub-agent started with
+   * `spawn_agent`), when the request is not the child's own; absent otherwise.
+   *
+   * @since 0.2.0
+   */
+  readonly thread?: NestedThread | undefined
+}
+
+/**
+ * A thread a child spawned itself (Codex: a thread with `parentThreadId`), as its requests carry it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface NestedThread {
+  /** The thread's id. */
+  readonly id: string
+  /** The thread that spawned it. */
+  readonly parentId?: string | undefined
+  /** Its nickname (Codex's `agentNickname`), when it has one. */
+  readonly nickname?: string | undefined
+  /** Its role (Codex's `agentRole`), when it has one. */
+  readonly role?: string | undefined
+}
+
+/**
+ * The field of a request event that names the nested thread asking (`NestedThread`, set by the child's
+ * adapter, e.g. `@deputy/codex`); the delegate copies it into `Provenance.thread`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const threadField = "deputy_thread" as const
+
+/**
+ * The nested thread a request event names (`threadField`), if any; anything malformed is ignored.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const threadOf = (msg: unknown): NestedThread | undefined => {
+  if (typeof msg !== "object" || msg === null) return undefined
+  const thread = (msg as Record<string, unknown>)[threadField]
+  if (typeof thread !== "object" || thread === null) return undefined
+  const { id, nickname, parentId, role } = thread as Record<string, unknown>
+  if (typeof id !== "string") return undefined
+  const text = (value: unknown) => typeof value === "string" ? value : undefined
+  return { id, parentId: text(parentId), nickname: text(nickname), role: text(role) }
 }
 
 /**
@@ -198,6 +247,32 @@ export const describePermissions = (permissions: RequestPermissionProfile): stri
 }
 
 /**
+ * The network access a command request asks for (Codex's `networkApprovalContext`: the command tries
+ * to reach `host` over `protocol` and the sandbox asks first), or `undefined` for any other request.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const networkAccess = (
+  request: ApprovalRequest
+): { readonly host: string; readonly protocol: string } | undefined => {
+  if (request.kind !== "command") return undefined
+  const context = request.event.network_approval_context
+  if (context === undefined || context === null) return undefined
+  return { host: context.host, protocol: typeof context.protocol === "string" ? context.protocol : "unknown" }
+}
+
+/**
+ * Whether the child waits for the answer to its questions (Codex's `isBlocking`, carried as the event's
+ * `is_blocking`): `false` when it goes on without one; `true` when it waits or does not say.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const isBlocking = (request: UserInputRequest): boolean =>
+  (request.event as { readonly is_blocking?: unknown }).is_blocking !== false
+
+/**
  * A one-line description of a request for people: the command, the patched files, the permissions or
  * the questions.
  *
@@ -206,8 +281,11 @@ export const describePermissions = (permissions: RequestPermissionProfile): stri
  */
 export const describe = (request: ApprovalRequest): string => {
   switch (request.kind) {
-    case "command":
-      return `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+    case "command": {
+      const network = networkAccess(request)
+      const run = `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+      return network === undefined ? run : `reach ${network.host} (${network.protocol}) to ${run}`
+    }
     case "patch":
       return `apply a patch to ${Object.keys(request.event.changes).join(", ") || "no files"}`
     case "permissions":

@@ -17,6 +17,7 @@ import type {
   PermissionsRequest,
   UserInputRequest
 } from "./ApprovalRequest.js"
+import { networkAccess } from "./ApprovalRequest.js"
 import type { Answer, DecidedBy } from "./DecidedBy.js"
 import { decided, isDecided } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
@@ -78,6 +79,12 @@ export type PolicyAction = "approve" | "approve_for_session" | "deny" | "abort" 
  *   rule needs every path to match, any other rule one;
  * - `network`: for permissions requests, whether network access is asked (`true`: the rule is about
  *   network). An approving rule grants network only with `network: true`; a `pathGlob` alone never does.
+ *   For command requests (since 0.2.0), whether the command asks to reach the network (Codex's
+ *   `networkApprovalContext`, `ApprovalRequest.networkAccess`);
+ * - `host` (since 0.2.0): command requests that ask to reach this host: `example.com` exactly, or
+ *   `*.example.com` for its subdomains (not itself); case-insensitive, a trailing dot ignored. A command
+ *   request that asks for network access is approved by an approving `commandPrefix` rule only when the
+ *   rule also says `network: true` or names the host.
  *
  * `source` is where the rule came from (a policy file), carried into `DecidedBy.PolicyRule.file`.
  *
@@ -90,6 +97,8 @@ export interface PolicyRule {
   readonly pathGlob?: string | undefined
   /** @since 0.2.0 */
   readonly network?: boolean | undefined
+  /** @since 0.2.0 */
+  readonly host?: string | undefined
   readonly action: PolicyAction
   /** @since 0.2.0 */
   readonly source?: string | undefined
@@ -128,12 +137,42 @@ const pathMatches = (
   return lenient && pattern.test(touchedPath.resolved.replace(/^\/+/, ""))
 }
 
+const normalHost = (host: string): string => host.trim().toLowerCase().replace(/\.$/, "")
+
+/**
+ * Whether a host matches a rule's `host`: the same name, or for `*.example.com` a subdomain of
+ * `example.com` (never `example.com` itself, never `evilexample.com`). Case-insensitive.
+ *
+ * @since 0.2.0
+ * @category policy
+ */
+export const hostMatches = (pattern: string, host: string): boolean => {
+  const wanted = normalHost(pattern)
+  const given = normalHost(host)
+  if (given === "" || wanted === "") return false
+  if (wanted.startsWith("*.")) {
+    const suffix = wanted.slice(1)
+    return suffix.length > 1 && given.length > suffix.length && given.endsWith(suffix)
+  }
+  return given === wanted
+}
+
 /** The conditions other than `commandPrefix`, for one request. */
 const otherConditionsHold = (rule: PolicyRule, request: ApprovalRequest, workspace: string): boolean => {
   const approves = approving(rule.action)
+  const network = networkAccess(request)
+  if (rule.host !== undefined) {
+    if (network === undefined || !hostMatches(rule.host, network.host)) return false
+  }
   if (rule.network !== undefined) {
-    if (request.kind !== "permissions") return false
-    if ((request.event.permissions.network?.enabled === true) !== rule.network) return false
+    if (request.kind === "command") {
+      if ((network !== undefined) !== rule.network) return false
+    } else if (request.kind !== "permissions") return false
+    else if ((request.event.permissions.network?.enabled === true) !== rule.network) return false
+  }
+  if (network !== undefined && approves && rule.commandPrefix !== undefined) {
+    // network access is approved only by a rule that says so (or by a rule without conditions)
+    if (rule.network !== true && rule.host === undefined) return false
   }
   if (request.kind === "permissions" && approves && request.event.permissions.network?.enabled === true) {
     // network is granted only by a rule that says so (or by a rule without conditions on what is granted)
@@ -441,6 +480,8 @@ export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, 
   static readonly firstMatch = firstMatch
   /** @see {@link firstMatchIndex} */
   static readonly firstMatchIndex = firstMatchIndex
+  /** @see {@link hostMatches} */
+  static readonly hostMatches = hostMatches
   /** @see {@link grantRequested} */
   static readonly grantRequested = grantRequested
 }

@@ -233,6 +233,49 @@ const bubblewrapNotice = /could not find bubblewrap/i
 export const bubblewrapWarning =
   "codex: bubblewrap is not installed, Codex uses its bundled copy (install: sudo apt-get install bubblewrap)"
 
+/** At most this many characters of a child's text in a notice (it is untrusted: bounded, shown through Text). */
+const noticeChars = 200
+
+const bounded = (text: string | undefined): string =>
+  text === undefined ? "" : text.length > noticeChars ? `${text.slice(0, noticeChars)}…` : text
+
+/** A dynamic tool's name as Codex sends it (`namespace.tool` when namespaced), bounded. */
+const dynamicToolName = (params: Json): string => {
+  const tool = string(params.tool) ?? "?"
+  const namespace = string(params.namespace)
+  return bounded(namespace === undefined ? tool : `${namespace}.${tool}`)
+}
+
+/**
+ * The result of a dynamic tool call (`item/tool/call`) nobody handles: a failed call (`success: false`)
+ * whose text tells the model why, so the turn goes on and the tool never runs.
+ */
+export const dynamicToolRefusal = (params: Json) => ({
+  contentItems: [{
+    type: "inputText",
+    text: `Deputy has no handler for the dynamic tool \`${dynamicToolName(params)}\`: the call was not run.`
+  }],
+  success: false
+})
+
+const dynamicToolNotice = (params: Json): string =>
+  `codex app-server asked Deputy to run the dynamic tool \`${dynamicToolName(params)}\` (call ${
+    bounded(string(params.callId))
+  }); Deputy has no handler for it: answered with a failed call`
+
+const elicitationNotice = (params: Json): string => {
+  const mode = bounded(string(params.mode) ?? "form")
+  const url = string(params.url)
+  return `MCP server \`${bounded(string(params.serverName) ?? "?")}\` asked (${mode}${
+    url === undefined ? "" : ` ${bounded(url)}`
+  }): ${
+    JSON.stringify(bounded(string(params.message)))
+  }; Deputy does not route MCP elicitations to the parent yet: declined`
+}
+
+/** At most this many nested threads are remembered (a child cannot grow the map without bound). */
+const maxNestedThreads = 1000
+
 /** A pending request's kind as the delegate names it. */
 const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>> = {
   exec: "command",
@@ -262,6 +305,8 @@ export class Translator {
   private readonly endedTurns = new Set<string>()
   private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
   private readonly pending: Array<PendingRequest> = []
+  /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
+  private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
   /** Items that run a tool (commands, patches, tool calls) started and not completed: time the model is not asked. */
   private readonly toolItems = new Set<string>()
   /** Turns Deputy stopped for want of progress, with the error to report at their end. */
@@ -500,6 +545,23 @@ export class Translator {
         this.shownOnce.add("bubblewrap")
         return this.emit(this.idOf(turnId), msg("warning", { message: bubblewrapWarning }))
       }
+      case "thread/started": {
+        const thread = record(params.thread)
+        const id = string(thread.id)
+        const parentId = string(thread.parentThreadId)
+        if (id !== undefined && parentId !== undefined && this.threads.size < maxNestedThreads) {
+          this.threads.set(
+            id,
+            withoutUndefined({
+              id,
+              parentId,
+              nickname: string(thread.agentNickname),
+              role: string(thread.agentRole)
+            }) as unknown as ApprovalRequest.NestedThread
+          )
+        }
+        return this.opaque(method, params, turnId)
+      }
       case "serverRequest/resolved": {
         const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
         if (index === -1) return this.opaque(method, params, turnId)
@@ -660,6 +722,9 @@ export class Translator {
 
   private request(rpcId: JsonRpc.RequestId, method: string, params: Json): void {
     const turnId = string(params.turnId) ?? ""
+    // A thread Codex spawned itself (spawn_agent) asks through this session: its requests say which.
+    const threadId = string(params.threadId)
+    const nested = threadId === undefined ? undefined : this.threads.get(threadId)
     const itemId = string(params.itemId) ?? ""
     const id = this.idOf(turnId)
     switch (method) {
@@ -678,6 +743,7 @@ export class Translator {
         return this.emit(
           id,
           msg("exec_approval_request", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             approval_id: approvalId,
             turn_id: turnId,
@@ -700,6 +766,7 @@ export class Translator {
         return this.emit(
           id,
           msg("apply_patch_approval_request", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
             changes: this.fileChangeItems.get(itemId) ?? {},
@@ -717,6 +784,7 @@ export class Translator {
         return this.emit(
           id,
           msg("request_permissions", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
             reason: string(params.reason),
@@ -736,11 +804,18 @@ export class Translator {
         return this.emit(
           id,
           msg("request_user_input", {
+            [ApprovalRequest.threadField]: nested,
             call_id: itemId,
             turn_id: turnId,
-            questions: Array.isArray(params.questions) ? params.questions : []
+            questions: Array.isArray(params.questions) ? params.questions : [],
+            // Codex 0.171: whether the turn waits for the answer (absent on 0.169)
+            is_blocking: typeof params.isBlocking === "boolean" ? params.isBlocking : undefined
           })
         )
+      case "item/tool/call":
+        return this.failClosed(rpcId, method, dynamicToolRefusal(params), dynamicToolNotice(params))
+      case "mcpServer/elicitation/request":
+        return this.failClosed(rpcId, method, { action: "decline", content: null }, elicitationNotice(params))
       default:
         this.replies.push(
           JsonRpc.error(rpcId, JsonRpc.methodNotFound, `Deputy does not handle the server request \`${method}\``)
@@ -752,6 +827,20 @@ export class Translator {
           snippet: JSON.stringify({ method, id: rpcId }).slice(0, 120)
         })
     }
+  }
+
+  /**
+   * Answers a server request Deputy does not route to the parent with its fail-closed result (a dynamic
+   * tool call that did not run, an MCP elicitation declined) at once, and reports it.
+   */
+  private failClosed(rpcId: JsonRpc.RequestId, method: string, result: unknown, message: string): void {
+    this.replies.push(JsonRpc.result(rpcId, result))
+    this.diagnostic({
+      type: "deputy_diagnostic",
+      kind: "unknown_request",
+      message,
+      snippet: JSON.stringify({ method, id: rpcId }).slice(0, 120)
+    })
   }
 
   /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */

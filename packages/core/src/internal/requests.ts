@@ -14,7 +14,7 @@ import { isEventMsg, noAnswers, noPermissionsGranted } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ApprovalOutcome, ApprovalRequest } from "../ApprovalRequest.js"
-import { outcomeOfDecision } from "../ApprovalRequest.js"
+import { outcomeOfDecision, threadOf } from "../ApprovalRequest.js"
 import type { ApprovalsService } from "../Approvals.js"
 import * as DecidedBy from "../DecidedBy.js"
 
@@ -86,6 +86,12 @@ const optionalRequest = <R extends ApprovalRequest, A>(
   aborted: (decidedBy, reason) => ({ answer: answer(empty), outcome: "aborted", decidedBy, reason })
 })
 
+/** The nested thread a request comes through (kinds helper: one field, absent when none). */
+const threadProvenance = (msg: unknown): { readonly thread?: ReturnType<typeof threadOf> } => {
+  const thread = threadOf(msg)
+  return thread === undefined ? {} : { thread }
+}
+
 /** The event types `route` turns into requests: a cheap test before routing. */
 export const requestTypes: ReadonlySet<string> = new Set([
   "exec_approval_request",
@@ -104,7 +110,8 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
     turnId: event.id,
     callId,
     source: origin.source,
-    sequence: origin.sequence
+    sequence: origin.sequence,
+    ...threadProvenance(msg)
   })
   if (isEventMsg(msg, "exec_approval_request")) {
     const answerId = msg.approval_id ?? msg.call_id
