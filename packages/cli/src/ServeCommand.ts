@@ -82,6 +82,7 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
     ...parsed,
     // serve runs its tasks itself; RunCommand checks only the agent flags here
     task: [],
+    maxConcurrent: Option.none(),
     tasks: Option.none(),
     interactive: true,
     approval: Option.none(),
