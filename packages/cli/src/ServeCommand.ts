@@ -75,7 +75,10 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
   const maxConcurrent = Option.getOrElse(parsed.maxConcurrent, () => 4)
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
     return Either.left(
-      new UsageError({ message: `--max-concurrent: ${maxConcurrent} is not a whole number of at least 1`, command: "serve" })
+      new UsageError({
+        message: `--max-concurrent: ${maxConcurrent} is not a whole number of at least 1`,
+        command: "serve"
+      })
     )
   }
   const run = RunCommand.settings({
@@ -106,7 +109,9 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
 
 const budgetLeft = (node: Supervisor.NodeInfo): string | undefined => {
   const parts: Array<string> = []
-  if (node.budget.tokens !== undefined) parts.push(`${Math.max(0, node.budget.tokens - node.subtreeUsage.tokens)} tokens`)
+  if (node.budget.tokens !== undefined) {
+    parts.push(`${Math.max(0, node.budget.tokens - node.subtreeUsage.tokens)} tokens`)
+  }
   if (node.budget.turns !== undefined) parts.push(`${Math.max(0, node.budget.turns - node.subtreeUsage.turns)} turns`)
   if (node.budget.approvals !== undefined) {
     parts.push(`${Math.max(0, node.budget.approvals - node.subtreeUsage.approvals)} approvals`)
@@ -118,7 +123,7 @@ const budgetLeft = (node: Supervisor.NodeInfo): string | undefined => {
 }
 
 /**
- * A supervisor node's state as the page shows it: `queued (#1)`, `starting`, `running`, `stopping`,
+ * A supervisor node's state as the page shows it: `queued: #1`, `starting`, `running`, `stopping`,
  * `ended`.
  *
  * @since 0.2.0
@@ -127,7 +132,7 @@ const budgetLeft = (node: Supervisor.NodeInfo): string | undefined => {
 export const stateText = (state: Supervisor.NodeState): string => {
   switch (state._tag) {
     case "Queued":
-      return `queued (#${state.position + 1})`
+      return `queued: #${state.position + 1}`
     case "Starting":
       return "starting"
     case "Running":

@@ -165,7 +165,7 @@ describe("deputy serve", () => {
     })
     assert.strictEqual(asked.pending[0].id.split("/")[0], "task-1")
     assert.strictEqual(asked.nodes.get("task-1")?.status, "running")
-    assert.strictEqual(asked.nodes.get("task-2")?.status, "queued (#1)")
+    assert.strictEqual(asked.nodes.get("task-2")?.status, "queued: #1")
     assert.strictEqual(await answer(url, asked.pending[0].id, "approve"), 200)
     const second = await follow(url, (state) => {
       const status = state.nodes.get("task-2")?.status
@@ -182,7 +182,7 @@ describe("deputy serve", () => {
     })
     assert.strictEqual(done.nodes.get("task-2")?.ended?.join(""), "completed")
     // Queued first, ended last; whatever the page saw in between is a start.
-    assert.strictEqual(statuses[0], "queued (#1)")
+    assert.strictEqual(statuses[0], "queued: #1")
     assert.strictEqual(statuses.at(-1), "ended")
     assert.include(statuses, "running")
     child.kill("SIGINT")

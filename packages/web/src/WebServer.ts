@@ -530,7 +530,9 @@ export const make = (
     const attach: WebServerService["attach"] = (handle, node) =>
       Effect.gen(function*() {
         const { supervised, ...shown } = node ?? {}
-        yield* putNode(supervised === true ? { id: handle.id, ...shown } : { id: handle.id, status: "pending_init", ...shown })
+        yield* putNode(
+          supervised === true ? { id: handle.id, ...shown } : { id: handle.id, status: "pending_init", ...shown }
+        )
         const refresh = supervised === true ? Effect.void : Effect.flatMap(
           Effect.all([handle.status, handle.usage]),
           ([status, usage]) => putNode({ id: handle.id, status, usage })
