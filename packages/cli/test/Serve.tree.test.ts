@@ -1,6 +1,6 @@
 import type { Supervisor } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
+import * as fc from "effect/FastCheck"
 import * as ServeCommand from "../src/ServeCommand.js"
 
 const usage = (tokens: number, turns = 0): Supervisor.Usage => ({ tokens, turns, wallTimeMs: 0, approvals: 0 })
