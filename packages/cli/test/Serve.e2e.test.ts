@@ -5,7 +5,7 @@ import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js
 afterEach(stopAll)
 
 interface State {
-  pending: Array<{ id: string; command?: Array<string> }>
+  pending: Array<{ id: string; command?: Array<string>; path?: Array<string>; chain: Array<{ path: Array<string> }> }>
   history: Array<{ id: string; outcome: string; decidedBy: Array<string>; client?: string }>
   nodes: Map<string, { id: string; path: Array<string>; status: string; ended?: Array<string> }>
   events: Map<string, Array<{ type: string; text: Array<string> }>>
@@ -164,6 +164,9 @@ describe("deputy serve", () => {
       return state.pending.length === 1
     })
     assert.strictEqual(asked.pending[0].id.split("/")[0], "task-1")
+    // The request carries the tree's provenance: its node's path and the chain from the root.
+    assert.strictEqual(asked.pending[0].path?.join(""), "serve/task-1")
+    assert.deepStrictEqual(asked.pending[0].chain.map((link) => link.path.join("")).at(-1), "serve/task-1")
     assert.strictEqual(asked.nodes.get("task-1")?.status, "running")
     assert.strictEqual(asked.nodes.get("task-2")?.status, "queued: #1")
     assert.strictEqual(await answer(url, asked.pending[0].id, "approve"), 200)
