@@ -7,20 +7,30 @@
  */
 import type { ApprovalRequest } from "@deputy/core"
 import { Approvals, DecidedBy } from "@deputy/core"
+import type { LedgerError } from "@deputy/ledger"
+import { ApprovalLedger } from "@deputy/ledger"
 import type * as Terminal from "@effect/platform/Terminal"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Output } from "./Output.js"
+import { UsageError } from "./Errors.js"
+import * as LedgerSetup from "./LedgerSetup.js"
+import { Output } from "./Output.js"
+import * as Render from "./Render.js"
 import * as TerminalApprovals from "./TerminalApprovals.js"
+import * as Text from "./Text.js"
 
 /**
- * What answers the requests no policy rule decides.
+ * What answers the requests no policy rule decides. `inbox` (0.2.0): nobody in this process; each request
+ * waits in the approval ledger until `deputy approve|deny ID` answers it from anywhere, or its deadline.
  *
  * @since 0.1.0
  * @category models
  */
-export type ApprovalMode = "ask" | "approve" | "deny"
+export type ApprovalMode = "ask" | "approve" | "deny" | "inbox"
 
 /**
  * A run's approval set-up. `defaulted`: the mode was not given and follows from the terminal (ask on a
@@ -177,12 +187,177 @@ const terminalLayer = (
  */
 export const layer = (
   setup: ApprovalSetup,
-  options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
+  options: {
+    readonly cwd?: string | undefined
+    readonly onInterrupt: Effect.Effect<void>
+    /** `inbox`: the deadline, to warn at 80 % of it. @since 0.2.0 */
+    readonly deadline?: Duration.Duration | undefined
+  }
 ): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
     ? terminalLayer(options)
+    : setup.mode === "inbox"
+    ? inboxLayer(options.cwd, options.deadline)
     : fixedLayer(setup.mode, modeDecider(setup))
   return setup.rules.length === 0
     ? base
     : Approvals.layerPolicy(setup.rules, { workspace: options.cwd ?? process.cwd() }).pipe(Layer.provide(base))
 }
+
+/**
+ * `--approval inbox` below the ledger: nobody here answers; each request is announced on stderr with the
+ * commands that answer it, and waits (the ledger's middleware races this with the answer from elsewhere
+ * and the deadline).
+ */
+const inboxLayer = (
+  cwd: string | undefined,
+  deadline: Duration.Duration | undefined
+): Layer.Layer<Approvals, never, Output> =>
+  Layer.effect(
+    Approvals,
+    Effect.map(Output, (output): Approvals.Service => {
+      const wait = (request: ApprovalRequest.ApprovalRequest) =>
+        Effect.zipRight(
+          output.note(
+            `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
+              Text.oneLine(Render.describeRequest(request, cwd), 160)
+            }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
+              Text.visible(request.id)
+            } --reason "..."`
+          ),
+          deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
+            Effect.zipRight(output.note(
+              `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
+                Render.duration(Duration.toMillis(deadline) * 0.2)
+              } unless answered`
+            )),
+            Effect.zipRight(Effect.never)
+          )
+        )
+      return { command: wait, patch: wait, permissions: wait, userInput: wait }
+    })
+  )
+
+/**
+ * A run's `Approvals` with the ledger (0.2.0): every request is recorded pending in the `ApprovalLedger`
+ * before the policy or the mode sees it, and its settlement appended. On start, the requests left
+ * pending by dead `deputy` processes of this host are settled `lost` (shown on stderr); a decision that
+ * was recorded but never reached its child is re-sent when the same request is asked again, without
+ * asking anyone. `deadline` (`--approval-timeout`) is the ledger's: a warning entry at 80 %, then
+ * `timed_out`. In `inbox` mode answers come from `deputy approve|deny`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRecorded = (
+  setup: ApprovalSetup,
+  options: {
+    readonly cwd?: string | undefined
+    readonly onInterrupt: Effect.Effect<void>
+    readonly deadline?: Duration.Duration | undefined
+    /** How far back to look for undelivered decisions (default: 7 days). */
+    readonly resendWindow?: Duration.Duration | undefined
+  }
+): Layer.Layer<Approvals, LedgerError, Terminal.Terminal | Output | ApprovalLedger> =>
+  Layer.effect(
+    Approvals,
+    Effect.gen(function*() {
+      const ledger = yield* ApprovalLedger
+      const output = yield* Output
+      const style = output.terminalStyle
+      const lost = yield* LedgerSetup.settleDead()
+      const shownLost = 10
+      if (lost.length > shownLost) {
+        yield* output.note(
+          `${style.yellow("ledger")}: ${lost.length} requests of dead deputy processes settled lost; the first ` +
+            `${shownLost} below, all with: deputy log --outcome lost`
+        )
+      }
+      for (const entry of lost.slice(0, shownLost)) {
+        yield* output.note(
+          `${style.yellow("ledger")}: ${Text.visible(entry.requestId)} settled lost: ${
+            Text.visible(entry.data.reason ?? "its process is gone")
+          }`
+        )
+      }
+      const now = yield* Clock.currentTimeMillis
+      const window = options.resendWindow === undefined ? 7 * 24 * 3_600_000 : Duration.toMillis(options.resendWindow)
+      const found = yield* LedgerSetup.undelivered(now - window)
+      const inner = yield* Approvals
+      const resending = yield* LedgerSetup.resending(found, inner, (request, from) =>
+        output.note(
+          `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
+            Text.visible(from.request.id)
+          }) and decided by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
+            new Date(from.decided.at).toISOString()
+          }; that answer is sent again, nobody is asked`
+        ))
+      return ledger.approvals(resending, {
+        remote: setup.mode === "inbox",
+        deadline: options.deadline,
+        onFailure: (request, error) =>
+          output.note(
+            `${style.red("ledger")}: could not record ${Text.visible(request.id)} (${
+              Text.visible(error instanceof Error ? error.message : String(error))
+            }); it was answered with the fail-closed default`
+          )
+      })
+    })
+  ).pipe(Layer.provide(layer(setup, options)))
+
+/**
+ * The `Approvals` of a run and the delegate's own deadline, from `--ledger` (0.2.0): with a ledger,
+ * `layerRecorded` (the ledger owns `--approval-timeout`; the delegate's deadline, a second later, only
+ * answers when the ledger could not). The default ledger that cannot be opened does not stop a run (it
+ * is said on stderr, and requests are answered as without a ledger); one asked for, or needed by
+ * `inbox`, does. `inbox` with `--ledger off` is a usage error.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const forRun = (
+  setup: ApprovalSetup,
+  options: {
+    readonly cwd?: string | undefined
+    readonly onInterrupt: Effect.Effect<void>
+    readonly approvalTimeout: Duration.Duration | undefined
+    readonly ledger: Option.Option<string>
+  }
+): Either.Either<{
+  readonly approvals: Layer.Layer<Approvals, LedgerError, Terminal.Terminal | Output>
+  readonly delegateTimeout: Duration.Duration | undefined
+}, UsageError> =>
+  Either.flatMap(LedgerSetup.parse(options.ledger, "run"), (ledger) => {
+    const plain = layer(setup, options)
+    if (ledger._tag === "Off") {
+      return setup.mode === "inbox"
+        ? Either.left(
+          new UsageError({
+            message:
+              "--approval inbox needs a ledger to wait in; drop --ledger off (or give sqlite:PATH, postgres:URL)",
+            command: "run"
+          })
+        )
+        : Either.right({ approvals: plain, delegateTimeout: options.approvalTimeout })
+    }
+    const approvals = layerRecorded(setup, { ...options, deadline: options.approvalTimeout }).pipe(
+      Layer.provide(LedgerSetup.layer(ledger)),
+      Layer.catchAll((error) =>
+        setup.mode === "inbox" || Option.isSome(options.ledger)
+          ? Layer.fail(error)
+          : Layer.unwrapEffect(Effect.as(
+            Effect.flatMap(Output, (out) =>
+              out.note(
+                `${out.terminalStyle.yellow("ledger")}: ${
+                  Text.visible(error.message)
+                }; this run's requests are not recorded (--ledger off says so explicitly)`
+              )),
+            plain
+          ))
+      )
+    )
+    const delegateTimeout = options.approvalTimeout === undefined
+      ? undefined
+      : Duration.sum(options.approvalTimeout, Duration.seconds(1))
+    return Either.right({ approvals, delegateTimeout })
+  })

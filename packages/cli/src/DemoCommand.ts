@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
+import * as LedgerSetup from "./LedgerSetup.js"
 import * as Signals from "./Signals.js"
 
 const options = {
@@ -20,7 +21,8 @@ const options = {
   policy: Flags.policy,
   json: Flags.json,
   drainTimeout: Flags.drainTimeout,
-  approvalTimeout: Flags.approvalTimeout
+  approvalTimeout: Flags.approvalTimeout,
+  ledger: LedgerSetup.option
 }
 
 /**

@@ -54,10 +54,12 @@ const duration = (name: string, description: string) =>
 export const approval: Options.Options<Option.Option<ApprovalMode>> = Options.choice("approval", [
   "ask",
   "approve",
-  "deny"
+  "deny",
+  "inbox"
 ]).pipe(
   Options.withDescription(
-    "How to answer what no policy rule decides: ask (a prompt on the terminal), approve, deny. " +
+    "How to answer what no policy rule decides: ask (a prompt on the terminal), approve, deny, " +
+      "inbox (wait in the approval ledger for `deputy approve|deny ID`). " +
       "Default: ask on a terminal, deny without one (fail closed)."
   ),
   Options.optional

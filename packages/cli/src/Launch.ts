@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { AgentSpawner, SpawnError } from "@deputy/core"
+import type { LedgerError } from "@deputy/ledger"
 import type { SubAgentSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
@@ -41,6 +42,8 @@ export interface LaunchOptions {
   readonly policy: Option.Option<string>
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
+  /** `--ledger`: where requests are recorded (absent: the default SQLite file). @since 0.2.0 */
+  readonly ledger?: Option.Option<string> | undefined
   /** Lines shown before the run (not in JSON output). */
   readonly banner?: ReadonlyArray<string> | undefined
   /** Several tasks, run as siblings (`Session.runTasks`) instead of one `input`. @since 0.2.0 */
@@ -87,7 +90,7 @@ export const launch = <E extends { readonly message: string }, R>(
   agent: Layer.Layer<AgentSpawner, E, R>
 ): Effect.Effect<
   void,
-  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | E,
+  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | LedgerError | E,
   R | FileSystem.FileSystem | Terminal.Terminal
 > =>
   Effect.gen(function*() {
@@ -98,7 +101,13 @@ export const launch = <E extends { readonly message: string }, R>(
     const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
 
     const display = Reporter.layerFor(options).pipe(Layer.provideMerge(Output.layer({ statusLine: !options.json })))
-    const approvals = ApprovalSetup.layer(setup, { cwd: options.cwd, onInterrupt: Signals.interruptSelf })
+    // ledger-cli: every request is recorded in the ledger (unless --ledger off), which owns the deadline.
+    const { approvals, delegateTimeout } = yield* ApprovalSetup.forRun(setup, {
+      cwd: options.cwd,
+      onInterrupt: Signals.interruptSelf,
+      approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+      ledger: options.ledger ?? Option.none()
+    })
 
     const outcome = yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
@@ -124,7 +133,7 @@ export const launch = <E extends { readonly message: string }, R>(
         source: options.source,
         config: options.config,
         drainTimeout: Option.getOrUndefined(options.drainTimeout),
-        approvalTimeout: Option.getOrUndefined(options.approvalTimeout),
+        approvalTimeout: delegateTimeout,
         approvals: setup,
         showPrompt: interactiveTerminal
       }).pipe(

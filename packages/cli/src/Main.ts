@@ -21,6 +21,7 @@ import * as DemoCommand from "./DemoCommand.js"
 import * as Errors from "./Errors.js"
 import * as CommandLine from "./internal/commandLine.js"
 import * as LineReader from "./internal/LineReader.js"
+import * as LedgerCommands from "./LedgerCommands.js"
 import * as Output from "./Output.js"
 import * as RunCommand from "./RunCommand.js"
 import * as ServeCommand from "./ServeCommand.js"
@@ -37,7 +38,15 @@ import { version } from "./Version.js"
  */
 export const command = Command.make("deputy").pipe(
   Command.withDescription("Run AI sub-agents and answer their approval requests."),
-  Command.withSubcommands([RunCommand.command, DemoCommand.command, ServeCommand.command])
+  Command.withSubcommands([
+    RunCommand.command,
+    DemoCommand.command,
+    ServeCommand.command,
+    LedgerCommands.inbox,
+    LedgerCommands.approve,
+    LedgerCommands.deny,
+    LedgerCommands.log
+  ])
 )
 
 /**

@@ -21,6 +21,7 @@ import type { ApprovalMode } from "./ApprovalSetup.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
+import * as LedgerSetup from "./LedgerSetup.js"
 import * as Tasks from "./Tasks.js"
 
 /**
@@ -49,6 +50,8 @@ export interface Parsed {
   readonly approvalTimeout: Option.Option<Duration.Duration>
   /** `--turn-timeout` (Codex). @since 0.2.0 */
   readonly turnTimeout?: Option.Option<Duration.Duration> | undefined
+  /** `--ledger`: where requests are recorded. @since 0.2.0 */
+  readonly ledger?: Option.Option<string> | undefined
   readonly prompt: ReadonlyArray<string>
   /** `--task [NAME=]PROMPT`, repeated: tasks run as siblings. @since 0.2.0 */
   readonly task?: ReadonlyArray<string> | undefined
@@ -136,6 +139,7 @@ const options = {
   tasks: Flags.tasks,
   maxConcurrent: Flags.maxConcurrent,
   failFast: Flags.failFast,
+  ledger: LedgerSetup.option,
   prompt: Args.text({ name: "PROMPT" }).pipe(
     Args.withDescription("What the sub-agent should do (several words are joined with spaces)."),
     Args.repeated
@@ -243,7 +247,8 @@ export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError>
       approval: parsed.approval,
       policy: parsed.policy,
       drainTimeout: parsed.drainTimeout,
-      approvalTimeout: parsed.approvalTimeout
+      approvalTimeout: parsed.approvalTimeout,
+      ledger: parsed.ledger
     }
     const taskFlags = parsed.task ?? []
     const taskFile = parsed.tasks ?? Option.none()

@@ -22,6 +22,7 @@ import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as YAML from "yaml"
+import * as Text from "./Text.js"
 
 /**
  * One task: the node's name and its prompt.
@@ -58,6 +59,11 @@ const namedPrefix = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,31})=/
 /** The most tasks one run takes. */
 const maxTasks = 256
 
+const maxFileBytes = 1024 * 1024
+
+/** A name from the list as a message shows it: quoted, escaped (no raw controls or bidi), at most ~80 columns. */
+const quoted = (name: string): string => `"${Text.oneLine(name, 80)}"`
+
 const problem = (message: string): Either.Either<never, TaskProblem> => Either.left({ message })
 
 /**
@@ -88,7 +94,11 @@ export const parseFile = (
   try {
     document = YAML.parse(text, { maxAliasCount: 100 })
   } catch (error) {
-    return problem(`--tasks ${source}: not JSON or YAML (${error instanceof Error ? error.message : String(error)})`)
+    return problem(
+      `--tasks ${source}: not JSON or YAML (${
+        Text.visibleLines(error instanceof Error ? error.message : String(error)).join("\n")
+      })`
+    )
   }
   const shape = `--tasks ${source}: expected a list of {name, prompt}, {tasks: [...]}, or a map NAME: PROMPT`
   if (document !== null && typeof document === "object" && !Array.isArray(document) && "tasks" in document) {
@@ -117,7 +127,7 @@ export const parseFile = (
     const tasks: Array<{ name: string; prompt: string }> = []
     for (const [name, prompt] of Object.entries(document)) {
       if (typeof prompt !== "string") {
-        return problem(`--tasks ${source}: the prompt of ${JSON.stringify(name)} must be text`)
+        return problem(`--tasks ${source}: the prompt of ${quoted(name)} must be text`)
       }
       tasks.push({ name, prompt: prompt.trim() })
     }
@@ -138,9 +148,21 @@ export const readFile = (
 ): Either.Either<ReadonlyArray<{ readonly name: string | undefined; readonly prompt: string }>, TaskProblem> => {
   const resolved = path.resolve(cwd, file)
   try {
-    const size = fs.statSync(resolved).size
-    if (size > 1024 * 1024) return problem(`--tasks ${file}: the file is larger than 1 MiB`)
-    return parseFile(fs.readFileSync(resolved, "utf8"), file)
+    // read at most 1 MiB + 1 bytes: a pipe or a device (`/dev/zero`) has no size to stat
+    const fd = fs.openSync(resolved, "r")
+    const buffer = Buffer.alloc(maxFileBytes + 1)
+    let length = 0
+    try {
+      while (length < buffer.length) {
+        const n = fs.readSync(fd, buffer, length, buffer.length - length, null)
+        if (n === 0) break
+        length += n
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (length > maxFileBytes) return problem(`--tasks ${file}: the file is larger than 1 MiB`)
+    return parseFile(buffer.toString("utf8", 0, length), file)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     return problem(code === "ENOENT" ? `--tasks ${file}: no such file` : `--tasks ${file}: cannot be read (${code})`)
@@ -164,10 +186,10 @@ export const resolve = (
     if (task.name === undefined) continue
     if (!namePattern.test(task.name)) {
       return problem(
-        `task name ${JSON.stringify(task.name)}: use up to 32 letters, digits, _, . or - (e.g. --task review=...)`
+        `task name ${quoted(task.name)}: use up to 32 letters, digits, _, . or - (e.g. --task review=...)`
       )
     }
-    if (taken.has(task.name)) return problem(`task name ${JSON.stringify(task.name)} is used twice`)
+    if (taken.has(task.name)) return problem(`task name ${quoted(task.name)} is used twice`)
     taken.add(task.name)
   }
   const tasks: Array<Task> = []

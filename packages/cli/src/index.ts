@@ -51,3 +51,7 @@ export * as Tasks from "./Tasks.js"
 export * as NodeLabel from "./NodeLabel.js"
 /** @since 0.2.0 */
 export * as Receipt from "./Receipt.js"
+/** @since 0.2.0 */
+export * as LedgerCommands from "./LedgerCommands.js"
+/** @since 0.2.0 */
+export * as LedgerSetup from "./LedgerSetup.js"

@@ -39,7 +39,7 @@ describe("the command line is checked before it is parsed", () => {
   it("every value error names its flag and the allowed values", () => {
     assert.strictEqual(
       invalid("run", "--approval", "maybe", "x"),
-      "--approval: \"maybe\" is not one of ask, approve, deny"
+      "--approval: \"maybe\" is not one of ask, approve, deny, inbox"
     )
     assert.strictEqual(
       invalid("run", "--sandbox=none", "x"),

@@ -75,9 +75,9 @@ export interface Provenance {
    */
   readonly path?: string | undefined
   /**
-   * Where the request comes from through the tree: the root first, the asking node last, each with its
-   * source and, for every node but the asker, the turn and call in which it started the next one.
-   * Absent outside a tree.
+   * Where the request comes from through the tree: the top-level node first (the supervisor's `root` is
+   * not a node and has no link), the asking node last, each with its source and, for every node but the
+   * asker, the turn and call in which it started the next one. Absent outside a tree.
    *
    * @since 0.2.0
    */

@@ -19,6 +19,7 @@ import type { ApprovalInboxService, InboxOptions, PendingApproval } from "./Appr
 import type { PolicyOptions, PolicyRule } from "./Approvals.js"
 import type * as Delegate from "./Delegate.js"
 import * as internal from "./internal/supervisor/tree.js"
+import * as Text from "./Text.js"
 
 /**
  * Why a node ended: a delegate's end reason, `budget_exhausted` (its subtree's budget, or an ancestor's,
@@ -298,7 +299,10 @@ export class InvalidNodeName extends Schema.TaggedError<InvalidNodeName>("@deput
   { name: Schema.String, parent: Schema.String, reason: Schema.String }
 ) {
   override get message(): string {
-    return `cannot start a node named ${JSON.stringify(this.name)} under ${this.parent}: ${this.reason}`
+    // the name comes from a sub-agent: escaped (no raw C1 controls or bidi) and cut
+    return `cannot start a node named "${Text.oneLine(this.name, 80)}" under ${
+      Text.oneLine(this.parent, 200)
+    }: ${this.reason}`
   }
 }
 

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { commandRequest } from "./helpers.js"
 
-// the layer of notes/README-ledger.md, with the memory ledger: the Approvals it provides is the recording one
+// the layer of the README's ledger example, with the memory ledger: the Approvals it provides is the recording one
 it.effect("README: layerApprovals over layerDenyAll records what it answers", () =>
   Effect.gen(function*() {
     const approvals = yield* Approvals

@@ -7,7 +7,7 @@
  * @since 0.2.0
  */
 import type { InboxSettlement, PendingApproval } from "@deputy/core"
-import { ApprovalRequest as Requests, DecidedBy, RequestPaths, Text } from "@deputy/core"
+import { ApprovalRequest as Requests, DecidedBy, RequestPaths, ShellWords, Text } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 
 /**
@@ -194,6 +194,12 @@ const actionsOf = (request: Requests.ApprovalRequest): ReadonlyArray<Action> =>
     ? ["approve", "approve_for_session", "deny"]
     : ["deny"]
 
+/** `Requests.describe` with a command's argv quoted (joined by spaces, `"/tmp/x /"` would read as two words). */
+const describe = (request: Requests.ApprovalRequest): string =>
+  request.kind === "command"
+    ? `run \`${ShellWords.join(request.event.command)}\` in ${request.event.cwd}`
+    : Requests.describe(request)
+
 const sourceText = (source: unknown): string => typeof source === "string" ? source : JSON.stringify(source)
 
 /**
@@ -214,7 +220,7 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
     path: req.path !== undefined ? shown(req.path, 400) : nodePath !== undefined ? shown(nodePath, 400) : undefined,
     receivedAt: pending.receivedAt,
     deadline: pending.deadline,
-    summary: shown(Requests.describe(req), 400),
+    summary: shown(describe(req), 400),
     chain: (req.chain ?? []).map((link) => ({
       path: shown(link.path, 400),
       source: shown(sourceText(link.source), 400),
@@ -228,7 +234,8 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
       const cwd = touched.find((path) => path.role === "command_cwd")
       return {
         ...base,
-        command: shown(req.event.command.join(" "), 4000),
+        // quoted: words joined by spaces would hide where one argument ends (`rm -rf "/tmp/x /"`)
+        command: shown(ShellWords.join(req.event.command), 4000),
         cwd: shown(req.event.cwd, 1000),
         cwdOutside: cwd !== undefined && !cwd.inside,
         reason: typeof req.event.reason === "string" ? shown(req.event.reason, 2000) : undefined
@@ -279,7 +286,7 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
  */
 export const settlement = (settled: InboxSettlement, at: number): HistoryView => ({
   id: settled.request.id,
-  summary: shown(Requests.describe(settled.request), 400),
+  summary: shown(describe(settled.request), 400),
   path: settled.request.path === undefined ? undefined : shown(settled.request.path, 400),
   outcome: settled.outcome,
   decidedBy: shown(DecidedBy.describe(settled.decidedBy), 400),

@@ -73,7 +73,7 @@ const runSection = (name: string): Promise<Outcome> =>
   })
 
 // --- formatting ---
-type Unit = "rate" | "ratio" | "us" | "ms" | "dms" | "bytes" | "pct"
+type Unit = "rate" | "ratio" | "us" | "ms" | "dms" | "bytes" | "pct" | "mib"
 const fmt = (value: number, unit: Unit): string => {
   if (!Number.isFinite(value)) return "–"
   switch (unit) {
@@ -95,6 +95,8 @@ const fmt = (value: number, unit: Unit): string => {
       return `${value >= 0 ? "+" : ""}${value.toFixed(1)} ms`
     case "pct":
       return `${value >= 0 ? "+" : ""}${value.toFixed(1)} %`
+    case "mib":
+      return `${value.toFixed(0)} MiB`
   }
 }
 
@@ -220,6 +222,78 @@ const rows: ReadonlyArray<Row> = [
     key: "deputySpawnMs",
     unit: "ms",
     baseline: { key: "directSpawnMs", label: "direct JSON-RPC" }
+  },
+  {
+    label: "tree inbox: approval round trip p99, µs (1,000 delegates; target ≤ 2×)",
+    section: "supervisor",
+    key: "treeP99Us",
+    unit: "us",
+    baseline: { key: "singleP99Us", label: "one delegate + inbox" },
+    third: { key: "p99Ratio", unit: "ratio" }
+  },
+  {
+    label: "  round trip p50, µs",
+    section: "supervisor",
+    key: "treeP50Us",
+    unit: "us",
+    baseline: { key: "singleP50Us", label: "one delegate + inbox" }
+  },
+  {
+    label: "supervised spawn (admission), µs",
+    section: "supervisor",
+    key: "spawnUs",
+    unit: "us",
+    baseline: { key: "bareSpawnUs", label: "bare Delegate.interactive" },
+    third: { key: "spawnOverheadUs", unit: "us" }
+  },
+  {
+    label: "8 real Codex children at once: spawn to ready p50, ms",
+    section: "codexTree",
+    key: "spawnToReadyMsP50",
+    unit: "ms"
+  },
+  {
+    label: "  approval latency p50, ms (max in third column)",
+    section: "codexTree",
+    key: "approvalMsP50",
+    unit: "ms",
+    third: { key: "approvalMsMax", unit: "ms" }
+  },
+  { label: "  parent RSS peak", section: "codexTree", key: "parentRssPeakMiB", unit: "mib" },
+  {
+    label: "ledger (SQLite): approval round trip p99, µs (target ≤ +1 ms)",
+    section: "ledger",
+    key: "sqliteP99Us",
+    unit: "us",
+    baseline: { key: "plainP99Us", label: "no ledger" },
+    third: { key: "sqliteAddedP99Us", unit: "us" }
+  },
+  {
+    label: "  in-memory ledger p99, µs",
+    section: "ledger",
+    key: "memoryP99Us",
+    unit: "us",
+    baseline: { key: "plainP99Us", label: "no ledger" }
+  },
+  {
+    label: "ledger: answer from another process p99, ms (SQLite watch; target ≤ 200)",
+    section: "ledger",
+    key: "sqliteWatchAnswerP99Ms",
+    unit: "ms"
+  },
+  { label: "  the same over PostgreSQL LISTEN/NOTIFY, p99 ms", section: "ledger", key: "pgAnswerP99Ms", unit: "ms" },
+  {
+    label: "web: request to page to answer round trip p99, µs",
+    section: "web",
+    key: "p99Us",
+    unit: "us",
+    third: { key: "p50Us", unit: "us" }
+  },
+  {
+    label: "codex: no credentials to error, ms (target ≤ 2,000)",
+    section: "codexFailFast",
+    key: "noCredentialsFailMs_0_171_0",
+    unit: "ms"
   }
 ]
 

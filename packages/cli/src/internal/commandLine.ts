@@ -52,14 +52,22 @@ const approvalFlags: ReadonlyArray<Flag> = [
   {
     name: "approval",
     value: "MODE",
-    choices: ["ask", "approve", "deny"],
-    description: "What no policy rule decides: ask | approve | deny (default: ask on a terminal, else deny)",
+    choices: ["ask", "approve", "deny", "inbox"],
+    description:
+      "What no policy rule decides: ask | approve | deny | inbox (deputy approve/deny) (default: ask on a terminal, else deny)",
     group: "APPROVAL FLAGS"
   },
   {
     name: "approval-timeout",
     value: "DURATION",
     description: "Settle an unanswered request as timed_out (declined), e.g. 30s (default: no limit)",
+    group: "APPROVAL FLAGS"
+  },
+  // ledger-cli: where requests are recorded (see ledgerCommands below)
+  {
+    name: "ledger",
+    value: "LEDGER",
+    description: "Record requests in sqlite:PATH | postgres:URL | off (default: $DEPUTY_HOME/ledger.db, ~/.deputy)",
     group: "APPROVAL FLAGS"
   },
   {
@@ -100,9 +108,13 @@ export const commands = {
     flags: [help, { name: "version", description: "Show the version", group: "OTHER FLAGS" }],
     sections: [
       ["COMMANDS", [
-        "run   Run a sub-agent on a prompt and answer its requests",
-        "demo  Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)",
-        "serve Answer sub-agents' requests in a browser (127.0.0.1, a token in the URL)"
+        "run      Run a sub-agent on a prompt (or several, --task) and answer its requests",
+        "demo     Watch a sub-agent ask for approvals, offline (the real Codex, a scripted model)",
+        "serve    Answer sub-agents' requests in a browser (127.0.0.1, a token in the URL)",
+        "inbox    List the requests waiting in the ledger (--approval inbox)",
+        "approve  Approve a waiting request (the waiting sub-agent receives it)",
+        "deny     Deny a waiting request",
+        "log      Every request and who decided it; --verify checks the hash chain"
       ]],
       ["EXAMPLES", [
         "$ deputy demo",
@@ -244,6 +256,129 @@ export const commands = {
     ]
   }
 } as const satisfies Record<string, CommandSpec>
+
+// ---- ledger-cli: `deputy inbox`, `approve`, `deny`, `log` ------------------------------------------------
+const ledgerFlag: Flag = {
+  name: "ledger",
+  value: "LEDGER",
+  description: "sqlite:PATH | postgres:URL (default: $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db)",
+  group: "LEDGER FLAGS"
+}
+const ledgerJson = (what: string): Flag => ({ name: "json", description: what, group: "OUTPUT FLAGS" })
+const ledgerExitCodes: readonly [string, ReadonlyArray<string>] = [
+  "EXIT CODES",
+  [
+    "0    done",
+    "1    the ledger cannot be used, or (approve/deny) the request is already settled, late or unknown",
+    "2    usage error",
+    "3    (log --verify) the hash chain is broken"
+  ]
+]
+
+/**
+ * `deputy inbox`, `deputy approve`, `deputy deny` and `deputy log`: the approval ledger.
+ *
+ * @since 0.2.0
+ * @category specs
+ */
+export const ledgerCommands = {
+  inbox: {
+    name: "inbox",
+    usage: "deputy inbox [flags]",
+    summary: "List the requests waiting for an answer, from every Deputy process sharing the ledger.",
+    flags: [ledgerJson("One JSON object per pending request, one a line"), ledgerFlag, help],
+    sections: [
+      ["EXAMPLES", [
+        "$ deputy run --approval inbox \"run the tests\" &   # requests wait in the ledger",
+        "$ deputy inbox",
+        "$ deputy inbox --json | jq -r .id"
+      ]],
+      ledgerExitCodes
+    ]
+  },
+  approve: {
+    name: "approve",
+    usage: "deputy approve [flags] ID",
+    summary: "Approve a pending request (its ID from deputy inbox); the waiting sub-agent receives it.",
+    positional: "ID",
+    flags: [
+      { name: "for-session", description: "Approve this command for the rest of the session", group: "ANSWER FLAGS" },
+      { name: "as", value: "NAME", description: "Who decides (default: $USER)", group: "ANSWER FLAGS" },
+      ledgerJson("The settlement as one JSON object"),
+      ledgerFlag,
+      help
+    ],
+    sections: [["EXAMPLES", ["$ deputy approve 01J...Z/command/call-1"]], ledgerExitCodes]
+  },
+  deny: {
+    name: "deny",
+    usage: "deputy deny [flags] ID",
+    summary: "Deny a pending request (its ID from deputy inbox); the waiting sub-agent receives it.",
+    positional: "ID",
+    flags: [
+      { name: "reason", value: "TEXT", description: "Why (recorded in the ledger)", group: "ANSWER FLAGS" },
+      { name: "as", value: "NAME", description: "Who decides (default: $USER)", group: "ANSWER FLAGS" },
+      ledgerJson("The settlement as one JSON object"),
+      ledgerFlag,
+      help
+    ],
+    sections: [["EXAMPLES", ["$ deputy deny 01J...Z/command/call-1 --reason \"not on main\""]], ledgerExitCodes]
+  },
+  log: {
+    name: "log",
+    usage: "deputy log [flags]",
+    summary: "Show the ledger: every request and how it settled, who decided, when; --verify checks the chain.",
+    flags: [
+      { name: "delegate", value: "ID", description: "Only this delegate's requests", group: "FILTER FLAGS" },
+      {
+        name: "kind",
+        value: "KIND",
+        choices: ["command", "patch", "permissions", "user_input"],
+        description: "command | patch | permissions | user_input",
+        group: "FILTER FLAGS"
+      },
+      {
+        name: "outcome",
+        value: "OUTCOME",
+        description: "approved | approved_for_session | denied | aborted | timed_out | lost | pending",
+        group: "FILTER FLAGS"
+      },
+      {
+        name: "decided-by",
+        value: "WHO",
+        description: "Person | PolicyRule | Fixed | Default | Deadline | Cancelled | InboxClient | ...",
+        group: "FILTER FLAGS"
+      },
+      {
+        name: "since",
+        value: "TIME",
+        description: "From this time: ISO 8601, or a duration ago (2h)",
+        group: "FILTER FLAGS"
+      },
+      {
+        name: "until",
+        value: "TIME",
+        description: "Up to this time: ISO 8601, or a duration ago",
+        group: "FILTER FLAGS"
+      },
+      { name: "limit", value: "N", description: "At most the last N entries (default: all)", group: "FILTER FLAGS" },
+      { name: "verify", description: "Check the hash chain; report the first broken entry", group: "OUTPUT FLAGS" },
+      ledgerJson("One JSON object per entry, one a line"),
+      ledgerFlag,
+      help
+    ],
+    sections: [
+      ["EXAMPLES", [
+        "$ deputy log",
+        "$ deputy log --outcome denied --since 1h",
+        "$ deputy log --decided-by Person --json | jq .",
+        "$ deputy log --verify"
+      ]],
+      ledgerExitCodes
+    ]
+  }
+} as const satisfies Record<string, CommandSpec>
+// ---- end ledger-cli -------------------------------------------------------------------------------------
 
 /**
  * `deputy serve` (`@deputy/web`): its own flags and `deputy run`'s agent flags.
@@ -473,6 +608,9 @@ export const check = (args: ReadonlyArray<string>): Checked => {
   if (first === "run") return checkCommand(commands.run, rest)
   if (first === "demo") return checkCommand(commands.demo, rest)
   if (first === "serve") return checkCommand(serve, rest)
+  if (Object.hasOwn(ledgerCommands, first)) {
+    return checkCommand(ledgerCommands[first as keyof typeof ledgerCommands], rest)
+  }
   if (first.startsWith("-")) {
     const suggestion = closest(first.replace(/^-+/, ""), ["help", "version"])
     return invalid(
@@ -481,10 +619,12 @@ export const check = (args: ReadonlyArray<string>): Checked => {
       }`
     )
   }
-  const suggestion = closest(first, ["run", "demo", "serve"])
+  const suggestion = closest(first, ["run", "demo", "serve", ...Object.keys(ledgerCommands)])
   return invalid(
     `unknown command ${shown(first)}${
-      suggestion === undefined ? "; the commands are run, demo and serve" : `; did you mean ${suggestion}?`
+      suggestion === undefined
+        ? `; the commands are run, demo, serve, ${Object.keys(ledgerCommands).join(", ")}`
+        : `; did you mean ${suggestion}?`
     }`
   )
 }

@@ -50,13 +50,17 @@ export const tempDir = () => {
   return dir
 }
 
-/** The environment the program runs in: no colour forced, no CI-specific noise. */
+/** Where the runs of this test process keep their default approval ledger (never the real ~/.deputy). */
+const deputyHome = path.join(os.tmpdir(), `deputy-cli-test-home-${process.pid}`)
+process.once("exit", () => fs.rmSync(deputyHome, { recursive: true, force: true }))
+
+/** The environment the program runs in: no colour forced, no CI-specific noise, a test ledger. */
 const baseEnv = (extra: Record<string, string> = {}) => {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && key !== "NO_COLOR" && key !== "FORCE_COLOR") env[key] = value
   }
-  return { ...env, ...extra }
+  return { ...env, DEPUTY_HOME: deputyHome, ...extra }
 }
 
 /** Starts `deputy ARGS` with pipes (no terminal), for tests that read its output their own way. */

@@ -115,6 +115,13 @@ const agentExited = (crash: Option.Option<AgentExited>): DelegateEnded => ({
 
 const cancelled = (reason: string): DecidedBy.DecidedBy => ({ _tag: "Cancelled", reason })
 
+/** Binds `method` to `self` and keeps it as `self[name]` (shadowing the prototype's getter of that name). */
+const bindOnce = <F extends (...args: ReadonlyArray<never>) => unknown>(self: object, name: string, method: F): F => {
+  const bound = method.bind(self) as F
+  Object.defineProperty(self, name, { value: bound, enumerable: true })
+  return bound
+}
+
 /** Everything one delegate holds; the handle the caller gets. */
 class DelegateRuntime implements DelegateHandle {
   private state: State = running
@@ -127,6 +134,13 @@ class DelegateRuntime implements DelegateHandle {
   private callerAskedShutdown = false
   private readonly buffer: EventBuffer
   private readonly ledger = new RequestLedger()
+  /**
+   * The end, once known, and who waits for it: a one-shot signal of plain fields (a `Deferred` per delegate
+   * costs ~0.4 KiB, its per-instance method giving it hidden classes of its own); waiters only exist while
+   * someone waits.
+   */
+  private endResult: DelegateEnded | undefined
+  private endWaiters: Set<(result: DelegateEnded) => void> | undefined
   private requests: Scope.CloseableScope | undefined
   /** The fiber asking the parent, by request id, while it asks. */
   private readonly asking = new Map<string, Fiber.RuntimeFiber<void>>()
@@ -134,6 +148,8 @@ class DelegateRuntime implements DelegateHandle {
   turn: TurnTracker | undefined
   private terminal: Terminal | undefined
   reader: Fiber.RuntimeFiber<void> | undefined
+  /** One-shot: the fiber submitting the input, until the child has accepted it. */
+  inputSubmission: Fiber.RuntimeFiber<void> | undefined
 
   constructor(
     readonly id: string,
@@ -144,20 +160,54 @@ class DelegateRuntime implements DelegateHandle {
     private readonly trace: W3cTraceContext,
     private readonly tasks: Scope.CloseableScope,
     private readonly agentScope: Scope.CloseableScope,
-    private readonly endedSignal: Deferred.Deferred<DelegateEnded>,
     private readonly drainTimeout: Duration.Duration
   ) {
     this.buffer = new EventBuffer(
       Math.max(1, options.eventCapacity ?? defaults.eventCapacity),
       Math.max(1, options.eventBytes ?? defaults.eventBytes)
     )
-    this.submit = this.submit.bind(this)
-    this.submitWithId = this.submitWithId.bind(this)
-    this.read = this.read.bind(this)
-    this.release = this.release.bind(this)
+  }
+
+  // The handle's functions may be taken off it (`const { read } = handle`): each is bound on first use and
+  // kept as an own property then, so an idle delegate holds no bound functions.
+  get submitWithId(): (submission: Submission) => Effect.Effect<void, DelegateClosed> {
+    return bindOnce(this, "submitWithId", this.submitSubmission)
+  }
+
+  get submit(): (op: Op) => Effect.Effect<string, DelegateClosed> {
+    return bindOnce(this, "submit", this.submitOp)
+  }
+
+  get read(): (from: number) => Effect.Effect<Option.Option<EventBatch>> {
+    return bindOnce(this, "read", this.readFrom)
+  }
+
+  get release(): (upTo: number) => Effect.Effect<void> {
+    return bindOnce(this, "release", this.releaseUpTo)
   }
 
   // --- the caller's side ---
+
+  /** Waits for the end (interruptible: an interrupted waiter is removed). */
+  private get awaitEnd(): Effect.Effect<DelegateEnded> {
+    return Effect.suspend(() => {
+      if (this.endResult !== undefined) return Effect.succeed(this.endResult)
+      return Effect.async<DelegateEnded>((resume) => {
+        const wake = (result: DelegateEnded) => resume(Effect.succeed(result))
+        ;(this.endWaiters ??= new Set()).add(wake)
+        return Effect.sync(() => void this.endWaiters?.delete(wake))
+      })
+    })
+  }
+
+  /** Records the end and wakes every waiter (once). */
+  private endWith(result: DelegateEnded): void {
+    if (this.endResult !== undefined) return
+    this.endResult = result
+    const waiters = this.endWaiters
+    this.endWaiters = undefined
+    if (waiters !== undefined) { for (const wake of waiters) wake(result) }
+  }
 
   private closedReason(): string | undefined {
     switch (this.state._tag) {
@@ -170,7 +220,7 @@ class DelegateRuntime implements DelegateHandle {
     }
   }
 
-  submitWithId(submission: Submission): Effect.Effect<void, DelegateClosed> {
+  private submitSubmission(submission: Submission): Effect.Effect<void, DelegateClosed> {
     return Effect.suspend(() => {
       const closed = this.closedReason()
       if (closed !== undefined) return Effect.fail(new DelegateClosed({ reason: closed }))
@@ -182,18 +232,18 @@ class DelegateRuntime implements DelegateHandle {
     })
   }
 
-  submit(op: Op): Effect.Effect<string, DelegateClosed> {
+  private submitOp(op: Op): Effect.Effect<string, DelegateClosed> {
     return Effect.flatMap(TraceContext.current, (trace) => {
       const id = uuidv7()
-      return Effect.as(this.submitWithId(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
+      return Effect.as(this.submitSubmission(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
     })
   }
 
-  read(from: number): Effect.Effect<Option.Option<EventBatch>> {
+  private readFrom(from: number): Effect.Effect<Option.Option<EventBatch>> {
     return this.buffer.read(from)
   }
 
-  release(upTo: number): Effect.Effect<void> {
+  private releaseUpTo(upTo: number): Effect.Effect<void> {
     return Effect.sync(() => this.buffer.release(upTo))
   }
 
@@ -228,11 +278,11 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   get ended(): Effect.Effect<DelegateEnded> {
-    return Deferred.await(this.endedSignal)
+    return this.awaitEnd
   }
 
   get shutdown(): Effect.Effect<DelegateEnded> {
-    return Effect.zipRight(this.stop("interrupted"), Deferred.await(this.endedSignal))
+    return Effect.zipRight(this.stop("interrupted"), this.awaitEnd)
   }
 
   get status(): Effect.Effect<AgentStatus> {
@@ -249,29 +299,37 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.ignore(this.agent.submitWithId({ id: uuidv7(), op, trace: this.trace }))
   }
 
-  /** Reads the child's events until they end, then records how they ended. */
+  /**
+   * Reads the child's events until they end, then records how they ended. A plain `flatMap` loop under one
+   * `matchCauseEffect` (no generator, no extra combinators): an idle delegate's reader is parked on the
+   * child's mailbox with as few frames on its stack as possible (each one is heap held per delegate).
+   */
   get readLoop(): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      while (true) {
-        const [batch, done] = yield* this.agent.nextBatch
-        if (batch.length > 0) yield* this.onChunk(batch)
-        if (done) return
-      }
-    }).pipe(
-      Effect.catchAllDefect((defect) =>
-        Effect.fail(
-          new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect)}` })
-        )
-      ),
-      Effect.exit,
-      Effect.flatMap((exit) =>
-        Effect.suspend(() => {
-          this.agentEnd = exit
-          if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
-          return this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited")
-        })
-      )
-    )
+    const nextBatch = this.agent.nextBatch
+    const loop: Effect.Effect<void, AgentExited> = Effect.flatMap(nextBatch, ([batch, done]) => {
+      if (batch.length === 0) return done ? Effect.void : loop
+      const handled = this.onChunk(batch)
+      return done ? handled : Effect.zipRight(handled, loop)
+    })
+    return Effect.matchCauseEffect(loop, {
+      onFailure: (cause) => {
+        // A defect in the child's stream is reported as the child's failure (interruption never gets here).
+        const defect = Cause.dieOption(cause)
+        const exit: Exit.Exit<void, AgentExited> = Option.isSome(defect)
+          ? Exit.fail(new AgentExited({ reason: `the sub-agent's event stream failed: ${String(defect.value)}` }))
+          : Exit.failCause(cause)
+        return this.endOfEvents(exit)
+      },
+      onSuccess: () => this.endOfEvents(Exit.void)
+    })
+  }
+
+  private endOfEvents(exit: Exit.Exit<void, AgentExited>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.agentEnd = exit
+      if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
+      return this.underSpan(this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited"))
+    })
   }
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
@@ -287,12 +345,26 @@ class DelegateRuntime implements DelegateHandle {
     this.classify(chunk, pass)
     pass.forward.length = pass.count
     this.buffer.append(pass.forward)
-    let effect: Effect.Effect<void> = this.buffer.waitForRoom
-    if (pass.ends !== undefined) effect = Effect.zipRight(this.stop(pass.ends), effect)
+    if (
+      pass.ends === undefined && pass.toCancel === undefined && pass.toAsk === undefined &&
+      pass.toWithdraw === undefined
+    ) {
+      return this.buffer.waitForRoom
+    }
+    let effect: Effect.Effect<void> = Effect.void
+    if (pass.ends !== undefined) effect = this.stop(pass.ends)
     if (pass.toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(pass.toCancel), effect)
     if (pass.toWithdraw !== undefined) effect = Effect.zipRight(this.withdraw(pass.toWithdraw), effect)
     if (pass.toAsk !== undefined) effect = Effect.zipRight(this.ask(pass.toAsk), effect)
-    return effect
+    return Effect.zipRight(this.underSpan(effect), this.buffer.waitForRoom)
+  }
+
+  /**
+   * Runs `effect` under the delegate's span. The reader does not run under it (a context of its own would be
+   * held by every idle delegate): what it starts that may log, trace or call the caller's `onSettled` does.
+   */
+  private underSpan<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.withParentSpan(effect, this.span)
   }
 
   /**
@@ -516,12 +588,30 @@ class DelegateRuntime implements DelegateHandle {
   /** Starts the shutdown sequence once (in the `tasks` scope: nothing the caller does can cut it). */
   stop(cause: ShutdownCause): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.state._tag !== "Running") return Effect.void
-      this.state = { _tag: "Draining", cause }
-      this.buffer.raiseLimits(drainAllowance.events, drainAllowance.bytes)
+      if (!this.beginShutdown(cause)) return Effect.void
       // A fiber forked from a finalizer starts uninterruptible: the sequence says itself where it may be cut.
       return Effect.asVoid(Effect.forkIn(Effect.uninterruptible(this.runShutdown(cause)), this.tasks))
     })
+  }
+
+  /**
+   * The scope's finalizer: the shutdown sequence run by the finalizer itself when nothing started it yet (a
+   * finalizer is uninterruptible already, so nothing can cut it: no fiber to fork), then waits for the end.
+   */
+  get closeWithScope(): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.beginShutdown("interrupted")
+        ? Effect.uninterruptible(this.runShutdown("interrupted"))
+        : Effect.asVoid(this.awaitEnd)
+    )
+  }
+
+  /** Moves `Running` to `Draining`; `false` when the delegate was not running any more. */
+  private beginShutdown(cause: ShutdownCause): boolean {
+    if (this.state._tag !== "Running") return false
+    this.state = { _tag: "Draining", cause }
+    this.buffer.raiseLimits(drainAllowance.events, drainAllowance.bytes)
+    return true
   }
 
   private runShutdown(cause: ShutdownCause): Effect.Effect<void> {
@@ -533,6 +623,8 @@ class DelegateRuntime implements DelegateHandle {
         if (childAlive) {
           const drained = Deferred.unsafeMake<boolean>(FiberId.none)
           this.drained = drained
+          // The input goes first or not at all: `interrupt` and `shutdown` never overtake it.
+          if (this.inputSubmission !== undefined) yield* Fiber.interrupt(this.inputSubmission)
           yield* this.submitOwn({ type: "interrupt" })
           yield* this.submitOwn({ type: "shutdown" })
           if (this.agentEnd === undefined) {
@@ -542,7 +634,7 @@ class DelegateRuntime implements DelegateHandle {
               this.tasks
             )
             drainTimedOut = !(yield* Deferred.await(drained))
-            yield* Fiber.interruptFork(timer)
+            yield* Fiber.interrupt(timer)
           }
         }
       }
@@ -577,7 +669,7 @@ class DelegateRuntime implements DelegateHandle {
       yield* Scope.close(this.agentScope, Exit.void)
       this.state = { _tag: "Ended", result }
       yield* endSpan(this.span, Exit.void, result.reason)
-      yield* Deferred.succeed(this.endedSignal, result)
+      this.endWith(result)
     })
   }
 
@@ -612,6 +704,24 @@ class DelegateRuntime implements DelegateHandle {
   }
 }
 
+/**
+ * The same string, flattened: ids and trace ids are built by concatenation, and V8 keeps such a string as a
+ * rope (one node per piece, ~680 bytes for a 32-digit trace id) until something reads a character of it.
+ */
+const flat = (text: string): string => {
+  text.charCodeAt(0)
+  return text
+}
+
+/** The W3C context of the delegate's span, its ids and the result flattened (each is held per delegate). */
+const flatTrace = (span: Tracer.Span): W3cTraceContext => {
+  flat(span.traceId)
+  flat(span.spanId)
+  const trace = TraceContext.fromSpan(span)
+  if (typeof trace.traceparent === "string") flat(trace.traceparent)
+  return trace
+}
+
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, reason?: string) =>
   Effect.flatMap(Clock.currentTimeNanos, (now) =>
     Effect.sync(() => {
@@ -631,8 +741,10 @@ export const make = (
     const spawner = yield* AgentSpawner
     const approvals = yield* Approvals
     const scope = yield* Effect.scope
-    const id = options.id ?? uuidv7()
+    const id = flat(options.id ?? uuidv7())
     const span = yield* Effect.makeSpan("deputy.delegate", {
+      // The call site's stack trace would be held (an `Error`) as long as the span: ~1 KiB per delegate.
+      captureStackTrace: false,
       attributes: {
         "deputy.delegate_id": id,
         "deputy.mode": oneShot ? "one_shot" : "interactive",
@@ -661,19 +773,22 @@ export const make = (
       agent,
       approvals,
       span,
-      TraceContext.fromSpan(span),
+      flatTrace(span),
       tasks,
       agentScope,
-      yield* Deferred.make<DelegateEnded>(),
       Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
     )
     const turnId = oneShot === undefined ? undefined : uuidv7()
     if (turnId !== undefined) runtime.turn = new TurnTracker(turnId)
-    runtime.reader = yield* Effect.forkIn(Effect.interruptible(Effect.withParentSpan(runtime.readLoop, span)), tasks)
+    // Not under the delegate's span (see `underSpan`): an idle reader holds no context of its own.
+    runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
     // Added last, so it runs first when the scope closes: the reader still runs during the drain.
-    yield* Effect.addFinalizer(() => Effect.asVoid(runtime.shutdown))
+    yield* Effect.addFinalizer(() => runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
-      yield* runtime.startTurn(oneShot, turnId)
+      // Forked, so the caller holds the handle as soon as the child runs: a caller interrupted while the
+      // child is still accepting its input (a busy machine) still finishes the delegate and shows what
+      // the drain brings, instead of losing the handle and the child's last events with it.
+      runtime.inputSubmission = yield* Effect.forkIn(Effect.interruptible(runtime.startTurn(oneShot, turnId)), tasks)
       if (oneShot.deadline !== undefined) {
         yield* Effect.forkIn(Effect.interruptible(runtime.deadline(oneShot.deadline)), tasks)
       }

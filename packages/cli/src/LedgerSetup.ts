@@ -1,0 +1,424 @@
+/**
+ * Which approval ledger a `deputy` command uses, and what a run does with it at start: `--ledger
+ * sqlite:PATH | postgres:URL | off`, by default the SQLite file `$DEPUTY_HOME/ledger.db` (else
+ * `~/.deputy/ledger.db`). On start a run settles the requests left pending by dead `deputy` processes of
+ * this host as `lost` (their child is gone), and keeps the decisions that were given but never reached
+ * their child, to re-send them when the same request is asked again: a person is never asked twice.
+ *
+ * @since 0.2.0
+ */
+import type { ApprovalRequest, ApprovalsService } from "@deputy/core"
+import { DecidedBy } from "@deputy/core"
+import type { LedgerEntry, LedgerError } from "@deputy/ledger"
+import { ApprovalLedger } from "@deputy/ledger"
+import type { Op } from "@deputy/protocol"
+import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { UsageError } from "./Errors.js"
+
+/**
+ * Where requests are recorded: a SQLite file, a PostgreSQL server, or nowhere (`--ledger off`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LedgerChoice =
+  | { readonly _tag: "Sqlite"; readonly filename: string }
+  | { readonly _tag: "Postgres"; readonly url: string }
+  | { readonly _tag: "Off" }
+
+/**
+ * `--ledger sqlite:PATH | postgres:URL | off`.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const option: Options.Options<Option.Option<string>> = Options.text("ledger").pipe(
+  Options.withPseudoName("LEDGER"),
+  Options.withDescription(
+    "Where requests are recorded: sqlite:PATH, postgres:URL (postgres://...), or off. " +
+      "Default: $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db."
+  ),
+  Options.optional
+)
+
+/**
+ * `$DEPUTY_HOME`, else `~/.deputy`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const home = (env: Record<string, string | undefined> = process.env): string =>
+  env.DEPUTY_HOME !== undefined && env.DEPUTY_HOME !== "" ? env.DEPUTY_HOME : path.join(os.homedir(), ".deputy")
+
+/**
+ * Reads `--ledger` (absent: the default SQLite file). `command` names the command in usage errors.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const parse = (
+  spec: Option.Option<string>,
+  command: string,
+  env: Record<string, string | undefined> = process.env
+): Either.Either<LedgerChoice, UsageError> => {
+  if (Option.isNone(spec)) return Either.right({ _tag: "Sqlite", filename: path.join(home(env), "ledger.db") })
+  const text = spec.value.trim()
+  const usage = (message: string) => Either.left(new UsageError({ message, command }))
+  if (text === "off") return Either.right({ _tag: "Off" })
+  if (/^postgres(ql)?:\/\//.test(text)) return Either.right({ _tag: "Postgres", url: text })
+  if (text.startsWith("postgres:")) {
+    const url = text.slice("postgres:".length)
+    return /^postgres(ql)?:\/\//.test(url)
+      ? Either.right({ _tag: "Postgres", url })
+      : usage(`--ledger postgres:URL needs a URL such as postgres://user@host:5432/db (got ${JSON.stringify(url)})`)
+  }
+  if (text.startsWith("sqlite:")) {
+    const file = text.slice("sqlite:".length)
+    if (file === "") return usage("--ledger sqlite:PATH needs a file name, e.g. --ledger sqlite:./ledger.db")
+    return Either.right({ _tag: "Sqlite", filename: path.resolve(file) })
+  }
+  return usage(
+    `--ledger: ${JSON.stringify(text)} is not a ledger; write sqlite:PATH, postgres://URL or off`
+  )
+}
+
+/**
+ * Where a choice writes, for messages.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const describe = (choice: LedgerChoice): string => {
+  switch (choice._tag) {
+    case "Sqlite":
+      return choice.filename
+    case "Postgres":
+      return redact(choice.url)
+    case "Off":
+      return "no ledger"
+  }
+}
+
+/** A URL without its password. */
+const redact = (url: string): string => url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/, "$1:***@")
+
+/**
+ * The ledger of a choice (`Off` has none: the caller decides what that means).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  choice: Exclude<LedgerChoice, { readonly _tag: "Off" }>
+): Layer.Layer<ApprovalLedger, LedgerError> =>
+  choice._tag === "Sqlite"
+    ? ApprovalLedger.layerSqlite({ filename: choice.filename })
+    : ApprovalLedger.layerPg({ url: choice.url })
+
+/**
+ * Whether a process of this host runs. Zombies count as dead (a container's init may never reap them).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const isAlive = (pid: number): boolean => {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  if (process.platform !== "linux") return true
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
+    return state !== "Z" && state !== "X"
+  } catch {
+    return false
+  }
+}
+
+/**
+ * When a process of this host started (epoch ms, to about a second; Linux `/proc`), if that can be told.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const startedAt = (pid: number): number | undefined => {
+  if (process.platform !== "linux") return undefined
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19])
+    const boot = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "latin1"))
+    if (!Number.isFinite(ticks) || boot === null) return undefined
+    // USER_HZ is 100 on every Linux that Node runs on.
+    return Number(boot[1]) * 1000 + ticks * 10
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether the process that wrote an entry is gone: it ran on this host and its pid no longer runs, or
+ * runs a process started after the entry was written (`at`: the pid was reused). A process of another
+ * host is never taken for dead (only its own host can tell).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const isGone = (
+  writer: LedgerEntry["process"],
+  self: { readonly host: string; readonly pid: number },
+  alive: (pid: number) => boolean = isAlive,
+  at?: number | undefined
+): boolean => {
+  if (writer.host !== self.host || writer.pid === self.pid) return false
+  if (!alive(writer.pid)) return true
+  const started = at === undefined ? undefined : startedAt(writer.pid)
+  // `btime` counts whole seconds: allow for it.
+  return started !== undefined && started > at! + 2000
+}
+
+/**
+ * The reason recorded for a request whose `deputy` died before it was answered.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const lostReason = (entry: LedgerEntry): string =>
+  `its deputy process (pid ${entry.process.pid} on ${entry.process.host}) is gone, and with it the sub-agent ` +
+  `that asked; nobody can receive an answer`
+
+/**
+ * Settles `lost` the undecided requests of this host's dead `deputy` processes (their child went with
+ * them). Returns the `settled` entries.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const settleDead = (
+  alive: (pid: number) => boolean = isAlive
+): Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError, ApprovalLedger> =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger
+    const self = ledger.process
+    const pending = yield* ledger.pending({ host: self.host })
+    const settled: Array<LedgerEntry> = []
+    const byProcess = new Map<string, LedgerEntry>()
+    for (const { entry } of pending) {
+      if (isGone(entry.process, self, alive, entry.at)) {
+        byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
+      }
+    }
+    for (const entry of byProcess.values()) {
+      settled.push(
+        ...(yield* ledger.settleLost(
+          { host: entry.process.host, pid: entry.process.pid, runId: entry.process.runId },
+          lostReason(entry)
+        ))
+      )
+    }
+    return settled
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// re-sending decisions that never reached their child
+
+/** JSON with keys sorted: one text per value. */
+const canonical = (value: unknown): string => {
+  if (value === null || typeof value !== "object") return value === undefined ? "null" : JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+  const record = value as Record<string, unknown>
+  return `{${
+    Object.keys(record).filter((key) => record[key] !== undefined).sort().map((key) =>
+      `${JSON.stringify(key)}:${canonical(record[key])}`
+    ).join(",")
+  }}`
+}
+
+/**
+ * What makes two requests the same question, whichever delegate and turn carried them: the kind, the
+ * tool call, the sub-agent's source and tree path, and the request itself without its turn id.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const questionKey = (request: ApprovalRequest.ApprovalRequest): string => {
+  const { turn_id: _turn, ...event } = request.event as { readonly turn_id?: unknown }
+  return createHash("sha256").update(canonical({
+    kind: request.kind,
+    callId: request.callId,
+    source: request.source,
+    path: request.path,
+    event
+  })).digest("hex")
+}
+
+/**
+ * A decision recorded for a request that never reached its child (its `deputy` died first).
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export interface Undelivered {
+  readonly request: ApprovalRequest.ApprovalRequest
+  readonly decided: LedgerEntry
+  readonly decidedBy: DecidedBy.DecidedBy
+  /** The answer in the ledger's JSON form. */
+  readonly answer: unknown
+}
+
+const notResent: ReadonlySet<string> = new Set(["Deadline", "Cancelled", "ServiceFailed"])
+
+/**
+ * The decisions of this host's dead `deputy` processes that have no `settled` entry (the child never
+ * received them), within `since` (epoch ms), by question (`questionKey`), oldest first. Decisions of a
+ * deadline, a cancellation or a failure are not re-sent: the new request has its own wait.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const undelivered = (
+  since: number,
+  alive: (pid: number) => boolean = isAlive
+): Effect.Effect<Map<string, Array<Undelivered>>, LedgerError, ApprovalLedger> =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger
+    const entries = yield* ledger.list({ type: ["pending", "decided", "settled"], since })
+    const pending = new Map<string, LedgerEntry>()
+    const decided = new Map<string, LedgerEntry>()
+    const settled = new Set<string>()
+    for (const entry of entries) {
+      if (entry.type === "pending") pending.set(entry.requestId, entry)
+      else if (entry.type === "decided") decided.set(entry.requestId, entry)
+      else settled.add(entry.requestId)
+    }
+    const found = new Map<string, Array<Undelivered>>()
+    for (const [id, entry] of decided) {
+      const asked = pending.get(id)
+      if (settled.has(id) || asked?.data.request === undefined || entry.decidedBy === undefined) continue
+      // Only an answer someone or something gave: a deadline, a cancellation or a failure belongs to its wait.
+      if (notResent.has(entry.decidedBy._tag)) continue
+      if (!isGone(asked.process, ledger.process, alive, asked.at)) continue
+      const request = asked.data.request
+      const key = questionKey(request)
+      const list = found.get(key) ?? []
+      list.push({ request, decided: entry, decidedBy: entry.decidedBy, answer: entry.data.answer })
+      found.set(key, list)
+    }
+    return found
+  })
+
+/** The ledger's JSON form of an answer, read back as the value an `Approvals` method returns. */
+const answerValue = (request: ApprovalRequest.ApprovalRequest, json: unknown): unknown => {
+  const answer = json as { readonly _tag?: string; readonly decision?: unknown; readonly response?: unknown }
+  if (request.kind === "command" || request.kind === "patch") {
+    return answer._tag === "Decision" ? answer.decision : undefined
+  }
+  const expected = request.kind === "permissions" ? "Permissions" : "UserInput"
+  if (answer._tag !== expected) return undefined
+  return Option.fromNullable(answer.response)
+}
+
+/** The op a decision reached the child as (the same rules as the delegate's routing, SPEC §2.1). */
+const opOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Op => {
+  switch (request.kind) {
+    case "command":
+      return {
+        type: "exec_approval",
+        id: request.event.approval_id ?? request.event.call_id,
+        turn_id: request.turnId,
+        decision: value as never
+      }
+    case "patch":
+      return { type: "patch_approval", id: request.event.call_id, decision: value as never }
+    case "permissions":
+      return {
+        type: "request_permissions_response",
+        id: request.event.call_id,
+        response: Option.getOrElse(value as Option.Option<never>, () => ({ permissions: {}, scope: "turn" }) as never)
+      }
+    case "user_input":
+      return {
+        type: "user_input_answer",
+        id: request.turnId,
+        response: Option.getOrElse(value as Option.Option<never>, () => ({ answers: {} }) as never)
+      }
+  }
+}
+
+const outcomeOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): ApprovalRequest.ApprovalOutcome => {
+  if (request.kind === "permissions" || request.kind === "user_input") {
+    const response = value as Option.Option<{ readonly scope?: string }>
+    if (Option.isNone(response)) return "denied"
+    return response.value.scope === "session" ? "approved_for_session" : "approved"
+  }
+  if (value === "approved_for_session") return "approved_for_session"
+  if (value === "abort") return "aborted"
+  if (value === "timed_out") return "timed_out"
+  if (value === "approved") return "approved"
+  if (typeof value === "object" && value !== null && "approved_execpolicy_amendment" in value) return "approved"
+  return "denied"
+}
+
+/**
+ * An `Approvals` that answers a request asked again after a restart with the decision already in the
+ * ledger (given before the old `deputy` could pass it on), without asking anyone; other requests go to
+ * `inner`. Each recorded decision is re-sent once: it is claimed by appending the old request's
+ * `settled` entry (a second claim, by another process, fails and asks `inner`). `onResent` is told.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const resending = (
+  found: Map<string, Array<Undelivered>>,
+  inner: ApprovalsService,
+  onResent: (request: ApprovalRequest.ApprovalRequest, from: Undelivered) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<ApprovalsService, never, ApprovalLedger> =>
+  Effect.map(ApprovalLedger, (ledger) => {
+    const take = (request: ApprovalRequest.ApprovalRequest): Effect.Effect<Option.Option<[Undelivered, unknown]>> =>
+      Effect.gen(function*() {
+        const candidates = found.get(questionKey(request))
+        while (candidates !== undefined && candidates.length > 0) {
+          const candidate = candidates.shift()!
+          const value = answerValue(candidate.request, candidate.answer)
+          if (value === undefined) continue
+          const now = yield* Clock.currentTimeMillis
+          const claimed = yield* Effect.either(ledger.recordSettled({
+            request: candidate.request,
+            outcome: outcomeOf(candidate.request, value),
+            decidedBy: candidate.decidedBy,
+            reason: `its deputy died before passing it on; re-sent to ${request.id}, the same request asked again`,
+            waitedMs: now - candidate.decided.at,
+            answer: opOf(request, value)
+          }))
+          if (Either.isRight(claimed)) return Option.some<[Undelivered, unknown]>([candidate, value])
+        }
+        return Option.none()
+      })
+    const route = <Q extends ApprovalRequest.ApprovalRequest, A>(
+      ask: (request: Q) => Effect.Effect<DecidedBy.Answer<A>>
+    ) =>
+    (request: Q): Effect.Effect<DecidedBy.Answer<A>> =>
+      Effect.flatMap(take(request), (taken) =>
+        Option.match(taken, {
+          onNone: () => ask(request),
+          onSome: ([from, value]) => Effect.as(onResent(request, from), DecidedBy.decided(value as A, from.decidedBy))
+        }))
+    return {
+      command: route(inner.command),
+      patch: route(inner.patch),
+      permissions: route(inner.permissions),
+      userInput: route(inner.userInput)
+    }
+  })
