@@ -6,17 +6,19 @@
  *
  * @since 0.2.0
  */
-import { ApprovalInbox, Delegate } from "@deputy/core"
+import { ApprovalInbox, Supervisor } from "@deputy/core"
 import { WebServer } from "@deputy/web"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as Agents from "./Agents.js"
 import { UsageError } from "./Errors.js"
+import * as Flags from "./Flags.js"
 import * as RunCommand from "./RunCommand.js"
 
 /**
@@ -30,6 +32,8 @@ export interface ServeSettings {
   readonly cwd: string
   readonly tasks: ReadonlyArray<string>
   readonly port: number
+  /** How many tasks run at once (`--max-concurrent`, default 4); the others wait in the tree's queue. */
+  readonly maxConcurrent: number
 }
 
 const options = {
@@ -43,6 +47,7 @@ const options = {
     Options.withDescription("The port on 127.0.0.1. Default: a free one."),
     Options.optional
   ),
+  maxConcurrent: Flags.maxConcurrent,
   agent: Options.choice("agent", ["codex", "process"]).pipe(Options.optional),
   agentCommand: Options.text("agent-command").pipe(Options.optional),
   codexHome: Options.text("codex-home").pipe(Options.optional),
@@ -67,10 +72,20 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return Either.left(new UsageError({ message: `--port: ${port} is not a port (1-65535)`, command: "serve" }))
   }
+  const maxConcurrent = Option.getOrElse(parsed.maxConcurrent, () => 4)
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+    return Either.left(
+      new UsageError({
+        message: `--max-concurrent: ${maxConcurrent} is not a whole number of at least 1`,
+        command: "serve"
+      })
+    )
+  }
   const run = RunCommand.settings({
     ...parsed,
     // serve runs its tasks itself; RunCommand checks only the agent flags here
     task: [],
+    maxConcurrent: Option.none(),
     tasks: Option.none(),
     interactive: true,
     approval: Option.none(),
@@ -82,35 +97,134 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
   })
   return Either.map(
     Either.mapLeft(run, (error) => new UsageError({ message: error.message, command: "serve" })),
-    (run) => ({ agent: run.agent, cwd: run.cwd, tasks: parsed.task.map((task) => task.trim()).filter(Boolean), port })
+    (run) => ({
+      agent: run.agent,
+      cwd: run.cwd,
+      tasks: parsed.task.map((task) => task.trim()).filter(Boolean),
+      port,
+      maxConcurrent
+    })
   )
 }
 
+const budgetLeft = (node: Supervisor.NodeInfo): string | undefined => {
+  const parts: Array<string> = []
+  if (node.budget.tokens !== undefined) {
+    parts.push(`${Math.max(0, node.budget.tokens - node.subtreeUsage.tokens)} tokens`)
+  }
+  if (node.budget.turns !== undefined) parts.push(`${Math.max(0, node.budget.turns - node.subtreeUsage.turns)} turns`)
+  if (node.budget.approvals !== undefined) {
+    parts.push(`${Math.max(0, node.budget.approvals - node.subtreeUsage.approvals)} approvals`)
+  }
+  if (node.budget.wallTimeMs !== undefined) {
+    parts.push(`${Math.max(0, Math.round((node.budget.wallTimeMs - node.subtreeUsage.wallTimeMs) / 1000))} s`)
+  }
+  return parts.length === 0 ? undefined : parts.join(", ")
+}
+
 /**
- * Serves: the URL on stdout, the tasks as nodes `serve/task-N`, until interrupted.
+ * A supervisor node's state as the page shows it: `queued: #1`, `starting`, `running`, `stopping`,
+ * `ended`.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const stateText = (state: Supervisor.NodeState): string => {
+  switch (state._tag) {
+    case "Queued":
+      return `queued: #${state.position + 1}`
+    case "Starting":
+      return "starting"
+    case "Running":
+      return "running"
+    case "Stopping":
+      return "stopping"
+    case "Ended":
+      return "ended"
+  }
+}
+
+/**
+ * The tree's nodes as the page's nodes: a node's id is its delegate's (so its events and current turn,
+ * from `attach`, land on it), its parent the parent's; the supervisor's root (no delegate) is left out.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const treeNodes = (nodes: ReadonlyArray<Supervisor.NodeInfo>): ReadonlyArray<WebServer.TreeNode> => {
+  const ids = new Map(nodes.map((node) => [node.path, node.delegateId]))
+  return nodes.filter((node) => node.depth > 0).map((node) => ({
+    id: node.delegateId,
+    path: node.path,
+    parent: node.parent === undefined ? undefined : ids.get(node.parent) || undefined,
+    status: stateText(node.state),
+    usage: { tokens: node.subtreeUsage.tokens, turns: node.subtreeUsage.turns },
+    budgetLeft: budgetLeft(node),
+    ...(node.state._tag === "Ended" ? { ended: node.state.reason } : {})
+  }))
+}
+
+/**
+ * The live tree: the supervisor's nodes whenever a root-level node's state changes (`spawned` are those)
+ * and at least every 500 ms (usage, nodes the agents started), only when something changed.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const treeChanges = (
+  supervisor: Supervisor.SupervisorService,
+  spawned: ReadonlyArray<Supervisor.Node>
+): Stream.Stream<ReadonlyArray<WebServer.TreeNode>> =>
+  Stream.merge(
+    Stream.mergeAll(spawned.map((node) => node.stateChanges), { concurrency: "unbounded" }),
+    Stream.fromSchedule(Schedule.spaced("500 millis")),
+    { haltStrategy: "either" }
+  ).pipe(
+    Stream.mapEffect(() => supervisor.nodes),
+    Stream.map(treeNodes),
+    Stream.changesWith((a, b) => JSON.stringify(a) === JSON.stringify(b))
+  )
+
+/**
+ * Serves: the URL on stdout, the tasks as root-level nodes `serve/task-N` of one supervised tree (at most
+ * `maxConcurrent` at once), the live tree on the page, every request answered through the tree's inbox,
+ * until interrupted (which stops the tree).
  *
  * @since 0.2.0
  * @category running
  */
 export const execute = (serve: ServeSettings) =>
   Effect.gen(function*() {
+    const supervisor = yield* Supervisor.make({ name: "serve", limits: { maxConcurrent: serve.maxConcurrent } })
+    const spawned = yield* Effect.forEach(serve.tasks, (input, index) =>
+      Effect.either(supervisor.spawn({
+        name: `task-${index + 1}`,
+        id: `task-${index + 1}`,
+        input,
+        cwd: serve.cwd,
+        source: { other: "deputy serve" }
+      })))
+    const nodes = spawned.flatMap((either) => Either.isRight(either) ? [either.right] : [])
     // A port that is taken is the caller's to change: a usage error (exit 2) naming --port.
-    const server = yield* WebServer.make({ port: serve.port, workspace: serve.cwd }).pipe(
+    const server = yield* WebServer.make({
+      port: serve.port,
+      workspace: serve.cwd,
+      tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor, nodes)
+    }).pipe(
+      Effect.provideService(ApprovalInbox, supervisor.inbox),
       Effect.mapError((error) => new UsageError({ message: error.message, command: "serve" }))
     )
     yield* Console.log(server.url)
-    yield* Effect.forEach(serve.tasks, (input, index) =>
-      Effect.gen(function*() {
-        const id = `task-${index + 1}`
-        const handle = yield* Delegate.oneShot({ id, input, cwd: serve.cwd, source: { other: "deputy serve" } })
-        yield* server.attach(handle, { path: `serve/${id}` })
-      }).pipe(
-        Effect.catchAll((error) =>
-          server.report({ id: `task-${index + 1}`, path: `serve/task-${index + 1}`, ended: error.message })
-        )
-      ), { discard: true })
+    yield* Effect.forEach(spawned, (either, index) =>
+      Either.isLeft(either)
+        ? server.report({ id: `task-${index + 1}`, path: `serve/task-${index + 1}`, ended: either.left.message })
+        : either.right.delegate.pipe(
+          Effect.flatMap((handle) => server.attach(handle, { path: either.right.path, supervised: true })),
+          Effect.catchAll(() => Effect.void),
+          Effect.forkScoped
+        ), { discard: true })
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(Layer.merge(ApprovalInbox.layer, Agents.layer(serve.agent))))
+  }).pipe(Effect.scoped, Effect.provide(Agents.layer(serve.agent)))
 
 /**
  * The command with a handler for its checked settings (tests give one that records them).

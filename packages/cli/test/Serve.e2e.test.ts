@@ -5,9 +5,9 @@ import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js
 afterEach(stopAll)
 
 interface State {
-  pending: Array<{ id: string; command?: Array<string> }>
+  pending: Array<{ id: string; command?: Array<string>; path?: Array<string>; chain: Array<{ path: Array<string> }> }>
   history: Array<{ id: string; outcome: string; decidedBy: Array<string>; client?: string }>
-  nodes: Map<string, { id: string; status: string; ended?: Array<string> }>
+  nodes: Map<string, { id: string; path: Array<string>; status: string; ended?: Array<string> }>
   events: Map<string, Array<{ type: string; text: Array<string> }>>
 }
 
@@ -105,6 +105,11 @@ describe("deputy serve", () => {
     })
     assert.match(url.href, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/)
     const asked = await follow(url, (state) => state.pending.length === 2)
+    // The live tree: both nodes are the supervisor's, running, waiting on the page.
+    assert.deepStrictEqual(
+      [...asked.nodes.values()].map((node) => [node.id, node.path.join(""), node.status]).sort(),
+      [["task-1", "serve/task-1", "running"], ["task-2", "serve/task-2", "running"]]
+    )
     const first = asked.pending.find((request) => request.id.startsWith("task-1/"))!
     const second = asked.pending.find((request) => request.id.startsWith("task-2/"))!
     assert.strictEqual(await answer(url, first.id, "approve"), 200)
@@ -124,6 +129,65 @@ describe("deputy serve", () => {
       done.history.map((entry) => [entry.id, entry.outcome, entry.client]).sort(),
       [[first.id, "approved", "web:e2e"], [second.id, "denied", "web:e2e"]]
     )
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+    assert.strictEqual(code, 130)
+  })
+
+  it("--max-concurrent 1: the page shows the second task queued, then running, then ended", async () => {
+    const cwd = tempDir()
+    const child = spawnDeputy([
+      "serve",
+      "--agent-command",
+      agentCommand(),
+      "--cwd",
+      cwd,
+      "--max-concurrent",
+      "1",
+      "--task",
+      "run:echo first-ran",
+      "--task",
+      "run:echo second-ran"
+    ])
+    const url = await new Promise<URL>((resolve, reject) => {
+      let out = ""
+      child.on("close", (code) => reject(new Error(`deputy serve exited ${code} before printing its URL`)))
+      child.stdout.on("data", (data) => {
+        out += data
+        if (out.includes("\n")) resolve(new URL(out.split("\n")[0]))
+      })
+    })
+    const statuses: Array<string> = []
+    const asked = await follow(url, (state) => {
+      const second = state.nodes.get("task-2")?.status
+      if (second !== undefined && statuses.at(-1) !== second) statuses.push(second)
+      return state.pending.length === 1
+    })
+    assert.strictEqual(asked.pending[0].id.split("/")[0], "task-1")
+    // The request carries the tree's provenance: its node's path and the chain from the root.
+    assert.strictEqual(asked.pending[0].path?.join(""), "serve/task-1")
+    assert.deepStrictEqual(asked.pending[0].chain.map((link) => link.path.join("")).at(-1), "serve/task-1")
+    assert.strictEqual(asked.nodes.get("task-1")?.status, "running")
+    assert.strictEqual(asked.nodes.get("task-2")?.status, "queued: #1")
+    assert.strictEqual(await answer(url, asked.pending[0].id, "approve"), 200)
+    const second = await follow(url, (state) => {
+      const status = state.nodes.get("task-2")?.status
+      if (status !== undefined && statuses.at(-1) !== status) statuses.push(status)
+      return state.pending.length === 1 && state.pending[0].id.startsWith("task-2/")
+    })
+    assert.strictEqual(second.nodes.get("task-1")?.status, "ended")
+    assert.deepStrictEqual(second.nodes.get("task-1")?.ended?.join(""), "completed")
+    assert.strictEqual(await answer(url, second.pending[0].id, "deny"), 200)
+    const done = await follow(url, (state) => {
+      const status = state.nodes.get("task-2")?.status
+      if (status !== undefined && statuses.at(-1) !== status) statuses.push(status)
+      return state.nodes.get("task-2")?.status === "ended"
+    })
+    assert.strictEqual(done.nodes.get("task-2")?.ended?.join(""), "completed")
+    // Queued first, ended last; whatever the page saw in between is a start.
+    assert.strictEqual(statuses[0], "queued: #1")
+    assert.strictEqual(statuses.at(-1), "ended")
+    assert.include(statuses, "running")
     child.kill("SIGINT")
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
     assert.strictEqual(code, 130)

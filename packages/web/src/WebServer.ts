@@ -70,6 +70,17 @@ export interface HistoryEntry {
 }
 
 /**
+ * How `attach` treats a node: `supervised` when a supervisor's tree (the `tree` input) reports its status,
+ * usage and end; the delegate then gives the page its events and current turn only.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AttachOptions {
+  readonly supervised?: boolean | undefined
+}
+
+/**
  * Options: the loopback name (`127.0.0.1` or `localhost`), the port (default: a free one), the token
  * (default: fresh and random; give the same one to a restarted server so open pages reconnect), the
  * workspace patches are checked against, how many events per node the page keeps (default 200), how many
@@ -104,7 +115,7 @@ export interface WebServerService {
   readonly token: string
   readonly attach: (
     handle: Delegate.DelegateHandle,
-    node?: Omit<TreeNode, "id"> | undefined
+    node?: (Omit<TreeNode, "id"> & AttachOptions) | undefined
   ) => Effect.Effect<void, never, Scope.Scope>
   readonly report: (node: TreeNode) => Effect.Effect<void>
 }
@@ -518,8 +529,11 @@ export const make = (
 
     const attach: WebServerService["attach"] = (handle, node) =>
       Effect.gen(function*() {
-        yield* putNode({ id: handle.id, status: "pending_init", ...node })
-        const refresh = Effect.flatMap(
+        const { supervised, ...shown } = node ?? {}
+        yield* putNode(
+          supervised === true ? { id: handle.id, ...shown } : { id: handle.id, status: "pending_init", ...shown }
+        )
+        const refresh = supervised === true ? Effect.void : Effect.flatMap(
           Effect.all([handle.status, handle.usage]),
           ([status, usage]) => putNode({ id: handle.id, status, usage })
         )
@@ -537,7 +551,7 @@ export const make = (
           }
           const ended = yield* handle.ended
           yield* refresh
-          yield* putNode({ id: handle.id, ended: ended.reason })
+          if (supervised !== true) yield* putNode({ id: handle.id, ended: ended.reason })
         }).pipe(Effect.forkScoped, Effect.asVoid)
       })
 

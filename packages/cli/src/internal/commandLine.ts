@@ -400,6 +400,12 @@ export const serve: CommandSpec = {
       group: "SERVE FLAGS"
     },
     { name: "port", value: "N", description: "The port on 127.0.0.1 (default: a free one)", group: "SERVE FLAGS" },
+    {
+      name: "max-concurrent",
+      value: "N",
+      description: "How many tasks run at once; the others wait in order, shown queued (default: 4)",
+      group: "SERVE FLAGS"
+    },
     ...commands.run.flags.filter((flag) =>
       flag.group === "AGENT FLAGS" && flag.name !== "interactive" || flag.group === "CODEX FLAGS"
     ),
