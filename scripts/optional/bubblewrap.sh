@@ -1,4 +1,6 @@
 #!/bin/sh
+# Not run by the setup (scripts/setup/*.sh): with Debian's bubblewrap 0.8.0 installed, Codex 0.171 does not end
+# a turn interrupted while a command runs (CodexAgent.lifecycle tests time out); the bundled copy works.
 # Installs bubblewrap (`bwrap`), the sandbox Codex runs commands in on Linux, when it is missing and apt
 # can install it (Debian, Ubuntu). Idempotent; never fails the setup: where it cannot install, it prints
 # one line and exits 0 (Codex then uses its bundled copy and says so, once, in Deputy's output).
