@@ -37,6 +37,7 @@ interface RequestView {
   readonly cwdOutside?: boolean
   readonly reason?: Shown
   readonly files?: ReadonlyArray<FileView>
+  readonly filesLeftOut?: { readonly files: number; readonly outside: number }
   readonly questions?: ReadonlyArray<Shown>
   readonly chain: ReadonlyArray<LinkView>
   readonly actions: ReadonlyArray<string>
@@ -245,6 +246,12 @@ const renderRequest = (request: RequestView): HTMLLIElement => {
       diff.append(el("div", `line ${cls}`, line.sign === "@" || line.sign === "…" ? "" : line.sign, runs(line.text)))
     }
     item.append(el("div", `file${file.outside ? " file-outside" : ""}`, head, diff))
+  }
+  if (request.filesLeftOut !== undefined) {
+    const { files, outside } = request.filesLeftOut
+    const left = el("div", "files-left-out", `… ${files} more files not shown`)
+    if (outside > 0) left.append(el("span", "outside", `${outside} of them outside the workspace`))
+    item.append(left)
   }
   for (const question of request.questions ?? []) item.append(el("div", "question", "? ", runs(question)))
   if (request.chain.length > 0) {

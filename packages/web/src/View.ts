@@ -107,10 +107,25 @@ export interface RequestView {
   readonly cwdOutside?: boolean | undefined
   readonly reason?: Shown | undefined
   readonly files?: ReadonlyArray<FileView> | undefined
+  /**
+   * Files of the patch not shown (over `maxPatchFiles`), and how many of those are outside the workspace.
+   *
+   * @since 0.2.0
+   */
+  readonly filesLeftOut?: { readonly files: number; readonly outside: number } | undefined
   readonly questions?: ReadonlyArray<Shown> | undefined
   readonly chain: ReadonlyArray<LinkView>
   readonly actions: ReadonlyArray<Action>
 }
+
+/**
+ * The most files of one patch the page shows; a longer patch shows those outside the workspace first,
+ * then the others, each in the patch's order, and counts the rest. A child can send 50,000 files; every open tab would receive them on every change.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxPatchFiles = 200
 
 /**
  * A settled request: what it was, how it settled, who decided, when.
@@ -242,14 +257,29 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
       }
     }
     case "patch": {
-      const files = Object.entries(req.event.changes).map(([file, change]): FileView => {
-        const where = touched.find((path) => path.role === "patch_file" && path.given === file)
+      // Indexed once: a lookup per file over all touched paths is quadratic in a 50,000-file patch.
+      const byRole = (role: string) =>
+        new Map(touched.filter((path) => path.role === role).map((path) => [path.given, path] as const))
+      const patched = byRole("patch_file")
+      const movedTo = byRole("move_to")
+      const located = Object.entries(req.event.changes).map(([file, change]) => {
+        const where = patched.get(file)
         const move = change.type === "update" && typeof change.move_path === "string" ? change.move_path : undefined
-        const moved = move === undefined
-          ? undefined
-          : touched.find((path) => path.role === "move_to" && path.given === move)
+        const moved = move === undefined ? undefined : movedTo.get(move)
         const outside = (where !== undefined && !where.inside) || (moved !== undefined && !moved.inside)
-        const note = where?.note ?? moved?.note
+        return { file, change, move, outside, note: where?.note ?? moved?.note }
+      })
+      // A patch that fits is shown in its order; one that does not keeps the files outside the workspace
+      // first (they are what a person must see), then the rest, each in the patch's order.
+      const outsideCount = located.filter((entry) => entry.outside).length
+      const keepOutside = Math.min(outsideCount, maxPatchFiles)
+      let insideRoom = maxPatchFiles - keepOutside
+      let outsideRoom = keepOutside
+      const kept = located.length <= maxPatchFiles ? located : [
+        ...located.filter((entry) => entry.outside && outsideRoom-- > 0),
+        ...located.filter((entry) => !entry.outside && insideRoom-- > 0)
+      ]
+      const files = kept.map(({ change, file, move, note, outside }): FileView => {
         return {
           path: shown(file, 1000),
           change: change.type,
@@ -264,6 +294,9 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
       return {
         ...base,
         files,
+        filesLeftOut: kept.length < located.length
+          ? { files: located.length - kept.length, outside: outsideCount - keepOutside }
+          : undefined,
         reason: typeof req.event.reason === "string" ? shown(req.event.reason, 2000) : undefined
       }
     }
