@@ -127,6 +127,7 @@ suite("deputy serve in Chromium", () => {
       fs.mkdirSync(path.dirname(screenshot), { recursive: true })
       yield* Browser.pw(() => page.screenshot({ path: screenshot, fullPage: true }))
       assert.isAbove(fs.statSync(screenshot).size, 10_000)
+      if (screenshot !== readmeScreenshot) fs.rmSync(screenshot, { force: true })
 
       // `n` (not now) puts the command last in this tab; `d` then denies the patch, now selected.
       yield* Browser.pw(() => page.keyboard.press("n"))

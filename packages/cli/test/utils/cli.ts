@@ -51,8 +51,11 @@ export const tempDir = () => {
 }
 
 /** Where the runs of this test process keep their default approval ledger (never the real ~/.deputy). */
-const deputyHome = path.join(os.tmpdir(), `deputy-cli-test-home-${process.pid}`)
-process.once("exit", () => fs.rmSync(deputyHome, { recursive: true, force: true }))
+const deputyHome = process.env.DEPUTY_CLI_TEST_HOME ?? path.join(os.tmpdir(), `deputy-cli-test-home-${process.pid}`)
+// Made and removed by test/setup/build.ts; only a file run without that setup falls back to its own.
+if (process.env.DEPUTY_CLI_TEST_HOME === undefined) {
+  process.once("exit", () => fs.rmSync(deputyHome, { recursive: true, force: true }))
+}
 
 /** The environment the program runs in: no colour forced, no CI-specific noise, a test ledger. */
 const baseEnv = (extra: Record<string, string> = {}) => {
