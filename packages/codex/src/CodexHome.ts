@@ -9,8 +9,8 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as nodeFs from "node:fs"
 import * as path from "node:path"
+import { remove, track } from "./internal/scratchDirs.js"
 import { ScriptedModel } from "./ScriptedModel.js"
 
 /**
@@ -94,16 +94,6 @@ request_max_retries = 0
 stream_max_retries = 0
 ${options.extraToml === undefined ? "" : `\n${options.extraToml}\n`}`
 
-/** Homes not yet removed; whatever the scopes did not remove goes when the process exits. */
-const live = new Set<string>()
-let exitHook = false
-
-const remove = (dir: string): void => {
-  // Retried: a Codex still being stopped may write into it while it is removed (ENOTEMPTY).
-  nodeFs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 })
-  live.delete(dir)
-}
-
 /**
  * Writes a Codex home in a new temporary directory, removed when the scope closes (and, should the scope
  * never close, when the process exits).
@@ -117,22 +107,7 @@ export const make = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* Effect.acquireRelease(
-      Effect.tap(fs.makeTempDirectory({ prefix: "deputy-codex-home-" }), (dir) =>
-        Effect.sync(() => {
-          live.add(dir)
-          if (!exitHook) {
-            exitHook = true
-            process.once("exit", () => {
-              for (const dir of live) {
-                try {
-                  remove(dir)
-                } catch {
-                  // nothing more can be done at exit
-                }
-              }
-            })
-          }
-        })),
+      Effect.tap(fs.makeTempDirectory({ prefix: "deputy-codex-home-" }), (dir) => Effect.sync(() => track(dir))),
       (dir) => Effect.sync(() => remove(dir)).pipe(Effect.catchAllDefect(Effect.logWarning))
     )
     yield* fs.writeFileString(path.join(dir, "config.toml"), configToml(options))

@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { remove, track } from "./scratchDirs.js"
 
 /** What the child runs with, and how paths Codex reports through the overlay map back to the real home. */
 export interface Overlay {
@@ -30,15 +31,6 @@ export interface Overlay {
 
 /** No overlay: the home as it is. */
 export const none: Overlay = { env: {}, toReal: (file) => file, ensureSessions: () => undefined }
-
-const live = new Set<string>()
-let exitHook = false
-
-const remove = (dir: string): void => {
-  // `rmSync` removes the links, never what they point to.
-  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 })
-  live.delete(dir)
-}
 
 /** Codex's state databases: they record the paths of rollouts as Codex saw them (under the overlay). */
 const privateEntry = /\.sqlite(-wal|-shm)?$/
@@ -88,21 +80,8 @@ export const make = (
       Effect.acquireRelease(
         Effect.try({
           try: () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-codex-overlay-"))
-            live.add(dir)
-            if (!exitHook) {
-              exitHook = true
-              process.once("exit", () => {
-                for (const dir of live) {
-                  try {
-                    remove(dir)
-                  } catch {
-                    // nothing more can be done at exit
-                  }
-                }
-              })
-            }
-            return dir
+            // Removing the overlay removes its links, never what they point to.
+            return track(fs.mkdtempSync(path.join(os.tmpdir(), "deputy-codex-overlay-")))
           },
           catch: (error) => `could not make an overlay of the Codex home ${realDir}: ${String(error)}`
         }),
