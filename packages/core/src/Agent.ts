@@ -179,10 +179,10 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> 
   })
 
 /**
- * A child's events as a plain-JS buffer with one reader: batches are appended whole (no copy, no effect),
- * the reader is woken by a callback (no fiber needs to wait on an idle child), and a writer waits only
- * while more than `capacity` events are held. Build one with `Agent.makeChannel`, hand it to `Agent.make`
- * as `events`.
+ * A child's events as a plain-JS buffer with one reader: batches are appended whole when they fit (no copy,
+ * no effect per event), the reader is woken by a callback (no fiber needs to wait on an idle child), and a
+ * writer waits while `capacity` events are held, as with a bounded `Mailbox`. Build one with
+ * `Agent.makeChannel`, hand it to `Agent.make` as `events`.
  *
  * @since 0.2.0
  * @category channels
@@ -192,18 +192,18 @@ export interface EventChannel {
   readonly size: number
   /** Whether it has ended (cleanly or with a failure). */
   readonly isDone: boolean
-  /** Whether a writer would wait now (more than `capacity` events held). */
+  /** Whether a writer would wait now (`capacity` events held). */
   readonly isFull: boolean
   /**
-   * Appends a batch at once (the channel keeps the array: do not modify it afterwards) and wakes the
-   * reader; `false` (nothing appended) once ended. Never waits: a writer that respects the bound then
-   * waits with `awaitRoom`.
+   * Appends a batch at once, whatever the capacity (the channel keeps the array: do not modify it
+   * afterwards), and wakes the reader; `false` (nothing appended) once ended.
    */
   readonly unsafeOfferAll: (events: ReadonlyArray<Event>) => boolean
-  /** Appends a batch (as `unsafeOfferAll`), then waits while the channel holds more than `capacity` events. */
+  /**
+   * Appends a batch, waiting while the channel is full: never more than `capacity` events are held (a
+   * batch that fits is kept as is); `false` once ended (the events not appended by then are dropped).
+   */
   readonly offerAll: (events: ReadonlyArray<Event>) => Effect.Effect<boolean>
-  /** Waits while the channel holds more than `capacity` events (or returns at once once ended). */
-  readonly awaitRoom: Effect.Effect<void>
   /** Ends it: the reader takes what is held, then the end (`Exit.void`) or the failure. */
   readonly unsafeDone: (exit: Exit.Exit<void, AgentExited>) => boolean
   /** Ends it cleanly. */
@@ -231,7 +231,7 @@ class ChannelImpl implements EventChannel {
   }
 
   get isFull(): boolean {
-    return this.exit === undefined && this.count > this.capacity
+    return this.exit === undefined && this.count >= this.capacity
   }
 
   listen(wake: () => void): void {
@@ -248,25 +248,30 @@ class ChannelImpl implements EventChannel {
     return true
   }
 
-  offerAll(events: ReadonlyArray<Event>): Effect.Effect<boolean> {
-    return Effect.suspend(() => (this.unsafeOfferAll(events) ? Effect.as(this.awaitRoom, true) : Effect.succeed(false)))
+  offerAll(events: ReadonlyArray<Event>, from = 0): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      if (this.exit !== undefined) return Effect.succeed(false)
+      const free = this.capacity - this.count
+      const left = events.length - from
+      if (left <= free) {
+        this.unsafeOfferAll(from === 0 ? events : events.slice(from))
+        return Effect.succeed(true)
+      }
+      if (free > 0) this.unsafeOfferAll(events.slice(from, from + free))
+      return Effect.zipRight(this.awaitRoom, this.offerAll(events, from + Math.max(0, free)))
+    })
   }
 
-  readonly awaitRoom: Effect.Effect<void> = Effect.suspend(() =>
-    this.isFull
-      ? Effect.zipRight(
-        Effect.async<void>((resume) => {
-          const writer = () => resume(Effect.void)
-          ;(this.writers ??= []).push(writer)
-          return Effect.sync(() => {
-            const index = this.writers?.indexOf(writer) ?? -1
-            if (index >= 0) this.writers!.splice(index, 1)
-          })
-        }),
-        this.awaitRoom
-      )
-      : Effect.void
-  )
+  /** Waits until a writer may append again (room, or the end). */
+  private readonly awaitRoom: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (!this.isFull) return resume(Effect.void)
+    const writer = () => resume(Effect.void)
+    ;(this.writers ??= []).push(writer)
+    return Effect.sync(() => {
+      const index = this.writers?.indexOf(writer) ?? -1
+      if (index >= 0) this.writers!.splice(index, 1)
+    })
+  })
 
   unsafeDone(exit: Exit.Exit<void, AgentExited>): boolean {
     if (this.exit !== undefined) return false
@@ -290,7 +295,10 @@ class ChannelImpl implements EventChannel {
       this.segments = []
       this.count = 0
       this.wakeWriters()
-      return Effect.succeed([events, this.exit !== undefined && Exit.isSuccess(this.exit)] as const)
+      const exit = this.exit
+      // A failure is taken on its own, after the events before it: the reader is told there is more.
+      if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
+      return Effect.succeed([events, exit !== undefined && Exit.isSuccess(exit)] as const)
     }
     if (this.exit !== undefined) return Exit.as(this.exit, done)
     return Effect.zipRight(
