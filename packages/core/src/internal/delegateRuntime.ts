@@ -152,6 +152,7 @@ class DelegateRuntime implements DelegateHandle {
   reader: Fiber.RuntimeFiber<void> | undefined
   /** On demand: what the reader runs with, whether the child woke it since its last take, and its end. */
   onDemand: Runtime.Runtime<never> | undefined
+  unlisten: (() => void) | undefined
   private woken = false
   private readingStopped = false
   /** One-shot: the fiber submitting the input, until the child has accepted it. */
@@ -320,6 +321,10 @@ class DelegateRuntime implements DelegateHandle {
   get stopReading(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.readingStopped = true
+      // The child's channel may outlive the delegate (a test child is kept by its layer): let go of it.
+      this.unlisten?.()
+      this.unlisten = undefined
+      this.onDemand = undefined
       const reader = this.reader
       return reader === undefined ? Effect.void : Fiber.interrupt(reader)
     })
@@ -835,7 +840,7 @@ export const make = (
     if (onEvents !== undefined) {
       runtime.onDemand = yield* Effect.runtime<never>()
       yield* Scope.addFinalizer(tasks, runtime.stopReading)
-      onEvents(() => runtime.wake())
+      runtime.unlisten = onEvents(() => runtime.wake())
     } else {
       runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
     }
