@@ -8,9 +8,11 @@
  */
 import { Agent, AgentClosed, AgentSpawner } from "@deputy/core"
 import type { EventMsg, Submission } from "@deputy/protocol"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import { check } from "./stats.js"
 
 export interface BenchChild {
   readonly events: Agent.EventChannel
@@ -58,3 +60,36 @@ export class BenchAgents {
       })
   })
 }
+
+/**
+ * `count` sequential approval round trips, the i-th asked by `children(i)`: from the child's
+ * `exec_approval_request` entering its events to the `exec_approval` answer (checked `approved`) reaching
+ * its `submitWithId`; the latencies in µs. The scaffold the approval, supervisor and ledger sections share.
+ */
+export const approvalRoundTrips = (
+  agents: BenchAgents,
+  children: (i: number) => BenchChild,
+  count: number,
+  run: number
+): Effect.Effect<Array<number>> =>
+  Effect.gen(function*() {
+    const latencies: Array<number> = []
+    for (let i = 0; i < count; i++) {
+      const callId = `call_${run}_${i}`
+      const answered = yield* Deferred.make<number>()
+      agents.onSubmission = (submission, at) => {
+        if (submission.op.type === "exec_approval" && submission.op.id === callId) {
+          check(submission.op.decision === "approved", `request ${callId} was answered ${submission.op.decision}`)
+          Deferred.unsafeDone(answered, Exit.succeed(at))
+        }
+      }
+      const started = performance.now()
+      children(i).emitNow(
+        { type: "exec_approval_request", call_id: callId, command: ["git", "status"], cwd: "/repo" },
+        "t"
+      )
+      latencies.push(((yield* Deferred.await(answered)) - started) * 1000)
+    }
+    agents.onSubmission = undefined
+    return latencies
+  })
