@@ -7,6 +7,7 @@ import type { AgentStatus, Event, EventMsg, Op, Submission } from "@deputy/proto
 import { turnError } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -44,6 +45,15 @@ export interface Agent {
    * @since 0.2.0
    */
   readonly pids?: (() => ReadonlyArray<number>) | undefined
+  /**
+   * Present when the child's events are an `EventChannel`: registers the one callback the child calls,
+   * synchronously, each time events or the end become available to `nextBatch`. The delegate then reads on
+   * demand (a fiber only while there is something to read) instead of keeping a fiber parked on an idle child.
+   * Returns the function that unregisters it (the channel then holds nothing of the reader).
+   *
+   * @since 0.2.0
+   */
+  readonly onEvents?: ((wake: () => void) => () => void) | undefined
 }
 
 /**
@@ -92,8 +102,11 @@ const statusAfter = (status: AgentStatus, events: ReadonlyArray<Event>): AgentSt
 export interface AgentParts {
   readonly name: string
   readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
-  /** The child's events: end it when the child ends cleanly, fail it with `AgentExited` otherwise. */
-  readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited>
+  /**
+   * The child's events: end it when the child ends cleanly, fail it with `AgentExited` otherwise. An
+   * `EventChannel` (since 0.2.0) lets the delegate read on demand (see `Agent.onEvents`).
+   */
+  readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited> | EventChannel
   /** The pids of the child's processes running now (see `Agent.pids`). @since 0.2.0 */
   readonly pids?: (() => ReadonlyArray<number>) | undefined
 }
@@ -108,8 +121,14 @@ export interface AgentParts {
 export const make = (parts: AgentParts): Effect.Effect<Agent> =>
   Effect.sync(() => {
     const submitWithId = parts.submitWithId
+    const source = parts.events
+    const channel = source instanceof ChannelImpl ? source : undefined
+    const takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = channel !== undefined
+      ? channel.takeAll
+      : Effect.map((source as Mailbox.ReadonlyMailbox<Event, AgentExited>).takeAll, ([chunk, done]) =>
+        [Chunk.toReadonlyArray(chunk), done] as const)
     let status: AgentStatus = "pending_init"
-    return {
+    const agent: Agent = {
       name: parts.name,
       submitWithId,
       submit: (op) =>
@@ -120,21 +139,216 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
             id
           )
         }),
-      events: Mailbox.toStream(parts.events).pipe(
-        Stream.mapChunks((chunk) => {
+      // Built when asked for: the delegate reads `nextBatch`, and an idle agent holds no stream.
+      get events() {
+        const stream = channel !== undefined
+          ? channelStream(channel)
+          : Mailbox.toStream(source as Mailbox.ReadonlyMailbox<Event, AgentExited>)
+        return Stream.mapChunks(stream, (chunk) => {
           status = statusAfter(status, Chunk.toReadonlyArray(chunk))
           return chunk
         })
-      ),
-      nextBatch: Effect.map(parts.events.takeAll, ([chunk, done]) => {
-        const batch = Chunk.toReadonlyArray(chunk)
-        status = statusAfter(status, batch)
-        return [batch, done] as const
+      },
+      nextBatch: Effect.map(takeAll, (taken) => {
+        status = statusAfter(status, taken[0])
+        return taken
       }),
-      status: Effect.sync(() => status),
-      ...(parts.pids === undefined ? {} : { pids: parts.pids })
+      status: Effect.sync(() =>
+        status
+      ),
+      ...(parts.pids === undefined ? {} : { pids: parts.pids }),
+      ...(channel === undefined ? {} : { onEvents: (wake: () => void) => channel.listen(wake) })
     }
+    return agent
   })
+
+/** A channel read as a stream: its batches as chunks, until it ends (or fails). */
+const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> =>
+  Stream.suspend(() => {
+    let finished = false
+    return Stream.repeatEffectChunkOption(
+      Effect.suspend(() =>
+        finished ? Effect.fail(Option.none()) : Effect.mapBoth(channel.takeAll, {
+          onFailure: Option.some,
+          onSuccess: ([events, done]) => {
+            finished = done
+            return Chunk.unsafeFromArray(events as Array<Event>)
+          }
+        })
+      )
+    )
+  })
+
+/**
+ * A child's events as a plain-JS buffer with one reader: batches are appended whole when they fit (no copy,
+ * no effect per event), the reader is woken by a callback (no fiber needs to wait on an idle child), and a
+ * writer waits while `capacity` events are held, as with a bounded `Mailbox`. Build one with
+ * `Agent.makeChannel`, hand it to `Agent.make` as `events`.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export interface EventChannel {
+  /** Events held, not yet taken. */
+  readonly size: number
+  /** Whether it has ended (cleanly or with a failure). */
+  readonly isDone: boolean
+  /** Whether a writer would wait now (`capacity` events held). */
+  readonly isFull: boolean
+  /**
+   * Appends a batch at once, whatever the capacity (the channel keeps the array: do not modify it
+   * afterwards), and wakes the reader; `false` (nothing appended) once ended.
+   */
+  readonly unsafeOfferAll: (events: ReadonlyArray<Event>) => boolean
+  /**
+   * Appends a batch, waiting while the channel is full: never more than `capacity` events are held (a
+   * batch that fits is kept as is); `false` once ended (the events not appended by then are dropped).
+   */
+  readonly offerAll: (events: ReadonlyArray<Event>) => Effect.Effect<boolean>
+  /** Ends it: the reader takes what is held, then the end (`Exit.void`) or the failure. */
+  readonly unsafeDone: (exit: Exit.Exit<void, AgentExited>) => boolean
+  /** Ends it cleanly. */
+  readonly end: Effect.Effect<boolean>
+  /** Ends it with a failure. */
+  readonly fail: (error: AgentExited) => Effect.Effect<boolean>
+}
+
+class ChannelImpl implements EventChannel {
+  private segments: Array<ReadonlyArray<Event>> = []
+  private count = 0
+  private exit: Exit.Exit<void, AgentExited> | undefined = undefined
+  private wake: (() => void) | undefined = undefined
+  private taker: (() => void) | undefined = undefined
+  private writers: Array<() => void> | undefined = undefined
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.count
+  }
+
+  get isDone(): boolean {
+    return this.exit !== undefined
+  }
+
+  get isFull(): boolean {
+    return this.exit === undefined && this.count >= this.capacity
+  }
+
+  listen(wake: () => void): () => void {
+    this.wake = wake
+    if (this.count > 0 || this.exit !== undefined) wake()
+    return () => {
+      if (this.wake === wake) this.wake = undefined
+    }
+  }
+
+  unsafeOfferAll(events: ReadonlyArray<Event>): boolean {
+    if (this.exit !== undefined) return false
+    if (events.length === 0) return true
+    this.segments.push(events)
+    this.count += events.length
+    this.readable()
+    return true
+  }
+
+  offerAll(events: ReadonlyArray<Event>, from = 0): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      if (this.exit !== undefined) return Effect.succeed(false)
+      const free = this.capacity - this.count
+      const left = events.length - from
+      if (left <= free) {
+        this.unsafeOfferAll(from === 0 ? events : events.slice(from))
+        return Effect.succeed(true)
+      }
+      if (free > 0) this.unsafeOfferAll(events.slice(from, from + free))
+      return Effect.zipRight(this.awaitRoom, this.offerAll(events, from + Math.max(0, free)))
+    })
+  }
+
+  /** Waits until a writer may append again (room, or the end). */
+  private readonly awaitRoom: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (!this.isFull) return resume(Effect.void)
+    const writer = () => resume(Effect.void)
+    ;(this.writers ??= []).push(writer)
+    return Effect.sync(() => {
+      const index = this.writers?.indexOf(writer) ?? -1
+      if (index >= 0) this.writers!.splice(index, 1)
+    })
+  })
+
+  unsafeDone(exit: Exit.Exit<void, AgentExited>): boolean {
+    if (this.exit !== undefined) return false
+    this.exit = exit
+    this.readable()
+    this.wakeWriters()
+    return true
+  }
+
+  readonly end: Effect.Effect<boolean> = Effect.sync(() => this.unsafeDone(Exit.void))
+
+  fail(error: AgentExited): Effect.Effect<boolean> {
+    return Effect.sync(() => this.unsafeDone(Exit.fail(error)))
+  }
+
+  /** Everything held (waiting for one event or the end), and whether it is the last. */
+  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = Effect.suspend(() => {
+    if (this.count > 0) {
+      const segments = this.segments
+      const events = segments.length === 1 ? segments[0]! : concat(segments, this.count)
+      this.segments = []
+      this.count = 0
+      this.wakeWriters()
+      const exit = this.exit
+      // A failure is taken on its own, after the events before it: the reader is told there is more.
+      if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
+      return Effect.succeed([events, exit !== undefined && Exit.isSuccess(exit)] as const)
+    }
+    if (this.exit !== undefined) return Exit.as(this.exit, done)
+    return Effect.zipRight(
+      Effect.async<void>((resume) => {
+        this.taker = () => resume(Effect.void)
+        return Effect.sync(() => void (this.taker = undefined))
+      }),
+      this.takeAll
+    )
+  })
+
+  private readable(): void {
+    const taker = this.taker
+    this.taker = undefined
+    taker?.()
+    this.wake?.()
+  }
+
+  private wakeWriters(): void {
+    const writers = this.writers
+    if (writers === undefined) return
+    this.writers = undefined
+    for (const writer of writers) writer()
+  }
+}
+
+const done: readonly [ReadonlyArray<Event>, boolean] = [[], true]
+
+/** The segments in one array (a plain loop: `Array.prototype.flat` is several times slower). */
+const concat = (segments: ReadonlyArray<ReadonlyArray<Event>>, count: number): Array<Event> => {
+  const out = new Array<Event>(count)
+  let k = 0
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!
+    for (let j = 0; j < segment.length; j++) out[k++] = segment[j]!
+  }
+  return out
+}
+
+/**
+ * A channel for a child's events (see `EventChannel`); `capacity` events held before a writer waits.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export const makeChannel = (capacity: number): EventChannel => new ChannelImpl(Math.max(1, capacity))
 
 /** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
 const recordedBytes = new WeakMap<Event, number>()

@@ -7,16 +7,10 @@
  */
 import type { Event, EventMsg, Submission } from "@deputy/protocol"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
-import * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Agent from "./Agent.js"
 import { AgentSpawner, type SpawnOptions } from "./AgentSpawner.js"
 import { AgentClosed, AgentExited, type SpawnError } from "./Errors.js"
@@ -118,13 +112,47 @@ const isEvent = (item: EventMsg | Event): item is Event => !("type" in item) && 
 interface Child {
   readonly index: number
   readonly spawnOptions: SpawnOptions
-  readonly events: Mailbox.Mailbox<Event, AgentExited>
-  readonly submissions: SubscriptionRef.SubscriptionRef<ReadonlyArray<Submission>>
-  /** Reactions run in order by one fiber, as a real child reads its stdin in order. */
-  readonly reactions: Queue.Queue<Effect.Effect<void>>
+  readonly events: Agent.EventChannel
+  readonly submissions: Array<Submission>
+  /** Reactions run in order by one fiber (forked while there are some), as a real child reads its stdin in order. */
+  readonly reactions: Array<Effect.Effect<void>>
+  reacting: boolean
+  readonly scope: Scope.Scope
   turn: { readonly eventId: string; readonly turnId: string } | undefined
   lastInputId: string | undefined
   closed: boolean
+}
+
+/**
+ * Fibers waiting for a value to show up: each waits for the first one its predicate accepts. Plain fields
+ * (no `SubscriptionRef`, no stream per wait): a test child costs little, so thousands of them can run.
+ */
+class Waiters<A> {
+  private waiting: Set<(value: A) => boolean> | undefined
+
+  /** The first of `existing` that matches, or the first future one offered to `notify`. */
+  await<B extends A>(existing: () => ReadonlyArray<A>, predicate: (value: A) => value is B): Effect.Effect<B>
+  await(existing: () => ReadonlyArray<A>, predicate: (value: A) => boolean): Effect.Effect<A>
+  await(existing: () => ReadonlyArray<A>, predicate: (value: A) => boolean): Effect.Effect<A> {
+    return Effect.suspend(() => {
+      const found = existing().find(predicate)
+      if (found !== undefined) return Effect.succeed(found)
+      return Effect.async<A>((resume) => {
+        const waiter = (value: A) => {
+          if (!predicate(value)) return false
+          resume(Effect.succeed(value))
+          return true
+        }
+        ;(this.waiting ??= new Set()).add(waiter)
+        return Effect.sync(() => void this.waiting?.delete(waiter))
+      })
+    })
+  }
+
+  notify(value: A): void {
+    if (this.waiting === undefined) return
+    for (const waiter of this.waiting) if (waiter(value)) this.waiting.delete(waiter)
+  }
 }
 
 /**
@@ -134,18 +162,20 @@ interface Child {
  * @category constructors
  */
 export const make = (options: TestAgentOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     let latest: Child | undefined
-    const all = yield* SubscriptionRef.make<ReadonlyArray<Child>>([])
-    const firstSpawn = yield* Deferred.make<void>()
-    const spawnedCount = yield* Ref.make(0)
-    const releasedCount = yield* Ref.make(0)
+    const all: Array<Child> = []
+    const spawnWaiters = new Waiters<Child>()
+    let spawnedCount = 0
+    let releasedCount = 0
     let hangOnShutdown = options.hangOnShutdown ?? false
     const autoRespond = options.autoRespond ?? true
+    const submissionWaiters = new WeakMap<Child, Waiters<Submission>>()
+    const allChildren = () => all
 
     /** The latest child; waits for the first spawn. */
     const child: Effect.Effect<Child> = Effect.suspend(() =>
-      latest !== undefined ? Effect.succeed(latest) : Effect.zipRight(Deferred.await(firstSpawn), child)
+      latest !== undefined ? Effect.succeed(latest) : spawnWaiters.await(allChildren, () => true)
     )
 
     const track = (state: Child, event: Event) => {
@@ -159,6 +189,12 @@ export const make = (options: TestAgentOptions = {}) =>
     /** Emits in one offer (waits while the child's buffer is full), tracking turns as it goes. */
     const emitTo = (state: Child, items: Iterable<EventMsg | Event>, id?: string) =>
       Effect.suspend(() => Effect.asVoid(state.events.offerAll(toEvents(state, items, id))))
+
+    const waitersOf = (state: Child): Waiters<Submission> => {
+      let waiters = submissionWaiters.get(state)
+      if (waiters === undefined) submissionWaiters.set(state, waiters = new Waiters())
+      return waiters
+    }
 
     /** The events of one emit: a loop of its own, so it stays optimized whatever calls it. */
     const toEvents = (state: Child, items: Iterable<EventMsg | Event>, id: string | undefined) => {
@@ -194,14 +230,11 @@ export const make = (options: TestAgentOptions = {}) =>
               last_agent_message: message
             }])
           }),
-        received: Effect.flatMap(target, (state) => SubscriptionRef.get(state.submissions)),
+        received: Effect.flatMap(target, (state) =>
+          Effect.sync((): ReadonlyArray<Submission> => state.submissions.slice())),
         awaitSubmission: (predicate: (submission: Submission) => boolean) =>
           Effect.flatMap(target, (state) =>
-            state.submissions.changes.pipe(
-              Stream.filterMap((received) => Option.fromNullable(received.find(predicate))),
-              Stream.runHead,
-              Effect.flatMap(Effect.orDie)
-            )),
+            waitersOf(state).await(() => state.submissions, predicate)),
         awaitOp: (type: string) => bound.awaitSubmission((submission) => submission.op.type === type),
         end: Effect.flatMap(target, (state) => state.events.end),
         crash: (exit: { readonly code?: number; readonly reason?: string } = {}) =>
@@ -221,19 +254,15 @@ export const make = (options: TestAgentOptions = {}) =>
     })
 
     const awaitChildState = (predicate: (state: Child) => boolean): Effect.Effect<Child> =>
-      all.changes.pipe(
-        Stream.filterMap((children) => Option.fromNullable(children.find(predicate))),
-        Stream.runHead,
-        Effect.flatMap(Effect.orDie)
-      )
+      spawnWaiters.await(allChildren, predicate)
 
     const service: TestAgentService = {
       ...controls(child),
       setHangOnShutdown: (hang) => Effect.sync(() => void (hangOnShutdown = hang)),
-      spawned: Ref.get(spawnedCount),
-      released: Ref.get(releasedCount),
+      spawned: Effect.sync(() => spawnedCount),
+      released: Effect.sync(() => releasedCount),
       awaitSpawn: Effect.asVoid(child),
-      children: Effect.map(SubscriptionRef.get(all), (children) => children.map(childControls)),
+      children: Effect.sync(() => all.map(childControls)),
       child: (n) => Effect.map(awaitChildState((state) => state.index === n), childControls),
       awaitChild: (predicate) => Effect.map(awaitChildState((state) => predicate(state.spawnOptions)), childControls)
     }
@@ -261,45 +290,66 @@ export const make = (options: TestAgentOptions = {}) =>
         // bound to the child that received it (the latest one, as before, when there is one child)
         reactions.push(options.onSubmission(submission, { ...service, ...controls(Effect.succeed(state)) }))
       }
-      return Effect.asVoid(Queue.offerAll(state.reactions, reactions))
+      return Effect.suspend(() => {
+        state.reactions.push(...reactions)
+        if (state.reacting || state.reactions.length === 0) return Effect.void
+        state.reacting = true
+        // Started at once, in the child's scope: the reaction runs until it waits, then the submitter goes on.
+        return Effect.map(Effect.runtime<never>(), (runtime) =>
+          void Runtime.runFork(runtime, Effect.interruptible(runReactions(state)), { scope: state.scope }))
+      })
     }
+
+    /** Runs the child's reactions in order until none is left (a submission forks it again). */
+    const runReactions = (state: Child): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const next = state.reactions.shift()
+        if (next === undefined) {
+          state.reacting = false
+          return Effect.void
+        }
+        return Effect.zipRight(next, runReactions(state))
+      })
 
     const spawner: Context.Tag.Service<AgentSpawner> = {
       spawn: (spawnOptions) =>
         Effect.gen(function*() {
-          if (options.onSpawn) yield* options.onSpawn(spawnOptions)
-          const index = yield* Ref.getAndUpdate(spawnedCount, (n) => n + 1)
+          if (options.onSpawn) {
+            yield* options.onSpawn(spawnOptions)
+          }
           const state: Child = {
-            index,
+            index: spawnedCount++,
             spawnOptions,
-            events: yield* Mailbox.make<Event, AgentExited>(options.capacity ?? 64),
-            submissions: yield* SubscriptionRef.make<ReadonlyArray<Submission>>([]),
-            reactions: yield* Queue.unbounded<Effect.Effect<void>>(),
+            events: Agent.makeChannel(options.capacity ?? 64),
+            submissions: [],
+            reactions: [],
+            reacting: false,
+            scope: yield* Effect.scope,
             turn: undefined,
             lastInputId: undefined,
             closed: false
           }
-          yield* Queue.take(state.reactions).pipe(Effect.flatten, Effect.forever, Effect.forkScoped)
           yield* Effect.addFinalizer(() =>
             Effect.zipRight(
-              Effect.sync(() => void (state.closed = true)),
-              Effect.zipRight(state.events.end, Ref.update(releasedCount, (n) => n + 1))
+              Effect.sync(() =>
+                void (state.closed = true)
+              ),
+              Effect.zipRight(state.events.end, Effect.sync(() => void releasedCount++))
             )
           )
           latest = state
-          yield* SubscriptionRef.update(all, (children) => [...children, state])
-          yield* Deferred.succeed(firstSpawn, undefined)
+          all.push(state)
+          spawnWaiters.notify(state)
           return yield* Agent.make({
             name: "test-agent",
             submitWithId: (submission) =>
               Effect.suspend(() => {
-                if (state.closed || state.events.unsafeSize()._tag === "None") {
+                if (state.closed || state.events.isDone) {
                   return Effect.fail(new AgentClosed({ reason: "the test child has ended" }))
                 }
-                return Effect.zipRight(
-                  SubscriptionRef.update(state.submissions, (all) => [...all, submission]),
-                  react(state, submission)
-                )
+                state.submissions.push(submission)
+                submissionWaiters.get(state)?.notify(submission)
+                return react(state, submission)
               }),
             events: state.events
           })

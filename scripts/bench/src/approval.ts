@@ -5,36 +5,18 @@
  * and calls `respond`. The child is a `BenchAgents` child, so both ends are timed exactly.
  */
 import { ApprovalInbox, Approvals, Delegate } from "@deputy/core"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { BenchAgents } from "./benchAgent.js"
-import { check, gc, percentile, type SectionResult, series, type Size } from "./stats.js"
+import { approvalRoundTrips, BenchAgents } from "./benchAgent.js"
+import { gc, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** `count` sequential round trips through one delegate; returns the latencies in µs. */
 const roundTrips = (agents: BenchAgents, count: number, run: number) =>
   Effect.gen(function*() {
     yield* Delegate.interactive({ source: "review" })
     const child = agents.latest!
-    const latencies: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const callId = `call_${run}_${i}`
-      const answered = yield* Deferred.make<number>()
-      agents.onSubmission = (submission, at) => {
-        if (submission.op.type === "exec_approval" && submission.op.id === callId) {
-          check(submission.op.decision === "approved", `request ${callId} was answered ${submission.op.decision}`)
-          Deferred.unsafeDone(answered, Exit.succeed(at))
-        }
-      }
-      const started = performance.now()
-      child.emitNow({ type: "exec_approval_request", call_id: callId, command: ["git", "status"], cwd: "/repo" }, "t")
-      const arrived = yield* Deferred.await(answered)
-      latencies.push((arrived - started) * 1000)
-    }
-    agents.onSubmission = undefined
-    return latencies
+    return yield* approvalRoundTrips(agents, () => child, count, run)
   })
 
 /** An inbox with a responder fiber: every request that shows up in `changes` is approved. */

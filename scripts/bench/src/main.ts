@@ -144,7 +144,20 @@ const rows: ReadonlyArray<Row> = [
     unit: "ms",
     third: { text: "Codex: always 500 ms" }
   },
-  { label: "  slowest idle shutdown in a run, ms", section: "shutdown", key: "idleMaxMs", unit: "ms" },
+  {
+    label: "  slowest idle shutdown in a run, ms",
+    section: "shutdown",
+    key: "idleMaxMs",
+    unit: "ms",
+    baseline: { key: "bareIdleMaxMs", label: "bare fiber in a scope" }
+  },
+  {
+    label: "  idle shutdown p99, ms",
+    section: "shutdown",
+    key: "idleP99Ms",
+    unit: "ms",
+    baseline: { key: "bareIdleP99Ms", label: "bare fiber in a scope" }
+  },
   {
     label: "shutdown, child never acks, ms",
     section: "shutdown",

@@ -7,12 +7,10 @@
  * `Delegate.interactive` in one scope. Children are `BenchAgents` children, so both ends are timed exactly.
  */
 import { ApprovalInbox, Delegate, Supervisor } from "@deputy/core"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { BenchAgents, type BenchChild } from "./benchAgent.js"
+import { approvalRoundTrips, BenchAgents, type BenchChild } from "./benchAgent.js"
 import { check, gc, median, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** Approves whatever shows up in the inbox. */
@@ -30,27 +28,7 @@ const respondAll = (inbox: ApprovalInbox.Service) =>
 
 /** `count` sequential round trips, the i-th asked by `children[i % children.length]`; latencies in µs. */
 const roundTrips = (agents: BenchAgents, children: ReadonlyArray<BenchChild>, count: number, run: number) =>
-  Effect.gen(function*() {
-    const latencies: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const callId = `call_${run}_${i}`
-      const answered = yield* Deferred.make<number>()
-      agents.onSubmission = (submission, at) => {
-        if (submission.op.type === "exec_approval" && submission.op.id === callId) {
-          check(submission.op.decision === "approved", `request ${callId} was answered ${submission.op.decision}`)
-          Deferred.unsafeDone(answered, Exit.succeed(at))
-        }
-      }
-      const started = performance.now()
-      children[i % children.length]!.emitNow(
-        { type: "exec_approval_request", call_id: callId, command: ["git", "status"], cwd: "/repo" },
-        "t"
-      )
-      latencies.push(((yield* Deferred.await(answered)) - started) * 1000)
-    }
-    agents.onSubmission = undefined
-    return latencies
-  })
+  approvalRoundTrips(agents, (i) => children[i % children.length]!, count, run)
 
 const parents = 10
 const perParent = 99

@@ -21,6 +21,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -147,7 +148,13 @@ class DelegateRuntime implements DelegateHandle {
   /** One-shot: the turn of the input, and how the delegate's single turn ended. */
   turn: TurnTracker | undefined
   private terminal: Terminal | undefined
+  /** The fiber reading the child's events; on demand (`wake`), only while there is something to read. */
   reader: Fiber.RuntimeFiber<void> | undefined
+  /** On demand: what the reader runs with, whether the child woke it since its last take, and its end. */
+  onDemand: Runtime.Runtime<never> | undefined
+  unlisten: (() => void) | undefined
+  private woken = false
+  private readingStopped = false
   /** One-shot: the fiber submitting the input, until the child has accepted it. */
   inputSubmission: Fiber.RuntimeFiber<void> | undefined
 
@@ -300,17 +307,64 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   /**
-   * Reads the child's events until they end, then records how they ended. A plain `flatMap` loop under one
-   * `matchCauseEffect` (no generator, no extra combinators): an idle delegate's reader is parked on the
-   * child's mailbox with as few frames on its stack as possible (each one is heap held per delegate).
+   * The child has events or its end: starts a reader unless one runs (it takes them before it stops). Called
+   * synchronously by the child's channel; the reader starts on the scheduler, never inside the child's call.
+   * It is the `tasks` scope's: `finish` stops it, and `tasks` interrupts one left when it closes (see `make`).
+   */
+  wake(): void {
+    this.woken = true
+    if (this.reader !== undefined || this.readingStopped || this.onDemand === undefined) return
+    this.reader = Runtime.runFork(this.onDemand, this.readOnDemand, { immediate: false })
+  }
+
+  /** The reader, interrupted (none on demand between reads). */
+  get stopReading(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.readingStopped = true
+      // The child's channel may outlive the delegate (a test child is kept by its layer): let go of it.
+      this.unlisten?.()
+      this.unlisten = undefined
+      this.onDemand = undefined
+      const reader = this.reader
+      return reader === undefined ? Effect.void : Fiber.interrupt(reader)
+    })
+  }
+
+  /** Reads while the child wakes it; stops (no fiber left) when a take brought nothing new. */
+  private get readOnDemand(): Effect.Effect<void> {
+    const nextBatch = this.agent.nextBatch
+    const next: Effect.Effect<boolean, AgentExited> = Effect.suspend(() => {
+      if (!this.woken) {
+        this.reader = undefined
+        return Effect.succeed(false)
+      }
+      this.woken = false
+      return Effect.flatMap(nextBatch, ([batch, done]) => {
+        if (batch.length === 0) return done ? Effect.succeed(true) : next
+        const handled = this.onChunk(batch)
+        return done ? Effect.as(handled, true) : Effect.zipRight(handled, next)
+      })
+    })
+    return Effect.interruptible(this.endWhenDone(next))
+  }
+
+  /**
+   * Reads the child's events until they end (a reader parked on a child without a channel). A plain
+   * `flatMap` loop (no generator, no extra combinators): an idle delegate's reader is parked on the child's
+   * mailbox with as few frames on its stack as possible (each one is heap held per delegate).
    */
   get readLoop(): Effect.Effect<void> {
     const nextBatch = this.agent.nextBatch
-    const loop: Effect.Effect<void, AgentExited> = Effect.flatMap(nextBatch, ([batch, done]) => {
-      if (batch.length === 0) return done ? Effect.void : loop
+    const loop: Effect.Effect<boolean, AgentExited> = Effect.flatMap(nextBatch, ([batch, done]) => {
+      if (batch.length === 0) return done ? Effect.succeed(true) : loop
       const handled = this.onChunk(batch)
-      return done ? handled : Effect.zipRight(handled, loop)
+      return done ? Effect.as(handled, true) : Effect.zipRight(handled, loop)
     })
+    return this.endWhenDone(loop)
+  }
+
+  /** Runs a read loop (`true` once the child's events ended) under one `matchCauseEffect`; records the end. */
+  private endWhenDone(loop: Effect.Effect<boolean, AgentExited>): Effect.Effect<void> {
     return Effect.matchCauseEffect(loop, {
       onFailure: (cause) => {
         // A defect in the child's stream is reported as the child's failure (interruption never gets here).
@@ -320,7 +374,7 @@ class DelegateRuntime implements DelegateHandle {
           : Exit.failCause(cause)
         return this.endOfEvents(exit)
       },
-      onSuccess: () => this.endOfEvents(Exit.void)
+      onSuccess: (ended) => ended ? this.endOfEvents(Exit.void) : Effect.void
     })
   }
 
@@ -665,7 +719,7 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.gen(this, function*() {
       yield* this.abortPending(`the delegate ended (${result.reason})`, false)
       this.buffer.end()
-      if (this.reader !== undefined) yield* Fiber.interrupt(this.reader)
+      yield* this.stopReading
       yield* Scope.close(this.agentScope, Exit.void)
       this.state = { _tag: "Ended", result }
       yield* endSpan(this.span, Exit.void, result.reason)
@@ -780,8 +834,16 @@ export const make = (
     )
     const turnId = oneShot === undefined ? undefined : uuidv7()
     if (turnId !== undefined) runtime.turn = new TurnTracker(turnId)
-    // Not under the delegate's span (see `underSpan`): an idle reader holds no context of its own.
-    runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
+    // Not under the delegate's span (see `underSpan`): a reader holds no context of its own. A child with a
+    // channel wakes the reader when it has events (an idle delegate holds no fiber); others get one parked.
+    const onEvents = agent.onEvents
+    if (onEvents !== undefined) {
+      runtime.onDemand = yield* Effect.runtime<never>()
+      yield* Scope.addFinalizer(tasks, runtime.stopReading)
+      runtime.unlisten = onEvents(() => runtime.wake())
+    } else {
+      runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
+    }
     // Added last, so it runs first when the scope closes: the reader still runs during the drain.
     yield* Effect.addFinalizer(() => runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
