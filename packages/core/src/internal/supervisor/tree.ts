@@ -778,8 +778,17 @@ export const make = (
         yield* finish(node, reason, { message })
       }).pipe(Effect.onExit(settleRunner(node)))
 
-    /** A thread report is not made a node: remembered (bounded), counted, logged once, interrupted if possible. */
-    const refuseThread = (owner: TreeNode, registry: ThreadRegistry, threadId: string, why: string) =>
+    /**
+     * A thread report is not made a node: remembered (bounded), counted, logged once, and added to the
+     * threads to interrupt.
+     */
+    const refuseThread = (
+      owner: TreeNode,
+      registry: ThreadRegistry,
+      threadId: string,
+      why: string,
+      toInterrupt: Array<string>
+    ) =>
       Effect.gen(function*() {
         if (registry.refused.size < maxRefusedRemembered) registry.refused.set(threadId, why)
         registry.refusedCount++
@@ -790,17 +799,15 @@ export const make = (
               `${why}; its requests get their default answers (further refusals are counted, not logged)`
           )
         }
-        const interrupt = owner.interruptThread
-        // Forked: the agent's answer may come through the very reader this runs in.
-        if (interrupt !== undefined && !owner.ended) {
-          yield* FiberSet.run(
-            runners,
-            interrupt(threadId).pipe(Effect.timeoutOption(drainTimeout), Effect.ignore)
-          )
-        }
+        toInterrupt.push(threadId)
       })
 
-    const admitThread = (owner: TreeNode, registry: ThreadRegistry, report: ThreadEvent) =>
+    const admitThread = (
+      owner: TreeNode,
+      registry: ThreadRegistry,
+      report: ThreadEvent,
+      toInterrupt: Array<string>
+    ) =>
       Effect.gen(function*() {
         const threadId = report.thread_id
         const parent = report.parent_thread_id === undefined ? owner : registry.nodes.get(report.parent_thread_id)
@@ -814,7 +821,9 @@ export const make = (
           : limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth
           ? `deeper than the tree's maximum depth (${limits.maxDepth})`
           : undefined
-        if (parent === undefined || why !== undefined) return yield* refuseThread(owner, registry, threadId, why!)
+        if (parent === undefined || why !== undefined) {
+          return yield* refuseThread(owner, registry, threadId, why!, toInterrupt)
+        }
         const state = yield* SubscriptionRef.make<NodeState>({ _tag: "Running" })
         const name = freeName(parent, threadNodeName(report.name))
         const info: ExternalThread = {
@@ -870,6 +879,7 @@ export const make = (
     /** The thread reports of a batch of `owner`'s events, in order. */
     const onThreadReports = (owner: TreeNode, reports: ReadonlyArray<unknown>): Effect.Effect<void> =>
       Effect.gen(function*() {
+        const toInterrupt: Array<string> = []
         for (const raw of reports) {
           const report = threadEventOf(raw)
           if (report === undefined) continue
@@ -877,7 +887,7 @@ export const make = (
           const known = registry.nodes.get(report.thread_id)
           if (report.event === "started") {
             if (known === undefined && !registry.refused.has(report.thread_id)) {
-              yield* admitThread(owner, registry, report)
+              yield* admitThread(owner, registry, report, toInterrupt)
             }
             continue
           }
@@ -891,6 +901,17 @@ export const make = (
             if (typeof report.last_agent_message === "string") known.lastAgentMessage = report.last_agent_message
             Deferred.unsafeDone(known.external!.ended, Exit.succeed({ reason: report.reason ?? "completed" }))
           }
+        }
+        const interrupt = owner.interruptThread
+        if (toInterrupt.length > 0 && interrupt !== undefined && !owner.ended) {
+          // One fiber per batch, forked: the agent's answers may come through the very reader this runs in.
+          yield* FiberSet.run(
+            runners,
+            Effect.forEach(toInterrupt, interrupt, { discard: true }).pipe(
+              Effect.timeoutOption(drainTimeout),
+              Effect.ignore
+            )
+          )
         }
       })
 
