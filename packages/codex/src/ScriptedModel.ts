@@ -74,6 +74,13 @@ export type Turn = ReadonlyArray<Step | OutputItem>
  */
 export interface Scenario {
   readonly turns: ReadonlyArray<Turn>
+  /**
+   * The scenarios of sub-agents Codex spawns itself (`spawn_agent`), by Codex's agent path (`/root/galileo`:
+   * the `agent_name` of a request's `x-codex-turn-metadata`); any other agent follows `turns`.
+   *
+   * @since 0.2.0
+   */
+  readonly agents?: Readonly<Record<string, Scenario>> | undefined
 }
 
 /**
@@ -338,6 +345,18 @@ const turnKey = (request: http.IncomingMessage, body: Json): string => {
   return `user-messages:${userMessages}`
 }
 
+/** Codex's agent path of a request (`/root`, `/root/galileo`), from `x-codex-turn-metadata`. */
+const agentOf = (request: http.IncomingMessage): string | undefined => {
+  const metadata = header(request, "x-codex-turn-metadata")
+  if (metadata === undefined) return undefined
+  try {
+    const name = record(JSON.parse(metadata)).agent_name
+    return typeof name === "string" ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const outputItem = (item: OutputItem, callId: string | undefined, messageId: string): Json => {
   switch (item._tag) {
     case "Exec":
@@ -469,7 +488,11 @@ export const make = (scenario: Scenario): Effect.Effect<ScriptedModel["Type"], S
         const key = turnKey(request, json)
         let turn = turns.indexOf(key)
         if (turn === -1) turn = turns.push(key) - 1
-        const script = scenario.turns.length === 0 ? [] : scenario.turns[Math.min(turn, scenario.turns.length - 1)]!
+        const agent = agentOf(request)
+        const agentTurns = agent !== undefined && scenario.agents !== undefined && Object.hasOwn(scenario.agents, agent)
+          ? scenario.agents[agent]!.turns
+          : scenario.turns
+        const script = agentTurns.length === 0 ? [] : agentTurns[Math.min(turn, agentTurns.length - 1)]!
         const steps = script.map(asStep)
         const step = currentStep(steps, turn, answeredCalls(json.input))
         requests.push({ ...base, thread, turn, step })
