@@ -154,6 +154,39 @@ export const message = (text: string): OutputItem => ({ _tag: "Message", text })
 export const raw = (item: Readonly<Record<string, unknown>>): OutputItem => ({ _tag: "Raw", item })
 
 /**
+ * A `spawn_agent` tool call (Codex 0.171's `collaboration` tools, on with `features.multi_agent_v2`): the
+ * new agent's path is `/root/<taskName>` (see `Scenario.agents`); `fork_turns: "none"` unless given.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const spawnAgent = (
+  taskName: string,
+  message: string,
+  options?: { readonly callId?: string | undefined; readonly forkTurns?: "all" | "none" | undefined }
+): OutputItem =>
+  collaboration(options?.callId ?? `spawn_${taskName}`, "spawn_agent", {
+    task_name: taskName,
+    message,
+    fork_turns: options?.forkTurns ?? "none"
+  })
+
+/**
+ * A `wait_agent` tool call: waits until a spawned agent's turn ends (at most `timeoutMs`, default 60 s;
+ * Codex's minimum is 10 s).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const waitAgent = (
+  options?: { readonly callId?: string | undefined; readonly timeoutMs?: number | undefined }
+): OutputItem =>
+  collaboration(options?.callId ?? "wait_agent", "wait_agent", { timeout_ms: options?.timeoutMs ?? 60_000 })
+
+const collaboration = (callId: string, name: string, args: Record<string, unknown>): OutputItem =>
+  raw({ type: "function_call", call_id: callId, name, namespace: "collaboration", arguments: JSON.stringify(args) })
+
+/**
  * A response with several items.
  *
  * @since 0.1.0

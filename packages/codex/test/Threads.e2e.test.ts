@@ -18,20 +18,11 @@ import { awaitNoLeftovers, provideNode, tempDir } from "./utils.js"
 /** Codex 0.171 offers `spawn_agent` in the `collaboration` namespace with `multi_agent_v2`. */
 export const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
 
-const collaboration = (callId: string, name: string, args: Record<string, unknown>) =>
-  ScriptedModel.raw({
-    type: "function_call",
-    call_id: callId,
-    name,
-    namespace: "collaboration",
-    arguments: JSON.stringify(args)
-  })
-
 /** The root agent spawns `galileo` and waits for it; galileo asks to write `sub.txt`, then reports. */
 export const spawnScenario: ScriptedModel.Scenario = {
   ...ScriptedModel.scenario([
-    collaboration("spawn_1", "spawn_agent", { task_name: "galileo", message: "write sub.txt", fork_turns: "none" }),
-    collaboration("wait_1", "wait_agent", { timeout_ms: 60_000 }),
+    ScriptedModel.spawnAgent("galileo", "write sub.txt", { callId: "spawn_1" }),
+    ScriptedModel.waitAgent(),
     ScriptedModel.message("parent done")
   ]),
   agents: {
