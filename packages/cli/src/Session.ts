@@ -435,6 +435,23 @@ export const runTasks = (
           node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
         })
 
+    // The decisions of the sub-agents a task's agent spawned itself are shown under their own labels.
+    const nestedReporters = new Map<string, Context.Tag.Service<typeof Reporter.Reporter>>()
+    const nestedReporter = (at: string) =>
+      Effect.suspend(() => {
+        const known = nestedReporters.get(at)
+        if (known !== undefined) return Effect.succeed(known)
+        const name = at.slice(rootName.length + 1)
+        return Effect.tap(
+          Reporter.makeHuman({
+            cwd: options.cwd,
+            interactive: false,
+            node: { path: at, label: NodeLabel.make(output.style, name, width), status: statusOf(name) }
+          }).pipe(Effect.provideService(Output, output)),
+          (made) => Effect.sync(() => nestedReporters.set(at, made))
+        )
+      })
+
     /** Shows a node's events until its delegate ends, then its end (or that it could not start). */
     const follow = (
       node: typeof nodes[number],
@@ -582,7 +599,12 @@ export const runTasks = (
             cwd: options.cwd,
             config: options.config,
             approvalTimeout: options.approvalTimeout,
-            onSettled: (settlement) => reporter.settled(settlement)
+            onSettled: (settlement) => {
+              const at = settlement.request.path
+              if (options.json || at === undefined || at === node.path) return reporter.settled(settlement)
+              // a sub-agent's decision: under its own label (`review/galileo`)
+              return Effect.flatMap(nestedReporter(at), (nested) => nested.settled(settlement))
+            }
           }))
           // Names are checked before (Tasks.resolve); a refusal is shown as that node's failure to start.
           const handle = spawned._tag === "Left"
