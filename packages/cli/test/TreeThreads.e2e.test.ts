@@ -12,23 +12,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cli from "./utils/cli.js"
 
-const scenario: ScriptedModel.Scenario = {
-  ...ScriptedModel.scenario([
-    ScriptedModel.spawnAgent("galileo", "write sub.txt", { callId: "spawn_1" }),
-    ScriptedModel.waitAgent(),
-    ScriptedModel.message("parent done")
-  ]),
-  agents: {
-    "/root/galileo": ScriptedModel.scenario([
-      ScriptedModel.exec("echo sub >> sub.txt"),
-      ScriptedModel.message("sub done")
-    ])
-  }
-}
-
 /** A scripted Codex home with Codex's own sub-agents on (`[features] multi_agent_v2 = true`). */
 const home = Effect.gen(function*() {
-  const model = yield* ScriptedModel.make(scenario)
+  const model = yield* ScriptedModel.make(ScriptedModel.subAgentScenario)
   const made = yield* CodexHome.make({ baseUrl: model.baseUrl })
   const config = path.join(made.path, "config.toml")
   fs.writeFileSync(

@@ -257,6 +257,23 @@ export const demoScenario: Scenario = scenario([
 ])
 
 /**
+ * Codex's own sub-agent (needs `features.multi_agent_v2` on Codex 0.171): the root agent spawns `galileo`
+ * (call `spawn_1`) and waits for it, galileo asks to append `sub` to `sub.txt` and reports `sub done`,
+ * then the root reports `parent done`.
+ *
+ * @since 0.2.0
+ * @category scenarios
+ */
+export const subAgentScenario: Scenario = {
+  turns: [[
+    spawnAgent("galileo", "write sub.txt", { callId: "spawn_1" }),
+    waitAgent(),
+    message("parent done")
+  ]],
+  agents: { "/root/galileo": scenario([exec("echo sub >> sub.txt"), message("sub done")]) }
+}
+
+/**
  * A request the server received, with where it was in the scenario.
  *
  * @since 0.1.0

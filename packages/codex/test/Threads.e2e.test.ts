@@ -16,27 +16,12 @@ import * as path from "node:path"
 import { awaitNoLeftovers, provideNode, tempDir } from "./utils.js"
 
 /** Codex 0.171 offers `spawn_agent` in the `collaboration` namespace with `multi_agent_v2`. */
-export const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
-
-/** The root agent spawns `galileo` and waits for it; galileo asks to write `sub.txt`, then reports. */
-export const spawnScenario: ScriptedModel.Scenario = {
-  ...ScriptedModel.scenario([
-    ScriptedModel.spawnAgent("galileo", "write sub.txt", { callId: "spawn_1" }),
-    ScriptedModel.waitAgent(),
-    ScriptedModel.message("parent done")
-  ]),
-  agents: {
-    "/root/galileo": ScriptedModel.scenario([
-      ScriptedModel.exec("echo sub > sub.txt"),
-      ScriptedModel.message("sub done")
-    ])
-  }
-}
+const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
 
 const codex: Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted({
   args: multiAgentArgs
 }).pipe(
-  Layer.provideMerge(ScriptedModel.layer(spawnScenario)),
+  Layer.provideMerge(ScriptedModel.layer(ScriptedModel.subAgentScenario)),
   Layer.provide(NodeContext.layer)
 )
 
