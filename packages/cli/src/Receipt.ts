@@ -36,13 +36,23 @@ const reasonText = (style: Style, reason: JsonOutput.ReceiptNode["reason"]): str
   }
 }
 
+/**
+ * Whether a receipt entry is a task (`root/review`), not a sub-agent a task's agent spawned itself
+ * (`root/review/galileo`).
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const isTask = (path: string): boolean => path.indexOf("/") === path.lastIndexOf("/")
+
 const stoppedText = (style: Style, receipt: JsonOutput.ReceiptRecord): string => {
   if (receipt.stopped === "interrupted") return style.yellow("stopped (interrupted)")
   if (receipt.stopped === "failed_fast") return style.red("stopped after a failure (--fail-fast)")
-  const failed = receipt.nodes.filter((node) => node.reason !== "completed").length
+  const tasks = receipt.nodes.filter((node) => isTask(node.node))
+  const failed = tasks.filter((node) => node.reason !== "completed").length
   return failed === 0
     ? style.green("every task completed")
-    : style.red(`${failed} of ${receipt.nodes.length} did not complete`)
+    : style.red(`${failed} of ${tasks.length} did not complete`)
 }
 
 /**
@@ -56,9 +66,14 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
     node.node.startsWith(`${root}/`) ? node.node.slice(root.length + 1) : node.node
   )
   const width = Math.max(0, ...names.map((name) => name.length))
-  const count = receipt.nodes.length
+  const count = receipt.nodes.filter((node) => isTask(node.node)).length
+  const nested = receipt.nodes.length - count
   const out = [
-    style.bold(`── receipt: ${count} task${count === 1 ? "" : "s"} · `) + stoppedText(style, receipt) +
+    style.bold(
+      `── receipt: ${count} task${count === 1 ? "" : "s"}${
+        nested === 0 ? "" : ` (+${nested} sub-agent${nested === 1 ? "" : "s"} of their own)`
+      } · `
+    ) + stoppedText(style, receipt) +
     style.dim(` · ${Render.usage(receipt.usage)}`)
   ]
   receipt.nodes.forEach((node, index) => {

@@ -314,7 +314,33 @@ const noUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
  * @category exit codes
  */
 export const treeExitCode = (receipt: JsonOutput.ReceiptRecord): number =>
-  receipt.nodes.every((node) => node.reason === "completed") ? 0 : 1
+  receipt.nodes.every((node) => !Receipt.isTask(node.node) || node.reason === "completed") ? 0 : 1
+
+/**
+ * The line about a thread a task's agent spawned itself (a Codex sub-agent), when it is reported started
+ * (its node's path, or that it was not made a node) or ended.
+ */
+const threadLine = (
+  style: Output["Type"]["style"],
+  msg: unknown,
+  nested: ReadonlyArray<Supervisor.NodeInfo>
+): string | undefined => {
+  const report = Supervisor.threadEventOf(msg)
+  if (report === undefined || (report.event !== "started" && report.event !== "ended")) return undefined
+  const node = nested.find((info) => info.external?.threadId === report.thread_id)
+  if (node === undefined) {
+    return report.event === "started"
+      ? style.yellow(
+        `⚠ sub-agent ${Text.oneLine(report.name ?? report.thread_id, 80)} not made a node of the tree: ` +
+          "its requests get their default answers"
+      )
+      : undefined
+  }
+  const name = Text.visible(node.path.split("/").slice(1).join("/"))
+  return report.event === "started"
+    ? style.dim(`⑂ sub-agent ${name} started (${Text.visible(node.path)})`)
+    : style.dim(`⑂ sub-agent ${name} ended: ${report.reason ?? "completed"}`)
+}
 
 /** The receipt's entry for a supervisor's node receipt (`not_started`: stopped while it waited for a slot). */
 const receiptNodeOf = (node: Supervisor.NodeReceipt, tokens: TokenUsage | undefined): JsonOutput.ReceiptNode => {
@@ -378,7 +404,9 @@ export const runTasks = (
     const shownOf = new Map<string, SubscriptionRef.SubscriptionRef<number>>()
     const tokensOf = new Map<string, TokenUsage>()
     const awaitShown = (request: ApprovalRequest.Provenance) => {
-      const shown = request.path === undefined ? undefined : shownOf.get(request.path)
+      // a sub-agent's request waits for the events of the task whose agent spawned it
+      const shown = (request.path === undefined ? undefined : shownOf.get(request.path)) ??
+        (request.chain?.[0] === undefined ? undefined : shownOf.get(request.chain[0].path))
       const sequence = request.sequence
       return shown === undefined || sequence === undefined ? Effect.void : shown.changes.pipe(
         Stream.takeUntil((position) => position >= sequence),
@@ -407,12 +435,30 @@ export const runTasks = (
           node: { path: node.path, label: node.label, status: statusOf(node.task.name) }
         })
 
+    // The decisions of the sub-agents a task's agent spawned itself are shown under their own labels.
+    const nestedReporters = new Map<string, Context.Tag.Service<typeof Reporter.Reporter>>()
+    const nestedReporter = (at: string) =>
+      Effect.suspend(() => {
+        const known = nestedReporters.get(at)
+        if (known !== undefined) return Effect.succeed(known)
+        const name = at.slice(rootName.length + 1)
+        return Effect.tap(
+          Reporter.makeHuman({
+            cwd: options.cwd,
+            interactive: false,
+            node: { path: at, label: NodeLabel.make(output.style, name, width), status: statusOf(name) }
+          }).pipe(Effect.provideService(Output, output)),
+          (made) => Effect.sync(() => nestedReporters.set(at, made))
+        )
+      })
+
     /** Shows a node's events until its delegate ends, then its end (or that it could not start). */
     const follow = (
       node: typeof nodes[number],
       reporter: Context.Tag.Service<typeof Reporter.Reporter>,
       started: number,
-      awaitDelegate: Effect.Effect<Delegate.DelegateHandle, Supervisor.NodeNotStarted>
+      awaitDelegate: Effect.Effect<Delegate.DelegateHandle, Supervisor.NodeNotStarted>,
+      supervisor: Supervisor.SupervisorService
     ) =>
       Effect.gen(function*() {
         const delegate = yield* Effect.either(awaitDelegate)
@@ -444,6 +490,11 @@ export const runTasks = (
           for (let i = 0; i < events.length; i++) {
             turns.observe(events[i]!, yield* Clock.currentTimeMillis)
             yield* reporter.event(events[i]!)
+            if (!options.json && events[i]!.msg.type === Supervisor.threadEventType) {
+              const nested = (yield* supervisor.nodes).filter((info) => info.path.startsWith(`${node.path}/`))
+              const line = threadLine(output.style, events[i]!.msg, nested)
+              if (line !== undefined) yield* output.print(node.label.lines(line))
+            }
             yield* SubscriptionRef.set(shown, from + i + 1)
             yield* handle.release(from + i + 1)
           }
@@ -468,11 +519,17 @@ export const runTasks = (
       from: Supervisor.Receipt
     ): JsonOutput.ReceiptRecord => {
       const byPath = new Map(from.nodes.map((node) => [node.path, node]))
-      const list = nodes.map((node): JsonOutput.ReceiptNode => {
+      const list = nodes.flatMap((node): Array<JsonOutput.ReceiptNode> => {
         const found = byPath.get(node.path)
-        return found === undefined
-          ? { node: node.path, reason: "not_started", turns: 0, elapsed_ms: 0, usage: noUsage }
-          : receiptNodeOf(found, tokensOf.get(node.path))
+        if (found === undefined) {
+          return [{ node: node.path, reason: "not_started", turns: 0, elapsed_ms: 0, usage: noUsage }]
+        }
+        // then the sub-agents its agent spawned itself (nodes of the tree too), parents first
+        const nested = from.nodes.filter((entry) => entry.path.startsWith(`${node.path}/`))
+        return [
+          receiptNodeOf(found, tokensOf.get(node.path)),
+          ...nested.map((entry) => receiptNodeOf(entry, undefined))
+        ]
       })
       const usage = list.reduce(
         (total, node) => ({
@@ -483,7 +540,7 @@ export const runTasks = (
         noUsage
       )
       const failedFast = stopped === "completed" && options.failFast === true &&
-        list.some((node) => node.reason !== "completed")
+        list.some((node) => Receipt.isTask(node.node) && node.reason !== "completed")
       return { deputy: "receipt", stopped: failedFast ? "failed_fast" : stopped, nodes: list, usage }
     }
     const report = (record: JsonOutput.ReceiptRecord) =>
@@ -542,13 +599,18 @@ export const runTasks = (
             cwd: options.cwd,
             config: options.config,
             approvalTimeout: options.approvalTimeout,
-            onSettled: (settlement) => reporter.settled(settlement)
+            onSettled: (settlement) => {
+              const at = settlement.request.path
+              if (options.json || at === undefined || at === node.path) return reporter.settled(settlement)
+              // a sub-agent's decision: under its own label (`review/galileo`)
+              return Effect.flatMap(nestedReporter(at), (nested) => nested.settled(settlement))
+            }
           }))
           // Names are checked before (Tasks.resolve); a refusal is shown as that node's failure to start.
           const handle = spawned._tag === "Left"
             ? Effect.fail(new Supervisor.NodeNotStarted({ path: node.path, reason: spawned.left.message }))
             : spawned.right.delegate
-          return yield* Effect.forkScoped(follow(node, reporter, started, handle))
+          return yield* Effect.forkScoped(follow(node, reporter, started, handle, supervisor))
         }))
       const awaitFollowers = Fiber.joinAll(followers)
       const settled = (from: Supervisor.Receipt) =>

@@ -641,6 +641,7 @@ export const spawn = (
       if (threadId === undefined) {
         return yield* startFailed(thread.right.method)({ message: "the answer has no thread id" })
       }
+      session.translator.mainThread = threadId
       const downgraded = policyDowngraded(threadSettings.approvalPolicy, opened.approvalPolicy)
       if (downgraded !== undefined) return yield* new SpawnError({ agent: "codex", reason: downgraded })
       const rolloutPath = typeof threadInfo.path === "string" ? overlay.toReal(threadInfo.path) : undefined
@@ -683,8 +684,19 @@ export const spawn = (
           )
         })
       const agent = yield* Agent.make({ name: "codex", submitWithId, events: session.events })
+      // A thread Codex spawned itself: `turn/interrupt` of its turn in progress (an idle thread has none).
+      const interruptThread = (nested: string): Effect.Effect<boolean> =>
+        Effect.suspend(() => {
+          const turnId = session.translator.nestedTurn(nested)
+          if (turnId === undefined) return Effect.succeed(session.translator.knowsThread(nested))
+          return session.request("turn/interrupt", { threadId: nested, turnId }).pipe(
+            Effect.as(true),
+            Effect.catchAll(() => Effect.succeed(false))
+          )
+        })
       return {
         ...agent,
+        interruptThread,
         pid: session.pid,
         threadId,
         rolloutPath

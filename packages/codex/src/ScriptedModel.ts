@@ -74,6 +74,13 @@ export type Turn = ReadonlyArray<Step | OutputItem>
  */
 export interface Scenario {
   readonly turns: ReadonlyArray<Turn>
+  /**
+   * The scenarios of sub-agents Codex spawns itself (`spawn_agent`), by Codex's agent path (`/root/galileo`:
+   * the `agent_name` of a request's `x-codex-turn-metadata`); any other agent follows `turns`.
+   *
+   * @since 0.2.0
+   */
+  readonly agents?: Readonly<Record<string, Scenario>> | undefined
 }
 
 /**
@@ -147,6 +154,39 @@ export const message = (text: string): OutputItem => ({ _tag: "Message", text })
 export const raw = (item: Readonly<Record<string, unknown>>): OutputItem => ({ _tag: "Raw", item })
 
 /**
+ * A `spawn_agent` tool call (Codex 0.171's `collaboration` tools, on with `features.multi_agent_v2`): the
+ * new agent's path is `/root/<taskName>` (see `Scenario.agents`); `fork_turns: "none"` unless given.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const spawnAgent = (
+  taskName: string,
+  message: string,
+  options?: { readonly callId?: string | undefined; readonly forkTurns?: "all" | "none" | undefined }
+): OutputItem =>
+  collaboration(options?.callId ?? `spawn_${taskName}`, "spawn_agent", {
+    task_name: taskName,
+    message,
+    fork_turns: options?.forkTurns ?? "none"
+  })
+
+/**
+ * A `wait_agent` tool call: waits until a spawned agent's turn ends (at most `timeoutMs`, default 60 s;
+ * Codex's minimum is 10 s).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const waitAgent = (
+  options?: { readonly callId?: string | undefined; readonly timeoutMs?: number | undefined }
+): OutputItem =>
+  collaboration(options?.callId ?? "wait_agent", "wait_agent", { timeout_ms: options?.timeoutMs ?? 60_000 })
+
+const collaboration = (callId: string, name: string, args: Record<string, unknown>): OutputItem =>
+  raw({ type: "function_call", call_id: callId, name, namespace: "collaboration", arguments: JSON.stringify(args) })
+
+/**
  * A response with several items.
  *
  * @since 0.1.0
@@ -215,6 +255,23 @@ export const demoScenario: Scenario = scenario([
       "what happened to each is in the events above."
   )
 ])
+
+/**
+ * Codex's own sub-agent (needs `features.multi_agent_v2` on Codex 0.171): the root agent spawns `galileo`
+ * (call `spawn_1`) and waits for it, galileo asks to append `sub` to `sub.txt` and reports `sub done`,
+ * then the root reports `parent done`.
+ *
+ * @since 0.2.0
+ * @category scenarios
+ */
+export const subAgentScenario: Scenario = {
+  turns: [[
+    spawnAgent("galileo", "write sub.txt", { callId: "spawn_1" }),
+    waitAgent(),
+    message("parent done")
+  ]],
+  agents: { "/root/galileo": scenario([exec("echo sub >> sub.txt"), message("sub done")]) }
+}
 
 /**
  * A request the server received, with where it was in the scenario.
@@ -336,6 +393,18 @@ const turnKey = (request: http.IncomingMessage, body: Json): string => {
     ? body.input.filter((item) => record(item).type === "message" && record(item).role === "user").length
     : 0
   return `user-messages:${userMessages}`
+}
+
+/** Codex's agent path of a request (`/root`, `/root/galileo`), from `x-codex-turn-metadata`. */
+const agentOf = (request: http.IncomingMessage): string | undefined => {
+  const metadata = header(request, "x-codex-turn-metadata")
+  if (metadata === undefined) return undefined
+  try {
+    const name = record(JSON.parse(metadata)).agent_name
+    return typeof name === "string" ? name : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const outputItem = (item: OutputItem, callId: string | undefined, messageId: string): Json => {
@@ -469,7 +538,11 @@ export const make = (scenario: Scenario): Effect.Effect<ScriptedModel["Type"], S
         const key = turnKey(request, json)
         let turn = turns.indexOf(key)
         if (turn === -1) turn = turns.push(key) - 1
-        const script = scenario.turns.length === 0 ? [] : scenario.turns[Math.min(turn, scenario.turns.length - 1)]!
+        const agent = agentOf(request)
+        const agentTurns = agent !== undefined && scenario.agents !== undefined && Object.hasOwn(scenario.agents, agent)
+          ? scenario.agents[agent]!.turns
+          : scenario.turns
+        const script = agentTurns.length === 0 ? [] : agentTurns[Math.min(turn, agentTurns.length - 1)]!
         const steps = script.map(asStep)
         const step = currentStep(steps, turn, answeredCalls(json.input))
         requests.push({ ...base, thread, turn, step })

@@ -54,6 +54,13 @@ export interface Agent {
    * @since 0.2.0
    */
   readonly onEvents?: ((wake: () => void) => () => void) | undefined
+  /**
+   * Interrupts a thread the child spawned itself and reported (`Supervisor.ThreadEvent`); succeeds with
+   * whether the child took the interrupt. Absent when the child cannot do it.
+   *
+   * @since 0.2.0
+   */
+  readonly interruptThread?: ((threadId: string) => Effect.Effect<boolean>) | undefined
 }
 
 /**

@@ -105,7 +105,24 @@ export interface Limits {
   readonly maxConcurrentChildren?: number | undefined
   readonly maxDepth?: number | undefined
   readonly onLimit?: "wait" | "fail" | undefined
+  /**
+   * How many threads one node's agent may report it spawned itself (`ThreadEvent`) as nodes, over its
+   * whole life (default `defaultMaxThreads`). Past it, a reported thread is not a node: it is interrupted
+   * through its agent when the agent allows, its requests get their default answers, and the refusal is
+   * counted (`NodeInfo.threadsRefused`) and logged once.
+   *
+   * @since 0.2.0
+   */
+  readonly maxThreads?: number | undefined
 }
+
+/**
+ * The default of `Limits.maxThreads`.
+ *
+ * @since 0.2.0
+ * @category admission
+ */
+export const defaultMaxThreads = 256
 
 /**
  * What siblings do when one of them fails (ends other than `completed` or `interrupted`): carry on
@@ -225,6 +242,104 @@ export interface NodeInfo {
   readonly usage: Usage
   readonly subtreeUsage: Usage
   readonly budget: EffectiveBudget
+  /**
+   * Set for a node Deputy did not spawn: a thread its parent's agent started itself and reported
+   * (`ThreadEvent`, e.g. a Codex `spawn_agent` sub-agent). It has no delegate of its own: its requests come
+   * through the delegate of the node that owns the thread (`delegateId`).
+   *
+   * @since 0.2.0
+   */
+  readonly external?: ExternalThread | undefined
+  /**
+   * How many threads this node's agent reported that did not become nodes (over `maxThreads` or
+   * `maxDepth`, or naming a parent thread it never reported).
+   *
+   * @since 0.2.0
+   */
+  readonly threadsRefused?: number | undefined
+}
+
+/**
+ * What is known of an external node's thread: its id, its parent thread (absent: the agent's own), its
+ * name and role as the agent reported them (untrusted: show them through `Text`).
+ *
+ * @since 0.2.0
+ * @category threads
+ */
+export interface ExternalThread {
+  readonly threadId: string
+  readonly parentThreadId?: string | undefined
+  readonly reportedName?: string | undefined
+  readonly role?: string | undefined
+}
+
+/**
+ * The event type an agent emits to report a thread it spawned itself (a Codex `spawn_agent` sub-agent; a
+ * process agent may emit it too). Under a supervisor each reported thread becomes a node under the
+ * reporting node (or under the node of its parent thread), whose state follows these events and whose
+ * requests (those naming the thread in `ApprovalRequest.threadField`) carry its path and chain.
+ *
+ * @since 0.2.0
+ * @category threads
+ */
+export const threadEventType = "deputy_thread" as const
+
+/**
+ * A thread report: `started` (with the parent's turn and call that spawned it), `turn_started` (counted
+ * as a turn of the node), `usage` (the thread's own total tokens so far) and `ended` (with its reason and
+ * last message). `parent_thread_id` absent means the agent's own thread.
+ *
+ * @since 0.2.0
+ * @category threads
+ */
+export interface ThreadEvent {
+  readonly type: typeof threadEventType
+  readonly event: "started" | "turn_started" | "usage" | "ended"
+  readonly thread_id: string
+  readonly parent_thread_id?: string | undefined
+  readonly name?: string | undefined
+  readonly role?: string | undefined
+  readonly turn_id?: string | undefined
+  readonly call_id?: string | undefined
+  readonly total_tokens?: number | undefined
+  readonly reason?: "completed" | "interrupted" | "errored" | undefined
+  readonly last_agent_message?: string | null | undefined
+}
+
+const threadEvents: ReadonlySet<string> = new Set(["started", "turn_started", "usage", "ended"])
+const threadReasons: ReadonlySet<string> = new Set(["completed", "interrupted", "errored"])
+
+/**
+ * A thread report read from an event message (it comes from the child: anything malformed is ignored,
+ * fields of the wrong type are dropped, the id is at most 200 characters).
+ *
+ * @since 0.2.0
+ * @category threads
+ */
+export const threadEventOf = (msg: unknown): ThreadEvent | undefined => {
+  if (typeof msg !== "object" || msg === null) return undefined
+  const fields = msg as Record<string, unknown>
+  const text = (value: unknown) => typeof value === "string" ? value : undefined
+  const id = text(fields.thread_id)
+  const event = text(fields.event)
+  if (fields.type !== threadEventType || id === undefined || id.length === 0 || id.length > 200) return undefined
+  if (event === undefined || !threadEvents.has(event)) return undefined
+  const reason = text(fields.reason)
+  const tokens = fields.total_tokens
+  const last = fields.last_agent_message
+  return {
+    type: threadEventType,
+    event: event as ThreadEvent["event"],
+    thread_id: id,
+    parent_thread_id: text(fields.parent_thread_id),
+    name: text(fields.name),
+    role: text(fields.role),
+    turn_id: text(fields.turn_id),
+    call_id: text(fields.call_id),
+    total_tokens: typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0 ? tokens : undefined,
+    reason: reason !== undefined && threadReasons.has(reason) ? reason as ThreadEvent["reason"] : undefined,
+    last_agent_message: text(last) ?? (last === null ? null : undefined)
+  }
 }
 
 /**
@@ -245,6 +360,8 @@ export interface Node {
   /** The node's state as it changes (current value first). */
   readonly stateChanges: Stream.Stream<NodeState>
   readonly delegate: Effect.Effect<Delegate.DelegateHandle, NodeNotStarted>
+  /** Set for a thread its parent's agent spawned itself (see `NodeInfo.external`). @since 0.2.0 */
+  readonly external?: ExternalThread | undefined
   /** Starts a child under this node (see `SupervisorService.spawn`). */
   readonly spawn: (options: SpawnNodeOptions) => Effect.Effect<Node, SpawnRefused>
   readonly children: Effect.Effect<ReadonlyArray<Node>>
@@ -269,7 +386,14 @@ export class AdmissionRefused extends Schema.TaggedError<AdmissionRefused>("@dep
   "AdmissionRefused",
   {
     path: Schema.String,
-    limit: Schema.Literal("maxConcurrent", "maxConcurrentChildren", "maxDepth", "parent_ended", "stopped"),
+    limit: Schema.Literal(
+      "maxConcurrent",
+      "maxConcurrentChildren",
+      "maxDepth",
+      "parent_ended",
+      "stopped",
+      "external_parent"
+    ),
     value: Schema.optional(Schema.Number)
   }
 ) {
@@ -281,6 +405,8 @@ export class AdmissionRefused extends Schema.TaggedError<AdmissionRefused>("@dep
         return `cannot start ${this.path}: its parent has ended`
       case "stopped":
         return `cannot start ${this.path}: the supervisor is stopping`
+      case "external_parent":
+        return `cannot start ${this.path}: its parent is a thread its agent spawned itself (no delegate of its own)`
       default:
         return `cannot start ${this.path}: ${this.limit} (${this.value}) reached; raise the limit or use onLimit: "wait"`
     }

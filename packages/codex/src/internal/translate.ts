@@ -3,7 +3,7 @@
  * requests become `Event`s, answer ops become JSON-RPC results. A plain synchronous state machine: the
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
-import { AgentDiagnostic, ApprovalRequest, ShellWords } from "@deputy/core"
+import { AgentDiagnostic, ApprovalRequest, ShellWords, Supervisor } from "@deputy/core"
 import type { Event, EventMsg, FileChange, Op, ReviewDecision } from "@deputy/protocol"
 import { JsonLines } from "@deputy/protocol"
 import type * as Either from "effect/Either"
@@ -307,6 +307,13 @@ export class Translator {
   private readonly pending: Array<PendingRequest> = []
   /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
   private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
+  /** The turn in progress of each nested thread. */
+  private readonly nestedTurns = new Map<string, string>()
+  /**
+   * The session's own thread, once known: messages of any other thread are a nested thread's (their
+   * turns, items and usage are not this session's).
+   */
+  mainThread: string | undefined
   /** Items that run a tool (commands, patches, tool calls) started and not completed: time the model is not asked. */
   private readonly toolItems = new Set<string>()
   /** Turns Deputy stopped for want of progress, with the error to report at their end. */
@@ -374,6 +381,16 @@ export class Translator {
   /** Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). */
   emit(id: string, eventMsg: EventMsg): void {
     this.events.push({ id, msg: eventMsg })
+  }
+
+  /** The turn in progress of a nested thread, if any. */
+  nestedTurn(threadId: string): string | undefined {
+    return this.nestedTurns.get(threadId)
+  }
+
+  /** Whether Codex reported this nested thread. */
+  knowsThread(threadId: string): boolean {
+    return this.threads.has(threadId)
   }
 
   /** The turn in progress, if any. */
@@ -483,6 +500,10 @@ export class Translator {
   }
 
   private notification(method: string, params: Json): void {
+    const thread = string(params.threadId)
+    if (this.mainThread !== undefined && thread !== undefined && thread !== this.mainThread) {
+      return this.nestedNotification(method, params, thread)
+    }
     const turnId = string(params.turnId)
     switch (method) {
       case "turn/started":
@@ -546,38 +567,33 @@ export class Translator {
         return this.emit(this.idOf(turnId), msg("warning", { message: bubblewrapWarning }))
       }
       case "thread/started": {
-        const thread = record(params.thread)
-        const id = string(thread.id)
-        const parentId = string(thread.parentThreadId)
-        if (id !== undefined && parentId !== undefined && this.threads.size < maxNestedThreads) {
-          this.threads.set(
-            id,
-            withoutUndefined({
-              id,
-              parentId,
-              nickname: string(thread.agentNickname),
-              role: string(thread.agentRole)
-            }) as unknown as ApprovalRequest.NestedThread
-          )
+        const started = record(params.thread)
+        const id = string(started.id)
+        const parentId = string(started.parentThreadId)
+        if (id !== undefined && parentId !== undefined) {
+          this.nestedStarted(id, parentId, string(started.agentNickname), string(started.agentRole), {})
         }
         return this.opaque(method, params, turnId)
       }
-      case "serverRequest/resolved": {
-        const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
-        if (index === -1) return this.opaque(method, params, turnId)
-        // Resolved before Deputy answered: Codex withdrew it (its turn ended or was interrupted).
-        const request = this.pending.splice(index, 1)[0]!
-        const withdrawn: ApprovalRequest.RequestWithdrawn = {
-          type: ApprovalRequest.withdrawnType,
-          kind: withdrawnKinds[request.kind],
-          call_id: request.callId,
-          reason: "Codex withdrew the request: it no longer waits for an answer (its turn ended or was interrupted)"
-        }
-        return this.emit(request.eventId, withdrawn as unknown as EventMsg)
-      }
+      case "serverRequest/resolved":
+        return this.resolved(method, params)
       default:
         return this.opaque(method, params, turnId)
     }
+  }
+
+  private resolved(method: string, params: Json): void {
+    const index = this.pending.findIndex((request) => request.rpcId === params.requestId)
+    if (index === -1) return this.opaque(method, params, string(params.turnId))
+    // Resolved before Deputy answered: Codex withdrew it (its turn ended or was interrupted).
+    const request = this.pending.splice(index, 1)[0]!
+    const withdrawn: ApprovalRequest.RequestWithdrawn = {
+      type: ApprovalRequest.withdrawnType,
+      kind: withdrawnKinds[request.kind],
+      call_id: request.callId,
+      reason: "Codex withdrew the request: it no longer waits for an answer (its turn ended or was interrupted)"
+    }
+    return this.emit(request.eventId, withdrawn as unknown as EventMsg)
   }
 
   private turnStarted(turn: Json): void {
@@ -649,6 +665,7 @@ export class Translator {
     const turnId = string(params.turnId)
     const callId = string(item.id) ?? ""
     if (typeof item.type === "string" && toolItemTypes.has(item.type)) this.toolItems.add(callId)
+    if (item.type === "subAgentActivity") return this.subAgentActivity(method, params)
     switch (item.type) {
       case "commandExecution":
         return this.emit(
@@ -720,11 +737,126 @@ export class Translator {
     }
   }
 
+  /**
+   * A thread Codex spawned itself, first seen (`thread/started` with `parentThreadId`, or a
+   * `subAgentActivity` item of kind `started`): remembered (bounded) so its requests name it, and reported
+   * (`Supervisor.ThreadEvent`); its parent is omitted when it is this session's own thread.
+   */
+  private nestedStarted(
+    id: string,
+    parentId: string,
+    name: string | undefined,
+    role: string | undefined,
+    spawnedIn: { readonly turnId?: string | undefined; readonly callId?: string | undefined }
+  ): void {
+    if (id === this.mainThread || this.threads.has(id)) return
+    if (this.threads.size >= maxNestedThreads) {
+      if (this.threads.size === maxNestedThreads && !this.shownOnce.has(`threads:${this.mainThread}`)) {
+        this.shownOnce.add(`threads:${this.mainThread}`)
+        this.diagnostic({
+          type: "deputy_diagnostic",
+          kind: "protocol",
+          message: `codex app-server reported more than ${maxNestedThreads} nested threads: the others are not ` +
+            "tracked (their requests name only their thread id)"
+        })
+      }
+      return
+    }
+    this.threads.set(
+      id,
+      withoutUndefined({ id, parentId, nickname: name, role }) as unknown as ApprovalRequest.NestedThread
+    )
+    this.emit(
+      this.idOf(undefined),
+      msg(Supervisor.threadEventType, {
+        event: "started",
+        thread_id: id,
+        parent_thread_id: parentId === this.mainThread ? undefined : parentId,
+        name,
+        role,
+        turn_id: spawnedIn.turnId,
+        call_id: spawnedIn.callId
+      })
+    )
+  }
+
+  /** Codex 0.171's `subAgentActivity` item in the spawning thread (`agentThreadId`, `agentPath`). */
+  private subAgentActivity(method: string, params: Json): void {
+    const item = record(params.item)
+    const id = string(item.agentThreadId)
+    const parentId = string(params.threadId) ?? this.mainThread
+    if (item.kind !== "started" || id === undefined || parentId === undefined) {
+      return this.opaque(method, params, string(params.turnId))
+    }
+    const agentPath = string(item.agentPath)
+    const name = agentPath === undefined ? undefined : agentPath.slice(agentPath.lastIndexOf("/") + 1)
+    this.nestedStarted(id, parentId, name, string(item.agentRole), {
+      turnId: string(params.turnId),
+      callId: string(item.id)
+    })
+  }
+
+  private threadReport(threadId: string, fields: Json): void {
+    this.emit(this.idOf(undefined), msg(Supervisor.threadEventType, { thread_id: threadId, ...fields }))
+  }
+
+  /**
+   * A message of a nested thread: its turns and usage are reported as the thread's (never this session's
+   * turns), its file changes kept for its patch requests, a withdrawal handled as any; the rest opaque.
+   */
+  private nestedNotification(method: string, params: Json, threadId: string): void {
+    const known = this.threads.has(threadId)
+    switch (method) {
+      case "turn/started": {
+        const turnId = string(record(params.turn).id)
+        if (turnId !== undefined) this.nestedTurns.set(threadId, turnId)
+        return known ? this.threadReport(threadId, { event: "turn_started" }) : undefined
+      }
+      case "turn/completed": {
+        const turn = record(params.turn)
+        this.nestedTurns.delete(threadId)
+        if (!known) return
+        return this.threadReport(threadId, {
+          event: "ended",
+          reason: turn.status === "completed" ? "completed" : turn.status === "interrupted" ? "interrupted" : "errored",
+          last_agent_message: lastAgentMessageOf(turn.items) ?? null
+        })
+      }
+      case "thread/closed":
+        this.nestedTurns.delete(threadId)
+        return known ? this.threadReport(threadId, { event: "ended", reason: "interrupted" }) : undefined
+      case "thread/tokenUsage/updated": {
+        const total = number(record(record(params.tokenUsage).total).totalTokens)
+        return known && total !== undefined
+          ? this.threadReport(threadId, { event: "usage", total_tokens: total })
+          : undefined
+      }
+      case "item/started":
+      case "item/completed": {
+        const item = record(params.item)
+        if (item.type === "subAgentActivity" && method === "item/started") return this.subAgentActivity(method, params)
+        if (item.type === "fileChange") {
+          const callId = string(item.id) ?? ""
+          if (method === "item/started") this.fileChangeItems.set(callId, fileChanges(item.changes))
+          else this.fileChangeItems.delete(callId)
+        }
+        return this.opaque(method, params, undefined)
+      }
+      case "serverRequest/resolved":
+        return this.resolved(method, params)
+      default:
+        return this.opaque(method, params, undefined)
+    }
+  }
+
   private request(rpcId: JsonRpc.RequestId, method: string, params: Json): void {
     const turnId = string(params.turnId) ?? ""
     // A thread Codex spawned itself (spawn_agent) asks through this session: its requests say which.
     const threadId = string(params.threadId)
-    const nested = threadId === undefined ? undefined : this.threads.get(threadId)
+    // A thread that is not this session's and was never reported is still named (a supervisor refuses it).
+    const nested = threadId === undefined || threadId === this.mainThread
+      ? undefined
+      : this.threads.get(threadId) ?? (this.mainThread === undefined ? undefined : { id: threadId })
     const itemId = string(params.itemId) ?? ""
     const id = this.idOf(turnId)
     switch (method) {

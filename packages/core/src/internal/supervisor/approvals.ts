@@ -25,6 +25,11 @@ export interface NodeApprovalsDeps {
   readonly inbox: ApprovalInboxService
   /** Counts one request; returns the exhaustion if the request would pass a budget (then nothing is counted). */
   readonly countApproval: (node: TreeNode) => Exhaustion | undefined
+  /**
+   * The node a request is from (the node itself, or the node of the thread it names), or why it gets the
+   * default answer.
+   */
+  readonly targetOf: (node: TreeNode, request: ApprovalRequest) => TreeNode | string
   readonly policyOptions?: PolicyOptions | undefined
 }
 
@@ -95,11 +100,12 @@ const verdictOf = (
 const commandKey = (request: CommandApproval): string => JSON.stringify([request.event.command, request.event.cwd])
 
 /** Builds the `Approvals` of one node. */
-export const nodeApprovals = (node: TreeNode, deps: NodeApprovalsDeps): ApprovalsService => {
-  let chain: ReadonlyArray<ProvenanceLink> | undefined
-  const enrich = <R extends ApprovalRequest>(request: R): R => {
-    chain ??= chainOf(node)
-    return { ...request, path: node.path, chain }
+export const nodeApprovals = (owner: TreeNode, deps: NodeApprovalsDeps): ApprovalsService => {
+  let ownChain: ReadonlyArray<ProvenanceLink> | undefined
+  const enrich = <R extends ApprovalRequest>(request: R, node: TreeNode): R => {
+    if (node !== owner) return { ...request, path: node.path, chain: chainOf(node) }
+    ownChain ??= chainOf(owner)
+    return { ...request, path: owner.path, chain: ownChain }
   }
 
   /** The steps every kind shares; `fromAction` turns a policy's action into the kind's answer. */
@@ -111,7 +117,10 @@ export const nodeApprovals = (node: TreeNode, deps: NodeApprovalsDeps): Approval
     granted?: (request: R, value: A) => boolean
   ): Effect.Effect<Answer<A>> =>
     Effect.suspend(() => {
-      const enriched = enrich(request)
+      // A request of a thread the agent spawned itself is that thread's node's: its path, budget, grants.
+      const node = deps.targetOf(owner, request)
+      if (typeof node === "string") return Effect.succeed(decided(refused, { _tag: "Default", why: node }))
+      const enriched = enrich(request, node)
       const over = deps.countApproval(node)
       if (over !== undefined) {
         return Effect.succeed(

@@ -21,7 +21,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Agent } from "../../Agent.js"
 import { AgentSpawner } from "../../AgentSpawner.js"
 import * as ApprovalInbox from "../../ApprovalInbox.js"
-import type { ApprovalSettlement } from "../../ApprovalRequest.js"
+import type { ApprovalRequest, ApprovalSettlement } from "../../ApprovalRequest.js"
 import { Approvals } from "../../Approvals.js"
 import * as Delegate from "../../Delegate.js"
 import { AgentClosed } from "../../Errors.js"
@@ -31,6 +31,7 @@ import type {
   EffectiveBudget,
   EndReason,
   Exhaustion,
+  ExternalThread,
   FailurePolicy,
   Node,
   NodeInfo,
@@ -40,9 +41,19 @@ import type {
   SpawnNodeOptions,
   SupervisorOptions,
   SupervisorService,
+  ThreadEvent,
   Usage
 } from "../../Supervisor.js"
-import { AdmissionRefused, InvalidNodeName, isUnder, NodeNotStarted } from "../../Supervisor.js"
+import {
+  AdmissionRefused,
+  defaultMaxThreads,
+  InvalidNodeName,
+  isUnder,
+  NodeNotStarted,
+  threadEventOf,
+  threadEventType
+} from "../../Supervisor.js"
+import * as Text from "../../Text.js"
 import * as TraceContext from "../../TraceContext.js"
 import { uuidv7 } from "../uuid.js"
 import { chainOf, nodeApprovals } from "./approvals.js"
@@ -115,7 +126,34 @@ export interface TreeNode {
   /** Commands approved for the session in this node only. */
   readonly sessionGrants: Set<string>
   api: Node | undefined
+  /** Set for a thread the owner's agent spawned itself (no delegate, no runner of the usual kind). */
+  readonly external: ExternalNode | undefined
+  /** The threads this node's agent reported (created on the first report). */
+  threads: ThreadRegistry | undefined
+  /** How this node's agent interrupts one of its threads, if it can. */
+  interruptThread: ((threadId: string) => Effect.Effect<boolean>) | undefined
 }
+
+/** What an external node (a thread an agent spawned itself) holds besides a node's fields. */
+export interface ExternalNode {
+  readonly info: ExternalThread
+  /** The delegate node whose agent reported the thread. */
+  readonly owner: TreeNode
+  /** Done when the agent reports the thread ended. */
+  readonly ended: Deferred.Deferred<{ readonly reason: EndReason }>
+}
+
+/** The threads one node's agent reported: those that are nodes, and why others are not. */
+export interface ThreadRegistry {
+  readonly nodes: Map<string, TreeNode>
+  /** Why a thread was refused (the first `maxRefusedRemembered`). */
+  readonly refused: Map<string, string>
+  refusedCount: number
+  warned: boolean
+}
+
+/** How many refused thread ids a node remembers (for the answer's reason; every refusal is counted). */
+const maxRefusedRemembered = 1024
 
 const nameProblem = (name: string): string | undefined => {
   if (name.length === 0) return "the name is empty"
@@ -123,6 +161,24 @@ const nameProblem = (name: string): string | undefined => {
   if (name.includes("/")) return "the name contains /"
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "the name contains a control character"
   return undefined
+}
+
+/**
+ * A node name from a thread's reported name (untrusted): `/` and control characters become `_`, at most 64
+ * characters, `thread` when empty.
+ */
+const threadNodeName = (reported: string | undefined): string => {
+  const cleaned = (reported ?? "").replace(/[/\u0000-\u001f\u007f-\u009f]/g, "_").slice(0, 64)
+  return cleaned.length === 0 ? "thread" : cleaned
+}
+
+/** `name`, or `name~2`, `name~3`… if a sibling has it (bounded by the parent's thread cap). */
+const freeName = (parent: TreeNode, name: string): string => {
+  if (!parent.childNames.has(name)) return name
+  for (let n = 2;; n++) {
+    const candidate = `${name.slice(0, 60)}~${n}`
+    if (!parent.childNames.has(candidate)) return candidate
+  }
 }
 
 const failed = (reason: EndReason): boolean => reason !== "completed" && reason !== "interrupted"
@@ -170,7 +226,8 @@ export const make = (
       name: string,
       nodeOptions: SpawnNodeOptions | undefined,
       budget: TreeNode["budget"],
-      askedWallTimeMs: number | undefined
+      askedWallTimeMs: number | undefined,
+      external?: ExternalNode & { readonly source: SubAgentSource; readonly startedIn: TreeNode["startedIn"] }
     ): TreeNode => {
       const path = parent === undefined ? name : `${parent.path}/${name}`
       return {
@@ -178,12 +235,12 @@ export const make = (
         name,
         depth: parent === undefined ? 0 : parent.depth + 1,
         parent,
-        delegateId: nodeOptions?.id ?? uuidv7(),
-        source: nodeOptions?.source ?? "review",
+        delegateId: external?.owner.delegateId ?? nodeOptions?.id ?? uuidv7(),
+        source: external?.source ?? nodeOptions?.source ?? "review",
         options: nodeOptions,
         policy: parent === undefined ? options.policy : nodeOptions?.policy,
         childFailure: (parent === undefined ? options.childFailure : nodeOptions?.childFailure) ?? "continue",
-        startedIn: nodeOptions?.startedIn,
+        startedIn: external?.startedIn ?? nodeOptions?.startedIn,
         budget,
         askedWallTimeMs,
         children: [],
@@ -207,8 +264,22 @@ export const make = (
         pidsKilled: new Set(),
         receipt: undefined,
         sessionGrants: new Set(),
-        api: undefined
+        api: undefined,
+        external: external === undefined
+          ? undefined
+          : { info: external.info, owner: external.owner, ended: external.ended },
+        threads: undefined,
+        interruptThread: undefined
       }
+    }
+
+    /** Adds a new node to the model under `parent` (spawned or external: the one way nodes come to be). */
+    const register = (node: TreeNode, state: TreeNode["state"]): TreeNode => {
+      ;(node as { state: TreeNode["state"] }).state = state
+      node.parent!.children.push(node)
+      node.parent!.childNames.add(node.name)
+      byPath.set(node.path, node)
+      return node
     }
 
     const rootBudget = options.budget
@@ -323,7 +394,8 @@ export const make = (
     }
 
     /** Watches the raw events of a node's agent (one plain loop per batch): turns, tokens, last message. */
-    const observe = (node: TreeNode, events: ReadonlyArray<Event>): void => {
+    const observe = (node: TreeNode, events: ReadonlyArray<Event>): Array<unknown> | undefined => {
+      let reports: Array<unknown> | undefined
       let turns = 0
       let tokens = node.own.tokens
       for (let i = 0; i < events.length; i++) {
@@ -340,6 +412,8 @@ export const make = (
         } else if (type === "task_complete") {
           const message = (msg as { last_agent_message?: unknown }).last_agent_message
           if (typeof message === "string") node.lastAgentMessage = message
+        } else if (type === threadEventType) {
+          ;(reports ??= []).push(msg)
         }
       }
       if (turns > 0) {
@@ -347,6 +421,7 @@ export const make = (
         if (consumed > 0) reserveTurns(node, -consumed)
       }
       if (turns > 0 || tokens !== node.own.tokens) addUsage(node, tokens - node.own.tokens, turns, 0)
+      return reports
     }
 
     const reserveTurns = (node: TreeNode, count: number): void => {
@@ -376,6 +451,7 @@ export const make = (
 
     const watchAgent = (node: TreeNode, agent: Agent): Agent => {
       node.pids = agent.pids
+      node.interruptThread = agent.interruptThread
       const submitWithId: Agent["submitWithId"] = (submission) =>
         Effect.suspend(() => {
           if (!turnOps.has(submission.op.type)) return agent.submitWithId(submission)
@@ -395,13 +471,13 @@ export const make = (
             const id = uuidv7()
             return Effect.as(submitWithId(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
           }),
-        nextBatch: Effect.map(agent.nextBatch, (batch) => {
-          observe(node, batch[0])
-          return batch
+        nextBatch: Effect.flatMap(agent.nextBatch, (batch) => {
+          const reports = observe(node, batch[0])
+          return reports === undefined ? Effect.succeed(batch) : Effect.as(onThreadReports(node, reports), batch)
         }),
-        events: Stream.mapChunks(agent.events, (chunk) => {
-          observe(node, Array.from(chunk))
-          return chunk
+        events: Stream.mapChunksEffect(agent.events, (chunk) => {
+          const reports = observe(node, Array.from(chunk))
+          return reports === undefined ? Effect.succeed(chunk) : Effect.as(onThreadReports(node, reports), chunk)
         })
       }
     }
@@ -567,8 +643,11 @@ export const make = (
           // the settlement names the request's place in the tree, as the inbox does
           onSettled: onSettled === undefined ?
             undefined :
-            (settlement: ApprovalSettlement) =>
-              onSettled({ ...settlement, request: { ...settlement.request, path: node.path, chain: chainOf(node) } })
+            (settlement: ApprovalSettlement) => {
+              const target = targetOf(node, settlement.request)
+              const at = typeof target === "string" ? node : target
+              return onSettled({ ...settlement, request: { ...settlement.request, path: at.path, chain: chainOf(at) } })
+            }
         }
         const started = yield* (nodeOptions.input === undefined
           ? Delegate.interactive(delegateOptions)
@@ -576,7 +655,7 @@ export const make = (
             Effect.provideService(AgentSpawner, spawner),
             Effect.provideService(
               Approvals,
-              nodeApprovals(node, { inbox, countApproval, policyOptions: options.policyOptions })
+              nodeApprovals(node, { inbox, countApproval, targetOf, policyOptions: options.policyOptions })
             ),
             Scope.extend(nodeScope),
             Effect.exit
@@ -635,29 +714,224 @@ export const make = (
           drainTimedOut: ended.drainTimedOut
         })
         yield* releaseSlot(node)
-      }).pipe(
-        Effect.onExit((exit) =>
-          Effect.suspend(() => {
-            node.settled = true
-            if (Exit.isSuccess(exit) && node.ended) return Deferred.succeed(node.done, undefined)
-            // interrupted (the supervisor's scope is closing past the drain timeout): record what is known
-            node.ended = true
-            node.receipt ??= {
-              path: node.path,
-              name: node.name,
-              depth: node.depth,
-              reason: node.stopCause?._tag === "Exhausted" ? "budget_exhausted" : "drain_timed_out",
-              started: node.started,
-              message: "the supervisor's drain timeout ran out",
-              lastAgentMessage: node.lastAgentMessage,
-              pidsKilled: Array.from(node.pidsKilled),
-              exhausted: node.stopCause?._tag === "Exhausted" ? node.stopCause.exhaustion : undefined,
-              drainTimedOut: true
-            }
-            return Deferred.succeed(node.done, undefined)
-          })
+      }).pipe(Effect.onExit(settleRunner(node)))
+
+    /** A node's runner has exited: its node is done (interrupted past the drain timeout: recorded so). */
+    const settleRunner = (node: TreeNode) => (exit: Exit.Exit<void>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        node.settled = true
+        if (Exit.isSuccess(exit) && node.ended) return Deferred.succeed(node.done, undefined)
+        // interrupted (the supervisor's scope is closing past the drain timeout): record what is known
+        node.ended = true
+        node.receipt ??= {
+          path: node.path,
+          name: node.name,
+          depth: node.depth,
+          reason: node.stopCause?._tag === "Exhausted" ? "budget_exhausted" : "drain_timed_out",
+          started: node.started,
+          message: "the supervisor's drain timeout ran out",
+          lastAgentMessage: node.lastAgentMessage,
+          pidsKilled: Array.from(node.pidsKilled),
+          exhausted: node.stopCause?._tag === "Exhausted" ? node.stopCause.exhaustion : undefined,
+          drainTimedOut: true
+        }
+        return Deferred.succeed(node.done, undefined)
+      })
+
+    // ---- threads an agent spawned itself ----------------------------------------------------------------
+
+    /**
+     * An external node lives until its agent reports the thread ended or it is told to stop: a stop (not
+     * its parent's end, nor its owner's own stop, which end the thread anyway) interrupts the thread
+     * through the owner's agent; when the agent cannot, the node still ends, and so does the routing:
+     * later requests of the thread get their default answers.
+     */
+    const runExternal = (node: TreeNode, external: ExternalNode): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const first = yield* Effect.raceFirst(
+          Effect.map(Deferred.await(external.ended), (end) => ({ _tag: "Ended" as const, end })),
+          Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
         )
-      )
+        yield* SubscriptionRef.set(node.state, stoppingState)
+        const { owner } = external
+        let reason: EndReason
+        let message: string | undefined
+        if (first._tag === "Ended") {
+          reason = first.end.reason
+          for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
+        } else {
+          reason = first.cause._tag === "Exhausted" ? "budget_exhausted" : "interrupted"
+          message = causeMessage(first.cause)
+          if (first.cause._tag !== "ParentEnded" && owner.stopCause === undefined && !owner.ended) {
+            const interrupt = owner.interruptThread
+            const took = interrupt === undefined ? false : yield* interrupt(external.info.threadId).pipe(
+              Effect.timeoutOption(drainTimeout),
+              Effect.map(Option.getOrElse(() => false))
+            )
+            if (!took) {
+              message = `${message}; ${owner.path}'s agent could not interrupt the thread: its requests ` +
+                "get their default answers from now on"
+            }
+          }
+        }
+        yield* awaitChildren(node)
+        yield* finish(node, reason, { message })
+      }).pipe(Effect.onExit(settleRunner(node)))
+
+    /**
+     * A thread report is not made a node: remembered (bounded), counted, logged once, and added to the
+     * threads to interrupt.
+     */
+    const refuseThread = (
+      owner: TreeNode,
+      registry: ThreadRegistry,
+      threadId: string,
+      why: string,
+      toInterrupt: Array<string>
+    ) =>
+      Effect.gen(function*() {
+        if (registry.refused.size < maxRefusedRemembered) registry.refused.set(threadId, why)
+        registry.refusedCount++
+        if (!registry.warned) {
+          registry.warned = true
+          yield* Effect.logWarning(
+            `${owner.path}: a thread its agent spawned (${Text.oneLine(threadId, 80)}) is not a node of the tree: ` +
+              `${why}; its requests get their default answers (further refusals are counted, not logged)`
+          )
+        }
+        toInterrupt.push(threadId)
+      })
+
+    const admitThread = (
+      owner: TreeNode,
+      registry: ThreadRegistry,
+      report: ThreadEvent,
+      toInterrupt: Array<string>
+    ) =>
+      Effect.gen(function*() {
+        const threadId = report.thread_id
+        const parent = report.parent_thread_id === undefined ? owner : registry.nodes.get(report.parent_thread_id)
+        const maxThreads = limits.maxThreads ?? defaultMaxThreads
+        const why = parent === undefined
+          ? `it names a parent thread (${Text.oneLine(report.parent_thread_id ?? "", 80)}) its agent never reported`
+          : stopping || parent.ended || parent.stopCause !== undefined
+          ? "its parent is stopping"
+          : registry.nodes.size >= maxThreads
+          ? `its agent reported more than maxThreads (${maxThreads}) threads`
+          : limits.maxDepth !== undefined && parent.depth + 1 > limits.maxDepth
+          ? `deeper than the tree's maximum depth (${limits.maxDepth})`
+          : undefined
+        if (parent === undefined || why !== undefined) {
+          return yield* refuseThread(owner, registry, threadId, why!, toInterrupt)
+        }
+        const state = yield* SubscriptionRef.make<NodeState>({ _tag: "Running" })
+        const name = freeName(parent, threadNodeName(report.name))
+        const info: ExternalThread = {
+          threadId,
+          parentThreadId: report.parent_thread_id,
+          reportedName: report.name,
+          role: report.role
+        }
+        const node = register(
+          newNode(
+            parent,
+            name,
+            undefined,
+            {
+              tokens: remaining(parent.budget.tokens, parent.sub.tokens),
+              turns: remaining(parent.budget.turns, parent.sub.turns),
+              approvals: remaining(parent.budget.approvals, parent.sub.approvals),
+              wallTimeMs: undefined
+            },
+            undefined,
+            {
+              info,
+              owner,
+              ended: Deferred.unsafeMake(FiberId.none),
+              source: {
+                thread_spawn: {
+                  parent_thread_id: report.parent_thread_id ?? owner.delegateId,
+                  depth: parent.depth + 1 - owner.depth,
+                  agent_nickname: report.name ?? null,
+                  agent_role: report.role ?? null
+                }
+              },
+              startedIn: { turnId: report.turn_id, callId: report.call_id }
+            }
+          ),
+          state
+        )
+        node.started = true
+        node.startedAt = yield* Clock.currentTimeMillis
+        Deferred.unsafeDone(
+          node.handle,
+          Exit.fail(
+            new NodeNotStarted({
+              path: node.path,
+              reason: `a thread ${owner.path}'s agent spawned itself: it has no delegate of its own`
+            })
+          )
+        )
+        registry.nodes.set(threadId, node)
+        yield* FiberSet.run(runners, runExternal(node, node.external!))
+      })
+
+    /** The thread reports of a batch of `owner`'s events, in order. */
+    const onThreadReports = (owner: TreeNode, reports: ReadonlyArray<unknown>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const toInterrupt: Array<string> = []
+        for (const raw of reports) {
+          const report = threadEventOf(raw)
+          if (report === undefined) continue
+          const registry = owner.threads ??= { nodes: new Map(), refused: new Map(), refusedCount: 0, warned: false }
+          const known = registry.nodes.get(report.thread_id)
+          if (report.event === "started") {
+            if (known === undefined && !registry.refused.has(report.thread_id)) {
+              yield* admitThread(owner, registry, report, toInterrupt)
+            }
+            continue
+          }
+          if (known === undefined || known.ended) continue
+          if (report.event === "turn_started") {
+            addUsage(known, 0, 1, 0)
+          } else if (report.event === "usage") {
+            const total = report.total_tokens
+            if (total !== undefined && total > known.own.tokens) addUsage(known, total - known.own.tokens, 0, 0)
+          } else {
+            if (typeof report.last_agent_message === "string") known.lastAgentMessage = report.last_agent_message
+            Deferred.unsafeDone(known.external!.ended, Exit.succeed({ reason: report.reason ?? "completed" }))
+          }
+        }
+        const interrupt = owner.interruptThread
+        if (toInterrupt.length > 0 && interrupt !== undefined && !owner.ended) {
+          // One fiber per batch, forked: the agent's answers may come through the very reader this runs in.
+          yield* FiberSet.run(
+            runners,
+            Effect.forEach(toInterrupt, interrupt, { discard: true }).pipe(
+              Effect.timeoutOption(drainTimeout),
+              Effect.ignore
+            )
+          )
+        }
+      })
+
+    /**
+     * The node a request of `node`'s delegate is really from: `node`, or the node of the thread it names;
+     * a thread that is not a live node of `node`'s agent is a reason to answer with the default.
+     */
+    const targetOf = (node: TreeNode, request: ApprovalRequest): TreeNode | string => {
+      const thread = request.thread
+      if (thread === undefined) return node
+      const nested = node.threads?.nodes.get(thread.id)
+      if (nested === undefined) {
+        const refused = node.threads?.refused.get(thread.id)
+        return `the thread ${Text.oneLine(thread.id, 80)} that asks is not a node of the tree (${
+          refused ?? "its agent never reported it, or it was refused"
+        })`
+      }
+      if (nested.ended || nested.stopCause !== undefined) return `its node ${nested.path} has ended`
+      return nested
+    }
 
     // ---- spawning ---------------------------------------------------------------------------------------
 
@@ -673,6 +947,7 @@ export const make = (
         }
         const path = `${parent.path}/${name}`
         if (stopping) return yield* new AdmissionRefused({ path, limit: "stopped" })
+        if (parent.external !== undefined) return yield* new AdmissionRefused({ path, limit: "external_parent" })
         if (parent !== root && (parent.ended || parent.stopCause !== undefined)) {
           return yield* new AdmissionRefused({ path, limit: "parent_ended" })
         }
@@ -687,7 +962,6 @@ export const make = (
           wallTimeMs: undefined
         }
         const node = newNode(parent, name, nodeOptions, budget, wallOf(asked))
-        ;(node as { state: TreeNode["state"] }).state = state
         const admitNow = queue.length === 0 && fits(node)
         if (!admitNow && onLimit === "fail") {
           const overTree = limits.maxConcurrent !== undefined && running >= limits.maxConcurrent
@@ -698,9 +972,7 @@ export const make = (
           })
         }
         const admitted = Deferred.unsafeMake<void>(FiberId.none)
-        parent.children.push(node)
-        parent.childNames.add(name)
-        byPath.set(path, node)
+        register(node, state)
         if (admitNow) {
           take(node)
           Deferred.unsafeDone(admitted, Exit.void)
@@ -771,7 +1043,11 @@ export const make = (
       state,
       usage: usageOf(node.own, node, now),
       subtreeUsage: usageOf(node.sub, node, now),
-      budget: effectiveBudget(node)
+      budget: effectiveBudget(node),
+      ...(node.external === undefined ? {} : { external: node.external.info }),
+      ...(node.threads === undefined || node.threads.refusedCount === 0
+        ? {}
+        : { threadsRefused: node.threads.refusedCount })
     })
 
     const apiOf = (node: TreeNode): Node => {
@@ -787,6 +1063,7 @@ export const make = (
         state: Effect.suspend(() => stateOf(node)),
         stateChanges: Stream.suspend(() => node.state.changes),
         delegate: Effect.suspend(() => Deferred.await(node.handle)),
+        ...(node.external === undefined ? {} : { external: node.external.info }),
         spawn: (childOptions) => spawnUnder(node, childOptions),
         children: Effect.sync(() => node.children.map(apiOf)),
         usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(node.own, node, now)),
