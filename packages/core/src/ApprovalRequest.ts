@@ -15,6 +15,7 @@ import type {
 } from "@deputy/protocol"
 import { isApproval } from "@deputy/protocol"
 import type { DecidedBy } from "./DecidedBy.js"
+import { join as joinWords } from "./ShellWords.js"
 
 /**
  * The four kinds of request a delegate routes to the parent.
@@ -269,12 +270,11 @@ export const networkAccess = (
  * @since 0.2.0
  * @category accessors
  */
-export const isBlocking = (request: UserInputRequest): boolean =>
-  (request.event as { readonly is_blocking?: unknown }).is_blocking !== false
+export const isBlocking = (request: UserInputRequest): boolean => request.event.is_blocking !== false
 
 /**
- * A one-line description of a request for people: the command, the patched files, the permissions or
- * the questions.
+ * A one-line description of a request for people: the command (its words quoted as a shell would read
+ * them, so `["rm", "/tmp/x /"]` shows as `rm '/tmp/x /'`), the patched files, the permissions or the questions.
  *
  * @since 0.1.0
  * @category formatting
@@ -283,7 +283,7 @@ export const describe = (request: ApprovalRequest): string => {
   switch (request.kind) {
     case "command": {
       const network = networkAccess(request)
-      const run = `run \`${request.event.command.join(" ")}\` in ${request.event.cwd}`
+      const run = `run \`${joinWords(request.event.command)}\` in ${request.event.cwd}`
       return network === undefined ? run : `reach ${network.host} (${network.protocol}) to ${run}`
     }
     case "patch":
