@@ -352,6 +352,16 @@ export const elicitationLimits = {
 } as const
 
 /**
+ * The call id of an elicitation (`Provenance.callId`): its server and request id, so a number and a
+ * string id stay apart. A child's adapter withdrawing one names it so.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const elicitationCallId = (serverName: string, id: string | number): string =>
+  `${serverName}#${JSON.stringify(id)}`
+
+/**
  * A choice an MCP tool-call approval offers beyond "allow once": remember it for the session or always.
  *
  * @since 0.2.0

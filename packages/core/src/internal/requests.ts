@@ -17,6 +17,7 @@ import type { ApprovalOutcome, ApprovalRequest, ElicitationRequest, ElicitationR
 import {
   checkElicitationResponse,
   elicitation,
+  elicitationCallId,
   outcomeOfDecision,
   outcomeOfElicitation,
   threadOf
@@ -134,10 +135,6 @@ const elicitationRequest = (request: ElicitationRequest): RoutedRequest => {
     aborted: (decidedBy, reason) => ({ answer: answer({ action: "cancel" }), outcome: "aborted", decidedBy, reason })
   }
 }
-
-/** The call id of an elicitation: its server and request id (a number and a string stay apart). */
-export const elicitationCallId = (serverName: string, id: string | number): string =>
-  `${serverName}#${JSON.stringify(id)}`
 
 /** The nested thread a request comes through (kinds helper: one field, absent when none). */
 const threadProvenance = (msg: unknown): { readonly thread?: ReturnType<typeof threadOf> } => {
