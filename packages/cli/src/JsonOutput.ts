@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, DecidedBy } from "@deputy/core"
+import type { Op } from "@deputy/protocol"
 import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -55,7 +56,7 @@ export const PatchFile = Schema.Struct({
  */
 export const ApprovalRecord = Schema.Struct({
   deputy: Schema.Literal("approval"),
-  kind: Schema.Literal("command", "patch", "permissions", "user_input"),
+  kind: Schema.Literal("command", "patch", "permissions", "user_input", "elicitation"),
   id: Schema.String,
   call_id: Schema.String,
   turn_id: Schema.String,
@@ -71,6 +72,26 @@ export const ApprovalRecord = Schema.Struct({
   blocking: Schema.optionalWith(Schema.Boolean, { exact: true }),
   /** A command's network access (`host`, `protocol`), when it asks to reach the network. @since 0.2.0 */
   network: Schema.optionalWith(Schema.Struct({ host: Schema.String, protocol: Schema.String }), { exact: true }),
+  /**
+   * An MCP elicitation (since 0.2.0): the server, what it asked (`mode`: `form`, `url`, `tool_call`, or
+   * `refused` with `problem`), its message (bounded), a form's field names, a URL (never opened), a
+   * tool-call approval's tool, and the answer's `action` (`accept`, `decline`, `cancel`) and `persist`.
+   * The content of an accepted form is not recorded.
+   */
+  elicitation: Schema.optionalWith(
+    Schema.Struct({
+      server: Schema.String,
+      mode: Schema.Literal("form", "url", "tool_call", "refused"),
+      message: Schema.optionalWith(Schema.String, { exact: true }),
+      fields: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+      url: Schema.optionalWith(Schema.String, { exact: true }),
+      tool: Schema.optionalWith(Schema.String, { exact: true }),
+      problem: Schema.optionalWith(Schema.String, { exact: true }),
+      action: Schema.optionalWith(Schema.Literal("accept", "decline", "cancel"), { exact: true }),
+      persist: Schema.optionalWith(Schema.Literal("session", "always"), { exact: true })
+    }),
+    { exact: true }
+  ),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
   decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
@@ -223,6 +244,33 @@ type Loose<A> = { readonly [K in keyof A]: A[K] | undefined | null }
 const definedOnly = <A>(record: Loose<A>): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined && value !== null)) as A
 
+const elicitationRecord = (
+  request: ApprovalRequest.ElicitationRequest,
+  answer: Op
+): NonNullable<ApprovalRecord["elicitation"]> => {
+  const view = ApprovalRequest.elicitation(request)
+  const sent = answer as { readonly decision?: unknown; readonly meta?: { readonly persist?: unknown } }
+  const action = (["accept", "decline", "cancel"] as const).find((known) => known === sent.decision)
+  const persist = (["session", "always"] as const).find((known) => known === sent.meta?.persist)
+  type Out = NonNullable<ApprovalRecord["elicitation"]>
+  const base = { server: view.serverName, action, persist }
+  switch (view._tag) {
+    case "Form":
+      return definedOnly<Out>({
+        ...base,
+        mode: "form",
+        message: view.message,
+        fields: view.fields.map((field) => field.name)
+      })
+    case "Url":
+      return definedOnly<Out>({ ...base, mode: "url", message: view.message, url: view.url })
+    case "ToolCall":
+      return definedOnly<Out>({ ...base, mode: "tool_call", message: view.message, tool: view.toolName })
+    case "Refused":
+      return definedOnly<Out>({ ...base, mode: "refused", problem: view.problem })
+  }
+}
+
 /**
  * The record of a settled request. Who decided is the settlement's `decidedBy`, as it is.
  *
@@ -263,6 +311,8 @@ export const approvalRecord = (
           questions: request.event.questions.map((question) => ({ id: question.id, question: question.question })),
           blocking: ApprovalRequest.isBlocking(request) ? undefined : false
         }
+      case "elicitation":
+        return { elicitation: elicitationRecord(request, settlement.answer) }
     }
   })()
   return definedOnly<ApprovalRecord>({
