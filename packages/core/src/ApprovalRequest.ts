@@ -15,6 +15,7 @@ import type {
   SubAgentSource
 } from "@deputy/protocol"
 import { isApproval } from "@deputy/protocol"
+import type { PolicyAction } from "./Approvals.js"
 import type { DecidedBy } from "./DecidedBy.js"
 import { join as joinWords } from "./ShellWords.js"
 
@@ -702,3 +703,47 @@ export const outcomeOfElicitation = (response: ElicitationResponse): ApprovalOut
     : response.action === "decline"
     ? "denied"
     : "aborted"
+
+/**
+ * Whether a policy or a fixed setting may accept an elicitation without a person: only an MCP tool-call
+ * approval or a form without fields (nothing to fill). A form with fields or a URL needs a person.
+ *
+ * @since 0.2.0
+ * @category policy
+ */
+export const acceptableUnattended = (request: ElicitationRequest): boolean => {
+  const view = elicitation(request)
+  return view._tag === "ToolCall" || (view._tag === "Form" && view.fields.length === 0)
+}
+
+/**
+ * The answer of a policy action to an elicitation: approve accepts (only what `acceptableUnattended`
+ * allows, else declines), approve_for_session also remembers for the session when the request offers it,
+ * deny declines, abort cancels.
+ *
+ * @since 0.2.0
+ * @category policy
+ */
+export const elicitationAnswerOf = (
+  action: Exclude<PolicyAction, "defer">,
+  request: ElicitationRequest
+): ElicitationResponse => {
+  if (action === "deny") return { action: "decline" }
+  if (action === "abort") return { action: "cancel" }
+  if (!acceptableUnattended(request)) return { action: "decline" }
+  const view = elicitation(request)
+  return action === "approve_for_session" && view._tag === "ToolCall" && view.persist.includes("session")
+    ? { action: "accept", persist: "session" }
+    : { action: "accept" }
+}
+
+/**
+ * Who declined an elicitation when the `Approvals` asked has no `elicitation` method.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const noElicitation: DecidedBy = {
+  _tag: "Default",
+  why: "the approvals service does not answer MCP elicitations"
+}

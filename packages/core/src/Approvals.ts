@@ -19,7 +19,13 @@ import type {
   PermissionsRequest,
   UserInputRequest
 } from "./ApprovalRequest.js"
-import { elicitation as elicitationView, networkAccess } from "./ApprovalRequest.js"
+import {
+  acceptableUnattended,
+  elicitation as elicitationView,
+  elicitationAnswerOf,
+  networkAccess,
+  noElicitation
+} from "./ApprovalRequest.js"
 import type { Answer, DecidedBy } from "./DecidedBy.js"
 import { decided, isDecided } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
@@ -53,39 +59,6 @@ export interface ApprovalsService {
    * @since 0.2.0
    */
   readonly elicitation?: ((request: ElicitationRequest) => Effect.Effect<Answer<ElicitationResponse>>) | undefined
-}
-
-/**
- * Whether a policy or a fixed setting may accept an elicitation without a person: only an MCP tool-call
- * approval or a form without fields (nothing to fill). A form with fields or a URL needs a person.
- *
- * @since 0.2.0
- * @category policy
- */
-export const acceptableUnattended = (request: ElicitationRequest): boolean => {
-  const view = elicitationView(request)
-  return view._tag === "ToolCall" || (view._tag === "Form" && view.fields.length === 0)
-}
-
-/**
- * The answer of a policy action to an elicitation: approve accepts (only what `acceptableUnattended`
- * allows, else declines), approve_for_session also remembers for the session when the request offers it,
- * deny declines, abort cancels.
- *
- * @since 0.2.0
- * @category policy
- */
-export const elicitationAnswerOf = (
-  action: Exclude<PolicyAction, "defer">,
-  request: ElicitationRequest
-): ElicitationResponse => {
-  if (action === "deny") return { action: "decline" }
-  if (action === "abort") return { action: "cancel" }
-  if (!acceptableUnattended(request)) return { action: "decline" }
-  const view = elicitationView(request)
-  return action === "approve_for_session" && view._tag === "ToolCall" && view.persist.includes("session")
-    ? { action: "accept", persist: "session" }
-    : { action: "accept" }
 }
 
 /**
@@ -417,17 +390,6 @@ export const makePolicy = (
           ? Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, noElicitation))
           : fallback.elicitation(asked))
   }
-}
-
-/**
- * Who declined an elicitation when the `Approvals` asked has no `elicitation` method.
- *
- * @since 0.2.0
- * @category constants
- */
-export const noElicitation: DecidedBy = {
-  _tag: "Default",
-  why: "the approvals service does not answer MCP elicitations"
 }
 
 /**

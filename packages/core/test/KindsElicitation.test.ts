@@ -8,7 +8,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Inbox from "../src/ApprovalInbox.js"
 import type { ApprovalSettlement } from "../src/ApprovalRequest.js"
-import { noElicitation } from "../src/Approvals.js"
 import { route } from "../src/internal/requests.js"
 
 const origin = { delegateId: "d", source: "review" as const, sequence: 0 }
@@ -203,7 +202,7 @@ describe("an elicitation through a delegate", () => {
       const answer = yield* child.awaitOp("resolve_elicitation")
       assert.strictEqual((answer.op as { decision: string }).decision, "decline")
       const settlement = yield* Deferred.await(settled)
-      assert.deepStrictEqual(settlement.decidedBy, noElicitation)
+      assert.deepStrictEqual(settlement.decidedBy, ApprovalRequest.noElicitation)
     }).pipe(Effect.provide(Layer.merge(
       TestAgent.layer(),
       Layer.succeed(Approvals, {

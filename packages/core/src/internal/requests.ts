@@ -18,12 +18,12 @@ import {
   checkElicitationResponse,
   elicitation,
   elicitationCallId,
+  noElicitation,
   outcomeOfDecision,
   outcomeOfElicitation,
   threadOf
 } from "../ApprovalRequest.js"
 import type { ApprovalsService } from "../Approvals.js"
-import { noElicitation } from "../Approvals.js"
 import * as DecidedBy from "../DecidedBy.js"
 
 /** What an answer resolved to: the op for the child and the outcome to report. */
