@@ -24,7 +24,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Decider } from "./ApprovalSetup.js"
+import * as PolicyFile from "./PolicyFile.js"
 import * as Render from "./Render.js"
+import type * as TerminalApprovals from "./TerminalApprovals.js"
 
 /**
  * One file of a patch request: path, change type, lines added and removed.
@@ -406,6 +408,51 @@ export const eventLine = (event: Event, node?: string | undefined): Effect.Effec
  */
 export const approvalLine = (record: ApprovalRecord): string =>
   encodedOr(() => JSON.stringify(encodeApproval(record)), "approval", record.id)
+
+/**
+ * A rule remembered at a prompt ("approve and remember") or revoked (`m` at a prompt): `change`, the rule
+ * in the policy file's format, and the file it was written to (`persisted_to`, `--remember-to`) or why it
+ * could not be (`persist_error`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const RuleRecord = Schema.Struct({
+  deputy: Schema.Literal("rule"),
+  change: Schema.Literal("added", "revoked"),
+  rule: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  persisted_to: Schema.optionalWith(Schema.String, { exact: true }),
+  persist_error: Schema.optionalWith(Schema.String, { exact: true })
+}).annotations({ identifier: "RuleRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type RuleRecord = typeof RuleRecord.Type
+
+/**
+ * The record of a rule change at the terminal.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const ruleRecord = (change: TerminalApprovals.RuleChange): RuleRecord =>
+  definedOnly<RuleRecord>({
+    deputy: "rule",
+    change: change.change,
+    rule: PolicyFile.ruleJson(change.rule),
+    persisted_to: change.persistedTo,
+    persist_error: change.persistError
+  })
+
+/**
+ * A line for a rule record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const ruleLine = (record: RuleRecord): string => JSON.stringify(Schema.encodeSync(RuleRecord)(record))
 
 /**
  * A line for the ended record.
