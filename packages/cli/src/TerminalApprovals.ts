@@ -329,7 +329,9 @@ export const makeRemembering = (
           }
           if (input.value.key.name === "m" && withManage !== choices) {
             yield* manageRules(keys, write)
-            yield* write(keyLine(summary, (yield* Ref.get(rememberedRules)).length === 0 ? choices : withManage, yield* columns))
+            yield* write(
+              keyLine(summary, (yield* Ref.get(rememberedRules)).length === 0 ? choices : withManage, yield* columns)
+            )
             continue
           }
           yield* write(`\n  ${style.dim(keyHint(withManage))}\n${line}`)

@@ -206,7 +206,9 @@ const diffLines = (text: string, sign?: "+" | "-"): Array<DiffLine> => {
 const elicitationActions = (request: Requests.ElicitationRequest): ReadonlyArray<Action> => {
   const view = Requests.elicitation(request)
   if (view._tag !== "ToolCall") return ["deny", "abort"]
-  return view.persist.includes("session") ? ["approve", "approve_for_session", "deny", "abort"] : ["approve", "deny", "abort"]
+  return view.persist.includes("session")
+    ? ["approve", "approve_for_session", "deny", "abort"]
+    : ["approve", "deny", "abort"]
 }
 
 const actionsOf = (request: Requests.ApprovalRequest): ReadonlyArray<Action> =>
