@@ -355,17 +355,8 @@ const opOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Op => {
         id: request.turnId,
         response: Option.getOrElse(value as Option.Option<never>, () => ({ answers: {} }) as never)
       }
-    case "elicitation": {
-      const response = value as ApprovalRequest.ElicitationResponse
-      return {
-        type: "resolve_elicitation",
-        server_name: request.event.server_name,
-        request_id: request.event.id,
-        decision: response.action,
-        ...(response.content === undefined ? {} : { content: response.content }),
-        ...(response.persist === undefined ? {} : { meta: { persist: response.persist } })
-      }
-    }
+    case "elicitation":
+      return ApprovalRequest.elicitationAnswerOp(request, value as ApprovalRequest.ElicitationResponse)
   }
 }
 

@@ -691,6 +691,22 @@ export const checkElicitationResponse = (
 }
 
 /**
+ * The op that carries an elicitation answer to the child: `resolve_elicitation` with the request's server
+ * and id, `content` and `meta: {persist}` when the answer has them.
+ *
+ * @since 0.2.0
+ * @category answers
+ */
+export const elicitationAnswerOp = (request: ElicitationRequest, response: ElicitationResponse): Op => ({
+  type: "resolve_elicitation",
+  server_name: request.event.server_name,
+  request_id: request.event.id,
+  decision: response.action,
+  ...(response.content === undefined ? {} : { content: response.content }),
+  ...(response.persist === undefined ? {} : { meta: { persist: response.persist } })
+})
+
+/**
  * The outcome an elicitation answer stands for: accept `approved` (`approved_for_session` when it
  * remembers), decline `denied`, cancel `aborted`.
  *

@@ -17,6 +17,7 @@ import type { ApprovalOutcome, ApprovalRequest, ElicitationRequest, ElicitationR
 import {
   checkElicitationResponse,
   elicitation,
+  elicitationAnswerOp,
   elicitationCallId,
   noElicitation,
   outcomeOfDecision,
@@ -100,15 +101,7 @@ const optionalRequest = <R extends ApprovalRequest, A>(
  * Timed out: decline; aborted: cancel.
  */
 const elicitationRequest = (request: ElicitationRequest): RoutedRequest => {
-  const { id, server_name } = request.event
-  const answer = (response: ElicitationResponse): Op => ({
-    type: "resolve_elicitation",
-    server_name,
-    request_id: id,
-    decision: response.action,
-    ...(response.content === undefined ? {} : { content: response.content }),
-    ...(response.persist === undefined ? {} : { meta: { persist: response.persist } })
-  })
+  const answer = (response: ElicitationResponse): Op => elicitationAnswerOp(request, response)
   const declined = (decidedBy: DecidedBy.DecidedBy, reason?: string): Resolution => ({
     answer: answer({ action: "decline" }),
     outcome: "denied",

@@ -73,14 +73,7 @@ export const resolve = (
         ? checked.response
         : { action: "decline" }
       return {
-        op: {
-          type: "resolve_elicitation",
-          server_name: request.event.server_name,
-          request_id: request.event.id,
-          decision: response.action,
-          ...(response.content === undefined ? {} : { content: response.content }),
-          ...(response.persist === undefined ? {} : { meta: { persist: response.persist } })
-        },
+        op: ApprovalRequest.elicitationAnswerOp(request, response),
         outcome: ApprovalRequest.outcomeOfElicitation(response)
       }
     }
