@@ -5,8 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest } from "@deputy/core"
-import { Approvals, DecidedBy } from "@deputy/core"
+import { ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import type { LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import type * as Terminal from "@effect/platform/Terminal"
@@ -17,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { UsageError } from "./Errors.js"
+import * as JsonOutput from "./JsonOutput.js"
 import * as LedgerSetup from "./LedgerSetup.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
@@ -43,6 +43,10 @@ export interface ApprovalSetup {
   readonly mode: ApprovalMode
   readonly defaulted: boolean
   readonly rules: ReadonlyArray<Approvals.PolicyRule>
+  /** `--remember-to FILE`: where accepted "approve and remember" rules are also written. @since 0.2.0 */
+  readonly rememberTo?: string | undefined
+  /** `--json`: remembered and revoked rules are written as `rule` records. @since 0.2.0 */
+  readonly json?: boolean | undefined
 }
 
 /**
@@ -144,7 +148,11 @@ const fixedLayer = (mode: "approve" | "deny", by: DecidedBy.DecidedBy): Layer.La
       Effect.succeed(
         DecidedBy.decided(mode === "approve" ? Option.some(Approvals.grantRequested(request)) : Option.none(), by)
       ),
-    userInput: () => Effect.succeed(DecidedBy.decided(Option.none(), by))
+    userInput: () => Effect.succeed(DecidedBy.decided(Option.none(), by)),
+    elicitation: (request) =>
+      Effect.succeed(
+        DecidedBy.decided(ApprovalRequest.elicitationAnswerOf(mode === "approve" ? "approve" : "deny", request), by)
+      )
   })
 
 /**
@@ -166,6 +174,7 @@ const attribute = <A>(answer: DecidedBy.Answer<A>): DecidedBy.Answer<A> =>
  * for the end of input) passes unchanged; a bare answer is the person at the terminal.
  */
 const terminalLayer = (
+  setup: ApprovalSetup,
   options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
 ): Layer.Layer<Approvals, never, Terminal.Terminal | Output> =>
   Layer.effect(
@@ -174,9 +183,21 @@ const terminalLayer = (
       command: (request) => Effect.map(prompt.command(request), attribute),
       patch: (request) => Effect.map(prompt.patch(request), attribute),
       permissions: (request) => Effect.map(prompt.permissions(request), attribute),
-      userInput: (request) => Effect.map(prompt.userInput(request), attribute)
+      userInput: (request) => Effect.map(prompt.userInput(request), attribute),
+      ...(prompt.elicitation === undefined ? {} : {
+        elicitation: (request: ApprovalRequest.ElicitationRequest) =>
+          Effect.map(prompt.elicitation!(request), attribute)
+      })
     }))
-  ).pipe(Layer.provide(TerminalApprovals.layer({ cwd: options.cwd, onInterrupt: options.onInterrupt })))
+  ).pipe(Layer.provide(Layer.unwrapEffect(Effect.map(Output, (output) =>
+    TerminalApprovals.layer({
+      cwd: options.cwd,
+      onInterrupt: options.onInterrupt,
+      rememberTo: setup.rememberTo,
+      onRuleChange: setup.json === true
+        ? (change) => output.print(JsonOutput.ruleLine(JsonOutput.ruleRecord(change)))
+        : undefined
+    })))))
 
 /**
  * The `Approvals` of a run: the policy's rules (relative globs in `cwd`) over the mode's answers. `ask`
@@ -195,7 +216,7 @@ export const layer = (
   }
 ): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
-    ? terminalLayer(options)
+    ? terminalLayer(setup, options)
     : setup.mode === "inbox"
     ? inboxLayer(options.cwd, options.deadline)
     : fixedLayer(setup.mode, modeDecider(setup))
@@ -234,7 +255,7 @@ const inboxLayer = (
             Effect.zipRight(Effect.never)
           )
         )
-      return { command: wait, patch: wait, permissions: wait, userInput: wait }
+      return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
     })
   )
 

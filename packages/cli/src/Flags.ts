@@ -66,6 +66,22 @@ export const approval: Options.Options<Option.Option<ApprovalMode>> = Options.ch
 )
 
 /**
+ * `--remember-to FILE`: where a rule accepted at the prompt ("approve and remember") is also written.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const rememberTo: Options.Options<Option.Option<string>> = Options.text("remember-to").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Also append each rule accepted with \"approve and remember\" (r/h/b at a prompt) to this policy file " +
+      "(created if missing; written atomically; a symlink, another user's file or a file with comments is " +
+      "refused). Without it, remembered rules last for the run."
+  ),
+  Options.optional
+)
+
+/**
  * `--policy FILE`.
  *
  * @since 0.1.0

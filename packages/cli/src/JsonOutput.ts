@@ -18,12 +18,15 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, DecidedBy } from "@deputy/core"
+import type { Op } from "@deputy/protocol"
 import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Decider } from "./ApprovalSetup.js"
+import * as PolicyFile from "./PolicyFile.js"
 import * as Render from "./Render.js"
+import type * as TerminalApprovals from "./TerminalApprovals.js"
 
 /**
  * One file of a patch request: path, change type, lines added and removed.
@@ -55,7 +58,7 @@ export const PatchFile = Schema.Struct({
  */
 export const ApprovalRecord = Schema.Struct({
   deputy: Schema.Literal("approval"),
-  kind: Schema.Literal("command", "patch", "permissions", "user_input"),
+  kind: Schema.Literal("command", "patch", "permissions", "user_input", "elicitation"),
   id: Schema.String,
   call_id: Schema.String,
   turn_id: Schema.String,
@@ -71,6 +74,26 @@ export const ApprovalRecord = Schema.Struct({
   blocking: Schema.optionalWith(Schema.Boolean, { exact: true }),
   /** A command's network access (`host`, `protocol`), when it asks to reach the network. @since 0.2.0 */
   network: Schema.optionalWith(Schema.Struct({ host: Schema.String, protocol: Schema.String }), { exact: true }),
+  /**
+   * An MCP elicitation (since 0.2.0): the server, what it asked (`mode`: `form`, `url`, `tool_call`, or
+   * `refused` with `problem`), its message (bounded), a form's field names, a URL (never opened), a
+   * tool-call approval's tool, and the answer's `action` (`accept`, `decline`, `cancel`) and `persist`.
+   * The content of an accepted form is not recorded.
+   */
+  elicitation: Schema.optionalWith(
+    Schema.Struct({
+      server: Schema.String,
+      mode: Schema.Literal("form", "url", "tool_call", "refused"),
+      message: Schema.optionalWith(Schema.String, { exact: true }),
+      fields: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+      url: Schema.optionalWith(Schema.String, { exact: true }),
+      tool: Schema.optionalWith(Schema.String, { exact: true }),
+      problem: Schema.optionalWith(Schema.String, { exact: true }),
+      action: Schema.optionalWith(Schema.Literal("accept", "decline", "cancel"), { exact: true }),
+      persist: Schema.optionalWith(Schema.Literal("session", "always"), { exact: true })
+    }),
+    { exact: true }
+  ),
   outcome: Schema.Literal("approved", "approved_for_session", "denied", "aborted", "timed_out"),
   decided_by: DecidedBy.DecidedBy,
   policy_rule: Schema.optionalWith(Schema.Number, { exact: true }),
@@ -223,6 +246,33 @@ type Loose<A> = { readonly [K in keyof A]: A[K] | undefined | null }
 const definedOnly = <A>(record: Loose<A>): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined && value !== null)) as A
 
+const elicitationRecord = (
+  request: ApprovalRequest.ElicitationRequest,
+  answer: Op
+): NonNullable<ApprovalRecord["elicitation"]> => {
+  const view = ApprovalRequest.elicitation(request)
+  const sent = answer as { readonly decision?: unknown; readonly meta?: { readonly persist?: unknown } }
+  const action = (["accept", "decline", "cancel"] as const).find((known) => known === sent.decision)
+  const persist = (["session", "always"] as const).find((known) => known === sent.meta?.persist)
+  type Out = NonNullable<ApprovalRecord["elicitation"]>
+  const base = { server: view.serverName, action, persist }
+  switch (view._tag) {
+    case "Form":
+      return definedOnly<Out>({
+        ...base,
+        mode: "form",
+        message: view.message,
+        fields: view.fields.map((field) => field.name)
+      })
+    case "Url":
+      return definedOnly<Out>({ ...base, mode: "url", message: view.message, url: view.url })
+    case "ToolCall":
+      return definedOnly<Out>({ ...base, mode: "tool_call", message: view.message, tool: view.toolName })
+    case "Refused":
+      return definedOnly<Out>({ ...base, mode: "refused", problem: view.problem })
+  }
+}
+
 /**
  * The record of a settled request. Who decided is the settlement's `decidedBy`, as it is.
  *
@@ -263,6 +313,8 @@ export const approvalRecord = (
           questions: request.event.questions.map((question) => ({ id: question.id, question: question.question })),
           blocking: ApprovalRequest.isBlocking(request) ? undefined : false
         }
+      case "elicitation":
+        return { elicitation: elicitationRecord(request, settlement.answer) }
     }
   })()
   return definedOnly<ApprovalRecord>({
@@ -356,6 +408,51 @@ export const eventLine = (event: Event, node?: string | undefined): Effect.Effec
  */
 export const approvalLine = (record: ApprovalRecord): string =>
   encodedOr(() => JSON.stringify(encodeApproval(record)), "approval", record.id)
+
+/**
+ * A rule remembered at a prompt ("approve and remember") or revoked (`m` at a prompt): `change`, the rule
+ * in the policy file's format, and the file it was written to (`persisted_to`, `--remember-to`) or why it
+ * could not be (`persist_error`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const RuleRecord = Schema.Struct({
+  deputy: Schema.Literal("rule"),
+  change: Schema.Literal("added", "revoked"),
+  rule: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  persisted_to: Schema.optionalWith(Schema.String, { exact: true }),
+  persist_error: Schema.optionalWith(Schema.String, { exact: true })
+}).annotations({ identifier: "RuleRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type RuleRecord = typeof RuleRecord.Type
+
+/**
+ * The record of a rule change at the terminal.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const ruleRecord = (change: TerminalApprovals.RuleChange): RuleRecord =>
+  definedOnly<RuleRecord>({
+    deputy: "rule",
+    change: change.change,
+    rule: PolicyFile.ruleJson(change.rule),
+    persisted_to: change.persistedTo,
+    persist_error: change.persistError
+  })
+
+/**
+ * A line for a rule record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const ruleLine = (record: RuleRecord): string => JSON.stringify(Schema.encodeSync(RuleRecord)(record))
 
 /**
  * A line for the ended record.

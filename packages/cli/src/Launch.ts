@@ -40,6 +40,8 @@ export interface LaunchOptions {
   readonly json: boolean
   readonly approval: Option.Option<ApprovalSetup.ApprovalMode>
   readonly policy: Option.Option<string>
+  /** `--remember-to FILE`. @since 0.2.0 */
+  readonly rememberTo?: Option.Option<string> | undefined
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
   /** `--ledger`: where requests are recorded (absent: the default SQLite file). @since 0.2.0 */
@@ -98,7 +100,13 @@ export const launch = <E extends { readonly message: string }, R>(
     const interactiveTerminal = yield* terminal.isTTY
     const { defaulted, mode } = yield* approvalMode(options.approval, interactiveTerminal)
     const rules = Option.isSome(options.policy) ? yield* PolicyFile.load(options.policy.value) : []
-    const setup: ApprovalSetup.ApprovalSetup = { mode, defaulted, rules }
+    const setup: ApprovalSetup.ApprovalSetup = {
+      mode,
+      defaulted,
+      rules,
+      rememberTo: Option.getOrUndefined(options.rememberTo ?? Option.none()),
+      json: options.json
+    }
 
     const display = Reporter.layerFor(options).pipe(Layer.provideMerge(Output.layer({ statusLine: !options.json })))
     // ledger-cli: every request is recorded in the ledger (unless --ledger off), which owns the deadline.

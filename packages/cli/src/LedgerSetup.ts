@@ -7,8 +7,8 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalRequest, ApprovalsService } from "@deputy/core"
-import { DecidedBy } from "@deputy/core"
+import type { ApprovalsService } from "@deputy/core"
+import { ApprovalRequest, DecidedBy } from "@deputy/core"
 import type { LedgerEntry, LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import type { Op } from "@deputy/protocol"
@@ -325,6 +325,7 @@ const answerValue = (request: ApprovalRequest.ApprovalRequest, json: unknown): u
   if (request.kind === "command" || request.kind === "patch") {
     return answer._tag === "Decision" ? answer.decision : undefined
   }
+  if (request.kind === "elicitation") return answer._tag === "Elicitation" ? answer.response ?? undefined : undefined
   const expected = request.kind === "permissions" ? "Permissions" : "UserInput"
   if (answer._tag !== expected) return undefined
   return Option.fromNullable(answer.response)
@@ -354,10 +355,15 @@ const opOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Op => {
         id: request.turnId,
         response: Option.getOrElse(value as Option.Option<never>, () => ({ answers: {} }) as never)
       }
+    case "elicitation":
+      return ApprovalRequest.elicitationAnswerOp(request, value as ApprovalRequest.ElicitationResponse)
   }
 }
 
 const outcomeOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): ApprovalRequest.ApprovalOutcome => {
+  if (request.kind === "elicitation") {
+    return ApprovalRequest.outcomeOfElicitation(value as ApprovalRequest.ElicitationResponse)
+  }
   if (request.kind === "permissions" || request.kind === "user_input") {
     const response = value as Option.Option<{ readonly scope?: string }>
     if (Option.isNone(response)) return "denied"
@@ -419,6 +425,7 @@ export const resending = (
       command: route(inner.command),
       patch: route(inner.patch),
       permissions: route(inner.permissions),
-      userInput: route(inner.userInput)
+      userInput: route(inner.userInput),
+      ...(inner.elicitation === undefined ? {} : { elicitation: route(inner.elicitation) })
     }
   })

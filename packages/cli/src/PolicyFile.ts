@@ -25,6 +25,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as Jsonc from "./internal/jsonc.js"
 
 /**
@@ -33,9 +35,11 @@ import * as Jsonc from "./internal/jsonc.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Kind = Schema.Literal("command", "patch", "permissions", "user_input").annotations({
+export const Kind = Schema.Literal("command", "patch", "permissions", "user_input", "elicitation").annotations({
   message: (issue) => ({
-    message: `expected one of command, patch, permissions, user_input; got ${JSON.stringify(issue.actual)}`,
+    message: `expected one of command, patch, permissions, user_input, elicitation; got ${
+      JSON.stringify(issue.actual)
+    }`,
     override: true
   })
 })
@@ -68,7 +72,10 @@ export const Action = Schema.Literal("approve", "approve_for_session", "deny", "
  *   the network (Codex's network approvals);
  * - `host` (since 0.2.0): command requests that ask to reach this host (`example.com`, or
  *   `*.example.com` for its subdomains); an approving `commandPrefix` rule approves a network request
- *   only with `"network": true` or a `host`.
+ *   only with `"network": true` or a `host`;
+ * - `mcpServer` / `mcpTool` (since 0.2.0): MCP elicitations from this server, MCP tool-call approvals of
+ *   this tool (exact names). An approving rule accepts only tool-call approvals and forms without fields:
+ *   a form to fill or a URL to open always goes to `--approval`.
  *
  * @since 0.1.0
  * @category schemas
@@ -80,6 +87,10 @@ export const Rule = Schema.Struct({
   network: Schema.optional(Schema.Boolean),
   /** @since 0.2.0 */
   host: Schema.optional(Schema.NonEmptyString),
+  /** @since 0.2.0 */
+  mcpServer: Schema.optional(Schema.NonEmptyString),
+  /** @since 0.2.0 */
+  mcpTool: Schema.optional(Schema.NonEmptyString),
   action: Action
 }).annotations({ identifier: "PolicyRule" })
 
@@ -145,6 +156,17 @@ const ruleProblem = (rule: typeof Rule.Type): { field: string; problem: string }
       problem: "a rule with host cannot have pathGlob or \"network\": false (it would never match)"
     }
   }
+  if (
+    (rule.mcpServer !== undefined || rule.mcpTool !== undefined) &&
+    ((kinds !== undefined && !kinds.includes("elicitation")) || rule.commandPrefix !== undefined ||
+      rule.pathGlob !== undefined || rule.network !== undefined || rule.host !== undefined)
+  ) {
+    return {
+      field: rule.mcpServer !== undefined ? "mcpServer" : "mcpTool",
+      problem: "mcpServer and mcpTool only match elicitations; they cannot go with commandPrefix, pathGlob, " +
+        "network or host (it would never match)"
+    }
+  }
   if (rule.commandPrefix !== undefined && rule.pathGlob !== undefined) {
     return { field: "pathGlob", problem: "a rule cannot have both commandPrefix and pathGlob (it would never match)" }
   }
@@ -161,6 +183,8 @@ const toPolicyRule = (
   ...(rule.pathGlob === undefined ? {} : { pathGlob: rule.pathGlob }),
   ...(rule.network === undefined ? {} : { network: rule.network }),
   ...(rule.host === undefined ? {} : { host: rule.host }),
+  ...(rule.mcpServer === undefined ? {} : { mcpServer: rule.mcpServer }),
+  ...(rule.mcpTool === undefined ? {} : { mcpTool: rule.mcpTool }),
   action: rule.action === "ask" ? "defer" : rule.action,
   source
 })
@@ -250,3 +274,75 @@ export const decidingRule = (
   const index = Approvals.firstMatchIndex(rules, request, options)
   return index === -1 || rules[index]!.action === "defer" ? undefined : index
 }
+
+/**
+ * A remembered rule as a policy file writes it: only the conditions it has (`kind`, `commandPrefix`,
+ * `host`, `network`, `pathGlob`, `mcpServer`, `mcpTool`) and its action (`defer` is written `ask`).
+ *
+ * @since 0.2.0
+ * @category writing
+ */
+export const ruleJson = (rule: Approvals.PolicyRule): typeof Rule.Encoded => {
+  const { action, source: _source, ...conditions } = rule
+  const written: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(conditions)) {
+    if (value !== undefined) written[key] = Array.isArray(value) ? [...value] : value
+  }
+  return { ...written, action: action === "defer" ? "ask" : action } as typeof Rule.Encoded
+}
+
+/**
+ * Appends a rule to the policy file at `file` (creating `{"rules": [...]}` if it does not exist), atomically:
+ * the new text goes to a temporary file next to it, then replaces it by a rename. Refused, with the file
+ * untouched: a symlink, anything but a regular file, a file of another user, a file that is not a valid
+ * policy file, or one with comments (Deputy does not rewrite what a person annotated: name another file).
+ *
+ * @since 0.2.0
+ * @category writing
+ */
+export const appendRule = (file: string, rule: Approvals.PolicyRule): Effect.Effect<void, PolicyFileError> =>
+  Effect.try({
+    try: () => {
+      const refuse = (problem: string) => {
+        throw new PolicyFileError({ path: file, problem })
+      }
+      let stat: fs.Stats | undefined
+      try {
+        stat = fs.lstatSync(file)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error
+      }
+      let rules: Array<unknown> = []
+      let mode = 0o600
+      if (stat !== undefined) {
+        if (stat.isSymbolicLink()) refuse("is a symlink; Deputy writes remembered rules only to a regular file")
+        if (!stat.isFile()) refuse("is not a regular file")
+        const uid = process.getuid?.()
+        if (uid !== undefined && stat.uid !== uid) refuse(`belongs to another user (uid ${stat.uid})`)
+        const text = fs.readFileSync(file, "utf8")
+        const checked = parse(text, file)
+        if (Either.isLeft(checked)) throw checked.left
+        let plain: unknown
+        try {
+          plain = JSON.parse(text)
+        } catch {
+          refuse("has comments; Deputy does not rewrite an annotated policy file (name another file)")
+        }
+        rules = [...(plain as { rules: Array<unknown> }).rules]
+        mode = stat.mode & 0o777
+      }
+      rules.push(ruleJson(rule))
+      const temporary = path.join(path.dirname(file), `.${path.basename(file)}.deputy-${process.pid}-${Date.now()}`)
+      fs.writeFileSync(temporary, `${JSON.stringify({ rules }, null, 2)}\n`, { mode, flag: "wx" })
+      try {
+        fs.renameSync(temporary, file)
+      } catch (error) {
+        fs.rmSync(temporary, { force: true })
+        throw error
+      }
+    },
+    catch: (error) =>
+      error instanceof PolicyFileError
+        ? error
+        : new PolicyFileError({ path: file, problem: `cannot be written (${(error as Error).message})` })
+  })

@@ -206,6 +206,9 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
       return `grant ${Text.visible(ApprovalRequest.describePermissions(request.event.permissions)) || "permissions"}`
     case "user_input":
       return `answer ${request.event.questions.map((question) => `“${Text.visible(question.question)}”`).join(", ")}`
+    case "elicitation":
+      // the core's words: names and message JSON-quoted (newlines, escapes), then every hidden character visible
+      return Text.oneLine(ApprovalRequest.describe(request), 400)
   }
 }
 

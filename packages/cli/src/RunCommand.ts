@@ -45,6 +45,8 @@ export interface Parsed {
   readonly inheritEnv?: boolean | undefined
   readonly approval: Option.Option<ApprovalMode>
   readonly policy: Option.Option<string>
+  /** `--remember-to FILE`. @since 0.2.0 */
+  readonly rememberTo?: Option.Option<string> | undefined
   readonly json: boolean
   readonly drainTimeout: Option.Option<Duration.Duration>
   readonly approvalTimeout: Option.Option<Duration.Duration>
@@ -131,6 +133,7 @@ const options = {
   ),
   approval: Flags.approval,
   policy: Flags.policy,
+  rememberTo: Flags.rememberTo,
   json: Flags.json,
   drainTimeout: Flags.drainTimeout,
   approvalTimeout: Flags.approvalTimeout,
@@ -246,6 +249,7 @@ export const settings = (parsed: Parsed): Either.Either<RunSettings, UsageError>
       json: parsed.json,
       approval: parsed.approval,
       policy: parsed.policy,
+      rememberTo: parsed.rememberTo ?? Option.none(),
       drainTimeout: parsed.drainTimeout,
       approvalTimeout: parsed.approvalTimeout,
       ledger: parsed.ledger

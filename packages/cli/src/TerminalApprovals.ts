@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { ApprovalRequest, Approvals, DecidedBy, RequestPaths } from "@deputy/core"
+import { ApprovalRequest, Approvals, DecidedBy, RequestPaths, ShellWords } from "@deputy/core"
 import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Effect from "effect/Effect"
@@ -26,6 +26,7 @@ import type * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { Output } from "./Output.js"
+import * as PolicyFile from "./PolicyFile.js"
 import * as Render from "./Render.js"
 import * as Text from "./Text.js"
 
@@ -42,6 +43,30 @@ export interface Options {
   readonly onInterrupt: Effect.Effect<void>
   /** Lines of a patch shown before asking (default 20). */
   readonly diffPreviewLines?: number | undefined
+  /**
+   * A policy file where an accepted "approve and remember" rule is also appended (`PolicyFile.appendRule`:
+   * atomically, exactly the rule proposed; a symlink or another user's file is refused, and the rule is
+   * then held for the session only).
+   *
+   * @since 0.2.0
+   */
+  readonly rememberTo?: string | undefined
+  /** Told of every rule remembered or revoked (`--json` writes it as a `rule` record). @since 0.2.0 */
+  readonly onRuleChange?: ((change: RuleChange) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * A rule remembered ("approve and remember") or revoked at the terminal: `persistedTo` names the policy
+ * file it was also written to, `persistError` why it could not be.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RuleChange {
+  readonly change: "added" | "revoked"
+  readonly rule: Approvals.PolicyRule
+  readonly persistedTo?: string | undefined
+  readonly persistError?: string | undefined
 }
 
 interface Choice<A> {
@@ -149,6 +174,14 @@ export interface Remembered {
  */
 export const rememberedSource = "remembered at the terminal"
 
+/** A remembered rule in words: `approve commands starting \`git pull\``, `allow registry.npmjs.org`. */
+const describeRule = (rule: Approvals.PolicyRule): string =>
+  rule.commandPrefix !== undefined
+    ? `${rule.action} commands starting \`${ShellWords.join(rule.commandPrefix)}\``
+    : rule.host !== undefined
+    ? `${rule.action === "deny" ? "block" : "allow"} ${rule.host}`
+    : rule.action
+
 /** The session rule a proposal stands for, and the plain decision Codex gets instead of the amendment. */
 const rememberedRule = (
   decision: ReviewDecision
@@ -246,13 +279,41 @@ export const makeRemembering = (
       } `
     }
 
+    /**
+     * `m` at a prompt while rules are remembered: lists them, numbered, and revokes the one whose number
+     * is typed (empty: none). Then the prompt is shown again.
+     */
+    const manageRules = (
+      keys: Mailbox.ReadonlyMailbox<Terminal.UserInput>,
+      write: (text: string) => Effect.Effect<void>
+    ) =>
+      Effect.gen(function*() {
+        const rules = yield* Ref.get(rememberedRules)
+        yield* write(
+          `\n  ${style.bold("remembered rules")} ${style.dim("(this session)")}\n` +
+            rules.map((rule, index) => `    ${index + 1}. ${Text.oneLine(describeRule(rule), 120, mark)}\n`).join("") +
+            `  ${style.dim("number to revoke (empty: none)")} ${style.cyan("›")} `
+        )
+        const typed = yield* readLine(keys, write, false)
+        const index = Option.isSome(typed) && /^\d+$/.test(typed.value.trim()) ? Number(typed.value.trim()) - 1 : -1
+        const rule = rules[index]
+        if (rule === undefined) return
+        if (yield* remembered.forget(index)) {
+          yield* write(`  ${style.yellow("revoked")}: ${Text.oneLine(describeRule(rule), 120, mark)}\n`)
+          if (options.onRuleChange !== undefined) yield* options.onRuleChange({ change: "revoked", rule })
+        }
+      })
+
     const choose = <A>(
       summary: string,
       choices: ReadonlyArray<Choice<A>>,
       write: (text: string) => Effect.Effect<void>
     ) =>
       Effect.gen(function*() {
-        const line = keyLine(summary, choices, yield* columns)
+        const withManage = (yield* Ref.get(rememberedRules)).length === 0
+          ? choices
+          : [...choices, { keys: ["m"], label: "remembered rules", value: undefined as never }]
+        const line = keyLine(summary, withManage, yield* columns)
         yield* write(line)
         const keys = yield* terminal.readInput
         while (true) {
@@ -266,7 +327,14 @@ export const makeRemembering = (
             yield* write(`${choice.label}\n`)
             return { _tag: "Chosen", choice, key: input.value.key.name } as Answer<A>
           }
-          yield* write(`\n  ${style.dim(keyHint(choices))}\n${line}`)
+          if (input.value.key.name === "m" && withManage !== choices) {
+            yield* manageRules(keys, write)
+            yield* write(
+              keyLine(summary, (yield* Ref.get(rememberedRules)).length === 0 ? choices : withManage, yield* columns)
+            )
+            continue
+          }
+          yield* write(`\n  ${style.dim(keyHint(withManage))}\n${line}`)
         }
       }).pipe(
         Effect.scoped,
@@ -275,8 +343,15 @@ export const makeRemembering = (
 
     /** Reads one line with echo (`*` for secrets); none at the end of input. */
     const readAnswer = (write: (text: string) => Effect.Effect<void>, secret: boolean) =>
+      Effect.flatMap(terminal.readInput, (keys) => readLine(keys, write, secret)).pipe(Effect.scoped)
+
+    /** Reads one line from these keys. */
+    const readLine = (
+      keys: Mailbox.ReadonlyMailbox<Terminal.UserInput>,
+      write: (text: string) => Effect.Effect<void>,
+      secret: boolean
+    ): Effect.Effect<Option.Option<string>> =>
       Effect.gen(function*() {
-        const keys = yield* terminal.readInput
         let text = ""
         while (true) {
           const input = yield* nextKey(keys, write)
@@ -302,7 +377,7 @@ export const makeRemembering = (
             yield* write(secret ? "*" : typed)
           }
         }
-      }).pipe(Effect.scoped)
+      })
 
     const header = (
       request: ApprovalRequest.Provenance,
@@ -349,6 +424,25 @@ export const makeRemembering = (
         }${touched.note === undefined ? "" : style.dim(` (${Text.visible(touched.note)})`)}`
       )
 
+    /** Holds a rule for the session, writes it to `rememberTo` if given, and reports it. */
+    const addRule = (rule: Approvals.PolicyRule): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* Ref.update(rememberedRules, (all) => [...all, rule])
+        let change: RuleChange = { change: "added", rule }
+        if (options.rememberTo !== undefined) {
+          const written = yield* Effect.either(PolicyFile.appendRule(options.rememberTo, rule))
+          change = written._tag === "Right"
+            ? { ...change, persistedTo: options.rememberTo }
+            : { ...change, persistError: written.left.message }
+          yield* output.note(
+            written._tag === "Right"
+              ? `${style.green("remembered")} in ${Text.visible(options.rememberTo)}: ${describeRule(rule)}`
+              : `${style.red("not written")} (held for this session only): ${Text.visible(written.left.message)}`
+          )
+        }
+        if (options.onRuleChange !== undefined) yield* options.onRuleChange(change)
+      })
+
     /** A command a remembered rule decides is not asked again; a remembered answer adds its rule. */
     const command = (request: ApprovalRequest.CommandApproval): Effect.Effect<DecidedBy.Decided<ReviewDecision>> =>
       Effect.flatMap(Ref.get(rememberedRules), (rules) => {
@@ -366,10 +460,7 @@ export const makeRemembering = (
         return Effect.flatMap(askCommand(request), (decided) => {
           const remember = rememberedRule(decided.value)
           if (remember === undefined) return Effect.succeed(decided)
-          return Effect.as(
-            Ref.update(rememberedRules, (all) => [...all, remember.rule]),
-            DecidedBy.decided(remember.answer, decided.decidedBy)
-          )
+          return Effect.as(addRule(remember.rule), DecidedBy.decided(remember.answer, decided.decidedBy))
         })
       })
 
@@ -496,7 +587,129 @@ export const makeRemembering = (
         )
       )
 
-    return { approvals: Approvals.of({ command, patch, permissions, userInput }), remembered }
+    /** The value typed for a form field, as its type wants it; a string the check then refuses if it is not. */
+    const fieldValue = (field: ApprovalRequest.ElicitationField, text: string): unknown => {
+      switch (field.type) {
+        case "number":
+        case "integer":
+          return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text
+        case "boolean":
+          return /^(y|yes|true)$/i.test(text) ? true : /^(n|no|false)$/i.test(text) ? false : text
+        case "enum": {
+          const options = field.options ?? []
+          return /^\d+$/.test(text) ? options[Number(text) - 1]?.value ?? text : text
+        }
+        case "multi_enum": {
+          const options = field.options ?? []
+          return text.split(",").map((part) => part.trim()).filter((part) => part !== "").map((part) =>
+            /^\d+$/.test(part) ? options[Number(part) - 1]?.value ?? part : part
+          )
+        }
+        case "string":
+          return text
+      }
+    }
+
+    const fieldLines = (field: ApprovalRequest.ElicitationField) => [
+      `    ${style.bold(Text.visible(field.title ?? field.name))}${field.required ? style.red(" *") : ""} ${
+        style.dim(`(${field.type}${field.title === undefined ? "" : `, ${Text.visible(field.name)}`})`)
+      }${field.description === undefined ? "" : style.dim(` — ${Text.oneLine(field.description, 200, mark)}`)}`,
+      ...(field.options ?? []).map((option, index) => `      ${index + 1}. ${Text.oneLine(option.label, 120, mark)}`)
+    ]
+
+    /**
+     * An MCP server's question: a form is filled field by field (typed by the person, nothing filled
+     * without them), a URL is shown and never opened, a tool-call approval offers its `persist` choices.
+     */
+    const elicitation = (
+      request: ApprovalRequest.ElicitationRequest
+    ): Effect.Effect<DecidedBy.Decided<ApprovalRequest.ElicitationResponse>> =>
+      oneAtATime.withPermits(1)(
+        output.exclusive((write) =>
+          Effect.gen(function*() {
+            const view = ApprovalRequest.elicitation(request)
+            const width = yield* columns
+            const declined = DecidedBy.decided<ApprovalRequest.ElicitationResponse>({ action: "decline" }, endOfInput)
+            const server = `MCP server “${Text.oneLine(view.serverName, 80, mark)}”`
+            const message = view._tag === "Refused"
+              ? []
+              : Text.excerpt(view.message, { head: 6, tail: 2, width: Math.max(40, width - 8) })
+            const lines = [
+              ...message,
+              ...(view._tag === "Url"
+                ? [`${style.yellow("⚠ a URL (Deputy does not open it):")} ${Text.oneLine(view.url, 400, mark)}`]
+                : []),
+              ...(view._tag === "ToolCall" && view.toolName !== undefined
+                ? [`${style.dim("tool:")} ${Text.visible(view.toolName)}`]
+                : []),
+              ...(view._tag === "Form" ? view.fields.flatMap(fieldLines) : []),
+              ...(view._tag === "Refused" ? [style.red(`declined: ${Text.visible(view.problem)}`)] : [])
+            ]
+            const title = view._tag === "ToolCall" ? `(${server}) to run a tool` : `to answer ${server}`
+            yield* write(header(request, title, lines, undefined, width))
+            type Pick = "accept" | "session" | "always" | "fill" | "decline" | "cancel"
+            const choices: Array<Choice<Pick>> = view._tag === "ToolCall"
+              ? [
+                { keys: ["a", "y"], label: "approve once", value: "accept" },
+                ...(view.persist.includes("session")
+                  ? [{ keys: ["s"], label: "approve and remember for the session", value: "session" as const }]
+                  : []),
+                ...(view.persist.includes("always")
+                  ? [{ keys: ["r"], label: "approve and remember always", value: "always" as const }]
+                  : [])
+              ]
+              : view._tag === "Form"
+              ? [{ keys: ["f"], label: view.fields.length === 0 ? "accept" : "fill in", value: "fill" }]
+              : view._tag === "Url"
+              ? [{ keys: ["o"], label: "done (I opened it myself)", value: "accept" }]
+              : []
+            choices.push({ keys: ["d", "n"], label: "decline", value: "decline" }, {
+              keys: ["x"],
+              label: "cancel",
+              value: "cancel"
+            })
+            const summary = ApprovalRequest.describe(request)
+            while (true) {
+              const answer = yield* choose(summary, choices, write)
+              if (answer._tag === "EndOfInput") return declined
+              const by = person(answer.key)
+              const pick = answer.choice.value
+              if (pick === "decline" || pick === "cancel") return DecidedBy.decided({ action: pick }, by)
+              if (pick !== "fill") {
+                return DecidedBy.decided<ApprovalRequest.ElicitationResponse>(
+                  pick === "accept" ? { action: "accept" } : { action: "accept", persist: pick },
+                  by
+                )
+              }
+              if (view._tag !== "Form") return declined
+              const content: Record<string, unknown> = {}
+              let ended = false
+              for (const field of view.fields) {
+                yield* write(`  ${Text.visible(field.title ?? field.name)} ${style.cyan("›")} `)
+                const line = yield* readAnswer(write, false)
+                if (Option.isNone(line)) {
+                  ended = true
+                  break
+                }
+                const text = line.value.trim()
+                if (text === "") continue
+                Object.defineProperty(content, field.name, {
+                  value: fieldValue(field, text),
+                  enumerable: true,
+                  writable: true,
+                  configurable: true
+                })
+              }
+              if (ended) return declined
+              const checked = ApprovalRequest.checkElicitationResponse(view, { action: "accept", content })
+              if (checked._tag === "Valid") return DecidedBy.decided(checked.response, by)
+              yield* write(`  ${style.red("not sent:")} ${Text.visible(checked.problem)}\n`)
+            }
+          })
+        )
+      )
+
+    return { approvals: Approvals.of({ command, patch, permissions, userInput, elicitation }), remembered }
   })
 
 /**

@@ -45,7 +45,7 @@ describe("PolicyFile", () => {
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "comandPrefix": "ls", "action": "approve" }\n] }`),
-      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "network" | "host" | "action"`
+      `policy file p.json, line 2: rule 1 ("comandPrefix"): is unexpected, expected: "kind" | "commandPrefix" | "pathGlob" | "network" | "host" | "mcpServer" | "mcpTool" | "action"`
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "patch",\n    "commandPrefix": "ls", "action": "approve" }\n] }`),
@@ -57,7 +57,7 @@ describe("PolicyFile", () => {
     )
     assert.strictEqual(
       problem(`{ "rules": [\n  { "kind": "shell", "action": "deny" }\n] }`),
-      `policy file p.json, line 2: rule 1 ("kind"): expected one of command, patch, permissions, user_input; got "shell"`
+      `policy file p.json, line 2: rule 1 ("kind"): expected one of command, patch, permissions, user_input, elicitation; got "shell"`
     )
     assert.strictEqual(
       problem(

@@ -365,7 +365,8 @@ const answeredCalls = (input: unknown): Set<string> => {
   for (const item of input) {
     const entry = record(item)
     if (
-      (entry.type === "function_call_output" || entry.type === "custom_tool_call_output") &&
+      (entry.type === "function_call_output" || entry.type === "custom_tool_call_output" ||
+        entry.type === "tool_search_output") &&
       typeof entry.call_id === "string"
     ) ids.add(entry.call_id)
   }

@@ -1,7 +1,7 @@
 /**
- * Request kinds Deputy does not route to the parent (yet) are answered fail-closed at once, with the
- * result Codex expects (not "method not found"), and reported: dynamic tool calls fail without running,
- * MCP elicitations (incl. MCP tool-call approvals) are declined. Network approvals carry their host.
+ * Request kinds: dynamic tool calls (not routed) fail at once without running, reported; MCP elicitations
+ * (incl. MCP tool-call approvals) are routed as `elicitation_request`, or declined at once when they cannot
+ * be read (unknown mode, oversized schema). Network approvals carry their host.
  */
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
@@ -21,42 +21,96 @@ const feed = (t: Translator, message: Json) => {
 const diagnostics = (events: ReadonlyArray<Event>) =>
   events.filter((event) => event.msg.type === "deputy_diagnostic").map((event) => event.msg as Json)
 
-describe("request kinds answered fail-closed by the translator", () => {
-  it("an MCP elicitation is declined at once (no content) and reported with its server and message", () => {
+describe("request kinds: routed, or answered fail-closed by the translator", () => {
+  const elicit = (id: string | number, params: Json) => ({
+    id,
+    method: "mcpServer/elicitation/request",
+    params: { threadId: "th", turnId: "tu", serverName: "github", mode: "form", message: "Which repo?", ...params }
+  })
+  const requestOf = (events: ReadonlyArray<Event>) =>
+    events.find((event) => event.msg.type === "elicitation_request")?.msg as Json | undefined
+
+  it("an MCP elicitation is routed (an elicitation_request, pending) and answered with what the parent sent", () => {
     const t = translator()
-    const { events, replies } = feed(t, {
+    const schema = { type: "object", properties: { repo: { type: "string" } }, required: ["repo"] }
+    const { events, replies } = feed(t, elicit(7, { requestedSchema: schema }))
+    assert.deepStrictEqual(replies, [])
+    assert.deepStrictEqual(requestOf(events), {
+      type: "elicitation_request",
+      turn_id: "tu",
+      server_name: "github",
       id: 7,
-      method: "mcpServer/elicitation/request",
-      params: {
-        threadId: "th",
-        turnId: "tu",
-        serverName: "github",
-        mode: "form",
-        message: "Allow the tool `create_issue` to run?",
-        requestedSchema: { type: "object", properties: {} },
-        _meta: { persist: ["session", "always"] }
-      }
+      request: { mode: "form", message: "Which repo?", requested_schema: schema }
     })
-    assert.deepStrictEqual(replies, [{ id: 7, result: { action: "decline", content: null } }])
-    const [notice] = diagnostics(events)
-    assert.include(notice!.message, "MCP server `github` asked (form)")
-    assert.include(notice!.message, "create_issue")
-    assert.include(notice!.message, "declined")
-    assert.isFalse(t.busy, "nothing stays pending")
+    assert.isTrue(t.busy)
+    t.answer({
+      type: "resolve_elicitation",
+      server_name: "github",
+      request_id: 7,
+      decision: "accept",
+      content: { repo: "x" }
+    })
+    assert.deepStrictEqual(t.takeReplies().map((reply) => JSON.parse(reply)), [
+      { id: 7, result: { action: "accept", content: { repo: "x" }, _meta: null } }
+    ])
+    assert.isFalse(t.busy)
   })
 
-  it("a url elicitation is declined too; the url is shown, bounded", () => {
+  it("an MCP tool-call approval keeps its _meta; a persist choice goes back as _meta; a string id stays apart from a number", () => {
     const t = translator()
-    const url = `https://example.com/${"a".repeat(5000)}`
-    const { events, replies } = feed(t, {
-      id: "e1",
-      method: "mcpServer/elicitation/request",
-      params: { threadId: "th", turnId: null, serverName: "s", mode: "url", elicitationId: "x", url, message: "log in" }
+    const meta = { codex_approval_kind: "mcp_tool_call", persist: ["session", "always"], tool_name: "create_issue" }
+    const { events } = feed(t, elicit("7", { requestedSchema: { type: "object", properties: {} }, _meta: meta }))
+    assert.deepStrictEqual((requestOf(events)!.request as Json)._meta, meta)
+    t.answer({ type: "resolve_elicitation", server_name: "github", request_id: 7, decision: "accept" })
+    assert.deepStrictEqual(t.takeReplies(), [], "the number 7 does not answer the request \"7\"")
+    assert.match(diagnostics(t.takeEvents())[0]!.message, /ignored/)
+    t.answer({
+      type: "resolve_elicitation",
+      server_name: "github",
+      request_id: "7",
+      decision: "accept",
+      meta: { persist: "session" }
     })
-    assert.deepStrictEqual(replies, [{ id: "e1", result: { action: "decline", content: null } }])
-    const [notice] = diagnostics(events)
-    assert.include(notice!.message, "(url https://example.com/")
-    assert.isBelow(notice!.message.length, 800)
+    assert.deepStrictEqual(t.takeReplies().map((reply) => JSON.parse(reply)), [
+      { id: "7", result: { action: "accept", content: null, _meta: { persist: "session" } } }
+    ])
+  })
+
+  it("hostile: an unknown mode or a 1 MB schema is declined at once, with a bounded diagnostic", () => {
+    for (
+      const params of [
+        { mode: "telepathy\x1b[2K" },
+        {
+          requestedSchema: { type: "object", properties: { a: { type: "string", description: "x".repeat(1_000_000) } } }
+        },
+        { serverName: 42 }
+      ]
+    ) {
+      const t = translator()
+      const { events, replies } = feed(t, elicit(1, params))
+      assert.deepStrictEqual(replies, [{ id: 1, result: { action: "decline", content: null } }])
+      assert.strictEqual(requestOf(events), undefined)
+      const [notice] = diagnostics(events)
+      assert.match(
+        notice!.message,
+        /declined at once: (its mode is not one|its requested schema is 1000|it names no MCP server)/
+      )
+      assert.isBelow(notice!.message.length, 1000)
+      assert.isFalse(t.busy)
+    }
+  })
+
+  it("a url elicitation is routed with its url (Deputy never opens it); withdrawn by serverRequest/resolved", () => {
+    const t = translator()
+    const { events } = feed(t, elicit("e1", { mode: "url", elicitationId: "x", url: "https://example.com/login" }))
+    assert.strictEqual((requestOf(events)!.request as Json).url, "https://example.com/login")
+    const withdrawn = feed(t, { method: "serverRequest/resolved", params: { threadId: "th", requestId: "e1" } }).events
+    assert.deepStrictEqual(
+      withdrawn.map((event) => [event.msg.type, (event.msg as Json).kind, (event.msg as Json).call_id]),
+      [
+        ["deputy_request_withdrawn", "elicitation", "github#\"e1\""]
+      ]
+    )
   })
 
   it("a dynamic tool call fails without running, and names the tool", () => {
@@ -87,7 +141,25 @@ describe("request kinds answered fail-closed by the translator", () => {
       FastCheck.oneof(FastCheck.string({ maxLength: 400 }), FastCheck.integer(), FastCheck.constant(null))
     )
   }, ({ id, method, params }) => {
-    const { events, replies } = feed(translator(), { id, method, params })
+    const t = translator()
+    const { events, replies } = feed(t, { id, method, params })
+    if (
+      method === "mcpServer/elicitation/request" && events.some((event) => event.msg.type === "elicitation_request")
+    ) {
+      // routed: no answer yet; the parent's answer goes out exactly once
+      assert.deepStrictEqual(replies, [])
+      const request = events.find((event) => event.msg.type === "elicitation_request")!.msg as Json
+      const answer = {
+        type: "resolve_elicitation",
+        server_name: request.server_name,
+        request_id: id,
+        decision: "decline"
+      }
+      t.answer(answer)
+      t.answer(answer)
+      assert.deepStrictEqual(t.takeReplies().map((reply) => JSON.parse(reply).id), [id])
+      return
+    }
     assert.strictEqual(replies.length, 1)
     assert.strictEqual(replies[0]!.id, id)
     const result = replies[0]!.result

@@ -16,8 +16,8 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type { ApprovalKind, ApprovalOutcome, ApprovalRequest } from "./ApprovalRequest.js"
-import { outcomeOfDecision } from "./ApprovalRequest.js"
+import type { ApprovalKind, ApprovalOutcome, ApprovalRequest, ElicitationResponse } from "./ApprovalRequest.js"
+import { outcomeOfDecision, outcomeOfElicitation } from "./ApprovalRequest.js"
 import { Approvals, type ApprovalsService } from "./Approvals.js"
 import type { DecidedBy } from "./DecidedBy.js"
 import { decided } from "./DecidedBy.js"
@@ -38,7 +38,9 @@ export interface PendingApproval {
 
 /**
  * An answer to a pending request: a decision for commands and patches, an optional grant for
- * permissions, optional answers for user input (`Option.none()` = grant nothing / no answers).
+ * permissions, optional answers for user input (`Option.none()` = grant nothing / no answers), an
+ * elicitation response for an MCP server's question (since 0.2.0; checked against the request by the
+ * delegate, which declines what does not fit).
  *
  * @since 0.1.0
  * @category models
@@ -47,6 +49,7 @@ export type InboxAnswer =
   | { readonly _tag: "Decision"; readonly decision: ReviewDecision }
   | { readonly _tag: "Permissions"; readonly response: Option.Option<RequestPermissionsResponse> }
   | { readonly _tag: "UserInput"; readonly response: Option.Option<RequestUserInputResponse> }
+  | { readonly _tag: "Elicitation"; readonly response: ElicitationResponse }
 
 /**
  * A decision for a command or patch request.
@@ -77,6 +80,15 @@ export const userInput = (response: Option.Option<RequestUserInputResponse>): In
   _tag: "UserInput",
   response
 })
+
+/**
+ * An answer to an MCP elicitation: `{ action: "accept", content }` for a form, `{ action: "accept",
+ * persist: "session" }` to remember a tool-call approval, `{ action: "decline" }`, `{ action: "cancel" }`.
+ *
+ * @since 0.2.0
+ * @category answers
+ */
+export const elicitation = (response: ElicitationResponse): InboxAnswer => ({ _tag: "Elicitation", response })
 
 /**
  * How a request left the inbox: answered by a client (`decidedBy: InboxClient`), timed out
@@ -197,14 +209,23 @@ interface TimedOut {
 }
 
 const answerKind = (answer: InboxAnswer): string =>
-  answer._tag === "Decision" ? "decision" : answer._tag === "Permissions" ? "permissions" : "user input"
-
-const fits = (request: ApprovalRequest, answer: InboxAnswer): boolean =>
-  request.kind === "command" || request.kind === "patch"
-    ? answer._tag === "Decision"
-    : request.kind === "permissions"
-    ? answer._tag === "Permissions"
+  answer._tag === "Decision"
+    ? "decision"
+    : answer._tag === "Permissions"
+    ? "permissions"
     : answer._tag === "UserInput"
+    ? "user input"
+    : "elicitation"
+
+const answerTags: Readonly<Record<ApprovalKind, InboxAnswer["_tag"]>> = {
+  command: "Decision",
+  patch: "Decision",
+  permissions: "Permissions",
+  user_input: "UserInput",
+  elicitation: "Elicitation"
+}
+
+const fits = (request: ApprovalRequest, answer: InboxAnswer): boolean => answerTags[request.kind] === answer._tag
 
 const outcomeOfAnswer = (answer: InboxAnswer): ApprovalOutcome => {
   switch (answer._tag) {
@@ -217,6 +238,8 @@ const outcomeOfAnswer = (answer: InboxAnswer): ApprovalOutcome => {
       })
     case "UserInput":
       return Option.isSome(answer.response) ? "approved" : "denied"
+    case "Elicitation":
+      return outcomeOfElicitation(answer.response)
   }
 }
 
@@ -309,6 +332,14 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
           decided(
             result._tag === "Answered" && result.answer._tag === "UserInput" ? result.answer.response : Option.none(),
             result.decidedBy
+          )),
+      elicitation: (request) =>
+        Effect.map(wait(request), (result) =>
+          decided<ElicitationResponse>(
+            result._tag === "Answered" && result.answer._tag === "Elicitation"
+              ? result.answer.response
+              : { action: "decline" },
+            result.decidedBy
           ))
     }
 
@@ -366,7 +397,8 @@ const layerWith = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Appr
 /**
  * The parent-side broker for sub-agent requests (`yield* ApprovalInbox`). `ApprovalInbox.layer` provides
  * it as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates); `layerWith({ deadlines })` adds
- * per-kind deadlines. Answers: `ApprovalInbox.decision(d)`, `.permissions(grant)`, `.userInput(answers)`.
+ * per-kind deadlines. Answers: `ApprovalInbox.decision(d)`, `.permissions(grant)`, `.userInput(answers)`,
+ * and (since 0.2.0) the module-level `elicitation(response)`.
  *
  * @since 0.1.0
  * @category tags

@@ -13,11 +13,19 @@ import type {
   ApprovalKind,
   ApprovalRequest,
   CommandApproval,
+  ElicitationRequest,
+  ElicitationResponse,
   PatchApproval,
   PermissionsRequest,
   UserInputRequest
 } from "./ApprovalRequest.js"
-import { networkAccess } from "./ApprovalRequest.js"
+import {
+  acceptableUnattended,
+  elicitation as elicitationView,
+  elicitationAnswerOf,
+  networkAccess,
+  noElicitation
+} from "./ApprovalRequest.js"
 import type { Answer, DecidedBy } from "./DecidedBy.js"
 import { decided, isDecided } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
@@ -42,6 +50,15 @@ export interface ApprovalsService {
     request: PermissionsRequest
   ) => Effect.Effect<Answer<Option.Option<RequestPermissionsResponse>>>
   readonly userInput: (request: UserInputRequest) => Effect.Effect<Answer<Option.Option<RequestUserInputResponse>>>
+  /**
+   * An MCP server's question (`ElicitationRequest`). Optional: without it, every elicitation is declined
+   * (`decline`, decided by the `Default`), so a 0.1 implementation keeps working and fails closed. An
+   * answer that does not fit the request (a field its form lacks, a `persist` it does not offer) is
+   * declined too.
+   *
+   * @since 0.2.0
+   */
+  readonly elicitation?: ((request: ElicitationRequest) => Effect.Effect<Answer<ElicitationResponse>>) | undefined
 }
 
 /**
@@ -86,6 +103,11 @@ export type PolicyAction = "approve" | "approve_for_session" | "deny" | "abort" 
  *   request that asks for network access is approved by an approving `commandPrefix` rule only when the
  *   rule also says `network: true` or names the host.
  *
+ * - `mcpServer` (since 0.2.0): elicitations from the MCP server of this name (exactly);
+ * - `mcpTool` (since 0.2.0): MCP tool-call approvals for the tool of this name (exactly). An approving
+ *   rule accepts only tool-call approvals and forms without fields (`acceptableUnattended`): a form to
+ *   fill or a URL to open always goes to a person.
+ *
  * `source` is where the rule came from (a policy file), carried into `DecidedBy.PolicyRule.file`.
  *
  * @since 0.1.0
@@ -99,6 +121,10 @@ export interface PolicyRule {
   readonly network?: boolean | undefined
   /** @since 0.2.0 */
   readonly host?: string | undefined
+  /** @since 0.2.0 */
+  readonly mcpServer?: string | undefined
+  /** @since 0.2.0 */
+  readonly mcpTool?: string | undefined
   readonly action: PolicyAction
   /** @since 0.2.0 */
   readonly source?: string | undefined
@@ -160,6 +186,16 @@ export const hostMatches = (pattern: string, host: string): boolean => {
 /** The conditions other than `commandPrefix`, for one request. */
 const otherConditionsHold = (rule: PolicyRule, request: ApprovalRequest, workspace: string): boolean => {
   const approves = approving(rule.action)
+  if (rule.mcpServer !== undefined || rule.mcpTool !== undefined) {
+    if (request.kind !== "elicitation") return false
+    if (rule.mcpServer !== undefined && request.event.server_name !== rule.mcpServer) return false
+    if (rule.mcpTool !== undefined) {
+      const view = elicitationView(request)
+      if (view._tag !== "ToolCall" || view.toolName !== rule.mcpTool) return false
+    }
+  }
+  // a form to fill or a URL to open is never approved by a rule
+  if (request.kind === "elicitation" && approves && !acceptableUnattended(request)) return false
   const network = networkAccess(request)
   if (rule.host !== undefined) {
     if (network === undefined || !hostMatches(rule.host, network.host)) return false
@@ -347,7 +383,12 @@ export const makePolicy = (
             : Option.none(),
         fallback.permissions
       ),
-    userInput: (request) => decide(request, () => Option.none(), fallback.userInput)
+    userInput: (request) => decide(request, () => Option.none(), fallback.userInput),
+    elicitation: (request) =>
+      decide(request, (action) => elicitationAnswerOf(action, request), (asked) =>
+        fallback.elicitation === undefined
+          ? Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, noElicitation))
+          : fallback.elicitation(asked))
   }
 }
 
@@ -371,6 +412,8 @@ export interface TestAnswers {
   readonly patch?: TestAnswer<PatchApproval, ReviewDecision> | undefined
   readonly permissions?: TestAnswer<PermissionsRequest, Option.Option<RequestPermissionsResponse>> | undefined
   readonly userInput?: TestAnswer<UserInputRequest, Option.Option<RequestUserInputResponse>> | undefined
+  /** @since 0.2.0 (default: decline) */
+  readonly elicitation?: TestAnswer<ElicitationRequest, ElicitationResponse> | undefined
 }
 
 /**
@@ -428,22 +471,24 @@ export const layerPolicy = (
  */
 export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, ApprovalsService>() {
   /**
-   * Approves every command and patch, grants every permission as asked, answers no questions.
-   * For trusted children and tests only.
+   * Approves every command and patch, grants every permission as asked, answers no questions, accepts MCP
+   * tool-call approvals (once) and declines forms to fill and URLs. For trusted children and tests only.
    */
   static readonly layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
     command: () => Effect.succeed(decided("approved", approveAll)),
     patch: () => Effect.succeed(decided("approved", approveAll)),
     permissions: (request) => Effect.succeed(decided(Option.some(grantRequested(request)), approveAll)),
-    userInput: () => Effect.succeed(decided(Option.none(), approveAll))
+    userInput: () => Effect.succeed(decided(Option.none(), approveAll)),
+    elicitation: (request) => Effect.succeed(decided(elicitationAnswerOf("approve", request), approveAll))
   })
 
-  /** Denies every command and patch, grants nothing, answers no questions: the fail-closed default. */
+  /** Denies every command and patch, grants nothing, answers no questions, declines elicitations: the fail-closed default. */
   static readonly layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
     command: () => Effect.succeed(decided("denied", denyAll)),
     patch: () => Effect.succeed(decided("denied", denyAll)),
     permissions: () => Effect.succeed(decided(Option.none(), denyAll)),
-    userInput: () => Effect.succeed(decided(Option.none(), denyAll))
+    userInput: () => Effect.succeed(decided(Option.none(), denyAll)),
+    elicitation: () => Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, denyAll))
   })
 
   /**
@@ -465,7 +510,8 @@ export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, 
         command: record(answers.command ?? "approved"),
         patch: record(answers.patch ?? "approved"),
         permissions: record(answers.permissions ?? ((request) => Effect.succeed(Option.some(grantRequested(request))))),
-        userInput: record(answers.userInput ?? Option.none())
+        userInput: record(answers.userInput ?? Option.none()),
+        elicitation: record<ElicitationRequest, ElicitationResponse>(answers.elicitation ?? { action: "decline" })
       }
       return Context.make(Approvals, service).pipe(Context.add(TestApprovals, { asked: Ref.get(asked) }))
     }))

@@ -155,7 +155,7 @@ export const touch = (role: PathRole, given: string, base: string, workspace: st
 /**
  * Every path a request touches, resolved: each patch key, each `move_path`, a patch's `grant_root`, every
  * permissions path (against the request's `cwd`, else the workspace), a command's `cwd`. User-input
- * requests touch none. Patch keys are resolved against `workspace` (patch requests carry no directory).
+ * requests and MCP elicitations touch none. Patch keys are resolved against `workspace` (patch requests carry no directory).
  *
  * @since 0.2.0
  * @category resolving
@@ -187,6 +187,7 @@ export const touched = (request: ApprovalRequest, workspace: string): ReadonlyAr
       ]
     }
     case "user_input":
+    case "elicitation":
       return []
   }
 }

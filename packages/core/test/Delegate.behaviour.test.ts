@@ -69,7 +69,7 @@ describe("ported from codex_delegate.rs", () => {
         permissions: { network: { enabled: true } }
       }, "child-turn-1")
       const pending = yield* inbox.awaitPending()
-      assert.strictEqual(pending.request.event.call_id, callId)
+      assert.strictEqual(pending.request.callId, callId)
       yield* inbox.respond(pending.request.id, ApprovalInbox.permissions(Option.some(expected)))
       const submission = yield* child.awaitOp("request_permissions_response")
       assert.deepStrictEqual(submission.op, { type: "request_permissions_response", id: callId, response: expected })

@@ -117,6 +117,26 @@ export const AgentReasoningDelta = tagged("agent_reasoning_delta", { delta: Sche
 /** @since 0.1.0 @category schemas */
 export const AgentReasoningRawContentDelta = tagged("agent_reasoning_raw_content_delta", { delta: Schema.String })
 
+/**
+ * A thread the child spawned itself that asks through it (Codex's `spawn_agent` threads), as the child's
+ * adapter names it on a request event (`deputy_thread`). Open: unknown fields are kept.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const DeputyThread = struct({
+  id: Schema.String,
+  parentId: optional(Schema.String),
+  nickname: optional(Schema.String),
+  role: optional(Schema.String)
+}).annotations({ identifier: "DeputyThread" })
+
+/**
+ * The nested thread a request event comes from, when the child's adapter says so (`DeputyThread`).
+ * Deputy's own field, outside Codex's protocol.
+ */
+const deputyThread = { deputy_thread: optional(DeputyThread) }
+
 /** The child asks to run a command. @since 0.1.0 @category schemas */
 export const ExecApprovalRequest = tagged("exec_approval_request", {
   call_id: Schema.String,
@@ -131,7 +151,8 @@ export const ExecApprovalRequest = tagged("exec_approval_request", {
   additional_permissions: optionalNullable(Schema.Unknown),
   available_decisions: optionalNullable(Schema.Array(ReviewDecision)),
   parsed_cmd: optional(Schema.Array(Schema.Unknown)),
-  started_at_ms: optionalNullable(Schema.Number)
+  started_at_ms: optionalNullable(Schema.Number),
+  ...deputyThread
 })
 /** The child asks to apply a patch. @since 0.1.0 @category schemas */
 export const ApplyPatchApprovalRequest = tagged("apply_patch_approval_request", {
@@ -140,7 +161,8 @@ export const ApplyPatchApprovalRequest = tagged("apply_patch_approval_request", 
   changes: Schema.Record({ key: Schema.String, value: FileChange }),
   reason: optionalNullable(Schema.String),
   grant_root: optionalNullable(Schema.String),
-  started_at_ms: optionalNullable(Schema.Number)
+  started_at_ms: optionalNullable(Schema.Number),
+  ...deputyThread
 })
 /** The child asks for permissions (network, paths). @since 0.1.0 @category schemas */
 export const RequestPermissions = tagged("request_permissions", {
@@ -149,13 +171,51 @@ export const RequestPermissions = tagged("request_permissions", {
   reason: optionalNullable(Schema.String),
   permissions: RequestPermissionProfile,
   cwd: optionalNullable(Schema.String),
-  environment_id: optionalNullable(Schema.String)
+  environment_id: optionalNullable(Schema.String),
+  ...deputyThread
 })
-/** The child asks the user questions. @since 0.1.0 @category schemas */
+/**
+ * The child asks the user questions. `is_blocking` (since 0.2.0; Codex 0.171's `isBlocking`, absent before):
+ * whether the child waits for the answer.
+ * @since 0.1.0 @category schemas
+ */
 export const RequestUserInput = tagged("request_user_input", {
   call_id: Schema.String,
   turn_id: optional(Schema.String),
-  questions: Schema.Array(UserInputQuestion)
+  questions: Schema.Array(UserInputQuestion),
+  is_blocking: optional(Schema.Boolean),
+  ...deputyThread
+})
+
+/**
+ * What an MCP server asks (Codex's `ElicitationRequest`, tagged by `mode`): a form (`requested_schema`, a
+ * flat JSON Schema object), or a URL to open (`url`, `elicitation_id`). `mode` is open: a mode this version
+ * does not know decodes (Deputy declines it). `_meta` carries Codex's MCP tool-call approvals
+ * (`codex_approval_kind: "mcp_tool_call"`, `persist: ["session", "always"]`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ElicitationRequestBody = struct({
+  mode: Schema.String,
+  _meta: optionalNullable(Schema.Unknown),
+  message: Schema.String,
+  requested_schema: optionalNullable(Schema.Unknown),
+  url: optionalNullable(Schema.String),
+  elicitation_id: optionalNullable(Schema.String)
+}).annotations({ identifier: "ElicitationRequestBody" })
+
+/**
+ * An MCP server the child uses asks the user something (Codex's `elicitation_request`; the app-server's
+ * `mcpServer/elicitation/request`). Answered with `resolve_elicitation` (`server_name`, `request_id: id`).
+ * @since 0.2.0 @category schemas
+ */
+export const ElicitationRequest = tagged("elicitation_request", {
+  turn_id: optionalNullable(Schema.String),
+  server_name: Schema.String,
+  id: Schema.Union(Schema.String, Schema.Number),
+  request: ElicitationRequestBody,
+  ...deputyThread
 })
 /** A command started. @since 0.1.0 @category schemas */
 export const ExecCommandBegin = tagged("exec_command_begin", {
@@ -209,6 +269,7 @@ const knownEventMsgs = [
   ApplyPatchApprovalRequest,
   RequestPermissions,
   RequestUserInput,
+  ElicitationRequest,
   ExecCommandBegin,
   ExecCommandEnd,
   PatchApplyBegin,

@@ -53,12 +53,18 @@ export const RequestPermissionsResponseOp = tagged("request_permissions_response
   id: Schema.String,
   response: RequestPermissionsResponse
 })
-/** @since 0.1.0 @category schemas */
+/**
+ * Answer to `elicitation_request`: `request_id` is the request's `id`. `content` (accept only) is what the
+ * form asked for; `meta` (since 0.2.0) carries an MCP tool-call approval's `persist` choice
+ * (`{"persist": "session" | "always"}`).
+ * @since 0.1.0 @category schemas
+ */
 export const ResolveElicitationOp = tagged("resolve_elicitation", {
   server_name: Schema.String,
   request_id: Schema.Union(Schema.String, Schema.Number),
   decision: Schema.Literal("accept", "decline", "cancel"),
-  content: optional(Schema.Unknown)
+  content: optional(Schema.Unknown),
+  meta: optional(Schema.Unknown)
 })
 /** @since 0.1.0 @category schemas */
 export const DynamicToolResponseOp = tagged("dynamic_tool_response", { id: Schema.String, response: Schema.Unknown })

@@ -202,11 +202,22 @@ const diffLines = (text: string, sign?: "+" | "-"): Array<DiffLine> => {
   ]
 }
 
+/** What the page offers for an MCP elicitation: accept only a tool-call approval (a form is not filled here). */
+const elicitationActions = (request: Requests.ElicitationRequest): ReadonlyArray<Action> => {
+  const view = Requests.elicitation(request)
+  if (view._tag !== "ToolCall") return ["deny", "abort"]
+  return view.persist.includes("session")
+    ? ["approve", "approve_for_session", "deny", "abort"]
+    : ["approve", "deny", "abort"]
+}
+
 const actionsOf = (request: Requests.ApprovalRequest): ReadonlyArray<Action> =>
   request.kind === "command" || request.kind === "patch"
     ? ["approve", "approve_for_session", "deny", "abort"]
     : request.kind === "permissions"
     ? ["approve", "approve_for_session", "deny"]
+    : request.kind === "elicitation"
+    ? elicitationActions(request)
     : ["deny"]
 
 /** `Requests.describe` with a command's argv quoted (joined by spaces, `"/tmp/x /"` would read as two words). */
@@ -308,6 +319,11 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
       }
     case "user_input":
       return { ...base, questions: req.event.questions.map((question) => shown(question.question, 2000)) }
+    case "elicitation": {
+      // the MCP server's message, as text; a URL is in the summary and is never a link
+      const view = Requests.elicitation(req)
+      return { ...base, questions: [shown(view._tag === "Refused" ? view.problem : view.message, 2000)] }
+    }
   }
 }
 

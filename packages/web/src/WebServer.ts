@@ -287,6 +287,15 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
         )
     case "user_input":
       return action === "deny" ? ApprovalInbox.userInput(Option.none()) : undefined
+    case "elicitation":
+      return {
+        _tag: "Elicitation",
+        response: action === "deny"
+          ? { action: "decline" }
+          : action === "abort"
+          ? { action: "cancel" }
+          : { action: "accept", ...(action === "approve_for_session" ? { persist: "session" } : {}) }
+      }
   }
 }
 

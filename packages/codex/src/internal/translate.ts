@@ -188,7 +188,7 @@ export type Outcome =
   | { readonly _tag: "Success"; readonly result: unknown }
   | { readonly _tag: "Failure"; readonly error: JsonRpc.RpcErrorBody }
 
-type RequestKind = "exec" | "patch" | "permissions" | "user_input"
+type RequestKind = "exec" | "patch" | "permissions" | "user_input" | "elicitation"
 
 interface PendingRequest {
   readonly kind: RequestKind
@@ -205,7 +205,8 @@ const answerKinds: Readonly<Record<string, RequestKind>> = {
   patch_approval: "patch",
   request_permissions_response: "permissions",
   user_input_answer: "user_input",
-  request_user_input_response: "user_input"
+  request_user_input_response: "user_input",
+  resolve_elicitation: "elicitation"
 }
 
 /** Item types that run something for the model: while one runs, the turn is not waiting on the model. */
@@ -263,14 +264,31 @@ const dynamicToolNotice = (params: Json): string =>
     bounded(string(params.callId))
   }); Deputy has no handler for it: answered with a failed call`
 
-const elicitationNotice = (params: Json): string => {
-  const mode = bounded(string(params.mode) ?? "form")
+/** Elicitation modes Codex sends (`McpServerElicitationRequestParams`, 0.169 and 0.171). */
+const elicitationModes: ReadonlySet<string> = new Set(["form", "openai/form", "openaiForm", "url"])
+
+/** Why an elicitation cannot be routed (it is then declined at once), or undefined. */
+const elicitationProblem = (params: Json): string | undefined => {
+  if (string(params.serverName) === undefined) return "it names no MCP server"
+  if (string(params.message) === undefined) return "it has no message"
+  const mode = string(params.mode)
+  if (mode === undefined || !elicitationModes.has(mode)) {
+    return `its mode is not one Deputy knows (${JSON.stringify(bounded(mode ?? String(params.mode)))})`
+  }
+  if (params.requestedSchema !== undefined && params.requestedSchema !== null) {
+    const chars = JSON.stringify(params.requestedSchema).length
+    const limit = ApprovalRequest.elicitationLimits.schemaChars
+    if (chars > limit) return `its requested schema is ${chars} characters (at most ${limit})`
+  }
+  return undefined
+}
+
+const elicitationNotice = (params: Json, problem: string): string => {
+  const mode = bounded(string(params.mode) ?? "?")
   const url = string(params.url)
   return `MCP server \`${bounded(string(params.serverName) ?? "?")}\` asked (${mode}${
     url === undefined ? "" : ` ${bounded(url)}`
-  }): ${
-    JSON.stringify(bounded(string(params.message)))
-  }; Deputy does not route MCP elicitations to the parent yet: declined`
+  }): ${JSON.stringify(bounded(string(params.message)))}; declined at once: ${problem}`
 }
 
 /** At most this many nested threads are remembered (a child cannot grow the map without bound). */
@@ -281,10 +299,11 @@ const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>
   exec: "command",
   patch: "patch",
   permissions: "permissions",
-  user_input: "user_input"
+  user_input: "user_input",
+  elicitation: "elicitation"
 }
 
-/** Whether an op answers a request of Codex (a command, patch, permissions or user-input request). */
+/** Whether an op answers a request of Codex (a command, patch, permissions, user-input or elicitation request). */
 export const isAnswer = (op: Op): boolean => Object.hasOwn(answerKinds, op.type)
 
 /**
@@ -946,8 +965,38 @@ export class Translator {
         )
       case "item/tool/call":
         return this.failClosed(rpcId, method, dynamicToolRefusal(params), dynamicToolNotice(params))
-      case "mcpServer/elicitation/request":
-        return this.failClosed(rpcId, method, { action: "decline", content: null }, elicitationNotice(params))
+      case "mcpServer/elicitation/request": {
+        const problem = elicitationProblem(params)
+        if (problem !== undefined) {
+          return this.failClosed(
+            rpcId,
+            method,
+            { action: "decline", content: null },
+            elicitationNotice(params, problem)
+          )
+        }
+        const serverName = string(params.serverName)!
+        const callId = ApprovalRequest.elicitationCallId(serverName, rpcId)
+        this.pending.push({ kind: "elicitation", rpcId, eventId: id, callId, keys: [callId] })
+        const url = string(params.url)
+        return this.emit(
+          id,
+          msg("elicitation_request", {
+            [ApprovalRequest.threadField]: nested,
+            turn_id: string(params.turnId),
+            server_name: serverName,
+            id: rpcId,
+            request: withoutUndefined({
+              mode: string(params.mode),
+              _meta: params._meta ?? undefined,
+              message: string(params.message),
+              requested_schema: params.requestedSchema ?? undefined,
+              url,
+              elicitation_id: string(params.elicitationId)
+            })
+          })
+        )
+      }
       default:
         this.replies.push(
           JsonRpc.error(rpcId, JsonRpc.methodNotFound, `Deputy does not handle the server request \`${method}\``)
@@ -978,7 +1027,14 @@ export class Translator {
   /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */
   answer(op: Op): void {
     const kind = Object.hasOwn(answerKinds, op.type) ? answerKinds[op.type] : undefined
-    const key = string((op as Json).id) ?? ""
+    const fields = op as Json
+    const requestId = fields.request_id
+    const key = kind === "elicitation"
+      ? ApprovalRequest.elicitationCallId(
+        string(fields.server_name) ?? "",
+        typeof requestId === "number" ? requestId : string(requestId) ?? ""
+      )
+      : string(fields.id) ?? ""
     const index = this.pending.findIndex((request) => request.kind === kind && request.keys.includes(key))
     if (kind === undefined || index === -1) {
       return this.diagnostic({
@@ -1011,6 +1067,14 @@ export class Translator {
           granted.fileSystem = { read: fileSystem.read ?? null, write: fileSystem.write ?? null }
         }
         return { permissions: granted, scope: response.scope === "session" ? "session" : "turn" }
+      }
+      case "resolve_elicitation": {
+        const { content, decision, meta } = op as Json
+        return {
+          action: decision === "accept" || decision === "cancel" ? decision : "decline",
+          content: decision === "accept" && content !== undefined ? content : null,
+          _meta: decision === "accept" && meta !== undefined ? meta : null
+        }
       }
       default: {
         const response = record((op as Json).response)

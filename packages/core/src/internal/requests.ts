@@ -13,8 +13,17 @@ import type {
 import { isEventMsg, noAnswers, noPermissionsGranted } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { ApprovalOutcome, ApprovalRequest } from "../ApprovalRequest.js"
-import { outcomeOfDecision, threadOf } from "../ApprovalRequest.js"
+import type { ApprovalOutcome, ApprovalRequest, ElicitationRequest, ElicitationResponse } from "../ApprovalRequest.js"
+import {
+  checkElicitationResponse,
+  elicitation,
+  elicitationAnswerOp,
+  elicitationCallId,
+  noElicitation,
+  outcomeOfDecision,
+  outcomeOfElicitation,
+  threadOf
+} from "../ApprovalRequest.js"
 import type { ApprovalsService } from "../Approvals.js"
 import * as DecidedBy from "../DecidedBy.js"
 
@@ -86,6 +95,40 @@ const optionalRequest = <R extends ApprovalRequest, A>(
   aborted: (decidedBy, reason) => ({ answer: answer(empty), outcome: "aborted", decidedBy, reason })
 })
 
+/**
+ * An MCP elicitation: asked only when it is readable (`ApprovalRequest.elicitation`) and the service has
+ * an `elicitation` method, else declined at once; an answer that does not fit the request is declined.
+ * Timed out: decline; aborted: cancel.
+ */
+const elicitationRequest = (request: ElicitationRequest): RoutedRequest => {
+  const answer = (response: ElicitationResponse): Op => elicitationAnswerOp(request, response)
+  const declined = (decidedBy: DecidedBy.DecidedBy, reason?: string): Resolution => ({
+    answer: answer({ action: "decline" }),
+    outcome: "denied",
+    decidedBy,
+    reason
+  })
+  return {
+    request,
+    answerKey: `resolve_elicitation/${request.callId}`,
+    ask: (service) => {
+      const view = elicitation(request)
+      if (view._tag === "Refused") {
+        return Effect.succeed(declined({ _tag: "Default", why: `Deputy declines it: ${view.problem}` }, view.problem))
+      }
+      if (service.elicitation === undefined) return Effect.succeed(declined(noElicitation))
+      return Effect.map(service.elicitation(request), (given) => {
+        const { decidedBy, value } = DecidedBy.split(given, "Approvals")
+        const checked = checkElicitationResponse(view, value)
+        if (checked._tag === "Invalid") return declined(decidedBy, `the answer was declined: ${checked.problem}`)
+        return { answer: answer(checked.response), outcome: outcomeOfElicitation(checked.response), decidedBy }
+      })
+    },
+    timedOut: (decidedBy) => ({ answer: answer({ action: "decline" }), outcome: "timed_out", decidedBy }),
+    aborted: (decidedBy, reason) => ({ answer: answer({ action: "cancel" }), outcome: "aborted", decidedBy, reason })
+  }
+}
+
 /** The nested thread a request comes through (kinds helper: one field, absent when none). */
 const threadProvenance = (msg: unknown): { readonly thread?: ReturnType<typeof threadOf> } => {
   const thread = threadOf(msg)
@@ -97,7 +140,8 @@ export const requestTypes: ReadonlySet<string> = new Set([
   "exec_approval_request",
   "apply_patch_approval_request",
   "request_permissions",
-  "request_user_input"
+  "request_user_input",
+  "elicitation_request"
 ])
 
 /** Turns a request event into a routed request (SPEC §2.1 answer ids), or undefined for any other event. */
@@ -149,6 +193,12 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
       noAnswers,
       () => "approved"
     )
+  }
+  if (isEventMsg(msg, "elicitation_request")) {
+    return elicitationRequest({
+      ...provenance("elicitation", elicitationCallId(msg.server_name, msg.id)),
+      event: msg
+    })
   }
   return undefined
 }

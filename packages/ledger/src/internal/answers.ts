@@ -3,7 +3,8 @@
  * delegate's request routing (SPEC §2.1 answer ids), kept beside the ledger so its records name the
  * exact op.
  */
-import type { ApprovalInbox, ApprovalRequest } from "@deputy/core"
+import type { ApprovalInbox } from "@deputy/core"
+import { ApprovalRequest } from "@deputy/core"
 import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import { noAnswers, noPermissionsGranted } from "@deputy/protocol"
 import { isApproval } from "@deputy/protocol"
@@ -64,6 +65,18 @@ export const resolve = (
         outcome: Option.isNone(answer.response) ? "denied" : "approved"
       }
     }
+    case "elicitation": {
+      if (answer._tag !== "Elicitation") return undefined
+      // as the delegate does: an answer that does not fit the request goes out declined
+      const checked = ApprovalRequest.checkElicitationResponse(ApprovalRequest.elicitation(request), answer.response)
+      const response: ApprovalRequest.ElicitationResponse = checked._tag === "Valid"
+        ? checked.response
+        : { action: "decline" }
+      return {
+        op: ApprovalRequest.elicitationAnswerOp(request, response),
+        outcome: ApprovalRequest.outcomeOfElicitation(response)
+      }
+    }
   }
 }
 
@@ -73,6 +86,8 @@ export const defaultAnswer = (request: ApprovalRequest.ApprovalRequest): InboxAn
     ? { _tag: "Decision", decision: "denied" }
     : request.kind === "permissions"
     ? { _tag: "Permissions", response: Option.none() }
+    : request.kind === "elicitation"
+    ? { _tag: "Elicitation", response: { action: "decline" } }
     : { _tag: "UserInput", response: Option.none() }
 
 /** The answer when a request's deadline passed: `timed_out` for decisions, nothing granted otherwise. */
@@ -85,12 +100,17 @@ export const timedOutAnswer = (request: ApprovalRequest.ApprovalRequest): InboxA
 export const encodeAnswer = (answer: InboxAnswer): unknown =>
   answer._tag === "Decision"
     ? { _tag: "Decision", decision: answer.decision }
+    : answer._tag === "Elicitation"
+    ? { _tag: "Elicitation", response: answer.response }
     : { _tag: answer._tag, response: Option.getOrNull(answer.response as Option.Option<unknown>) }
 
 /** Reads an answer back from its JSON form. */
 export const decodeAnswer = (json: unknown): InboxAnswer => {
   const value = json as { readonly _tag: string; readonly decision?: ReviewDecision; readonly response?: unknown }
   if (value._tag === "Decision") return { _tag: "Decision", decision: value.decision! }
+  if (value._tag === "Elicitation") {
+    return { _tag: "Elicitation", response: value.response as ApprovalRequest.ElicitationResponse }
+  }
   if (value._tag === "Permissions") {
     return { _tag: "Permissions", response: Option.fromNullable(value.response as RequestPermissionsResponse | null) }
   }

@@ -766,7 +766,12 @@ const middleware = (
   const decisionOfAnswer = (answer: InboxAnswer): ReviewDecision =>
     answer._tag === "Decision" ? answer.decision : "denied"
   const responseOf = <A>(answer: InboxAnswer): Option.Option<A> =>
-    answer._tag === "Decision" ? Option.none() : answer.response as unknown as Option.Option<A>
+    answer._tag === "Decision" || answer._tag === "Elicitation"
+      ? Option.none()
+      : answer.response as unknown as Option.Option<A>
+  const elicitationOf = (answer: InboxAnswer): ApprovalRequest.ElicitationResponse =>
+    answer._tag === "Elicitation" ? answer.response : { action: "decline" }
+  const innerElicitation = inner.elicitation
 
   return {
     command: (request) =>
@@ -776,6 +781,10 @@ const middleware = (
     permissions: (request) =>
       ask(request, inner.permissions(request), (response) => ({ _tag: "Permissions", response }), responseOf),
     userInput: (request) =>
-      ask(request, inner.userInput(request), (response) => ({ _tag: "UserInput", response }), responseOf)
+      ask(request, inner.userInput(request), (response) => ({ _tag: "UserInput", response }), responseOf),
+    ...(innerElicitation === undefined ? {} : {
+      elicitation: (request: ApprovalRequest.ElicitationRequest) =>
+        ask(request, innerElicitation(request), (response) => ({ _tag: "Elicitation", response }), elicitationOf)
+    })
   }
 }

@@ -7,7 +7,8 @@ import type { ReviewDecision } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ApprovalInboxService } from "../../ApprovalInbox.js"
-import type { ApprovalRequest, CommandApproval, ProvenanceLink } from "../../ApprovalRequest.js"
+import type { ApprovalRequest, CommandApproval, ElicitationResponse, ProvenanceLink } from "../../ApprovalRequest.js"
+import { elicitationAnswerOf, noElicitation } from "../../ApprovalRequest.js"
 import {
   type ApprovalsService,
   firstMatchIndex,
@@ -160,6 +161,14 @@ export const nodeApprovals = (owner: TreeNode, deps: NodeApprovalsDeps): Approva
             : Option.none(),
         deps.inbox.approvals.permissions
       ),
-    userInput: (request) => ask(request, Option.none(), () => Option.none(), deps.inbox.approvals.userInput)
+    userInput: (request) => ask(request, Option.none(), () => Option.none(), deps.inbox.approvals.userInput),
+    elicitation: (request) =>
+      ask(
+        request,
+        { action: "decline" },
+        elicitationAnswerOf,
+        deps.inbox.approvals.elicitation ??
+          (() => Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, noElicitation)))
+      )
   }
 }
