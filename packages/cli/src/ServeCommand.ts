@@ -153,37 +153,63 @@ export const stateText = (state: Supervisor.NodeState): string => {
  */
 export const treeNodes = (nodes: ReadonlyArray<Supervisor.NodeInfo>): ReadonlyArray<WebServer.TreeNode> => {
   const ids = new Map(nodes.map((node) => [node.path, node.delegateId]))
-  return nodes.filter((node) => node.depth > 0).map((node) => ({
-    id: node.delegateId,
-    path: node.path,
-    parent: node.parent === undefined ? undefined : ids.get(node.parent) || undefined,
-    status: stateText(node.state),
-    usage: { tokens: node.subtreeUsage.tokens, turns: node.subtreeUsage.turns },
-    budgetLeft: budgetLeft(node),
-    ...(node.state._tag === "Ended" ? { ended: node.state.reason } : {})
-  }))
+  return nodes.filter((node) => node.depth > 0).map((node) => treeNode(node, ids))
 }
 
+const treeNode = (node: Supervisor.NodeInfo, ids: ReadonlyMap<string, string>): WebServer.TreeNode => ({
+  id: node.delegateId,
+  path: node.path,
+  parent: node.parent === undefined ? undefined : ids.get(node.parent) || undefined,
+  status: stateText(node.state),
+  usage: { tokens: node.subtreeUsage.tokens, turns: node.subtreeUsage.turns },
+  budgetLeft: budgetLeft(node),
+  ...(node.state._tag === "Ended" ? { ended: node.state.reason } : {})
+})
+
 /**
- * The live tree: the supervisor's nodes whenever a root-level node's state changes (`spawned` are those)
- * and at least every 500 ms (usage, nodes the agents started), only when something changed.
+ * The live tree from `Supervisor.changes`: every node and every state change as it happens, in order
+ * (nested nodes too); usage and budget left, which are not streamed, are read every 500 ms and sent
+ * when they changed.
  *
  * @since 0.2.0
  * @category running
  */
 export const treeChanges = (
-  supervisor: Supervisor.SupervisorService,
-  spawned: ReadonlyArray<Supervisor.Node>
-): Stream.Stream<ReadonlyArray<WebServer.TreeNode>> =>
-  Stream.merge(
-    Stream.mergeAll(spawned.map((node) => node.stateChanges), { concurrency: "unbounded" }),
-    Stream.fromSchedule(Schedule.spaced("500 millis")),
-    { haltStrategy: "either" }
-  ).pipe(
+  supervisor: Supervisor.SupervisorService
+): Stream.Stream<ReadonlyArray<WebServer.TreeNode>> => {
+  const ids = new Map<string, string>()
+  const structure = Stream.map(supervisor.changes, (change): ReadonlyArray<WebServer.TreeNode> => {
+    switch (change._tag) {
+      case "Snapshot":
+        for (const node of change.nodes) ids.set(node.path, node.delegateId)
+        return treeNodes(change.nodes)
+      case "Added":
+        ids.set(change.node.path, change.node.delegateId)
+        return [treeNode(change.node, ids)]
+      case "StateChanged": {
+        const id = ids.get(change.path)
+        if (id === undefined) return []
+        const state = change.state
+        return [{ id, status: stateText(state), ...(state._tag === "Ended" ? { ended: state.reason } : {}) }]
+      }
+    }
+  })
+  const sent = new Map<string, string>()
+  const usage = Stream.fromSchedule(Schedule.spaced("500 millis")).pipe(
     Stream.mapEffect(() => supervisor.nodes),
-    Stream.map(treeNodes),
-    Stream.changesWith((a, b) => JSON.stringify(a) === JSON.stringify(b))
+    Stream.map((nodes) =>
+      nodes.filter((node) => node.depth > 0).flatMap((node): ReadonlyArray<WebServer.TreeNode> => {
+        const shown = { id: node.delegateId, usage: treeNode(node, ids).usage, budgetLeft: budgetLeft(node) }
+        const text = JSON.stringify(shown)
+        if (sent.get(node.delegateId) === text) return []
+        sent.set(node.delegateId, text)
+        return [shown]
+      })
+    ),
+    Stream.filter((nodes) => nodes.length > 0)
   )
+  return Stream.merge(Stream.filter(structure, (nodes) => nodes.length > 0), usage)
+}
 
 /**
  * Serves: the URL on stdout, the tasks as root-level nodes `serve/task-N` of one supervised tree (at most
@@ -204,12 +230,11 @@ export const execute = (serve: ServeSettings) =>
         cwd: serve.cwd,
         source: { other: "deputy serve" }
       })))
-    const nodes = spawned.flatMap((either) => Either.isRight(either) ? [either.right] : [])
     // A port that is taken is the caller's to change: a usage error (exit 2) naming --port.
     const server = yield* WebServer.make({
       port: serve.port,
       workspace: serve.cwd,
-      tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor, nodes)
+      tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor)
     }).pipe(
       Effect.provideService(ApprovalInbox, supervisor.inbox),
       Effect.mapError((error) => new UsageError({ message: error.message, command: "serve" }))
