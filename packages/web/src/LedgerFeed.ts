@@ -190,7 +190,8 @@ export const inbox = <E, A>(
     }
 
     let afterSeq = 0
-    const read = Effect.suspend(() => ledger.list({ afterSeq, type: ["pending", "decided"], limit: batch })).pipe(
+    // every type: `afterSeq` must reach the head, or `awaitChange` would return at once, again and again
+    const read = Effect.suspend(() => ledger.list({ afterSeq, limit: batch })).pipe(
       Effect.flatMap((entries) => {
         let changed = false
         for (const entry of entries) {
