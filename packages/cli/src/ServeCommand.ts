@@ -2,12 +2,14 @@
  * `deputy serve [--task PROMPT]... [--port N]`: the approval inbox in a browser. Starts a web server on
  * 127.0.0.1 (a free port unless `--port`), prints one URL with a fresh random token, runs each `--task`
  * as a one-shot sub-agent (the agent flags are `deputy run`'s) and sends every request to the page,
- * until Ctrl-C.
+ * until Ctrl-C. Without a task it attaches to the approval ledger (`--ledger`, default the default
+ * ledger) and serves the pending requests of every Deputy process sharing it.
  *
  * @since 0.2.0
  */
 import { ApprovalInbox, Supervisor } from "@deputy/core"
-import { WebServer } from "@deputy/web"
+import { ApprovalLedger } from "@deputy/ledger"
+import { LedgerFeed, WebServer } from "@deputy/web"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -19,6 +21,7 @@ import * as Stream from "effect/Stream"
 import * as Agents from "./Agents.js"
 import { UsageError } from "./Errors.js"
 import * as Flags from "./Flags.js"
+import * as LedgerSetup from "./LedgerSetup.js"
 import * as RunCommand from "./RunCommand.js"
 
 /**
@@ -34,6 +37,8 @@ export interface ServeSettings {
   readonly port: number
   /** How many tasks run at once (`--max-concurrent`, default 4); the others wait in the tree's queue. */
   readonly maxConcurrent: number
+  /** Attach mode (no task): the ledger whose pending requests are served. */
+  readonly ledger?: Exclude<LedgerSetup.LedgerChoice, { readonly _tag: "Off" }> | undefined
 }
 
 const options = {
@@ -48,6 +53,12 @@ const options = {
     Options.optional
   ),
   maxConcurrent: Flags.maxConcurrent,
+  ledger: LedgerSetup.option.pipe(
+    Options.withDescription(
+      "Without --task: serve the pending requests of every Deputy process sharing this ledger (sqlite:PATH or " +
+        "postgres:URL). Default: $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db."
+    )
+  ),
   agent: Options.choice("agent", ["codex", "process"]).pipe(Options.optional),
   agentCommand: Options.text("agent-command").pipe(Options.optional),
   codexHome: Options.text("codex-home").pipe(Options.optional),
@@ -81,6 +92,25 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
       })
     )
   }
+  const tasks = parsed.task.map((task) => task.trim()).filter(Boolean)
+  let ledger: ServeSettings["ledger"]
+  if (tasks.length === 0) {
+    const choice = LedgerSetup.parse(parsed.ledger, "serve")
+    if (Either.isLeft(choice)) return Either.left(choice.left)
+    if (choice.right._tag === "Off") {
+      return Either.left(
+        new UsageError({ message: "--ledger off: without --task, deputy serve serves a ledger", command: "serve" })
+      )
+    }
+    ledger = choice.right
+  } else if (Option.isSome(parsed.ledger)) {
+    return Either.left(
+      new UsageError({
+        message: "--ledger is for serving a ledger (no --task); leave it out with --task",
+        command: "serve"
+      })
+    )
+  }
   const run = RunCommand.settings({
     ...parsed,
     // serve runs its tasks itself; RunCommand checks only the agent flags here
@@ -100,9 +130,10 @@ export const settings = (parsed: Parsed): Either.Either<ServeSettings, UsageErro
     (run) => ({
       agent: run.agent,
       cwd: run.cwd,
-      tasks: parsed.task.map((task) => task.trim()).filter(Boolean),
+      tasks,
       port,
-      maxConcurrent
+      maxConcurrent,
+      ...(ledger === undefined ? {} : { ledger })
     })
   )
 }
@@ -153,37 +184,89 @@ export const stateText = (state: Supervisor.NodeState): string => {
  */
 export const treeNodes = (nodes: ReadonlyArray<Supervisor.NodeInfo>): ReadonlyArray<WebServer.TreeNode> => {
   const ids = new Map(nodes.map((node) => [node.path, node.delegateId]))
-  return nodes.filter((node) => node.depth > 0).map((node) => ({
-    id: node.delegateId,
-    path: node.path,
-    parent: node.parent === undefined ? undefined : ids.get(node.parent) || undefined,
-    status: stateText(node.state),
-    usage: { tokens: node.subtreeUsage.tokens, turns: node.subtreeUsage.turns },
-    budgetLeft: budgetLeft(node),
-    ...(node.state._tag === "Ended" ? { ended: node.state.reason } : {})
-  }))
+  return nodes.filter((node) => node.depth > 0).map((node) => treeNode(node, ids))
 }
 
+const treeNode = (node: Supervisor.NodeInfo, ids: ReadonlyMap<string, string>): WebServer.TreeNode => ({
+  id: node.delegateId,
+  path: node.path,
+  parent: node.parent === undefined ? undefined : ids.get(node.parent) || undefined,
+  status: stateText(node.state),
+  usage: { tokens: node.subtreeUsage.tokens, turns: node.subtreeUsage.turns },
+  budgetLeft: budgetLeft(node),
+  ...(node.state._tag === "Ended" ? { ended: node.state.reason } : {})
+})
+
 /**
- * The live tree: the supervisor's nodes whenever a root-level node's state changes (`spawned` are those)
- * and at least every 500 ms (usage, nodes the agents started), only when something changed.
+ * The live tree from `Supervisor.changes`: every node and every state change as it happens, in order
+ * (nested nodes too); usage and budget left, which are not streamed, are read every 500 ms and sent
+ * when they changed.
  *
  * @since 0.2.0
  * @category running
  */
 export const treeChanges = (
-  supervisor: Supervisor.SupervisorService,
-  spawned: ReadonlyArray<Supervisor.Node>
-): Stream.Stream<ReadonlyArray<WebServer.TreeNode>> =>
-  Stream.merge(
-    Stream.mergeAll(spawned.map((node) => node.stateChanges), { concurrency: "unbounded" }),
-    Stream.fromSchedule(Schedule.spaced("500 millis")),
-    { haltStrategy: "either" }
-  ).pipe(
+  supervisor: Supervisor.SupervisorService
+): Stream.Stream<ReadonlyArray<WebServer.TreeNode>> => {
+  const ids = new Map<string, string>()
+  const structure = Stream.map(supervisor.changes, (change): ReadonlyArray<WebServer.TreeNode> => {
+    switch (change._tag) {
+      case "Snapshot":
+        for (const node of change.nodes) ids.set(node.path, node.delegateId)
+        return treeNodes(change.nodes)
+      case "Added":
+        ids.set(change.node.path, change.node.delegateId)
+        return [treeNode(change.node, ids)]
+      case "StateChanged": {
+        const id = ids.get(change.path)
+        if (id === undefined) return []
+        const state = change.state
+        return [{ id, status: stateText(state), ...(state._tag === "Ended" ? { ended: state.reason } : {}) }]
+      }
+    }
+  })
+  const sent = new Map<string, string>()
+  const usage = Stream.fromSchedule(Schedule.spaced("500 millis")).pipe(
     Stream.mapEffect(() => supervisor.nodes),
-    Stream.map(treeNodes),
-    Stream.changesWith((a, b) => JSON.stringify(a) === JSON.stringify(b))
+    Stream.map((nodes) =>
+      nodes.filter((node) => node.depth > 0).flatMap((node): ReadonlyArray<WebServer.TreeNode> => {
+        const shown = { id: node.delegateId, usage: treeNode(node, ids).usage, budgetLeft: budgetLeft(node) }
+        const text = JSON.stringify(shown)
+        if (sent.get(node.delegateId) === text) return []
+        sent.set(node.delegateId, text)
+        return [shown]
+      })
+    ),
+    Stream.filter((nodes) => nodes.length > 0)
   )
+  return Stream.merge(Stream.filter(structure, (nodes) => nodes.length > 0), usage)
+}
+
+/**
+ * Attach mode: the URL on stdout, then the pending requests of every process sharing the ledger, live,
+ * answered through it (`DecidedBy.InboxClient` `web:<tab>`), until interrupted.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const attach = (
+  serve: ServeSettings & { readonly ledger: NonNullable<ServeSettings["ledger"]> }
+) =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger
+    const feed = yield* LedgerFeed.inbox(ledger)
+    const server = yield* WebServer.makeWith(feed, {
+      port: serve.port,
+      workspace: serve.cwd,
+      tree: feed.tree,
+      history: feed.history,
+      note: `Every Deputy process's pending requests in the ledger ${LedgerSetup.describe(serve.ledger)}, ` +
+        "grouped by process and node path. The ledger has no live tree: states, usage and events show only " +
+        "for tasks this server runs (deputy serve --task)."
+    }).pipe(Effect.mapError((error) => new UsageError({ message: error.message, command: "serve" })))
+    yield* Console.log(server.url)
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(LedgerSetup.layer(serve.ledger)))
 
 /**
  * Serves: the URL on stdout, the tasks as root-level nodes `serve/task-N` of one supervised tree (at most
@@ -204,12 +287,11 @@ export const execute = (serve: ServeSettings) =>
         cwd: serve.cwd,
         source: { other: "deputy serve" }
       })))
-    const nodes = spawned.flatMap((either) => Either.isRight(either) ? [either.right] : [])
     // A port that is taken is the caller's to change: a usage error (exit 2) naming --port.
     const server = yield* WebServer.make({
       port: serve.port,
       workspace: serve.cwd,
-      tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor, nodes)
+      tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor)
     }).pipe(
       Effect.provideService(ApprovalInbox, supervisor.inbox),
       Effect.mapError((error) => new UsageError({ message: error.message, command: "serve" }))
@@ -243,4 +325,6 @@ export const make = <E, R>(handler: (settings: ServeSettings) => Effect.Effect<v
  * @since 0.2.0
  * @category commands
  */
-export const command = make(execute)
+export const command = make((serve) =>
+  serve.ledger === undefined ? execute(serve) : attach({ ...serve, ledger: serve.ledger })
+)

@@ -1,82 +1,8 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import * as http from "node:http"
 import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js"
+import { answer, follow, urlOf } from "./utils/serve.js"
 
 afterEach(stopAll)
-
-interface State {
-  pending: Array<{ id: string; command?: Array<string>; path?: Array<string>; chain: Array<{ path: Array<string> }> }>
-  history: Array<{ id: string; outcome: string; decidedBy: Array<string>; client?: string }>
-  nodes: Map<string, { id: string; path: Array<string>; status: string; ended?: Array<string> }>
-  events: Map<string, Array<{ type: string; text: Array<string> }>>
-}
-
-/** Follows the page's event stream (the same one the browser reads) and resolves when `until` holds. */
-const follow = (url: URL, until: (state: State) => boolean) =>
-  new Promise<State>((resolve, reject) => {
-    const state: State = { pending: [], history: [], nodes: new Map(), events: new Map() }
-    const req = http.get({
-      host: url.hostname,
-      port: url.port,
-      path: `/api/events?token=${url.searchParams.get("token")}`,
-      headers: { host: url.host }
-    }, (res) => {
-      let buffer = ""
-      res.setEncoding("utf8")
-      res.on("data", (chunk: string) => {
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf("\n\n")) !== -1) {
-          const frame = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const data = frame.split("\n").find((line) => line.startsWith("data: "))
-          if (data === undefined) continue
-          const message = JSON.parse(data.slice(6))
-          if (message.type === "snapshot") {
-            state.pending = message.pending
-            state.history = message.history
-            for (const node of message.nodes) state.nodes.set(node.id, node)
-            for (const [id, list] of Object.entries(message.events)) state.events.set(id, list as any)
-          } else if (message.type === "pending") state.pending = message.pending
-          else if (message.type === "settled") state.history.push(message.entry)
-          else if (message.type === "node") state.nodes.set(message.node.id, message.node)
-          else if (message.type === "events") {
-            state.events.set(message.node, [...(state.events.get(message.node) ?? []), ...message.events])
-          }
-          if (until(state)) {
-            req.destroy()
-            resolve(state)
-          }
-        }
-      })
-    })
-    req.on("error", (error) => {
-      if (!(error as NodeJS.ErrnoException).code?.includes("ECONNRESET")) reject(error)
-    })
-  })
-
-const answer = (url: URL, id: string, action: string) =>
-  new Promise<number>((resolve, reject) => {
-    const body = JSON.stringify({ id, action, tab: "e2e" })
-    const req = http.request({
-      host: url.hostname,
-      port: url.port,
-      path: "/api/answer",
-      method: "POST",
-      headers: {
-        host: url.host,
-        origin: url.origin,
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body),
-        "x-deputy-token": url.searchParams.get("token")!
-      }
-    }, (res) => {
-      res.resume()
-      res.on("end", () => resolve(res.statusCode ?? 0))
-    })
-    req.on("error", reject)
-    req.end(body)
-  })
 
 describe("deputy serve", () => {
   it("prints one URL, runs the tasks, and each process child gets the answer given on the page", async () => {
@@ -92,17 +18,7 @@ describe("deputy serve", () => {
       "--task",
       "run:echo second-ran"
     ])
-    const url = await new Promise<URL>((resolve, reject) => {
-      let out = ""
-      let err = ""
-      child.stderr?.on("data", (data) => err += data)
-      child.on("close", (code) => reject(new Error(`deputy serve exited ${code} before printing its URL: ${err}`)))
-      child.stdout.on("data", (data) => {
-        out += data
-        const line = out.split("\n")[0]
-        if (out.includes("\n")) resolve(new URL(line))
-      })
-    })
+    const url = await urlOf(child)
     assert.match(url.href, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/)
     const asked = await follow(url, (state) => state.pending.length === 2)
     // The live tree: both nodes are the supervisor's, running, waiting on the page.
@@ -149,14 +65,7 @@ describe("deputy serve", () => {
       "--task",
       "run:echo second-ran"
     ])
-    const url = await new Promise<URL>((resolve, reject) => {
-      let out = ""
-      child.on("close", (code) => reject(new Error(`deputy serve exited ${code} before printing its URL`)))
-      child.stdout.on("data", (data) => {
-        out += data
-        if (out.includes("\n")) resolve(new URL(out.split("\n")[0]))
-      })
-    })
+    const url = await urlOf(child)
     const statuses: Array<string> = []
     const asked = await follow(url, (state) => {
       const second = state.nodes.get("task-2")?.status

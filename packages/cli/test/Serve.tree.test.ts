@@ -1,6 +1,11 @@
-import type { Supervisor } from "@deputy/core"
+import { Supervisor, TestAgent } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
+import * as Stream from "effect/Stream"
+import * as TestServices from "effect/TestServices"
 import * as ServeCommand from "../src/ServeCommand.js"
 
 const usage = (tokens: number, turns = 0): Supervisor.Usage => ({ tokens, turns, wallTimeMs: 0, approvals: 0 })
@@ -61,4 +66,36 @@ describe("serve's tree", () => {
       assert.strictEqual(node.budgetLeft, `${Math.max(0, limit - used)} tokens`)
       assert.strictEqual(node.status, `queued: #${position + 1}`)
     })))
+})
+
+describe("serve's live tree from Supervisor.changes", () => {
+  it.scoped("a nested node's every state reaches the page, in order, without waiting for a poll", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({ name: "serve" })
+      const task = yield* supervisor.spawn({ name: "task-1", id: "task-1", source: "review" })
+      const seen: Array<string> = []
+      const ended = yield* Deferred.make<void>()
+      const subscribed = yield* Deferred.make<void>()
+      yield* ServeCommand.treeChanges(supervisor).pipe(
+        Stream.runForEach((nodes) =>
+          Effect.suspend(() => {
+            Deferred.unsafeDone(subscribed, Exit.void)
+            for (const node of nodes) {
+              if (node.id !== "nested" || node.status === undefined || seen.at(-1) === node.status) continue
+              seen.push(String(node.status))
+              if (node.status === "ended") return Deferred.succeed(ended, undefined)
+            }
+            return Effect.void
+          })
+        ),
+        Effect.forkScoped
+      )
+      yield* Deferred.await(subscribed)
+      const nested = yield* task.spawn({ name: "tests", id: "nested", source: "review" })
+      yield* nested.stateChanges.pipe(Stream.takeUntil((state) => state._tag === "Running"), Stream.runDrain)
+      yield* nested.stop
+      // a poll every 500 ms sees at most the state of the moment: here only stopping and ended
+      yield* Deferred.await(ended).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => seen }))
+      assert.deepStrictEqual(seen, ["starting", "running", "stopping", "ended"])
+    }).pipe(Effect.provide(TestAgent.layer()), TestServices.provideLive))
 })

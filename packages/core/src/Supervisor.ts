@@ -343,6 +343,19 @@ export const threadEventOf = (msg: unknown): ThreadEvent | undefined => {
 }
 
 /**
+ * A change of the tree, as `SupervisorService.changes` streams them: a `Snapshot` of every node first,
+ * then every node `Added` (with its state then) and every `StateChanged` (the state as `Node.state`
+ * reports it, `Stopping` included from the moment a stop is asked for), in the order they happened.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type TreeChange =
+  | { readonly _tag: "Snapshot"; readonly nodes: ReadonlyArray<NodeInfo> }
+  | { readonly _tag: "Added"; readonly node: NodeInfo }
+  | { readonly _tag: "StateChanged"; readonly path: string; readonly state: NodeState }
+
+/**
  * A node of the tree. `delegate` waits until it is admitted and started (fails with `NodeNotStarted` if it
  * never starts); `spawn` starts a child under it; `stop` stops its subtree and returns the receipt.
  *
@@ -493,6 +506,12 @@ export interface SupervisorService {
   readonly node: (path: string) => Effect.Effect<Option.Option<Node>>
   /** Every node, parents before children. */
   readonly nodes: Effect.Effect<ReadonlyArray<NodeInfo>>
+  /**
+   * The tree as it changes: a snapshot, then every node added and every state change in order; nothing
+   * that happens after the snapshot is missed, nothing in it is repeated. Usage is not streamed (read
+   * `nodes`).
+   */
+  readonly changes: Stream.Stream<TreeChange>
   /** The pending requests of the subtree at `path` (the whole tree by default), oldest first. */
   readonly pendingUnder: (path?: string) => Effect.Effect<ReadonlyArray<PendingApproval>>
   /** The same as a stream of lists (current value first). */

@@ -391,6 +391,12 @@ export interface ApprovalLedgerService {
   readonly decision: (id: string) => Effect.Effect<LedgerDecision | undefined, LedgerError>
   /** Waits until a request is decided (from any process) and returns the winning answer. */
   readonly awaitAnswer: (id: string) => Effect.Effect<LedgerDecision, LedgerError>
+  /**
+   * Waits until the ledger has an entry after `afterSeq` (written by any process) and returns the last
+   * entry's `seq`. It wakes as `awaitAnswer` does: SQLite's file watch (and its backup poll), PostgreSQL's
+   * LISTEN/NOTIFY (a `pending` or `decided` entry notifies).
+   */
+  readonly awaitChange: (afterSeq: number) => Effect.Effect<number, LedgerError>
   /** Undecided requests of every process sharing the ledger, oldest first. */
   readonly pending: (filter?: PendingFilter) => Effect.Effect<ReadonlyArray<PendingEntry>, LedgerError>
   /**

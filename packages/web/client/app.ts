@@ -29,6 +29,7 @@ interface RequestView {
   readonly kind: string
   readonly delegateId: Shown
   readonly path?: Shown
+  readonly process?: Shown
   readonly receivedAt: number
   readonly deadline?: number
   readonly summary: Shown
@@ -80,6 +81,7 @@ type Message =
     readonly events: Record<string, ReadonlyArray<EventView>>
     readonly pending: ReadonlyArray<RequestView>
     readonly history: ReadonlyArray<HistoryView>
+    readonly note?: string
   }
   | { readonly type: "pending"; readonly n: number; readonly pending: ReadonlyArray<RequestView> }
   | { readonly type: "settled"; readonly n: number; readonly entry: HistoryView }
@@ -222,6 +224,7 @@ const renderRequest = (request: RequestView): HTMLLIElement => {
     "request-head",
     el("span", `kind kind-${request.kind}`, request.kind),
     runs(request.path ?? request.delegateId, "request-path"),
+    ...(request.process !== undefined ? [el("span", "process", "from ", runs(request.process))] : []),
     el("span", "received", `received ${time(request.receivedAt)}`),
     ...(request.deadline !== undefined ? [el("span", "deadline", `deadline ${time(request.deadline)}`)] : [])
   ))
@@ -421,6 +424,7 @@ const apply = (message: Message) => {
     state.history = [...message.history]
     state.deferred = state.deferred.filter((id) => message.pending.some((request) => request.id === id))
     document.body.dataset.server = message.server
+    byId("tree-note").textContent = message.note ?? ""
     renderTree()
     renderPending()
     renderHistory()

@@ -99,6 +99,12 @@ export interface RequestView {
   readonly kind: Requests.ApprovalKind
   readonly delegateId: Shown
   readonly path?: Shown | undefined
+  /**
+   * The process that asked (`host pid N`), when the source knows it (attach mode: the ledger).
+   *
+   * @since 0.2.0
+   */
+  readonly process?: Shown | undefined
   readonly receivedAt: number
   readonly deadline?: number | undefined
   readonly summary: Shown
@@ -236,7 +242,11 @@ const sourceText = (source: unknown): string => typeof source === "string" ? sou
  * @since 0.2.0
  * @category views
  */
-export const request = (pending: PendingApproval, workspace: string, nodePath?: string | undefined): RequestView => {
+export const request = (
+  pending: PendingApproval & { readonly process?: string | undefined },
+  workspace: string,
+  nodePath?: string | undefined
+): RequestView => {
   const req = pending.request
   const touched = RequestPaths.touched(req, workspace)
   const base = {
@@ -244,6 +254,7 @@ export const request = (pending: PendingApproval, workspace: string, nodePath?: 
     kind: req.kind,
     delegateId: shown(req.delegateId, 200),
     path: req.path !== undefined ? shown(req.path, 400) : nodePath !== undefined ? shown(nodePath, 400) : undefined,
+    ...(pending.process === undefined ? {} : { process: shown(pending.process, 200) }),
     receivedAt: pending.receivedAt,
     deadline: pending.deadline,
     summary: shown(describe(req), 400),

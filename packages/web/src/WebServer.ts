@@ -14,7 +14,7 @@
  *
  * @since 0.2.0
  */
-import type { Delegate, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
+import type { ApprovalInboxService, Delegate, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
 import { ApprovalInbox, type ApprovalNotPending } from "@deputy/core"
 import type { AgentStatus, Event, TokenUsage } from "@deputy/protocol"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -81,6 +81,30 @@ export interface AttachOptions {
 }
 
 /**
+ * A pending request as a source lists it: an inbox's entry, with the process that asked when the source
+ * knows it (a ledger does).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PendingShown = PendingApproval & { readonly process?: string | undefined }
+
+/**
+ * What the server serves: the pending requests (their list and its changes, current value first), the
+ * answers (`respond`, which fails with `ApprovalNotPending` when another answer won), and, from an inbox,
+ * its settlements. An `ApprovalInbox` is one (`make`); `LedgerFeed.inbox` is another (attach mode).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface InboxSource {
+  readonly pending: Effect.Effect<ReadonlyArray<PendingShown>>
+  readonly changes: Stream.Stream<ReadonlyArray<PendingShown>>
+  readonly respond: ApprovalInboxService["respond"]
+  readonly settlements?: Stream.Stream<InboxSettlement> | undefined
+}
+
+/**
  * Options: the loopback name (`127.0.0.1` or `localhost`), the port (default: a free one), the token
  * (default: fresh and random; give the same one to a restarted server so open pages reconnect), the
  * workspace patches are checked against, how many events per node the page keeps (default 200), how many
@@ -99,6 +123,8 @@ export interface WebServerOptions {
   readonly historySize?: number | undefined
   readonly tree?: Stream.Stream<ReadonlyArray<TreeNode>> | undefined
   readonly history?: Stream.Stream<HistoryEntry> | undefined
+  /** A line the page shows above the tree (attach mode says what the tree is). */
+  readonly note?: string | undefined
 }
 
 /**
@@ -151,6 +177,7 @@ export type Message =
     readonly events: Readonly<Record<string, ReadonlyArray<View.EventView>>>
     readonly pending: ReadonlyArray<View.RequestView>
     readonly history: ReadonlyArray<View.HistoryView>
+    readonly note?: string | undefined
   }
   | { readonly type: "pending"; readonly n: number; readonly pending: ReadonlyArray<View.RequestView> }
   | { readonly type: "settled"; readonly n: number; readonly entry: View.HistoryView }
@@ -246,7 +273,7 @@ const page = (token: string) =>
 <body>
 <header><h1>Deputy</h1><span id="connection" class="connection">connecting…</span></header>
 <main>
-<section id="tree-section"><h2>Delegates</h2><ul id="tree"></ul></section>
+<section id="tree-section"><h2>Delegates</h2><p id="tree-note" class="note"></p><ul id="tree"></ul></section>
 <section id="pending-section"><h2>Pending requests <span id="pending-count"></span></h2>
 <p class="keys">Keys: <kbd>a</kbd> approve · <kbd>s</kbd> approve for session · <kbd>d</kbd> deny · <kbd>x</kbd> abort · <kbd>n</kbd> not now · <kbd>j</kbd>/<kbd>k</kbd> next/previous</p>
 <div id="notice" role="status"></div>
@@ -300,8 +327,9 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
 }
 
 /**
- * Starts the server in the current scope (closing it stops the server and ends every open page's event
- * stream; the pages reconnect to the next server on the same port and token).
+ * Starts the server in the current scope for the `ApprovalInbox` in context (closing the scope stops the
+ * server and ends every open page's event stream; the pages reconnect to the next server on the same port
+ * and token).
  *
  * @since 0.2.0
  * @category constructors
@@ -309,8 +337,20 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
 export const make = (
   options: WebServerOptions = {}
 ): Effect.Effect<WebServerService, WebServerError, Scope.Scope | ApprovalInbox> =>
+  Effect.flatMap(ApprovalInbox, (inbox) => makeWith(inbox, options))
+
+/**
+ * Starts the server in the current scope for a source of requests (`make` for an inbox; attach mode:
+ * `LedgerFeed.inbox`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeWith = (
+  inbox: InboxSource,
+  options: WebServerOptions = {}
+): Effect.Effect<WebServerService, WebServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const inbox = yield* ApprovalInbox
     const hostName = options.host ?? "127.0.0.1"
     const token = options.token ?? Guard.freshToken()
     if (!/^[A-Za-z0-9_-]{16,256}$/.test(token)) {
@@ -345,7 +385,8 @@ export const make = (
       nodes: [...nodes.values()],
       events: Object.fromEntries(events),
       pending,
-      history: [...history]
+      history: [...history],
+      ...(options.note === undefined ? {} : { note: options.note })
     })
 
     const putNode = (node: TreeNode) =>
@@ -392,12 +433,14 @@ export const make = (
     // The inbox: every settlement, with when, and its pending list (oldest first, as it keeps it; each
     // request's view made once). The settlements' reader is started first; `make` returns once the list's
     // reader has its current value, so what follows is seen.
-    yield* inbox.settlements.pipe(
-      Stream.runForEach((settled) => Effect.flatMap(Clock.currentTimeMillis, (at) => addHistory(settled, at))),
-      Effect.forkScoped
-    )
-    const views = new WeakMap<PendingApproval, View.RequestView>()
-    const viewOf = (entry: PendingApproval) => {
+    if (inbox.settlements !== undefined) {
+      yield* inbox.settlements.pipe(
+        Stream.runForEach((settled) => Effect.flatMap(Clock.currentTimeMillis, (at) => addHistory(settled, at))),
+        Effect.forkScoped
+      )
+    }
+    const views = new WeakMap<PendingShown, View.RequestView>()
+    const viewOf = (entry: PendingShown) => {
       let view = views.get(entry)
       if (view === undefined) {
         view = View.request(entry, workspace, nodePaths.get(entry.request.delegateId))

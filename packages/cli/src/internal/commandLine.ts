@@ -388,9 +388,9 @@ export const ledgerCommands = {
  */
 export const serve: CommandSpec = {
   name: "serve",
-  usage: "deputy serve [--task PROMPT]... [--port N] [flags]",
+  usage: "deputy serve [--task PROMPT]... [--ledger LEDGER] [--port N] [flags]",
   summary:
-    "The approval inbox in a browser: prints one URL (127.0.0.1, a fresh token); runs each --task as a sub-agent and answers its requests on the page, until Ctrl-C.",
+    "The approval inbox in a browser: prints one URL (127.0.0.1, a fresh token); runs each --task as a sub-agent and answers its requests on the page, until Ctrl-C. Without --task: every Deputy process's pending requests in the ledger.",
   flags: [
     {
       name: "task",
@@ -400,6 +400,13 @@ export const serve: CommandSpec = {
       group: "SERVE FLAGS"
     },
     { name: "port", value: "N", description: "The port on 127.0.0.1 (default: a free one)", group: "SERVE FLAGS" },
+    {
+      name: "ledger",
+      value: "LEDGER",
+      description:
+        "Without --task: serve the pending requests of every Deputy process sharing this ledger, sqlite:PATH or postgres:URL (default: $DEPUTY_HOME/ledger.db, else ~/.deputy/ledger.db)",
+      group: "SERVE FLAGS"
+    },
     {
       name: "max-concurrent",
       value: "N",
@@ -414,7 +421,8 @@ export const serve: CommandSpec = {
   sections: [
     ["EXAMPLES", [
       "$ deputy serve --task \"fix the failing test\" --task \"update the changelog\"",
-      "$ deputy serve --port 8765 --agent-command \"node my-agent.mjs\" --task \"try it\""
+      "$ deputy serve --port 8765 --agent-command \"node my-agent.mjs\" --task \"try it\"",
+      "$ deputy serve --ledger postgres://deputy@db.internal/deputy"
     ]]
   ]
 }

@@ -166,6 +166,8 @@ export interface Store {
   readonly head: Effect.Effect<{ readonly seq: number; readonly hash: string }, LedgerError>
   /** Waits until the request has a `decided` row and returns it. */
   readonly awaitDecided: (requestId: string) => Effect.Effect<Row, LedgerError>
+  /** Waits until the head is past `afterSeq` and returns its seq. */
+  readonly awaitHead: (afterSeq: number) => Effect.Effect<number, LedgerError>
 }
 
 /** Filters rows in memory the way the SQL stores do in their `WHERE`. */
@@ -486,6 +488,7 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     )
 
   const awaitAnswer: ApprovalLedgerService["awaitAnswer"] = (id) => Effect.map(store.awaitDecided(id), decisionOf)
+  const awaitChange: ApprovalLedgerService["awaitChange"] = (afterSeq) => store.awaitHead(afterSeq)
 
   const pendingQuery = (filter: PendingFilter): RowQuery => ({
     requestIds: filter.requestIds,
@@ -589,6 +592,7 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     answer,
     decision,
     awaitAnswer,
+    awaitChange,
     pending,
     settleLost,
     list,

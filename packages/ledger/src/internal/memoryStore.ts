@@ -69,6 +69,12 @@ export const makeStore: Effect.Effect<Store> = Effect.gen(function*() {
           const row = yield* Queue.take(subscription)
           if (row.type === "decided" && row.requestId === requestId) return row
         }
+      })),
+    awaitHead: (afterSeq) =>
+      Effect.scoped(Effect.gen(function*() {
+        const subscription = yield* PubSub.subscribe(appended)
+        while (rows.length <= afterSeq) yield* Queue.take(subscription)
+        return rows.length
       }))
   }
   return store

@@ -21,7 +21,6 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ApprovalLedgerService, LedgerError, PgOptions, SqliteOptions } from "../ApprovalLedger.js"
 import { LedgerCorrupt, LedgerUnavailable } from "../ApprovalLedger.js"
-import type { Row } from "./ledger.js"
 import { makeService, processIdentity, unavailable } from "./ledger.js"
 import type { Tables, Waiter } from "./sqlStore.js"
 import { defaultPrefix, makeStore, migrate, tables } from "./sqlStore.js"
@@ -261,11 +260,11 @@ const notifyingWaiter = (
     Effect.scoped(Effect.gen(function*() {
       const subscription = yield* PubSub.subscribe(hub)
       while (true) {
-        const row: Row | undefined = yield* check
+        const row = yield* check
         if (row !== undefined) return row
         // wake on a notification for this request, or after `fallback`
         yield* Queue.take(subscription).pipe(
-          Effect.repeat({ until: (payload) => payload === requestId }),
+          Effect.repeat({ until: (payload) => requestId === undefined || payload === requestId }),
           Effect.timeoutOption(fallback)
         )
       }

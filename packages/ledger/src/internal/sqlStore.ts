@@ -133,11 +133,12 @@ const toDb = (row: Row) => ({
 
 /** How a store waits for a decision: polling (SQLite) or notifications (PostgreSQL). */
 export interface Waiter {
-  readonly awaitDecided: (
-    requestId: string,
-    check: Effect.Effect<Row | undefined, LedgerError>
-  ) => Effect.Effect<Row, LedgerError>
-  /** Called after a transaction that appended `decided` rows committed. */
+  /** Waits until `check` finds something; `requestId` names the request it waits for (none: any change). */
+  readonly awaitDecided: <A>(
+    requestId: string | undefined,
+    check: Effect.Effect<A | undefined, LedgerError>
+  ) => Effect.Effect<A, LedgerError>
+  /** Called after a transaction that appended `decided` (or `pending`) rows committed, with their requests. */
   readonly decided: (requestIds: ReadonlyArray<string>) => Effect.Effect<void>
 }
 
@@ -225,7 +226,10 @@ export const makeStore = (
           (!isLedgerError(error) && isStorageError(error) ? fail("write")(error) : error) as E | LedgerError
         )
       )
-      const decided = sealed.filter((row) => row.type === "decided").map((row) => row.requestId)
+      // `pending` rows wake `awaitHead` (a page attached to the ledger) too
+      const decided = sealed.filter((row) => row.type === "decided" || row.type === "pending").map((row) =>
+        row.requestId
+      )
       if (decided.length > 0) yield* waiter.decided(decided)
       return yield* planned.result(sealed)
     })
@@ -248,7 +252,9 @@ export const makeStore = (
     append: (plan) => quiet(append(plan)),
     select: (query) => quiet(select(query)),
     head: quiet(headOf),
-    awaitDecided: (requestId) => waiter.awaitDecided(requestId, quiet(checkDecided(requestId)))
+    awaitDecided: (requestId) => waiter.awaitDecided(requestId, quiet(checkDecided(requestId))),
+    awaitHead: (afterSeq) =>
+      waiter.awaitDecided(undefined, quiet(Effect.map(headOf, (head) => head.seq > afterSeq ? head.seq : undefined)))
   }
 }
 

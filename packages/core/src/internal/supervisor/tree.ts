@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -42,6 +43,7 @@ import type {
   SupervisorOptions,
   SupervisorService,
   ThreadEvent,
+  TreeChange,
   Usage
 } from "../../Supervisor.js"
 import {
@@ -273,15 +275,6 @@ export const make = (
       }
     }
 
-    /** Adds a new node to the model under `parent` (spawned or external: the one way nodes come to be). */
-    const register = (node: TreeNode, state: TreeNode["state"]): TreeNode => {
-      ;(node as { state: TreeNode["state"] }).state = state
-      node.parent!.children.push(node)
-      node.parent!.childNames.add(node.name)
-      byPath.set(node.path, node)
-      return node
-    }
-
     const rootBudget = options.budget
     const root = newNode(undefined, treeName, undefined, {
       tokens: rootBudget?.tokens,
@@ -322,6 +315,73 @@ export const make = (
             : state
       )
 
+    // ---- the change stream ------------------------------------------------------------------------------
+    // Built on the two places every node goes through: `register` (a node joins the tree) and `setState`
+    // (its stored state changes), plus `signalStop` (it reads as Stopping from then on). Each change is
+    // numbered in the same synchronous step that makes it, so a subscriber drops what its snapshot holds.
+
+    let changeSeq = 0
+    const changeHub = yield* PubSub.unbounded<{ readonly seq: number; readonly change: TreeChange }>()
+    /** Each node's state as `stateOf` reads it, as last announced. */
+    const shown = new Map<TreeNode, NodeState>()
+    const announce = (change: TreeChange): void => {
+      changeSeq++
+      changeHub.unsafeOffer({ seq: changeSeq, change })
+    }
+    const sameState = (a: NodeState, b: NodeState): boolean =>
+      a._tag === b._tag && (a._tag !== "Queued" || a.position === (b as typeof a).position) &&
+      (a._tag !== "Ended" || a.reason === (b as typeof a).reason)
+    /** Announces the state `stateOf` now reads for `node` if it differs from the last one announced. */
+    const showState = (node: TreeNode, stored: NodeState): void => {
+      const state = node.stopCause !== undefined && (stored._tag === "Running" || stored._tag === "Starting")
+        ? stoppingState
+        : stored
+      const before = shown.get(node)
+      if (before !== undefined && sameState(before, state)) return
+      shown.set(node, state)
+      announce({ _tag: "StateChanged", path: node.path, state })
+    }
+    const setState = (node: TreeNode, state: NodeState): Effect.Effect<void> =>
+      SubscriptionRef.update(node.state, () => {
+        showState(node, state)
+        return state
+      })
+    /**
+     * Makes a new node part of the tree (its parent's child, found by path) with its state, and announces it
+     * as `shownState`: the one way nodes come to be, spawned or external.
+     */
+    const register = (
+      node: TreeNode,
+      state: TreeNode["state"],
+      shownState: NodeState,
+      now: number
+    ): TreeNode => {
+      ;(node as { state: TreeNode["state"] }).state = state
+      const parent = node.parent!
+      parent.children.push(node)
+      parent.childNames.add(node.name)
+      byPath.set(node.path, node)
+      shown.set(node, shownState)
+      announce({ _tag: "Added", node: infoOf(node, now, shownState) })
+      return node
+    }
+    const changes: Stream.Stream<TreeChange> = Stream.unwrapScoped(Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(changeHub)
+      const now = yield* Clock.currentTimeMillis
+      // one synchronous step: the nodes and their states as of change number `seen`
+      const seen = changeSeq
+      const nodes = preorder(root).filter((node) => node !== root).map((node) =>
+        infoOf(node, now, shown.get(node) ?? { _tag: "Starting" })
+      )
+      return Stream.concat(
+        Stream.succeed<TreeChange>({ _tag: "Snapshot", nodes }),
+        Stream.fromQueue(subscription).pipe(
+          Stream.filter((numbered) => numbered.seq > seen),
+          Stream.map((numbered) => numbered.change)
+        )
+      )
+    }))
+
     // ---- stopping -------------------------------------------------------------------------------------
 
     /** Asks a node to stop (the first cause wins); the runner does the rest. */
@@ -329,6 +389,8 @@ export const make = (
       if (node.ended || node.stopCause !== undefined) return
       node.stopCause = cause
       Deferred.unsafeDone(node.stopSignal, Exit.succeed(cause))
+      const state = shown.get(node)
+      if (state !== undefined) showState(node, state)
     }
 
     /** Asks a subtree to stop, all at once (its nodes drain in parallel). */
@@ -519,7 +581,7 @@ export const make = (
         }
       }
       for (let i = 0; i < queue.length; i++) {
-        updates.push(SubscriptionRef.set(queue[i]!.node.state, { _tag: "Queued", position: i }))
+        updates.push(setState(queue[i]!.node, { _tag: "Queued", position: i }))
       }
       return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
     })
@@ -577,7 +639,7 @@ export const make = (
           exhausted: cause?._tag === "Exhausted" ? cause.exhaustion : undefined,
           drainTimedOut: details.drainTimedOut ?? false
         }
-        yield* SubscriptionRef.set(node.state, { _tag: "Ended", reason })
+        yield* setState(node, { _tag: "Ended", reason })
         // Fail fast: a failure that was not a stop asked for stops the siblings.
         const parent = node.parent!
         if (
@@ -619,7 +681,7 @@ export const make = (
           yield* finish(node, reason, { message: `stopped while queued (${causeMessage(node.stopCause)})` })
           return
         }
-        yield* SubscriptionRef.set(node.state, { _tag: "Starting" })
+        yield* setState(node, { _tag: "Starting" })
         const nodeScope = yield* Scope.fork(nodesScope, ExecutionStrategy.sequential)
         const nodeOptions = node.options!
         const now = yield* Clock.currentTimeMillis
@@ -677,7 +739,7 @@ export const make = (
         const handle = started.value
         node.started = true
         yield* Deferred.succeed(node.handle, handle)
-        yield* SubscriptionRef.set(node.state, { _tag: "Running" })
+        yield* setState(node, { _tag: "Running" })
         const wall = node.budget.wallTimeMs
         if (wall !== undefined) {
           yield* Effect.sleep(Duration.millis(wall)).pipe(
@@ -693,7 +755,7 @@ export const make = (
           Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
         )
         snapshotPids(node)
-        yield* SubscriptionRef.set(node.state, stoppingState)
+        yield* setState(node, stoppingState)
         let ended: Delegate.DelegateEnded
         if (first._tag === "Ended") {
           ended = first.ended
@@ -752,7 +814,7 @@ export const make = (
           Effect.map(Deferred.await(external.ended), (end) => ({ _tag: "Ended" as const, end })),
           Effect.map(Deferred.await(node.stopSignal), (cause) => ({ _tag: "Stop" as const, cause }))
         )
-        yield* SubscriptionRef.set(node.state, stoppingState)
+        yield* setState(node, stoppingState)
         const { owner } = external
         let reason: EndReason
         let message: string | undefined
@@ -859,7 +921,9 @@ export const make = (
               startedIn: { turnId: report.turn_id, callId: report.call_id }
             }
           ),
-          state
+          state,
+          { _tag: "Running" },
+          yield* Clock.currentTimeMillis
         )
         node.started = true
         node.startedAt = yield* Clock.currentTimeMillis
@@ -939,6 +1003,7 @@ export const make = (
       Effect.gen(function*() {
         yield* ensureParser(nodeOptions.policy)
         const state = yield* SubscriptionRef.make<NodeState>({ _tag: "Starting" })
+        const now = yield* Clock.currentTimeMillis
         // From here to the registration nothing yields, so concurrent spawns see each other's names and slots.
         const name = nodeOptions.name
         const problem = nameProblem(name) ?? (parent.childNames.has(name) ? "a sibling has that name" : undefined)
@@ -972,7 +1037,7 @@ export const make = (
           })
         }
         const admitted = Deferred.unsafeMake<void>(FiberId.none)
-        register(node, state)
+        register(node, state, admitNow ? { _tag: "Starting" } : { _tag: "Queued", position: queue.length }, now)
         if (admitNow) {
           take(node)
           Deferred.unsafeDone(admitted, Exit.void)
@@ -981,7 +1046,7 @@ export const make = (
           // its place now (the queue may have moved since)
           yield* Effect.suspend(() => {
             const position = queue.findIndex((entry) => entry.node === node)
-            return position === -1 ? Effect.void : SubscriptionRef.set(state, { _tag: "Queued", position })
+            return position === -1 ? Effect.void : setState(node, { _tag: "Queued", position })
           })
         }
         yield* FiberSet.run(runners, run(node, admitted))
@@ -1112,6 +1177,7 @@ export const make = (
         const states = yield* Effect.forEach(all, stateOf)
         return all.map((node, i) => infoOf(node, now, states[i]!))
       }),
+      changes,
       pendingUnder: (path) => Effect.map(inbox.pending, pendingUnder(path)),
       pendingChanges: (path) => Stream.map(inbox.changes, pendingUnder(path)),
       usage: Effect.map(Clock.currentTimeMillis, (now) => usageOf(root.sub, root, now)),
