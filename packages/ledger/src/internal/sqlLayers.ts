@@ -19,19 +19,54 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { ApprovalLedgerService, LedgerError, PgOptions, SqliteOptions } from "../ApprovalLedger.js"
+import type { AnchorOptions, ApprovalLedgerService, LedgerError, PgOptions, SqliteOptions } from "../ApprovalLedger.js"
 import { LedgerCorrupt, LedgerUnavailable } from "../ApprovalLedger.js"
-import type { Row } from "./ledger.js"
-import { makeService, processIdentity, unavailable } from "./ledger.js"
+import * as anchors from "./anchor.js"
+import type { Row, Store } from "./ledger.js"
+import { genesis, makeService, processIdentity, sha256, unavailable } from "./ledger.js"
+import * as sqliteWriter from "./sqliteWriter.js"
 import type { Tables, Waiter } from "./sqlStore.js"
-import { defaultPrefix, makeStore, migrate, tables } from "./sqlStore.js"
+import { defaultPrefix, makeStore, migrate, storeAnchor, tables } from "./sqlStore.js"
+
+const deputyHome = (env: Record<string, string | undefined>): string =>
+  env.DEPUTY_HOME !== undefined && env.DEPUTY_HOME !== "" ? env.DEPUTY_HOME : path.join(os.homedir(), ".deputy")
 
 /** `$DEPUTY_HOME/ledger.db`, else `~/.deputy/ledger.db`. */
 export const defaultFilename = (env: Record<string, string | undefined>): string =>
+  path.join(deputyHome(env), "ledger.db")
+
+/** `$DEPUTY_HOME/ledger-pg-<hash>.anchor`: one per server, database and table prefix. */
+export const pgAnchorFile = (
+  url: string,
+  tablePrefix: string | undefined,
+  env: Record<string, string | undefined>
+): string =>
   path.join(
-    env.DEPUTY_HOME !== undefined && env.DEPUTY_HOME !== "" ? env.DEPUTY_HOME : path.join(os.homedir(), ".deputy"),
-    "ledger.db"
+    deputyHome(env),
+    `ledger-pg-${sha256(`${describeUrl(url)}\n${(tablePrefix ?? defaultPrefix).toLowerCase()}`).slice(0, 16)}.anchor`
   )
+
+/**
+ * Opens the anchor of a ledger; an empty ledger without one gets the empty ledger's anchor (so the first
+ * append, and every one after it, can move it).
+ */
+const openAnchor = (
+  options: AnchorOptions,
+  target: string,
+  head: Effect.Effect<{ readonly seq: number; readonly hash: string }, LedgerError>
+): Effect.Effect<anchors.Anchor, LedgerError> =>
+  Effect.gen(function*() {
+    const fail = unavailable(target, `keep its anchor ${options.file}`)
+    const anchor = yield* Effect.try({
+      try: () => anchors.make(options.file, options.keyFile ?? anchors.defaultKeyFile(options.file)),
+      catch: fail
+    })
+    const state = yield* Effect.try({ try: () => anchor.read(), catch: fail })
+    if (state._tag === "Missing" && (yield* head).seq === 0) {
+      yield* Effect.try({ try: () => anchor.write(0, genesis), catch: fail })
+    }
+    return anchor
+  })
 
 /** SQLite's `application_id` of a Deputy ledger ("DPTY"). */
 export const applicationId = 0x44505459
@@ -233,7 +268,18 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<ApprovalLedger
     const poll = Duration.decode(options.pollInterval ?? Duration.millis(10))
     // measured (scripts/bench ledger, loaded 2-core machine): watch p50 2-6 ms, poll (10 ms) p50 ~10 ms
     const watching = options.wake !== "poll" ? yield* watchingWaiter(filename, Duration.millis(50)) : undefined
-    const store = makeStore(client, t, filename, watching ?? pollingWaiter(poll))
+    const reads = makeStore(client, t, filename, watching ?? pollingWaiter(poll))
+    const anchor = options.anchor === false ? undefined : yield* openAnchor(
+      { file: options.anchor?.file ?? `${filename}.anchor`, keyFile: options.anchor?.keyFile },
+      filename,
+      reads.head
+    )
+    // both waiters learn of decisions by reading, so appends need not tell them (`Waiter.decided`)
+    const store: Store = {
+      ...reads,
+      append: yield* sqliteWriter.make(filename, t, busy, anchor, classify),
+      anchor: anchor === undefined ? undefined : storeAnchor(anchor, filename)
+    }
     return makeService(store, processIdentity(options))
   })
 
@@ -320,6 +366,9 @@ export const makePg = (options: PgOptions): Effect.Effect<ApprovalLedgerService,
       Effect.retry(Schedule.recurs(25)),
       Effect.mapError(unavailable(target, "listen for answers"))
     )
-    const store = makeStore(client, t, target, notifyingWaiter(client, channel, hub, Duration.seconds(1)))
-    return makeService(store, identity)
+    const waiter = notifyingWaiter(client, channel, hub, Duration.seconds(1))
+    const anchor = options.anchor === undefined
+      ? undefined
+      : yield* openAnchor(options.anchor, target, makeStore(client, t, target, waiter).head)
+    return makeService(makeStore(client, t, target, waiter, anchor), identity)
   })
