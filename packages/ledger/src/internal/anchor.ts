@@ -26,6 +26,8 @@ export interface Anchor {
   readonly read: () => AnchorState
   /** Replaces the anchor's record in place, in one write of one fixed-size record. */
   readonly write: (seq: number, hash: string) => void
+  /** The head this process last wrote, if it did. */
+  readonly written: () => { readonly seq: number; readonly hash: string } | undefined
 }
 
 /** What an append does with the anchor, given the chain's head before it (read under the write lock). */
@@ -53,6 +55,9 @@ export const moveOf = (state: AnchorState, head: { readonly seq: number; readonl
 
 /** The move for an append, the anchor read under the write lock (an unreadable anchor is kept as it is). */
 export const decide = (anchor: Anchor, head: { readonly seq: number; readonly hash: string }): AnchorMove => {
+  // nobody appended since this process anchored the head: no need to read the file again
+  const written = anchor.written()
+  if (written !== undefined && written.seq === head.seq && written.hash === head.hash) return { _tag: "Advance" }
   try {
     return moveOf(anchor.read(), head)
   } catch {
@@ -133,9 +138,11 @@ export const make = (file: string, keyFile: string): Anchor => {
     }
     return parse(key, text.trimEnd())
   }
+  let written: { readonly seq: number; readonly hash: string } | undefined
   return {
     file,
     read,
+    written: () => written,
     write: (seq, hash) => {
       const record = Buffer.alloc(recordBytes, " ")
       record.write(JSON.stringify({ seq, hash, mac: macOf(key, seq, hash) }), "latin1")
@@ -148,6 +155,7 @@ export const make = (file: string, keyFile: string): Anchor => {
       } finally {
         fs.closeSync(fd)
       }
+      written = { seq, hash }
     }
   }
 }
