@@ -192,7 +192,10 @@ export interface EntryFilter {
 
 /**
  * What `verify` found: the number of entries checked and, if the chain is broken, the first broken
- * entry with what is wrong with it.
+ * entry with what is wrong with it. `AnchorMismatch`: the chain holds but disagrees with its anchor
+ * outside the database (see `AnchorOptions`): entries from `seq` on were removed or rewritten, or the
+ * anchor (`anchor`, the file) is missing or was not written with the ledger's key. `anchorSeq` is the
+ * entry the anchor names, when it is readable.
  *
  * @since 0.2.0
  * @category models
@@ -203,6 +206,14 @@ export type VerifyResult =
     readonly _tag: "Broken"
     readonly entries: number
     readonly seq: number
+    readonly reason: string
+  }
+  | {
+    readonly _tag: "AnchorMismatch"
+    readonly entries: number
+    readonly seq: number
+    readonly anchorSeq: number | undefined
+    readonly anchor: string
     readonly reason: string
   }
 
@@ -427,6 +438,29 @@ export interface LedgerOptions {
 }
 
 /**
+ * Where a ledger keeps its anchor: after each append it writes the head `(seq, hash)` to `file`
+ * (one fixed-size record rewritten in place) with an HMAC-SHA256 keyed by `keyFile` (32 random bytes
+ * as hex, created with mode 0600 if missing; a key others can read is refused). `verify` then reports
+ * an `AnchorMismatch` when entries at the end were removed (even with the head row rewound) or the
+ * history was rewritten with fresh hashes. The anchor only moves forward, and only along the chain it
+ * anchors, so the next append does not launder a truncation.
+ *
+ * What it cannot stop: someone who can read the key (by default anyone who runs as the ledger's user)
+ * can write any anchor; someone who keeps an old copy of both the database and the anchor can put both
+ * back (a rollback to that copy). Deleting the database and its anchor together leaves an empty ledger.
+ * The anchor is written after the commit and not synced: after an OS crash or power loss the anchor may
+ * name entries SQLite lost (synchronous=NORMAL), which `verify` then reports as removed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AnchorOptions {
+  readonly file: string
+  /** Default: `ledger.key` in the anchor file's directory. */
+  readonly keyFile?: string | undefined
+}
+
+/**
  * Options of the SQLite ledger. The file is `filename`, else `$DEPUTY_HOME/ledger.db`, else
  * `~/.deputy/ledger.db` (the directory is created). WAL mode; `busyTimeout` (default 5 s) bounds how
  * long a write waits for another process; `wake` / `pollInterval` say how `awaitAnswer` learns of an
@@ -446,6 +480,11 @@ export interface SqliteOptions extends LedgerOptions {
   readonly wake?: "poll" | "watch" | undefined
   /** Prefix of the ledger's tables (default `deputy_ledger_`). */
   readonly tablePrefix?: string | undefined
+  /**
+   * The anchor (see `AnchorOptions`); default: `<filename>.anchor`, keyed by `ledger.key` in the same
+   * directory. `false`: no anchor (truncating the tail and rewinding the head then passes `verify`).
+   */
+  readonly anchor?: Partial<AnchorOptions> | false | undefined
 }
 
 /**
@@ -460,6 +499,13 @@ export interface PgOptions extends LedgerOptions {
   readonly tablePrefix?: string | undefined
   /** At most this many connections (default 4). */
   readonly maxConnections?: number | undefined
+  /**
+   * An anchor file on this machine (see `AnchorOptions`, and `pgAnchorFile` for the CLI's default):
+   * it records the head as this machine last appended it, so `verify` here detects entries removed up to
+   * that point. Weaker than SQLite's: what other machines appended after it is not anchored here, and
+   * the server's administrator can rewrite the tables. Default: no anchor.
+   */
+  readonly anchor?: AnchorOptions | undefined
 }
 
 /**
@@ -470,6 +516,19 @@ export interface PgOptions extends LedgerOptions {
  */
 export const defaultFilename = (env: Record<string, string | undefined> = process.env): string =>
   sqlLayers.defaultFilename(env)
+
+/**
+ * The anchor file of a PostgreSQL ledger on this machine: `$DEPUTY_HOME` (else `~/.deputy`)
+ * `/ledger-pg-<hash>.anchor`, one per server, database and table prefix.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const pgAnchorFile = (
+  url: string,
+  tablePrefix?: string,
+  env: Record<string, string | undefined> = process.env
+): string => sqlLayers.pgAnchorFile(url, tablePrefix, env)
 
 /**
  * The sha-256 (hex) of a request's canonical JSON (keys sorted, no whitespace).

@@ -17,11 +17,13 @@ export {
   layerApprovals,
   LedgerCorrupt,
   LedgerUnavailable,
+  pgAnchorFile,
   processAlive,
   UnknownRequest
 } from "./ApprovalLedger.js"
 /** @since 0.2.0 */
 export type {
+  AnchorOptions,
   ApprovalLedgerService,
   EntryData,
   EntryFilter,

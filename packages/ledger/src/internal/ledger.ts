@@ -35,6 +35,7 @@ import {
   LedgerUnavailable,
   UnknownRequest
 } from "../ApprovalLedger.js"
+import type { AnchorState } from "./anchor.js"
 import { decodeAnswer, defaultAnswer, encodeAnswer, resolve, timedOutAnswer } from "./answers.js"
 
 type InboxAnswer = ApprovalInbox.InboxAnswer
@@ -55,7 +56,8 @@ export const canonical = (value: unknown): string => {
   return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(record[key])}`).join(",")}}`
 }
 
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
+/** The sha-256 of a text, as hex. */
+export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
 
 /** The digest of a request: sha-256 of its canonical JSON. */
 export const digestOf = (request: Request): string => sha256(canonical(request))
@@ -142,25 +144,31 @@ export interface RowQuery {
   readonly open?: boolean | undefined
 }
 
-/** What a plan sees inside the append transaction. */
-export interface Tx {
-  /** Epoch ms of this transaction (every row appended gets it). */
-  readonly now: number
-  readonly rowsFor: (requestId: string) => Effect.Effect<ReadonlyArray<Row>, LedgerError>
-}
-
 /** The rows to append, and what to answer once they are committed (which may be a failure). */
 export interface Plan<A, E> {
   readonly rows: ReadonlyArray<NewRow>
   readonly result: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
 }
 
-/** The storage port. `append` runs `plan` and appends its rows atomically, serialized with every writer. */
+/**
+ * What an append decides from: the rows already recorded for its request and the transaction's time
+ * (every row appended gets it). Pure, so a store may run it inside a synchronous transaction.
+ */
+export type Planner<A, E> = (rows: ReadonlyArray<Row>, now: number) => Plan<A, E>
+
+/** The anchor as a store reads it for `verify`. */
+export interface StoreAnchor {
+  readonly file: string
+  readonly read: Effect.Effect<AnchorState, LedgerError>
+}
+
+/**
+ * The storage port. `append` reads the rows of `requestId`, runs `plan` on them and appends its rows
+ * atomically, serialized with every writer (then moves the anchor, if the store has one).
+ */
 export interface Store {
   readonly target: string
-  readonly append: <A, E>(
-    plan: (tx: Tx) => Effect.Effect<Plan<A, E>, E | LedgerError>
-  ) => Effect.Effect<A, E | LedgerError>
+  readonly append: <A, E>(requestId: string, plan: Planner<A, E>) => Effect.Effect<A, E | LedgerError>
   readonly select: (query: RowQuery) => Effect.Effect<ReadonlyArray<Row>, LedgerError>
   /** The last entry's seq and hash as the store's head records them (0 and `genesis` when empty). */
   readonly head: Effect.Effect<{ readonly seq: number; readonly hash: string }, LedgerError>
@@ -168,6 +176,7 @@ export interface Store {
   readonly awaitDecided: (requestId: string) => Effect.Effect<Row, LedgerError>
   /** Waits until the head is past `afterSeq` and returns its seq. */
   readonly awaitHead: (afterSeq: number) => Effect.Effect<number, LedgerError>
+  readonly anchor?: StoreAnchor | undefined
 }
 
 /** Filters rows in memory the way the SQL stores do in their `WHERE`. */
@@ -301,9 +310,16 @@ const pendingEntryOf = (row: Row): PendingEntry => {
   }
 }
 
+interface VerifyState {
+  expectedSeq: number
+  prevHash: string
+  /** Hashes of the entries at these seqs, as the walk meets them. */
+  readonly marks: Map<number, string | undefined>
+}
+
 const verifyRows = (
   rows: ReadonlyArray<Row>,
-  state: { expectedSeq: number; prevHash: string }
+  state: VerifyState
 ): { readonly seq: number; readonly reason: string } | undefined => {
   for (const row of rows) {
     if (row.seq !== state.expectedSeq) {
@@ -319,10 +335,56 @@ const verifyRows = (
     }
     const { hash: _hash, ...unsealed } = row
     if (hashOf(unsealed) !== row.hash) return { seq: row.seq, reason: "its content does not match its hash" }
+    if (state.marks.has(row.seq)) state.marks.set(row.seq, row.hash)
     state.expectedSeq = row.seq + 1
     state.prevHash = row.hash
   }
   return undefined
+}
+
+/** Compares the verified chain (`entries` long) with its anchor. */
+const checkAnchor = (
+  file: string,
+  anchor: AnchorState,
+  entries: number,
+  hashAt: (seq: number) => string | undefined
+): VerifyResult | undefined => {
+  const mismatch = (seq: number, anchorSeq: number | undefined, reason: string): VerifyResult => ({
+    _tag: "AnchorMismatch",
+    entries,
+    seq,
+    anchorSeq,
+    anchor: file,
+    reason
+  })
+  switch (anchor._tag) {
+    case "Missing":
+      return entries === 0 ? undefined : mismatch(
+        1,
+        undefined,
+        `its anchor ${file} is missing though the ledger has ${entries} entries ` +
+          `(the anchor was removed, or the ledger was copied without it)`
+      )
+    case "Invalid":
+      return mismatch(1, undefined, `its anchor ${file} ${anchor.reason}`)
+    case "Valid":
+      if (anchor.seq > entries) {
+        return mismatch(
+          entries + 1,
+          anchor.seq,
+          `the ledger ends at ${entries} but its anchor says ${anchor.seq} ` +
+            `(entries ${entries + 1}–${anchor.seq} were removed)`
+        )
+      }
+      if ((anchor.seq === 0 ? genesis : hashAt(anchor.seq)) !== anchor.hash) {
+        return mismatch(
+          anchor.seq,
+          anchor.seq,
+          `entry ${anchor.seq} is not the one its anchor recorded (the history up to it was rewritten)`
+        )
+      }
+      return undefined
+  }
 }
 
 const verifyPage = 1000
@@ -332,73 +394,67 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
   const writer: Writer = { process }
 
   const recordPending: ApprovalLedgerService["recordPending"] = (request, meta = {}) =>
-    store.append((tx) =>
-      Effect.map(tx.rowsFor(request.id), (rows): Plan<LedgerEntry, never> => {
-        const existing = find(rows, "pending")
-        if (existing !== undefined) return { rows: [], result: () => Effect.succeed(toEntry(existing)) }
-        const row = baseRow(writer, "pending", request, digestOf(request), {
-          key: `${request.id}/pending`,
-          traceId: meta.traceId ?? null,
-          data: { request, deadlineAt: meta.deadlineAt }
-        })
-        return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+    store.append(request.id, (rows): Plan<LedgerEntry, never> => {
+      const existing = find(rows, "pending")
+      if (existing !== undefined) return { rows: [], result: () => Effect.succeed(toEntry(existing)) }
+      const row = baseRow(writer, "pending", request, digestOf(request), {
+        key: `${request.id}/pending`,
+        traceId: meta.traceId ?? null,
+        data: { request, deadlineAt: meta.deadlineAt }
       })
-    )
+      return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+    })
 
   const recordWarning: ApprovalLedgerService["recordWarning"] = (id, reason) =>
-    store.append((tx) =>
-      Effect.map(tx.rowsFor(id), (rows): Plan<LedgerEntry, UnknownRequest> => {
-        const pending = find(rows, "pending")
-        if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
-        const row = baseRow(writer, "warning", requestOf(pending), pending.digest, {
-          traceId: pending.traceId,
-          data: { reason }
-        })
-        return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+    store.append(id, (rows): Plan<LedgerEntry, UnknownRequest> => {
+      const pending = find(rows, "pending")
+      if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
+      const row = baseRow(writer, "warning", requestOf(pending), pending.digest, {
+        traceId: pending.traceId,
+        data: { reason }
       })
-    )
+      return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
+    })
 
   const recordSettled: ApprovalLedgerService["recordSettled"] = (settlement, meta = {}) =>
-    store.append((tx) =>
-      Effect.map(tx.rowsFor(settlement.request.id), (rows): Plan<LedgerEntry, AlreadySettled> => {
-        const request = settlement.request
-        const settled = find(rows, "settled")
-        if (settled !== undefined) {
-          return {
-            rows: [],
-            result: () => Effect.fail(new AlreadySettled({ id: request.id, outcome: settled.outcome ?? "unknown" }))
-          }
+    store.append(settlement.request.id, (rows): Plan<LedgerEntry, AlreadySettled> => {
+      const request = settlement.request
+      const settled = find(rows, "settled")
+      if (settled !== undefined) {
+        return {
+          rows: [],
+          result: () => Effect.fail(new AlreadySettled({ id: request.id, outcome: settled.outcome ?? "unknown" }))
         }
-        const pending = find(rows, "pending")
-        const digest = pending?.digest ?? digestOf(request)
-        const traceId = meta.traceId ?? pending?.traceId ?? null
-        const out: Array<NewRow> = []
-        if (pending === undefined) {
-          out.push(baseRow(writer, "pending", request, digest, {
-            key: `${request.id}/pending`,
-            traceId,
-            data: { request }
-          }))
-        }
-        if (find(rows, "decided") === undefined) {
-          out.push(baseRow(writer, "decided", request, digest, {
-            key: `${request.id}/decided`,
-            outcome: settlement.outcome,
-            ...decidedByFields(settlement.decidedBy),
-            traceId,
-            data: { answer: encodeAnswer(answerFromOp(settlement.answer)) }
-          }))
-        }
-        out.push(baseRow(writer, "settled", request, digest, {
-          key: `${request.id}/settled`,
+      }
+      const pending = find(rows, "pending")
+      const digest = pending?.digest ?? digestOf(request)
+      const traceId = meta.traceId ?? pending?.traceId ?? null
+      const out: Array<NewRow> = []
+      if (pending === undefined) {
+        out.push(baseRow(writer, "pending", request, digest, {
+          key: `${request.id}/pending`,
+          traceId,
+          data: { request }
+        }))
+      }
+      if (find(rows, "decided") === undefined) {
+        out.push(baseRow(writer, "decided", request, digest, {
+          key: `${request.id}/decided`,
           outcome: settlement.outcome,
           ...decidedByFields(settlement.decidedBy),
           traceId,
-          data: { op: settlement.answer, waitedMs: settlement.waitedMs, reason: settlement.reason }
+          data: { answer: encodeAnswer(answerFromOp(settlement.answer)) }
         }))
-        return { rows: out, result: (sealed) => Effect.succeed(toEntry(sealed[sealed.length - 1])) }
-      })
-    )
+      }
+      out.push(baseRow(writer, "settled", request, digest, {
+        key: `${request.id}/settled`,
+        outcome: settlement.outcome,
+        ...decidedByFields(settlement.decidedBy),
+        traceId,
+        data: { op: settlement.answer, waitedMs: settlement.waitedMs, reason: settlement.reason }
+      }))
+      return { rows: out, result: (sealed) => Effect.succeed(toEntry(sealed[sealed.length - 1])) }
+    })
 
   type AnswerError = AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch
 
@@ -411,72 +467,70 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     outcomeOverride?: LedgerOutcome,
     settleFrom?: number
   ) =>
-    store.append((tx) =>
-      Effect.map(tx.rowsFor(id), (rows): Plan<Claimed, AnswerError> => {
-        const pending = find(rows, "pending")
-        if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
-        const request = requestOf(pending)
-        const resolved = resolve(request, answer)
-        if (resolved === undefined) {
-          return {
-            rows: [],
-            result: () => Effect.fail(new AnswerMismatch({ id, kind: request.kind, answer: answerName(answer) }))
-          }
+    store.append(id, (rows, now): Plan<Claimed, AnswerError> => {
+      const pending = find(rows, "pending")
+      if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
+      const request = requestOf(pending)
+      const resolved = resolve(request, answer)
+      if (resolved === undefined) {
+        return {
+          rows: [],
+          result: () => Effect.fail(new AnswerMismatch({ id, kind: request.kind, answer: answerName(answer) }))
         }
-        const rejected = (reason: string) =>
-          baseRow(writer, "rejected", request, pending.digest, {
-            ...decidedByFields(decidedBy),
-            traceId: pending.traceId,
-            data: { answer: encodeAnswer(answer), reason }
-          })
-        const decided = find(rows, "decided")
-        if (decided !== undefined) {
-          const winner = toEntry(decided)
-          return {
-            rows: [rejected("already decided")],
-            result: () =>
-              Effect.fail(
-                new AlreadyDecided({
-                  id,
-                  decidedBy: winner.decidedBy,
-                  at: winner.at,
-                  ...(winner.outcome === undefined ? {} : { outcome: winner.outcome })
-                })
-              )
-          }
-        }
-        const deadlineAt = (JSON.parse(pending.data) as EntryData).deadlineAt
-        if (checkDeadline && deadlineAt !== undefined && tx.now > deadlineAt) {
-          return {
-            rows: [rejected("late: after the deadline")],
-            result: () => Effect.fail(new AnswerTooLate({ id, deadlineAt, at: tx.now }))
-          }
-        }
-        const outcome = outcomeOverride ?? resolved.outcome
-        const row = baseRow(writer, "decided", request, pending.digest, {
-          key: `${id}/decided`,
-          outcome,
+      }
+      const rejected = (reason: string) =>
+        baseRow(writer, "rejected", request, pending.digest, {
           ...decidedByFields(decidedBy),
           traceId: pending.traceId,
-          data: { answer: encodeAnswer(answer) }
+          data: { answer: encodeAnswer(answer), reason }
         })
-        // decided in this process for a waiting request: the settlement goes in the same transaction
-        const settle = settleFrom !== undefined && find(rows, "settled") === undefined
-        const out = settle
-          ? [
-            row,
-            baseRow(writer, "settled", request, pending.digest, {
-              key: `${id}/settled`,
-              outcome,
-              ...decidedByFields(decidedBy),
-              traceId: pending.traceId,
-              data: { op: resolved.op, waitedMs: tx.now - settleFrom }
-            })
-          ]
-          : [row]
-        return { rows: out, result: (sealed) => Effect.succeed({ ...decisionOf(sealed[0]), settled: settle }) }
+      const decided = find(rows, "decided")
+      if (decided !== undefined) {
+        const winner = toEntry(decided)
+        return {
+          rows: [rejected("already decided")],
+          result: () =>
+            Effect.fail(
+              new AlreadyDecided({
+                id,
+                decidedBy: winner.decidedBy,
+                at: winner.at,
+                ...(winner.outcome === undefined ? {} : { outcome: winner.outcome })
+              })
+            )
+        }
+      }
+      const deadlineAt = (JSON.parse(pending.data) as EntryData).deadlineAt
+      if (checkDeadline && deadlineAt !== undefined && now > deadlineAt) {
+        return {
+          rows: [rejected("late: after the deadline")],
+          result: () => Effect.fail(new AnswerTooLate({ id, deadlineAt, at: now }))
+        }
+      }
+      const outcome = outcomeOverride ?? resolved.outcome
+      const row = baseRow(writer, "decided", request, pending.digest, {
+        key: `${id}/decided`,
+        outcome,
+        ...decidedByFields(decidedBy),
+        traceId: pending.traceId,
+        data: { answer: encodeAnswer(answer) }
       })
-    )
+      // decided in this process for a waiting request: the settlement goes in the same transaction
+      const settle = settleFrom !== undefined && find(rows, "settled") === undefined
+      const out = settle
+        ? [
+          row,
+          baseRow(writer, "settled", request, pending.digest, {
+            key: `${id}/settled`,
+            outcome,
+            ...decidedByFields(decidedBy),
+            traceId: pending.traceId,
+            data: { op: resolved.op, waitedMs: now - settleFrom }
+          })
+        ]
+        : [row]
+      return { rows: out, result: (sealed) => Effect.succeed({ ...decisionOf(sealed[0]), settled: settle }) }
+    })
 
   const answer: ApprovalLedgerService["answer"] = (id, value, decidedBy) =>
     Effect.map(claim(id, value, decidedBy, true), ({ settled: _settled, ...decision }) => decision)
@@ -505,34 +559,32 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     Effect.map(store.select(pendingQuery(filter)), (rows) => rows.map(pendingEntryOf))
 
   const settleOneLost = (id: string, reason: string) =>
-    store.append((tx) =>
-      Effect.map(tx.rowsFor(id), (rows): Plan<Option.Option<LedgerEntry>, never> => {
-        const pendingRow = find(rows, "pending")
-        if (pendingRow === undefined || find(rows, "decided") !== undefined) {
-          return { rows: [], result: () => Effect.succeed(Option.none()) }
-        }
-        const request = requestOf(pendingRow)
-        const decidedBy: DecidedBy.DecidedBy = { _tag: "Cancelled", reason }
-        const fallback = defaultAnswer(request)
-        const op = resolve(request, fallback)!.op
-        const common = { ...decidedByFields(decidedBy), traceId: pendingRow.traceId, outcome: "lost" }
-        return {
-          rows: [
-            baseRow(writer, "decided", request, pendingRow.digest, {
-              ...common,
-              key: `${id}/decided`,
-              data: { answer: encodeAnswer(fallback), reason }
-            }),
-            baseRow(writer, "settled", request, pendingRow.digest, {
-              ...common,
-              key: `${id}/settled`,
-              data: { op, waitedMs: tx.now - pendingRow.at, reason }
-            })
-          ],
-          result: (sealed) => Effect.succeed(Option.some(toEntry(sealed[1])))
-        }
-      })
-    )
+    store.append(id, (rows, now): Plan<Option.Option<LedgerEntry>, never> => {
+      const pendingRow = find(rows, "pending")
+      if (pendingRow === undefined || find(rows, "decided") !== undefined) {
+        return { rows: [], result: () => Effect.succeed(Option.none()) }
+      }
+      const request = requestOf(pendingRow)
+      const decidedBy: DecidedBy.DecidedBy = { _tag: "Cancelled", reason }
+      const fallback = defaultAnswer(request)
+      const op = resolve(request, fallback)!.op
+      const common = { ...decidedByFields(decidedBy), traceId: pendingRow.traceId, outcome: "lost" }
+      return {
+        rows: [
+          baseRow(writer, "decided", request, pendingRow.digest, {
+            ...common,
+            key: `${id}/decided`,
+            data: { answer: encodeAnswer(fallback), reason }
+          }),
+          baseRow(writer, "settled", request, pendingRow.digest, {
+            ...common,
+            key: `${id}/settled`,
+            data: { op, waitedMs: now - pendingRow.at, reason }
+          })
+        ],
+        result: (sealed) => Effect.succeed(Option.some(toEntry(sealed[1])))
+      }
+    })
 
   const settleLost: ApprovalLedgerService["settleLost"] = (filter, reason) =>
     Effect.gen(function*() {
@@ -563,8 +615,12 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
     )
 
   const verify: Effect.Effect<VerifyResult, LedgerError> = Effect.gen(function*() {
+    // the anchor first, then the head, then the entries: each read sees at least what the one before it
+    // recorded, so entries appended meanwhile never read as missing
+    const anchor = store.anchor === undefined ? undefined : yield* store.anchor.read
     const head = yield* store.head
-    const state = { expectedSeq: 1, prevHash: genesis }
+    const state: VerifyState = { expectedSeq: 1, prevHash: genesis, marks: new Map([[head.seq, undefined]]) }
+    if (anchor?._tag === "Valid") state.marks.set(anchor.seq, undefined)
     while (true) {
       const rows = yield* store.select({ afterSeq: state.expectedSeq - 1, limit: verifyPage })
       const broken = verifyRows(rows, state)
@@ -572,13 +628,17 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
       if (rows.length < verifyPage) break
     }
     const entries = state.expectedSeq - 1
-    if (head.seq !== entries || head.hash !== state.prevHash) {
+    if (head.seq > entries || (head.seq > 0 && state.marks.get(head.seq) !== head.hash)) {
       return {
         _tag: "Broken",
         entries,
         seq: entries + 1,
         reason: `the ledger's head records ${head.seq} entries but ${entries} were found (entries were removed)`
       } as const
+    }
+    if (anchor !== undefined && store.anchor !== undefined) {
+      const mismatch = checkAnchor(store.anchor.file, anchor, entries, (seq) => state.marks.get(seq))
+      if (mismatch !== undefined) return mismatch
     }
     return { _tag: "Intact", entries, lastHash: state.prevHash } as const
   })

@@ -34,10 +34,10 @@ export const makeStore: Effect.Effect<Store> = Effect.gen(function*() {
 
   const store: Store = {
     target: "memory",
-    append: (plan) =>
+    append: (requestId, plan) =>
       lock.withPermits(1)(Effect.gen(function*() {
         const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const planned = yield* plan({ now, rowsFor: (id) => Effect.sync(() => byRequest.get(id) ?? []) })
+        const planned = plan(byRequest.get(requestId) ?? [], now)
         const sealed: Array<Row> = []
         let prev = rows.length === 0 ? genesis : rows[rows.length - 1].hash
         for (const row of planned.rows as ReadonlyArray<NewRow>) {

@@ -8,7 +8,9 @@ import type { Fragment } from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { LedgerError } from "../ApprovalLedger.js"
-import type { NewRow, Plan, Row, RowQuery, Store, Tx } from "./ledger.js"
+import type { Anchor, AnchorMove } from "./anchor.js"
+import { advance, decide, readSettled } from "./anchor.js"
+import type { NewRow, Planner, Row, RowQuery, Store } from "./ledger.js"
 import { genesis, seal, unavailable } from "./ledger.js"
 
 /** The default prefix of the ledger's tables. */
@@ -68,7 +70,8 @@ export const migrate = (t: Tables, target: string) =>
     Effect.mapError(unavailable(target, "create its tables"))
   )
 
-interface DbRow {
+/** An entry as a row of the entries table. */
+export interface DbRow {
   readonly seq: number | string | bigint
   readonly at_ms: number | string | bigint
   readonly type: string
@@ -89,7 +92,8 @@ interface DbRow {
   readonly hash: string
 }
 
-const fromDb = (row: DbRow): Row => ({
+/** Reads a row of the entries table. */
+export const fromDb = (row: DbRow): Row => ({
   seq: Number(row.seq),
   at: Number(row.at_ms),
   type: row.type as Row["type"],
@@ -110,7 +114,8 @@ const fromDb = (row: DbRow): Row => ({
   hash: row.hash
 })
 
-const toDb = (row: Row) => ({
+/** A row of the entries table, its columns by name. */
+export const toDb = (row: Row) => ({
   seq: row.seq,
   at_ms: row.at,
   type: row.type,
@@ -147,7 +152,8 @@ export const makeStore = (
   sql: SqlClient.SqlClient,
   t: Tables,
   target: string,
-  waiter: Waiter
+  waiter: Waiter,
+  anchor?: Anchor
 ): Store => {
   const entries = sql(t.entries)
   const head = sql(t.head)
@@ -193,21 +199,25 @@ export const makeStore = (
       (rows) => rows.map(fromDb)
     ).pipe(Effect.mapError(fail("read")))
 
-  const append = <A, E>(
-    plan: (tx: Tx) => Effect.Effect<Plan<A, E>, E | LedgerError>
-  ): Effect.Effect<A, E | LedgerError> =>
+  const append = <A, E>(requestId: string, plan: Planner<A, E>): Effect.Effect<A, E | LedgerError> =>
     Effect.gen(function*() {
-      const { planned, sealed } = yield* sql.withTransaction(Effect.gen(function*() {
+      const { move, planned, sealed } = yield* sql.withTransaction(Effect.gen(function*() {
         // lock the head first: in SQLite this takes the write lock before any read (so the busy timeout
         // applies), in PostgreSQL it row-locks the head until commit; either way appends are serialized
         const heads = yield* sql<{ readonly seq: number | string; readonly hash: string }>`
           UPDATE ${head} SET seq = seq WHERE id = 1 RETURNING seq, hash`
         if (heads.length !== 1) return yield* Effect.fail(new Error("the ledger's head row is missing"))
         const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const tx: Tx = { now, rowsFor }
-        const planned = yield* plan(tx)
+        const planned = plan(yield* rowsFor(requestId), now)
         let seq = Number(heads[0].seq)
         let prev = heads[0].hash
+        let move: AnchorMove = anchor === undefined || planned.rows.length === 0
+          ? { _tag: "Keep" }
+          : decide(anchor, { seq, hash: prev })
+        if (move._tag === "Compare") {
+          const at = yield* sql<{ readonly hash: string }>`SELECT hash FROM ${entries} WHERE seq = ${move.seq}`
+          move = at[0]?.hash === move.hash ? { _tag: "Advance" } : { _tag: "Keep" }
+        }
         const sealed: Array<Row> = []
         for (const row of planned.rows as ReadonlyArray<NewRow>) {
           const next = seal(row, ++seq, now, prev)
@@ -218,7 +228,7 @@ export const makeStore = (
           yield* sql`INSERT INTO ${entries} ${sql.insert(sealed.map(toDb))}`
           yield* sql`UPDATE ${head} SET seq = ${seq}, hash = ${prev} WHERE id = 1`
         }
-        return { planned, sealed }
+        return { move, planned, sealed }
       })).pipe(
         // a failed COMMIT or ROLLBACK (disk full) surfaces from @effect/sql as a defect
         Effect.catchAllDefect((defect) => Effect.fail(fail("write")(defect))),
@@ -226,6 +236,7 @@ export const makeStore = (
           (!isLedgerError(error) && isStorageError(error) ? fail("write")(error) : error) as E | LedgerError
         )
       )
+      yield* committed(anchor, move, sealed)
       // `pending` rows wake `awaitHead` (a page attached to the ledger) too
       const decided = sealed.filter((row) => row.type === "decided" || row.type === "pending").map((row) =>
         row.requestId
@@ -249,14 +260,33 @@ export const makeStore = (
   const quiet = <A, E>(effect: Effect.Effect<A, E>) => Effect.withTracerEnabled(effect, false)
   return {
     target,
-    append: (plan) => quiet(append(plan)),
+    append: (requestId, plan) => quiet(append(requestId, plan)),
     select: (query) => quiet(select(query)),
     head: quiet(headOf),
     awaitDecided: (requestId) => waiter.awaitDecided(requestId, quiet(checkDecided(requestId))),
     awaitHead: (afterSeq) =>
-      waiter.awaitDecided(undefined, quiet(Effect.map(headOf, (head) => head.seq > afterSeq ? head.seq : undefined)))
+      waiter.awaitDecided(undefined, quiet(Effect.map(headOf, (head) => head.seq > afterSeq ? head.seq : undefined))),
+    anchor: anchor === undefined ? undefined : storeAnchor(anchor, target)
   }
 }
+
+/** After a commit: moves the anchor to the last row appended if the append may (a failure is logged). */
+export const committed = (
+  anchor: Anchor | undefined,
+  move: AnchorMove,
+  sealed: ReadonlyArray<Row>
+): Effect.Effect<void> => {
+  if (anchor === undefined || move._tag !== "Advance" || sealed.length === 0) return Effect.void
+  const last = sealed[sealed.length - 1]
+  const failed = advance(anchor, last.seq, last.hash)
+  return failed === undefined ? Effect.void : Effect.logWarning(`approval ledger: ${failed}`)
+}
+
+/** The anchor as `verify` reads it. */
+export const storeAnchor = (anchor: Anchor, target: string): NonNullable<Store["anchor"]> => ({
+  file: anchor.file,
+  read: Effect.try({ try: () => readSettled(anchor), catch: unavailable(target, `read its anchor ${anchor.file}`) })
+})
 
 const isLedgerError = (error: unknown): boolean => {
   const tag = (error as { readonly _tag?: unknown })?._tag
