@@ -7,7 +7,7 @@
  * @since 0.2.0
  */
 import { ApprovalInbox, Supervisor } from "@deputy/core"
-import { WebServer } from "@deputy/web"
+import type { WebServer } from "@deputy/web"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -205,8 +205,10 @@ export const execute = (serve: ServeSettings) =>
         source: { other: "deputy serve" }
       })))
     const nodes = spawned.flatMap((either) => Either.isRight(either) ? [either.right] : [])
+    // Loaded here, so that the other commands do not pay for the HTTP server (`deputy run` starts faster).
+    const Web = yield* Effect.promise(() => import("@deputy/web"))
     // A port that is taken is the caller's to change: a usage error (exit 2) naming --port.
-    const server = yield* WebServer.make({
+    const server = yield* Web.WebServer.make({
       port: serve.port,
       workspace: serve.cwd,
       tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor, nodes)
