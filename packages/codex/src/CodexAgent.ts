@@ -295,6 +295,21 @@ const durableTurns = new Map<string, ReattachPoint>()
  */
 export const reattachPointOf = (turnId: string): ReattachPoint | undefined => durableTurns.get(turnId)
 
+/**
+ * Why a durable Codex cannot be reattached (`Options.attach`), or none: its process is gone, or its socket
+ * is not a socket of ours in a private directory of ours (a symbolic link, another owner, missing).
+ *
+ * @since 0.2.0
+ * @category durable
+ */
+export const checkReattach = (point: ReattachPoint): Option.Option<string> => {
+  if (!Durable.isRunning(point.pid)) return Option.some(`its codex app-server (pid ${point.pid}) is gone`)
+  return Either.match(Durable.checkSocket(point.socketPath), {
+    onLeft: (reason) => Option.some(`its socket cannot be trusted: ${reason}`),
+    onRight: () => Option.none()
+  })
+}
+
 type Json = Record<string, unknown>
 
 const record = (value: unknown): Json =>

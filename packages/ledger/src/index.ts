@@ -37,6 +37,7 @@ export type {
   PendingMeta,
   PgOptions,
   ProcessIdentity,
+  ReattachPoint,
   SettledMeta,
   SqliteOptions,
   VerifyResult

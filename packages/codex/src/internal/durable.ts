@@ -385,10 +385,13 @@ const asChild = (
 ): Effect.Effect<ChildProcess.Child, never, Scope.Scope> =>
   Effect.gen(function*() {
     let stopRequested = false
-    const stop = yield* Effect.cached(
-      Effect.zipRight(
-        stopAt(location, lease, options.graceMs),
-        options.watchdog === undefined ? Effect.void : options.watchdog.stop
+    // Uninterruptible around the memo too: a first caller interrupted mid-way would leave the others waiting.
+    const stop = Effect.uninterruptible(
+      yield* Effect.cached(
+        Effect.zipRight(
+          stopAt(location, lease, options.graceMs),
+          options.watchdog === undefined ? Effect.void : options.watchdog.stop
+        )
       )
     )
     const running = () => isRunning(location.pid)
