@@ -259,7 +259,7 @@ describe("CodexAgent attach: a hostile socket fails closed", () => {
       assert.match(failure(exit), /could not reattach .*WebSocket handshake failed|closed the connection/)
     }))
 
-  it.scopedLive("a server that sends an oversized message, then a frame that is not WebSocket", () =>
+  it.scopedLive("a server that sends a message over the line bound", () =>
     Effect.gen(function*() {
       const { WebSocketServer } = createRequire(import.meta.url)("ws") as {
         WebSocketServer: new(options: { server: net.Server }) => {
