@@ -634,6 +634,15 @@ export const spawn = (
         timeout: startupTimeout,
         graceMs: Duration.toMillis(sessionSettings.exitGrace) + Duration.toMillis(sessionSettings.killGrace)
       }
+      const supervised: ChildProcess.StartOptions = {
+        command: binary.path,
+        args,
+        env: childEnv,
+        cwd,
+        stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
+        exitGracePeriod: sessionSettings.exitGrace,
+        killGracePeriod: sessionSettings.killGrace
+      }
       const durableFailed = (what: string) => (reason: string) =>
         new SpawnError({ agent: "codex", reason: `${what}: ${reason}` })
       const started: Effect.Effect<
@@ -650,23 +659,9 @@ export const spawn = (
           root: options.durable.socketDir,
           idleMs: Duration.toMillis(Duration.decode(options.durable.idleTimeout ?? defaults.durableIdleTimeout)),
           alsoRemove: overlay.env.CODEX_HOME,
-          command: binary.path,
-          args,
-          env: childEnv,
-          cwd,
-          stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
-          exitGracePeriod: sessionSettings.exitGrace,
-          killGracePeriod: sessionSettings.killGrace
+          ...supervised
         }, durableSettings).pipe(Effect.mapError(durableFailed(`could not start a durable ${binary.path} in ${cwd}`)))
-        : ChildProcess.start({
-          command: binary.path,
-          args,
-          env: childEnv,
-          cwd,
-          stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
-          exitGracePeriod: sessionSettings.exitGrace,
-          killGracePeriod: sessionSettings.killGrace
-        }).pipe(
+        : ChildProcess.start(supervised).pipe(
           Effect.map((child) => ({ child })),
           Effect.mapError((error) =>
             new SpawnError({

@@ -446,18 +446,11 @@ export interface Settings {
  * scope), connects to it and takes the lease.
  */
 export const launch = (
-  options: {
+  options: ChildProcess.StartOptions & {
     readonly root: string
     readonly idleMs: number
     /** Removed with the directory once Codex ended (a scratch overlay of its home), if any. */
     readonly alsoRemove?: string | undefined
-    readonly command: string
-    readonly args: ReadonlyArray<string>
-    readonly env: Readonly<Record<string, string>>
-    readonly cwd: string
-    readonly stderrTailBytes: number
-    readonly exitGracePeriod: Duration.Duration
-    readonly killGracePeriod: Duration.Duration
   },
   settings: Settings
 ): Effect.Effect<
