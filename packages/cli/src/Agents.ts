@@ -40,6 +40,8 @@ export type AgentChoice =
     readonly model?: string | undefined
     /** How long a turn may wait on the model without progress (`--turn-timeout`). @since 0.2.0 */
     readonly turnTimeout?: Duration.Duration | undefined
+    /** Run Codex so that it outlives a crash of `deputy` (`--approval inbox`). @since 0.2.0 */
+    readonly durable?: CodexAgent.Options["durable"]
   })
   | (Environment & {
     readonly _tag: "Process"
@@ -67,6 +69,7 @@ export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, Com
       sandbox: choice.sandbox,
       model: choice.model,
       turnTimeout: choice.turnTimeout,
+      durable: choice.durable,
       env: choice.env,
       inheritEnv: choice.inheritEnv
     })

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { CodexAgent } from "@deputy/codex"
 import { ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import type { LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
@@ -286,7 +287,19 @@ export const layerRecorded = (
       const ledger = yield* ApprovalLedger
       const output = yield* Output
       const style = output.terminalStyle
-      const lost = yield* LedgerSetup.settleDead()
+      const now = yield* Clock.currentTimeMillis
+      const window = options.resendWindow === undefined ? 7 * 24 * 3_600_000 : Duration.toMillis(options.resendWindow)
+      // A durable Codex of a dead deputy still runs: reattached below instead of settled lost.
+      const reattachable = yield* LedgerSetup.reattachable(now - window, (point, reason) =>
+        output.note(
+          `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is not reattached: ${
+            Text.visible(reason)
+          }`
+        ))
+      const lost = yield* LedgerSetup.settleDead(
+        LedgerSetup.isAlive,
+        new Set(reattachable.flatMap((found) => found.entries.map((entry) => entry.requestId)))
+      )
       const shownLost = 10
       if (lost.length > shownLost) {
         yield* output.note(
@@ -301,8 +314,6 @@ export const layerRecorded = (
           }`
         )
       }
-      const now = yield* Clock.currentTimeMillis
-      const window = options.resendWindow === undefined ? 7 * 24 * 3_600_000 : Duration.toMillis(options.resendWindow)
       const found = yield* LedgerSetup.undelivered(now - window)
       const inner = yield* Approvals
       const resending = yield* LedgerSetup.resending(found, inner, (request, from) =>
@@ -313,9 +324,10 @@ export const layerRecorded = (
             new Date(from.decided.at).toISOString()
           }; that answer is sent again, nobody is asked`
         ))
-      return ledger.approvals(resending, {
+      const recorded = ledger.approvals(resending, {
         remote: setup.mode === "inbox",
         deadline: options.deadline,
+        reattachOf: (request) => CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
         onFailure: (request, error) =>
           output.note(
             `${style.red("ledger")}: could not record ${Text.visible(request.id)} (${
@@ -323,6 +335,18 @@ export const layerRecorded = (
             }); it was answered with the fail-closed default`
           )
       })
+      for (const dead of reattachable) {
+        yield* output.note(
+          `${
+            style.yellow("ledger")
+          }: reattaching to the Codex (pid ${dead.point.pid}) a dead deputy left with ${dead.entries.length} request${
+            dead.entries.length === 1 ? "" : "s"
+          } pending; its turn goes on`
+        )
+        const ended = yield* LedgerSetup.reattach(dead, recorded)
+        yield* output.note(`${style.yellow("ledger")}: the reattached Codex (pid ${dead.point.pid}): ${ended}`)
+      }
+      return recorded
     })
   ).pipe(Layer.provide(layer(setup, options)))
 

@@ -7,17 +7,20 @@
  *
  * @since 0.2.0
  */
+import { CodexAgent } from "@deputy/codex"
 import type { ApprovalsService } from "@deputy/core"
-import { ApprovalRequest, DecidedBy } from "@deputy/core"
-import type { LedgerEntry, LedgerError } from "@deputy/ledger"
+import { ApprovalRequest, Approvals, DecidedBy, Delegate } from "@deputy/core"
+import type { LedgerEntry, LedgerError, ReattachPoint } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import type { Op } from "@deputy/protocol"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -207,7 +210,9 @@ export const lostReason = (entry: LedgerEntry): string =>
  * @category restart
  */
 export const settleDead = (
-  alive: (pid: number) => boolean = isAlive
+  alive: (pid: number) => boolean = isAlive,
+  /** Requests left alone: their child is reattached instead (`reattachable`). @since 0.2.0 */
+  keep: ReadonlySet<string> = new Set()
 ): Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError, ApprovalLedger> =>
   Effect.gen(function*() {
     const ledger = yield* ApprovalLedger
@@ -215,15 +220,22 @@ export const settleDead = (
     const pending = yield* ledger.pending({ host: self.host })
     const settled: Array<LedgerEntry> = []
     const byProcess = new Map<string, LedgerEntry>()
-    for (const { entry } of pending) {
-      if (isGone(entry.process, self, alive, entry.at)) {
-        byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
-      }
-    }
+    const dead = pending.filter(({ entry }) => isGone(entry.process, self, alive, entry.at))
+    for (const { entry } of dead) byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
     for (const entry of byProcess.values()) {
+      const ofProcess = dead.filter((pending) =>
+        pending.entry.process.pid === entry.process.pid && pending.entry.process.runId === entry.process.runId
+      )
+      const requestIds = ofProcess.map((pending) => pending.entry.requestId).filter((id) => !keep.has(id))
+      if (requestIds.length === 0) continue
       settled.push(
         ...(yield* ledger.settleLost(
-          { host: entry.process.host, pid: entry.process.pid, runId: entry.process.runId },
+          {
+            host: entry.process.host,
+            pid: entry.process.pid,
+            runId: entry.process.runId,
+            ...(keep.size === 0 ? {} : { requestIds })
+          },
           lostReason(entry)
         ))
       )
@@ -428,4 +440,123 @@ export const resending = (
       userInput: route(inner.userInput),
       ...(inner.elicitation === undefined ? {} : { elicitation: route(inner.elicitation) })
     }
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// reattaching to a durable Codex that outlived its deputy
+
+/**
+ * A durable Codex left by a dead `deputy` (`CodexAgent.Options.durable`), still reachable, with the
+ * requests it had pending in the ledger (recorded with its `reattach` point): those not yet decided are
+ * asked again once the Codex replays them, a decision already given is re-sent (`resending`).
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export interface Reattachable {
+  readonly point: ReattachPoint
+  readonly entries: ReadonlyArray<LedgerEntry>
+  /** The request ids among `entries` that nobody decided yet. */
+  readonly undecided: ReadonlyArray<string>
+}
+
+/**
+ * The durable Codex processes of this host's dead `deputy` processes that can be reattached, within
+ * `since` (epoch ms): pending entries with a `reattach` point, not settled, whose Codex runs and whose
+ * socket passes `CodexAgent.checkReattach`. `unreachable` is told why the others cannot be (they settle
+ * `lost` as before).
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const reattachable = (
+  since: number,
+  unreachable: (point: ReattachPoint, reason: string) => Effect.Effect<void> = () => Effect.void,
+  alive: (pid: number) => boolean = isAlive
+): Effect.Effect<ReadonlyArray<Reattachable>, LedgerError, ApprovalLedger> =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger
+    const entries = yield* ledger.list({ type: ["pending", "decided", "settled"], since })
+    const decided = new Set<string>()
+    const settled = new Set<string>()
+    for (const entry of entries) {
+      if (entry.type === "decided") decided.add(entry.requestId)
+      if (entry.type === "settled") settled.add(entry.requestId)
+    }
+    const bySocket = new Map<string, { point: ReattachPoint; entries: Array<LedgerEntry> }>()
+    for (const entry of entries) {
+      const point = entry.data.reattach
+      if (entry.type !== "pending" || point === undefined || settled.has(entry.requestId)) continue
+      if (!isGone(entry.process, ledger.process, alive, entry.at)) continue
+      const group = bySocket.get(point.socketPath) ?? { point, entries: [] }
+      group.entries.push(entry)
+      bySocket.set(point.socketPath, group)
+    }
+    const found: Array<Reattachable> = []
+    for (const { entries: pending, point } of bySocket.values()) {
+      const problem = CodexAgent.checkReattach(point)
+      if (Option.isSome(problem)) {
+        yield* unreachable(point, problem.value)
+        continue
+      }
+      found.push({
+        point,
+        entries: pending,
+        undecided: pending.map((entry) => entry.requestId).filter((id) => !decided.has(id))
+      })
+    }
+    return found
+  })
+
+/**
+ * Reattaches to a durable Codex (`reattachable`) and lets the turn it left in progress finish with
+ * `approvals` (the run's, which re-send a decision already in the ledger): the undecided requests of the
+ * dead `deputy` are settled first (`lost`, saying they are asked again), so that each question is asked
+ * once, under the new request's id. Ends when the turn ends; the Codex and its tree are then ended. A
+ * Codex that cannot be reattached settles its requests `lost`. Returns how the turn ended.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const reattach = (
+  found: Reattachable,
+  approvals: ApprovalsService,
+  options: { readonly drainTimeout?: Duration.DurationInput | undefined } = {}
+): Effect.Effect<string, LedgerError, ApprovalLedger> =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger
+    const first = found.entries[0]!.data.request!
+    if (found.undecided.length > 0) {
+      yield* ledger.settleLost(
+        { requestIds: found.undecided },
+        `its deputy process is gone; its sub-agent (codex pid ${found.point.pid}) was reattached by deputy ` +
+          `pid ${ledger.process.pid} and the request is asked again once, under a new id`
+      )
+    }
+    const delegate = Effect.gen(function*() {
+      const handle = yield* Delegate.interactive({
+        source: first.source,
+        drainTimeout: options.drainTimeout
+      })
+      const end = yield* handle.events.pipe(
+        Stream.filter((event) => event.msg.type === "task_complete" || event.msg.type === "turn_aborted"),
+        Stream.runHead
+      )
+      return Option.match(end, { onNone: () => "its events ended", onSome: (event) => event.msg.type })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(CodexAgent.layerNode({ attach: found.point })),
+      Effect.provideService(Approvals, approvals)
+    )
+    return yield* delegate.pipe(
+      Effect.catchAll((error) =>
+        Effect.as(
+          ledger.settleLost(
+            { requestIds: found.entries.map((entry) => entry.requestId) },
+            `its deputy process is gone and its sub-agent could not be reattached: ${error.message}`
+          ),
+          `not reattached: ${error.message}`
+        )
+      )
+    )
   })

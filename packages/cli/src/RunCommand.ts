@@ -320,7 +320,17 @@ export const make = <E, R>(handler: (settings: RunSettings) => Effect.Effect<voi
  * @since 0.1.0
  * @category running
  */
-export const execute = (settings: RunSettings) => Launch.launch(settings, Agents.layer(settings.agent))
+export const execute = (settings: RunSettings) => Launch.launch(settings, Agents.layer(durableFor(settings)))
+
+/**
+ * With `--approval inbox` (requests wait in the ledger, for answers from anywhere), Codex runs durable: a
+ * `deputy` that crashes leaves it waiting, in a 0700 directory under `$DEPUTY_HOME/codex`, for the next
+ * `deputy` to reattach.
+ */
+const durableFor = (settings: RunSettings): Agents.AgentChoice =>
+  settings.agent._tag === "Codex" && Option.contains(settings.approval, "inbox") && settings.tree === undefined
+    ? { ...settings.agent, durable: { socketDir: path.join(LedgerSetup.home(), "codex") } }
+    : settings.agent
 
 /**
  * `deputy run`.

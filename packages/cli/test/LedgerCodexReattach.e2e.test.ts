@@ -1,228 +1,200 @@
 /**
- * Reattaching to a Codex that outlived its parent, on the pinned binary (offline, the scripted model):
- * `codex app-server --listen unix://PATH` serves WebSocket on the socket; a first client starts a turn,
- * its command request is recorded pending in the SQLite ledger, and the client dies (the parent killed).
- * The request is answered with `deputy approve` (another process). A second client connects,
- * `thread/resume` replays the pending request (same JSON-RPC id), and the decision already in the
- * ledger is sent without asking anyone (`LedgerSetup.resending`): the command runs exactly once.
- *
- * The clients are this test's own (a minimal WebSocket client): `CodexAgent` speaks stdio only, so this
- * shows the ledger's side of a reattach on the real binary, not a `deputy` that reattaches by itself.
+ * A restarted `deputy` reattaches to a Codex by itself, with the pinned binary and the scripted model
+ * (offline): `deputy run --approval inbox` runs Codex durable (`--listen unix://` under a watchdog); its
+ * command request waits in the SQLite ledger; the `deputy` is killed with SIGKILL and Codex outlives it;
+ * the request is answered with `deputy approve` (another process); a new `deputy run` finds the dead
+ * deputy's pending request, reattaches (`thread/resume` replays it), sends the ledger's decision without
+ * asking anyone, the command runs exactly once, the log verifies, and no process is left (checked by pid).
  */
-import { CodexBinary, CodexHome, ScriptedModel } from "@deputy/codex"
-import type { ApprovalRequest } from "@deputy/core"
-import { DecidedBy } from "@deputy/core"
-import { ApprovalLedger } from "@deputy/ledger"
+import { CodexHome, ScriptedModel } from "@deputy/codex"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { spawn, spawnSync } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach } from "vitest"
-import * as LedgerSetup from "../src/LedgerSetup.js"
 import * as Cli from "./utils/cli.js"
 
-type Message = Record<string, any>
+type Json = Record<string, any>
 
-/** A minimal WebSocket client over a unix socket: text frames, one JSON-RPC message each. */
-const connect = (socketPath: string) =>
-  new Promise<{
-    readonly send: (message: Message) => void
-    readonly next: (match: (message: Message) => boolean, timeout?: number) => Promise<Message>
-    readonly close: () => void
-  }>((resolve, reject) => {
-    const socket = net.createConnection(socketPath)
-    const seen: Array<Message> = []
-    const waiters: Array<{ match: (message: Message) => boolean; resolve: (message: Message) => void }> = []
-    let buffer = Buffer.alloc(0)
-    let upgraded = false
-    const deliver = (message: Message) => {
-      const waiter = waiters.find((candidate) => candidate.match(message))
-      if (waiter === undefined) return void seen.push(message)
-      waiters.splice(waiters.indexOf(waiter), 1)
-      waiter.resolve(message)
-    }
-    const frames = () => {
-      while (buffer.length >= 2) {
-        let length = buffer[1]! & 0x7f
-        let offset = 2
-        if (length === 126) [length, offset] = [buffer.readUInt16BE(2), 4]
-        else if (length === 127) [length, offset] = [Number(buffer.readBigUInt64BE(2)), 10]
-        if (buffer.length < offset + length) return
-        const opcode = buffer[0]! & 0x0f
-        const payload = buffer.subarray(offset, offset + length)
-        buffer = buffer.subarray(offset + length)
-        if (opcode === 1) deliver(JSON.parse(payload.toString("utf8")) as Message)
-      }
-    }
-    const send = (message: Message) => {
-      const payload = Buffer.from(JSON.stringify(message))
-      const mask = randomBytes(4)
-      const header = payload.length < 126
-        ? Buffer.from([0x81, 0x80 | payload.length])
-        : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
-      const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!))
-      socket.write(Buffer.concat([header, mask, masked]))
-    }
-    socket.on("error", reject)
-    socket.on("connect", () =>
-      socket.write(
-        "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`
-      ))
-    socket.on("data", (data) => {
-      buffer = Buffer.concat([buffer, data])
-      if (!upgraded) {
-        const end = buffer.indexOf("\r\n\r\n")
-        if (end === -1) return
-        if (!buffer.subarray(0, end).toString().startsWith("HTTP/1.1 101")) return reject(new Error("no upgrade"))
-        upgraded = true
-        buffer = buffer.subarray(end + 4)
-        resolve({
-          send,
-          next: (match, timeout = 20_000) =>
-            new Promise((found, failed) => {
-              const earlier = seen.findIndex(match)
-              if (earlier !== -1) return found(seen.splice(earlier, 1)[0]!)
-              const timer = setTimeout(() => failed(new Error("no such message in time")), timeout)
-              waiters.push({ match, resolve: (message) => (clearTimeout(timer), found(message)) })
-            }),
-          close: () => socket.destroy()
-        })
-      }
-      frames()
-    })
-  })
+const jsonLines = (text: string): Array<Json> =>
+  text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as Json)
 
-const initialize = async (client: Awaited<ReturnType<typeof connect>>) => {
-  client.send({
-    method: "initialize",
-    id: 0,
-    params: { clientInfo: { name: "reattach-test", title: "t", version: "0" }, capabilities: { experimentalApi: true } }
-  })
-  await client.next((message) => message.id === 0 && "result" in message)
-  client.send({ method: "initialized" })
+/** Polls (every 20 ms, at most `limitMs`) until `done` holds; whether it did. */
+const eventually = async (done: () => boolean, limitMs: number) => {
+  const deadline = Date.now() + limitMs
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  return done()
 }
 
-const isApprovalRequest = (message: Message) => message.method === "item/commandExecution/requestApproval"
+const codexArgs = (home: CodexHome.CodexHome) => [
+  "--codex-home",
+  home.path,
+  "--sandbox",
+  "read-only",
+  ...Object.keys(home.env).filter((name) => name !== "CODEX_HOME").flatMap((name) => ["--env", name])
+]
 
-/** The request as a delegate would route it (a new delegate id per parent). */
-const routed = (message: Message, delegateId: string): ApprovalRequest.CommandApproval => ({
-  kind: "command",
-  id: `${delegateId}/command/${message.params.itemId}`,
-  delegateId,
-  turnId: message.params.turnId,
-  callId: message.params.itemId,
-  source: "review",
-  event: {
-    type: "exec_approval_request",
-    call_id: message.params.itemId,
-    turn_id: message.params.turnId,
-    command: ["bash", "-c", String(message.params.command)],
-    cwd: message.params.cwd,
-    reason: message.params.reason ?? undefined
-  }
+/**
+ * A `deputy run --approval inbox` on a durable Codex whose command request waits in the ledger, killed with
+ * SIGKILL; Codex outlives it. Also a second Codex home for the next deputy's own prompt (a message only).
+ */
+const crashed = Effect.gen(function*() {
+  const dir = Cli.tempDir()
+  const deputyHome = path.join(dir, "home")
+  const ledger = path.join(dir, "ledger.db")
+  const ledgerArgs = ["--ledger", `sqlite:${ledger}`]
+  const work = path.join(dir, "work")
+  fs.mkdirSync(work)
+  const env = { DEPUTY_HOME: deputyHome }
+  const model = yield* ScriptedModel.make(ScriptedModel.scenario([
+    ScriptedModel.exec("echo once >> out.txt", { justification: "to test reattaching" })
+  ]))
+  const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+  const model2 = yield* ScriptedModel.make(ScriptedModel.messageScenario("Nothing else to do."))
+  const home2 = yield* CodexHome.make({ baseUrl: model2.baseUrl })
+
+  const first = Cli.spawnDeputy([
+    "run",
+    "--json",
+    "--approval",
+    "inbox",
+    ...ledgerArgs,
+    "--cwd",
+    work,
+    ...codexArgs(home),
+    "go"
+  ], { env: { ...env, ...home.env } })
+  const id = yield* Effect.promise(() => announced(first))
+  const exited = new Promise((resolve) => first.on("close", resolve))
+
+  // The pending entry says where the Codex is.
+  const pending = jsonLines((yield* Effect.promise(() => Cli.run(["log", "--json", ...ledgerArgs]))).stdout)
+    .find((entry) => entry.type === "pending" && entry.requestId === id)!
+  const point = pending.data.reattach as { socketPath: string; pid: number; watchdogPid: number; threadId: string }
+  assert.isDefined(point, "the pending entry records the reattach point")
+  assert.strictEqual(path.dirname(path.dirname(point.socketPath)), path.join(deputyHome, "codex"))
+  assert.strictEqual(fs.statSync(path.dirname(point.socketPath)).mode & 0o777, 0o700)
+
+  first.kill("SIGKILL")
+  yield* Effect.promise(() => exited)
+  assert.isTrue(Cli.isAlive(point.pid) && Cli.isAlive(point.watchdogPid), "Codex outlived its deputy")
+  assert.isFalse(fs.existsSync(path.join(work, "out.txt")), "nothing ran before the answer")
+  const second = ["run", "--json", "--approval", "inbox", ...ledgerArgs, "--cwd", work, ...codexArgs(home2), "hello"]
+  return { id, point, ledgerArgs, work, deputyHome, second, secondEnv: { ...env, ...home2.env } }
 })
 
-const deadPid = () => Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout)
+/** The id of the first request a deputy announces as waiting in the ledger. */
+const announced = (child: ReturnType<typeof Cli.spawnDeputy>) =>
+  new Promise<string>((resolve, reject) => {
+    let stderr = ""
+    child.stderr!.on("data", (data) => {
+      stderr += data
+      const found = /deputy approve (\S+)/.exec(stderr)
+      if (found !== null) resolve(found[1]!)
+    })
+    child.on("close", () => reject(new Error(`deputy ended before a request waited:\n${stderr}`)))
+  })
 
-describe("deputy: a decision in the ledger reaches a Codex reattached after its parent died", () => {
+/** No durable Codex is left: the reattached one, its watchdog, its socket directory. */
+const nothingLeft = (point: { socketPath: string; pid: number; watchdogPid: number }, deputyHome: string) =>
+  Effect.gen(function*() {
+    assert.isTrue(
+      yield* Effect.promise(() => eventually(() => !Cli.isAlive(point.pid) && !Cli.isAlive(point.watchdogPid), 5_000)),
+      "the reattached Codex ended with the second deputy"
+    )
+    assert.isFalse(fs.existsSync(path.dirname(point.socketPath)), "its socket directory is removed")
+    assert.deepStrictEqual(fs.readdirSync(path.join(deputyHome, "codex")), [], "no durable Codex is left")
+  })
+
+describe("deputy: a restarted deputy reattaches to the Codex its dead predecessor left", () => {
   afterEach(Cli.stopAll)
 
   it.live(
-    "thread/resume replays the pending request; the ledger's answer is sent, nobody asked; it runs once",
+    "SIGKILL with a request pending; approved meanwhile; the new deputy reattaches, sends it once, leaves nothing",
     () =>
       Effect.gen(function*() {
-        const dir = Cli.tempDir()
-        const ledgerFile = path.join(dir, "ledger.db")
-        const work = path.join(dir, "work")
-        fs.mkdirSync(work)
-        const socketPath = path.join(dir, "codex.sock")
-        const model = yield* ScriptedModel.make(ScriptedModel.scenario([
-          ScriptedModel.exec("echo once >> out.txt", { justification: "to test reattaching" })
-        ]))
-        const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
-        const binary = yield* CodexBinary.resolve()
-        // The Codex a dead parent left behind: its own session, not a child of the parent's pipes.
-        const codex = spawn(binary.path, ["app-server", "--listen", `unix://${socketPath}`], {
-          env: { ...process.env, ...home.env },
-          stdio: "ignore",
-          detached: true
-        })
-        yield* Effect.addFinalizer(() => Effect.sync(() => codex.kill("SIGKILL")))
-        yield* Effect.promise(async () => {
-          for (let i = 0; i < 400 && !fs.existsSync(socketPath); i++) await new Promise((r) => setTimeout(r, 25))
-        })
-
-        // Parent 1: starts the turn, records the request pending, dies.
-        const parent1 = { host: os.hostname(), pid: deadPid(), runId: "parent-1" }
-        const first = yield* Effect.promise(() => connect(socketPath))
-        yield* Effect.promise(() => initialize(first))
-        first.send({
-          method: "thread/start",
-          id: 1,
-          params: { cwd: work, approvalPolicy: "on-request", sandbox: "read-only", ephemeral: false }
-        })
-        const thread = yield* Effect.promise(() => first.next((message) => message.id === 1))
-        const threadId = String(thread.result.thread.id)
-        first.send({
-          method: "turn/start",
-          id: 2,
-          params: { threadId, input: [{ type: "text", text: "go", text_elements: [] }] }
-        })
-        const asked = yield* Effect.promise(() => first.next(isApprovalRequest))
-        const request1 = routed(asked, "parent-1-delegate")
-        yield* Effect.scoped(
-          Effect.flatMap(
-            ApprovalLedger,
-            (ledger) => ledger.recordPending(request1)
-          ).pipe(Effect.provide(ApprovalLedger.layerSqlite({ filename: ledgerFile, process: parent1 })))
-        )
-        first.close()
-
-        // Answered from another process while no parent runs.
-        const approved = yield* Effect.promise(() =>
-          Cli.run(["approve", request1.id, "--as", "dana", "--ledger", `sqlite:${ledgerFile}`])
-        )
+        const { deputyHome, id, ledgerArgs, point, second: secondArgs, secondEnv, work } = yield* crashed
+        const approved = yield* Effect.promise(() => Cli.run(["approve", id, "--as", "dana", ...ledgerArgs]))
         assert.strictEqual(approved.code, 0, approved.stderr)
-        assert.isFalse(fs.existsSync(path.join(work, "out.txt")))
 
-        // Parent 2: reattaches; the replayed request is answered from the ledger.
-        const second = yield* Effect.promise(() => connect(socketPath))
-        yield* Effect.promise(() => initialize(second))
-        second.send({ method: "thread/resume", id: 1, params: { threadId } })
-        const replayed = yield* Effect.promise(() => second.next(isApprovalRequest))
-        assert.strictEqual(replayed.id, asked.id, "the same JSON-RPC request, replayed")
-        const request2 = routed(replayed, "parent-2-delegate")
-        assert.strictEqual(LedgerSetup.questionKey(request2), LedgerSetup.questionKey(request1))
-        let askedAgain = 0
-        const answer = yield* Effect.gen(function*() {
-          const ledger = yield* ApprovalLedger
-          const found = yield* LedgerSetup.undelivered(0)
-          const nobody = {
-            command: () => Effect.sync(() => ++askedAgain).pipe(Effect.as("denied" as const)),
-            patch: () => Effect.die("unused"),
-            permissions: () => Effect.die("unused"),
-            userInput: () => Effect.die("unused")
-          }
-          const approvals = ledger.approvals(yield* LedgerSetup.resending(found, nobody))
-          return DecidedBy.split(yield* approvals.command(request2), "test")
-        }).pipe(Effect.scoped, Effect.provide(ApprovalLedger.layerSqlite({ filename: ledgerFile })))
-        assert.strictEqual(answer.value, "approved")
-        assert.deepInclude(answer.decidedBy, { _tag: "Person", name: "dana" })
-        assert.strictEqual(askedAgain, 0, "nobody was asked again")
-        second.send({ id: replayed.id, result: { decision: "accept" } })
-        yield* Effect.promise(() => second.next((message) => message.method === "turn/completed"))
-        second.close()
-        assert.strictEqual(fs.readFileSync(path.join(work, "out.txt"), "utf8"), "once\n")
+        const second = yield* Effect.promise(() => Cli.run(secondArgs, { env: secondEnv }))
+        assert.strictEqual(second.code, 0, second.stderr)
+        assert.include(second.stderr, `reattaching to the Codex (pid ${point.pid})`)
+        assert.include(second.stderr, "that answer is sent again, nobody is asked")
+        assert.notInclude(second.stderr, "waiting in the ledger")
+        assert.strictEqual(fs.readFileSync(path.join(work, "out.txt"), "utf8"), "once\n", "the command ran once")
 
-        const verified = yield* Effect.promise(() => Cli.run(["log", "--verify", "--ledger", `sqlite:${ledgerFile}`]))
-        assert.strictEqual(verified.code, 0, verified.stdout)
+        yield* nothingLeft(point, deputyHome)
+
+        const entries = jsonLines((yield* Effect.promise(() => Cli.run(["log", "--json", ...ledgerArgs]))).stdout)
+        const ofOld = entries.filter((entry) => entry.requestId === id).map((entry) => entry.type)
+        assert.deepStrictEqual(ofOld, ["pending", "decided", "settled"])
+        const replayed = entries.filter((entry) =>
+          entry.requestId !== id && entry.kind === "command" && entry.type === "settled"
+        )
+        assert.strictEqual(replayed.length, 1, "the replayed request settled once")
+        assert.strictEqual(replayed[0]!.outcome, "approved")
+        assert.deepInclude(replayed[0]!.decidedBy, { _tag: "Person", name: "dana" })
+        // Dana decided once; the replayed request carries that decision (re-sent), nobody was asked again.
+        assert.include(
+          entries.find((entry) => entry.requestId === id && entry.type === "settled")!.data.reason,
+          "re-sent"
+        )
+        assert.strictEqual(entries.filter((entry) => entry.requestId !== id && entry.type === "pending").length, 1)
+        assert.strictEqual(entries.filter((entry) => entry.type === "rejected").length, 0)
+
+        const verified = yield* Effect.promise(() => Cli.run(["log", "--verify", ...ledgerArgs]))
+        assert.strictEqual(verified.code, 0, verified.stdout + verified.stderr)
       }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
-    90_000
+    120_000
   )
+
+  it.live(
+    "undecided when its deputy died: asked again once under a new id, answered, run once",
+    () =>
+      Effect.gen(function*() {
+        const { deputyHome, id, ledgerArgs, point, second: secondArgs, secondEnv, work } = yield* crashed
+        const second = Cli.spawnDeputy(secondArgs, { env: secondEnv })
+        second.stdin.end()
+        const exited = new Promise<number | null>((resolve) => second.on("close", resolve))
+        const newId = yield* Effect.promise(() => announced(second))
+        assert.notStrictEqual(newId, id)
+        const approved = yield* Effect.promise(() => Cli.run(["approve", newId, "--as", "erin", ...ledgerArgs]))
+        assert.strictEqual(approved.code, 0, approved.stderr)
+        assert.strictEqual(yield* Effect.promise(() => exited), 0)
+        assert.strictEqual(fs.readFileSync(path.join(work, "out.txt"), "utf8"), "once\n", "the command ran once")
+        yield* nothingLeft(point, deputyHome)
+
+        const entries = jsonLines((yield* Effect.promise(() => Cli.run(["log", "--json", ...ledgerArgs]))).stdout)
+        const old = entries.filter((entry) => entry.requestId === id)
+        assert.deepStrictEqual(old.map((entry) => entry.type), ["pending", "decided", "settled"])
+        assert.strictEqual(old[2]!.outcome, "lost")
+        assert.include(old[2]!.data.reason, "asked again once")
+        // The old id cannot be answered any more: the question is asked once, under the new id.
+        const late = yield* Effect.promise(() => Cli.run(["approve", id, ...ledgerArgs]))
+        assert.strictEqual(late.code, 1)
+        const ofNew = entries.filter((entry) => entry.requestId === newId)
+        assert.deepStrictEqual(ofNew.map((entry) => entry.type), ["pending", "decided", "settled"])
+        assert.strictEqual(ofNew[2]!.outcome, "approved")
+        const verified = yield* Effect.promise(() => Cli.run(["log", "--verify", ...ledgerArgs]))
+        assert.strictEqual(verified.code, 0, verified.stdout + verified.stderr)
+      }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+    120_000
+  )
+
+  it.live("its Codex gone too: the request settles lost, as without a durable Codex", () =>
+    Effect.gen(function*() {
+      const { id, ledgerArgs, point, second: secondArgs, secondEnv } = yield* crashed
+      process.kill(point.watchdogPid, "SIGKILL")
+      process.kill(-point.pid, "SIGKILL")
+      assert.isTrue(yield* Effect.promise(() => eventually(() => !Cli.isAlive(point.pid), 5_000)))
+      const second = yield* Effect.promise(() => Cli.run(secondArgs, { env: secondEnv }))
+      assert.strictEqual(second.code, 0, second.stderr)
+      assert.include(second.stderr, "is not reattached")
+      assert.include(second.stderr, `${id} settled lost`)
+      assert.notInclude(second.stderr, "reattaching to the Codex")
+      const verified = yield* Effect.promise(() => Cli.run(["log", "--verify", ...ledgerArgs]))
+      assert.strictEqual(verified.code, 0, verified.stdout + verified.stderr)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 120_000)
 })

@@ -45,6 +45,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CodexBinary from "./CodexBinary.js"
 import * as CodexHome from "./CodexHome.js"
+import * as Durable from "./internal/durable.js"
 import * as HomeOverlay from "./internal/homeOverlay.js"
 import * as JsonRpc from "./internal/jsonRpc.js"
 import * as Session from "./internal/session.js"
@@ -151,6 +152,42 @@ export interface Options {
    * @since 0.2.0
    */
   readonly otlpTracesEndpoint?: string | undefined
+  /**
+   * Run Codex so that it survives a crash of this process (SIGKILL included): `codex app-server --listen
+   * unix://…` in a fresh 0700 directory under `socketDir`, under a small watchdog, over WebSocket; the agent
+   * behaves as the stdio one (same events). A clean end or a stop ends Codex and its whole tree as always;
+   * after a crash, Codex waits for a new parent (`attach`) and is ended by its watchdog when none has come
+   * for `idleTimeout` (default 30 minutes). Where it is: `CodexAgent.durable`.
+   *
+   * @since 0.2.0
+   */
+  readonly durable?: {
+    readonly socketDir: string
+    readonly idleTimeout?: Duration.DurationInput | undefined
+  } | undefined
+  /**
+   * Reattach to the durable Codex a dead parent left (instead of starting one): the socket is checked (a
+   * socket of ours, not a symbolic link, in a 0700 directory of ours), the thread resumed (`thread/resume`:
+   * Codex replays its pending requests). The agent's end ends that Codex and its tree.
+   *
+   * @since 0.2.0
+   */
+  readonly attach?: ReattachPoint | undefined
+}
+
+/**
+ * Where a durable Codex (`Options.durable`) runs, and its thread: what a new parent needs to reattach.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ReattachPoint {
+  readonly socketPath: string
+  /** The `codex app-server` process. */
+  readonly pid: number
+  /** Its watchdog. */
+  readonly watchdogPid: number
+  readonly threadId: string
 }
 
 /**
@@ -168,7 +205,8 @@ export const defaults = {
   maxLineLength: JsonLines.defaultMaxLineLength,
   maxBufferedBytes: ChildProcess.eventBufferDefaults.maxBytes,
   stderrTailBytes: 8 * 1024,
-  turnTimeout: Duration.minutes(3)
+  turnTimeout: Duration.minutes(3),
+  durableIdleTimeout: Duration.minutes(30)
 } as const
 
 /**
@@ -240,6 +278,36 @@ export interface CodexAgent extends Agent.Agent {
   readonly threadId: string
   /** Where Codex records the thread (absent for an ephemeral thread). */
   readonly rolloutPath: string | undefined
+  /** Where a durable Codex runs (`Options.durable`, `Options.attach`). @since 0.2.0 */
+  readonly durable?: ReattachPoint | undefined
+}
+
+/** The durable Codex of each turn in progress, by Codex turn id (`reattachPointOf`). */
+const durableTurns = new Map<string, ReattachPoint>()
+
+/**
+ * The durable Codex (`Options.durable`) that asked a request, by the request's Codex turn id
+ * (`request.event.turn_id`), while its agent lives: what the approval ledger records with the pending
+ * request so that a new parent can reattach.
+ *
+ * @since 0.2.0
+ * @category durable
+ */
+export const reattachPointOf = (turnId: string): ReattachPoint | undefined => durableTurns.get(turnId)
+
+/**
+ * Why a durable Codex cannot be reattached (`Options.attach`), or none: its process is gone, or its socket
+ * is not a socket of ours in a private directory of ours (a symbolic link, another owner, missing).
+ *
+ * @since 0.2.0
+ * @category durable
+ */
+export const checkReattach = (point: ReattachPoint): Option.Option<string> => {
+  if (!Durable.isRunning(point.pid)) return Option.some(`its codex app-server (pid ${point.pid}) is gone`)
+  return Either.match(Durable.checkSocket(point.socketPath), {
+    onLeft: (reason) => Option.some(`its socket cannot be trusted: ${reason}`),
+    onRight: () => Option.none()
+  })
 }
 
 type Json = Record<string, unknown>
@@ -402,7 +470,7 @@ const processOps = (
   session: Session.Session,
   ops: Mailbox.ReadonlyMailbox<Submission>,
   threadId: string,
-  settings: { readonly turnEndWait: Duration.Duration }
+  settings: { readonly turnEndWait: Duration.Duration; readonly onTurn: (turnId: string) => void }
 ): Effect.Effect<void> => {
   const { translator } = session
   const diagnostic = (message: string) =>
@@ -432,7 +500,11 @@ const processOps = (
       ).pipe(
         Effect.matchEffect({
           onSuccess: (result) =>
-            Effect.sync(() => translator.turnStartAnswered(submission.id, string(record(record(result).turn).id))),
+            Effect.sync(() => {
+              const turnId = string(record(record(result).turn).id)
+              translator.turnStartAnswered(submission.id, turnId)
+              if (turnId !== undefined) settings.onTurn(turnId)
+            }),
           onFailure: (error) =>
             Effect.suspend(() => {
               translator.turnStartFailed(submission.id)
@@ -515,12 +587,15 @@ export const spawn = (
       sandbox: settings.sandbox ?? defaults.sandbox,
       ...(settings.model === undefined ? {} : { model: settings.model })
     }
-    const thread = threadRequest(spawnOptions.initialHistory, {
-      ...threadSettings,
-      ...(spawnOptions.initialHistory === undefined || typeof spawnOptions.initialHistory === "string"
-        ? { ephemeral: settings.ephemeral ?? false }
-        : {})
-    })
+    const attach = options.attach
+    const thread = attach !== undefined
+      ? Either.right({ method: "thread/resume", params: { threadId: attach.threadId } as Json })
+      : threadRequest(spawnOptions.initialHistory, {
+        ...threadSettings,
+        ...(spawnOptions.initialHistory === undefined || typeof spawnOptions.initialHistory === "string"
+          ? { ephemeral: settings.ephemeral ?? false }
+          : {})
+      })
     if (Either.isLeft(thread)) return yield* new SpawnError({ agent: "codex", reason: thread.left })
     const binary = yield* CodexBinary.resolve(settings.binary)
     const trace = Option.getOrUndefined(yield* TraceContext.current)
@@ -547,31 +622,62 @@ export const spawn = (
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const started = Effect.gen(function*() {
       // Codex's writes to `config.toml` (trust entries) go to a scratch copy, removed after the process.
-      const overlay = settings.writeCodexConfig === true
+      const overlay = settings.writeCodexConfig === true || attach !== undefined
         ? HomeOverlay.none
         : yield* HomeOverlay.make(env, settings.ephemeral !== true).pipe(
           Effect.mapError((reason) => new SpawnError({ agent: "codex", reason }))
         )
       const childEnv = { ...env, ...overlay.env }
-      // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
-      const session = yield* ChildProcess.start({
+      const args = ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])]
+      const durableSettings: Durable.Settings = {
+        maxMessageBytes: sessionSettings.maxLineLength,
+        timeout: startupTimeout,
+        graceMs: Duration.toMillis(sessionSettings.exitGrace) + Duration.toMillis(sessionSettings.killGrace)
+      }
+      const supervised: ChildProcess.StartOptions = {
         command: binary.path,
-        args: ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])],
+        args,
         env: childEnv,
         cwd,
         stderrTailBytes: settings.stderrTailBytes ?? defaults.stderrTailBytes,
         exitGracePeriod: sessionSettings.exitGrace,
         killGracePeriod: sessionSettings.killGrace
-      }).pipe(
-        Effect.mapError((error) =>
-          new SpawnError({
-            agent: "codex",
-            reason: `could not start ${binary.path} (found ${binary.source === "path" ? "on PATH" : binary.source}) ` +
-              `in ${cwd}: ${error.message}`,
-            cause: error
-          })
+      }
+      const durableFailed = (what: string) => (reason: string) =>
+        new SpawnError({ agent: "codex", reason: `${what}: ${reason}` })
+      const started: Effect.Effect<
+        { readonly child: ChildProcess.Child; readonly location?: Durable.Location | undefined },
+        SpawnError,
+        CommandExecutor.CommandExecutor | Scope.Scope
+      > = attach !== undefined
+        ? Durable.attach(attach, durableSettings).pipe(
+          Effect.map((child) => ({ child, location: attach })),
+          Effect.mapError(durableFailed(`could not reattach to the Codex at ${attach.socketPath}`))
+        )
+        : options.durable !== undefined
+        ? Durable.launch({
+          root: options.durable.socketDir,
+          idleMs: Duration.toMillis(Duration.decode(options.durable.idleTimeout ?? defaults.durableIdleTimeout)),
+          alsoRemove: overlay.env.CODEX_HOME,
+          ...supervised
+        }, durableSettings).pipe(Effect.mapError(durableFailed(`could not start a durable ${binary.path} in ${cwd}`)))
+        : ChildProcess.start(supervised).pipe(
+          Effect.map((child) => ({ child })),
+          Effect.mapError((error) =>
+            new SpawnError({
+              agent: "codex",
+              reason:
+                `could not start ${binary.path} (found ${binary.source === "path" ? "on PATH" : binary.source}) ` +
+                `in ${cwd}: ${error.message}`,
+              cause: error
+            })
+          )
+        )
+      // Uninterruptible from the start of the process until its stopping finalizer is in the scope.
+      const { location, session } = yield* started.pipe(
+        Effect.flatMap(({ child, location }) =>
+          Effect.map(Session.start(child, sessionSettings), (session) => ({ location, session }))
         ),
-        Effect.flatMap((child) => Session.start(child, sessionSettings)),
         Effect.uninterruptible
       )
       const startFailed = (step: string) => (error: Session.RequestFailed | { readonly message: string }) =>
@@ -642,7 +748,10 @@ export const spawn = (
         return yield* startFailed(thread.right.method)({ message: "the answer has no thread id" })
       }
       session.translator.mainThread = threadId
-      const downgraded = policyDowngraded(threadSettings.approvalPolicy, opened.approvalPolicy)
+      // A reattached thread keeps the policy it was started with (and checked for) by its first parent.
+      const downgraded = attach !== undefined
+        ? undefined
+        : policyDowngraded(threadSettings.approvalPolicy, opened.approvalPolicy)
       if (downgraded !== undefined) return yield* new SpawnError({ agent: "codex", reason: downgraded })
       const rolloutPath = typeof threadInfo.path === "string" ? overlay.toReal(threadInfo.path) : undefined
       session.translator.emit("", {
@@ -659,8 +768,27 @@ export const spawn = (
       } as EventMsg)
       yield* session.flush
 
+      const durable: ReattachPoint | undefined = location === undefined ? undefined : { ...location, threadId }
+      const turns: Array<string> = []
+      const onTurn = (turnId: string) => {
+        if (durable === undefined) return
+        turns.push(turnId)
+        durableTurns.set(turnId, durable)
+      }
+      yield* Effect.addFinalizer(() => Effect.sync(() => turns.forEach((turnId) => durableTurns.delete(turnId))))
+      if (attach !== undefined) {
+        // The turn the dead parent left in progress (its pending requests are replayed) is this agent's now.
+        const turnList: Array<unknown> = Array.isArray(threadInfo.turns) ? threadInfo.turns : []
+        const inProgress = string(turnList.map(record).find((turn) => turn.status === "inProgress")?.id)
+        if (inProgress !== undefined) {
+          session.translator.turnStartSent("")
+          session.translator.turnStartAnswered("", inProgress)
+          onTurn(inProgress)
+        }
+      }
+
       const ops = yield* Mailbox.make<Submission>()
-      yield* processOps(session, ops, threadId, { turnEndWait: sessionSettings.exitGrace }).pipe(
+      yield* processOps(session, ops, threadId, { turnEndWait: sessionSettings.exitGrace, onTurn }).pipe(
         Effect.interruptible,
         Effect.forkScoped
       )
@@ -699,7 +827,8 @@ export const spawn = (
         interruptThread,
         pid: session.pid,
         threadId,
-        rolloutPath
+        rolloutPath,
+        durable
       } satisfies CodexAgent
     })
     return yield* started.pipe(

@@ -74,6 +74,21 @@ export interface EntryData {
   readonly op?: Op | undefined
   readonly waitedMs?: number | undefined
   readonly reason?: string | undefined
+  /** `pending`: where the child that asked can be reached again after its process died. @since 0.2.0 */
+  readonly reattach?: ReattachPoint | undefined
+}
+
+/**
+ * Where a child that outlives its parent can be reached again (a durable Codex: its socket, pid, thread).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ReattachPoint {
+  readonly socketPath: string
+  readonly pid: number
+  readonly watchdogPid: number
+  readonly threadId: string
 }
 
 /**
@@ -140,6 +155,8 @@ export interface PendingMeta {
   readonly traceId?: string | undefined
   /** Epoch ms after which the request is answered by its deadline. */
   readonly deadlineAt?: number | undefined
+  /** Where the child that asked can be reached again after this process died. @since 0.2.0 */
+  readonly reattach?: ReattachPoint | undefined
 }
 
 /**
@@ -355,6 +372,8 @@ export interface MiddlewareOptions {
   readonly warnAt?: number | undefined
   readonly remote?: boolean | undefined
   readonly recordTimeout?: Duration.DurationInput | undefined
+  /** Where the child that asked a request can be reached again, recorded with it pending. @since 0.2.0 */
+  readonly reattachOf?: ((request: ApprovalRequest.ApprovalRequest) => ReattachPoint | undefined) | undefined
   /** Called when recording failed and the request was answered with the fail-closed default. */
   readonly onFailure?: ((request: ApprovalRequest.ApprovalRequest, error: unknown) => Effect.Effect<void>) | undefined
 }

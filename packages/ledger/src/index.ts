@@ -39,6 +39,7 @@ export type {
   PendingMeta,
   PgOptions,
   ProcessIdentity,
+  ReattachPoint,
   SettledMeta,
   SqliteOptions,
   VerifyResult

@@ -158,7 +158,9 @@ export const start = (
     }
 
     const describe = (status: ChildProcess.ExitStatus): string =>
-      status.signal !== null ?
+      status.code === null && status.signal === null
+        ? "codex app-server ended (its exit status is its own parent's to know)"
+        : status.signal !== null ?
         `codex app-server was killed by ${status.signal}` :
         status.code === 0
         ? "codex app-server exited (code 0) without being asked to"

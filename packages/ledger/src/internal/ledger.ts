@@ -400,7 +400,11 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
       const row = baseRow(writer, "pending", request, digestOf(request), {
         key: `${request.id}/pending`,
         traceId: meta.traceId ?? null,
-        data: { request, deadlineAt: meta.deadlineAt }
+        data: {
+          request,
+          deadlineAt: meta.deadlineAt,
+          ...(meta.reattach === undefined ? {} : { reattach: meta.reattach })
+        }
       })
       return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
     })
@@ -734,7 +738,10 @@ const middleware = (
       const span = yield* Effect.option(Effect.currentSpan)
       const traceId = Option.isSome(span) ? span.value.traceId : undefined
       const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs
-      const recorded = yield* Effect.either(bounded(ledger.recordPending(request, { traceId, deadlineAt }), "record"))
+      const recorded = yield* Effect.either(bounded(
+        ledger.recordPending(request, { traceId, deadlineAt, reattach: options.reattachOf?.(request) }),
+        "record"
+      ))
       if (recorded._tag === "Left") return yield* failClosed(recorded.left)
 
       const fromInner = Effect.flatMap(askInner, (given) => {
