@@ -225,6 +225,13 @@ export const commands = {
         group: "CODEX FLAGS"
       },
       ...approvalFlags,
+      {
+        name: "remember-to",
+        value: "FILE",
+        description:
+          "Also append each rule accepted with \"approve and remember\" to this policy file (default: the run only)",
+        group: "APPROVAL FLAGS"
+      },
       help
     ],
     sections: [
