@@ -78,6 +78,13 @@ export interface ShellParser {
 export interface ScriptTree {
   readonly commands: ReadonlyArray<ReadonlyArray<Word>>
   readonly notPlain?: string | undefined
+  /**
+   * The parser misread the script (a word with an unquoted blank in it), so its commands cannot be
+   * trusted: deny rules then read every word of the script as a possible program.
+   *
+   * @since 0.3.0
+   */
+  readonly misread?: boolean | undefined
 }
 
 /**
@@ -104,6 +111,26 @@ const separators = new Set(["&&", "||", ";", "|", "|&", "\n"])
 const literalWord = (text: string): string | undefined => {
   const words = ShellWords.split(text)
   return ShellWords.isSplitError(words) ? undefined : words.join("")
+}
+
+/**
+ * Whether a word's raw text holds a blank outside quotes and not escaped. A shell never makes such a word:
+ * the parser misread the script (tree-sitter-bash 0.25 reads `a\n\\rm` as one command `a rm`).
+ */
+const hasUnquotedBlank = (raw: string): boolean => {
+  let quote: "'" | "\"" | undefined
+  for (let index = 0; index < raw.length; index++) {
+    const char = raw[index]!
+    if (quote === "'") {
+      if (char === "'") quote = undefined
+    } else if (quote === "\"") {
+      if (char === "\\") index++
+      else if (char === "\"") quote = undefined
+    } else if (char === "\\") index++
+    else if (char === "'" || char === "\"") quote = char
+    else if (char === " " || char === "\t" || char === "\n" || char === "\r") return true
+  }
+  return false
 }
 
 const wordOf = (node: Node): Word => {
@@ -153,9 +180,21 @@ const redirectProblem = (node: Node): string | undefined => {
   return `a redirection that writes (${operator} ${target.text})`
 }
 
-const collect = (root: Node): ScriptTree => {
+/** Whether the blanks between a command's words hold a newline that is not a line continuation. */
+const hasNewlineBetweenWords = (source: string, command: Node): boolean => {
+  let end = command.startIndex
+  for (const child of command.children) {
+    if (child === null) continue
+    if (/[\r\n]/.test(source.slice(end, child.startIndex).replace(/\\\r?\n/g, ""))) return true
+    end = child.endIndex
+  }
+  return false
+}
+
+const collect = (root: Node, source: string): ScriptTree => {
   const commands: Array<ReadonlyArray<Word>> = []
   let notPlain: string | undefined
+  let misread = false
   const problem = (why: string) => {
     notPlain ??= why
   }
@@ -168,6 +207,13 @@ const collect = (root: Node): ScriptTree => {
     const plainHere = inPlainContext && structural.has(node.type)
     if (inPlainContext && !plainHere) problem(`a ${node.type.replace(/_/g, " ")}`)
     if (node.type === "command") {
+      if (
+        node.descendantsOfType(["word", "number"]).some((word) => word !== null && hasUnquotedBlank(word.text)) ||
+        hasNewlineBetweenWords(source, node)
+      ) {
+        problem("the bash parser misread it (a word with a blank in it)")
+        misread = true
+      }
       const words: Array<Word> = []
       for (const child of node.namedChildren) {
         if (child === null) continue
@@ -214,7 +260,7 @@ const collect = (root: Node): ScriptTree => {
     for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
   }
   visit(root, true)
-  return { commands, notPlain }
+  return misread ? { commands, notPlain, misread } : { commands, notPlain }
 }
 
 let loading: Promise<ShellParser> | undefined
@@ -235,7 +281,7 @@ const loadOnce = (): Promise<ShellParser> => {
         const tree = parser.parse(script)
         if (tree === null) return { commands: [], notPlain: "it does not parse" }
         try {
-          return collect(tree.rootNode)
+          return collect(tree.rootNode, script)
         } finally {
           tree.delete()
         }
@@ -417,8 +463,8 @@ const notPlain = (state: Analysing, why: string) => {
  * Without a parser a script is never plain, and for deny rules every word of it could be a program:
  * one reading per word position (`echo rm` then counts as `rm`: fail closed).
  */
-const unparsed = (state: Analysing, text: string): void => {
-  notPlain(state, "the shell parser is not loaded")
+const unparsed = (state: Analysing, text: string, why = "the shell parser is not loaded"): void => {
+  notPlain(state, why)
   const words = text.split(/[\s;&|()<>`$"'\\{}=]+/).filter((word) => word !== "").map(literal)
   state.commands.push(words.map((_, index) => ({ words: words.slice(index), approvable: false })))
 }
@@ -429,6 +475,7 @@ const script = (state: Analysing, text: string, approvable: boolean, depth: numb
   const tree = state.parser.parse(text)
   if (tree.notPlain !== undefined) notPlain(state, tree.notPlain)
   for (const words of tree.commands) simple(state, words, approvable, depth + 1)
+  if (tree.misread === true) unparsed(state, text, "the bash parser misread it")
 }
 
 const simple = (state: Analysing, words: ReadonlyArray<Word>, approvable: boolean, depth: number): void => {
