@@ -58,11 +58,21 @@ export interface ResolvedPath {
 
 const maxSymlinks = 40
 
+const exists = (resolved: string): boolean => {
+  try {
+    fs.lstatSync(resolved)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Resolves `given` against `base` (an absolute directory) the way the kernel walks a path: component by
  * component, following each symlink where it is met (so `docs/assets/../x` with `docs/assets -> ../out`
  * lands in the parent of `out`, as a write would), and a dangling symlink to where it points (a write
- * through it creates its target). Past the first missing component the rest is appended as written.
+ * through it creates its target). A missing component is a directory the write will create: what follows
+ * it is appended as written, until a `..` leads back to an existing directory.
  * Never throws.
  *
  * @since 0.2.0
@@ -83,6 +93,9 @@ export const resolve = (given: string, base: string): ResolvedPath => {
     if (part === "" || part === ".") continue
     if (part === "..") {
       current = path.dirname(current)
+      // a missing directory is created as a real one by the write (`create_dir_all`), so its `..` is its
+      // parent: from there on, symlinks count again (`new/../docs/assets -> ../out` lands in `out`)
+      if (missing) missing = !exists(current)
       continue
     }
     const next = path.join(current, part)

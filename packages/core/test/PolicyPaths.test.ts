@@ -82,7 +82,11 @@ describe("policy on paths: every path a request touches, resolved", () => {
       ["dot-dot", patch({ "docs/../../../etc/cron.d/x": add })],
       ["absolute docs elsewhere", patch({ "/etc/docs/x": add })],
       ["grant_root", patch({ "docs/a.md": add }, "/")],
-      ["one of several", patch({ "docs/a.md": add, "src/b.ts": add })]
+      ["one of several", patch({ "docs/a.md": add, "src/b.ts": add })],
+      // a missing directory is created by the applier; its `..` is back where symlinks count again
+      ["missing, .., then a symlink", patch({ "nothere/../docs/assets/x.md": add })],
+      ["move_path: missing, .., then a symlink", patch({ "docs/a.md": move("deep/../docs/assets/a.md") })],
+      ["two missing, two .., then a symlink", patch({ "docs/x/y/../../assets/z.md": add })]
     ]
     for (const [name, request] of hostile) assert.strictEqual(decide(docs, request), "fallback", name)
   })
@@ -128,6 +132,23 @@ describe("policy on paths: every path a request touches, resolved", () => {
   })
 })
 
+/**
+ * What a patch applier does before it writes a file (Rust's `create_dir_all`, as Codex's apply_patch):
+ * `mkdir` the parent as written, creating its own parent first when that is missing. `docs/x/../a.md`
+ * creates `docs/x`, then lands in `docs/a.md`; no `..` is resolved before the kernel walks the path.
+ */
+const createDirAll = (dir: string): void => {
+  try {
+    fs.mkdirSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === "ENOENT") {
+      createDirAll(path.dirname(dir))
+      createDirAll(dir)
+    } else if (code !== "EEXIST" || !fs.statSync(dir).isDirectory()) throw error
+  }
+}
+
 describe("policy on paths: generated path sets", () => {
   const segment = FastCheck.constantFrom("docs", "src", "assets", "..", ".", "docs/assets", "deep")
   const onePath = FastCheck.tuple(
@@ -170,7 +191,7 @@ describe("policy on paths: generated path sets", () => {
             const full = path.isAbsolute(given) ? given : `${workspace}/${given}`
             let landed: string
             try {
-              fs.mkdirSync(path.dirname(target), { recursive: true })
+              createDirAll(path.dirname(full))
               fs.writeFileSync(full, "x") // the kernel walks `full` as written: symlinks, then `..`
               landed = fs.realpathSync(full)
             } catch {
@@ -185,6 +206,6 @@ describe("policy on paths: generated path sets", () => {
           fs.rmSync(root, { recursive: true, force: true })
         }
       }),
-    { timeout: 120_000, fastCheck: { numRuns: 60 } }
+    { timeout: 120_000, fastCheck: { numRuns: 100 } }
   )
 })
