@@ -25,8 +25,7 @@
  *
  * @since 0.1.0
  */
-import type { Agent, SpawnOptions } from "@deputy/core"
-import { AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
+import { type Agent, AgentSpawner, Errors, TraceContext } from "@deputy/core"
 import { JsonLines } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -140,14 +139,14 @@ const decodeConfig = Schema.decodeUnknownEither(SpawnConfig)
  */
 export const spawn = (
   options: Options,
-  spawnOptions: SpawnOptions
-): Effect.Effect<Agent.Agent, SpawnError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  spawnOptions: AgentSpawner.SpawnOptions
+): Effect.Effect<Agent.Agent, Errors.SpawnError, CommandExecutor.CommandExecutor | Scope.Scope> =>
   Effect.gen(function*() {
     // The caller's span (not the spawn span below) is the child's parent trace.
     const trace = yield* TraceContext.current
     const config = decodeConfig(spawnOptions.config ?? {})
     if (Either.isLeft(config)) {
-      return yield* new SpawnError({
+      return yield* new Errors.SpawnError({
         agent: options.command,
         reason: `invalid config: ${ParseResult.TreeFormatter.formatErrorSync(config.left)}`
       })
@@ -156,7 +155,7 @@ export const spawn = (
     const args = config.right.args ?? options.args ?? []
     const history = spawnOptions.initialHistory
     if (typeof history === "object" && history !== null) {
-      return yield* new SpawnError({
+      return yield* new Errors.SpawnError({
         agent: command,
         reason: `a process agent starts with a new history; ${
           "Resumed" in history ? "resuming" : "forking"
@@ -205,9 +204,9 @@ export const spawn = (
  */
 export const make = (
   options: Options
-): Effect.Effect<AgentSpawner["Type"], never, CommandExecutor.CommandExecutor> =>
+): Effect.Effect<AgentSpawner.AgentSpawner["Type"], never, CommandExecutor.CommandExecutor> =>
   Effect.map(CommandExecutor.CommandExecutor, (executor) =>
-    AgentSpawner.of({
+    AgentSpawner.AgentSpawner.of({
       spawn: (spawnOptions) =>
         spawn(options, spawnOptions).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
     }))
@@ -218,8 +217,10 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
-  Layer.effect(AgentSpawner, make(options))
+export const layer = (
+  options: Options
+): Layer.Layer<AgentSpawner.AgentSpawner, never, CommandExecutor.CommandExecutor> =>
+  Layer.effect(AgentSpawner.AgentSpawner, make(options))
 
 /**
  * `layer` with Node's command executor (`NodeContext.layer`) provided.
@@ -227,5 +228,5 @@ export const layer = (options: Options): Layer.Layer<AgentSpawner, never, Comman
  * @since 0.1.0
  * @category layers
  */
-export const layerNode = (options: Options): Layer.Layer<AgentSpawner> =>
+export const layerNode = (options: Options): Layer.Layer<AgentSpawner.AgentSpawner> =>
   layer(options).pipe(Layer.provide(NodeContext.layer))

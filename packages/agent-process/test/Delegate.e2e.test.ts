@@ -22,7 +22,7 @@ const spawner = (env: Record<string, string> = {}) =>
   ProcessAgent.layerNode({ ...referenceAgent, env, killGracePeriod: "500 millis" })
 
 /** A one-shot delegate over the reference agent: all its events and how it ended. */
-const oneShot = (input: string, approvals: Layer.Layer<Approvals>, cwd?: string) =>
+const oneShot = (input: string, approvals: Layer.Layer<Approvals.Approvals>, cwd?: string) =>
   Effect.gen(function*() {
     const handle = yield* Delegate.oneShot({ source, input, cwd, drainTimeout: "2 seconds" })
     const events = yield* Stream.runCollect(handle.events)

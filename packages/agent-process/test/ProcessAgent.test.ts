@@ -1,6 +1,5 @@
 import { ProcessAgent } from "@deputy/agent-process"
 import { AgentSpawner } from "@deputy/core"
-import type { SpawnOptions } from "@deputy/core"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -14,9 +13,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { isRunning, pidOf, processesWith, reader, referenceAgent, tempDir, types, userInput } from "./utils.js"
 
-const review: SpawnOptions = { source: "review" }
+const review: AgentSpawner.SpawnOptions = { source: "review" }
 
-const spawn = (options: Partial<ProcessAgent.Options> = {}, spawnOptions: SpawnOptions = review) =>
+const spawn = (options: Partial<ProcessAgent.Options> = {}, spawnOptions: AgentSpawner.SpawnOptions = review) =>
   ProcessAgent.spawn({ ...referenceAgent, ...options }, spawnOptions)
 
 /** Spawns in a scope of its own, closed by the test (and, at the latest, with the test's scope). */
@@ -401,7 +400,7 @@ describe("ProcessAgent", () => {
 
   it.scopedLive("layerNode provides an AgentSpawner", () =>
     Effect.gen(function*() {
-      const spawner = yield* AgentSpawner
+      const spawner = yield* AgentSpawner.AgentSpawner
       const agent = yield* spawner.spawn(review)
       assert.strictEqual(agent.name, "reference")
       const events = yield* reader(agent)

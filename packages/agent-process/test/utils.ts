@@ -1,5 +1,5 @@
-import type { Agent, AgentExited } from "@deputy/core"
-import type { Event, KnownEventMsg, Op, UnknownEventMsg } from "@deputy/protocol"
+import type { Agent, Errors } from "@deputy/core"
+import type { Event, EventMsg, Op } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -18,7 +18,7 @@ export const referenceAgent = {
 }
 
 /** A text `user_input` op. */
-export const userInput = (text: string): Op => ({
+export const userInput = (text: string): Op.Op => ({
   type: "user_input",
   items: [{ type: "text", text, text_elements: [] }]
 })
@@ -59,17 +59,17 @@ export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquire
 )
 
 /** The ending of an events stream: `"ended"` (clean) or the `AgentExited` it failed with. */
-export type Ending = "ended" | AgentExited
+export type Ending = "ended" | Errors.AgentExited
 
 /** Reads an agent's events one at a time, keeping everything read. */
 export interface Reader {
-  readonly seen: Array<Event>
+  readonly seen: Array<Event.Event>
   /** The next event whose type is `type` (events before it are kept in `seen`); dies if the events end. */
   readonly next: {
-    <T extends KnownEventMsg["type"]>(
+    <T extends EventMsg.KnownEventMsg["type"]>(
       type: T
-    ): Effect.Effect<{ readonly id: string; readonly msg: Extract<KnownEventMsg, { readonly type: T }> }>
-    (type: string): Effect.Effect<{ readonly id: string; readonly msg: UnknownEventMsg }>
+    ): Effect.Effect<{ readonly id: string; readonly msg: Extract<EventMsg.KnownEventMsg, { readonly type: T }> }>
+    (type: string): Effect.Effect<{ readonly id: string; readonly msg: EventMsg.UnknownEventMsg }>
   }
   /** Reads to the end of the events. */
   readonly end: Effect.Effect<Ending>
@@ -78,10 +78,10 @@ export interface Reader {
 export const reader = (agent: Agent.Agent): Effect.Effect<Reader, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(agent.events)
-    const seen: Array<Event> = []
-    let buffer: Array<Event> = []
+    const seen: Array<Event.Event> = []
+    let buffer: Array<Event.Event> = []
     let ending: Ending | undefined
-    const one: Effect.Effect<Option.Option<Event>> = Effect.suspend(() => {
+    const one: Effect.Effect<Option.Option<Event.Event>> = Effect.suspend(() => {
       if (buffer.length > 0) {
         const event = buffer.shift()!
         seen.push(event)
@@ -120,7 +120,7 @@ export const reader = (agent: Agent.Agent): Effect.Effect<Reader, never, Scope.S
   })
 
 /** Types of the events read so far. */
-export const types = (events: ReadonlyArray<Event>): Array<string> => events.map((event) => event.msg.type)
+export const types = (events: ReadonlyArray<Event.Event>): Array<string> => events.map((event) => event.msg.type)
 
 /** The `pid` the reference agent adds to `session_configured` (and `reference_grandchild` carries). */
 export const pidOf = (event: { readonly msg: object }): number => (event.msg as { readonly pid: number }).pid

@@ -55,7 +55,9 @@ export type AgentChoice =
  * @since 0.1.0
  * @category layers
  */
-export const layer = (choice: AgentChoice): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
+export const layer = (
+  choice: AgentChoice
+): Layer.Layer<AgentSpawner.AgentSpawner, never, CommandExecutor.CommandExecutor> =>
   choice._tag === "Process"
     ? ProcessAgent.layer({
       command: choice.command,

@@ -7,7 +7,6 @@
  */
 import { CodexAgent } from "@deputy/codex"
 import { ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
-import type { LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import type * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
@@ -17,12 +16,12 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { UsageError } from "./Errors.js"
+import * as Text from "./internal/Text.js"
 import * as JsonOutput from "./JsonOutput.js"
 import * as LedgerSetup from "./LedgerSetup.js"
 import { Output } from "./Output.js"
 import * as Render from "./Render.js"
 import * as TerminalApprovals from "./TerminalApprovals.js"
-import * as Text from "./Text.js"
 
 /**
  * What answers the requests no policy rule decides. `inbox` (0.2.0): nobody in this process; each request
@@ -141,8 +140,8 @@ export const describeDecider = (decider: Decider | undefined): string => {
  * Answers every request the same way, saying who decided: `approve` approves commands and patches and
  * grants permissions as asked; `deny` denies and grants nothing. No questions are answered.
  */
-const fixedLayer = (mode: "approve" | "deny", by: DecidedBy.DecidedBy): Layer.Layer<Approvals> =>
-  Layer.succeed(Approvals, {
+const fixedLayer = (mode: "approve" | "deny", by: DecidedBy.DecidedBy): Layer.Layer<Approvals.Approvals> =>
+  Layer.succeed(Approvals.Approvals, {
     command: () => Effect.succeed(DecidedBy.decided(mode === "approve" ? "approved" : "denied", by)),
     patch: () => Effect.succeed(DecidedBy.decided(mode === "approve" ? "approved" : "denied", by)),
     permissions: (request) =>
@@ -177,10 +176,10 @@ const attribute = <A>(answer: DecidedBy.Answer<A>): DecidedBy.Answer<A> =>
 const terminalLayer = (
   setup: ApprovalSetup,
   options: { readonly cwd?: string | undefined; readonly onInterrupt: Effect.Effect<void> }
-): Layer.Layer<Approvals, never, Terminal.Terminal | Output> =>
+): Layer.Layer<Approvals.Approvals, never, Terminal.Terminal | Output> =>
   Layer.effect(
-    Approvals,
-    Effect.map(Approvals, (prompt): Approvals.Service => ({
+    Approvals.Approvals,
+    Effect.map(Approvals.Approvals, (prompt): Approvals.ApprovalsService => ({
       command: (request) => Effect.map(prompt.command(request), attribute),
       patch: (request) => Effect.map(prompt.patch(request), attribute),
       permissions: (request) => Effect.map(prompt.permissions(request), attribute),
@@ -215,7 +214,7 @@ export const layer = (
     /** `inbox`: the deadline, to warn at 80 % of it. @since 0.2.0 */
     readonly deadline?: Duration.Duration | undefined
   }
-): Layer.Layer<Approvals, never, Terminal.Terminal | Output> => {
+): Layer.Layer<Approvals.Approvals, never, Terminal.Terminal | Output> => {
   const base = setup.mode === "ask"
     ? terminalLayer(setup, options)
     : setup.mode === "inbox"
@@ -234,10 +233,10 @@ export const layer = (
 const inboxLayer = (
   cwd: string | undefined,
   deadline: Duration.Duration | undefined
-): Layer.Layer<Approvals, never, Output> =>
+): Layer.Layer<Approvals.Approvals, never, Output> =>
   Layer.effect(
-    Approvals,
-    Effect.map(Output, (output): Approvals.Service => {
+    Approvals.Approvals,
+    Effect.map(Output, (output): Approvals.ApprovalsService => {
       const wait = (request: ApprovalRequest.ApprovalRequest) =>
         Effect.zipRight(
           output.note(
@@ -280,11 +279,15 @@ export const layerRecorded = (
     /** How far back to look for undelivered decisions (default: 7 days). */
     readonly resendWindow?: Duration.Duration | undefined
   }
-): Layer.Layer<Approvals, LedgerError, Terminal.Terminal | Output | ApprovalLedger> =>
+): Layer.Layer<
+  Approvals.Approvals,
+  ApprovalLedger.LedgerError,
+  Terminal.Terminal | Output | ApprovalLedger.ApprovalLedger
+> =>
   Layer.effect(
-    Approvals,
+    Approvals.Approvals,
     Effect.gen(function*() {
-      const ledger = yield* ApprovalLedger
+      const ledger = yield* ApprovalLedger.ApprovalLedger
       const output = yield* Output
       const style = output.terminalStyle
       const now = yield* Clock.currentTimeMillis
@@ -315,7 +318,7 @@ export const layerRecorded = (
         )
       }
       const found = yield* LedgerSetup.undelivered(now - window)
-      const inner = yield* Approvals
+      const inner = yield* Approvals.Approvals
       const resending = yield* LedgerSetup.resending(found, inner, (request, from) =>
         output.note(
           `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
@@ -369,7 +372,7 @@ export const forRun = (
     readonly ledger: Option.Option<string>
   }
 ): Either.Either<{
-  readonly approvals: Layer.Layer<Approvals, LedgerError, Terminal.Terminal | Output>
+  readonly approvals: Layer.Layer<Approvals.Approvals, ApprovalLedger.LedgerError, Terminal.Terminal | Output>
   readonly delegateTimeout: Duration.Duration | undefined
 }, UsageError> =>
   Either.flatMap(LedgerSetup.parse(options.ledger, "run"), (ledger) => {

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { SpawnError } from "@deputy/core"
+import { Errors } from "@deputy/core"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
@@ -66,7 +66,7 @@ export const report = (error: unknown): { readonly message: string | undefined; 
   if (error instanceof PolicyFileError) return { message: error.message, exitCode: ExitCode.usage }
   // @effect/cli has printed its validation errors already.
   if (ValidationError.isValidationError(error)) return { message: undefined, exitCode: ExitCode.usage }
-  if (error instanceof SpawnError) return { message: error.message, exitCode: ExitCode.failed }
+  if (error instanceof Errors.SpawnError) return { message: error.message, exitCode: ExitCode.failed }
   if (error instanceof OutputClosed) return { message: error.message, exitCode: ExitCode.outputClosed }
   return { message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failed }
 }

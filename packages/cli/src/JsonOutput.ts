@@ -18,8 +18,7 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, DecidedBy } from "@deputy/core"
-import type { Op } from "@deputy/protocol"
-import { Event, RequestPermissionProfile, TokenUsage } from "@deputy/protocol"
+import { Event, EventMsg, type Op, Permissions } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -65,7 +64,7 @@ export const ApprovalRecord = Schema.Struct({
   command: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
   cwd: Schema.optionalWith(Schema.String, { exact: true }),
   files: Schema.optionalWith(Schema.Array(PatchFile), { exact: true }),
-  permissions: Schema.optionalWith(RequestPermissionProfile, { exact: true }),
+  permissions: Schema.optionalWith(Permissions.RequestPermissionProfile, { exact: true }),
   questions: Schema.optionalWith(Schema.Array(Schema.Struct({ id: Schema.String, question: Schema.String })), {
     exact: true
   }),
@@ -150,7 +149,7 @@ export const EndedRecord = Schema.Struct({
   turns: Schema.Number,
   turn_ms: Schema.optionalWith(Schema.Number, { exact: true }),
   elapsed_ms: Schema.Number,
-  usage: TokenUsage,
+  usage: EventMsg.TokenUsage,
   /** The node that ended, in a tree of tasks (`root/review`). @since 0.2.0 */
   node: Schema.optionalWith(Schema.String, { exact: true })
 }).annotations({ identifier: "EndedRecord" })
@@ -180,7 +179,7 @@ export const ReceiptNode = Schema.Struct({
   last_agent_message: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
   turns: Schema.Number,
   elapsed_ms: Schema.Number,
-  usage: TokenUsage,
+  usage: EventMsg.TokenUsage,
   /** The node's agent processes, stopped and gone when the receipt was written (when its agent reports a pid). */
   pids_killed: Schema.optionalWith(Schema.Array(Schema.Number), { exact: true }),
   /** The node's agent processes still running when the receipt was written: should never appear. */
@@ -205,7 +204,7 @@ export const ReceiptRecord = Schema.Struct({
   deputy: Schema.Literal("receipt"),
   stopped: Schema.Literal("completed", "interrupted", "failed_fast"),
   nodes: Schema.Array(ReceiptNode),
-  usage: TokenUsage
+  usage: EventMsg.TokenUsage
 }).annotations({ identifier: "ReceiptRecord" })
 
 /**
@@ -248,7 +247,7 @@ const definedOnly = <A>(record: Loose<A>): A =>
 
 const elicitationRecord = (
   request: ApprovalRequest.ElicitationRequest,
-  answer: Op
+  answer: Op.Op
 ): NonNullable<ApprovalRecord["elicitation"]> => {
   const view = ApprovalRequest.elicitation(request)
   const sent = answer as { readonly decision?: unknown; readonly meta?: { readonly persist?: unknown } }
@@ -343,7 +342,7 @@ export const approvalRecord = (
 const encodeApproval = Schema.encodeSync(ApprovalRecord)
 const encodeEnded = Schema.encodeSync(EndedRecord)
 const encodeDiagnostic = Schema.encodeSync(DiagnosticRecord)
-const encodeEvent = Schema.encodeSync(Event)
+const encodeEvent = Schema.encodeSync(Event.Event)
 const encodeReceipt = Schema.encodeSync(ReceiptRecord)
 
 const messageOf = (error: unknown): string =>
@@ -387,9 +386,9 @@ const encodedOr = (encode: () => string, about: DiagnosticRecord["about"], id: u
  * @since 0.1.0
  * @category encoding
  */
-export const eventLine = (event: Event, node?: string | undefined): Effect.Effect<string> =>
+export const eventLine = (event: Event.Event, node?: string | undefined): Effect.Effect<string> =>
   Effect.sync(() => {
-    const only: Event = { id: event.id, msg: event.msg }
+    const only: Event.Event = { id: event.id, msg: event.msg }
     return encodedOr(
       () => {
         const encoded = encodeEvent(only)

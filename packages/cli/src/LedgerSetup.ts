@@ -8,9 +8,7 @@
  * @since 0.2.0
  */
 import { CodexAgent } from "@deputy/codex"
-import type { ApprovalsService } from "@deputy/core"
 import { ApprovalRequest, Approvals, DecidedBy, Delegate } from "@deputy/core"
-import type { LedgerEntry, LedgerError, ReattachPoint } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import type { Op } from "@deputy/protocol"
 import * as Options from "@effect/cli/Options"
@@ -122,7 +120,7 @@ const redact = (url: string): string => url.replace(/^(postgres(?:ql)?:\/\/[^:@/
  */
 export const layer = (
   choice: Exclude<LedgerChoice, { readonly _tag: "Off" }>
-): Layer.Layer<ApprovalLedger, LedgerError> =>
+): Layer.Layer<ApprovalLedger.ApprovalLedger, ApprovalLedger.LedgerError> =>
   choice._tag === "Sqlite"
     ? ApprovalLedger.layerSqlite({ filename: choice.filename })
     : ApprovalLedger.layerPg({ url: choice.url })
@@ -180,7 +178,7 @@ export const startedAt = (pid: number): number | undefined => {
  * @category processes
  */
 export const isGone = (
-  writer: LedgerEntry["process"],
+  writer: ApprovalLedger.LedgerEntry["process"],
   self: { readonly host: string; readonly pid: number },
   alive: (pid: number) => boolean = isAlive,
   at?: number | undefined
@@ -198,7 +196,7 @@ export const isGone = (
  * @since 0.2.0
  * @category restart
  */
-export const lostReason = (entry: LedgerEntry): string =>
+export const lostReason = (entry: ApprovalLedger.LedgerEntry): string =>
   `its deputy process (pid ${entry.process.pid} on ${entry.process.host}) is gone, and with it the sub-agent ` +
   `that asked; nobody can receive an answer`
 
@@ -213,13 +211,17 @@ export const settleDead = (
   alive: (pid: number) => boolean = isAlive,
   /** Requests left alone: their child is reattached instead (`reattachable`). @since 0.2.0 */
   keep: ReadonlySet<string> = new Set()
-): Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError, ApprovalLedger> =>
+): Effect.Effect<
+  ReadonlyArray<ApprovalLedger.LedgerEntry>,
+  ApprovalLedger.LedgerError,
+  ApprovalLedger.ApprovalLedger
+> =>
   Effect.gen(function*() {
-    const ledger = yield* ApprovalLedger
+    const ledger = yield* ApprovalLedger.ApprovalLedger
     const self = ledger.process
     const pending = yield* ledger.pending({ host: self.host })
-    const settled: Array<LedgerEntry> = []
-    const byProcess = new Map<string, LedgerEntry>()
+    const settled: Array<ApprovalLedger.LedgerEntry> = []
+    const byProcess = new Map<string, ApprovalLedger.LedgerEntry>()
     const dead = pending.filter(({ entry }) => isGone(entry.process, self, alive, entry.at))
     for (const { entry } of dead) byProcess.set(`${entry.process.pid}/${entry.process.runId}`, entry)
     for (const entry of byProcess.values()) {
@@ -284,7 +286,7 @@ export const questionKey = (request: ApprovalRequest.ApprovalRequest): string =>
  */
 export interface Undelivered {
   readonly request: ApprovalRequest.ApprovalRequest
-  readonly decided: LedgerEntry
+  readonly decided: ApprovalLedger.LedgerEntry
   readonly decidedBy: DecidedBy.DecidedBy
   /** The answer in the ledger's JSON form. */
   readonly answer: unknown
@@ -303,12 +305,12 @@ const notResent: ReadonlySet<string> = new Set(["Deadline", "Cancelled", "Servic
 export const undelivered = (
   since: number,
   alive: (pid: number) => boolean = isAlive
-): Effect.Effect<Map<string, Array<Undelivered>>, LedgerError, ApprovalLedger> =>
+): Effect.Effect<Map<string, Array<Undelivered>>, ApprovalLedger.LedgerError, ApprovalLedger.ApprovalLedger> =>
   Effect.gen(function*() {
-    const ledger = yield* ApprovalLedger
+    const ledger = yield* ApprovalLedger.ApprovalLedger
     const entries = yield* ledger.list({ type: ["pending", "decided", "settled"], since })
-    const pending = new Map<string, LedgerEntry>()
-    const decided = new Map<string, LedgerEntry>()
+    const pending = new Map<string, ApprovalLedger.LedgerEntry>()
+    const decided = new Map<string, ApprovalLedger.LedgerEntry>()
     const settled = new Set<string>()
     for (const entry of entries) {
       if (entry.type === "pending") pending.set(entry.requestId, entry)
@@ -344,7 +346,7 @@ const answerValue = (request: ApprovalRequest.ApprovalRequest, json: unknown): u
 }
 
 /** The op a decision reached the child as (the same rules as the delegate's routing, SPEC §2.1). */
-const opOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Op => {
+const opOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Op.Op => {
   switch (request.kind) {
     case "command":
       return {
@@ -400,10 +402,10 @@ const outcomeOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Ap
  */
 export const resending = (
   found: Map<string, Array<Undelivered>>,
-  inner: ApprovalsService,
+  inner: Approvals.ApprovalsService,
   onResent: (request: ApprovalRequest.ApprovalRequest, from: Undelivered) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<ApprovalsService, never, ApprovalLedger> =>
-  Effect.map(ApprovalLedger, (ledger) => {
+): Effect.Effect<Approvals.ApprovalsService, never, ApprovalLedger.ApprovalLedger> =>
+  Effect.map(ApprovalLedger.ApprovalLedger, (ledger) => {
     const take = (request: ApprovalRequest.ApprovalRequest): Effect.Effect<Option.Option<[Undelivered, unknown]>> =>
       Effect.gen(function*() {
         const candidates = found.get(questionKey(request))
@@ -454,8 +456,8 @@ export const resending = (
  * @category restart
  */
 export interface Reattachable {
-  readonly point: ReattachPoint
-  readonly entries: ReadonlyArray<LedgerEntry>
+  readonly point: ApprovalLedger.ReattachPoint
+  readonly entries: ReadonlyArray<ApprovalLedger.LedgerEntry>
   /** The request ids among `entries` that nobody decided yet. */
   readonly undecided: ReadonlyArray<string>
 }
@@ -471,11 +473,11 @@ export interface Reattachable {
  */
 export const reattachable = (
   since: number,
-  unreachable: (point: ReattachPoint, reason: string) => Effect.Effect<void> = () => Effect.void,
+  unreachable: (point: ApprovalLedger.ReattachPoint, reason: string) => Effect.Effect<void> = () => Effect.void,
   alive: (pid: number) => boolean = isAlive
-): Effect.Effect<ReadonlyArray<Reattachable>, LedgerError, ApprovalLedger> =>
+): Effect.Effect<ReadonlyArray<Reattachable>, ApprovalLedger.LedgerError, ApprovalLedger.ApprovalLedger> =>
   Effect.gen(function*() {
-    const ledger = yield* ApprovalLedger
+    const ledger = yield* ApprovalLedger.ApprovalLedger
     const entries = yield* ledger.list({ type: ["pending", "decided", "settled"], since })
     const decided = new Set<string>()
     const settled = new Set<string>()
@@ -483,7 +485,10 @@ export const reattachable = (
       if (entry.type === "decided") decided.add(entry.requestId)
       if (entry.type === "settled") settled.add(entry.requestId)
     }
-    const bySocket = new Map<string, { point: ReattachPoint; entries: Array<LedgerEntry> }>()
+    const bySocket = new Map<
+      string,
+      { point: ApprovalLedger.ReattachPoint; entries: Array<ApprovalLedger.LedgerEntry> }
+    >()
     for (const entry of entries) {
       const point = entry.data.reattach
       if (entry.type !== "pending" || point === undefined || settled.has(entry.requestId)) continue
@@ -520,11 +525,11 @@ export const reattachable = (
  */
 export const reattach = (
   found: Reattachable,
-  approvals: ApprovalsService,
+  approvals: Approvals.ApprovalsService,
   options: { readonly drainTimeout?: Duration.DurationInput | undefined } = {}
-): Effect.Effect<string, LedgerError, ApprovalLedger> =>
+): Effect.Effect<string, ApprovalLedger.LedgerError, ApprovalLedger.ApprovalLedger> =>
   Effect.gen(function*() {
-    const ledger = yield* ApprovalLedger
+    const ledger = yield* ApprovalLedger.ApprovalLedger
     const first = found.entries[0]!.data.request!
     if (found.undecided.length > 0) {
       yield* ledger.settleLost(
@@ -546,7 +551,7 @@ export const reattach = (
     }).pipe(
       Effect.scoped,
       Effect.provide(CodexAgent.layerNode({ attach: found.point })),
-      Effect.provideService(Approvals, approvals)
+      Effect.provideService(Approvals.Approvals, approvals)
     )
     return yield* delegate.pipe(
       Effect.catchAll((error) =>

@@ -15,7 +15,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import * as Style from "./Style.js"
+import * as Style from "./internal/Style.js"
 
 /**
  * Where text goes: a stream and whether it is a terminal (and how wide).

@@ -18,8 +18,7 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalRequest } from "@deputy/core"
-import { Approvals, ShellWords } from "@deputy/core"
+import { type ApprovalRequest, Approvals, ShellWords } from "@deputy/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"

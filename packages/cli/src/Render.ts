@@ -7,12 +7,11 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, DecidedBy, type Delegate, ShellWords } from "@deputy/core"
-import type { Event, FileChange, TokenUsage } from "@deputy/protocol"
-import { isEventMsg } from "@deputy/protocol"
+import { type Event, EventMsg, type FileChange } from "@deputy/protocol"
 import * as path from "node:path"
-import * as NodeLabel from "./NodeLabel.js"
-import type { Style } from "./Style.js"
-import * as Text from "./Text.js"
+import * as NodeLabel from "./internal/NodeLabel.js"
+import type { Style } from "./internal/Style.js"
+import * as Text from "./internal/Text.js"
 
 /**
  * Text a sub-agent sent, made safe to show: every control, format and invisible character is shown as a
@@ -98,7 +97,7 @@ const lineCount = (text: string) => text === "" ? 0 : text.replace(/\n$/, "").sp
  * @since 0.1.0
  * @category formatting
  */
-export const changeCounts = (change: FileChange): { readonly added: number; readonly removed: number } => {
+export const changeCounts = (change: FileChange.FileChange): { readonly added: number; readonly removed: number } => {
   switch (change.type) {
     case "add":
       return { added: lineCount(change.content), removed: 0 }
@@ -125,7 +124,7 @@ export const changeCounts = (change: FileChange): { readonly added: number; read
  */
 export const patchFiles = (
   style: Style,
-  changes: Readonly<Record<string, FileChange>>,
+  changes: Readonly<Record<string, FileChange.FileChange>>,
   cwd: string | undefined
 ): Array<string> =>
   Object.entries(changes).map(([file, change]) => {
@@ -153,7 +152,7 @@ export const patchFiles = (
  */
 export const diffPreview = (
   style: Style,
-  changes: Readonly<Record<string, FileChange>>,
+  changes: Readonly<Record<string, FileChange.FileChange>>,
   cwd: string | undefined,
   limit: number
 ): Array<string> => {
@@ -296,7 +295,7 @@ const count = (n: number) => n.toLocaleString("en-US")
  * @since 0.1.0
  * @category formatting
  */
-export const usage = (tokens: TokenUsage): string =>
+export const usage = (tokens: EventMsg.TokenUsage): string =>
   tokens.total_tokens === 0 && tokens.input_tokens === 0 && tokens.output_tokens === 0
     ? "no token usage reported"
     : `${count(tokens.total_tokens)} tokens (${count(tokens.input_tokens)} in, ${count(tokens.output_tokens)} out)`
@@ -309,7 +308,7 @@ export const usage = (tokens: TokenUsage): string =>
  */
 export interface Summary {
   readonly ended: Delegate.DelegateEnded
-  readonly usage: TokenUsage
+  readonly usage: EventMsg.TokenUsage
   /** From the start of the delegate to its end. */
   readonly elapsedMs: number
   /** Time of the last turn (one-shot: the turn), when a turn started. */
@@ -370,7 +369,7 @@ export const summary = (style: Style, summary: Summary): Array<string> => {
  */
 export interface Turns {
   /** Takes an event into account; `now` is the current time in milliseconds. */
-  readonly observe: (event: Event, now: number) => void
+  readonly observe: (event: Event.Event, now: number) => void
   /** Turns started so far. */
   readonly count: () => number
   /** Duration of the turn in progress so far, else of the last turn that ended. */
@@ -390,10 +389,10 @@ export const makeTurns = (): Turns => {
   return {
     observe: (event, now) => {
       const msg = event.msg
-      if (isEventMsg(msg, "task_started")) {
+      if (EventMsg.isEventMsg(msg, "task_started")) {
         count++
         started = now
-      } else if (isEventMsg(msg, "task_complete") || isEventMsg(msg, "turn_aborted")) {
+      } else if (EventMsg.isEventMsg(msg, "task_complete") || EventMsg.isEventMsg(msg, "turn_aborted")) {
         last = typeof msg.duration_ms === "number" ? msg.duration_ms : started === undefined ? last : now - started
         started = undefined
       }
@@ -412,7 +411,7 @@ export const makeTurns = (): Turns => {
  */
 export interface Renderer {
   /** The lines for an event (often none); `now` is the current time in milliseconds. */
-  readonly event: (event: Event, now: number) => ReadonlyArray<string>
+  readonly event: (event: Event.Event, now: number) => ReadonlyArray<string>
   /** What the sub-agent is doing, for a status line; `undefined` when it is idle. */
   readonly status: () => string | undefined
   /**
@@ -444,7 +443,7 @@ export interface RendererOptions {
 export const make = (options: RendererOptions): Renderer => {
   const { cwd, style } = options
   const commandsStarted = new Map<string, { at: number; readonly argv: ReadonlyArray<string> }>()
-  const patches = new Map<string, Readonly<Record<string, FileChange>>>()
+  const patches = new Map<string, Readonly<Record<string, FileChange.FileChange>>>()
   const turns = makeTurns()
   let status: string | undefined
 
@@ -455,22 +454,22 @@ export const make = (options: RendererOptions): Renderer => {
     return [`${mark} ${first}`, ...indent(rest)]
   }
 
-  const event = (event: Event, now: number): ReadonlyArray<string> => {
+  const event = (event: Event.Event, now: number): ReadonlyArray<string> => {
     turns.observe(event, now)
     const msg = event.msg
-    if (isEventMsg(msg, "task_started")) {
+    if (EventMsg.isEventMsg(msg, "task_started")) {
       status = "working"
       return []
     }
-    if (isEventMsg(msg, "agent_message")) {
+    if (EventMsg.isEventMsg(msg, "agent_message")) {
       return block(style.cyan("●"), msg.message)
     }
-    if (isEventMsg(msg, "exec_command_begin")) {
+    if (EventMsg.isEventMsg(msg, "exec_command_begin")) {
       commandsStarted.set(msg.call_id, { at: now, argv: msg.command })
       status = `running ${Text.oneLine(commandView(msg.command).text, 60)}`
       return []
     }
-    if (isEventMsg(msg, "exec_command_end")) {
+    if (EventMsg.isEventMsg(msg, "exec_command_end")) {
       const started = commandsStarted.get(msg.call_id)
       commandsStarted.delete(msg.call_id)
       status = "working"
@@ -493,12 +492,12 @@ export const make = (options: RendererOptions): Renderer => {
       const output = msg.aggregated_output ?? `${msg.stdout ?? ""}${msg.stderr ?? ""}`
       return [head, ...indent(outputExcerpt(output).map(style.dim), `  ${style.dim("│")} `)]
     }
-    if (isEventMsg(msg, "patch_apply_begin")) {
+    if (EventMsg.isEventMsg(msg, "patch_apply_begin")) {
       if (msg.changes !== undefined) patches.set(msg.call_id, msg.changes)
       status = "applying a patch"
       return []
     }
-    if (isEventMsg(msg, "patch_apply_end")) {
+    if (EventMsg.isEventMsg(msg, "patch_apply_end")) {
       const changes = patches.get(msg.call_id)
       patches.delete(msg.call_id)
       status = "working"
@@ -517,16 +516,16 @@ export const make = (options: RendererOptions): Renderer => {
         ...indent(patchFiles(style, changes, cwd))
       ]
     }
-    if (isEventMsg(msg, "task_complete")) {
+    if (EventMsg.isEventMsg(msg, "task_complete")) {
       status = undefined
       const ms = turns.lastMs(now)
       return options.perTurnSummary ? [style.dim(`── turn done${ms === undefined ? "" : ` · ${duration(ms)}`}`)] : []
     }
-    if (isEventMsg(msg, "turn_aborted")) {
+    if (EventMsg.isEventMsg(msg, "turn_aborted")) {
       status = undefined
       return [style.yellow(`■ turn aborted (${msg.reason})`)]
     }
-    if (isEventMsg(msg, "error")) {
+    if (EventMsg.isEventMsg(msg, "error")) {
       return block(style.red("✘ error:"), msg.message)
     }
     const fields = msg as { readonly type: string; readonly [key: string]: unknown }

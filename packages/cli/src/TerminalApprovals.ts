@@ -18,17 +18,17 @@
  * @since 0.1.0
  */
 import { ApprovalRequest, Approvals, DecidedBy, RequestPaths, ShellWords } from "@deputy/core"
-import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import type { Permissions, RequestUserInput, ReviewDecision } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Text from "./internal/Text.js"
 import { Output } from "./Output.js"
 import * as PolicyFile from "./PolicyFile.js"
 import * as Render from "./Render.js"
-import * as Text from "./Text.js"
 
 /**
  * Options of the terminal approvals.
@@ -79,7 +79,7 @@ type Answer<A> =
   | { readonly _tag: "Chosen"; readonly choice: Choice<A>; readonly key: string }
   | { readonly _tag: "EndOfInput" }
 
-const reviewChoices: ReadonlyArray<Choice<ReviewDecision>> = [
+const reviewChoices: ReadonlyArray<Choice<ReviewDecision.ReviewDecision>> = [
   { keys: ["a", "y"], label: "approve", value: "approved" },
   { keys: ["s"], label: "approve for session", value: "approved_for_session" },
   { keys: ["d", "n"], label: "deny", value: "denied" },
@@ -91,9 +91,9 @@ const reviewChoices: ReadonlyArray<Choice<ReviewDecision>> = [
  * plain decisions it lists; deny stays (a child that lists none is still answered, fail closed).
  */
 const offered = (
-  available: ReadonlyArray<ReviewDecision> | null | undefined,
+  available: ReadonlyArray<ReviewDecision.ReviewDecision> | null | undefined,
   proposedPrefix?: ReadonlyArray<string> | null | undefined
-): ReadonlyArray<Choice<ReviewDecision>> => {
+): ReadonlyArray<Choice<ReviewDecision.ReviewDecision>> => {
   if (available === undefined || available === null) {
     return proposedPrefix === undefined || proposedPrefix === null || proposedPrefix.length === 0
       ? reviewChoices
@@ -102,7 +102,7 @@ const offered = (
         ...rememberChoices([{ approved_execpolicy_amendment: { proposed_execpolicy_amendment: proposedPrefix } }])
       ]
   }
-  const plain = new Set<ReviewDecision>(available.filter((decision) => typeof decision === "string"))
+  const plain = new Set<ReviewDecision.ReviewDecision>(available.filter((decision) => typeof decision === "string"))
   return [
     ...reviewChoices.filter((choice) => choice.value === "denied" || plain.has(choice.value)),
     ...rememberChoices(available)
@@ -115,10 +115,12 @@ const offered = (
  * The rule is remembered by these approvals for the session (see `Remembered`), exactly as proposed
  * (never broader); Codex gets a plain approve (or deny), so nothing is written to the user's Codex rules.
  */
-const rememberChoices = (available: ReadonlyArray<ReviewDecision>): ReadonlyArray<Choice<ReviewDecision>> => {
-  const choices: Array<Choice<ReviewDecision>> = []
+const rememberChoices = (
+  available: ReadonlyArray<ReviewDecision.ReviewDecision>
+): ReadonlyArray<Choice<ReviewDecision.ReviewDecision>> => {
+  const choices: Array<Choice<ReviewDecision.ReviewDecision>> = []
   const taken = new Set<string>()
-  const add = (key: string, label: string, value: ReviewDecision) => {
+  const add = (key: string, label: string, value: ReviewDecision.ReviewDecision) => {
     if (taken.has(key)) return
     taken.add(key)
     choices.push({ keys: [key], label, value })
@@ -184,8 +186,8 @@ const describeRule = (rule: Approvals.PolicyRule): string =>
 
 /** The session rule a proposal stands for, and the plain decision Codex gets instead of the amendment. */
 const rememberedRule = (
-  decision: ReviewDecision
-): { readonly rule: Approvals.PolicyRule; readonly answer: ReviewDecision } | undefined => {
+  decision: ReviewDecision.ReviewDecision
+): { readonly rule: Approvals.PolicyRule; readonly answer: ReviewDecision.ReviewDecision } | undefined => {
   if (typeof decision !== "object") return undefined
   if ("approved_execpolicy_amendment" in decision) {
     const prefix = decision.approved_execpolicy_amendment.proposed_execpolicy_amendment
@@ -444,18 +446,22 @@ export const makeRemembering = (
       })
 
     /** A command a remembered rule decides is not asked again; a remembered answer adds its rule. */
-    const command = (request: ApprovalRequest.CommandApproval): Effect.Effect<DecidedBy.Decided<ReviewDecision>> =>
+    const command = (
+      request: ApprovalRequest.CommandApproval
+    ): Effect.Effect<DecidedBy.Decided<ReviewDecision.ReviewDecision>> =>
       Effect.flatMap(Ref.get(rememberedRules), (rules) => {
         const index = Approvals.firstMatchIndex(rules, request, { workspace })
         const rule = rules[index]
         if (rule !== undefined) {
           const { source: _source, ...written } = rule
-          return Effect.succeed(DecidedBy.decided<ReviewDecision>(rule.action === "deny" ? "denied" : "approved", {
-            _tag: "PolicyRule",
-            index,
-            rule: written,
-            file: rememberedSource
-          }))
+          return Effect.succeed(
+            DecidedBy.decided<ReviewDecision.ReviewDecision>(rule.action === "deny" ? "denied" : "approved", {
+              _tag: "PolicyRule",
+              index,
+              rule: written,
+              file: rememberedSource
+            })
+          )
         }
         return Effect.flatMap(askCommand(request), (decided) => {
           const remember = rememberedRule(decided.value)
@@ -491,7 +497,7 @@ export const makeRemembering = (
         event.reason,
         network === undefined ? `run: ${view.text}` : `reach ${network.host}: ${view.text}`,
         offered(event.available_decisions, event.proposed_execpolicy_amendment),
-        "denied" as ReviewDecision
+        "denied" as ReviewDecision.ReviewDecision
       )
     }
 
@@ -508,7 +514,15 @@ export const makeRemembering = (
       const summary = `patch ${files.length} file${files.length === 1 ? "" : "s"}${
         outside.length > 0 ? `, ${outside.length} outside!` : ""
       }: ${files.map((file) => Render.displayPath(file, cwd)).join(", ")}`
-      return ask(request, "to apply a patch", lines, event.reason, summary, reviewChoices, "denied" as ReviewDecision)
+      return ask(
+        request,
+        "to apply a patch",
+        lines,
+        event.reason,
+        summary,
+        reviewChoices,
+        "denied" as ReviewDecision.ReviewDecision
+      )
     }
 
     const permissions = (request: ApprovalRequest.PermissionsRequest) => {
@@ -521,7 +535,7 @@ export const makeRemembering = (
       ]
       return Effect.map(
         ask(request, "for permissions", lines, event.reason, `grant: ${what}`, permissionChoices, "deny" as const),
-        (decided): DecidedBy.Decided<Option.Option<RequestPermissionsResponse>> =>
+        (decided): DecidedBy.Decided<Option.Option<Permissions.RequestPermissionsResponse>> =>
           DecidedBy.decided(
             decided.value === "deny" ? Option.none() : Option.some(Approvals.grantRequested(request, decided.value)),
             decided.decidedBy
@@ -579,8 +593,8 @@ export const makeRemembering = (
             }
             return DecidedBy.decided(
               Object.keys(answers).length === 0
-                ? Option.none<RequestUserInputResponse>()
-                : Option.some<RequestUserInputResponse>({ answers }),
+                ? Option.none<RequestUserInput.RequestUserInputResponse>()
+                : Option.some<RequestUserInput.RequestUserInputResponse>({ answers }),
               decidedBy
             )
           })
@@ -709,7 +723,7 @@ export const makeRemembering = (
         )
       )
 
-    return { approvals: Approvals.of({ command, patch, permissions, userInput, elicitation }), remembered }
+    return { approvals: Approvals.Approvals.of({ command, patch, permissions, userInput, elicitation }), remembered }
   })
 
 /**
@@ -718,5 +732,5 @@ export const makeRemembering = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Approvals, never, Terminal.Terminal | Output> =>
-  Layer.effect(Approvals, make(options))
+export const layer = (options: Options): Layer.Layer<Approvals.Approvals, never, Terminal.Terminal | Output> =>
+  Layer.effect(Approvals.Approvals, make(options))

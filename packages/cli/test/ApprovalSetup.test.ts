@@ -9,10 +9,10 @@ import * as Requests from "./utils/requests.js"
 
 /** A fixed-mode set-up never touches the terminal or the output, so the test provides neither. */
 const approvalsOf = (setup: ApprovalSetup.ApprovalSetup) =>
-  ApprovalSetup.layer(setup, { cwd: "/repo", onInterrupt: Effect.void }) as unknown as Layer.Layer<Approvals>
+  ApprovalSetup.layer(setup, { cwd: "/repo", onInterrupt: Effect.void }) as unknown as Layer.Layer<Approvals.Approvals>
 
 const ask = (setup: ApprovalSetup.ApprovalSetup, request: ApprovalRequest.CommandApproval) =>
-  Effect.flatMap(Approvals, (approvals) => approvals.command(request)).pipe(
+  Effect.flatMap(Approvals.Approvals, (approvals) => approvals.command(request)).pipe(
     Effect.map((answer) => DecidedBy.split(answer, "bare")),
     Effect.provide(approvalsOf(setup))
   )

@@ -7,7 +7,7 @@ import * as path from "node:path"
 import * as JsonOutput from "../src/JsonOutput.js"
 import * as Cli from "./utils/cli.js"
 
-const decodeEvent = Schema.decodeUnknownEither(Event)
+const decodeEvent = Schema.decodeUnknownEither(Event.Event)
 const decodeApproval = Schema.decodeUnknownEither(JsonOutput.ApprovalRecord, { onExcessProperty: "error" })
 const decodeEnded = Schema.decodeUnknownEither(JsonOutput.EndedRecord, { onExcessProperty: "error" })
 

@@ -2,9 +2,9 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Usage from "@effect/cli/Usage"
 import { assert, describe, it } from "@effect/vitest"
-import * as DemoCommand from "../src/DemoCommand.js"
 import * as CommandLine from "../src/internal/commandLine.js"
-import * as RunCommand from "../src/RunCommand.js"
+import * as DemoCommand from "../src/internal/DemoCommand.js"
+import * as RunCommand from "../src/internal/RunCommand.js"
 
 const invalid = (...args: ReadonlyArray<string>) => {
   const checked = CommandLine.check(args)

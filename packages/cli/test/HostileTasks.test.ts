@@ -4,9 +4,9 @@ import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as NodeLabel from "../src/NodeLabel.js"
-import * as Style from "../src/Style.js"
-import * as Tasks from "../src/Tasks.js"
+import * as NodeLabel from "../src/internal/NodeLabel.js"
+import * as Style from "../src/internal/Style.js"
+import * as Tasks from "../src/internal/Tasks.js"
 
 // A task file may come from a repository, a chain's names from a sub-agent: neither may reach the
 // terminal as raw controls (C0, C1 such as the 8-bit CSI \x9b, bidi overrides).

@@ -1,5 +1,4 @@
-import type { ApprovalRequest } from "@deputy/core"
-import { ShellWords } from "@deputy/core"
+import { type ApprovalRequest, ShellWords } from "@deputy/core"
 import { Event } from "@deputy/protocol"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -19,7 +18,7 @@ const hostile = (kinds: string, env: Record<string, string> = {}) =>
     hostileAgent
   ])
 
-const decodeEvent = Schema.decodeUnknownEither(Event)
+const decodeEvent = Schema.decodeUnknownEither(Event.Event)
 const decodeEnded = Schema.decodeUnknownEither(JsonOutput.EndedRecord, { onExcessProperty: "error" })
 const decodeDiagnostic = (input: unknown) =>
   Schema.decodeUnknownEither(JsonOutput.DiagnosticRecord, { onExcessProperty: "error" })(input)
@@ -71,7 +70,7 @@ describe("--json records a child cannot forge", () => {
 })
 
 describe("JsonOutput lines", () => {
-  const event = (msg: Record<string, unknown>) => ({ id: "s1", msg }) as unknown as Event
+  const event = (msg: Record<string, unknown>) => ({ id: "s1", msg }) as unknown as Event.Event
 
   it.effect("cycles and BigInt become diagnostic records, not crashes", () =>
     Effect.gen(function*() {
@@ -88,7 +87,7 @@ describe("JsonOutput lines", () => {
   it.effect("extra top-level fields are dropped; fields inside msg are kept", () =>
     Effect.gen(function*() {
       const forged = { id: "s1", msg: { type: "agent_message", message: "m", extra: 1 }, deputy: "ended" }
-      const line = yield* JsonOutput.eventLine(forged as unknown as Event)
+      const line = yield* JsonOutput.eventLine(forged as unknown as Event.Event)
       assert.deepStrictEqual(JSON.parse(line), { id: "s1", msg: { type: "agent_message", message: "m", extra: 1 } })
     }))
 })

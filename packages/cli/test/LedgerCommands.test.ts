@@ -3,7 +3,7 @@
  * sub-agent sent), the answer each kind of request gets, times for `--since`, and the command line.
  */
 import type { ApprovalRequest } from "@deputy/core"
-import type { LedgerEntry, PendingEntry } from "@deputy/ledger"
+import type { ApprovalLedger } from "@deputy/ledger"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Usage from "@effect/cli/Usage"
@@ -13,11 +13,15 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import * as CommandLine from "../src/internal/commandLine.js"
-import * as LedgerCommands from "../src/LedgerCommands.js"
-import * as Text from "../src/Text.js"
+import * as LedgerCommands from "../src/internal/LedgerCommands.js"
+import * as Text from "../src/internal/Text.js"
 import * as Requests from "./utils/requests.js"
 
-const entryOf = (request: ApprovalRequest.ApprovalRequest, at: number, pid = process.pid): LedgerEntry => ({
+const entryOf = (
+  request: ApprovalRequest.ApprovalRequest,
+  at: number,
+  pid = process.pid
+): ApprovalLedger.LedgerEntry => ({
   seq: 1,
   at,
   type: "pending",
@@ -31,7 +35,11 @@ const entryOf = (request: ApprovalRequest.ApprovalRequest, at: number, pid = pro
   hash: "h"
 })
 
-const pendingOf = (request: ApprovalRequest.ApprovalRequest, at: number, deadlineAt?: number): PendingEntry => ({
+const pendingOf = (
+  request: ApprovalRequest.ApprovalRequest,
+  at: number,
+  deadlineAt?: number
+): ApprovalLedger.PendingEntry => ({
   entry: entryOf(request, at),
   request,
   ...(deadlineAt === undefined ? {} : { deadlineAt })

@@ -4,8 +4,7 @@
  * ledger writer. Two writers share one store (the ledger's in-memory store: the same logic as SQLite,
  * without the disk), one of them a process that really ran and exited.
  */
-import type { ApprovalRequest, ApprovalsService } from "@deputy/core"
-import { Approvals, DecidedBy } from "@deputy/core"
+import { type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
@@ -55,7 +54,7 @@ const askedAgain = <R extends ApprovalRequest.ApprovalRequest>(request: R, deleg
   event: { ...request.event, ...("turn_id" in request.event ? { turn_id: "turn-9" } : {}) }
 })
 
-const never: ApprovalsService = {
+const never: Approvals.ApprovalsService = {
   command: () => Effect.never,
   patch: () => Effect.never,
   permissions: () => Effect.never,
@@ -136,7 +135,7 @@ describe("LedgerSetup", () => {
       const remote = { ...Requests.command(["ls"], "c-4"), id: "remote/command/c-4" }
       yield* other(dead, `elsewhere-${host}`).recordPending(remote)
 
-      const lost = yield* Effect.provideService(LedgerSetup.settleDead(), ApprovalLedger, self)
+      const lost = yield* Effect.provideService(LedgerSetup.settleDead(), ApprovalLedger.ApprovalLedger, self)
       assert.deepStrictEqual(lost.map((entry) => entry.requestId), [undecided.id])
       assert.strictEqual(lost[0]!.outcome, "lost")
       assert.include(lost[0]!.data.reason, `pid ${dead}`)
@@ -145,7 +144,10 @@ describe("LedgerSetup", () => {
         [alive.id, remote.id].sort()
       )
       // Idempotent: nothing more to settle.
-      assert.deepStrictEqual(yield* Effect.provideService(LedgerSetup.settleDead(), ApprovalLedger, self), [])
+      assert.deepStrictEqual(
+        yield* Effect.provideService(LedgerSetup.settleDead(), ApprovalLedger.ApprovalLedger, self),
+        []
+      )
       assert.strictEqual((yield* self.verify)._tag, "Intact")
     }))
 
@@ -159,11 +161,11 @@ describe("LedgerSetup", () => {
         channel: "deputy approve",
         name: "alice"
       })
-      const found = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger, self)
+      const found = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger.ApprovalLedger, self)
       assert.strictEqual(found.size, 1)
 
       let asked = 0
-      const inner: ApprovalsService = {
+      const inner: Approvals.ApprovalsService = {
         ...never,
         command: () =>
           Effect.sync(() => ++asked).pipe(Effect.as(DecidedBy.decided("denied" as const, { _tag: "Script" })))
@@ -172,7 +174,7 @@ describe("LedgerSetup", () => {
       const approvals = self.approvals(
         yield* Effect.provideService(
           LedgerSetup.resending(found, inner, (request) => Effect.sync(() => void resent.push(request.id))),
-          ApprovalLedger,
+          ApprovalLedger.ApprovalLedger,
           self
         )
       )
@@ -212,16 +214,28 @@ describe("LedgerSetup", () => {
       yield* old.recordPending(first)
       yield* self.answer(first.id, { _tag: "Decision", decision: "approved" }, { _tag: "Person", channel: "t" })
       const sibling = other(process.ppid)
-      const foundHere = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger, self)
-      const foundThere = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger, sibling)
+      const foundHere = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger.ApprovalLedger, self)
+      const foundThere = yield* Effect.provideService(
+        LedgerSetup.undelivered(0),
+        ApprovalLedger.ApprovalLedger,
+        sibling
+      )
       let asked = 0
-      const inner: ApprovalsService = {
+      const inner: Approvals.ApprovalsService = {
         ...never,
         command: () =>
           Effect.sync(() => ++asked).pipe(Effect.as(DecidedBy.decided("denied" as const, { _tag: "Script" })))
       }
-      const here = yield* Effect.provideService(LedgerSetup.resending(foundHere, inner), ApprovalLedger, self)
-      const there = yield* Effect.provideService(LedgerSetup.resending(foundThere, inner), ApprovalLedger, sibling)
+      const here = yield* Effect.provideService(
+        LedgerSetup.resending(foundHere, inner),
+        ApprovalLedger.ApprovalLedger,
+        self
+      )
+      const there = yield* Effect.provideService(
+        LedgerSetup.resending(foundThere, inner),
+        ApprovalLedger.ApprovalLedger,
+        sibling
+      )
       const a = DecidedBy.split(yield* here.command(askedAgain(first, "a")), "t")
       const b = DecidedBy.split(yield* there.command(askedAgain(first, "b")), "t")
       assert.deepStrictEqual([a.value, b.value], ["approved", "denied"])
@@ -238,7 +252,7 @@ describe("LedgerSetup", () => {
       yield* self.answer(timedOut.id, { _tag: "Decision", decision: "timed_out" }, { _tag: "Deadline", afterMs: 5 })
       yield* self.answer(cancelled.id, { _tag: "Decision", decision: "abort" }, { _tag: "Cancelled", reason: "x" })
       yield* self.answer(person.id, { _tag: "Decision", decision: "denied" }, { _tag: "Person", channel: "t" })
-      const found = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger, self)
+      const found = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger.ApprovalLedger, self)
       assert.deepStrictEqual([...found.values()].flat().map((item) => item.request.id), [person.id])
     }))
 
@@ -270,12 +284,12 @@ describe("LedgerSetup", () => {
         onInterrupt: Effect.void
       }).pipe(
         Layer.provide(Layer.mergeAll(
-          Layer.succeed(ApprovalLedger, self),
+          Layer.succeed(ApprovalLedger.ApprovalLedger, self),
           Layer.succeed(Output, recording.output),
           Layer.succeed(Terminal.Terminal, terminal.terminal)
         ))
       )
-      const approvals = yield* Effect.provide(Approvals, layer)
+      const approvals = yield* Effect.provide(Approvals.Approvals, layer)
       const request = Requests.command(["git", "push"], "c-1")
       const waiting = yield* Effect.fork(approvals.command(request))
       // Announced with the commands that answer it, and recorded pending before that.

@@ -1,26 +1,25 @@
 import type { DecidedBy, Delegate } from "@deputy/core"
-import type { Event } from "@deputy/protocol"
-import { JsonLines } from "@deputy/protocol"
+import { type Event, JsonLines } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
+import * as Style from "../src/internal/Style.js"
 import * as Render from "../src/Render.js"
-import * as Style from "../src/Style.js"
 import * as Requests from "./utils/requests.js"
 
 /** `deputy demo --approval approve --json` as recorded from the real Codex 0.169 (the events only). */
-const recordedDemo: ReadonlyArray<Event> = fs.readFileSync(
+const recordedDemo: ReadonlyArray<Event.Event> = fs.readFileSync(
   new URL("./fixtures/demo-events.jsonl", import.meta.url),
   "utf8"
 )
   .trim().split("\n").map((line, index) => Either.getOrThrow(JsonLines.decodeEvent(line, index + 1)))
 
-const renderAll = (events: ReadonlyArray<Event>, options: Render.RendererOptions, step = 10) => {
+const renderAll = (events: ReadonlyArray<Event.Event>, options: Render.RendererOptions, step = 10) => {
   const renderer = Render.make(options)
   return events.flatMap((event, index) => renderer.event(event, index * step))
 }
 
-const event = (msg: Record<string, unknown>, id = "turn-1") => ({ id, msg }) as unknown as Event
+const event = (msg: Record<string, unknown>, id = "turn-1") => ({ id, msg }) as unknown as Event.Event
 
 describe("Render", () => {
   it("renders a recorded Codex run: warnings, the command with its output, the patch, the answer", () => {

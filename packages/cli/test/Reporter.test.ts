@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Reporter from "../src/internal/Reporter.js"
 import { Output } from "../src/Output.js"
-import * as Reporter from "../src/Reporter.js"
 import * as RecordingOutput from "./utils/RecordingOutput.js"
 import * as Requests from "./utils/requests.js"
 

@@ -1,4 +1,4 @@
-import { SpawnError } from "@deputy/core"
+import { Errors as CoreErrors } from "@deputy/core"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -13,11 +13,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Errors from "../src/Errors.js"
-import * as Flags from "../src/Flags.js"
-import * as Launch from "../src/Launch.js"
+import * as Flags from "../src/internal/Flags.js"
+import * as Launch from "../src/internal/Launch.js"
+import * as RunCommand from "../src/internal/RunCommand.js"
+import * as Style from "../src/internal/Style.js"
 import { PolicyFileError } from "../src/PolicyFile.js"
-import * as RunCommand from "../src/RunCommand.js"
-import * as Style from "../src/Style.js"
 import { version } from "../src/Version.js"
 
 /** Parses the arguments of `deputy run` and returns the checked settings, or the error (with what @effect/cli printed). */
@@ -218,7 +218,10 @@ describe("deputy run: arguments", () => {
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new Errors.RunFailed({ exitCode: 1 })), undefined), 1)
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new Errors.UsageError({ message: "x" })), undefined), 2)
     assert.strictEqual(Errors.exitCodeOf(Exit.fail(new PolicyFileError({ path: "p", problem: "x" })), undefined), 2)
-    assert.strictEqual(Errors.exitCodeOf(Exit.fail(new SpawnError({ agent: "codex", reason: "x" })), undefined), 1)
+    assert.strictEqual(
+      Errors.exitCodeOf(Exit.fail(new CoreErrors.SpawnError({ agent: "codex", reason: "x" })), undefined),
+      1
+    )
     assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGINT"), 130)
     assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGTERM"), 143)
     assert.strictEqual(Errors.exitCodeOf(Exit.interrupt(0 as never), "SIGHUP"), 129)

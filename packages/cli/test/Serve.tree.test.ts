@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 import * as TestServices from "effect/TestServices"
-import * as ServeCommand from "../src/ServeCommand.js"
+import * as ServeCommand from "../src/internal/ServeCommand.js"
 
 const usage = (tokens: number, turns = 0): Supervisor.Usage => ({ tokens, turns, wallTimeMs: 0, approvals: 0 })
 const none: Supervisor.EffectiveBudget = {

@@ -1,5 +1,4 @@
-import type { ApprovalRequest } from "@deputy/core"
-import { DecidedBy } from "@deputy/core"
+import { type ApprovalRequest, DecidedBy } from "@deputy/core"
 import * as Terminal from "@effect/platform/Terminal"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import * as Text from "../src/Text.js"
+import * as Text from "../src/internal/Text.js"
 
 /** Anything a terminal could interpret or not draw: what must never reach it raw from a sub-agent. */
 const raw = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115f\u1160\u3164\uffa0]|(?! )\p{Zs}/u

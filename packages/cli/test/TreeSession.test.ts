@@ -10,10 +10,10 @@ import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Session from "../src/internal/Session.js"
 import type * as JsonOutput from "../src/JsonOutput.js"
 import { Output } from "../src/Output.js"
 import * as Render from "../src/Render.js"
-import * as Session from "../src/Session.js"
 import * as RecordingOutput from "./utils/RecordingOutput.js"
 
 /**
@@ -50,16 +50,16 @@ const makeSpawner = Effect.gen(function*() {
       return Effect.sync(() => aliveChanged.delete(check))
     })
 
-  const spawner = AgentSpawner.of({
+  const spawner = AgentSpawner.AgentSpawner.of({
     spawn: () =>
       Effect.gen(function*() {
         const scope = yield* Scope.Scope
         alive++
         maxAlive = Math.max(maxAlive, alive)
         yield* Scope.addFinalizer(scope, Effect.sync(() => void alive--))
-        const events = yield* Mailbox.make<Event, never>()
-        const answers = yield* Mailbox.make<Submission>()
-        const emit = (id: string, msg: Event["msg"]) => events.offer({ id, msg })
+        const events = yield* Mailbox.make<Event.Event, never>()
+        const answers = yield* Mailbox.make<Submission.Submission>()
+        const emit = (id: string, msg: Event.Event["msg"]) => events.offer({ id, msg })
         const act = (id: string, text: string) =>
           Effect.gen(function*() {
             yield* emit(id, { type: "task_started", turn_id: id })
@@ -117,7 +117,7 @@ const makeSpawner = Effect.gen(function*() {
 
 /** Approvals that approve every command and record what they were asked, with the chain. */
 const recordingApprovals = (asked: Array<ApprovalRequest.ApprovalRequest>) =>
-  Approvals.of({
+  Approvals.Approvals.of({
     command: (request) =>
       Effect.sync(() => {
         asked.push(request)
@@ -139,7 +139,7 @@ const noTerminal = Terminal.Terminal.of({
 const setup = { mode: "approve", defaulted: false, rules: [] } as const
 
 const runTree = (
-  spawner: AgentSpawner["Type"],
+  spawner: AgentSpawner.AgentSpawner["Type"],
   tasks: ReadonlyArray<readonly [string, string]>,
   options: { readonly maxConcurrent?: number; readonly failFast?: boolean; readonly json?: boolean } = {},
   asked: Array<ApprovalRequest.ApprovalRequest> = []
@@ -158,8 +158,8 @@ const runTree = (
         drainTimeout: undefined
       }).pipe(
         Effect.provide(Layer.mergeAll(
-          Layer.succeed(AgentSpawner, spawner),
-          Layer.succeed(Approvals, recordingApprovals(asked)),
+          Layer.succeed(AgentSpawner.AgentSpawner, spawner),
+          Layer.succeed(Approvals.Approvals, recordingApprovals(asked)),
           Layer.succeed(Output, recorded.output),
           Layer.succeed(Terminal.Terminal, noTerminal)
         ))

@@ -24,10 +24,16 @@
  * @since 0.1.0
  */
 import { ChildProcess } from "@deputy/agent-process"
-import { Agent, AgentClosed, AgentSpawner, SpawnError, TraceContext } from "@deputy/core"
-import type { SpawnOptions } from "@deputy/core"
-import type { EventMsg, InitialHistory, Submission, UserInput, W3cTraceContext } from "@deputy/protocol"
-import { isOp, JsonLines } from "@deputy/protocol"
+import { Agent, AgentSpawner, Errors, TraceContext } from "@deputy/core"
+import {
+  type EventMsg,
+  type InitialHistory,
+  JsonLines,
+  Op,
+  type Submission,
+  type UserInput,
+  type W3cTraceContext
+} from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
@@ -318,7 +324,7 @@ const record = (value: unknown): Json =>
 const string = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
 
 /** A `UserInput` item in the app-server's spelling. */
-const toAppServerInput = (item: UserInput): unknown => {
+const toAppServerInput = (item: UserInput.UserInput): unknown => {
   switch (item.type) {
     case "text":
       return { type: "text", text: item.text, text_elements: item.text_elements ?? [] }
@@ -333,7 +339,7 @@ const toAppServerInput = (item: UserInput): unknown => {
 
 /** The request that opens the thread, from the initial history. */
 const threadRequest = (
-  history: InitialHistory | undefined,
+  history: InitialHistory.InitialHistory | undefined,
   settings: Json
 ): Either.Either<{ readonly method: string; readonly params: Json }, string> => {
   if (history === undefined || typeof history === "string") {
@@ -468,17 +474,17 @@ const idle = (session: Session.Session, limit: Duration.Duration): Effect.Effect
 /** Processes submissions in order, one at a time (a turn start waits for its answer, so ids pair up). */
 const processOps = (
   session: Session.Session,
-  ops: Mailbox.ReadonlyMailbox<Submission>,
+  ops: Mailbox.ReadonlyMailbox<Submission.Submission>,
   threadId: string,
   settings: { readonly turnEndWait: Duration.Duration; readonly onTurn: (turnId: string) => void }
 ): Effect.Effect<void> => {
   const { translator } = session
   const diagnostic = (message: string) =>
     Effect.suspend(() => {
-      translator.emit("", { type: "deputy_diagnostic", kind: "protocol", message } as EventMsg)
+      translator.emit("", { type: "deputy_diagnostic", kind: "protocol", message } as EventMsg.EventMsg)
       return session.flush
     })
-  const interrupt = (trace: W3cTraceContext | undefined) =>
+  const interrupt = (trace: W3cTraceContext.W3cTraceContext | undefined) =>
     Effect.suspend(() => {
       const active = translator.activeTurn
       if (active === undefined) return Effect.void
@@ -487,10 +493,10 @@ const processOps = (
         Effect.asVoid
       )
     })
-  const handle = (submission: Submission): Effect.Effect<void> => {
+  const handle = (submission: Submission.Submission): Effect.Effect<void> => {
     const op = submission.op
     const trace = submission.trace ?? undefined
-    if (isOp(op, "user_input")) {
+    if (Op.isOp(op, "user_input")) {
       const schema = op.final_output_json_schema
       translator.turnStartSent(submission.id)
       return session.request(
@@ -517,8 +523,8 @@ const processOps = (
         })
       )
     }
-    if (isOp(op, "interrupt")) return interrupt(trace)
-    if (isOp(op, "shutdown")) {
+    if (Op.isOp(op, "interrupt")) return interrupt(trace)
+    if (Op.isOp(op, "shutdown")) {
       return Effect.gen(function*() {
         if (translator.activeTurn !== undefined) {
           yield* interrupt(trace)
@@ -569,12 +575,12 @@ const processOps = (
  */
 export const spawn = (
   options: Options,
-  spawnOptions: SpawnOptions
-): Effect.Effect<CodexAgent, SpawnError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  spawnOptions: AgentSpawner.SpawnOptions
+): Effect.Effect<CodexAgent, Errors.SpawnError, CommandExecutor.CommandExecutor | Scope.Scope> =>
   Effect.gen(function*() {
     const config = decodeConfig(spawnOptions.config ?? {})
     if (Either.isLeft(config)) {
-      return yield* new SpawnError({
+      return yield* new Errors.SpawnError({
         agent: "codex",
         reason: `invalid config: ${ParseResult.TreeFormatter.formatErrorSync(config.left)}`
       })
@@ -596,7 +602,7 @@ export const spawn = (
           ? { ephemeral: settings.ephemeral ?? false }
           : {})
       })
-    if (Either.isLeft(thread)) return yield* new SpawnError({ agent: "codex", reason: thread.left })
+    if (Either.isLeft(thread)) return yield* new Errors.SpawnError({ agent: "codex", reason: thread.left })
     const binary = yield* CodexBinary.resolve(settings.binary)
     const trace = Option.getOrUndefined(yield* TraceContext.current)
     const env = ChildProcess.environment({
@@ -625,7 +631,7 @@ export const spawn = (
       const overlay = settings.writeCodexConfig === true || attach !== undefined
         ? HomeOverlay.none
         : yield* HomeOverlay.make(env, settings.ephemeral !== true).pipe(
-          Effect.mapError((reason) => new SpawnError({ agent: "codex", reason }))
+          Effect.mapError((reason) => new Errors.SpawnError({ agent: "codex", reason }))
         )
       const childEnv = { ...env, ...overlay.env }
       const args = ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])]
@@ -644,10 +650,10 @@ export const spawn = (
         killGracePeriod: sessionSettings.killGrace
       }
       const durableFailed = (what: string) => (reason: string) =>
-        new SpawnError({ agent: "codex", reason: `${what}: ${reason}` })
+        new Errors.SpawnError({ agent: "codex", reason: `${what}: ${reason}` })
       const started: Effect.Effect<
         { readonly child: ChildProcess.Child; readonly location?: Durable.Location | undefined },
-        SpawnError,
+        Errors.SpawnError,
         CommandExecutor.CommandExecutor | Scope.Scope
       > = attach !== undefined
         ? Durable.attach(attach, durableSettings).pipe(
@@ -664,7 +670,7 @@ export const spawn = (
         : ChildProcess.start(supervised).pipe(
           Effect.map((child) => ({ child })),
           Effect.mapError((error) =>
-            new SpawnError({
+            new Errors.SpawnError({
               agent: "codex",
               reason:
                 `could not start ${binary.path} (found ${binary.source === "path" ? "on PATH" : binary.source}) ` +
@@ -691,7 +697,7 @@ export const spawn = (
                 status.signal !== null ? ` (killed by ${status.signal})` : ` (exit code ${status.code})`
             })
             return Effect.fail(
-              new SpawnError({
+              new Errors.SpawnError({
                 agent: "codex",
                 reason: `${step} failed${exit}: ${error.message}${
                   explained.length === 0 ? "" : `\n  stderr: ${explained.join("\n          ")}`
@@ -724,7 +730,7 @@ export const spawn = (
       )
       const missing = Option.flatten(account).pipe(Option.flatMap((result) => missingCredentials(result, childEnv)))
       if (Option.isSome(missing)) {
-        return yield* new SpawnError({
+        return yield* new Errors.SpawnError({
           agent: "codex",
           reason: `${missing.value} (CODEX_HOME ${overlay.toReal(childEnv.CODEX_HOME ?? "~/.codex")})`
         })
@@ -732,7 +738,7 @@ export const spawn = (
       yield* Effect.try({
         try: overlay.ensureSessions,
         catch: (error) =>
-          new SpawnError({ agent: "codex", reason: `could not link Codex's sessions: ${String(error)}` })
+          new Errors.SpawnError({ agent: "codex", reason: `could not link Codex's sessions: ${String(error)}` })
       })
       const opened = record(
         yield* timed(
@@ -752,7 +758,7 @@ export const spawn = (
       const downgraded = attach !== undefined
         ? undefined
         : policyDowngraded(threadSettings.approvalPolicy, opened.approvalPolicy)
-      if (downgraded !== undefined) return yield* new SpawnError({ agent: "codex", reason: downgraded })
+      if (downgraded !== undefined) return yield* new Errors.SpawnError({ agent: "codex", reason: downgraded })
       const rolloutPath = typeof threadInfo.path === "string" ? overlay.toReal(threadInfo.path) : undefined
       session.translator.emit("", {
         type: "session_configured",
@@ -765,7 +771,7 @@ export const spawn = (
         reasoning_effort: opened.reasoningEffort,
         rollout_path: rolloutPath ?? null,
         forked_from_id: threadInfo.forkedFromId ?? null
-      } as EventMsg)
+      } as EventMsg.EventMsg)
       yield* session.flush
 
       const durable: ReattachPoint | undefined = location === undefined ? undefined : { ...location, threadId }
@@ -787,7 +793,7 @@ export const spawn = (
         }
       }
 
-      const ops = yield* Mailbox.make<Submission>()
+      const ops = yield* Mailbox.make<Submission.Submission>()
       yield* processOps(session, ops, threadId, { turnEndWait: sessionSettings.exitGrace, onTurn }).pipe(
         Effect.interruptible,
         Effect.forkScoped
@@ -798,13 +804,15 @@ export const spawn = (
         Duration.decode(settings.turnTimeout ?? defaults.turnTimeout),
         sessionSettings.exitGrace
       ).pipe(Effect.interruptible, Effect.forkScoped)
-      const submitWithId = (submission: Submission): Effect.Effect<void, AgentClosed> =>
+      const submitWithId = (submission: Submission.Submission): Effect.Effect<void, Errors.AgentClosed> =>
         Effect.suspend(() => {
           const closed = session.closedReason()
-          if (closed !== undefined) return Effect.fail(new AgentClosed({ reason: closed }))
+          if (closed !== undefined) return Effect.fail(new Errors.AgentClosed({ reason: closed }))
           if (submission.op.type === "shutdown") session.close("the agent was shut down")
-          const enqueue = (entry: Submission) =>
-            ops.unsafeOffer(entry) ? Effect.void : Effect.fail(new AgentClosed({ reason: "the agent was shut down" }))
+          const enqueue = (entry: Submission.Submission) =>
+            ops.unsafeOffer(entry)
+              ? Effect.void
+              : Effect.fail(new Errors.AgentClosed({ reason: "the agent was shut down" }))
           if (submission.trace) return enqueue(submission)
           return Effect.flatMap(
             TraceContext.current,
@@ -843,9 +851,11 @@ export const spawn = (
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<AgentSpawner["Type"], never, CommandExecutor.CommandExecutor> =>
+export const make = (
+  options: Options
+): Effect.Effect<AgentSpawner.AgentSpawner["Type"], never, CommandExecutor.CommandExecutor> =>
   Effect.map(CommandExecutor.CommandExecutor, (executor) =>
-    AgentSpawner.of({
+    AgentSpawner.AgentSpawner.of({
       spawn: (spawnOptions) =>
         spawn(options, spawnOptions).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
     }))
@@ -856,8 +866,10 @@ export const make = (options: Options): Effect.Effect<AgentSpawner["Type"], neve
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<AgentSpawner, never, CommandExecutor.CommandExecutor> =>
-  Layer.effect(AgentSpawner, make(options))
+export const layer = (
+  options: Options = {}
+): Layer.Layer<AgentSpawner.AgentSpawner, never, CommandExecutor.CommandExecutor> =>
+  Layer.effect(AgentSpawner.AgentSpawner, make(options))
 
 /**
  * `layer` with Node's command executor provided.
@@ -865,7 +877,7 @@ export const layer = (options: Options = {}): Layer.Layer<AgentSpawner, never, C
  * @since 0.1.0
  * @category layers
  */
-export const layerNode = (options: Options = {}): Layer.Layer<AgentSpawner> =>
+export const layerNode = (options: Options = {}): Layer.Layer<AgentSpawner.AgentSpawner> =>
   layer(options).pipe(Layer.provide(NodeContext.layer))
 
 /**
@@ -889,12 +901,12 @@ export const layerNode = (options: Options = {}): Layer.Layer<AgentSpawner> =>
 export const layerScripted = (
   options: Omit<Options, "codexHome"> = {}
 ): Layer.Layer<
-  AgentSpawner,
+  AgentSpawner.AgentSpawner,
   PlatformError,
   ScriptedModel | CommandExecutor.CommandExecutor | FileSystem.FileSystem
 > =>
   Layer.scoped(
-    AgentSpawner,
+    AgentSpawner.AgentSpawner,
     Effect.flatMap(CodexHome.scripted(), (home) =>
       make({ ...options, codexHome: home.path, env: { ...home.env, ...options.env } }))
   )

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { SpawnError } from "@deputy/core"
+import { Errors } from "@deputy/core"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -131,13 +131,13 @@ const bundled = () => bundledIn(bundledPackages[bundledVersion])
  */
 export const bundledBinary = (
   version: keyof typeof bundledPackages = bundledVersion
-): Effect.Effect<Resolved, SpawnError> =>
+): Effect.Effect<Resolved, Errors.SpawnError> =>
   Effect.suspend(() => {
     const found = bundledIn(bundledPackages[version])
     return found.found !== undefined
       ? Effect.succeed<Resolved>({ path: found.found, source: "bundled" })
       : Effect.fail(
-        new SpawnError({ agent: "codex", reason: `no bundled Codex ${version}: looked for ${found.looked}` })
+        new Errors.SpawnError({ agent: "codex", reason: `no bundled Codex ${version}: looked for ${found.looked}` })
       )
   })
 
@@ -152,13 +152,13 @@ export const bundledBinary = (
 export const resolve = (
   explicit?: string | undefined,
   pathVariable: string | undefined = process.env.PATH
-): Effect.Effect<Resolved, SpawnError> =>
+): Effect.Effect<Resolved, Errors.SpawnError> =>
   Effect.suspend(() => {
     if (explicit !== undefined) {
       return isExecutable(explicit)
         ? Effect.succeed<Resolved>({ path: explicit, source: "explicit" })
         : Effect.fail(
-          new SpawnError({
+          new Errors.SpawnError({
             agent: "codex",
             reason: `the configured Codex binary ${explicit} does not exist or is not executable`
           })
@@ -169,7 +169,7 @@ export const resolve = (
     const fromPackage = bundled()
     if (fromPackage.found !== undefined) return Effect.succeed<Resolved>({ path: fromPackage.found, source: "bundled" })
     return Effect.fail(
-      new SpawnError({
+      new Errors.SpawnError({
         agent: "codex",
         reason: `no Codex binary found: looked for \`codex\` on PATH and for ${fromPackage.looked}. ` +
           `Install it with \`npm install @openai/codex@${bundledVersion}\` (or put \`codex\` on PATH, or pass its path)`

@@ -21,7 +21,7 @@ import {
 
 type Json = Record<string, any>
 
-const decide = (decision: ReviewDecision) => (event: Event): Op | undefined =>
+const decide = (decision: ReviewDecision.ReviewDecision) => (event: Event.Event): Op.Op | undefined =>
   event.msg.type === "exec_approval_request"
     ? {
       type: "exec_approval",
@@ -33,7 +33,7 @@ const decide = (decision: ReviewDecision) => (event: Event): Op | undefined =>
     ? { type: "patch_approval", id: String(event.msg.call_id), decision }
     : undefined
 
-const ofType = (events: ReadonlyArray<Event>, type: string) => events.filter((event) => event.msg.type === type)
+const ofType = (events: ReadonlyArray<Event.Event>, type: string) => events.filter((event) => event.msg.type === type)
 
 /** The input items of the model's requests after the given one (what Codex told the model). */
 const outputsSent = (requests: ReadonlyArray<ScriptedModel.RecordedRequest>) =>

@@ -3,8 +3,8 @@
  * spawn failures. Offline (loopback only); every run writes in temporary directories.
  */
 import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
-import { AgentClosed, AgentExited, SpawnError } from "@deputy/core"
-import type { Event, InitialHistory, RolloutItem } from "@deputy/protocol"
+import { Errors } from "@deputy/core"
+import type { Event, InitialHistory } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -16,7 +16,7 @@ import { awaitNoLeftovers, isTurnEnd, leftovers, provideNode, reader, spawnScrip
 
 type Json = Record<string, any>
 
-const types = (events: ReadonlyArray<Event>) =>
+const types = (events: ReadonlyArray<Event.Event>) =>
   events.map((event) => event.msg.type).filter((type) => type !== "codex_notification")
 
 const userTexts = (request: ScriptedModel.RecordedRequest): Array<string> =>
@@ -104,7 +104,7 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
       assert.deepStrictEqual(rest.map((event) => [event.id, event.msg.type]), [[id, "shutdown_complete"]])
       assert.strictEqual(yield* agent.status, "shutdown")
       const refused = yield* Effect.flip(agent.submit(text("too late")))
-      assert.instanceOf(refused, AgentClosed)
+      assert.instanceOf(refused, Errors.AgentClosed)
       assert.deepStrictEqual(yield* awaitNoLeftovers, [])
     }).pipe(provideNode))
 
@@ -130,12 +130,12 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
       yield* events.until((event) => event.msg.type === "task_started")
       process.kill(agent.pid, "SIGKILL")
       const failure = yield* Effect.flip(events.rest)
-      assert.instanceOf(failure, AgentExited)
-      const exited = failure as AgentExited
+      assert.instanceOf(failure, Errors.AgentExited)
+      const exited = failure as Errors.AgentExited
       assert.strictEqual(exited.signal, "SIGKILL")
       assert.include(exited.reason, "killed by SIGKILL")
       assert.isString(exited.stderrTail)
-      assert.instanceOf(yield* Effect.flip(agent.submit(text("hello?"))), AgentClosed)
+      assert.instanceOf(yield* Effect.flip(agent.submit(text("hello?"))), Errors.AgentClosed)
     }).pipe(provideNode))
 
   it.scopedLive("closing the scope mid-turn stops Codex and its helpers", () =>
@@ -168,7 +168,7 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
       yield* events.rest
       return { threadId: agent.threadId, rolloutPath: agent.rolloutPath! }
     }))
-    const continueWith = (initialHistory: InitialHistory) =>
+    const continueWith = (initialHistory: InitialHistory.InitialHistory) =>
       Effect.scoped(Effect.gen(function*() {
         const agent = yield* CodexAgent.spawn(options, { source: "review", cwd, initialHistory })
         const events = yield* reader(agent)
@@ -180,7 +180,8 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
     return {
       original,
       continueWith,
-      spawn: (initialHistory: InitialHistory) => CodexAgent.spawn(options, { source: "review", cwd, initialHistory })
+      spawn: (initialHistory: InitialHistory.InitialHistory) =>
+        CodexAgent.spawn(options, { source: "review", cwd, initialHistory })
     }
   })
 
@@ -201,9 +202,8 @@ describe("CodexAgent: lifecycle with the real Codex", () => {
   it.scopedLive("fork a stored thread from its rollout: a new thread with the history", () =>
     Effect.gen(function*() {
       const { continueWith, original, spawn } = yield* storedThread
-      const items: Array<RolloutItem> = fs.readFileSync(original.rolloutPath, "utf8").trim().split("\n").map((line) =>
-        JSON.parse(line)
-      )
+      const items: Array<InitialHistory.RolloutItem> = fs.readFileSync(original.rolloutPath, "utf8").trim().split("\n")
+        .map((line) => JSON.parse(line))
       const forked = yield* continueWith({ Forked: items })
       assert.notStrictEqual(forked.threadId, original.threadId)
       assert.include(forked.texts, "remember: apple")
@@ -237,7 +237,7 @@ describe("CodexAgent: spawn failures", () => {
   it.scopedLive("a binary that is not there", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(CodexAgent.spawn({ binary: "/nonexistent/codex" }, { source: "review" }))
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.include(error.reason, "/nonexistent/codex")
     }).pipe(provideNode))
 
@@ -255,7 +255,7 @@ describe("CodexAgent: spawn failures", () => {
       const dir = yield* tempDir
       const missing = `${dir}/no-such-codex-home`
       const error = yield* Effect.flip(CodexAgent.spawn({ codexHome: missing }, { source: "review", cwd: dir }))
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.include(error.reason, "CODEX_HOME points to")
       assert.include(error.reason, missing)
       assert.notMatch(error.reason, /^\s*\d+: /m)

@@ -3,8 +3,7 @@
  * requests answered by test `Approvals`, commands and patches really run in a temporary directory.
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
-import { Approvals, Delegate } from "@deputy/core"
-import type { AgentSpawner, ApprovalRequest } from "@deputy/core"
+import { type AgentSpawner, type ApprovalRequest, Approvals, Delegate } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -24,7 +23,7 @@ const source = "review" as const
 type ApprovalSettlement = ApprovalRequest.ApprovalSettlement
 
 /** Without a codex_notification, nor the one-line bubblewrap warning (on machines without bubblewrap). */
-const types = (events: ReadonlyArray<Event>) =>
+const types = (events: ReadonlyArray<Event.Event>) =>
   events.filter((event) => !(event.msg.type === "warning" && /^codex: bubblewrap/.test(String(event.msg.message))))
     .map((event) => event.msg.type).filter((type) => type !== "codex_notification")
 
@@ -33,7 +32,7 @@ const codexOf = (binary: string) =>
 (
   scenario: ScriptedModel.Scenario,
   options: Omit<CodexAgent.Options, "codexHome"> = {}
-): Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> =>
+): Layer.Layer<AgentSpawner.AgentSpawner | ScriptedModel.ScriptedModel, unknown> =>
   CodexAgent.layerScripted({ binary, ...options }).pipe(
     Layer.provideMerge(ScriptedModel.layer(scenario)),
     Layer.provide(NodeContext.layer)
@@ -115,7 +114,7 @@ describe.each(codexVersions)("Delegate over the real Codex $version (end to end)
   it.scopedLive("one-shot, patch approved writes the file; denied does not", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const patched = (approvals: Layer.Layer<Approvals>) =>
+      const patched = (approvals: Layer.Layer<Approvals.Approvals>) =>
         oneShot("patch it", dir).pipe(
           Effect.provide(Layer.merge(
             codex(ScriptedModel.scenario([

@@ -45,7 +45,7 @@ const socketRoot = () =>
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
 
-const decideAccept = (event: Event) =>
+const decideAccept = (event: Event.Event) =>
   event.msg.type === "exec_approval_request"
     ? {
       type: "exec_approval" as const,
@@ -76,7 +76,7 @@ const crashingParent = (settings: Record<string, unknown>) =>
         child.on("close", () => reject(new Error(`the parent ended: ${err}`)))
       })
     )
-    const { point, request } = JSON.parse(line) as { point: CodexAgent.ReattachPoint; request: Event }
+    const { point, request } = JSON.parse(line) as { point: CodexAgent.ReattachPoint; request: Event.Event }
     return { child, point, request }
   })
 

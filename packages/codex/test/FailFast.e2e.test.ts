@@ -4,7 +4,7 @@
  * ends the turn with a clear error, and a Codex that refuses or loosens the approval policy fails the spawn.
  */
 import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
-import { SpawnError } from "@deputy/core"
+import { Errors } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -114,7 +114,7 @@ describe.each(codexVersions)("Codex $version changes nothing unasked and fails f
         })
       )
       const wallMs = Date.now() - started
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.include(error.reason, "codex login")
       assert.include(error.reason, "OPENAI_API_KEY")
       assert.include(error.reason, `CODEX_HOME ${fs.realpathSync(codexHome)}`)
@@ -148,7 +148,7 @@ describe("CodexAgent: a stalled model stream", () => {
       const end = seen.at(-1)!.msg as Json
       assert.strictEqual(end.type, "task_complete")
       assert.match(end.error.message, /no progress for 1s: the model stream stalled or the network is down/)
-      const errors = seen.filter((event: Event) => event.msg.type === "error")
+      const errors = seen.filter((event: Event.Event) => event.msg.type === "error")
       assert.lengthOf(errors, 1)
       // The agent goes on: the next turn works.
       yield* agent.submit(text("again"))
@@ -192,7 +192,7 @@ describe("CodexAgent: a Codex that will not run the approval policy", () => {
       const error = yield* Effect.flip(
         CodexAgent.spawn({ binary, writeCodexConfig: true }, { source: "review", cwd: dir })
       )
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.include(error.reason, "this Codex refuses the approval policy \"untrusted\"")
     }).pipe(provideNode))
 
@@ -203,7 +203,7 @@ describe("CodexAgent: a Codex that will not run the approval policy", () => {
       const error = yield* Effect.flip(
         CodexAgent.spawn({ binary, writeCodexConfig: true }, { source: "review", cwd: dir })
       )
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.include(error.reason, "approval policy \"on-request\" instead of \"untrusted\"")
     }).pipe(provideNode))
 })

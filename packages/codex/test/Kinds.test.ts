@@ -18,7 +18,7 @@ const feed = (t: Translator, message: Json) => {
   return { events: t.takeEvents(), replies: t.takeReplies().map((reply) => JSON.parse(reply) as Json) }
 }
 
-const diagnostics = (events: ReadonlyArray<Event>) =>
+const diagnostics = (events: ReadonlyArray<Event.Event>) =>
   events.filter((event) => event.msg.type === "deputy_diagnostic").map((event) => event.msg as Json)
 
 describe("request kinds: routed, or answered fail-closed by the translator", () => {
@@ -27,7 +27,7 @@ describe("request kinds: routed, or answered fail-closed by the translator", () 
     method: "mcpServer/elicitation/request",
     params: { threadId: "th", turnId: "tu", serverName: "github", mode: "form", message: "Which repo?", ...params }
   })
-  const requestOf = (events: ReadonlyArray<Event>) =>
+  const requestOf = (events: ReadonlyArray<Event.Event>) =>
     events.find((event) => event.msg.type === "elicitation_request")?.msg as Json | undefined
 
   it("an MCP elicitation is routed (an elicitation_request, pending) and answered with what the parent sent", () => {

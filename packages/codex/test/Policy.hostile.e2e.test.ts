@@ -4,8 +4,7 @@
  * through a symlinked folder), and what it does approve is attributed to the rule.
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
-import type { AgentSpawner, ApprovalRequest } from "@deputy/core"
-import { Approvals, Delegate } from "@deputy/core"
+import { type AgentSpawner, type ApprovalRequest, Approvals, Delegate } from "@deputy/core"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -36,7 +35,7 @@ const run = (scenario: ScriptedModel.Scenario, workspace: string) =>
       CodexAgent.layerScripted({}).pipe(
         Layer.provideMerge(ScriptedModel.layer(scenario)),
         Layer.provide(NodeContext.layer)
-      ) as Layer.Layer<AgentSpawner, unknown>,
+      ) as Layer.Layer<AgentSpawner.AgentSpawner, unknown>,
       Approvals.layerPolicy(rules, { workspace }).pipe(Layer.provide(Approvals.layerDenyAll))
     ))
   )

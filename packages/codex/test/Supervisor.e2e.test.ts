@@ -5,8 +5,7 @@
  * once the nested child is done, so the parent is alive throughout.
  */
 import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
-import { ApprovalInbox, Supervisor } from "@deputy/core"
-import type { ApprovalRequest } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest, Supervisor } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

@@ -5,8 +5,7 @@
  * Codex node's link names the `spawn_agent` call), is answered there, and the command really runs.
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
-import type { AgentSpawner } from "@deputy/core"
-import { ApprovalInbox, Supervisor } from "@deputy/core"
+import { type AgentSpawner, ApprovalInbox, Supervisor } from "@deputy/core"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -18,7 +17,7 @@ import { awaitNoLeftovers, provideNode, tempDir } from "./utils.js"
 /** Codex 0.171 offers `spawn_agent` in the `collaboration` namespace with `multi_agent_v2`. */
 const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
 
-const codex: Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted({
+const codex: Layer.Layer<AgentSpawner.AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted({
   args: multiAgentArgs
 }).pipe(
   Layer.provideMerge(ScriptedModel.layer(ScriptedModel.subAgentScenario)),

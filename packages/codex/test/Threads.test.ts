@@ -22,10 +22,10 @@ const feed = (t: Translator, message: Json) => {
   return { events: t.takeEvents(), replies: t.takeReplies().map((reply) => JSON.parse(reply) as Json) }
 }
 
-const reports = (events: ReadonlyArray<Event>) =>
+const reports = (events: ReadonlyArray<Event.Event>) =>
   events.filter((event) => event.msg.type === "deputy_thread").map((event) => event.msg as Json)
 
-const types = (events: ReadonlyArray<Event>) => events.map((event) => event.msg.type)
+const types = (events: ReadonlyArray<Event.Event>) => events.map((event) => event.msg.type)
 
 const subAgentStarted = (threadId: string, agentThreadId: string, agentPath: string, id = "spawn_1") => ({
   method: "item/started",
@@ -59,7 +59,7 @@ describe("threads Codex spawned itself, in the translator", () => {
     const t = translator()
     feed(t, mainTurnStarted)
     feed(t, subAgentStarted("main", "sub", "/root/galileo"))
-    const seen: Array<Event> = []
+    const seen: Array<Event.Event> = []
     for (
       const message of [
         { method: "turn/started", params: { threadId: "sub", turn: { id: "turn-sub" } } },

@@ -3,8 +3,7 @@
  * from real `codex app-server` runs) and on synthetic messages shaped after its generated TypeScript.
  */
 import { ShellWords } from "@deputy/core"
-import { Event } from "@deputy/protocol"
-import type { Op } from "@deputy/protocol"
+import { Event, type Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -26,11 +25,11 @@ const load = (name: string): Array<{ readonly from: "client" | "codex"; readonly
     JSON.parse(line)
   )
 
-const decodeEvent = Schema.decodeUnknownSync(Event)
-const encodeEvent = Schema.encodeSync(Event)
+const decodeEvent = Schema.decodeUnknownSync(Event.Event)
+const encodeEvent = Schema.encodeSync(Event.Event)
 
 /** Every event the translator makes is a valid `Event` that re-encodes to the same JSON. */
-const checked = (events: ReadonlyArray<Event>): ReadonlyArray<Event> => {
+const checked = (events: ReadonlyArray<Event.Event>): ReadonlyArray<Event.Event> => {
   for (const event of events) {
     const json = JSON.parse(JSON.stringify(event))
     assert.deepStrictEqual(encodeEvent(decodeEvent(json)), json)
@@ -42,7 +41,7 @@ const checked = (events: ReadonlyArray<Event>): ReadonlyArray<Event> => {
  * Replays a recorded session: Codex's lines go through the translator as text; the client's `turn/start`s are
  * numbered `sub-1`, `sub-2`, ...; `answer` may answer an event with an op.
  */
-const replay = (name: string, answer: (event: Event) => Op | undefined = () => undefined) => {
+const replay = (name: string, answer: (event: Event.Event) => Op.Op | undefined = () => undefined) => {
   const turnStarts = new Map<number, string>()
   const translator: Translator = new Translator(
     (id, outcome) => {
@@ -54,7 +53,7 @@ const replay = (name: string, answer: (event: Event) => Op | undefined = () => u
     Date.now,
     new Set()
   )
-  const events: Array<Event> = []
+  const events: Array<Event.Event> = []
   const replies: Array<Json> = []
   const recordedReplies: Array<Json> = []
   let line = 0
@@ -86,15 +85,15 @@ const replay = (name: string, answer: (event: Event) => Op | undefined = () => u
 
 /** The translated (not opaque) event types, in order. */
 /** The recordings were made without bubblewrap installed: Codex's notice about it (now a `warning`) is left out. */
-const isBubblewrapWarning = (event: Event) =>
+const isBubblewrapWarning = (event: Event.Event) =>
   event.msg.type === "warning" && String((event.msg as Json).message).startsWith("codex: bubblewrap")
 
-const types = (events: ReadonlyArray<Event>) =>
+const types = (events: ReadonlyArray<Event.Event>) =>
   events.filter((event) => !isBubblewrapWarning(event)).map((event) => event.msg.type).filter((type) =>
     type !== "codex_notification"
   )
 
-const approve = (decision: Json[string]) => (event: Event): Op | undefined =>
+const approve = (decision: Json[string]) => (event: Event.Event): Op.Op | undefined =>
   event.msg.type === "exec_approval_request"
     ? { type: "exec_approval", id: String(event.msg.approval_id ?? event.msg.call_id), turn_id: event.id, decision }
     : event.msg.type === "apply_patch_approval_request"

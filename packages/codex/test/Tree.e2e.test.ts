@@ -4,8 +4,7 @@
  * the tree's one inbox, with its provenance chain; the commands really run, each in its node's directory.
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
-import type { AgentSpawner } from "@deputy/core"
-import { ApprovalInbox, Supervisor } from "@deputy/core"
+import { type AgentSpawner, ApprovalInbox, Supervisor } from "@deputy/core"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -15,15 +14,16 @@ import * as path from "node:path"
 import { awaitNoLeftovers, provideNode, tempDir } from "./utils.js"
 
 /** Every child runs the same script, in its own directory: ask to write its directory's name, then answer. */
-const codex: Layer.Layer<AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted().pipe(
-  Layer.provideMerge(
-    ScriptedModel.layer(ScriptedModel.scenario([
-      ScriptedModel.exec("basename \"$PWD\" > out.txt"),
-      ScriptedModel.message("written")
-    ]))
-  ),
-  Layer.provide(NodeContext.layer)
-)
+const codex: Layer.Layer<AgentSpawner.AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted()
+  .pipe(
+    Layer.provideMerge(
+      ScriptedModel.layer(ScriptedModel.scenario([
+        ScriptedModel.exec("basename \"$PWD\" > out.txt"),
+        ScriptedModel.message("written")
+      ]))
+    ),
+    Layer.provide(NodeContext.layer)
+  )
 
 describe("Supervisor over real Codex children (end to end)", () => {
   it.scopedLive(

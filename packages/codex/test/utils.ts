@@ -1,5 +1,5 @@
 import { CodexAgent, CodexBinary, CodexHome, ScriptedModel } from "@deputy/codex"
-import type { SpawnOptions } from "@deputy/core"
+import type { AgentSpawner } from "@deputy/core"
 import type { Event, Op } from "@deputy/protocol"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -20,7 +20,7 @@ export const tempDir = Effect.flatMap(
 export const spawnScripted = (
   scenario: ScriptedModel.Scenario,
   options: CodexAgent.Options = {},
-  spawnOptions: Partial<SpawnOptions> = {}
+  spawnOptions: Partial<AgentSpawner.SpawnOptions> = {}
 ) =>
   Effect.gen(function*() {
     const model = yield* ScriptedModel.make(scenario)
@@ -36,24 +36,24 @@ export const spawnScripted = (
 /** A pull-based reader over an agent's single-consumer event stream. */
 export interface Reader {
   /** The next event, or none at the end of the stream (fails with the stream's error). */
-  readonly next: Effect.Effect<Option.Option<Event>, unknown>
+  readonly next: Effect.Effect<Option.Option<Event.Event>, unknown>
   /**
    * Reads events until `stop` holds (included), answering with `answer` (submitted to the agent) on the way.
    */
   readonly until: (
-    stop: (event: Event) => boolean,
-    answer?: (event: Event) => Op | undefined
-  ) => Effect.Effect<Array<Event>, unknown>
+    stop: (event: Event.Event) => boolean,
+    answer?: (event: Event.Event) => Op.Op | undefined
+  ) => Effect.Effect<Array<Event.Event>, unknown>
   /** Reads to the end of the stream. */
-  readonly rest: Effect.Effect<Array<Event>, unknown>
+  readonly rest: Effect.Effect<Array<Event.Event>, unknown>
 }
 
 export const reader = (
   agent: CodexAgent.CodexAgent
 ): Effect.Effect<Reader, never, Scope.Scope> =>
   Effect.map(Stream.toPull(agent.events), (pull) => {
-    let buffer: Array<Event> = []
-    const next: Effect.Effect<Option.Option<Event>, unknown> = Effect.suspend(() =>
+    let buffer: Array<Event.Event> = []
+    const next: Effect.Effect<Option.Option<Event.Event>, unknown> = Effect.suspend(() =>
       buffer.length > 0
         ? Effect.succeed(Option.some(buffer.shift()!))
         : Effect.matchEffect(pull, {
@@ -64,9 +64,9 @@ export const reader = (
           }
         })
     )
-    const until = (stop: (event: Event) => boolean, answer?: (event: Event) => Op | undefined) =>
+    const until = (stop: (event: Event.Event) => boolean, answer?: (event: Event.Event) => Op.Op | undefined) =>
       Effect.gen(function*() {
-        const seen: Array<Event> = []
+        const seen: Array<Event.Event> = []
         while (true) {
           const event = yield* next
           if (Option.isNone(event)) return seen
@@ -80,9 +80,9 @@ export const reader = (
     return { next, until, rest }
   })
 
-export const isTurnEnd = (event: Event) => event.msg.type === "task_complete" || event.msg.type === "turn_aborted"
+export const isTurnEnd = (event: Event.Event) => event.msg.type === "task_complete" || event.msg.type === "turn_aborted"
 
-export const text = (value: string): Op => ({
+export const text = (value: string): Op.Op => ({
   type: "user_input",
   items: [{ type: "text", text: value, text_elements: [] }]
 })

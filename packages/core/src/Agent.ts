@@ -3,8 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { AgentStatus, Event, EventMsg, Op, Submission } from "@deputy/protocol"
-import { turnError } from "@deputy/protocol"
+import { type AgentStatus, type Event, EventMsg, type Op, type Submission } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,18 +25,18 @@ export interface Agent {
   /** A short name for messages and spans, e.g. `codex` or the command of a process. */
   readonly name: string
   /** Submits an op under a fresh UUID v7 id, with the current span's trace context; returns the id. */
-  readonly submit: (op: Op) => Effect.Effect<string, AgentClosed>
+  readonly submit: (op: Op.Op) => Effect.Effect<string, AgentClosed>
   /** Submits as given: the id and trace are kept. */
-  readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
+  readonly submitWithId: (submission: Submission.Submission) => Effect.Effect<void, AgentClosed>
   /** The child's events, in order; read once (through this stream or `nextBatch`, not both). */
-  readonly events: Stream.Stream<Event, AgentExited>
+  readonly events: Stream.Stream<Event.Event, AgentExited>
   /**
    * The events available now (waiting for at least one), and whether they are the last: the delegate's
    * reader loops on this, with no stream machinery per delegate.
    */
-  readonly nextBatch: Effect.Effect<readonly [events: ReadonlyArray<Event>, done: boolean], AgentExited>
+  readonly nextBatch: Effect.Effect<readonly [events: ReadonlyArray<Event.Event>, done: boolean], AgentExited>
   /** The latest status, derived from every event read from `events` (filtered ones included). */
-  readonly status: Effect.Effect<AgentStatus>
+  readonly status: Effect.Effect<AgentStatus.AgentStatus>
   /**
    * The pids of the child's processes running now (a process agent's whole tree; absent for children
    * without processes). A supervisor reads it for its receipts.
@@ -72,12 +71,12 @@ export interface Agent {
  * @since 0.1.0
  * @category status
  */
-export const nextStatus = (status: AgentStatus, msg: EventMsg): AgentStatus => {
+export const nextStatus = (status: AgentStatus.AgentStatus, msg: EventMsg.EventMsg): AgentStatus.AgentStatus => {
   switch (msg.type) {
     case "task_started":
       return "running"
     case "task_complete": {
-      const failure = turnError(msg)
+      const failure = EventMsg.turnError(msg)
       if (failure !== undefined) return { errored: failure }
       return { completed: typeof msg.last_agent_message === "string" ? msg.last_agent_message : null }
     }
@@ -95,7 +94,7 @@ export const nextStatus = (status: AgentStatus, msg: EventMsg): AgentStatus => {
 }
 
 /** The status after a batch of events: a loop of its own, so it stays optimized whatever calls it. */
-const statusAfter = (status: AgentStatus, events: ReadonlyArray<Event>): AgentStatus => {
+const statusAfter = (status: AgentStatus.AgentStatus, events: ReadonlyArray<Event.Event>): AgentStatus.AgentStatus => {
   for (let i = 0; i < events.length; i++) status = nextStatus(status, events[i]!.msg)
   return status
 }
@@ -108,12 +107,12 @@ const statusAfter = (status: AgentStatus, events: ReadonlyArray<Event>): AgentSt
  */
 export interface AgentParts {
   readonly name: string
-  readonly submitWithId: (submission: Submission) => Effect.Effect<void, AgentClosed>
+  readonly submitWithId: (submission: Submission.Submission) => Effect.Effect<void, AgentClosed>
   /**
    * The child's events: end it when the child ends cleanly, fail it with `AgentExited` otherwise. An
    * `EventChannel` (since 0.2.0) lets the delegate read on demand (see `Agent.onEvents`).
    */
-  readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited> | EventChannel
+  readonly events: Mailbox.ReadonlyMailbox<Event.Event, AgentExited> | EventChannel
   /** The pids of the child's processes running now (see `Agent.pids`). @since 0.2.0 */
   readonly pids?: (() => ReadonlyArray<number>) | undefined
 }
@@ -130,11 +129,11 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
     const submitWithId = parts.submitWithId
     const source = parts.events
     const channel = source instanceof ChannelImpl ? source : undefined
-    const takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = channel !== undefined
+    const takeAll: Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> = channel !== undefined
       ? channel.takeAll
-      : Effect.map((source as Mailbox.ReadonlyMailbox<Event, AgentExited>).takeAll, ([chunk, done]) =>
+      : Effect.map((source as Mailbox.ReadonlyMailbox<Event.Event, AgentExited>).takeAll, ([chunk, done]) =>
         [Chunk.toReadonlyArray(chunk), done] as const)
-    let status: AgentStatus = "pending_init"
+    let status: AgentStatus.AgentStatus = "pending_init"
     const agent: Agent = {
       name: parts.name,
       submitWithId,
@@ -150,7 +149,7 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
       get events() {
         const stream = channel !== undefined
           ? channelStream(channel)
-          : Mailbox.toStream(source as Mailbox.ReadonlyMailbox<Event, AgentExited>)
+          : Mailbox.toStream(source as Mailbox.ReadonlyMailbox<Event.Event, AgentExited>)
         return Stream.mapChunks(stream, (chunk) => {
           status = statusAfter(status, Chunk.toReadonlyArray(chunk))
           return chunk
@@ -170,7 +169,7 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
   })
 
 /** A channel read as a stream: its batches as chunks, until it ends (or fails). */
-const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> =>
+const channelStream = (channel: ChannelImpl): Stream.Stream<Event.Event, AgentExited> =>
   Stream.suspend(() => {
     let finished = false
     return Stream.repeatEffectChunkOption(
@@ -179,7 +178,7 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> 
           onFailure: Option.some,
           onSuccess: ([events, done]) => {
             finished = done
-            return Chunk.unsafeFromArray(events as Array<Event>)
+            return Chunk.unsafeFromArray(events as Array<Event.Event>)
           }
         })
       )
@@ -206,12 +205,12 @@ export interface EventChannel {
    * Appends a batch at once, whatever the capacity (the channel keeps the array: do not modify it
    * afterwards), and wakes the reader; `false` (nothing appended) once ended.
    */
-  readonly unsafeOfferAll: (events: ReadonlyArray<Event>) => boolean
+  readonly unsafeOfferAll: (events: ReadonlyArray<Event.Event>) => boolean
   /**
    * Appends a batch, waiting while the channel is full: never more than `capacity` events are held (a
    * batch that fits is kept as is); `false` once ended (the events not appended by then are dropped).
    */
-  readonly offerAll: (events: ReadonlyArray<Event>) => Effect.Effect<boolean>
+  readonly offerAll: (events: ReadonlyArray<Event.Event>) => Effect.Effect<boolean>
   /** Ends it: the reader takes what is held, then the end (`Exit.void`) or the failure. */
   readonly unsafeDone: (exit: Exit.Exit<void, AgentExited>) => boolean
   /** Ends it cleanly. */
@@ -221,7 +220,7 @@ export interface EventChannel {
 }
 
 class ChannelImpl implements EventChannel {
-  private segments: Array<ReadonlyArray<Event>> = []
+  private segments: Array<ReadonlyArray<Event.Event>> = []
   private count = 0
   private exit: Exit.Exit<void, AgentExited> | undefined = undefined
   private wake: (() => void) | undefined = undefined
@@ -250,7 +249,7 @@ class ChannelImpl implements EventChannel {
     }
   }
 
-  unsafeOfferAll(events: ReadonlyArray<Event>): boolean {
+  unsafeOfferAll(events: ReadonlyArray<Event.Event>): boolean {
     if (this.exit !== undefined) return false
     if (events.length === 0) return true
     this.segments.push(events)
@@ -259,7 +258,7 @@ class ChannelImpl implements EventChannel {
     return true
   }
 
-  offerAll(events: ReadonlyArray<Event>, from = 0): Effect.Effect<boolean> {
+  offerAll(events: ReadonlyArray<Event.Event>, from = 0): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       if (this.exit !== undefined) return Effect.succeed(false)
       const free = this.capacity - this.count
@@ -299,7 +298,7 @@ class ChannelImpl implements EventChannel {
   }
 
   /** Everything held (waiting for one event or the end), and whether it is the last. */
-  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = Effect.suspend(() => {
+  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> = Effect.suspend(() => {
     if (this.count > 0) {
       const segments = this.segments
       const events = segments.length === 1 ? segments[0]! : concat(segments, this.count)
@@ -336,11 +335,11 @@ class ChannelImpl implements EventChannel {
   }
 }
 
-const done: readonly [ReadonlyArray<Event>, boolean] = [[], true]
+const done: readonly [ReadonlyArray<Event.Event>, boolean] = [[], true]
 
 /** The segments in one array (a plain loop: `Array.prototype.flat` is several times slower). */
-const concat = (segments: ReadonlyArray<ReadonlyArray<Event>>, count: number): Array<Event> => {
-  const out = new Array<Event>(count)
+const concat = (segments: ReadonlyArray<ReadonlyArray<Event.Event>>, count: number): Array<Event.Event> => {
+  const out = new Array<Event.Event>(count)
   let k = 0
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!
@@ -358,7 +357,7 @@ const concat = (segments: ReadonlyArray<ReadonlyArray<Event>>, count: number): A
 export const makeChannel = (capacity: number): EventChannel => new ChannelImpl(Math.max(1, capacity))
 
 /** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
-const recordedBytes = new WeakMap<Event, number>()
+const recordedBytes = new WeakMap<Event.Event, number>()
 
 /**
  * Records how many bytes an event took on the wire (e.g. the length of the JSON line it was decoded
@@ -367,7 +366,7 @@ const recordedBytes = new WeakMap<Event, number>()
  * @since 0.2.0
  * @category sizes
  */
-export const recordBytes = (event: Event, bytes: number): void => {
+export const recordBytes = (event: Event.Event, bytes: number): void => {
   recordedBytes.set(event, bytes)
 }
 
@@ -380,9 +379,9 @@ export const recordBytes = (event: Event, bytes: number): void => {
  * @since 0.2.0
  * @category sizes
  */
-export const bytesOf = (event: Event): number => recordedBytes.get(event) ?? estimateBytes(event)
+export const bytesOf = (event: Event.Event): number => recordedBytes.get(event) ?? estimateBytes(event)
 
-const estimateBytes = (event: Event): number => {
+const estimateBytes = (event: Event.Event): number => {
   let bytes = 32 + event.id.length
   const msg = event.msg as Record<string, unknown>
   for (const key in msg) {

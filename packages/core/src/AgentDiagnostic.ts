@@ -35,7 +35,8 @@ export type AgentDiagnostic = typeof AgentDiagnostic.Type
  * @since 0.1.0
  * @category predicates
  */
-export const isAgentDiagnostic = (msg: EventMsg): msg is EventMsg & AgentDiagnostic => msg.type === "deputy_diagnostic"
+export const isAgentDiagnostic = (msg: EventMsg.EventMsg): msg is EventMsg.EventMsg & AgentDiagnostic =>
+  msg.type === "deputy_diagnostic"
 
 /**
  * Wraps a diagnostic as an event (id `""`: it belongs to no turn).
@@ -43,4 +44,7 @@ export const isAgentDiagnostic = (msg: EventMsg): msg is EventMsg & AgentDiagnos
  * @since 0.1.0
  * @category constructors
  */
-export const toEvent = (diagnostic: AgentDiagnostic): Event => ({ id: "", msg: diagnostic as unknown as EventMsg })
+export const toEvent = (diagnostic: AgentDiagnostic): Event.Event => ({
+  id: "",
+  msg: diagnostic as unknown as EventMsg.EventMsg
+})

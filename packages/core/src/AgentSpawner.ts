@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { InitialHistory, SubAgentSource } from "@deputy/protocol"
+import type { InitialHistory, SessionSource } from "@deputy/protocol"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -18,9 +18,9 @@ import type { SpawnError } from "./Errors.js"
  */
 export interface SpawnOptions {
   /** Why the sub-agent exists (review, compact, spawned by a thread, ...). */
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   /** The history to start from; new when absent. */
-  readonly initialHistory?: InitialHistory | undefined
+  readonly initialHistory?: InitialHistory.InitialHistory | undefined
   /** The child's working directory. */
   readonly cwd?: string | undefined
   /** Spawner-specific settings. */

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import type { Permissions, RequestUserInput, ReviewDecision } from "@deputy/protocol"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -46,9 +46,9 @@ export interface PendingApproval {
  * @category models
  */
 export type InboxAnswer =
-  | { readonly _tag: "Decision"; readonly decision: ReviewDecision }
-  | { readonly _tag: "Permissions"; readonly response: Option.Option<RequestPermissionsResponse> }
-  | { readonly _tag: "UserInput"; readonly response: Option.Option<RequestUserInputResponse> }
+  | { readonly _tag: "Decision"; readonly decision: ReviewDecision.ReviewDecision }
+  | { readonly _tag: "Permissions"; readonly response: Option.Option<Permissions.RequestPermissionsResponse> }
+  | { readonly _tag: "UserInput"; readonly response: Option.Option<RequestUserInput.RequestUserInputResponse> }
   | { readonly _tag: "Elicitation"; readonly response: ElicitationResponse }
 
 /**
@@ -57,7 +57,7 @@ export type InboxAnswer =
  * @since 0.1.0
  * @category answers
  */
-export const decision = (decision: ReviewDecision): InboxAnswer => ({ _tag: "Decision", decision })
+export const decision = (decision: ReviewDecision.ReviewDecision): InboxAnswer => ({ _tag: "Decision", decision })
 
 /**
  * A grant (or, with `Option.none()`, a refusal) for a permissions request.
@@ -65,7 +65,7 @@ export const decision = (decision: ReviewDecision): InboxAnswer => ({ _tag: "Dec
  * @since 0.1.0
  * @category answers
  */
-export const permissions = (response: Option.Option<RequestPermissionsResponse>): InboxAnswer => ({
+export const permissions = (response: Option.Option<Permissions.RequestPermissionsResponse>): InboxAnswer => ({
   _tag: "Permissions",
   response
 })
@@ -76,7 +76,7 @@ export const permissions = (response: Option.Option<RequestPermissionsResponse>)
  * @since 0.1.0
  * @category answers
  */
-export const userInput = (response: Option.Option<RequestUserInputResponse>): InboxAnswer => ({
+export const userInput = (response: Option.Option<RequestUserInput.RequestUserInputResponse>): InboxAnswer => ({
   _tag: "UserInput",
   response
 })
@@ -314,7 +314,7 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
       )
 
     const decisionOf = (result: Answered | TimedOut) =>
-      decided<ReviewDecision>(
+      decided<ReviewDecision.ReviewDecision>(
         result._tag === "Answered" && result.answer._tag === "Decision" ? result.answer.decision : "timed_out",
         result.decidedBy
       )
@@ -386,7 +386,24 @@ export const make = (options: InboxOptions = {}): Effect.Effect<ApprovalInboxSer
     }
   })
 
-const layerWith = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Approvals> =>
+/**
+ * The parent-side broker for sub-agent requests (`yield* ApprovalInbox.ApprovalInbox`). `layer` provides
+ * it as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates); `layerWith({ deadlines })` adds
+ * per-kind deadlines. Answers: `ApprovalInbox.decision(d)`, `.permissions(grant)`, `.userInput(answers)`,
+ * and (since 0.2.0) the module-level `elicitation(response)`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<ApprovalInbox, ApprovalInboxService>() {}
+
+/**
+ * An inbox with options (per-kind deadlines), as `ApprovalInbox` and `Approvals`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Approvals> =>
   Layer.effectContext(
     Effect.map(
       make(options),
@@ -395,45 +412,9 @@ const layerWith = (options: InboxOptions = {}): Layer.Layer<ApprovalInbox | Appr
   )
 
 /**
- * The parent-side broker for sub-agent requests (`yield* ApprovalInbox`). `ApprovalInbox.layer` provides
- * it as both `ApprovalInbox` (for the UI) and `Approvals` (for delegates); `layerWith({ deadlines })` adds
- * per-kind deadlines. Answers: `ApprovalInbox.decision(d)`, `.permissions(grant)`, `.userInput(answers)`,
- * and (since 0.2.0) the module-level `elicitation(response)`.
+ * An inbox without deadlines, as `ApprovalInbox` and `Approvals`.
  *
  * @since 0.1.0
- * @category tags
+ * @category layers
  */
-export class ApprovalInbox extends Context.Tag("@deputy/core/ApprovalInbox")<ApprovalInbox, ApprovalInboxService>() {
-  /** An inbox without deadlines, as `ApprovalInbox` and `Approvals`. */
-  static readonly layer: Layer.Layer<ApprovalInbox | Approvals> = Layer.suspend(() => layerWith())
-  /** An inbox with options (per-kind deadlines), as `ApprovalInbox` and `Approvals`. */
-  static readonly layerWith = layerWith
-  /** @see {@link make} */
-  static readonly make = make
-  /** @see {@link decision} */
-  static readonly decision = decision
-  /** @see {@link permissions} */
-  static readonly permissions = permissions
-  /** @see {@link userInput} */
-  static readonly userInput = userInput
-}
-
-/**
- * Types of the inbox, reachable as `ApprovalInbox.PendingApproval` and so on.
- *
- * @since 0.1.0
- */
-export declare namespace ApprovalInbox {
-  /** @since 0.1.0 */
-  export type Service = ApprovalInboxService
-  /** @since 0.1.0 */
-  export type PendingApproval = import("./ApprovalInbox.js").PendingApproval
-  /** @since 0.1.0 */
-  export type InboxAnswer = import("./ApprovalInbox.js").InboxAnswer
-  /** @since 0.1.0 */
-  export type InboxSettlement = import("./ApprovalInbox.js").InboxSettlement
-  /** @since 0.1.0 */
-  export type InboxOptions = import("./ApprovalInbox.js").InboxOptions
-  /** @since 0.2.0 */
-  export type RespondOptions = import("./ApprovalInbox.js").RespondOptions
-}
+export const layer: Layer.Layer<ApprovalInbox | Approvals> = layerWith()

@@ -3,18 +3,7 @@
  *
  * @since 0.1.0
  */
-import type {
-  ApplyPatchApprovalRequest,
-  ElicitationRequest as ElicitationRequestEvent,
-  ExecApprovalRequest,
-  Op,
-  RequestPermissionProfile,
-  RequestPermissions,
-  RequestUserInput,
-  ReviewDecision,
-  SubAgentSource
-} from "@deputy/protocol"
-import { isApproval } from "@deputy/protocol"
+import { type EventMsg, type Op, type Permissions, ReviewDecision, type SessionSource } from "@deputy/protocol"
 import type { PolicyAction } from "./Approvals.js"
 import type { DecidedBy } from "./DecidedBy.js"
 import { join as joinWords } from "./ShellWords.js"
@@ -69,7 +58,7 @@ export interface Provenance {
   /** The tool call the request is about. */
   readonly callId: string
   /** Why the sub-agent exists. */
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   /** The position of the event the request arrived with, among the delegate's forwarded events. */
   readonly sequence?: number
   /**
@@ -151,7 +140,7 @@ export interface ProvenanceLink {
   /** The node's delegate id. */
   readonly delegateId: string
   /** Why the node exists. */
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   /** The node's turn in which the next node on the chain was started, when known. */
   readonly turnId?: string | undefined
   /** The tool call that started the next node on the chain, when known. */
@@ -166,7 +155,7 @@ export interface ProvenanceLink {
  */
 export interface CommandApproval extends Provenance {
   readonly kind: "command"
-  readonly event: typeof ExecApprovalRequest.Type
+  readonly event: typeof EventMsg.ExecApprovalRequest.Type
 }
 
 /**
@@ -177,7 +166,7 @@ export interface CommandApproval extends Provenance {
  */
 export interface PatchApproval extends Provenance {
   readonly kind: "patch"
-  readonly event: typeof ApplyPatchApprovalRequest.Type
+  readonly event: typeof EventMsg.ApplyPatchApprovalRequest.Type
 }
 
 /**
@@ -188,7 +177,7 @@ export interface PatchApproval extends Provenance {
  */
 export interface PermissionsRequest extends Provenance {
   readonly kind: "permissions"
-  readonly event: typeof RequestPermissions.Type
+  readonly event: typeof EventMsg.RequestPermissions.Type
 }
 
 /**
@@ -199,7 +188,7 @@ export interface PermissionsRequest extends Provenance {
  */
 export interface UserInputRequest extends Provenance {
   readonly kind: "user_input"
-  readonly event: typeof RequestUserInput.Type
+  readonly event: typeof EventMsg.RequestUserInput.Type
 }
 
 /**
@@ -211,7 +200,7 @@ export interface UserInputRequest extends Provenance {
  */
 export interface ElicitationRequest extends Provenance {
   readonly kind: "elicitation"
-  readonly event: typeof ElicitationRequestEvent.Type
+  readonly event: typeof EventMsg.ElicitationRequest.Type
 }
 
 /**
@@ -249,7 +238,7 @@ export interface ApprovalSettlement {
   readonly decidedBy: DecidedBy
   readonly reason?: string | undefined
   readonly waitedMs: number
-  readonly answer: Op
+  readonly answer: Op.Op
 }
 
 /**
@@ -258,7 +247,7 @@ export interface ApprovalSettlement {
  * @since 0.1.0
  * @category formatting
  */
-export const describePermissions = (permissions: RequestPermissionProfile): string => {
+export const describePermissions = (permissions: Permissions.RequestPermissionProfile): string => {
   const { file_system, network } = permissions
   return [
     network?.enabled ? "network access" : undefined,
@@ -323,11 +312,11 @@ export const describe = (request: ApprovalRequest): string => {
  * @since 0.1.0
  * @category outcomes
  */
-export const outcomeOfDecision = (decision: ReviewDecision): ApprovalOutcome => {
+export const outcomeOfDecision = (decision: ReviewDecision.ReviewDecision): ApprovalOutcome => {
   if (decision === "approved_for_session") return "approved_for_session"
   if (decision === "abort") return "aborted"
   if (decision === "timed_out") return "timed_out"
-  return isApproval(decision) ? "approved" : "denied"
+  return ReviewDecision.isApproval(decision) ? "approved" : "denied"
 }
 
 // --- MCP elicitations ---
@@ -697,7 +686,7 @@ export const checkElicitationResponse = (
  * @since 0.2.0
  * @category answers
  */
-export const elicitationAnswerOp = (request: ElicitationRequest, response: ElicitationResponse): Op => ({
+export const elicitationAnswerOp = (request: ElicitationRequest, response: ElicitationResponse): Op.Op => ({
   type: "resolve_elicitation",
   server_name: request.event.server_name,
   request_id: request.event.id,

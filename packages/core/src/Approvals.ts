@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import type { Permissions, RequestUserInput, ReviewDecision } from "@deputy/protocol"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -44,12 +44,14 @@ import * as ShellCommand from "./ShellCommand.js"
  * @category models
  */
 export interface ApprovalsService {
-  readonly command: (request: CommandApproval) => Effect.Effect<Answer<ReviewDecision>>
-  readonly patch: (request: PatchApproval) => Effect.Effect<Answer<ReviewDecision>>
+  readonly command: (request: CommandApproval) => Effect.Effect<Answer<ReviewDecision.ReviewDecision>>
+  readonly patch: (request: PatchApproval) => Effect.Effect<Answer<ReviewDecision.ReviewDecision>>
   readonly permissions: (
     request: PermissionsRequest
-  ) => Effect.Effect<Answer<Option.Option<RequestPermissionsResponse>>>
-  readonly userInput: (request: UserInputRequest) => Effect.Effect<Answer<Option.Option<RequestUserInputResponse>>>
+  ) => Effect.Effect<Answer<Option.Option<Permissions.RequestPermissionsResponse>>>
+  readonly userInput: (
+    request: UserInputRequest
+  ) => Effect.Effect<Answer<Option.Option<RequestUserInput.RequestUserInputResponse>>>
   /**
    * An MCP server's question (`ElicitationRequest`). Optional: without it, every elicitation is declined
    * (`decline`, decided by the `Default`), so a 0.1 implementation keeps working and fails closed. An
@@ -70,7 +72,7 @@ export interface ApprovalsService {
 export const grantRequested = (
   request: PermissionsRequest,
   scope: "turn" | "session" = "turn"
-): RequestPermissionsResponse => ({ permissions: request.event.permissions, scope })
+): Permissions.RequestPermissionsResponse => ({ permissions: request.event.permissions, scope })
 
 /**
  * What a matching policy rule does: decide, or `defer` to the next `Approvals` (a person, usually).
@@ -325,7 +327,7 @@ export const firstMatch = (
   options?: PolicyOptions
 ): Option.Option<PolicyRule> => Option.fromNullable(rules[firstMatchIndex(rules, request, options)])
 
-const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision =>
+const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision.ReviewDecision =>
   action === "approve"
     ? "approved"
     : action === "approve_for_session"
@@ -408,10 +410,14 @@ export type TestAnswer<R, A> = A | ((request: R) => Effect.Effect<A>)
  * @category testing
  */
 export interface TestAnswers {
-  readonly command?: TestAnswer<CommandApproval, ReviewDecision> | undefined
-  readonly patch?: TestAnswer<PatchApproval, ReviewDecision> | undefined
-  readonly permissions?: TestAnswer<PermissionsRequest, Option.Option<RequestPermissionsResponse>> | undefined
-  readonly userInput?: TestAnswer<UserInputRequest, Option.Option<RequestUserInputResponse>> | undefined
+  readonly command?: TestAnswer<CommandApproval, ReviewDecision.ReviewDecision> | undefined
+  readonly patch?: TestAnswer<PatchApproval, ReviewDecision.ReviewDecision> | undefined
+  readonly permissions?:
+    | TestAnswer<PermissionsRequest, Option.Option<Permissions.RequestPermissionsResponse>>
+    | undefined
+  readonly userInput?:
+    | TestAnswer<UserInputRequest, Option.Option<RequestUserInput.RequestUserInputResponse>>
+    | undefined
   /** @since 0.2.0 (default: decline) */
   readonly elicitation?: TestAnswer<ElicitationRequest, ElicitationResponse> | undefined
 }
@@ -440,11 +446,52 @@ const approveAll: DecidedBy = fixed("approve-all")
 const denyAll: DecidedBy = fixed("deny-all")
 
 /**
+ * The port through which a parent answers its sub-agents' requests (`yield* Approvals.Approvals`); its
+ * ready layers are this module's `layerApproveAll`, `layerDenyAll`, `layerPolicy(rules)`, `layerTest(answers)`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, ApprovalsService>() {}
+
+/**
+ * Approves every command and patch, grants every permission as asked, answers no questions, accepts MCP
+ * tool-call approvals (once) and declines forms to fill and URLs. For trusted children and tests only.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
+  command: () => Effect.succeed(decided("approved", approveAll)),
+  patch: () => Effect.succeed(decided("approved", approveAll)),
+  permissions: (request) => Effect.succeed(decided(Option.some(grantRequested(request)), approveAll)),
+  userInput: () => Effect.succeed(decided(Option.none(), approveAll)),
+  elicitation: (request) => Effect.succeed(decided(elicitationAnswerOf("approve", request), approveAll))
+})
+
+/**
+ * Denies every command and patch, grants nothing, answers no questions, declines elicitations: the
+ * fail-closed default.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
+  command: () => Effect.succeed(decided("denied", denyAll)),
+  patch: () => Effect.succeed(decided("denied", denyAll)),
+  permissions: () => Effect.succeed(decided(Option.none(), denyAll)),
+  userInput: () => Effect.succeed(decided(Option.none(), denyAll)),
+  elicitation: () => Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, denyAll))
+})
+
+/**
  * A policy over the `Approvals` below it, which answers what no rule decides (loads the shell parser
  * once; if it cannot be loaded, logs a warning and approves no shell script by prefix).
  *
- * @since 0.2.0
- * @category policy
+ * `Approvals.layerPolicy(rules).pipe(Layer.provideMerge(ApprovalInbox.layer))`.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerPolicy = (
   rules: ReadonlyArray<PolicyRule>,
@@ -463,93 +510,22 @@ export const layerPolicy = (
   )
 
 /**
- * The port through which a parent answers its sub-agents' requests (`yield* Approvals`), with its ready
- * layers as statics: `layerApproveAll`, `layerDenyAll`, `layerPolicy(rules)`, `layerTest(answers)`.
+ * Scripted answers (see `TestAnswers`) that record every request; read them through `TestApprovals`.
  *
  * @since 0.1.0
- * @category tags
+ * @category testing
  */
-export class Approvals extends Context.Tag("@deputy/core/Approvals")<Approvals, ApprovalsService>() {
-  /**
-   * Approves every command and patch, grants every permission as asked, answers no questions, accepts MCP
-   * tool-call approvals (once) and declines forms to fill and URLs. For trusted children and tests only.
-   */
-  static readonly layerApproveAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-    command: () => Effect.succeed(decided("approved", approveAll)),
-    patch: () => Effect.succeed(decided("approved", approveAll)),
-    permissions: (request) => Effect.succeed(decided(Option.some(grantRequested(request)), approveAll)),
-    userInput: () => Effect.succeed(decided(Option.none(), approveAll)),
-    elicitation: (request) => Effect.succeed(decided(elicitationAnswerOf("approve", request), approveAll))
-  })
-
-  /** Denies every command and patch, grants nothing, answers no questions, declines elicitations: the fail-closed default. */
-  static readonly layerDenyAll: Layer.Layer<Approvals> = Layer.succeed(Approvals, {
-    command: () => Effect.succeed(decided("denied", denyAll)),
-    patch: () => Effect.succeed(decided("denied", denyAll)),
-    permissions: () => Effect.succeed(decided(Option.none(), denyAll)),
-    userInput: () => Effect.succeed(decided(Option.none(), denyAll)),
-    elicitation: () => Effect.succeed(decided<ElicitationResponse>({ action: "decline" }, denyAll))
-  })
-
-  /**
-   * A policy over the `Approvals` below it, which answers what no rule decides:
-   * `Approvals.layerPolicy(rules).pipe(Layer.provideMerge(ApprovalInbox.layer))`.
-   */
-  static readonly layerPolicy: (
-    rules: ReadonlyArray<PolicyRule>,
-    options?: Omit<PolicyOptions, "parser">
-  ) => Layer.Layer<Approvals, never, Approvals> = (rules, options) => layerPolicy(rules, options)
-
-  /** Scripted answers (see `TestAnswers`) that record every request; read them through `TestApprovals`. */
-  static readonly layerTest = (answers: TestAnswers = {}): Layer.Layer<Approvals | TestApprovals> =>
-    Layer.effectContext(Effect.gen(function*() {
-      const asked = yield* Ref.make<ReadonlyArray<ApprovalRequest>>([])
-      const record = <R extends ApprovalRequest, A>(answer: TestAnswer<R, A>) => (request: R) =>
-        Effect.zipRight(Ref.update(asked, (all) => [...all, request]), answerWith(answer, request))
-      const service: ApprovalsService = {
-        command: record(answers.command ?? "approved"),
-        patch: record(answers.patch ?? "approved"),
-        permissions: record(answers.permissions ?? ((request) => Effect.succeed(Option.some(grantRequested(request))))),
-        userInput: record(answers.userInput ?? Option.none()),
-        elicitation: record<ElicitationRequest, ElicitationResponse>(answers.elicitation ?? { action: "decline" })
-      }
-      return Context.make(Approvals, service).pipe(Context.add(TestApprovals, { asked: Ref.get(asked) }))
-    }))
-
-  /** The tag of what a `layerTest` was asked. */
-  static readonly TestApprovals = TestApprovals
-  /** @see {@link makePolicy} */
-  static readonly makePolicy = makePolicy
-  /** @see {@link ruleMatches} */
-  static readonly ruleMatches = ruleMatches
-  /** @see {@link firstMatch} */
-  static readonly firstMatch = firstMatch
-  /** @see {@link firstMatchIndex} */
-  static readonly firstMatchIndex = firstMatchIndex
-  /** @see {@link hostMatches} */
-  static readonly hostMatches = hostMatches
-  /** @see {@link grantRequested} */
-  static readonly grantRequested = grantRequested
-}
-
-/**
- * Types of the `Approvals` port, reachable as `Approvals.PolicyRule` and so on.
- *
- * @since 0.1.0
- */
-export declare namespace Approvals {
-  /** @since 0.1.0 */
-  export type Service = ApprovalsService
-  /** @since 0.1.0 */
-  export type ApprovalsService = import("./Approvals.js").ApprovalsService
-  /** @since 0.1.0 */
-  export type PolicyRule = import("./Approvals.js").PolicyRule
-  /** @since 0.1.0 */
-  export type PolicyAction = import("./Approvals.js").PolicyAction
-  /** @since 0.2.0 */
-  export type PolicyOptions = import("./Approvals.js").PolicyOptions
-  /** @since 0.1.0 */
-  export type TestAnswers = import("./Approvals.js").TestAnswers
-  /** @since 0.1.0 */
-  export type TestAnswer<R, A> = import("./Approvals.js").TestAnswer<R, A>
-}
+export const layerTest = (answers: TestAnswers = {}): Layer.Layer<Approvals | TestApprovals> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const asked = yield* Ref.make<ReadonlyArray<ApprovalRequest>>([])
+    const record = <R extends ApprovalRequest, A>(answer: TestAnswer<R, A>) => (request: R) =>
+      Effect.zipRight(Ref.update(asked, (all) => [...all, request]), answerWith(answer, request))
+    const service: ApprovalsService = {
+      command: record(answers.command ?? "approved"),
+      patch: record(answers.patch ?? "approved"),
+      permissions: record(answers.permissions ?? ((request) => Effect.succeed(Option.some(grantRequested(request))))),
+      userInput: record(answers.userInput ?? Option.none()),
+      elicitation: record<ElicitationRequest, ElicitationResponse>(answers.elicitation ?? { action: "decline" })
+    }
+    return Context.make(Approvals, service).pipe(Context.add(TestApprovals, { asked: Ref.get(asked) }))
+  }))

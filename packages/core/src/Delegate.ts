@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { AgentStatus, Event, Op, Submission, TokenUsage, UserInput } from "@deputy/protocol"
+import type { AgentStatus, Event, EventMsg, Op, Submission, UserInput } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -66,7 +66,7 @@ export interface DelegateOptions extends SpawnOptions {
  * @category models
  */
 export interface OneShotOptions extends DelegateOptions {
-  readonly input: string | ReadonlyArray<UserInput>
+  readonly input: string | ReadonlyArray<UserInput.UserInput>
   readonly finalOutputJsonSchema?: unknown
   readonly deadline?: Duration.DurationInput | undefined
 }
@@ -132,15 +132,15 @@ export type EventBatch = Batch
 export interface DelegateHandle {
   readonly id: string
   /** Submits an op (fresh UUID v7 id, the current span's trace); waits until the child accepted it. */
-  readonly submit: (op: Op) => Effect.Effect<string, DelegateClosed>
+  readonly submit: (op: Op.Op) => Effect.Effect<string, DelegateClosed>
   /** Submits as given: the child receives this id and trace. */
-  readonly submitWithId: (submission: Submission) => Effect.Effect<void, DelegateClosed>
+  readonly submitWithId: (submission: Submission.Submission) => Effect.Effect<void, DelegateClosed>
   /**
    * The child's events minus the filtered and routed ones, in order, ending when the delegate ends. It is
    * the consumer's end (0.1 behaviour, kept): stopping a run of it before the end shuts the child down.
    * Use `stream` to read without that.
    */
-  readonly events: Stream.Stream<Event>
+  readonly events: Stream.Stream<Event.Event>
   /**
    * The same events, from the first not released; stopping a run does not stop the child. A chunk is
    * released when the next one is pulled, so a run interrupted mid-chunk loses nothing: the next run
@@ -148,7 +148,7 @@ export interface DelegateHandle {
    *
    * @since 0.2.0
    */
-  readonly stream: Stream.Stream<Event>
+  readonly stream: Stream.Stream<Event.Event>
   /**
    * The events from position `from` on (from the first not released, if `from` is before it), waiting
    * for at least one; none once the delegate has ended and all were read. Reading never releases.
@@ -170,15 +170,15 @@ export interface DelegateHandle {
    */
   readonly position: Effect.Effect<number>
   /** The next event, released as it is taken; none once the delegate has ended and every event was read. */
-  readonly nextEvent: Effect.Effect<Option.Option<Event>>
+  readonly nextEvent: Effect.Effect<Option.Option<Event.Event>>
   /** Waits for the end and tells why. */
   readonly ended: Effect.Effect<DelegateEnded>
   /** Shuts the child down now (as closing the scope would) and waits for the end. */
   readonly shutdown: Effect.Effect<DelegateEnded>
   /** The child's latest status. */
-  readonly status: Effect.Effect<AgentStatus>
+  readonly status: Effect.Effect<AgentStatus.AgentStatus>
   /** Token usage of the child's session so far, from the `token_count` events the delegate filters out. */
-  readonly usage: Effect.Effect<TokenUsage>
+  readonly usage: Effect.Effect<EventMsg.TokenUsage>
 }
 
 /**
@@ -241,10 +241,10 @@ export const answeredRequestMemory: number = answeredMemory
  */
 export const readUntil = (
   handle: DelegateHandle,
-  predicate: (event: Event) => boolean
-): Effect.Effect<ReadonlyArray<Event>, DelegateStopped> =>
+  predicate: (event: Event.Event) => boolean
+): Effect.Effect<ReadonlyArray<Event.Event>, DelegateStopped> =>
   Effect.gen(function*() {
-    const events: Array<Event> = []
+    const events: Array<Event.Event> = []
     let position = yield* handle.position
     while (true) {
       const batch = yield* handle.read(position)
@@ -279,7 +279,7 @@ export type TurnEnd = End
  * @since 0.2.0
  * @category turns
  */
-export const turnEnd = (submissionId: string): { readonly observe: (event: Event) => TurnEnd | undefined } =>
+export const turnEnd = (submissionId: string): { readonly observe: (event: Event.Event) => TurnEnd | undefined } =>
   new TurnTracker(submissionId)
 
 /**
@@ -293,13 +293,13 @@ export const turnEnd = (submissionId: string): { readonly observe: (event: Event
  */
 export const turn = (
   handle: DelegateHandle,
-  input: string | ReadonlyArray<UserInput>
-): Stream.Stream<Event, DelegateClosed | DelegateStopped> =>
+  input: string | ReadonlyArray<UserInput.UserInput>
+): Stream.Stream<Event.Event, DelegateClosed | DelegateStopped> =>
   Stream.unwrap(Effect.gen(function*() {
     const items = typeof input === "string" ? [{ type: "text" as const, text: input, text_elements: [] }] : input
     const rule = new TurnTracker(yield* handle.submit({ type: "user_input", items }))
     type Step = { readonly position: number; readonly done: boolean }
-    return Stream.unfoldChunkEffect<Step, Event, DelegateStopped, never>(
+    return Stream.unfoldChunkEffect<Step, Event.Event, DelegateStopped, never>(
       { position: yield* handle.position, done: false },
       ({ done, position }) =>
         Effect.gen(function*() {

@@ -5,7 +5,7 @@
  *
  * @since 0.2.0
  */
-import type { SubAgentSource } from "@deputy/protocol"
+import type { SessionSource } from "@deputy/protocol"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -236,7 +236,7 @@ export interface NodeInfo {
   readonly name: string
   readonly depth: number
   readonly parent: string | undefined
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   readonly delegateId: string
   readonly state: NodeState
   readonly usage: Usage

@@ -34,7 +34,9 @@ export interface TestAgentOptions {
    * Runs, in order, after each submission the child receives (after the default behaviour); the controls
    * it gets act on the child that received the submission (since 0.2.0; before, on the latest child).
    */
-  readonly onSubmission?: ((submission: Submission, child: TestAgentService) => Effect.Effect<void>) | undefined
+  readonly onSubmission?:
+    | ((submission: Submission.Submission, child: TestAgentService) => Effect.Effect<void>)
+    | undefined
 }
 
 /**
@@ -49,13 +51,15 @@ export interface TestAgentChild {
   readonly index: number
   /** What it was spawned with (source, cwd, config). */
   readonly spawnOptions: SpawnOptions
-  readonly emit: (event: EventMsg | Event, id?: string) => Effect.Effect<void>
-  readonly emitAll: (events: Iterable<EventMsg | Event>, id?: string) => Effect.Effect<void>
+  readonly emit: (event: EventMsg.EventMsg | Event.Event, id?: string) => Effect.Effect<void>
+  readonly emitAll: (events: Iterable<EventMsg.EventMsg | Event.Event>, id?: string) => Effect.Effect<void>
   readonly startTurn: (id?: string) => Effect.Effect<string>
   readonly completeTurn: (message?: string) => Effect.Effect<void>
-  readonly received: Effect.Effect<ReadonlyArray<Submission>>
-  readonly awaitSubmission: (predicate: (submission: Submission) => boolean) => Effect.Effect<Submission>
-  readonly awaitOp: (type: string) => Effect.Effect<Submission>
+  readonly received: Effect.Effect<ReadonlyArray<Submission.Submission>>
+  readonly awaitSubmission: (
+    predicate: (submission: Submission.Submission) => boolean
+  ) => Effect.Effect<Submission.Submission>
+  readonly awaitOp: (type: string) => Effect.Effect<Submission.Submission>
   readonly end: Effect.Effect<void>
   readonly crash: (exit?: { readonly code?: number; readonly reason?: string }) => Effect.Effect<void>
   /** Whether its scope has closed (the delegate released it). */
@@ -74,19 +78,21 @@ export interface TestAgentService {
    * Emits an event message (its id defaults to the current turn's id, `""` outside a turn) or a whole
    * `Event` (`{id, msg}`, emitted as given). Waits while the buffer is full.
    */
-  readonly emit: (event: EventMsg | Event, id?: string) => Effect.Effect<void>
+  readonly emit: (event: EventMsg.EventMsg | Event.Event, id?: string) => Effect.Effect<void>
   /** Emits several, in order, in one offer. */
-  readonly emitAll: (events: Iterable<EventMsg | Event>, id?: string) => Effect.Effect<void>
+  readonly emitAll: (events: Iterable<EventMsg.EventMsg | Event.Event>, id?: string) => Effect.Effect<void>
   /** Starts a turn (`task_started`) for the last `user_input` received, or `id`; returns the turn id. */
   readonly startTurn: (id?: string) => Effect.Effect<string>
   /** Completes the current turn with an agent message and `task_complete`. */
   readonly completeTurn: (message?: string) => Effect.Effect<void>
   /** Every submission received, in order. */
-  readonly received: Effect.Effect<ReadonlyArray<Submission>>
+  readonly received: Effect.Effect<ReadonlyArray<Submission.Submission>>
   /** Waits for a submission matching `predicate` (already received or future). */
-  readonly awaitSubmission: (predicate: (submission: Submission) => boolean) => Effect.Effect<Submission>
+  readonly awaitSubmission: (
+    predicate: (submission: Submission.Submission) => boolean
+  ) => Effect.Effect<Submission.Submission>
   /** Waits for a submission whose op has this `type`. */
-  readonly awaitOp: (type: string) => Effect.Effect<Submission>
+  readonly awaitOp: (type: string) => Effect.Effect<Submission.Submission>
   /** Ends the child's events cleanly (it exited). */
   readonly end: Effect.Effect<void>
   /** Ends the child's events with a crash. */
@@ -107,13 +113,13 @@ export interface TestAgentService {
 }
 
 /** An `Event` has `id` and `msg` and no `type`; an `EventMsg` always has a `type`. */
-const isEvent = (item: EventMsg | Event): item is Event => !("type" in item) && "msg" in item
+const isEvent = (item: EventMsg.EventMsg | Event.Event): item is Event.Event => !("type" in item) && "msg" in item
 
 interface Child {
   readonly index: number
   readonly spawnOptions: SpawnOptions
   readonly events: Agent.EventChannel
-  readonly submissions: Array<Submission>
+  readonly submissions: Array<Submission.Submission>
   /** Reactions run in order by one fiber (forked while there are some), as a real child reads its stdin in order. */
   readonly reactions: Array<Effect.Effect<void>>
   reacting: boolean
@@ -170,7 +176,7 @@ export const make = (options: TestAgentOptions = {}) =>
     let releasedCount = 0
     let hangOnShutdown = options.hangOnShutdown ?? false
     const autoRespond = options.autoRespond ?? true
-    const submissionWaiters = new WeakMap<Child, Waiters<Submission>>()
+    const submissionWaiters = new WeakMap<Child, Waiters<Submission.Submission>>()
     const allChildren = () => all
 
     /** The latest child; waits for the first spawn. */
@@ -178,7 +184,7 @@ export const make = (options: TestAgentOptions = {}) =>
       latest !== undefined ? Effect.succeed(latest) : spawnWaiters.await(allChildren, () => true)
     )
 
-    const track = (state: Child, event: Event) => {
+    const track = (state: Child, event: Event.Event) => {
       if (event.msg.type === "task_started") {
         state.turn = { eventId: event.id, turnId: String(event.msg.turn_id ?? event.id) }
       } else if (event.msg.type === "task_complete" || event.msg.type === "turn_aborted") {
@@ -187,21 +193,21 @@ export const make = (options: TestAgentOptions = {}) =>
     }
 
     /** Emits in one offer (waits while the child's buffer is full), tracking turns as it goes. */
-    const emitTo = (state: Child, items: Iterable<EventMsg | Event>, id?: string) =>
+    const emitTo = (state: Child, items: Iterable<EventMsg.EventMsg | Event.Event>, id?: string) =>
       Effect.suspend(() => Effect.asVoid(state.events.offerAll(toEvents(state, items, id))))
 
-    const waitersOf = (state: Child): Waiters<Submission> => {
+    const waitersOf = (state: Child): Waiters<Submission.Submission> => {
       let waiters = submissionWaiters.get(state)
       if (waiters === undefined) submissionWaiters.set(state, waiters = new Waiters())
       return waiters
     }
 
     /** The events of one emit: a loop of its own, so it stays optimized whatever calls it. */
-    const toEvents = (state: Child, items: Iterable<EventMsg | Event>, id: string | undefined) => {
-      const batch: Array<Event> = Array.isArray(items) ? new Array(items.length) : []
+    const toEvents = (state: Child, items: Iterable<EventMsg.EventMsg | Event.Event>, id: string | undefined) => {
+      const batch: Array<Event.Event> = Array.isArray(items) ? new Array(items.length) : []
       let count = 0
       for (const item of items) {
-        const event: Event = isEvent(item) ? item : { id: id ?? state.turn?.eventId ?? "", msg: item }
+        const event: Event.Event = isEvent(item) ? item : { id: id ?? state.turn?.eventId ?? "", msg: item }
         const type = event.msg.type
         if (type === "task_started" || type === "task_complete" || type === "turn_aborted") track(state, event)
         batch[count++] = event
@@ -213,8 +219,9 @@ export const make = (options: TestAgentOptions = {}) =>
     /** The controls bound to one child (or to the latest, through `child`). */
     const controls = (target: Effect.Effect<Child>) => {
       const bound = {
-        emit: (msg: EventMsg | Event, id?: string) => Effect.flatMap(target, (state) => emitTo(state, [msg], id)),
-        emitAll: (msgs: Iterable<EventMsg | Event>, id?: string) =>
+        emit: (msg: EventMsg.EventMsg | Event.Event, id?: string) =>
+          Effect.flatMap(target, (state) => emitTo(state, [msg], id)),
+        emitAll: (msgs: Iterable<EventMsg.EventMsg | Event.Event>, id?: string) =>
           Effect.flatMap(target, (state) => emitTo(state, msgs, id)),
         startTurn: (id?: string) =>
           Effect.flatMap(target, (state) => {
@@ -231,8 +238,8 @@ export const make = (options: TestAgentOptions = {}) =>
             }])
           }),
         received: Effect.flatMap(target, (state) =>
-          Effect.sync((): ReadonlyArray<Submission> => state.submissions.slice())),
-        awaitSubmission: (predicate: (submission: Submission) => boolean) =>
+          Effect.sync((): ReadonlyArray<Submission.Submission> => state.submissions.slice())),
+        awaitSubmission: (predicate: (submission: Submission.Submission) => boolean) =>
           Effect.flatMap(target, (state) =>
             waitersOf(state).await(() => state.submissions, predicate)),
         awaitOp: (type: string) => bound.awaitSubmission((submission) => submission.op.type === type),
@@ -267,7 +274,7 @@ export const make = (options: TestAgentOptions = {}) =>
       awaitChild: (predicate) => Effect.map(awaitChildState((state) => predicate(state.spawnOptions)), childControls)
     }
 
-    const react = (state: Child, submission: Submission): Effect.Effect<void> => {
+    const react = (state: Child, submission: Submission.Submission): Effect.Effect<void> => {
       const op = submission.op
       const reactions: Array<Effect.Effect<void>> = []
       if (op.type === "user_input") state.lastInputId = submission.id
@@ -359,35 +366,24 @@ export const make = (options: TestAgentOptions = {}) =>
   })
 
 /**
- * A child you drive from a test (`yield* TestAgent`): `TestAgent.layer(options)` provides it with the
- * `AgentSpawner` that hands it out; `TestAgent.make(options)` builds both without a layer.
+ * A child you drive from a test (`yield* TestAgent.TestAgent`): `TestAgent.layer(options)` provides it with
+ * the `AgentSpawner` that hands it out; `TestAgent.make(options)` builds both without a layer.
  *
  * @since 0.1.0
  * @category tags
  */
-export class TestAgent extends Context.Tag("@deputy/core/TestAgent")<TestAgent, TestAgentService>() {
-  /** A layer with a test child: `AgentSpawner` hands out the child, `TestAgent` drives it. */
-  static readonly layer = (options: TestAgentOptions = {}): Layer.Layer<TestAgent | AgentSpawner> =>
-    Layer.effectContext(
-      Effect.map(
-        make(options),
-        ({ service, spawner }) => Context.make(TestAgent, service).pipe(Context.add(AgentSpawner, spawner))
-      )
-    )
-  /** @see {@link make} */
-  static readonly make = make
-}
+export class TestAgent extends Context.Tag("@deputy/core/TestAgent")<TestAgent, TestAgentService>() {}
 
 /**
- * Types of the test child, reachable as `TestAgent.Options` and `TestAgent.Service`.
+ * A layer with a test child: `AgentSpawner` hands out the child, `TestAgent` drives it.
  *
  * @since 0.1.0
+ * @category layers
  */
-export declare namespace TestAgent {
-  /** @since 0.1.0 */
-  export type Options = TestAgentOptions
-  /** @since 0.1.0 */
-  export type Service = TestAgentService
-  /** @since 0.2.0 */
-  export type Child = TestAgentChild
-}
+export const layer = (options: TestAgentOptions = {}): Layer.Layer<TestAgent | AgentSpawner> =>
+  Layer.effectContext(
+    Effect.map(
+      make(options),
+      ({ service, spawner }) => Context.make(TestAgent, service).pipe(Context.add(AgentSpawner, spawner))
+    )
+  )

@@ -17,7 +17,7 @@ const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
  * @since 0.1.0
  * @category conversions
  */
-export const fromSpan = (span: Tracer.AnySpan, tracestate?: string): W3cTraceContext => ({
+export const fromSpan = (span: Tracer.AnySpan, tracestate?: string): W3cTraceContext.W3cTraceContext => ({
   traceparent: `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`,
   ...(tracestate ? { tracestate } : {})
 })
@@ -28,7 +28,7 @@ export const fromSpan = (span: Tracer.AnySpan, tracestate?: string): W3cTraceCon
  * @since 0.1.0
  * @category accessors
  */
-export const current: Effect.Effect<Option.Option<W3cTraceContext>> = Effect.map(
+export const current: Effect.Effect<Option.Option<W3cTraceContext.W3cTraceContext>> = Effect.map(
   Effect.option(Effect.currentParentSpan),
   Option.map((span) => fromSpan(span))
 )
@@ -39,7 +39,7 @@ export const current: Effect.Effect<Option.Option<W3cTraceContext>> = Effect.map
  * @since 0.1.0
  * @category conversions
  */
-export const toExternalSpan = (context: W3cTraceContext): Option.Option<Tracer.ExternalSpan> => {
+export const toExternalSpan = (context: W3cTraceContext.W3cTraceContext): Option.Option<Tracer.ExternalSpan> => {
   const match = context.traceparent ? traceparentPattern.exec(context.traceparent) : null
   if (match === null) return Option.none()
   return Option.some(Tracer.externalSpan({ traceId: match[2]!, spanId: match[3]!, sampled: match[4] === "01" }))
@@ -51,7 +51,7 @@ export const toExternalSpan = (context: W3cTraceContext): Option.Option<Tracer.E
  * @since 0.1.0
  * @category conversions
  */
-export const toEnv = (context: W3cTraceContext): Record<string, string> => ({
+export const toEnv = (context: W3cTraceContext.W3cTraceContext): Record<string, string> => ({
   ...(context.traceparent ? { TRACEPARENT: context.traceparent } : {}),
   ...(context.tracestate ? { TRACESTATE: context.tracestate } : {})
 })

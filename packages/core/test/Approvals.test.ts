@@ -55,7 +55,7 @@ describe("Approvals.layerPolicy", () => {
 
   it.effect("the first matching rule decides; unmatched requests go to the approvals below", () =>
     Effect.gen(function*() {
-      const approvals = yield* Approvals
+      const approvals = yield* Approvals.Approvals
       const recorder = yield* Approvals.TestApprovals
       assert.strictEqual(value(yield* approvals.command(command(["git", "status", "--short"]))), "approved")
       assert.strictEqual(value(yield* approvals.command(command(["rm", "-rf", "/"]))), "abort")
@@ -94,8 +94,8 @@ describe("Approvals.layerPolicy", () => {
 
   it.effect("approve-all and deny-all", () =>
     Effect.gen(function*() {
-      const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
-      const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
+      const all = yield* Effect.provide(Approvals.Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals.Approvals, Approvals.layerDenyAll)
       assert.strictEqual(value(yield* all.command(command(["ls"]))), "approved")
       assert.deepStrictEqual(
         value(yield* all.permissions(permissions)),
@@ -109,8 +109,8 @@ describe("Approvals.layerPolicy", () => {
 describe("ApprovalInbox", () => {
   it.effect("a UI sees requests arrive and leave; respond settles exactly once", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const approvals = yield* Approvals
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
       const snapshots = yield* inbox.changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
       const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow() // the readers subscribe before anything happens
@@ -120,7 +120,10 @@ describe("ApprovalInbox", () => {
       yield* inbox.respond("d/command/c", ApprovalInbox.decision("approved_for_session"))
       assert.deepStrictEqual(
         yield* Fiber.join(asking),
-        DecidedBy.decided<ReviewDecision>("approved_for_session", { _tag: "InboxClient", client: "inbox" })
+        DecidedBy.decided<ReviewDecision.ReviewDecision>("approved_for_session", {
+          _tag: "InboxClient",
+          client: "inbox"
+        })
       )
       const lengths = Array.from(yield* Fiber.join(snapshots), (list) => list.length)
       assert.deepStrictEqual(lengths, [0, 1, 0])
@@ -133,8 +136,8 @@ describe("ApprovalInbox", () => {
 
   it.effect("unknown ids and answers of the wrong kind are typed errors; the request stays pending", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const approvals = yield* Approvals
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
       yield* Effect.fork(approvals.userInput(question))
       yield* inbox.awaitPending()
       const unknown = yield* Effect.flip(inbox.respond("nope", ApprovalInbox.decision("approved")))
@@ -147,15 +150,15 @@ describe("ApprovalInbox", () => {
 
   it.effect("a per-kind deadline settles the request timed_out", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const approvals = yield* Approvals
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
       const asking = yield* Effect.fork(approvals.patch(patch("a")))
       const pending = yield* inbox.awaitPending()
       assert.isDefined(pending.deadline)
       yield* TestClock.adjust("30 seconds")
       assert.deepStrictEqual(
         yield* Fiber.join(asking),
-        DecidedBy.decided<ReviewDecision>("timed_out", { _tag: "Deadline", afterMs: 30_000 })
+        DecidedBy.decided<ReviewDecision.ReviewDecision>("timed_out", { _tag: "Deadline", afterMs: 30_000 })
       )
       assert.deepStrictEqual(yield* inbox.pending, [])
       const late = yield* Effect.flip(inbox.respond(pending.request.id, ApprovalInbox.decision("approved")))
@@ -164,8 +167,8 @@ describe("ApprovalInbox", () => {
 
   it.effect("an interrupted wait removes its entry and is announced as aborted", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const approvals = yield* Approvals
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
       const settlements = yield* inbox.settlements.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow()
       const asking = yield* Effect.fork(approvals.permissions(permissions))
@@ -180,12 +183,12 @@ describe("ApprovalInbox", () => {
 describe("who decided, from every ready layer", () => {
   it.effect("approve-all and deny-all are Fixed, layerTest is Script, a policy rule is PolicyRule with its file", () =>
     Effect.gen(function*() {
-      const all = yield* Effect.provide(Approvals, Approvals.layerApproveAll)
-      const none = yield* Effect.provide(Approvals, Approvals.layerDenyAll)
-      const scripted = yield* Effect.provide(Approvals, Approvals.layerTest({ patch: "denied" }))
+      const all = yield* Effect.provide(Approvals.Approvals, Approvals.layerApproveAll)
+      const none = yield* Effect.provide(Approvals.Approvals, Approvals.layerDenyAll)
+      const scripted = yield* Effect.provide(Approvals.Approvals, Approvals.layerTest({ patch: "denied" }))
       assert.deepStrictEqual(
         yield* all.command(command(["ls"])),
-        DecidedBy.decided<ReviewDecision>("approved", { _tag: "Fixed", setting: "approve-all" })
+        DecidedBy.decided<ReviewDecision.ReviewDecision>("approved", { _tag: "Fixed", setting: "approve-all" })
       )
       assert.deepStrictEqual(DecidedBy.split(yield* none.permissions(permissions), "x").decidedBy, {
         _tag: "Fixed",
@@ -193,18 +196,18 @@ describe("who decided, from every ready layer", () => {
       })
       assert.deepStrictEqual(
         yield* scripted.patch(patch("a")),
-        DecidedBy.decided<ReviewDecision>("denied", { _tag: "Script" })
+        DecidedBy.decided<ReviewDecision.ReviewDecision>("denied", { _tag: "Script" })
       )
       const rule: Approvals.PolicyRule = { commandPrefix: ["ls"], action: "approve", source: "team.json" }
       const policy = yield* Effect.provide(
-        Approvals,
+        Approvals.Approvals,
         Approvals.layerPolicy([{ commandPrefix: ["rm"], action: "deny" }, rule]).pipe(
           Layer.provide(Approvals.layerDenyAll)
         )
       )
       assert.deepStrictEqual(
         yield* policy.command(command(["bash", "-lc", "ls -la"])),
-        DecidedBy.decided<ReviewDecision>("approved", {
+        DecidedBy.decided<ReviewDecision.ReviewDecision>("approved", {
           _tag: "PolicyRule",
           index: 1,
           rule: { commandPrefix: ["ls"], action: "approve" },
@@ -220,8 +223,8 @@ describe("who decided, from every ready layer", () => {
 
   it.effect("an inbox answer names its client (\"inbox\" by default); a deadline is Deadline", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const approvals = yield* Approvals
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const approvals = yield* Approvals.Approvals
       const settlements = yield* inbox.settlements.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow()
       const first = yield* Effect.fork(approvals.command(command(["make"])))

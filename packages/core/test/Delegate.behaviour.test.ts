@@ -1,8 +1,7 @@
 /**
  * The three tests of Codex's `codex_delegate.rs`, ported, and the delegate's behaviour beyond Codex.
  */
-import { AgentSpawner, ApprovalInbox, Approvals, Delegate, TestAgent } from "@deputy/core"
-import type { ApprovalRequest } from "@deputy/core"
+import { AgentSpawner, ApprovalInbox, type ApprovalRequest, Approvals, Delegate, TestAgent } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -17,14 +16,14 @@ import * as TestClock from "effect/TestClock"
 import { execRequest, message, msgTypes, opTypes, patchRequest, readAll, userInputRequest } from "./helpers.js"
 
 const source = "review" as const
-type Spawner = TestAgent | AgentSpawner
+type Spawner = TestAgent.TestAgent | AgentSpawner.AgentSpawner
 
 describe("ported from codex_delegate.rs", () => {
   it.effect("forward_events_cancelled_while_send_blocked_shuts_down_delegate", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source, eventCapacity: 1 }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emit({ type: "turn_aborted", turn_id: "turn-1", reason: "interrupted" }, "full")
       yield* child.emit({ type: "raw_response_item", item: { type: "custom_tool_call", call_id: "call-1" } }, "evt")
       yield* Scope.close(scope, Exit.void) // under the TestClock: no time passes, so this is well within 1 s
@@ -38,7 +37,7 @@ describe("ported from codex_delegate.rs", () => {
   it.effect("forward_ops_preserves_submission_trace_context", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source, opCapacity: 1 })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const submission = {
         id: "sub-1",
         op: { type: "interrupt" as const },
@@ -56,8 +55,8 @@ describe("ported from codex_delegate.rs", () => {
 
   it.effect("handle_request_permissions_uses_tool_call_id_for_round_trip", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source })
       const callId = "tool-call-1"
       const expected = { permissions: { network: { enabled: true } }, scope: "turn" as const }
@@ -83,7 +82,7 @@ describe("beyond Codex", () => {
   it.effect("filtered events never reach the caller; token usage is rolled up instead", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const usage = { input_tokens: 10, output_tokens: 5, total_tokens: 15 }
       yield* child.emitAll([
         { type: "session_configured", session_id: "s", model: "m" },
@@ -104,7 +103,7 @@ describe("beyond Codex", () => {
   it.effect("TestAgent.emit takes a message (id from the turn) or a whole Event (id as given)", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.startTurn("turn-7")
       yield* child.emit(message("from the turn"))
       yield* child.emit({ id: "explicit", msg: message("as given") })
@@ -115,7 +114,7 @@ describe("beyond Codex", () => {
   it.effect("Delegate.readUntil reads up to a matching event and leaves the delegate running", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emitAll([
         message("a"),
         { type: "task_complete", turn_id: "t", last_agent_message: "a" },
@@ -137,7 +136,7 @@ describe("beyond Codex", () => {
   it.effect("status follows every event, filtered ones included", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       assert.deepStrictEqual(yield* handle.status, "pending_init")
       yield* child.startTurn("t1")
       yield* handle.nextEvent
@@ -153,14 +152,14 @@ describe("beyond Codex", () => {
   it.effect("an approval deadline settles the request timed_out and answers the child timed_out", () =>
     Effect.gen(function*() {
       const settled = yield* Ref.make<ReadonlyArray<string>>([])
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({
         source,
         approvalTimeouts: { command: "10 seconds" },
         onSettled: (settlement) => Ref.update(settled, (all) => [...all, settlement.outcome])
       })
       yield* child.emit(execRequest("c1"), "t")
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       yield* inbox.awaitPending()
       yield* TestClock.adjust("10 seconds")
       const answer = yield* child.awaitOp("exec_approval")
@@ -172,7 +171,7 @@ describe("beyond Codex", () => {
   it.effect("an approval service that dies: the child gets abort, the delegate keeps going", () =>
     Effect.gen(function*() {
       const outcomes = yield* Ref.make<ReadonlyArray<string>>([])
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const handle = yield* Delegate.interactive({
         source,
         onSettled: (settlement) =>
@@ -192,13 +191,13 @@ describe("beyond Codex", () => {
 
   it.effect("requests are namespaced by delegate: two delegates with the same call id do not collide", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const children: Array<TestAgent.Service> = []
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const children: Array<TestAgent.TestAgentService> = []
       for (const id of ["left", "right"]) {
         const built = yield* TestAgent.make()
         children.push(built.service)
         yield* Delegate.interactive({ source, id }).pipe(
-          Effect.provideService(AgentSpawner, built.spawner)
+          Effect.provideService(AgentSpawner.AgentSpawner, built.spawner)
         )
       }
       yield* children[0]!.emit(userInputRequest("same-call"), "parent-turn")
@@ -215,7 +214,7 @@ describe("beyond Codex", () => {
 
   it.effect("a test approvals layer records what it was asked", () =>
     Effect.gen(function*() {
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const recorder = yield* Approvals.TestApprovals
       yield* Delegate.interactive({ source, id: "d" })
       yield* child.emit(execRequest("c1"), "t")
@@ -232,7 +231,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: a deadline ends the turn timed_out", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "slow", deadline: "1 minute" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* TestClock.adjust("1 minute")
@@ -245,7 +244,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: terminal detection matches the submitted turn, not another one", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "mine" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.emit({ type: "task_complete", turn_id: "someone-else", last_agent_message: null }, "other")
       yield* child.startTurn(input.id)
@@ -258,7 +257,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: a turn that fails (task_complete with an error) ends errored", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "go" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* child.emit({ type: "error", message: "exceeded retry limit" })
@@ -276,7 +275,7 @@ describe("beyond Codex", () => {
   it.effect("one-shot: the child aborts its own turn (parent answered abort) → aborted", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "rm -rf" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const input = yield* child.awaitOp("user_input")
       yield* child.startTurn(input.id)
       yield* child.emit(execRequest("c1"))
@@ -287,8 +286,8 @@ describe("beyond Codex", () => {
 
   it.effect("a late answer to a settled request is rejected with a typed error", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source, id: "d" })
       yield* child.emit(execRequest("c1"), "t")
       const pending = yield* inbox.awaitPending()
@@ -304,7 +303,7 @@ describe("beyond Codex", () => {
   it.effect("a submission to a dead child fails the caller's submit with a typed error", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.crash({ code: 9 })
       yield* handle.ended
       const error = yield* Effect.flip(handle.submit({ type: "compact" }))
@@ -316,7 +315,7 @@ describe("beyond Codex", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       yield* Delegate.interactive({ source, drainTimeout: "1 second" }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* child.awaitOp("shutdown")
       yield* child.emit(execRequest("late"), "t")

@@ -21,7 +21,7 @@ const lifecycle = Effect.gen(function*() {
     yield* child.completeTurn("ok")
     yield* readAll(handle)
     return yield* handle.ended
-  }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, spawner))
+  }).pipe(Effect.scoped, Effect.provideService(AgentSpawner.AgentSpawner, spawner))
 }).pipe(Effect.provide(Approvals.layerApproveAll))
 
 /** Lets Node run its own macrotasks (vitest's worker RPC) between batches. */
@@ -60,11 +60,11 @@ describe("no leaks", () => {
   it.effect("17b. an interrupted delegate with a pending inbox request leaves no fiber and no entry", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.track
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       for (let i = 0; i < 100; i++) {
         yield* Effect.gen(function*() {
           yield* Delegate.interactive({ source: "review" })
-          const child = yield* TestAgent
+          const child = yield* TestAgent.TestAgent
           yield* child.emit(execRequest(`c${i}`), "t")
           yield* inbox.awaitPending()
         }).pipe(Effect.scoped, Effect.provide(TestAgent.layer()), Effect.supervised(supervisor))

@@ -14,7 +14,7 @@ it.live("oneShot returns while the child has not accepted its input; a stop then
   Effect.gen(function*() {
     const gate = yield* Deferred.make<void>()
     const { service: child, spawner } = yield* TestAgent.make()
-    const slowToAccept = AgentSpawner.of({
+    const slowToAccept = AgentSpawner.AgentSpawner.of({
       spawn: (options) =>
         Effect.map(spawner.spawn(options), (agent) => ({
           ...agent,
@@ -33,5 +33,9 @@ it.live("oneShot returns while the child has not accepted its input; a stop then
       assert.strictEqual(ended.reason, "interrupted")
       // The input never got through the gate, so the child saw only the stop, in order.
       assert.deepStrictEqual(opTypes(yield* child.received), ["interrupt", "shutdown"])
-    }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, slowToAccept), Effect.provide(Approvals.layerDenyAll))
+    }).pipe(
+      Effect.scoped,
+      Effect.provideService(AgentSpawner.AgentSpawner, slowToAccept),
+      Effect.provide(Approvals.layerDenyAll)
+    )
   }))

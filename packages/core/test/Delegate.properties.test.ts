@@ -68,7 +68,7 @@ const scenario: FastCheck.Arbitrary<Scenario> = FastCheck.record({
   parentYields: FastCheck.nat({ max: 8 })
 })
 
-const requestEvent = (kind: RequestKind, callId: string): EventMsg => {
+const requestEvent = (kind: RequestKind, callId: string): EventMsg.EventMsg => {
   switch (kind) {
     case "command":
       return execRequest(callId)
@@ -81,7 +81,7 @@ const requestEvent = (kind: RequestKind, callId: string): EventMsg => {
   }
 }
 
-const filteredEvent = (type: "agent_message_delta" | "token_count" | "session_configured"): EventMsg =>
+const filteredEvent = (type: "agent_message_delta" | "token_count" | "session_configured"): EventMsg.EventMsg =>
   type === "agent_message_delta"
     ? { type, delta: "d" }
     : type === "token_count"
@@ -96,7 +96,7 @@ const answerOpType: Record<RequestKind, string> = {
 }
 
 /** The call id an answer op refers to (user input answers carry the turn id, so their turn ids are unique). */
-const answeredCallId = (submission: Submission): string | undefined => {
+const answeredCallId = (submission: Submission.Submission): string | undefined => {
   const op = submission.op as { type: string; id?: string }
   if (op.type === "user_input_answer") return op.id?.replace(/^turn-/, "")
   return Object.values(answerOpType).includes(op.type) ? op.id : undefined
@@ -106,7 +106,7 @@ const yields = (n: number) => Effect.repeatN(Effect.yieldNow(), Math.max(0, n - 
 
 /** A parent that answers whatever shows up in the inbox, after a few yields, as the scenario says. */
 const parent = (
-  inbox: Effect.Effect.Success<typeof ApprovalInbox>,
+  inbox: Effect.Effect.Success<typeof ApprovalInbox.ApprovalInbox>,
   answers: Map<string, Step>,
   n: number
 ) =>
@@ -137,8 +137,8 @@ const parent = (
 
 const runScenario = (s: Scenario) =>
   Effect.gen(function*() {
-    const inbox = yield* ApprovalInbox
-    const child = yield* TestAgent
+    const inbox = yield* ApprovalInbox.ApprovalInbox
+    const child = yield* TestAgent.TestAgent
     const supervisor = yield* Supervisor.track
     const scope = yield* Scope.make()
     const handle = yield* Delegate.interactive({ source: "review", drainTimeout, eventCapacity: 4 }).pipe(
@@ -231,7 +231,7 @@ describe("delegate properties over random schedules", () => {
     ([before, after, how]) =>
       Effect.gen(function*() {
         const handle = yield* Delegate.oneShot({ source: "review", input: "go" })
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         const input = yield* child.awaitOp("user_input")
         if (how !== "error") yield* child.startTurn(input.id)
         for (let i = 0; i < before; i++) yield* child.emit({ type: "agent_message", message: `before ${i}` }, input.id)

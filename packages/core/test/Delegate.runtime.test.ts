@@ -3,8 +3,7 @@
  * only after everything is settled and the child is gone; duplicate request ids are refused; the
  * buffer is bounded in bytes; reading is ordered, positioned and lossless; `Delegate.turn`.
  */
-import { Agent, AgentSpawner, Approvals, Delegate, TestAgent } from "@deputy/core"
-import type { ApprovalRequest } from "@deputy/core"
+import { Agent, AgentSpawner, type ApprovalRequest, Approvals, Delegate, TestAgent } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -22,8 +21,8 @@ const source = "review" as const
 /** Approvals that hold every command request until `gate` opens, recording each request asked. */
 const gated = (gate: Deferred.Deferred<void>, asked: Array<ApprovalRequest.ApprovalRequest>) =>
   Layer.succeed(
-    Approvals,
-    Approvals.of({
+    Approvals.Approvals,
+    Approvals.Approvals.of({
       command: (request) =>
         Effect.as(Effect.zipRight(Effect.sync(() => asked.push(request)), Deferred.await(gate)), "approved"),
       patch: () => Effect.succeed("approved"),
@@ -74,7 +73,7 @@ describe("the end comes last", () => {
         const result = yield* Fiber.join(ended)
         steps.push(`ended ${result.reason}`)
         assert.strictEqual(yield* child.released, 1)
-      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, spawner))
+      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner.AgentSpawner, spawner))
       assert.deepStrictEqual(steps, ["settled aborted", "child closing", "child closed", "ended drain_timed_out"])
     })
   })
@@ -87,7 +86,7 @@ describe("duplicate request ids (issue 9.5)", () => {
       const asked: Array<ApprovalRequest.ApprovalRequest> = []
       yield* Effect.gen(function*() {
         const handle = yield* Delegate.interactive({ source })
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         yield* child.emit(execRequest("c1", { command: ["ls"] }), "t")
         yield* child.emit(execRequest("c1", { command: ["rm", "-rf", "/"] }), "t") // same id, still pending
         const first = yield* handle.nextEvent
@@ -125,8 +124,8 @@ describe("duplicate request ids (issue 9.5)", () => {
 
 describe("the event buffer is bounded in bytes", () => {
   /** An event with a recorded wire size. */
-  const sized = (text: string, bytes: number): Event => {
-    const event: Event = { id: "t", msg: message(text) }
+  const sized = (text: string, bytes: number): Event.Event => {
+    const event: Event.Event = { id: "t", msg: message(text) }
     Agent.recordBytes(event, bytes)
     return event
   }
@@ -134,7 +133,7 @@ describe("the event buffer is bounded in bytes", () => {
   it.effect("the delegate stops taking from the child once the buffer holds eventBytes", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source, eventBytes: 3000, eventCapacity: 1000 })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const emitter = yield* Effect.fork(
         Effect.forEach(Array.from({ length: 10 }, (_, i) => sized(`m${i}`, 1000)), (event) => child.emit(event))
       )
@@ -154,7 +153,7 @@ describe("the event buffer is bounded in bytes", () => {
   it.effect("an event larger than the limit is delivered alone, not dropped", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source, eventBytes: 100 })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emit(sized("huge", 1_000_000))
       yield* child.emit(sized("after", 10))
       const first = Option.getOrThrow(yield* handle.read(0))
@@ -165,11 +164,14 @@ describe("the event buffer is bounded in bytes", () => {
     }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer({ capacity: 1 }), Approvals.layerApproveAll))))
 
   it("Agent.bytesOf: the recorded size, else a bounded estimate", () => {
-    const event: Event = { id: "x", msg: message("hello") }
+    const event: Event.Event = { id: "x", msg: message("hello") }
     assert.isAbove(Agent.bytesOf(event), 10)
     Agent.recordBytes(event, 4242)
     assert.strictEqual(Agent.bytesOf(event), 4242)
-    const wide: Event = { id: "", msg: { type: "odd", items: Array.from({ length: 1_000_000 }, () => "x") } as never }
+    const wide: Event.Event = {
+      id: "",
+      msg: { type: "odd", items: Array.from({ length: 1_000_000 }, () => "x") } as never
+    }
     assert.isBelow(Agent.bytesOf(wide), 1_000) // the estimate never walks the million items
   })
 })
@@ -181,7 +183,7 @@ describe("ordered and lossless reading (issue 14.5)", () => {
       const asked: Array<ApprovalRequest.ApprovalRequest> = []
       yield* Effect.gen(function*() {
         yield* Delegate.interactive({ source })
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         yield* child.emitAll([
           message("a"),
           { type: "agent_message_delta", delta: "filtered: no position" },
@@ -199,7 +201,7 @@ describe("ordered and lossless reading (issue 14.5)", () => {
   it.effect("stopping a run of handle.stream does not stop the child; the next run loses nothing", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emitAll([message("1"), message("2"), message("3")], "t")
       yield* yields(20)
       const firstTwo = yield* handle.stream.pipe(Stream.take(2), Stream.runCollect)
@@ -220,7 +222,7 @@ describe("ordered and lossless reading (issue 14.5)", () => {
       Effect.gen(function*() {
         const total = 200
         const handle = yield* Delegate.interactive({ source, eventCapacity: 16 })
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         yield* Effect.fork(
           Effect.zipRight(
             Effect.forEach(Array.from({ length: total / 10 }), (_, batch) =>
@@ -229,7 +231,7 @@ describe("ordered and lossless reading (issue 14.5)", () => {
           )
         )
         const seen: Array<number> = []
-        const record = (event: Event) =>
+        const record = (event: Event.Event) =>
           Effect.zipRight(
             Effect.sync(() =>
               seen.push(Number((event.msg as { message: string }).message))
@@ -257,7 +259,7 @@ describe("Delegate.turn", () => {
   it.effect("submits the input, streams that turn's events and ends at its end", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Effect.fork(Effect.gen(function*() {
         const input = yield* child.awaitOp("user_input")
         yield* child.startTurn(input.id)
@@ -275,7 +277,7 @@ describe("Delegate.turn", () => {
   it.effect("fails with DelegateStopped, saying the delegate ended, when the child exits mid-turn", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Effect.fork(Effect.gen(function*() {
         const input = yield* child.awaitOp("user_input")
         yield* child.startTurn(input.id)

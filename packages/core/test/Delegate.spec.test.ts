@@ -1,7 +1,7 @@
 /**
  * SPEC §5: each edge case of the delegate as a named test.
  */
-import { ApprovalInbox, Approvals, Delegate, SpawnError, TestAgent } from "@deputy/core"
+import { ApprovalInbox, Approvals, Delegate, Errors, TestAgent } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -29,7 +29,7 @@ import {
 const source = "review" as const
 
 /** Runs `body` with a delegate in its own scope, which the body may close itself. */
-const withTestChild = (layer: Layer.Layer<TestAgent | import("@deputy/core").AgentSpawner>) =>
+const withTestChild = (layer: Layer.Layer<TestAgent.TestAgent | import("@deputy/core").AgentSpawner.AgentSpawner>) =>
   Layer.merge(layer, Approvals.layerApproveAll)
 
 describe("SPEC §5 edge cases", () => {
@@ -58,14 +58,14 @@ describe("SPEC §5 edge cases", () => {
   it.effect("1b. a spawn that fails gives a typed SpawnError and leaves nothing running", () =>
     Effect.gen(function*() {
       const layer = TestAgent.layer({
-        onSpawn: () => Effect.fail(new SpawnError({ agent: "test", reason: "no such program" }))
+        onSpawn: () => Effect.fail(new Errors.SpawnError({ agent: "test", reason: "no such program" }))
       })
       const error = yield* Delegate.interactive({ source }).pipe(
         Effect.scoped,
         Effect.flip,
         Effect.provide(withTestChild(layer))
       )
-      assert.instanceOf(error, SpawnError)
+      assert.instanceOf(error, Errors.SpawnError)
       assert.strictEqual(error.message, "could not start test: no such program")
     }))
 
@@ -73,7 +73,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Scope.close(scope, Exit.void)
       const ended = yield* handle.ended
       assert.strictEqual(ended.reason, "interrupted")
@@ -87,7 +87,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const id = yield* handle.submit({ type: "user_input", items: [{ type: "text", text: "go" }] })
       yield* child.startTurn(id)
       yield* child.emit(message("working"))
@@ -104,7 +104,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source, eventCapacity: 1 }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emit({ type: "turn_aborted", turn_id: "turn-1", reason: "interrupted" }, "full")
       yield* child.emit({ type: "raw_response_item", item: { type: "custom_tool_call", call_id: "call-1" } }, "evt")
       // No clock adjustment: the shutdown must not need the drain timeout.
@@ -118,7 +118,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("5. the consumer drops the stream: the child is shut down, not leaked", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emitAll([message("one"), message("two"), message("three")])
       const firstTwo = yield* handle.events.pipe(Stream.take(2), Stream.runCollect)
       assert.deepStrictEqual(msgTypes(firstTwo), ["agent_message", "agent_message"])
@@ -132,7 +132,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const layer = TestAgent.layer()
       const result = yield* Effect.gen(function*() {
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         const ended = yield* Effect.scoped(Effect.gen(function*() {
           const handle = yield* Delegate.interactive({ source })
           const id = yield* handle.submit({ type: "user_input", items: [{ type: "text", text: "hi" }] })
@@ -151,7 +151,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("7. the child crashes: the delegate ends agent_exited, sends nothing to the dead child", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.emit(message("before"))
       yield* child.crash({ code: 3, reason: "segfault" })
       const events = yield* readAll(handle)
@@ -168,7 +168,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("7b. the child's events end normally: agent_exited without a code", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.end
       const ended = yield* handle.ended
       assert.strictEqual(ended.reason, "agent_exited")
@@ -177,8 +177,8 @@ describe("SPEC §5 edge cases", () => {
 
   it.effect("8. interrupted while each kind of request is pending: exact default answers, inbox emptied", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       const settlements = yield* inbox.settlements.pipe(Stream.take(4), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow() // subscribed before anything settles
       const scope = yield* Scope.make()
@@ -211,8 +211,8 @@ describe("SPEC §5 edge cases", () => {
 
   it.effect("9. two requests pending at once while other events keep flowing", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       const handle = yield* Delegate.interactive({ source, id: "d9" })
       yield* child.emit(execRequest("c1"), "t")
       yield* child.emit(execRequest("c2"), "t")
@@ -240,7 +240,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("10. one-shot: nothing after the terminal event; submit fails at once", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "do it" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const input = yield* child.awaitOp("user_input")
       const rejected = yield* Effect.flip(handle.submit({ type: "compact" }))
       assert.strictEqual(rejected._tag, "DelegateClosed")
@@ -258,7 +258,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("11. one-shot whose child only reports an error: it ends, it does not hang", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.oneShot({ source, input: "do it" })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* child.awaitOp("user_input")
       yield* child.emit({ type: "error", message: "model not found" }, "")
       const ended = yield* handle.ended
@@ -271,7 +271,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source, drainTimeout: "300 millis" }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* child.awaitOp("shutdown")
       yield* TestClock.adjust("299 millis")
@@ -287,9 +287,9 @@ describe("SPEC §5 edge cases", () => {
   it.effect("13. unknown event types and unknown fields pass through unchanged", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source })
-      const child = yield* TestAgent
-      const odd = { type: "future_event", nested: { a: [1, null] } } as unknown as Event["msg"]
-      const extra = { type: "agent_message", message: "m", new_field: { x: 1 } } as unknown as Event["msg"]
+      const child = yield* TestAgent.TestAgent
+      const odd = { type: "future_event", nested: { a: [1, null] } } as unknown as Event.Event["msg"]
+      const extra = { type: "agent_message", message: "m", new_field: { x: 1 } } as unknown as Event.Event["msg"]
       yield* child.emit(odd, "s1")
       yield* child.emit(extra, "s1")
       const events = yield* handle.events.pipe(Stream.take(2), Stream.runCollect)
@@ -300,7 +300,7 @@ describe("SPEC §5 edge cases", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const handle = yield* Delegate.interactive({ source }).pipe(Scope.extend(scope))
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const trace = {
         traceparent: "00-1234567890abcdef1234567890abcdef-1234567890abcdef-01",
         tracestate: "vendor=state"
@@ -317,8 +317,8 @@ describe("SPEC §5 edge cases", () => {
 
   it.effect("15. a permissions round trip is keyed by the tool call id", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source, id: "d15" })
       yield* child.emit({ ...permissionsRequest("tool-call-1"), turn_id: "child-turn-1", reason: "need access" }, "e1")
       const pending = yield* inbox.awaitPending()
@@ -332,7 +332,7 @@ describe("SPEC §5 edge cases", () => {
 
   it.effect("16. an exec approval reply uses approval_id ?? call_id and the child's turn id", () =>
     Effect.gen(function*() {
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source })
       yield* child.emit(execRequest("call-1", { approval_id: "approval-9", turn_id: "inner" }), "child-turn")
       yield* child.emit(execRequest("call-2"), "child-turn")
@@ -355,7 +355,7 @@ describe("SPEC §5 edge cases", () => {
   it.effect("18. backpressure: a consumer that does not read stops the child; memory stays bounded", () =>
     Effect.gen(function*() {
       const handle = yield* Delegate.interactive({ source, eventCapacity: 8 })
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const emitted = yield* Ref.make(0)
       const producer = yield* Effect.fork(
         Effect.forEach(

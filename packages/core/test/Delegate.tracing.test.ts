@@ -23,7 +23,7 @@ describe("tracing", () => {
     Effect.gen(function*() {
       exporter.reset()
       const received = yield* Effect.gen(function*() {
-        const child = yield* TestAgent
+        const child = yield* TestAgent.TestAgent
         yield* Effect.scoped(Effect.gen(function*() {
           const handle = yield* Delegate.interactive({ source: "review", id: "traced" })
           yield* child.emit(execRequest("c1"), "t")

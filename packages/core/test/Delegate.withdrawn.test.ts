@@ -13,8 +13,8 @@ import { execRequest, opTypes } from "./helpers.js"
 
 const source = "review" as const
 
-const withdrawal = (callId: string, reason = "its turn ended"): EventMsg =>
-  ({ type: ApprovalRequest.withdrawnType, kind: "command", call_id: callId, reason }) as unknown as EventMsg
+const withdrawal = (callId: string, reason = "its turn ended"): EventMsg.EventMsg =>
+  ({ type: ApprovalRequest.withdrawnType, kind: "command", call_id: callId, reason }) as unknown as EventMsg.EventMsg
 
 describe("a request the child withdraws", () => {
   it.effect("settles aborted with the child's reason, the parent's wait is interrupted, no answer is sent", () =>
@@ -24,8 +24,8 @@ describe("a request the child withdraws", () => {
       const settled: Array<ApprovalRequest.ApprovalSettlement> = []
       const { service: child, spawner } = yield* TestAgent.make()
       const approvals = Layer.succeed(
-        Approvals,
-        Approvals.of({
+        Approvals.Approvals,
+        Approvals.Approvals.of({
           command: () =>
             Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never).pipe(
               Effect.onInterrupt(() => Deferred.succeed(takenDown, undefined))
@@ -48,14 +48,14 @@ describe("a request the child withdraws", () => {
         // A second withdrawal, and one for a request never asked: nothing more settles.
         yield* child.emit(withdrawal("c1"), "t")
         yield* child.emit(withdrawal("nope"), "t")
-        yield* child.emit({ type: "task_complete", last_agent_message: null } as EventMsg, "t")
+        yield* child.emit({ type: "task_complete", last_agent_message: null } as EventMsg.EventMsg, "t")
         yield* Delegate.readUntil(handle, (event) => event.msg.type === "task_complete")
         assert.lengthOf(settled, 1)
         assert.strictEqual(settled[0]!.outcome, "aborted")
         assert.strictEqual(settled[0]!.reason, "its turn ended")
         assert.deepStrictEqual(settled[0]!.decidedBy, { _tag: "Cancelled", reason: "its turn ended" })
         assert.notInclude(opTypes(yield* child.received), "exec_approval")
-      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, spawner))
+      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner.AgentSpawner, spawner))
     }))
 
   it.effect("after the parent answered, a withdrawal changes nothing (the answer stands)", () =>
@@ -69,14 +69,14 @@ describe("a request the child withdraws", () => {
           onSettled: (settlement) => Effect.sync(() => settled.push(settlement))
         }).pipe(Effect.provide(Approvals.layerApproveAll))
         yield* child.emit(execRequest("c1"), "t")
-        yield* child.emit({ type: "warning", message: "marker" } as EventMsg, "t")
+        yield* child.emit({ type: "warning", message: "marker" } as EventMsg.EventMsg, "t")
         yield* Delegate.readUntil(handle, (event) => event.msg.type === "warning")
         // Answered before the withdrawal is read: the answer went out.
         while (!opTypes(yield* child.received).includes("exec_approval")) yield* Effect.yieldNow()
         yield* child.emit(withdrawal("c1"), "t")
-        yield* child.emit({ type: "task_complete", last_agent_message: null } as EventMsg, "t")
+        yield* child.emit({ type: "task_complete", last_agent_message: null } as EventMsg.EventMsg, "t")
         yield* Delegate.readUntil(handle, (event) => event.msg.type === "task_complete")
         assert.deepStrictEqual(settled.map((settlement) => settlement.outcome), ["approved"])
-      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, spawner))
+      }).pipe(Effect.scoped, Effect.provideService(AgentSpawner.AgentSpawner, spawner))
     }))
 })

@@ -2,7 +2,6 @@
  * The supervised tree against a hostile sub-agent: names it picks, commands that look like a granted one.
  */
 import { ApprovalInbox, Supervisor, TestAgent } from "@deputy/core"
-import type { TestAgentChild } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,8 +11,8 @@ const source = "review" as const
 const testLayer = TestAgent.layer()
 const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/
 
-const childOf = (node: string): Effect.Effect<TestAgentChild, never, TestAgent> =>
-  Effect.flatMap(TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
+const childOf = (node: string): Effect.Effect<TestAgent.TestAgentChild, never, TestAgent.TestAgent> =>
+  Effect.flatMap(TestAgent.TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
 
 const spawnOptions = (name: string, extra: Partial<Supervisor.SpawnNodeOptions> = {}): Supervisor.SpawnNodeOptions =>
   ({ name, source, config: { node: name }, ...extra }) as Supervisor.SpawnNodeOptions

@@ -1,5 +1,4 @@
 import { ApprovalInbox, ApprovalRequest, Approvals, Delegate, TestAgent } from "@deputy/core"
-import type { TestAgentService } from "@deputy/core"
 import type { Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -144,7 +143,7 @@ describe("policy rules for elicitations", () => {
   })
 })
 
-const emitForm = (child: TestAgentService, request: Record<string, unknown> = { requested_schema: form }) =>
+const emitForm = (child: TestAgent.TestAgentService, request: Record<string, unknown> = { requested_schema: form }) =>
   child.emit(event(request) as any, "child-turn")
 
 const settledWith = (settled: Deferred.Deferred<ApprovalSettlement>) => ({
@@ -155,8 +154,8 @@ const settledWith = (settled: Deferred.Deferred<ApprovalSettlement>) => ({
 describe("an elicitation through a delegate", () => {
   it.scoped("routed to the inbox; the accepted form reaches the child as resolve_elicitation with its content", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source: "review" })
       yield* emitForm(child)
       const pending = yield* inbox.awaitPending()
@@ -170,13 +169,13 @@ describe("an elicitation through a delegate", () => {
         request_id: 7,
         decision: "accept",
         content: { name: "a.txt" }
-      } as Op)
+      } as Op.Op)
     }).pipe(Effect.provide(Layer.merge(TestAgent.layer(), ApprovalInbox.layer))))
 
   it.scoped("an answer with a field the form lacks is declined, with why", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       const settled = yield* Deferred.make<ApprovalSettlement>()
       yield* Delegate.interactive(settledWith(settled))
       yield* emitForm(child)
@@ -195,7 +194,7 @@ describe("an elicitation through a delegate", () => {
 
   it.scoped("an Approvals without an elicitation method: declined by the default, nobody asked", () =>
     Effect.gen(function*() {
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       const settled = yield* Deferred.make<ApprovalSettlement>()
       yield* Delegate.interactive(settledWith(settled))
       yield* emitForm(child)
@@ -205,7 +204,7 @@ describe("an elicitation through a delegate", () => {
       assert.deepStrictEqual(settlement.decidedBy, ApprovalRequest.noElicitation)
     }).pipe(Effect.provide(Layer.merge(
       TestAgent.layer(),
-      Layer.succeed(Approvals, {
+      Layer.succeed(Approvals.Approvals, {
         command: () => Effect.succeed("approved" as const),
         patch: () => Effect.succeed("approved" as const),
         permissions: () => Effect.succeedNone,
@@ -215,8 +214,8 @@ describe("an elicitation through a delegate", () => {
 
   it.scoped("an unknown mode is declined without asking, with the problem as the reason", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       const settled = yield* Deferred.make<ApprovalSettlement>()
       yield* Delegate.interactive(settledWith(settled))
       yield* emitForm(child, { mode: "telepathy" })
@@ -228,8 +227,8 @@ describe("an elicitation through a delegate", () => {
 
   it.scoped("a tool-call approval remembered for the session goes out as meta.persist", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({ source: "review" })
       yield* emitForm(child, {
         requested_schema: { type: "object", properties: {} },
@@ -243,8 +242,8 @@ describe("an elicitation through a delegate", () => {
 
   it.scoped("the delegate stops while it is pending: the child gets cancel and the inbox entry is gone", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
-      const child = yield* TestAgent
+      const inbox = yield* ApprovalInbox.ApprovalInbox
+      const child = yield* TestAgent.TestAgent
       const handle = yield* Delegate.interactive({ source: "review", drainTimeout: "50 millis" })
       yield* emitForm(child)
       yield* inbox.awaitPending()

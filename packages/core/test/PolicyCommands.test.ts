@@ -302,7 +302,7 @@ describe("through a delegate: the settlement names the rule that decided", () =>
   it.effect("a hostile script denied by rule 2 of its file, and the child gets denied", () =>
     Effect.gen(function*() {
       const settled = yield* Ref.make<ReadonlyArray<ApprovalRequest.ApprovalSettlement>>([])
-      const child = yield* TestAgent
+      const child = yield* TestAgent.TestAgent
       yield* Delegate.interactive({
         source: "review",
         onSettled: (settlement) => Ref.update(settled, (all) => [...all, settlement])

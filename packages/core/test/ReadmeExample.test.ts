@@ -8,7 +8,7 @@ import { Effect, Layer, Stream } from "effect"
 it.effect("README: test with Deputy", () =>
   Effect.gen(function*() {
     const handle = yield* Delegate.oneShot({ source: "review", input: "clean up" })
-    const child = yield* TestAgent // drive the child from the test
+    const child = yield* TestAgent.TestAgent // drive the child from the test
     const input = yield* child.awaitOp("user_input")
     yield* child.startTurn(input.id)
     yield* child.emit({ type: "exec_approval_request", call_id: "c1", command: ["rm", "-rf", "build"], cwd: "/w" })

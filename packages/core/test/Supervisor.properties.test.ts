@@ -6,8 +6,7 @@
  * more than one turn nor over its approvals budget; the receipt lists every node; every child is released.
  * Runs: DEPUTY_PROPERTY_RUNS (default 60).
  */
-import { ApprovalInbox, SpawnError, Supervisor, TestAgent } from "@deputy/core"
-import type { ApprovalRequest, TestAgentChild } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest, Errors, Supervisor, TestAgent } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -102,7 +101,7 @@ const decisionOf = (settlement: ApprovalRequest.ApprovalSettlement): string | un
 
 const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<infer A> ? A : never) =>
   Effect.gen(function*() {
-    const agent = yield* TestAgent
+    const agent = yield* TestAgent.TestAgent
     const settlements: Array<ApprovalRequest.ApprovalSettlement> = []
     const supervisor = yield* Supervisor.make({
       budget: scenario.rootBudget,
@@ -132,7 +131,7 @@ const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<in
         }), { discard: true })
     yield* spawnAll(supervisor.spawn, scenario.roots, supervisor.name)
 
-    const childOf = (node: Supervisor.Node): Effect.Effect<TestAgentChild | undefined> =>
+    const childOf = (node: Supervisor.Node): Effect.Effect<TestAgent.TestAgentChild | undefined> =>
       Effect.map(agent.children, (children) => children.find((child) => child.spawnOptions.config?.node === node.path))
     const running = (node: Supervisor.Node) => Effect.map(node.state, (state) => state._tag === "Running")
 
@@ -251,7 +250,7 @@ const runScenario = (scenario: typeof scenarioArb extends FastCheck.Arbitrary<in
 const children = TestAgent.layer({
   onSpawn: (options) =>
     options.config?.failSpawn === true
-      ? Effect.fail(new SpawnError({ agent: "test-agent", reason: "told to fail" }))
+      ? Effect.fail(new Errors.SpawnError({ agent: "test-agent", reason: "told to fail" }))
       : Effect.void,
   onSubmission: (submission, child) =>
     submission.op.type === "user_input" ? Effect.asVoid(child.startTurn(submission.id)) : Effect.void

@@ -3,8 +3,7 @@
  * "Run many sub-agents" example runs real processes: packages/cli/test/TreeReadme.test.ts). The children
  * are TestAgents that ask to run a command in their turn.
  */
-import { TestAgent } from "@deputy/core"
-import { ApprovalInbox, ApprovalRequest, Supervisor } from "@deputy/core"
+import { ApprovalInbox, ApprovalRequest, Supervisor, TestAgent } from "@deputy/core"
 import { assert, it } from "@effect/vitest"
 import { Console, Effect, Stream } from "effect"
 

@@ -3,7 +3,6 @@
  * their node, narrowing policies, stop with a receipt, sibling failure policy.
  */
 import { ApprovalInbox, Delegate, Supervisor, TestAgent } from "@deputy/core"
-import type { TestAgentChild } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,8 +16,8 @@ const source = "review" as const
 const testLayer = TestAgent.layer()
 
 /** The test child of the node started with `config: { node }`. */
-const childOf = (node: string): Effect.Effect<TestAgentChild, never, TestAgent> =>
-  Effect.flatMap(TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
+const childOf = (node: string): Effect.Effect<TestAgent.TestAgentChild, never, TestAgent.TestAgent> =>
+  Effect.flatMap(TestAgent.TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
 
 const spawnOptions = (name: string, extra: Partial<Supervisor.SpawnNodeOptions> = {}): Supervisor.SpawnNodeOptions =>
   ({ name, source, config: { node: name }, ...extra }) as Supervisor.SpawnNodeOptions
@@ -62,7 +61,7 @@ describe("Supervisor", () => {
       assert.strictEqual((answer.op as { decision?: string }).decision, "abort")
       assert.strictEqual((yield* supervisor.inbox.pending).length, 0)
       assert.strictEqual(pending.request.path, "root/a/a1")
-      for (const child of yield* (yield* TestAgent).children) assert.isTrue(yield* child.released)
+      for (const child of yield* (yield* TestAgent.TestAgent).children) assert.isTrue(yield* child.released)
     }).pipe(Effect.provide(testLayer)))
 
   it.effect("children drain in parallel: one drain timeout for the whole tree, not one per level", () =>
@@ -92,7 +91,7 @@ describe("Supervisor", () => {
 
   it.effect("Supervisor.layer: the tree lives as long as the layer; closing it stops every node", () =>
     Effect.gen(function*() {
-      const agent = yield* TestAgent
+      const agent = yield* TestAgent.TestAgent
       yield* Effect.gen(function*() {
         const supervisor = yield* Supervisor.Supervisor
         const a = yield* supervisor.spawn(spawnOptions("a"))
@@ -130,7 +129,7 @@ describe("Supervisor", () => {
       const receipt = yield* c.stop
       assert.strictEqual(receipt.nodes[0]!.started, false)
       assert.strictEqual((yield* Effect.flip(c.delegate))._tag, "NodeNotStarted")
-      assert.strictEqual(yield* TestAgent.pipe(Effect.flatMap((t) => t.spawned)), 2)
+      assert.strictEqual(yield* TestAgent.TestAgent.pipe(Effect.flatMap((t) => t.spawned)), 2)
 
       const strict = yield* Supervisor.make({ limits: { maxConcurrent: 1, onLimit: "fail", maxDepth: 1 } })
       const x = yield* strict.spawn(spawnOptions("x"))
@@ -312,7 +311,7 @@ describe("Supervisor", () => {
       void b
       const aChild = yield* childOf("a")
       const bChild = yield* childOf("b")
-      const decisionFor = (child: TestAgentChild, callId: string, command: ReadonlyArray<string>) =>
+      const decisionFor = (child: TestAgent.TestAgentChild, callId: string, command: ReadonlyArray<string>) =>
         Effect.gen(function*() {
           yield* child.emit(execRequest(callId, { command }), "t1")
           const answer = yield* child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === callId)

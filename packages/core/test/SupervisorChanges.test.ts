@@ -4,7 +4,7 @@
  * handshakes and as a property over random spawn / stop schedules with subscribers joining at random
  * points.
  */
-import { SpawnError, Supervisor, TestAgent } from "@deputy/core"
+import { Errors, Supervisor, TestAgent } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -145,7 +145,7 @@ const scenarioArb = FastCheck.record({
 const children = TestAgent.layer({
   onSpawn: (options) =>
     options.config?.fail === true
-      ? Effect.fail(new SpawnError({ agent: "test-agent", reason: "told to fail" }))
+      ? Effect.fail(new Errors.SpawnError({ agent: "test-agent", reason: "told to fail" }))
       : Effect.void
 })
 

@@ -4,7 +4,6 @@
  * and `Stopping` / `Ended` when its owner is stopped.
  */
 import { Supervisor, TestAgent } from "@deputy/core"
-import type { TestAgentChild } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -13,8 +12,8 @@ import * as Stream from "effect/Stream"
 const thread = (event: string, threadId: string, extra: Record<string, unknown> = {}) =>
   ({ type: "deputy_thread", event, thread_id: threadId, ...extra }) as never
 
-const childOf = (node: string): Effect.Effect<TestAgentChild, never, TestAgent> =>
-  Effect.flatMap(TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
+const childOf = (node: string): Effect.Effect<TestAgent.TestAgentChild, never, TestAgent.TestAgent> =>
+  Effect.flatMap(TestAgent.TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
 
 const stateText = (state: Supervisor.NodeState): string => state._tag === "Ended" ? `Ended:${state.reason}` : state._tag
 

@@ -5,7 +5,6 @@
  * spelled out here (not `Supervisor.threadEventType`) so the test reads as the wire format.
  */
 import { AgentSpawner, ApprovalInbox, Supervisor, TestAgent } from "@deputy/core"
-import type { TestAgentChild } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,8 +15,8 @@ import { execRequest } from "./helpers.js"
 const source = "review" as const
 const raw = /[\u0000-\u001f\u007f-\u009f]/
 
-const childOf = (node: string): Effect.Effect<TestAgentChild, never, TestAgent> =>
-  Effect.flatMap(TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
+const childOf = (node: string): Effect.Effect<TestAgent.TestAgentChild, never, TestAgent.TestAgent> =>
+  Effect.flatMap(TestAgent.TestAgent, (agent) => agent.awaitChild((options) => options.config?.node === node))
 
 const spawnOptions = (name: string, extra: Partial<Supervisor.SpawnNodeOptions> = {}): Supervisor.SpawnNodeOptions =>
   ({ name, source, config: { node: name }, ...extra }) as Supervisor.SpawnNodeOptions
@@ -48,7 +47,7 @@ const nodeAt = (supervisor: Supervisor.SupervisorService, path: string) =>
 const infoOf = (supervisor: Supervisor.SupervisorService, path: string) =>
   Effect.map(supervisor.nodes, (nodes) => nodes.find((node) => node.path === path))
 
-const answerOf = (child: TestAgentChild, callId: string) =>
+const answerOf = (child: TestAgent.TestAgentChild, callId: string) =>
   Effect.map(
     child.awaitSubmission((s) => s.op.type === "exec_approval" && s.op.id === callId),
     (s) => (s.op as { decision?: unknown }).decision
@@ -57,9 +56,9 @@ const answerOf = (child: TestAgentChild, callId: string) =>
 /** The test child, with a way to interrupt its threads (recorded). */
 const interruptible = (interrupted: Array<string>) =>
   Layer.effect(
-    AgentSpawner,
-    Effect.map(AgentSpawner, (spawner) =>
-      AgentSpawner.of({
+    AgentSpawner.AgentSpawner,
+    Effect.map(AgentSpawner.AgentSpawner, (spawner) =>
+      AgentSpawner.AgentSpawner.of({
         spawn: (options) =>
           Effect.map(spawner.spawn(options), (agent) => ({
             ...agent,

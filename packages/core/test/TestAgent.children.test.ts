@@ -12,7 +12,7 @@ import { message, msgTypes, readAll } from "./helpers.js"
 describe("TestAgent with several children", () => {
   it.scoped("child(n) and awaitChild drive one child each; the service drives the latest", () =>
     Effect.gen(function*() {
-      const agent = yield* TestAgent
+      const agent = yield* TestAgent.TestAgent
       const waitingForThird = yield* Effect.fork(agent.child(2))
       const first = yield* Delegate.interactive({ source: "review", config: { name: "first" } })
       const second = yield* Delegate.interactive({ source: "compact", config: { name: "second" } })
@@ -45,7 +45,7 @@ describe("TestAgent with several children", () => {
       const first = yield* Delegate.interactive({ source: "review" })
       const second = yield* Delegate.interactive({ source: "review" })
       yield* first.submit({ type: "user_input", items: [] })
-      const agent = yield* TestAgent
+      const agent = yield* TestAgent.TestAgent
       yield* (yield* agent.child(0)).end
       yield* (yield* agent.child(1)).end
       assert.deepStrictEqual(msgTypes(yield* readAll(first)), ["task_started"])

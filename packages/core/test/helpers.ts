@@ -3,11 +3,11 @@ import type { Event, Submission } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 
 /** The op types a child received, in order. */
-export const opTypes = (received: ReadonlyArray<Submission>): ReadonlyArray<string> =>
+export const opTypes = (received: ReadonlyArray<Submission.Submission>): ReadonlyArray<string> =>
   received.map((submission) => submission.op.type)
 
 /** The msg types of events, in order. */
-export const msgTypes = (events: Iterable<Event>): ReadonlyArray<string> =>
+export const msgTypes = (events: Iterable<Event.Event>): ReadonlyArray<string> =>
   Array.from(events, (event) => event.msg.type)
 
 /** A plain event the delegate forwards unchanged. */
@@ -16,7 +16,7 @@ export const message = (text: string) => ({ type: "agent_message", message: text
 /** Reads every event of a delegate until it ends. */
 export const readAll = (handle: Delegate.DelegateHandle) =>
   Effect.gen(function*() {
-    const events: Array<Event> = []
+    const events: Array<Event.Event> = []
     while (true) {
       const next = yield* handle.nextEvent
       if (next._tag === "None") return events

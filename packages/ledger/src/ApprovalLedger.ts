@@ -14,8 +14,7 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalInbox, ApprovalRequest, ApprovalsService } from "@deputy/core"
-import { Approvals, DecidedBy } from "@deputy/core"
+import { type ApprovalInbox, type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import type { Op } from "@deputy/protocol"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -71,7 +70,7 @@ export interface EntryData {
   readonly deadlineAt?: number | undefined
   /** The answer (`decided`, `rejected`) in its JSON form (`InboxAnswer` with `Option` as value or `null`). */
   readonly answer?: unknown
-  readonly op?: Op | undefined
+  readonly op?: Op.Op | undefined
   readonly waitedMs?: number | undefined
   readonly reason?: string | undefined
   /** `pending`: where the child that asked can be reached again after its process died. @since 0.2.0 */
@@ -442,7 +441,7 @@ export interface ApprovalLedgerService {
    * An `Approvals` that records every request pending before asking `inner`, and its settlement after;
    * when recording fails it answers the fail-closed default (`DecidedBy.ServiceFailed`) and reports it.
    */
-  readonly approvals: (inner: ApprovalsService, options?: MiddlewareOptions) => ApprovalsService
+  readonly approvals: (inner: Approvals.ApprovalsService, options?: MiddlewareOptions) => Approvals.ApprovalsService
 }
 
 /**
@@ -576,7 +575,8 @@ export const processAlive = (identity: ProcessIdentity, host: string = os.hostna
 }
 
 /**
- * The port (`yield* ApprovalLedger`), with its layers as statics.
+ * The port (`yield* ApprovalLedger.ApprovalLedger`); its layers are this module's `layerMemory`,
+ * `layerSqlite`, `layerPg` and `layerApprovals`.
  *
  * @since 0.2.0
  * @category tags
@@ -584,34 +584,34 @@ export const processAlive = (identity: ProcessIdentity, host: string = os.hostna
 export class ApprovalLedger extends Context.Tag("@deputy/ledger/ApprovalLedger")<
   ApprovalLedger,
   ApprovalLedgerService
->() {
-  /** An in-memory ledger (tests; one process). */
-  static readonly layerMemory = (options: LedgerOptions = {}): Layer.Layer<ApprovalLedger> =>
-    Layer.effect(ApprovalLedger, memory.make(options))
+>() {}
 
-  /** The embedded SQLite ledger (see `SqliteOptions`). */
-  static readonly layerSqlite = (options: SqliteOptions = {}): Layer.Layer<ApprovalLedger, LedgerError> =>
-    Layer.scoped(ApprovalLedger, sqlLayers.makeSqlite(options))
+/**
+ * An in-memory ledger (tests; one process).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerMemory = (options: LedgerOptions = {}): Layer.Layer<ApprovalLedger> =>
+  Layer.effect(ApprovalLedger, memory.make(options))
 
-  /** A PostgreSQL ledger shared by several machines (see `PgOptions`). */
-  static readonly layerPg = (options: PgOptions): Layer.Layer<ApprovalLedger, LedgerError> =>
-    Layer.scoped(ApprovalLedger, sqlLayers.makePg(options))
+/**
+ * The embedded SQLite ledger (see `SqliteOptions`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSqlite = (options: SqliteOptions = {}): Layer.Layer<ApprovalLedger, LedgerError> =>
+  Layer.scoped(ApprovalLedger, sqlLayers.makeSqlite(options))
 
-  /**
-   * The `Approvals` middleware as a layer: wraps the `Approvals` below it (see
-   * `ApprovalLedgerService.approvals`).
-   */
-  static readonly layerApprovals = (
-    options: MiddlewareOptions = {}
-  ): Layer.Layer<Approvals, never, Approvals | ApprovalLedger> => layerApprovals(options)
-
-  /** @see {@link digest} */
-  static readonly digest = digest
-  /** @see {@link processAlive} */
-  static readonly processAlive = processAlive
-  /** @see {@link defaultFilename} */
-  static readonly defaultFilename = defaultFilename
-}
+/**
+ * A PostgreSQL ledger shared by several machines (see `PgOptions`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerPg = (options: PgOptions): Layer.Layer<ApprovalLedger, LedgerError> =>
+  Layer.scoped(ApprovalLedger, sqlLayers.makePg(options))
 
 /**
  * The `Approvals` middleware as a layer: records every request in the `ApprovalLedger` before asking the
@@ -622,12 +622,12 @@ export class ApprovalLedger extends Context.Tag("@deputy/ledger/ApprovalLedger")
  */
 export const layerApprovals = (
   options: MiddlewareOptions = {}
-): Layer.Layer<Approvals, never, Approvals | ApprovalLedger> =>
+): Layer.Layer<Approvals.Approvals, never, Approvals.Approvals | ApprovalLedger> =>
   Layer.effect(
-    Approvals,
+    Approvals.Approvals,
     Effect.gen(function*() {
       const ledger = yield* ApprovalLedger
-      const inner = yield* Approvals
+      const inner = yield* Approvals.Approvals
       return ledger.approvals(inner, options)
     })
   )

@@ -1,5 +1,4 @@
-import { ApprovalInbox, Approvals } from "@deputy/core"
-import type { ApprovalRequest } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest, Approvals } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -23,9 +22,9 @@ const rawClient = (filename: string) =>
   SqliteClient.make({ filename, disableWAL: true }).pipe(Effect.provide(Reactivity.layer))
 
 const open = (options: Parameters<typeof ApprovalLedger.layerSqlite>[0]) =>
-  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger))
+  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger.ApprovalLedger))
 
-const approveAll = Effect.map(Approvals, (approvals) => approvals).pipe(
+const approveAll = Effect.map(Approvals.Approvals, (approvals) => approvals).pipe(
   Effect.provide(Approvals.layerApproveAll)
 )
 

@@ -20,9 +20,11 @@ const rawClient = (filename: string) =>
   SqliteClient.make({ filename, disableWAL: true }).pipe(Effect.provide(Reactivity.layer))
 
 const open = (options: Parameters<typeof ApprovalLedger.layerSqlite>[0]) =>
-  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger))
+  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger.ApprovalLedger))
 
-const approveAll = Effect.map(Approvals, (approvals) => approvals).pipe(Effect.provide(Approvals.layerApproveAll))
+const approveAll = Effect.map(Approvals.Approvals, (approvals) => approvals).pipe(
+  Effect.provide(Approvals.layerApproveAll)
+)
 
 /** Five approved requests: 15 entries (pending; then decided + settled in one transaction). */
 const fiveApprovals = (filename: string) =>

@@ -2,8 +2,6 @@
  * The behaviour every ledger layer must have: the same tests run against memory, SQLite and PostgreSQL.
  */
 import { ApprovalInbox, Approvals, DecidedBy } from "@deputy/core"
-import type { ApprovalsService } from "@deputy/core"
-import type { LedgerError } from "@deputy/ledger"
 import { ApprovalLedger } from "@deputy/ledger"
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
@@ -20,7 +18,7 @@ import { commandRequest, permissionsRequest, userInputRequest } from "./helpers.
 const person: DecidedBy.DecidedBy = { _tag: "Person", channel: "inbox", name: "ana" }
 const other: DecidedBy.DecidedBy = { _tag: "InboxClient", client: "web" }
 
-const never: ApprovalsService = {
+const never: Approvals.ApprovalsService = {
   command: () => Effect.never,
   patch: () => Effect.never,
   permissions: () => Effect.never,
@@ -30,11 +28,12 @@ const never: ApprovalsService = {
 /** Runs the contract against a layer built fresh for each test. */
 export const contract = (
   name: string,
-  makeLayer: () => Layer.Layer<ApprovalLedger, LedgerError>,
+  makeLayer: () => Layer.Layer<ApprovalLedger.ApprovalLedger, ApprovalLedger.LedgerError>,
   options: { readonly liveClock?: boolean } = {}
 ) =>
   describe(`ApprovalLedger contract: ${name}`, () => {
-    const run = <A, E>(effect: Effect.Effect<A, E, ApprovalLedger>) => Effect.provide(effect, makeLayer())
+    const run = <A, E>(effect: Effect.Effect<A, E, ApprovalLedger.ApprovalLedger>) =>
+      Effect.provide(effect, makeLayer())
     // a client whose own timers must run (PostgreSQL's pool) gets the real clock; time then really passes
     const live = options.liveClock === true
     const clocked = live ? it.live : it.effect
@@ -46,7 +45,7 @@ export const contract = (
 
     clocked("records a request pending with its provenance and process, once", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = commandRequest(1)
         const first = yield* ledger.recordPending(request, { traceId: "abc", deadlineAt: 123 })
         const again = yield* ledger.recordPending(request)
@@ -65,7 +64,7 @@ export const contract = (
 
     clocked("the first answer wins; the loser learns who decided and when, and is recorded rejected", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = commandRequest(2)
         yield* ledger.recordPending(request)
         const won = yield* ledger.answer(request.id, ApprovalInbox.decision("approved"), person)
@@ -89,7 +88,7 @@ export const contract = (
 
     clocked("answers from many fibers at once: exactly one wins", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = commandRequest(3)
         yield* ledger.recordPending(request)
         const results = yield* Effect.forEach(
@@ -108,7 +107,7 @@ export const contract = (
 
     clocked("an answer after the deadline is rejected as late; unknown ids and wrong kinds are refused", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = userInputRequest(1)
         const now = yield* Clock.currentTimeMillis
         yield* ledger.recordPending(request, { deadlineAt: now + 100 })
@@ -127,7 +126,7 @@ export const contract = (
 
     it.live("awaitAnswer returns an answer given after it started waiting", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = commandRequest(4)
         yield* ledger.recordPending(request)
         const waiting = yield* Effect.fork(ledger.awaitAnswer(request.id))
@@ -139,7 +138,7 @@ export const contract = (
 
     clocked("settleLost settles undecided requests lost with the reason; decided ones stay", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         yield* ledger.recordPending(commandRequest(5))
         yield* ledger.recordPending(permissionsRequest(5))
         yield* ledger.recordPending(commandRequest(6))
@@ -169,9 +168,9 @@ export const contract = (
 
     clocked("the middleware records pending before the decider sees it, then decided and settled", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const seenPending: Array<number> = []
-        const inner: ApprovalsService = {
+        const inner: Approvals.ApprovalsService = {
           ...never,
           command: (request) =>
             Effect.map(Effect.orDie(ledger.pending({ requestIds: [request.id] })), (pending) => {
@@ -215,9 +214,9 @@ export const contract = (
 
     clocked("deadline: a warning at 80 %, then timed_out by the deadline (never a person); late answers rejected", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const asked = yield* Deferred.make<void>()
-        const inner: ApprovalsService = {
+        const inner: Approvals.ApprovalsService = {
           ...never,
           command: () =>
             Effect.zipRight(Deferred.succeed(asked, undefined), Effect.never)
@@ -254,7 +253,7 @@ export const contract = (
 
     it.live("remote mode: an answer from elsewhere reaches the waiting request; the settlement says who", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const approvals = ledger.approvals(never, { remote: true })
         const request = permissionsRequest(9)
         const fiber = yield* Effect.fork(approvals.permissions(request))
@@ -275,7 +274,7 @@ export const contract = (
 
     clocked("recordSettled records a delegate's settlement once (the onSettled hook)", () =>
       run(Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const request = commandRequest(10)
         const settlement = {
           request,
@@ -302,10 +301,10 @@ export const contract = (
 
     clocked("layerApprovals wraps the Approvals below it", () =>
       Effect.gen(function*() {
-        const approvals = yield* Approvals
+        const approvals = yield* Approvals.Approvals
         const answer = yield* approvals.command(commandRequest(11))
         assert.deepStrictEqual(answer, DecidedBy.decided("approved", { _tag: "Fixed", setting: "approve-all" }))
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         assert.strictEqual((yield* ledger.list({ type: "settled" })).length, 1)
       }).pipe(
         Effect.provide(ApprovalLedger.layerApprovals()),

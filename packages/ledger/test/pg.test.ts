@@ -20,7 +20,7 @@ describe.skipIf(skipPg)("PostgreSQL", () => {
       const tablePrefix = `${runPrefix}foreign_`
       const ledger = yield* Effect.map(
         Layer.build(ApprovalLedger.layerPg({ url: pgUrl, tablePrefix: `${runPrefix}probe_` })),
-        Context.get(ApprovalLedger)
+        Context.get(ApprovalLedger.ApprovalLedger)
       )
       assert.strictEqual(ledger.target, "postgresql://127.0.0.1:5432/test")
       yield* Effect.promise(() => exec(`CREATE TABLE ${tablePrefix}entries (id INTEGER PRIMARY KEY)`))
@@ -46,7 +46,7 @@ describe.skipIf(skipPg)("PostgreSQL", () => {
           assert.deepStrictEqual(results.map((result) => result.failed), [0, 0])
           const ledger = yield* Effect.map(
             Layer.build(ApprovalLedger.layerPg({ url: pgUrl, tablePrefix })),
-            Context.get(ApprovalLedger)
+            Context.get(ApprovalLedger.ApprovalLedger)
           )
           const verified = yield* ledger.verify
           assert.deepStrictEqual(verified._tag, "Intact")

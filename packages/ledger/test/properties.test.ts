@@ -26,7 +26,7 @@ describe("ApprovalLedger properties", () => {
     [FastCheck.array(step, { minLength: 1, maxLength: 30 })],
     ([steps]) =>
       Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         for (let i = 0; i < 5; i++) yield* ledger.recordPending(commandRequest(i))
         const exits = yield* Effect.forEach(steps, (s) =>
           Effect.exit<unknown, unknown, never>(

@@ -24,7 +24,7 @@ const rawClient = (filename: string) =>
 
 /** Opens a SQLite ledger for the rest of the scope. */
 const open = (options: Parameters<typeof ApprovalLedger.layerSqlite>[0]) =>
-  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger))
+  Effect.map(Layer.build(ApprovalLedger.layerSqlite(options)), Context.get(ApprovalLedger.ApprovalLedger))
 
 /** A 1 MiB tmpfs for the disk-full test (root only; skipped with a notice where it cannot be mounted). */
 const tinyDisk = Effect.acquireRelease(
@@ -59,7 +59,9 @@ const fillDisk = (dir: string) => {
   }
 }
 
-const approveAll = Effect.map(Approvals, (approvals) => approvals).pipe(Effect.provide(Approvals.layerApproveAll))
+const approveAll = Effect.map(Approvals.Approvals, (approvals) => approvals).pipe(
+  Effect.provide(Approvals.layerApproveAll)
+)
 
 describe("SQLite ledger: bad input and faults", () => {
   it.live("a file that is not a database: a clear error naming the file, the file untouched", () =>
@@ -68,7 +70,9 @@ describe("SQLite ledger: bad input and faults", () => {
       fs.mkdirSync(path.dirname(filename), { recursive: true })
       const garbage = Buffer.from("this is my shopping list, not a database\n".repeat(200))
       fs.writeFileSync(filename, garbage)
-      const error = yield* Effect.flip(Effect.provide(ApprovalLedger, ApprovalLedger.layerSqlite({ filename })))
+      const error = yield* Effect.flip(
+        Effect.provide(ApprovalLedger.ApprovalLedger, ApprovalLedger.layerSqlite({ filename }))
+      )
       assert.strictEqual(error._tag, "LedgerCorrupt")
       assert.include(error.message, filename)
       assert.include(error.message, "not a SQLite database")
@@ -80,7 +84,7 @@ describe("SQLite ledger: bad input and faults", () => {
     Effect.gen(function*() {
       const source = fresh()
       yield* Effect.provide(
-        Effect.flatMap(ApprovalLedger, (ledger) => ledger.recordPending(commandRequest(1))),
+        Effect.flatMap(ApprovalLedger.ApprovalLedger, (ledger) => ledger.recordPending(commandRequest(1))),
         ApprovalLedger.layerSqlite({ filename: source })
       )
       const filename = fresh()
@@ -88,7 +92,9 @@ describe("SQLite ledger: bad input and faults", () => {
       const bytes = fs.readFileSync(source)
       const broken = Buffer.concat([bytes.subarray(0, 100), Buffer.alloc(4096, 0xab)])
       fs.writeFileSync(filename, broken)
-      const error = yield* Effect.flip(Effect.provide(ApprovalLedger, ApprovalLedger.layerSqlite({ filename })))
+      const error = yield* Effect.flip(
+        Effect.provide(ApprovalLedger.ApprovalLedger, ApprovalLedger.layerSqlite({ filename }))
+      )
       assert.strictEqual(error._tag, "LedgerCorrupt")
       assert.include(error.message, filename)
       assert.isTrue(fs.readFileSync(filename).equals(broken))
@@ -104,7 +110,9 @@ describe("SQLite ledger: bad input and faults", () => {
         yield* sql.unsafe("INSERT INTO users (name) VALUES ('ana')")
       }))
       const before = fs.readFileSync(filename)
-      const error = yield* Effect.flip(Effect.provide(ApprovalLedger, ApprovalLedger.layerSqlite({ filename })))
+      const error = yield* Effect.flip(
+        Effect.provide(ApprovalLedger.ApprovalLedger, ApprovalLedger.layerSqlite({ filename }))
+      )
       assert.strictEqual(error._tag, "LedgerCorrupt")
       assert.include(error.message, "another program's database (tables users)")
       assert.include(error.message, filename)

@@ -15,8 +15,8 @@ const eventMsgLines = files.flatMap((file) =>
   })
 )
 
-const decode = Schema.decodeUnknownSync(EventMsg)
-const encode = Schema.encodeSync(EventMsg)
+const decode = Schema.decodeUnknownSync(EventMsg.EventMsg)
+const encode = Schema.encodeSync(EventMsg.EventMsg)
 
 describe("real Codex 0.169 rollouts", () => {
   it("the fixtures hold event_msg lines of several types", () => {

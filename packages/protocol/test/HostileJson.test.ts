@@ -1,4 +1,4 @@
-import { Event, EventMsg, JsonLines, knownEventMsgTypes, Op, Submission } from "@deputy/protocol"
+import { Event, EventMsg, JsonLines, Op, Submission } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -61,7 +61,7 @@ describe("nesting depth and width are bounded on decode", () => {
     const atLimit = decoded(JsonLines.decodeEvent(line(limit - 2), 1))
     assert.strictEqual(depthOf(atLimit), limit)
     assert.isTrue(Either.isLeft(JsonLines.decodeEvent(line(limit - 1), 1)))
-    const decodeShallow = JsonLines.decodeLine(Event, { maxDepth: 4 })
+    const decodeShallow = JsonLines.decodeLine(Event.Event, { maxDepth: 4 })
     assert.isTrue(Either.isRight(decodeShallow(line(2), 1)))
     assert.strictEqual(decodeError(decodeShallow(line(3), 1)).reason, "nested deeper than 4")
   })
@@ -88,7 +88,7 @@ describe("nesting depth and width are bounded on decode", () => {
   }
 
   it("the item limit is exact and can be set; separators inside strings do not count", () => {
-    const decodeNarrow = JsonLines.decodeLine(Event, { maxItems: 6 })
+    const decodeNarrow = JsonLines.decodeLine(Event.Event, { maxItems: 6 })
     // id, msg, type, payload, and the payload's two elements: six items
     assert.isTrue(Either.isRight(decodeNarrow(eventLine(`["a:b,c", "[d,e:f]"]`), 1)))
     assert.strictEqual(decodeError(decodeNarrow(eventLine(`[1,2,3]`), 1)).reason, "more than 6 members and elements")
@@ -198,13 +198,13 @@ describe("__proto__, constructor and prototype keys are plain data", () => {
 
   it("the schemas themselves keep __proto__ (decoded without JsonLines)", () => {
     const json = JSON.parse(`{"type":"future_op","__proto__":{"x":1}}`)
-    for (const schema of [Op, EventMsg] as const) {
+    for (const schema of [Op.Op, EventMsg.EventMsg] as const) {
       const value = Schema.decodeUnknownSync(schema as Schema.Schema<unknown, unknown>)(json)
       assert.deepStrictEqual(ownKeys(value), ["type", "__proto__"])
       const encoded = Schema.encodeSync(schema as Schema.Schema<unknown, unknown>)(value)
       assert.strictEqual(JSON.stringify(encoded), `{"type":"future_op","__proto__":{"x":1}}`)
     }
-    const submission = Schema.decodeUnknownSync(Submission)(
+    const submission = Schema.decodeUnknownSync(Submission.Submission)(
       JSON.parse(`{"id":"s","op":{"type":"shutdown"},"__proto__":{}}`)
     )
     assert.deepStrictEqual(ownKeys(submission), ["id", "op", "__proto__"])
@@ -238,7 +238,7 @@ describe("events re-encode to the same bytes", () => {
   it.prop(
     "an unknown type, with random fields in random order, re-encodes byte for byte",
     [
-      FastCheck.string({ minLength: 1 }).filter((type) => !knownEventMsgTypes.has(type)),
+      FastCheck.string({ minLength: 1 }).filter((type) => !EventMsg.knownEventMsgTypes.has(type)),
       extraEntries,
       FastCheck.nat()
     ],
@@ -301,10 +301,10 @@ describe("events re-encode to the same bytes", () => {
 
 describe("the wrapped schemas still derive", () => {
   it("equivalence and pretty printing delegate to the wrapped schema", () => {
-    const equivalent = Schema.equivalence(EventMsg)
-    const a = Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "m" })
-    assert.isTrue(equivalent(a, Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "m" })))
-    assert.isFalse(equivalent(a, Schema.decodeUnknownSync(EventMsg)({ type: "agent_message", message: "n" })))
-    assert.include(Pretty.make(Event)({ id: "s", msg: a }), `"agent_message"`)
+    const equivalent = Schema.equivalence(EventMsg.EventMsg)
+    const a = Schema.decodeUnknownSync(EventMsg.EventMsg)({ type: "agent_message", message: "m" })
+    assert.isTrue(equivalent(a, Schema.decodeUnknownSync(EventMsg.EventMsg)({ type: "agent_message", message: "m" })))
+    assert.isFalse(equivalent(a, Schema.decodeUnknownSync(EventMsg.EventMsg)({ type: "agent_message", message: "n" })))
+    assert.include(Pretty.make(Event.Event)({ id: "s", msg: a }), `"agent_message"`)
   })
 })

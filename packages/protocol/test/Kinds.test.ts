@@ -1,12 +1,12 @@
-import { EventMsg, isEventMsg, Op } from "@deputy/protocol"
+import { EventMsg, Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 
-const decodeMsg = Schema.decodeUnknownEither(Schema.parseJson(EventMsg))
-const encodeMsg = Schema.encodeEither(Schema.parseJson(EventMsg))
-const decodeOp = Schema.decodeUnknownEither(Schema.parseJson(Op))
-const encodeOp = Schema.encodeEither(Schema.parseJson(Op))
+const decodeMsg = Schema.decodeUnknownEither(Schema.parseJson(EventMsg.EventMsg))
+const encodeMsg = Schema.encodeEither(Schema.parseJson(EventMsg.EventMsg))
+const decodeOp = Schema.decodeUnknownEither(Schema.parseJson(Op.Op))
+const encodeOp = Schema.encodeEither(Schema.parseJson(Op.Op))
 
 const roundTrip = (text: string) => {
   const decoded = decodeMsg(text)
@@ -21,13 +21,13 @@ describe("deputy_thread and is_blocking are modelled (optional, open, same bytes
       `{"type":"exec_approval_request","deputy_thread":{"id":"t-2","parentId":"t-1","nickname":"Galileo","x":1},` +
       `"call_id":"c","command":["ls"],"cwd":"/w"}`
     const msg = roundTrip(text)
-    assert.isTrue(isEventMsg(msg, "exec_approval_request"))
-    if (isEventMsg(msg, "exec_approval_request")) assert.strictEqual(msg.deputy_thread?.nickname, "Galileo")
+    assert.isTrue(EventMsg.isEventMsg(msg, "exec_approval_request"))
+    if (EventMsg.isEventMsg(msg, "exec_approval_request")) assert.strictEqual(msg.deputy_thread?.nickname, "Galileo")
   })
 
   it("is_blocking on request_user_input is a boolean field, kept in place", () => {
     const msg = roundTrip(`{"type":"request_user_input","call_id":"c","is_blocking":false,"questions":[]}`)
-    if (!isEventMsg(msg, "request_user_input")) return assert.fail("not modelled")
+    if (!EventMsg.isEventMsg(msg, "request_user_input")) return assert.fail("not modelled")
     assert.strictEqual(msg.is_blocking, false)
     assert.isTrue(
       Either.isLeft(decodeMsg(`{"type":"request_user_input","call_id":"c","is_blocking":"no","questions":[]}`))
@@ -40,7 +40,7 @@ describe("elicitation_request and resolve_elicitation", () => {
     const text = `{"type":"elicitation_request","server_name":"srv","id":7,"request":{"mode":"form","message":"hi",` +
       `"requested_schema":{"type":"object","properties":{"__proto__":{"type":"string"}}}}}`
     const msg = roundTrip(text)
-    if (!isEventMsg(msg, "elicitation_request")) return assert.fail("not modelled")
+    if (!EventMsg.isEventMsg(msg, "elicitation_request")) return assert.fail("not modelled")
     const properties = (msg.request.requested_schema as { properties: object }).properties
     assert.deepStrictEqual(Object.keys(properties), ["__proto__"])
     assert.strictEqual(Object.getPrototypeOf(properties), Object.prototype)

@@ -1,13 +1,12 @@
-import type { EventMsg, KnownEventMsg, Op, UnknownEventMsg } from "@deputy/protocol"
-import { isKnownEventMsg, isKnownOp, isUnknownEventMsg, JsonLines } from "@deputy/protocol"
+import { EventMsg, JsonLines, Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 
 // This file is type-checked by `tsc -b`: each `case` reads its variant's fields with their own types, no casts.
 
 /** What a consumer writes to render an event: narrow once, then switch. */
-const describeMsg = (msg: EventMsg): string => {
-  if (isKnownEventMsg(msg)) {
+const describeMsg = (msg: EventMsg.EventMsg): string => {
+  if (EventMsg.isKnownEventMsg(msg)) {
     switch (msg.type) {
       case "exec_command_begin": {
         const command: ReadonlyArray<string> = msg.command
@@ -24,15 +23,15 @@ const describeMsg = (msg: EventMsg): string => {
       case "turn_aborted":
         return `aborted (${msg.reason})`
       default:
-        return msg.type satisfies KnownEventMsg["type"]
+        return msg.type satisfies EventMsg.KnownEventMsg["type"]
     }
   }
-  const unknown: UnknownEventMsg = msg
+  const unknown: EventMsg.UnknownEventMsg = msg
   return `unknown ${unknown.type satisfies string}`
 }
 
-const describeOp = (op: Op): string => {
-  if (!isKnownOp(op)) return `unknown ${op.type}`
+const describeOp = (op: Op.Op): string => {
+  if (!Op.isKnownOp(op)) return `unknown ${op.type}`
   switch (op.type) {
     case "exec_approval":
       return `${op.id}: ${typeof op.decision === "string" ? op.decision : Object.keys(op.decision).join()}`
@@ -41,7 +40,7 @@ const describeOp = (op: Op): string => {
   }
 }
 
-const msgOf = (line: string): EventMsg => {
+const msgOf = (line: string): EventMsg.EventMsg => {
   const result = JsonLines.decodeEvent(line, 1)
   return Either.isRight(result) ? result.right.msg : assert.fail(result.left.message)
 }
@@ -67,15 +66,15 @@ describe("switch (msg.type) narrows after isKnownEventMsg", () => {
 
   it("the guards split every decoded event exactly one way, aliases included", () => {
     const known = msgOf(`{"id":"s","msg":{"type":"turn_started","turn_id":"t"}}`)
-    assert.isTrue(isKnownEventMsg(known) && !isUnknownEventMsg(known))
+    assert.isTrue(EventMsg.isKnownEventMsg(known) && !EventMsg.isUnknownEventMsg(known))
     const unknown = msgOf(`{"id":"s","msg":{"type":"turn_started_v2"}}`)
-    assert.isTrue(isUnknownEventMsg(unknown) && !isKnownEventMsg(unknown))
+    assert.isTrue(EventMsg.isUnknownEventMsg(unknown) && !EventMsg.isKnownEventMsg(unknown))
     // a hand-made message under an alias name is not a decoded known event
-    assert.isFalse(isKnownEventMsg({ type: "turn_started" } as EventMsg))
+    assert.isFalse(EventMsg.isKnownEventMsg({ type: "turn_started" } as EventMsg.EventMsg))
   })
 
   it("ops narrow the same way", () => {
     assert.strictEqual(describeOp({ type: "exec_approval", id: "a", decision: "approved" }), "a: approved")
-    assert.strictEqual(describeOp({ type: "future_op" } as Op), "unknown future_op")
+    assert.strictEqual(describeOp({ type: "future_op" } as Op.Op), "unknown future_op")
   })
 })

@@ -22,12 +22,12 @@ const encodeThenDecodeIsIdentity = <A, I>(schema: Schema.Schema<A, I>) =>
   )
 
 describe("round-trip properties", () => {
-  encodeThenDecodeIsIdentity(Submission)
-  encodeThenDecodeIsIdentity(Op)
-  encodeThenDecodeIsIdentity(EventMsg)
+  encodeThenDecodeIsIdentity(Submission.Submission)
+  encodeThenDecodeIsIdentity(Op.Op)
+  encodeThenDecodeIsIdentity(EventMsg.EventMsg)
 
   it("generated values cover many event types", () => {
-    const samples = FastCheck.sample(Arbitrary.make(EventMsg), 400)
+    const samples = FastCheck.sample(Arbitrary.make(EventMsg.EventMsg), 400)
     assert.isAtLeast(new Set(samples.map((msg) => msg.type)).size, 10)
   })
 })

@@ -4,16 +4,11 @@ import {
   EventMsg,
   FileChange,
   InitialHistory,
-  isEventMsg,
-  isOp,
   Op,
-  PermissionGrantScope,
-  RequestPermissionProfile,
-  RequestPermissionsResponse,
-  RequestUserInputResponse,
+  Permissions,
+  RequestUserInput,
   ReviewDecision,
   SessionSource,
-  SubAgentSource,
   Submission,
   UserInput,
   W3cTraceContext
@@ -38,7 +33,7 @@ const rejects = <A, I>(schema: Schema.Schema<A, I>, json: unknown, pattern: RegE
 
 describe("PROTOCOL.md examples round-trip", () => {
   it("Submission with trace", () => {
-    const submission = roundTrips(Submission, {
+    const submission = roundTrips(Submission.Submission, {
       id: "sub-1",
       op: { type: "interrupt" },
       trace: {
@@ -51,7 +46,7 @@ describe("PROTOCOL.md examples round-trip", () => {
   })
 
   it("W3cTraceContext may be empty", () => {
-    roundTrips(W3cTraceContext, {})
+    roundTrips(W3cTraceContext.W3cTraceContext, {})
   })
 
   it("every op the delegate needs", () => {
@@ -81,13 +76,21 @@ describe("PROTOCOL.md examples round-trip", () => {
       { type: "thread_rollback", num_turns: 2 },
       { type: "clean_background_terminals" }
     ]
-    for (const op of ops) roundTrips(Op, op)
+    for (const op of ops) roundTrips(Op.Op, op)
   })
 
   it("request_user_input_response decodes as user_input_answer and encodes under the primary name", () => {
-    const op = Schema.decodeUnknownSync(Op)({ type: "request_user_input_response", id: "t", response: { answers: {} } })
-    assert.isTrue(isOp(op, "user_input_answer"))
-    assert.deepStrictEqual(Schema.encodeSync(Op)(op), { type: "user_input_answer", id: "t", response: { answers: {} } })
+    const op = Schema.decodeUnknownSync(Op.Op)({
+      type: "request_user_input_response",
+      id: "t",
+      response: { answers: {} }
+    })
+    assert.isTrue(Op.isOp(op, "user_input_answer"))
+    assert.deepStrictEqual(Schema.encodeSync(Op.Op)(op), {
+      type: "user_input_answer",
+      id: "t",
+      response: { answers: {} }
+    })
   })
 
   it("every UserInput item", () => {
@@ -99,7 +102,7 @@ describe("PROTOCOL.md examples round-trip", () => {
         { type: "skill", name: "n", path: "/p" },
         { type: "mention", name: "n", path: "/p" }
       ]
-    ) roundTrips(UserInput, item)
+    ) roundTrips(UserInput.UserInput, item)
   })
 
   it("every ReviewDecision form, both denied forms", () => {
@@ -114,24 +117,26 @@ describe("PROTOCOL.md examples round-trip", () => {
         "timed_out",
         "abort"
       ]
-    ) roundTrips(ReviewDecision, decision)
-    rejects(ReviewDecision, "maybe", /Expected/)
+    ) roundTrips(ReviewDecision.ReviewDecision, decision)
+    rejects(ReviewDecision.ReviewDecision, "maybe", /Expected/)
   })
 
   it("FileChange, RequestPermissionProfile, scopes and responses", () => {
-    roundTrips(FileChange, { type: "add", content: "hi\n" })
-    roundTrips(FileChange, { type: "delete", content: "old" })
-    roundTrips(FileChange, { type: "update", unified_diff: "@@", move_path: null })
-    roundTrips(FileChange, { type: "update", unified_diff: "@@", move_path: "b.txt" })
-    roundTrips(RequestPermissionProfile, { network: null, file_system: { read: ["/a"], write: [] } })
-    roundTrips(PermissionGrantScope, "turn")
-    roundTrips(PermissionGrantScope, "session")
-    roundTrips(RequestPermissionsResponse, { permissions: {}, scope: "turn" })
-    roundTrips(RequestUserInputResponse, { answers: { q: { answers: ["a", "b"] } } })
+    roundTrips(FileChange.FileChange, { type: "add", content: "hi\n" })
+    roundTrips(FileChange.FileChange, { type: "delete", content: "old" })
+    roundTrips(FileChange.FileChange, { type: "update", unified_diff: "@@", move_path: null })
+    roundTrips(FileChange.FileChange, { type: "update", unified_diff: "@@", move_path: "b.txt" })
+    roundTrips(Permissions.RequestPermissionProfile, { network: null, file_system: { read: ["/a"], write: [] } })
+    roundTrips(Permissions.PermissionGrantScope, "turn")
+    roundTrips(Permissions.PermissionGrantScope, "session")
+    roundTrips(Permissions.RequestPermissionsResponse, { permissions: {}, scope: "turn" })
+    roundTrips(RequestUserInput.RequestUserInputResponse, { answers: { q: { answers: ["a", "b"] } } })
   })
 
   it("sources, history and status", () => {
-    for (const source of ["cli", "vscode", "exec", "mcp", { custom: "x" }]) roundTrips(SessionSource, source)
+    for (const source of ["cli", "vscode", "exec", "mcp", { custom: "x" }]) {
+      roundTrips(SessionSource.SessionSource, source)
+    }
     for (
       const source of [
         "review",
@@ -149,19 +154,19 @@ describe("PROTOCOL.md examples round-trip", () => {
         }
       ]
     ) {
-      roundTrips(SubAgentSource, source)
-      roundTrips(SessionSource, { subagent: source })
+      roundTrips(SessionSource.SubAgentSource, source)
+      roundTrips(SessionSource.SessionSource, { subagent: source })
     }
-    roundTrips(InitialHistory, "New")
-    roundTrips(InitialHistory, "Cleared")
-    roundTrips(InitialHistory, {
+    roundTrips(InitialHistory.InitialHistory, "New")
+    roundTrips(InitialHistory.InitialHistory, "Cleared")
+    roundTrips(InitialHistory.InitialHistory, {
       Resumed: {
         conversation_id: "c",
         history: [{ type: "event_msg", payload: { type: "agent_message", message: "m" } }],
         rollout_path: "/r.jsonl"
       }
     })
-    roundTrips(InitialHistory, { Forked: [{ type: "response_item", payload: {} }] })
+    roundTrips(InitialHistory.InitialHistory, { Forked: [{ type: "response_item", payload: {} }] })
     for (
       const status of [
         "pending_init",
@@ -173,11 +178,11 @@ describe("PROTOCOL.md examples round-trip", () => {
         "shutdown",
         "not_found"
       ]
-    ) roundTrips(AgentStatus, status)
+    ) roundTrips(AgentStatus.AgentStatus, status)
   })
 
   it("the request events the delegate routes", () => {
-    const exec = roundTrips(EventMsg, {
+    const exec = roundTrips(EventMsg.EventMsg, {
       type: "exec_approval_request",
       call_id: "c1",
       approval_id: "a1",
@@ -191,21 +196,21 @@ describe("PROTOCOL.md examples round-trip", () => {
       parsed_cmd: [{ type: "unknown", cmd: "ls" }],
       started_at_ms: 1
     })
-    assert.isTrue(isEventMsg(exec, "exec_approval_request") && exec.approval_id === "a1")
-    roundTrips(EventMsg, {
+    assert.isTrue(EventMsg.isEventMsg(exec, "exec_approval_request") && exec.approval_id === "a1")
+    roundTrips(EventMsg.EventMsg, {
       type: "apply_patch_approval_request",
       call_id: "c2",
       changes: { "a.txt": { type: "add", content: "x" } },
       reason: null,
       grant_root: null
     })
-    roundTrips(EventMsg, {
+    roundTrips(EventMsg.EventMsg, {
       type: "request_permissions",
       call_id: "c3",
       turn_id: "t",
       permissions: { network: { enabled: true } }
     })
-    roundTrips(EventMsg, {
+    roundTrips(EventMsg.EventMsg, {
       type: "request_user_input",
       call_id: "c4",
       questions: [{
@@ -222,16 +227,16 @@ describe("PROTOCOL.md examples round-trip", () => {
 describe("unknown types, unknown fields, aliases", () => {
   it("an unknown event type passes through unchanged", () => {
     const json = { type: "future_event", nested: { deep: [1, { x: null }] }, n: 1.5 }
-    const msg = roundTrips(EventMsg, json)
+    const msg = roundTrips(EventMsg.EventMsg, json)
     assert.strictEqual(msg.type, "future_event")
   })
 
   it("an unknown op type passes through unchanged", () => {
-    roundTrips(Op, { type: "set_thread_name", name: "x" })
+    roundTrips(Op.Op, { type: "set_thread_name", name: "x" })
   })
 
   it("unknown fields on a known event and in nested objects survive", () => {
-    roundTrips(Event, {
+    roundTrips(Event.Event, {
       id: "s1",
       extra_top: true,
       msg: {
@@ -241,7 +246,7 @@ describe("unknown types, unknown fields, aliases", () => {
         future_field: [1, 2]
       }
     })
-    roundTrips(EventMsg, {
+    roundTrips(EventMsg.EventMsg, {
       type: "token_count",
       info: {
         total_token_usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3, cache_write_input_tokens: 0 },
@@ -253,16 +258,16 @@ describe("unknown types, unknown fields, aliases", () => {
   })
 
   it("turn_started and turn_complete decode and encode as task_started and task_complete", () => {
-    const started = Schema.decodeUnknownSync(EventMsg)({ type: "turn_started", turn_id: "t" })
+    const started = Schema.decodeUnknownSync(EventMsg.EventMsg)({ type: "turn_started", turn_id: "t" })
     assert.strictEqual(started.type, "task_started")
-    assert.deepStrictEqual(Schema.encodeSync(EventMsg)(started), { type: "task_started", turn_id: "t" })
-    const complete = Schema.decodeUnknownSync(EventMsg)({
+    assert.deepStrictEqual(Schema.encodeSync(EventMsg.EventMsg)(started), { type: "task_started", turn_id: "t" })
+    const complete = Schema.decodeUnknownSync(EventMsg.EventMsg)({
       type: "turn_complete",
       turn_id: "t",
       last_agent_message: null
     })
     assert.strictEqual(complete.type, "task_complete")
-    assert.deepStrictEqual(Schema.encodeSync(EventMsg)(complete), {
+    assert.deepStrictEqual(Schema.encodeSync(EventMsg.EventMsg)(complete), {
       type: "task_complete",
       turn_id: "t",
       last_agent_message: null
@@ -271,24 +276,28 @@ describe("unknown types, unknown fields, aliases", () => {
 
   it("turn_aborted without a turn id, with every reason", () => {
     for (const reason of ["interrupted", "replaced", "review_ended", "budget_limited"]) {
-      roundTrips(EventMsg, { type: "turn_aborted", reason })
-      roundTrips(EventMsg, { type: "turn_aborted", turn_id: null, reason })
+      roundTrips(EventMsg.EventMsg, { type: "turn_aborted", reason })
+      roundTrips(EventMsg.EventMsg, { type: "turn_aborted", turn_id: null, reason })
     }
   })
 })
 
 describe("garbage is rejected with a readable message", () => {
   it("a known type with wrong fields is an error, not an opaque event", () => {
-    rejects(EventMsg, { type: "task_complete", turn_id: 3, last_agent_message: null }, /turn_id[\s\S]*Expected string/)
-    rejects(EventMsg, { type: "exec_approval_request", call_id: "c" }, /command|cwd/)
-    rejects(Op, { type: "exec_approval", id: "x", decision: "perhaps" }, /decision/)
+    rejects(
+      EventMsg.EventMsg,
+      { type: "task_complete", turn_id: 3, last_agent_message: null },
+      /turn_id[\s\S]*Expected string/
+    )
+    rejects(EventMsg.EventMsg, { type: "exec_approval_request", call_id: "c" }, /command|cwd/)
+    rejects(Op.Op, { type: "exec_approval", id: "x", decision: "perhaps" }, /decision/)
   })
 
   it("non-objects and missing types are errors", () => {
-    rejects(EventMsg, "hello", /Expected/)
-    rejects(EventMsg, { no_type: 1 }, /type/)
-    rejects(EventMsg, { type: 42 }, /Expected string, actual 42/)
-    rejects(Event, { msg: { type: "x" } }, /id/)
-    rejects(Submission, { id: "s", op: null }, /op/)
+    rejects(EventMsg.EventMsg, "hello", /Expected/)
+    rejects(EventMsg.EventMsg, { no_type: 1 }, /type/)
+    rejects(EventMsg.EventMsg, { type: 42 }, /Expected string, actual 42/)
+    rejects(Event.Event, { msg: { type: "x" } }, /id/)
+    rejects(Submission.Submission, { id: "s", op: null }, /op/)
   })
 })

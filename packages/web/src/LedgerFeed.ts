@@ -6,8 +6,7 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalInbox, ApprovalRequest, DecidedBy } from "@deputy/core"
-import { ApprovalAnswerMismatch, ApprovalNotPending } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest, type DecidedBy } from "@deputy/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -228,32 +227,38 @@ export const inbox = <E, A>(
       Effect.gen(function*() {
         const client = respondOptions?.client ?? "inbox"
         const decided = yield* ledger.answer(id, answer, { _tag: "InboxClient", client }).pipe(
-          Effect.catchAll((error): Effect.Effect<never, ApprovalNotPending | ApprovalAnswerMismatch> => {
-            const failure = error as AnswerFailure
-            switch (failure._tag) {
-              case "AlreadyDecided": {
-                const outcome = outcomeOf(failure.outcome ?? "aborted")
-                const won = settle(id, (request) => ({
-                  settlement: { request, outcome, decidedBy: failure.decidedBy as DecidedBy.DecidedBy, by: "inbox" },
-                  at: failure.at ?? 0
-                }))
-                return Effect.zipRight(
-                  won ? publishList : Effect.void,
-                  new ApprovalNotPending({ id, settled: outcome })
-                )
+          Effect.catchAll(
+            (error): Effect.Effect<never, ApprovalInbox.ApprovalNotPending | ApprovalInbox.ApprovalAnswerMismatch> => {
+              const failure = error as AnswerFailure
+              switch (failure._tag) {
+                case "AlreadyDecided": {
+                  const outcome = outcomeOf(failure.outcome ?? "aborted")
+                  const won = settle(id, (request) => ({
+                    settlement: { request, outcome, decidedBy: failure.decidedBy as DecidedBy.DecidedBy, by: "inbox" },
+                    at: failure.at ?? 0
+                  }))
+                  return Effect.zipRight(
+                    won ? publishList : Effect.void,
+                    new ApprovalInbox.ApprovalNotPending({ id, settled: outcome })
+                  )
+                }
+                case "AnswerTooLate":
+                  return Effect.fail(new ApprovalInbox.ApprovalNotPending({ id, settled: "timed_out" }))
+                case "UnknownRequest":
+                  return Effect.fail(new ApprovalInbox.ApprovalNotPending({ id }))
+                case "AnswerMismatch":
+                  return Effect.fail(
+                    new ApprovalInbox.ApprovalAnswerMismatch({
+                      id,
+                      kind: failure.kind ?? "",
+                      answer: failure.answer ?? ""
+                    })
+                  )
+                default:
+                  return Effect.die(error)
               }
-              case "AnswerTooLate":
-                return Effect.fail(new ApprovalNotPending({ id, settled: "timed_out" }))
-              case "UnknownRequest":
-                return Effect.fail(new ApprovalNotPending({ id }))
-              case "AnswerMismatch":
-                return Effect.fail(
-                  new ApprovalAnswerMismatch({ id, kind: failure.kind ?? "", answer: failure.answer ?? "" })
-                )
-              default:
-                return Effect.die(error)
             }
-          })
+          )
         )
         if (settle(id, (request) => decidedEntry(request, decided.entry))) yield* publishList
       })

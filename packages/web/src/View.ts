@@ -6,8 +6,14 @@
  *
  * @since 0.2.0
  */
-import type { InboxSettlement, PendingApproval } from "@deputy/core"
-import { ApprovalRequest as Requests, DecidedBy, RequestPaths, ShellWords, Text } from "@deputy/core"
+import {
+  type ApprovalInbox,
+  ApprovalRequest as Requests,
+  DecidedBy,
+  RequestPaths,
+  ShellWords,
+  Text
+} from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 
 /**
@@ -243,7 +249,7 @@ const sourceText = (source: unknown): string => typeof source === "string" ? sou
  * @category views
  */
 export const request = (
-  pending: PendingApproval & { readonly process?: string | undefined },
+  pending: ApprovalInbox.PendingApproval & { readonly process?: string | undefined },
   workspace: string,
   nodePath?: string | undefined
 ): RequestView => {
@@ -344,7 +350,7 @@ export const request = (
  * @since 0.2.0
  * @category views
  */
-export const settlement = (settled: InboxSettlement, at: number): HistoryView => ({
+export const settlement = (settled: ApprovalInbox.InboxSettlement, at: number): HistoryView => ({
   id: settled.request.id,
   summary: shown(describe(settled.request), 400),
   path: settled.request.path === undefined ? undefined : shown(settled.request.path, 400),
@@ -394,7 +400,7 @@ const eventText = (msg: Record<string, unknown>): string => {
  * @since 0.2.0
  * @category views
  */
-export const event = (seq: number, value: Event, width = 1000): EventView => {
+export const event = (seq: number, value: Event.Event, width = 1000): EventView => {
   const msg = value.msg as unknown as Record<string, unknown>
   return { seq, type: shown(String(msg.type), 80).join(""), text: shown(eventText(msg), width) }
 }

@@ -14,9 +14,8 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalInboxService, Delegate, InboxAnswer, InboxSettlement, PendingApproval } from "@deputy/core"
-import { ApprovalInbox, type ApprovalNotPending } from "@deputy/core"
-import type { AgentStatus, Event, TokenUsage } from "@deputy/protocol"
+import { ApprovalInbox, type Delegate } from "@deputy/core"
+import type { AgentStatus, Event, EventMsg } from "@deputy/protocol"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
@@ -50,10 +49,10 @@ export interface TreeNode {
   readonly id: string
   readonly path?: string | undefined
   readonly parent?: string | undefined
-  readonly status?: AgentStatus | string | undefined
+  readonly status?: AgentStatus.AgentStatus | string | undefined
   readonly turn?: string | undefined
   /** A delegate's token usage, or a supervisor's roll-up (`tokens`, `turns`). */
-  readonly usage?: TokenUsage | { readonly tokens: number; readonly turns?: number | undefined } | undefined
+  readonly usage?: EventMsg.TokenUsage | { readonly tokens: number; readonly turns?: number | undefined } | undefined
   readonly budgetLeft?: string | undefined
   readonly ended?: string | undefined
 }
@@ -65,7 +64,7 @@ export interface TreeNode {
  * @category models
  */
 export interface HistoryEntry {
-  readonly settlement: InboxSettlement
+  readonly settlement: ApprovalInbox.InboxSettlement
   readonly at: number
 }
 
@@ -87,7 +86,7 @@ export interface AttachOptions {
  * @since 0.2.0
  * @category models
  */
-export type PendingShown = PendingApproval & { readonly process?: string | undefined }
+export type PendingShown = ApprovalInbox.PendingApproval & { readonly process?: string | undefined }
 
 /**
  * What the server serves: the pending requests (their list and its changes, current value first), the
@@ -100,8 +99,8 @@ export type PendingShown = PendingApproval & { readonly process?: string | undef
 export interface InboxSource {
   readonly pending: Effect.Effect<ReadonlyArray<PendingShown>>
   readonly changes: Stream.Stream<ReadonlyArray<PendingShown>>
-  readonly respond: ApprovalInboxService["respond"]
-  readonly settlements?: Stream.Stream<InboxSettlement> | undefined
+  readonly respond: ApprovalInbox.ApprovalInboxService["respond"]
+  readonly settlements?: Stream.Stream<ApprovalInbox.InboxSettlement> | undefined
 }
 
 /**
@@ -202,7 +201,7 @@ export const AnswerBody = Schema.Struct({
   tab: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/))
 })
 
-const statusText = (status: AgentStatus | string | undefined): string =>
+const statusText = (status: AgentStatus.AgentStatus | string | undefined): string =>
   status === undefined
     ? "unknown"
     : typeof status === "string"
@@ -212,7 +211,7 @@ const statusText = (status: AgentStatus | string | undefined): string =>
     : `errored: ${status.errored}`
 
 /** The turn the last turn event of a batch leaves running: its id, `""` when it ended, none if no such event. */
-const currentTurn = (batch: ReadonlyArray<Event>): string | undefined => {
+const currentTurn = (batch: ReadonlyArray<Event.Event>): string | undefined => {
   for (let i = batch.length - 1; i >= 0; i--) {
     const msg = batch[i].msg
     if (msg.type === "task_started") return String(msg.turn_id ?? batch[i].id)
@@ -287,7 +286,10 @@ const page = (token: string) =>
 const encoder = new TextEncoder()
 const sse = (message: Message) => encoder.encode(`data: ${JSON.stringify(message)}\n\n`)
 
-const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.action): InboxAnswer | undefined => {
+const answerOf = (
+  pending: ApprovalInbox.PendingApproval,
+  action: typeof AnswerBody.Type.action
+): ApprovalInbox.InboxAnswer | undefined => {
   const request = pending.request
   switch (request.kind) {
     case "command":
@@ -336,8 +338,8 @@ const answerOf = (pending: PendingApproval, action: typeof AnswerBody.Type.actio
  */
 export const make = (
   options: WebServerOptions = {}
-): Effect.Effect<WebServerService, WebServerError, Scope.Scope | ApprovalInbox> =>
-  Effect.flatMap(ApprovalInbox, (inbox) => makeWith(inbox, options))
+): Effect.Effect<WebServerService, WebServerError, Scope.Scope | ApprovalInbox.ApprovalInbox> =>
+  Effect.flatMap(ApprovalInbox.ApprovalInbox, (inbox) => makeWith(inbox, options))
 
 /**
  * Starts the server in the current scope for a source of requests (`make` for an inbox; attach mode:
@@ -412,7 +414,7 @@ export const makeWith = (
         publish((n) => ({ type: "node", n, node: view }))
       })
 
-    const addEvents = (node: string, from: number, batch: ReadonlyArray<Event>) =>
+    const addEvents = (node: string, from: number, batch: ReadonlyArray<Event.Event>) =>
       Effect.sync(() => {
         const list = events.get(node) ?? []
         const views = batch.map((event, index) => View.event(from + index, event))
@@ -422,7 +424,7 @@ export const makeWith = (
         publish((n) => ({ type: "events", n, node, events: views }))
       })
 
-    const addHistory = (settled: InboxSettlement, at: number) =>
+    const addHistory = (settled: ApprovalInbox.InboxSettlement, at: number) =>
       Effect.sync(() => {
         const entry = View.settlement(settled, at)
         history.push(entry)
@@ -507,7 +509,8 @@ export const makeWith = (
         Effect.as(json(200, { ok: true })),
         Effect.catchTag(
           "ApprovalNotPending",
-          (error: ApprovalNotPending) => Effect.succeed(json(409, { error: error.message, settled: settledEntry() }))
+          (error: ApprovalInbox.ApprovalNotPending) =>
+            Effect.succeed(json(409, { error: error.message, settled: settledEntry() }))
         ),
         Effect.catchTag("ApprovalAnswerMismatch", (error) => Effect.succeed(json(400, { error: error.message })))
       )
@@ -618,13 +621,19 @@ export const makeWith = (
   })
 
 /**
- * The running server (`yield* WebServer`).
+ * The running server (`yield* WebServer.WebServer`).
  *
  * @since 0.2.0
  * @category tags
  */
-export class WebServer extends Context.Tag("@deputy/web/WebServer")<WebServer, WebServerService>() {
-  /** Starts the server for the layer's lifetime. */
-  static readonly layer = (options: WebServerOptions = {}): Layer.Layer<WebServer, WebServerError, ApprovalInbox> =>
-    Layer.scoped(WebServer, make(options))
-}
+export class WebServer extends Context.Tag("@deputy/web/WebServer")<WebServer, WebServerService>() {}
+
+/**
+ * Starts the server for the layer's lifetime.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  options: WebServerOptions = {}
+): Layer.Layer<WebServer, WebServerError, ApprovalInbox.ApprovalInbox> => Layer.scoped(WebServer, make(options))

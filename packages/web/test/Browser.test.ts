@@ -1,5 +1,4 @@
-import type { ApprovalRequest } from "@deputy/core"
-import { ApprovalInbox } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest } from "@deputy/core"
 import { WebServer } from "@deputy/web"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -22,7 +21,7 @@ const screenshot = !fs.existsSync(readmeScreenshot) || process.env.DEPUTY_UPDATE
   ? readmeScreenshot
   : path.join(os.tmpdir(), `deputy-serve-${process.pid}.png`)
 
-const layer = WebServer.WebServer.layer({ workspace }).pipe(Layer.provideMerge(ApprovalInbox.layer))
+const layer = WebServer.layer({ workspace }).pipe(Layer.provideMerge(ApprovalInbox.layer))
 
 const suite = Browser.available ? describe : describe.skip
 
@@ -54,7 +53,7 @@ suite("deputy serve in Chromium", () => {
         command: ["git", "status"],
         cwd: workspace
       }, "t1")
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       yield* inbox.awaitPending((entry) => entry.request.callId === "c0")
       const browser = yield* Browser.context
       const page = yield* Browser.pw(() => browser.newPage())
@@ -159,7 +158,7 @@ suite("deputy serve in Chromium", () => {
       const server = yield* WebServer.WebServer
       const review = yield* child("root/review")
       yield* review.agent.emit({ type: "exec_approval_request", call_id: "c1", command: ["make"], cwd: workspace }, "t")
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       yield* inbox.awaitPending()
       const browser = yield* Browser.context
       const [first, second] = yield* Browser.pw(() => Promise.all([browser.newPage(), browser.newPage()]))
@@ -201,7 +200,7 @@ suite("deputy serve in Chromium", () => {
 
   it.scopedLive("the page reconnects after the server restarts on its port and token", () =>
     Effect.gen(function*() {
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       const first = yield* Scope.make()
       const start = (port?: number, token?: string) =>
         WebServer.make({
@@ -247,7 +246,7 @@ suite("deputy serve in Chromium", () => {
   it.scopedLive("a child's <script>, HTML and escape sequences are shown as text", () =>
     Effect.gen(function*() {
       const server = yield* WebServer.WebServer
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       const evil = yield* child("root/<img src=x onerror=window.__pwned=3>")
       const script = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
       yield* evil.agent.emit({ type: "agent_message", message: `<b>bold</b>\x1b[2J\x1b]0;title\x07` })

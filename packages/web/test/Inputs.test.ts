@@ -1,5 +1,4 @@
-import type { ApprovalRequest, InboxSettlement } from "@deputy/core"
-import { ApprovalInbox } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest } from "@deputy/core"
 import { WebServer } from "@deputy/web"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -17,7 +16,7 @@ const command: ApprovalRequest.CommandApproval = {
   event: { type: "exec_approval_request", call_id: "c1", command: ["make", "deploy"], cwd: "/srv" }
 }
 
-const fromLedger: InboxSettlement = {
+const fromLedger: ApprovalInbox.InboxSettlement = {
   request: command,
   outcome: "denied",
   decidedBy: { _tag: "InboxClient", client: "terminal:4242" },

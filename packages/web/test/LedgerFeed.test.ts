@@ -1,5 +1,4 @@
-import type { ApprovalRequest } from "@deputy/core"
-import { ApprovalInbox } from "@deputy/core"
+import { ApprovalInbox, type ApprovalRequest } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import { LedgerFeed, WebServer } from "@deputy/web"
 import { assert, describe, it } from "@effect/vitest"
@@ -27,7 +26,7 @@ const approve = { _tag: "Decision", decision: "approved" } as const
 describe("LedgerFeed.history", () => {
   it.scopedLive("decisions of any ledger client, with who decided and when; undecided requests are not history", () =>
     Effect.gen(function*() {
-      const ledger = yield* ApprovalLedger
+      const ledger = yield* ApprovalLedger.ApprovalLedger
       yield* ledger.recordPending(command(1))
       yield* ledger.recordPending(command(2))
       const feed = yield* LedgerFeed.history(ledger, { every: "10 millis", batch: 1 }).pipe(
@@ -55,7 +54,7 @@ describe("LedgerFeed.history", () => {
 ;(Browser.available ? describe : describe.skip)("LedgerFeed.history in Chromium", () => {
   it.scopedLive("in Chromium: an answer given through the ledger elsewhere appears in the page's history with who decided", () =>
     Effect.gen(function*() {
-      const ledger = yield* ApprovalLedger
+      const ledger = yield* ApprovalLedger.ApprovalLedger
       yield* ledger.recordPending(command(1))
       const server = yield* WebServer.make({ history: LedgerFeed.history(ledger, { every: "20 millis" }) })
       const context = yield* Browser.context

@@ -44,7 +44,7 @@ const until = (
 const ledgerAt = (filename: string, pid: number) =>
   Effect.map(
     Layer.build(ApprovalLedger.layerSqlite({ filename, process: { host: "h", pid, runId: `run-${pid}` } })),
-    (context) => Context.get(context, ApprovalLedger)
+    (context) => Context.get(context, ApprovalLedger.ApprovalLedger)
   )
 
 describe("LedgerFeed.inbox", () => {

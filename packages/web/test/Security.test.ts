@@ -94,13 +94,13 @@ describe("the guard", () => {
   })
 })
 
-const layer = WebServer.WebServer.layer().pipe(Layer.provideMerge(ApprovalInbox.layer))
+const layer = WebServer.layer().pipe(Layer.provideMerge(ApprovalInbox.layer))
 
 describe("the server, over real HTTP", () => {
   it.scopedLive("refuses no token, a wrong Host and a cross-origin POST; the request stays pending", () =>
     Effect.gen(function*() {
       const server = yield* WebServer.WebServer
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       const { agent } = yield* child("root/a")
       yield* agent.emit({ type: "exec_approval_request", call_id: "c1", command: ["rm", "-rf", "/"], cwd: "/" }, "t")
       const pending = yield* inbox.awaitPending()
@@ -204,7 +204,7 @@ describe("the server, over real HTTP", () => {
     Effect.gen(function*() {
       const server = yield* WebServer.WebServer
       const { agent } = yield* child("root/a")
-      const inbox = yield* ApprovalInbox
+      const inbox = yield* ApprovalInbox.ApprovalInbox
       yield* agent.emit({ type: "exec_approval_request", call_id: "c1", command: ["make"], cwd: "/" }, "t")
       const pending = yield* inbox.awaitPending()
       const post = (tab: string, action: string) => {

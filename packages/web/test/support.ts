@@ -50,12 +50,12 @@ export const request = (options: {
  */
 export const child = (path: string) =>
   Effect.gen(function*() {
-    const inbox = yield* ApprovalInbox
+    const inbox = yield* ApprovalInbox.ApprovalInbox
     const server = yield* WebServer.WebServer
     const agent = yield* TestAgent.make()
     const handle = yield* Delegate.interactive({ id: path.split("/").pop()!, source: "review" }).pipe(
-      Effect.provideService(AgentSpawner, agent.spawner),
-      Effect.provideService(Approvals, inbox.approvals)
+      Effect.provideService(AgentSpawner.AgentSpawner, agent.spawner),
+      Effect.provideService(Approvals.Approvals, inbox.approvals)
     )
     yield* server.attach(handle, { path })
     return { agent: agent.service, handle }

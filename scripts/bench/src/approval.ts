@@ -21,7 +21,7 @@ const roundTrips = (agents: BenchAgents, count: number, run: number) =>
 
 /** An inbox with a responder fiber: every request that shows up in `changes` is approved. */
 const inboxResponder = Effect.gen(function*() {
-  const inbox = yield* ApprovalInbox
+  const inbox = yield* ApprovalInbox.ApprovalInbox
   yield* inbox.changes.pipe(
     Stream.runForEach((pending) =>
       Effect.forEach(

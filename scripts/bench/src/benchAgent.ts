@@ -6,7 +6,7 @@
  * (`TestAgent` is measured too; its `emitAll` offers event by event, and its bookkeeping would sit inside the
  * timed window of a round trip.)
  */
-import { Agent, AgentClosed, AgentSpawner } from "@deputy/core"
+import { Agent, AgentSpawner, Errors } from "@deputy/core"
 import type { EventMsg, Submission } from "@deputy/protocol"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -17,20 +17,20 @@ import { check } from "./stats.js"
 export interface BenchChild {
   readonly events: Agent.EventChannel
   /** Emits one event now (no effect, no waiting): the instant it is in the child's stream. */
-  readonly emitNow: (msg: EventMsg, id?: string) => void
+  readonly emitNow: (msg: EventMsg.EventMsg, id?: string) => void
   /** Emits a batch with one `offerAll` (no copy), then waits while the child's buffer is over capacity. */
-  readonly emitAll: (msgs: ReadonlyArray<EventMsg>, id?: string) => Effect.Effect<void>
+  readonly emitAll: (msgs: ReadonlyArray<EventMsg.EventMsg>, id?: string) => Effect.Effect<void>
 }
 
 export class BenchAgents {
   /** The most recently spawned child. */
   latest: BenchChild | undefined = undefined
   /** Called synchronously with each submission any child receives, and its arrival time (ms). */
-  onSubmission: ((submission: Submission, at: number) => void) | undefined = undefined
+  onSubmission: ((submission: Submission.Submission, at: number) => void) | undefined = undefined
 
   constructor(readonly capacity: number = 64) {}
 
-  readonly layer: Layer.Layer<AgentSpawner> = Layer.succeed(AgentSpawner, {
+  readonly layer: Layer.Layer<AgentSpawner.AgentSpawner> = Layer.succeed(AgentSpawner.AgentSpawner, {
     spawn: () =>
       Effect.gen(this, function*() {
         const events = Agent.makeChannel(this.capacity)
@@ -48,7 +48,7 @@ export class BenchAgents {
           submitWithId: (submission) =>
             Effect.suspend(() => {
               const at = performance.now()
-              if (closed) return Effect.fail(new AgentClosed({ reason: "the bench child has ended" }))
+              if (closed) return Effect.fail(new Errors.AgentClosed({ reason: "the bench child has ended" }))
               this.onSubmission?.(submission, at)
               if (submission.op.type === "shutdown") {
                 events.unsafeOfferAll([{ id: "", msg: { type: "shutdown_complete" } }])

@@ -77,7 +77,7 @@ const runSession = (pairs: number, session: number) =>
             check(settlement.outcome === "approved", `approval settled ${settlement.outcome}`)
             deputyApprovals++
           })
-      }).pipe(Effect.provideService(AgentSpawner, spawner), Effect.provide(Approvals.layerApproveAll))
+      }).pipe(Effect.provideService(AgentSpawner.AgentSpawner, spawner), Effect.provide(Approvals.layerApproveAll))
       return { handle, ms: performance.now() - started }
     })
     // Direct: the minimal JSON-RPC client, same binary, home, policy and sandbox.

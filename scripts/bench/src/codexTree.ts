@@ -63,7 +63,7 @@ const runSession = Effect.gen(function*() {
   }, 20)
 
   const supervisor = yield* Supervisor.make({ name: "bench", drainTimeout: "5 seconds" }).pipe(
-    Effect.provideService(AgentSpawner, spawner)
+    Effect.provideService(AgentSpawner.AgentSpawner, spawner)
   )
   const approvalMs: Array<number> = []
   const pendingSince = new Map<string, number>()

@@ -7,7 +7,7 @@
  * the delegate's own forwarding speed.
  */
 import { AgentSpawner, Approvals, Delegate, TestAgent } from "@deputy/core"
-import type { Event, EventMsg, TokenUsage } from "@deputy/protocol"
+import type { Event, EventMsg } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -22,19 +22,19 @@ const batchSize = 1024
 /** The delegate's default event capacity, used by the baseline's consumer queue as well. */
 const consumerCapacity = 512
 
-const forwarded: EventMsg = { type: "agent_message", message: "hello" }
-const delta: EventMsg = { type: "agent_message_delta", delta: "he" }
-const tokens: EventMsg = {
+const forwarded: EventMsg.EventMsg = { type: "agent_message", message: "hello" }
+const delta: EventMsg.EventMsg = { type: "agent_message_delta", delta: "he" }
+const tokens: EventMsg.EventMsg = {
   type: "token_count",
   info: { total_token_usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 } }
-} as EventMsg
+} as EventMsg.EventMsg
 
 /** `n` events, every 10th one filtered (alternately a delta and a token count), cut into `emitAll` batches. */
 const workload = (n: number) => {
-  const batches: Array<Array<EventMsg>> = []
+  const batches: Array<Array<EventMsg.EventMsg>> = []
   let expected = 0
   for (let i = 0; i < n; i += batchSize) {
-    const batch: Array<EventMsg> = []
+    const batch: Array<EventMsg.EventMsg> = []
     for (let j = i; j < Math.min(n, i + batchSize); j++) {
       if (j % 10 === 9) batch.push(j % 20 === 9 ? delta : tokens)
       else {
@@ -54,7 +54,7 @@ const layer = Layer.merge(TestAgent.layer({ capacity: childCapacity }), Approval
 /** Through the delegate: producer emits, consumer counts chunks of `handle.events`, until the child ends. */
 const deputy = ({ batches, expected }: Workload) =>
   Effect.gen(function*() {
-    const test = yield* TestAgent
+    const test = yield* TestAgent.TestAgent
     const handle = yield* Delegate.interactive({ source: "review" })
     yield* test.awaitSpawn
     let received = 0
@@ -97,8 +97,8 @@ const deputyBatched = ({ batches, expected }: Workload) => {
 /** The same child read directly (no delegate): what the `TestAgent` itself costs. */
 const rawAgent = ({ batches }: Workload) =>
   Effect.gen(function*() {
-    const test = yield* TestAgent
-    const agent = yield* (yield* AgentSpawner).spawn({ source: "review" })
+    const test = yield* TestAgent.TestAgent
+    const agent = yield* (yield* AgentSpawner.AgentSpawner).spawn({ source: "review" })
     let received = 0
     const consumer = yield* Effect.fork(
       Stream.runForEachChunk(agent.events, (chunk) => Effect.sync(() => void (received += chunk.length)))
@@ -128,20 +128,20 @@ const routedTypes = new Set([
  * batched child does).
  */
 const baseline = async ({ batches, expected }: Workload, batched: boolean): Promise<number> => {
-  const child = new PlainQueue<Event>(childCapacity)
-  const consumer = new PlainQueue<Event>(consumerCapacity)
-  let usage: TokenUsage | undefined
+  const child = new PlainQueue<Event.Event>(childCapacity)
+  const consumer = new PlainQueue<Event.Event>(consumerCapacity)
+  let usage: EventMsg.TokenUsage | undefined
   let received = 0
   const forwarder = (async () => {
     while (true) {
       const segments = await child.takeAll()
       if (segments === undefined) break
-      const out: Array<Event> = []
+      const out: Array<Event.Event> = []
       for (const segment of segments) {
         for (const event of segment) {
           const type = event.msg.type
           if (type === "token_count") {
-            const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
+            const info = (event.msg as { info?: { total_token_usage?: EventMsg.TokenUsage } | null }).info
             if (info?.total_token_usage) usage = info.total_token_usage
             continue
           }

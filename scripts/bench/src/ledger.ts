@@ -31,7 +31,7 @@ import { BenchAgents } from "./benchAgent.js"
 import { check, gc, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** One variant's delegate (no ledger, memory, SQLite), started in the current scope. */
-const startVariant = (ledger: Layer.Layer<ApprovalLedger, unknown> | undefined) =>
+const startVariant = (ledger: Layer.Layer<ApprovalLedger.ApprovalLedger, unknown> | undefined) =>
   Effect.gen(function*() {
     const agents = new BenchAgents()
     const approvals = ledger === undefined
@@ -69,7 +69,7 @@ const roundTrips = (variant: Variant, count: number, tag: string) =>
 const measureRoundTrips = (
   count: number,
   run: number,
-  ledgers: ReadonlyArray<Layer.Layer<ApprovalLedger, unknown> | undefined>
+  ledgers: ReadonlyArray<Layer.Layer<ApprovalLedger.ApprovalLedger, unknown> | undefined>
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const variants = yield* Effect.forEach(ledgers, startVariant)
@@ -111,9 +111,13 @@ const answerer = (args: ReadonlyArray<string>) =>
     (process) => Effect.sync(() => process.kill())
   )
 
-const crossProcess = (layer: Layer.Layer<ApprovalLedger, unknown>, args: ReadonlyArray<string>, count: number) =>
+const crossProcess = (
+  layer: Layer.Layer<ApprovalLedger.ApprovalLedger, unknown>,
+  args: ReadonlyArray<string>,
+  count: number
+) =>
   Effect.scoped(Effect.gen(function*() {
-    const ledger = yield* Effect.map(Layer.build(layer), Context.get(ApprovalLedger))
+    const ledger = yield* Effect.map(Layer.build(layer), Context.get(ApprovalLedger.ApprovalLedger))
     const other = yield* answerer(args)
     const latencies: Array<number> = []
     for (let i = 0; i < count; i++) {
@@ -141,7 +145,7 @@ const crossProcess = (layer: Layer.Layer<ApprovalLedger, unknown>, args: Readonl
     return latencies
   }))
 
-const pgReachable = (layer: Layer.Layer<ApprovalLedger, unknown>) =>
+const pgReachable = (layer: Layer.Layer<ApprovalLedger.ApprovalLedger, unknown>) =>
   Effect.runPromise(
     Effect.scoped(Layer.build(layer)).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
   )

@@ -14,7 +14,7 @@ const layer = kind === "sqlite"
   : ApprovalLedger.layerPg({ url: target, tablePrefix: prefix })
 
 const program = Effect.gen(function*() {
-  const ledger = yield* ApprovalLedger
+  const ledger = yield* ApprovalLedger.ApprovalLedger
   process.stdout.write("ready\n")
   while (true) {
     const pending = yield* ledger.pending()

@@ -54,7 +54,7 @@ const delegates = (count: number) =>
 /** The same children without a delegate: what the `TestAgent` itself holds. */
 const bareAgents = (count: number) =>
   Effect.gen(function*() {
-    const spawner = yield* AgentSpawner
+    const spawner = yield* AgentSpawner.AgentSpawner
     const before = heapAfterGc()
     const parent = yield* Scope.make(ExecutionStrategy.parallel)
     for (let i = 0; i < count; i++) {

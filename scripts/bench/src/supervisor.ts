@@ -14,7 +14,7 @@ import { approvalRoundTrips, BenchAgents, type BenchChild } from "./benchAgent.j
 import { check, gc, median, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 /** Approves whatever shows up in the inbox. */
-const respondAll = (inbox: ApprovalInbox.Service) =>
+const respondAll = (inbox: ApprovalInbox.ApprovalInboxService) =>
   inbox.changes.pipe(
     Stream.runForEach((pending) =>
       Effect.forEach(
@@ -64,7 +64,7 @@ const singleRoundTrips = (count: number, run: number) => {
   const agents = new BenchAgents()
   return Effect.gen(function*() {
     yield* Delegate.interactive({ source: "review" })
-    yield* respondAll(yield* ApprovalInbox)
+    yield* respondAll(yield* ApprovalInbox.ApprovalInbox)
     return yield* roundTrips(agents, [agents.latest!], count, run)
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(agents.layer, ApprovalInbox.layer)))
 }

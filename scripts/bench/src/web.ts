@@ -116,7 +116,7 @@ const measure = (count: number, run: number, clients: number) => {
     return { roundTrips, fanOut }
   }).pipe(
     Effect.scoped,
-    Effect.provide(WebServer.WebServer.layer().pipe(Layer.provideMerge(Layer.merge(agents.layer, ApprovalInbox.layer))))
+    Effect.provide(WebServer.layer().pipe(Layer.provideMerge(Layer.merge(agents.layer, ApprovalInbox.layer))))
   )
 }
 

@@ -3,9 +3,8 @@
  * decodes stdout into a buffer of events bounded in count and bytes; the supervisor (`ChildProcess.start`)
  * keeps the stderr record, watches the exit and stops the whole tree.
  */
-import { Agent, AgentClosed, AgentExited } from "@deputy/core"
-import type { Event, Submission } from "@deputy/protocol"
-import { JsonLines } from "@deputy/protocol"
+import { Agent, Errors } from "@deputy/core"
+import { type Event, JsonLines, type Submission } from "@deputy/protocol"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -49,7 +48,7 @@ export const run = (
   settings: ChildSettings
 ): Effect.Effect<Agent.AgentParts, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const buffer = yield* ChildProcess.makeEventBuffer<Event, AgentExited>({
+    const buffer = yield* ChildProcess.makeEventBuffer<Event.Event, Errors.AgentExited>({
       maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
       maxBytes: settings.maxBufferedBytes
     })
@@ -63,7 +62,9 @@ export const run = (
     // If the reader is interrupted before it ends the events (scope closed while it waited on a full
     // buffer), readers still get what was read, then an end. Registered first, so it runs last.
     yield* Effect.addFinalizer(() =>
-      events.fail(new AgentExited({ reason: "the agent's scope closed before its events were read", ...stderrTail() }))
+      events.fail(
+        new Errors.AgentExited({ reason: "the agent's scope closed before its events were read", ...stderrTail() })
+      )
     )
 
     // A line longer than the buffer's bytes is skipped by the splitter, never held whole.
@@ -84,7 +85,7 @@ export const run = (
           ? `strict mode: ${read.left.message}`
           : `reading its stdout failed: ${read.left.message}`
         closedReason ??= reason
-        yield* events.fail(new AgentExited({ reason, ...stderrTail() }))
+        yield* events.fail(new Errors.AgentExited({ reason, ...stderrTail() }))
         return yield* child.stop
       }
       // The end of stdout is the child's end: if it has not exited within the grace period, it is stopped.
@@ -95,7 +96,7 @@ export const run = (
       yield* status.code === 0
         ? events.end
         : events.fail(
-          new AgentExited({
+          new Errors.AgentExited({
             code: status.code,
             signal: status.signal,
             reason: child.stopping() ? reason : explained(reason, child.stderrTail()),
@@ -116,13 +117,13 @@ export const run = (
       })
     )
 
-    const submitWithId = (submission: Submission): Effect.Effect<void, AgentClosed> =>
+    const submitWithId = (submission: Submission.Submission): Effect.Effect<void, Errors.AgentClosed> =>
       JsonLines.encodeSubmission(submission).pipe(
         Effect.orDie,
         Effect.flatMap((line) => child.input.offer(`${line}\n`)),
         Effect.flatMap((accepted) =>
           accepted ? Effect.void : Effect.fail(
-            new AgentClosed({ reason: closedReason ?? child.inputFailure() ?? "the agent has ended" })
+            new Errors.AgentClosed({ reason: closedReason ?? child.inputFailure() ?? "the agent has ended" })
           )
         )
       )

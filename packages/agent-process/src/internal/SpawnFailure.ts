@@ -1,7 +1,7 @@
 /**
  * Why a command could not be started, in words a person can act on.
  */
-import { SpawnError } from "@deputy/core"
+import { Errors } from "@deputy/core"
 import type * as PlatformError from "@effect/platform/Error"
 
 /** Maps the executor's error for a failed start to a `SpawnError` naming the command and the cause. */
@@ -9,7 +9,7 @@ export const toSpawnError = (
   command: string,
   context: { readonly cwd: string | undefined; readonly path: string | undefined }
 ) =>
-(error: PlatformError.PlatformError): SpawnError => {
+(error: PlatformError.PlatformError): Errors.SpawnError => {
   const detail = error._tag === "SystemError" ? error.description ?? error.reason : error.message
   let reason = `${detail}`
   if (error._tag === "SystemError" && error.method === "access") {
@@ -21,5 +21,5 @@ export const toSpawnError = (
   } else if (error._tag === "SystemError" && error.reason === "PermissionDenied") {
     reason = `permission denied: ${command} is not executable, or a directory on the way is not searchable`
   }
-  return new SpawnError({ agent: command, reason, cause: error })
+  return new Errors.SpawnError({ agent: command, reason, cause: error })
 }

@@ -53,7 +53,9 @@ export const classify = (json: unknown): Incoming | undefined => {
   return undefined
 }
 
-const traceCarrier = (trace: W3cTraceContext | undefined): W3cTraceContext | undefined => {
+const traceCarrier = (
+  trace: W3cTraceContext.W3cTraceContext | undefined
+): W3cTraceContext.W3cTraceContext | undefined => {
   if (trace === undefined) return undefined
   const carrier: { traceparent?: string; tracestate?: string } = {}
   if (typeof trace.traceparent === "string") carrier.traceparent = trace.traceparent
@@ -66,7 +68,7 @@ export const request = (
   id: number,
   method: string,
   params: unknown,
-  trace?: W3cTraceContext | undefined
+  trace?: W3cTraceContext.W3cTraceContext | undefined
 ): string => {
   const carrier = traceCarrier(trace)
   return JSON.stringify(carrier === undefined ? { method, id, params } : { method, id, params, trace: carrier })

@@ -4,9 +4,8 @@
  * the `Translator`, one batch per chunk) into a buffer bounded in count and bytes.
  */
 import { ChildProcess } from "@deputy/agent-process"
-import { Agent, AgentExited } from "@deputy/core"
-import type { Event, W3cTraceContext } from "@deputy/protocol"
-import { JsonLines } from "@deputy/protocol"
+import { Agent, Errors } from "@deputy/core"
+import { type Event, JsonLines, type W3cTraceContext } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -42,12 +41,12 @@ export class RequestFailed extends Data.TaggedError("RequestFailed")<{
 export interface Session {
   readonly pid: number
   readonly translator: Translator
-  readonly events: Mailbox.ReadonlyMailbox<Event, AgentExited>
+  readonly events: Mailbox.ReadonlyMailbox<Event.Event, Errors.AgentExited>
   /** Sends a request and waits for its response. */
   readonly request: (
     method: string,
     params: unknown,
-    trace?: W3cTraceContext | undefined
+    trace?: W3cTraceContext.W3cTraceContext | undefined
   ) => Effect.Effect<unknown, RequestFailed>
   /** Writes a line (a notification or a reply). */
   readonly send: (line: string) => void
@@ -75,7 +74,7 @@ export const start = (
 ): Effect.Effect<Session, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pid = child.pid
-    const buffer = yield* ChildProcess.makeEventBuffer<Event, AgentExited>({
+    const buffer = yield* ChildProcess.makeEventBuffer<Event.Event, Errors.AgentExited>({
       maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
       maxBytes: settings.maxBufferedBytes
     })
@@ -121,7 +120,7 @@ export const start = (
       return buffer.offerAll(batch, batch.map(() => each))
     })
 
-    const request = (method: string, params: unknown, trace?: W3cTraceContext | undefined) =>
+    const request = (method: string, params: unknown, trace?: W3cTraceContext.W3cTraceContext | undefined) =>
       Effect.suspend(() => {
         if (ended) {
           return Effect.fail(new RequestFailed({ method, message: "codex app-server has exited" }))
@@ -199,7 +198,7 @@ export const start = (
         : explained.length === 0
         ? describe(final)
         : `${describe(final)}: ${explained.join(" / ")}`
-      yield* events.fail(new AgentExited({ code: final.code, signal: final.signal, reason, ...withTail() }))
+      yield* events.fail(new Errors.AgentExited({ code: final.code, signal: final.signal, reason, ...withTail() }))
     }).pipe(ChildProcess.forkInterruptible)
 
     // Runs first when the scope closes: the consumer's stream ended (a reader blocked on a full buffer is
@@ -209,7 +208,7 @@ export const start = (
       Effect.gen(function*() {
         stopping = true
         closedReason ??= "the agent was stopped: its scope closed"
-        yield* events.fail(new AgentExited({ reason: "the agent's scope closed", ...withTail() }))
+        yield* events.fail(new Errors.AgentExited({ reason: "the agent's scope closed", ...withTail() }))
         yield* events.shutdown
         yield* child.stop
         yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGrace))

@@ -4,8 +4,7 @@
  * reader feeds it whole chunks of lines and collects events and replies in batches (no effect per message).
  */
 import { AgentDiagnostic, ApprovalRequest, ShellWords, Supervisor } from "@deputy/core"
-import type { Event, EventMsg, FileChange, Op, ReviewDecision } from "@deputy/protocol"
-import { JsonLines } from "@deputy/protocol"
+import { type Event, type EventMsg, type FileChange, JsonLines, type Op, type ReviewDecision } from "@deputy/protocol"
 import type * as Either from "effect/Either"
 import * as JsonRpc from "./jsonRpc.js"
 
@@ -19,7 +18,8 @@ const string = (value: unknown): string | undefined => typeof value === "string"
 const number = (value: unknown): number | undefined => typeof value === "number" ? value : undefined
 
 /** Builds an event message; the shapes follow `@deputy/protocol`'s `EventMsg` (checked by the tests). */
-const msg = (type: string, fields: Json): EventMsg => ({ type, ...withoutUndefined(fields) }) as EventMsg
+const msg = (type: string, fields: Json): EventMsg.EventMsg =>
+  ({ type, ...withoutUndefined(fields) }) as EventMsg.EventMsg
 
 const withoutUndefined = (fields: Json): Json => {
   const out: Json = {}
@@ -47,7 +47,7 @@ export const errorInfo = (value: unknown): unknown => {
 }
 
 /** An app-server approval decision as a `ReviewDecision` (for `available_decisions`). */
-export const fromAppServerDecision = (decision: unknown): ReviewDecision | undefined => {
+export const fromAppServerDecision = (decision: unknown): ReviewDecision.ReviewDecision | undefined => {
   switch (decision) {
     case "accept":
       return "approved"
@@ -86,7 +86,7 @@ export const fromAppServerDecision = (decision: unknown): ReviewDecision | undef
  * `approved_execpolicy_amendment→acceptWithExecpolicyAmendment`, `network_policy_amendment→applyNetworkPolicyAmendment`,
  * `denied→decline`, `timed_out→decline`, `abort→cancel`.
  */
-export const commandDecision = (decision: ReviewDecision): unknown => {
+export const commandDecision = (decision: ReviewDecision.ReviewDecision): unknown => {
   switch (decision) {
     case "approved":
       return "accept"
@@ -119,7 +119,9 @@ export const commandDecision = (decision: ReviewDecision): unknown => {
  * A `ReviewDecision` as a file change decision (`accept | acceptForSession | decline | cancel`): amendments
  * that allow count as `accept`, anything else that is not an approval as `decline`.
  */
-export const fileChangeDecision = (decision: ReviewDecision): "accept" | "acceptForSession" | "decline" | "cancel" => {
+export const fileChangeDecision = (
+  decision: ReviewDecision.ReviewDecision
+): "accept" | "acceptForSession" | "decline" | "cancel" => {
   switch (decision) {
     case "approved":
       return "accept"
@@ -139,8 +141,8 @@ export const fileChangeDecision = (decision: ReviewDecision): "accept" | "accept
 }
 
 /** The `changes` of a `fileChange` item as `{path: FileChange}`. */
-export const fileChanges = (changes: unknown): Record<string, FileChange> => {
-  const out: Record<string, FileChange> = {}
+export const fileChanges = (changes: unknown): Record<string, FileChange.FileChange> => {
+  const out: Record<string, FileChange.FileChange> = {}
   if (!Array.isArray(changes)) return out
   for (const change of changes) {
     const entry = record(change)
@@ -148,7 +150,7 @@ export const fileChanges = (changes: unknown): Record<string, FileChange> => {
     if (path === undefined) continue
     const kind = record(entry.kind)
     const diff = string(entry.diff) ?? ""
-    const fileChange: FileChange = kind.type === "add"
+    const fileChange: FileChange.FileChange = kind.type === "add"
       ? { type: "add", content: diff }
       : kind.type === "delete"
       ? { type: "delete", content: diff }
@@ -304,14 +306,14 @@ const withdrawnKinds: Readonly<Record<RequestKind, ApprovalRequest.ApprovalKind>
 }
 
 /** Whether an op answers a request of Codex (a command, patch, permissions, user-input or elicitation request). */
-export const isAnswer = (op: Op): boolean => Object.hasOwn(answerKinds, op.type)
+export const isAnswer = (op: Op.Op): boolean => Object.hasOwn(answerKinds, op.type)
 
 /**
  * The app-server session as Deputy events. Feed it lines (`line`) or messages (`message`), the client's own
  * turn starts (`turnStart*`) and answer ops (`answer`); take the results with `takeEvents` / `takeReplies`.
  */
 export class Translator {
-  private events: Array<Event> = []
+  private events: Array<Event.Event> = []
   private replies: Array<string> = []
   /** Codex turn id → id of the `user_input` submission that started it. */
   private readonly turnSubmissions = new Map<string, string>()
@@ -322,7 +324,7 @@ export class Translator {
   private readonly lastAgentMessages = new Map<string, string>()
   private readonly failedTurns = new Set<string>()
   private readonly endedTurns = new Set<string>()
-  private readonly fileChangeItems = new Map<string, Record<string, FileChange>>()
+  private readonly fileChangeItems = new Map<string, Record<string, FileChange.FileChange>>()
   private readonly pending: Array<PendingRequest> = []
   /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
   private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
@@ -384,7 +386,7 @@ export class Translator {
   }
 
   /** The events produced since the last call. */
-  takeEvents(): Array<Event> {
+  takeEvents(): Array<Event.Event> {
     const events = this.events
     this.events = []
     return events
@@ -398,7 +400,7 @@ export class Translator {
   }
 
   /** Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). */
-  emit(id: string, eventMsg: EventMsg): void {
+  emit(id: string, eventMsg: EventMsg.EventMsg): void {
     this.events.push({ id, msg: eventMsg })
   }
 
@@ -612,7 +614,7 @@ export class Translator {
       call_id: request.callId,
       reason: "Codex withdrew the request: it no longer waits for an answer (its turn ended or was interrupted)"
     }
-    return this.emit(request.eventId, withdrawn as unknown as EventMsg)
+    return this.emit(request.eventId, withdrawn as unknown as EventMsg.EventMsg)
   }
 
   private turnStarted(turn: Json): void {
@@ -1025,7 +1027,7 @@ export class Translator {
   }
 
   /** Answers a pending request with an answer op; an answer nobody waits for becomes a diagnostic. */
-  answer(op: Op): void {
+  answer(op: Op.Op): void {
     const kind = Object.hasOwn(answerKinds, op.type) ? answerKinds[op.type] : undefined
     const fields = op as Json
     const requestId = fields.request_id
@@ -1048,12 +1050,12 @@ export class Translator {
     this.replies.push(JsonRpc.result(request.rpcId, this.resultOf(op)))
   }
 
-  private resultOf(op: Op): unknown {
+  private resultOf(op: Op.Op): unknown {
     switch (op.type) {
       case "exec_approval":
-        return { decision: commandDecision((op as { decision: ReviewDecision }).decision) }
+        return { decision: commandDecision((op as { decision: ReviewDecision.ReviewDecision }).decision) }
       case "patch_approval":
-        return { decision: fileChangeDecision((op as { decision: ReviewDecision }).decision) }
+        return { decision: fileChangeDecision((op as { decision: ReviewDecision.ReviewDecision }).decision) }
       case "request_permissions_response": {
         const response = record((op as Json).response)
         const permissions = record(response.permissions)

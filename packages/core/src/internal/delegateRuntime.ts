@@ -9,7 +9,7 @@
  * - `agentScope`: the child; closed by `finish` before `ended` resolves, whatever happens to the caller.
  * - the shutdown finalizer, added last, so it runs first.
  */
-import type { AgentStatus, Event, Op, Submission, TokenUsage, W3cTraceContext } from "@deputy/protocol"
+import type { AgentStatus, Event, EventMsg, Op, Submission, W3cTraceContext } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -86,7 +86,7 @@ const running: State = { _tag: "Running" }
 /** What one pass over a batch of the child's events found. */
 interface Pass {
   /** Allocated for the whole batch (cheaper than growing it): its first `count` slots are used. */
-  readonly forward: Array<Event>
+  readonly forward: Array<Event.Event>
   count: number
   toAsk: Array<RoutedRequest> | undefined
   toCancel: Array<RoutedRequest> | undefined
@@ -98,7 +98,7 @@ interface Pass {
 /** A one-shot's end as it is reported: the turn's, or the deadline's. */
 type Terminal = { readonly reason: ShutdownCause; readonly message?: string; readonly lastAgentMessage?: string | null }
 
-const zeroUsage: TokenUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+const zeroUsage: EventMsg.TokenUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
 
 const terminalOf = (end: TurnEnd): Terminal =>
   end.reason === "completed" ? { reason: "completed", lastAgentMessage: end.lastAgentMessage } : end
@@ -126,7 +126,7 @@ const bindOnce = <F extends (...args: ReadonlyArray<never>) => unknown>(self: ob
 /** Everything one delegate holds; the handle the caller gets. */
 class DelegateRuntime implements DelegateHandle {
   private state: State = running
-  private currentUsage: TokenUsage = zeroUsage
+  private currentUsage: EventMsg.TokenUsage = zeroUsage
   /** How the child's events ended, once they did. */
   private agentEnd: Exit.Exit<void, AgentExited> | undefined
   private acknowledged = false
@@ -164,7 +164,7 @@ class DelegateRuntime implements DelegateHandle {
     private readonly agent: Agent,
     private readonly approvals: ApprovalsService,
     private readonly span: Tracer.Span,
-    private readonly trace: W3cTraceContext,
+    private readonly trace: W3cTraceContext.W3cTraceContext,
     private readonly tasks: Scope.CloseableScope,
     private readonly agentScope: Scope.CloseableScope,
     private readonly drainTimeout: Duration.Duration
@@ -177,11 +177,11 @@ class DelegateRuntime implements DelegateHandle {
 
   // The handle's functions may be taken off it (`const { read } = handle`): each is bound on first use and
   // kept as an own property then, so an idle delegate holds no bound functions.
-  get submitWithId(): (submission: Submission) => Effect.Effect<void, DelegateClosed> {
+  get submitWithId(): (submission: Submission.Submission) => Effect.Effect<void, DelegateClosed> {
     return bindOnce(this, "submitWithId", this.submitSubmission)
   }
 
-  get submit(): (op: Op) => Effect.Effect<string, DelegateClosed> {
+  get submit(): (op: Op.Op) => Effect.Effect<string, DelegateClosed> {
     return bindOnce(this, "submit", this.submitOp)
   }
 
@@ -227,7 +227,7 @@ class DelegateRuntime implements DelegateHandle {
     }
   }
 
-  private submitSubmission(submission: Submission): Effect.Effect<void, DelegateClosed> {
+  private submitSubmission(submission: Submission.Submission): Effect.Effect<void, DelegateClosed> {
     return Effect.suspend(() => {
       const closed = this.closedReason()
       if (closed !== undefined) return Effect.fail(new DelegateClosed({ reason: closed }))
@@ -239,7 +239,7 @@ class DelegateRuntime implements DelegateHandle {
     })
   }
 
-  private submitOp(op: Op): Effect.Effect<string, DelegateClosed> {
+  private submitOp(op: Op.Op): Effect.Effect<string, DelegateClosed> {
     return Effect.flatMap(TraceContext.current, (trace) => {
       const id = uuidv7()
       return Effect.as(this.submitSubmission(Option.isSome(trace) ? { id, op, trace: trace.value } : { id, op }), id)
@@ -258,7 +258,7 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.sync(() => this.buffer.released)
   }
 
-  get stream(): Stream.Stream<Event> {
+  get stream(): Stream.Stream<Event.Event> {
     const buffer = this.buffer
     return Stream.suspend(() =>
       Stream.unfoldChunkEffect(buffer.released, (position) => {
@@ -272,11 +272,11 @@ class DelegateRuntime implements DelegateHandle {
     )
   }
 
-  get events(): Stream.Stream<Event> {
+  get events(): Stream.Stream<Event.Event> {
     return Stream.ensuring(this.stream, this.stop("interrupted"))
   }
 
-  get nextEvent(): Effect.Effect<Option.Option<Event>> {
+  get nextEvent(): Effect.Effect<Option.Option<Event.Event>> {
     return Effect.map(this.buffer.read(this.buffer.released), (batch) => {
       if (Option.isNone(batch)) return Option.none()
       this.buffer.release(batch.value.from + 1)
@@ -292,17 +292,17 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.zipRight(this.stop("interrupted"), this.awaitEnd)
   }
 
-  get status(): Effect.Effect<AgentStatus> {
+  get status(): Effect.Effect<AgentStatus.AgentStatus> {
     return this.agent.status
   }
 
-  get usage(): Effect.Effect<TokenUsage> {
+  get usage(): Effect.Effect<EventMsg.TokenUsage> {
     return Effect.sync(() => this.currentUsage)
   }
 
   // --- the child's side ---
 
-  private submitOwn(op: Op): Effect.Effect<void> {
+  private submitOwn(op: Op.Op): Effect.Effect<void> {
     return Effect.ignore(this.agent.submitWithId({ id: uuidv7(), op, trace: this.trace }))
   }
 
@@ -387,7 +387,7 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
-  private onChunk(chunk: ReadonlyArray<Event>): Effect.Effect<void> {
+  private onChunk(chunk: ReadonlyArray<Event.Event>): Effect.Effect<void> {
     const pass: Pass = {
       forward: new Array(chunk.length),
       count: 0,
@@ -426,7 +426,7 @@ class DelegateRuntime implements DelegateHandle {
    * while it runs (on-stack replacement), and code after the loop that never ran would then deoptimize
    * the compiled loop on every batch.
    */
-  private classify(chunk: ReadonlyArray<Event>, pass: Pass): void {
+  private classify(chunk: ReadonlyArray<Event.Event>, pass: Pass): void {
     const forward = pass.forward
     const turn = this.turn
     let count = pass.count
@@ -440,7 +440,7 @@ class DelegateRuntime implements DelegateHandle {
           continue
         }
         if (kind === EventKind.TokenCount) {
-          const info = (event.msg as { info?: { total_token_usage?: TokenUsage } | null }).info
+          const info = (event.msg as { info?: { total_token_usage?: EventMsg.TokenUsage } | null }).info
           if (info?.total_token_usage) this.currentUsage = info.total_token_usage
           continue
         }
@@ -471,7 +471,7 @@ class DelegateRuntime implements DelegateHandle {
   }
 
   /** A request event: asked, cancelled or refused as a duplicate; `false` when it is not a request after all. */
-  private routeRequest(event: Event, pass: Pass): boolean {
+  private routeRequest(event: Event.Event, pass: Pass): boolean {
     const routed = route(event, {
       delegateId: this.id,
       source: this.options.source,
@@ -732,7 +732,7 @@ class DelegateRuntime implements DelegateHandle {
     const items = typeof oneShot.input === "string"
       ? [{ type: "text" as const, text: oneShot.input, text_elements: [] }]
       : oneShot.input
-    const op: Op = {
+    const op: Op.Op = {
       type: "user_input",
       items,
       ...(oneShot.finalOutputJsonSchema === undefined
@@ -768,7 +768,7 @@ const flat = (text: string): string => {
 }
 
 /** The W3C context of the delegate's span, its ids and the result flattened (each is held per delegate). */
-const flatTrace = (span: Tracer.Span): W3cTraceContext => {
+const flatTrace = (span: Tracer.Span): W3cTraceContext.W3cTraceContext => {
   flat(span.traceId)
   flat(span.spanId)
   const trace = TraceContext.fromSpan(span)

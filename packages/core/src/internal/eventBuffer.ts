@@ -24,7 +24,7 @@ import { bytesOf } from "../Agent.js"
  */
 export interface EventBatch {
   readonly from: number
-  readonly events: ReadonlyArray<Event>
+  readonly events: ReadonlyArray<Event.Event>
 }
 
 /**
@@ -33,7 +33,7 @@ export interface EventBatch {
  * release subtracts what is left).
  */
 interface Segment {
-  readonly events: ReadonlyArray<Event>
+  readonly events: ReadonlyArray<Event.Event>
   bytes: number | undefined
   releasedBytes: number
 }
@@ -49,7 +49,7 @@ const waitFor = (register: (wake: Wake) => void, unregister: (wake: Wake) => voi
   })
 
 /** The size of `events[start..end)` (a loop of its own: it stays optimized whatever calls it). */
-const measure = (events: ReadonlyArray<Event>, start: number, end: number): number => {
+const measure = (events: ReadonlyArray<Event.Event>, start: number, end: number): number => {
   let bytes = 0
   for (let i = start; i < end; i++) bytes += bytesOf(events[i]!)
   return bytes
@@ -119,7 +119,7 @@ export class EventBuffer {
   }
 
   /** Appends a batch (never waits, never drops; the buffer keeps the array: do not modify it) and wakes the readers. */
-  append(batch: ReadonlyArray<Event>): void {
+  append(batch: ReadonlyArray<Event.Event>): void {
     if (batch.length === 0 || this.isEnded) return
     this.segments.push({ events: batch, bytes: undefined, releasedBytes: 0 })
     this.unmeasured++
@@ -159,7 +159,7 @@ export class EventBuffer {
   }
 
   /** Every held event from `start` (held) on: a segment itself when it is exactly that, else one copy. */
-  private eventsFrom(start: number): ReadonlyArray<Event> {
+  private eventsFrom(start: number): ReadonlyArray<Event.Event> {
     const segments = this.segments
     let skip = start - this.releasedUpTo + this.offset
     let first = 0

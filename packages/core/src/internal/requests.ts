@@ -2,15 +2,15 @@
  * Request routing: which child events are requests, how each is asked and answered, and the ledger
  * that makes every request settle exactly once and refuses duplicates.
  */
-import type {
-  Event,
-  Op,
-  RequestPermissionsResponse,
-  RequestUserInputResponse,
-  ReviewDecision,
-  SubAgentSource
+import {
+  type Event,
+  EventMsg,
+  type Op,
+  Permissions,
+  RequestUserInput,
+  type ReviewDecision,
+  type SessionSource
 } from "@deputy/protocol"
-import { isEventMsg, noAnswers, noPermissionsGranted } from "@deputy/protocol"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ApprovalOutcome, ApprovalRequest, ElicitationRequest, ElicitationResponse } from "../ApprovalRequest.js"
@@ -29,7 +29,7 @@ import * as DecidedBy from "../DecidedBy.js"
 
 /** What an answer resolved to: the op for the child and the outcome to report. */
 export interface Resolution {
-  readonly answer: Op
+  readonly answer: Op.Op
   readonly outcome: ApprovalOutcome
   readonly decidedBy: DecidedBy.DecidedBy
   readonly reason?: string | undefined
@@ -50,7 +50,7 @@ export interface RoutedRequest {
 /** Where a request came from, as the delegate knows it. */
 export interface Origin {
   readonly delegateId: string
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   /** Events forwarded to the consumer before this request. */
   readonly sequence: number
 }
@@ -59,8 +59,8 @@ export interface Origin {
 const decisionRequest = <R extends ApprovalRequest>(
   request: R,
   answerId: string,
-  ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<ReviewDecision>>,
-  answer: (decision: ReviewDecision) => Op
+  ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<ReviewDecision.ReviewDecision>>,
+  answer: (decision: ReviewDecision.ReviewDecision) => Op.Op
 ): RoutedRequest => ({
   request,
   answerKey: `${answer("abort").type}/${answerId}`,
@@ -78,7 +78,7 @@ const optionalRequest = <R extends ApprovalRequest, A>(
   request: R,
   answerId: string,
   ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<Option.Option<A>>>,
-  answer: (response: A) => Op,
+  answer: (response: A) => Op.Op,
   empty: A,
   outcomeOf: (response: A) => ApprovalOutcome
 ): RoutedRequest => ({
@@ -101,7 +101,7 @@ const optionalRequest = <R extends ApprovalRequest, A>(
  * Timed out: decline; aborted: cancel.
  */
 const elicitationRequest = (request: ElicitationRequest): RoutedRequest => {
-  const answer = (response: ElicitationResponse): Op => elicitationAnswerOp(request, response)
+  const answer = (response: ElicitationResponse): Op.Op => elicitationAnswerOp(request, response)
   const declined = (decidedBy: DecidedBy.DecidedBy, reason?: string): Resolution => ({
     answer: answer({ action: "decline" }),
     outcome: "denied",
@@ -145,7 +145,7 @@ export const requestTypes: ReadonlySet<string> = new Set([
 ])
 
 /** Turns a request event into a routed request (SPEC §2.1 answer ids), or undefined for any other event. */
-export const route = (event: Event, origin: Origin): RoutedRequest | undefined => {
+export const route = (event: Event.Event, origin: Origin): RoutedRequest | undefined => {
   const msg = event.msg
   const provenance = <K extends ApprovalRequest["kind"]>(kind: K, callId: string) => ({
     kind,
@@ -157,7 +157,7 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
     sequence: origin.sequence,
     ...threadProvenance(msg)
   })
-  if (isEventMsg(msg, "exec_approval_request")) {
+  if (EventMsg.isEventMsg(msg, "exec_approval_request")) {
     const answerId = msg.approval_id ?? msg.call_id
     return decisionRequest(
       { ...provenance("command", msg.call_id), event: msg },
@@ -166,7 +166,7 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
       (decision) => ({ type: "exec_approval", id: answerId, turn_id: event.id, decision })
     )
   }
-  if (isEventMsg(msg, "apply_patch_approval_request")) {
+  if (EventMsg.isEventMsg(msg, "apply_patch_approval_request")) {
     return decisionRequest(
       { ...provenance("patch", msg.call_id), event: msg },
       msg.call_id,
@@ -174,27 +174,31 @@ export const route = (event: Event, origin: Origin): RoutedRequest | undefined =
       (decision) => ({ type: "patch_approval", id: msg.call_id, decision })
     )
   }
-  if (isEventMsg(msg, "request_permissions")) {
+  if (EventMsg.isEventMsg(msg, "request_permissions")) {
     return optionalRequest(
       { ...provenance("permissions", msg.call_id), event: msg },
       msg.call_id,
       (service, request) => service.permissions(request),
-      (response: RequestPermissionsResponse) => ({ type: "request_permissions_response", id: msg.call_id, response }),
-      noPermissionsGranted,
+      (response: Permissions.RequestPermissionsResponse) => ({
+        type: "request_permissions_response",
+        id: msg.call_id,
+        response
+      }),
+      Permissions.noPermissionsGranted,
       (response) => response.scope === "session" ? "approved_for_session" : "approved"
     )
   }
-  if (isEventMsg(msg, "request_user_input")) {
+  if (EventMsg.isEventMsg(msg, "request_user_input")) {
     return optionalRequest(
       { ...provenance("user_input", msg.call_id), event: msg },
       event.id,
       (service, request) => service.userInput(request),
-      (response: RequestUserInputResponse) => ({ type: "user_input_answer", id: event.id, response }),
-      noAnswers,
+      (response: RequestUserInput.RequestUserInputResponse) => ({ type: "user_input_answer", id: event.id, response }),
+      RequestUserInput.noAnswers,
       () => "approved"
     )
   }
-  if (isEventMsg(msg, "elicitation_request")) {
+  if (EventMsg.isEventMsg(msg, "elicitation_request")) {
     return elicitationRequest({
       ...provenance("elicitation", elicitationCallId(msg.server_name, msg.id)),
       event: msg

@@ -1,8 +1,7 @@
 /**
  * The end-of-turn rule, in one place: which event ends the turn a submission started.
  */
-import type { Event } from "@deputy/protocol"
-import { turnError } from "@deputy/protocol"
+import { type Event, EventMsg } from "@deputy/protocol"
 
 /**
  * How a turn ended: `completed` (with the last agent message), `errored` (a failed `task_complete`, or
@@ -33,7 +32,7 @@ export class TurnTracker {
   }
 
   /** Looks at the next event; returns the turn's end if this event is it (and only the first time). */
-  observe(event: Event): TurnEnd | undefined {
+  observe(event: Event.Event): TurnEnd | undefined {
     if (this.ended !== undefined) return undefined
     const msg = event.msg
     const ours = event.id === this.submissionId ||
@@ -48,7 +47,7 @@ export class TurnTracker {
       }
       case "task_complete": {
         if (!ours) return undefined
-        const failure = turnError(msg)
+        const failure = EventMsg.turnError(msg)
         this.ended = failure !== undefined
           ? { reason: "errored", message: failure }
           : { reason: "completed", lastAgentMessage: (msg.last_agent_message as string | null | undefined) ?? null }

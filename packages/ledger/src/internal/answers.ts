@@ -3,28 +3,25 @@
  * delegate's request routing (SPEC §2.1 answer ids), kept beside the ledger so its records name the
  * exact op.
  */
-import type { ApprovalInbox } from "@deputy/core"
-import { ApprovalRequest } from "@deputy/core"
-import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
-import { noAnswers, noPermissionsGranted } from "@deputy/protocol"
-import { isApproval } from "@deputy/protocol"
+import { type ApprovalInbox, ApprovalRequest } from "@deputy/core"
+import { type Op, Permissions, RequestUserInput, ReviewDecision } from "@deputy/protocol"
 import * as Option from "effect/Option"
 
 type InboxAnswer = ApprovalInbox.InboxAnswer
 type Outcome = ApprovalRequest.ApprovalOutcome
 
-const outcomeOfDecision = (decision: ReviewDecision): Outcome => {
+const outcomeOfDecision = (decision: ReviewDecision.ReviewDecision): Outcome => {
   if (decision === "approved_for_session") return "approved_for_session"
   if (decision === "abort") return "aborted"
   if (decision === "timed_out") return "timed_out"
-  return isApproval(decision) ? "approved" : "denied"
+  return ReviewDecision.isApproval(decision) ? "approved" : "denied"
 }
 
 /** The op that carries `decision` to the child for a command or patch request. */
 export const decisionOp = (
   request: ApprovalRequest.CommandApproval | ApprovalRequest.PatchApproval,
-  decision: ReviewDecision
-): Op =>
+  decision: ReviewDecision.ReviewDecision
+): Op.Op =>
   request.kind === "command"
     ? {
       type: "exec_approval",
@@ -38,7 +35,7 @@ export const decisionOp = (
 export const resolve = (
   request: ApprovalRequest.ApprovalRequest,
   answer: InboxAnswer
-): { readonly op: Op; readonly outcome: Outcome } | undefined => {
+): { readonly op: Op.Op; readonly outcome: Outcome } | undefined => {
   switch (request.kind) {
     case "command":
     case "patch":
@@ -47,7 +44,10 @@ export const resolve = (
         : undefined
     case "permissions": {
       if (answer._tag !== "Permissions") return undefined
-      const response: RequestPermissionsResponse = Option.getOrElse(answer.response, () => noPermissionsGranted)
+      const response: Permissions.RequestPermissionsResponse = Option.getOrElse(
+        answer.response,
+        () => Permissions.noPermissionsGranted
+      )
       return {
         op: { type: "request_permissions_response", id: request.event.call_id, response },
         outcome: Option.isNone(answer.response)
@@ -59,7 +59,10 @@ export const resolve = (
     }
     case "user_input": {
       if (answer._tag !== "UserInput") return undefined
-      const response: RequestUserInputResponse = Option.getOrElse(answer.response, () => noAnswers)
+      const response: RequestUserInput.RequestUserInputResponse = Option.getOrElse(
+        answer.response,
+        () => RequestUserInput.noAnswers
+      )
       return {
         op: { type: "user_input_answer", id: request.turnId, response },
         outcome: Option.isNone(answer.response) ? "denied" : "approved"
@@ -106,13 +109,23 @@ export const encodeAnswer = (answer: InboxAnswer): unknown =>
 
 /** Reads an answer back from its JSON form. */
 export const decodeAnswer = (json: unknown): InboxAnswer => {
-  const value = json as { readonly _tag: string; readonly decision?: ReviewDecision; readonly response?: unknown }
+  const value = json as {
+    readonly _tag: string
+    readonly decision?: ReviewDecision.ReviewDecision
+    readonly response?: unknown
+  }
   if (value._tag === "Decision") return { _tag: "Decision", decision: value.decision! }
   if (value._tag === "Elicitation") {
     return { _tag: "Elicitation", response: value.response as ApprovalRequest.ElicitationResponse }
   }
   if (value._tag === "Permissions") {
-    return { _tag: "Permissions", response: Option.fromNullable(value.response as RequestPermissionsResponse | null) }
+    return {
+      _tag: "Permissions",
+      response: Option.fromNullable(value.response as Permissions.RequestPermissionsResponse | null)
+    }
   }
-  return { _tag: "UserInput", response: Option.fromNullable(value.response as RequestUserInputResponse | null) }
+  return {
+    _tag: "UserInput",
+    response: Option.fromNullable(value.response as RequestUserInput.RequestUserInputResponse | null)
+  }
 }

@@ -2,9 +2,8 @@
  * The ledger's logic over a storage port (`Store`): entries, the hash chain, first-answer-wins, the
  * Approvals middleware. The memory and SQL layers only implement `Store`.
  */
-import type { ApprovalInbox, ApprovalRequest, ApprovalsService } from "@deputy/core"
-import { DecidedBy } from "@deputy/core"
-import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
+import { type ApprovalInbox, type ApprovalRequest, type Approvals, DecidedBy } from "@deputy/core"
+import type { Op, Permissions, RequestUserInput, ReviewDecision } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -235,16 +234,20 @@ const causeText = (cause: unknown): string => {
   return inner !== undefined && inner !== cause ? `${text}: ${causeText(inner)}` : text
 }
 
-const answerFromOp = (op: Op): InboxAnswer => {
-  const value = op as { readonly type: string; readonly decision?: ReviewDecision; readonly response?: unknown }
+const answerFromOp = (op: Op.Op): InboxAnswer => {
+  const value = op as {
+    readonly type: string
+    readonly decision?: ReviewDecision.ReviewDecision
+    readonly response?: unknown
+  }
   switch (value.type) {
     case "exec_approval":
     case "patch_approval":
       return { _tag: "Decision", decision: value.decision ?? "abort" }
     case "request_permissions_response":
-      return { _tag: "Permissions", response: Option.some(value.response as RequestPermissionsResponse) }
+      return { _tag: "Permissions", response: Option.some(value.response as Permissions.RequestPermissionsResponse) }
     case "user_input_answer":
-      return { _tag: "UserInput", response: Option.some(value.response as RequestUserInputResponse) }
+      return { _tag: "UserInput", response: Option.some(value.response as RequestUserInput.RequestUserInputResponse) }
     default:
       return { _tag: "Decision", decision: "abort" }
   }
@@ -688,9 +691,9 @@ const defaultRecordTimeout = Duration.seconds(5)
 const middleware = (
   ledger: ApprovalLedgerService,
   claim: Claim,
-  inner: ApprovalsService,
+  inner: Approvals.ApprovalsService,
   options: MiddlewareOptions = {}
-): ApprovalsService => {
+): Approvals.ApprovalsService => {
   const recordTimeout = Duration.decode(options.recordTimeout ?? defaultRecordTimeout)
   const deadlineMs = options.deadline === undefined ? undefined : Duration.toMillis(Duration.decode(options.deadline))
   const warnAt = Math.min(Math.max(options.warnAt ?? 0.8, 0), 1)
@@ -834,7 +837,7 @@ const middleware = (
       )
     )
 
-  const decisionOfAnswer = (answer: InboxAnswer): ReviewDecision =>
+  const decisionOfAnswer = (answer: InboxAnswer): ReviewDecision.ReviewDecision =>
     answer._tag === "Decision" ? answer.decision : "denied"
   const responseOf = <A>(answer: InboxAnswer): Option.Option<A> =>
     answer._tag === "Decision" || answer._tag === "Elicitation"

@@ -55,7 +55,7 @@ export const chainOf = (node: TreeNode): ReadonlyArray<ProvenanceLink> => {
 const rank = (action: PolicyAction): number =>
   action === "deny" || action === "abort" ? 0 : action === "defer" ? 1 : action === "approve" ? 2 : 3
 
-const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision =>
+const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision.ReviewDecision =>
   action === "approve"
     ? "approved"
     : action === "approve_for_session"
@@ -146,7 +146,8 @@ export const nodeApprovals = (owner: TreeNode, deps: NodeApprovalsDeps): Approva
         }))
     })
 
-  const isSessionGrant = (_request: ApprovalRequest, decision: ReviewDecision) => decision === "approved_for_session"
+  const isSessionGrant = (_request: ApprovalRequest, decision: ReviewDecision.ReviewDecision) =>
+    decision === "approved_for_session"
 
   return {
     command: (request) => ask(request, "denied", reviewDecisionOf, deps.inbox.approvals.command, isSessionGrant),

@@ -4,7 +4,7 @@
  * node has one runner fiber (in the supervisor's `FiberSet`) that waits for admission, runs the delegate
  * in a scope of its own, ends it and its subtree, and records the receipt.
  */
-import type { Event, SubAgentSource } from "@deputy/protocol"
+import type { Event, SessionSource } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -87,7 +87,7 @@ export interface TreeNode {
   readonly depth: number
   readonly parent: TreeNode | undefined
   readonly delegateId: string
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   readonly options: SpawnNodeOptions | undefined
   readonly policy: ReadonlyArray<import("../../Approvals.js").PolicyRule> | undefined
   readonly childFailure: FailurePolicy
@@ -229,7 +229,10 @@ export const make = (
       nodeOptions: SpawnNodeOptions | undefined,
       budget: TreeNode["budget"],
       askedWallTimeMs: number | undefined,
-      external?: ExternalNode & { readonly source: SubAgentSource; readonly startedIn: TreeNode["startedIn"] }
+      external?: ExternalNode & {
+        readonly source: SessionSource.SubAgentSource
+        readonly startedIn: TreeNode["startedIn"]
+      }
     ): TreeNode => {
       const path = parent === undefined ? name : `${parent.path}/${name}`
       return {
@@ -456,7 +459,7 @@ export const make = (
     }
 
     /** Watches the raw events of a node's agent (one plain loop per batch): turns, tokens, last message. */
-    const observe = (node: TreeNode, events: ReadonlyArray<Event>): Array<unknown> | undefined => {
+    const observe = (node: TreeNode, events: ReadonlyArray<Event.Event>): Array<unknown> | undefined => {
       let reports: Array<unknown> | undefined
       let turns = 0
       let tokens = node.own.tokens

@@ -8,9 +8,7 @@
  *
  * @since 0.2.0
  */
-import type { ApprovalInbox, ApprovalRequest } from "@deputy/core"
-import { Approvals, DecidedBy } from "@deputy/core"
-import type { EntryFilter, LedgerEntry, LedgerOutcome, PendingEntry } from "@deputy/ledger"
+import { type ApprovalInbox, type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -24,10 +22,10 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import { RunFailed, UsageError } from "./Errors.js"
+import { RunFailed, UsageError } from "../Errors.js"
+import * as LedgerSetup from "../LedgerSetup.js"
+import * as Render from "../Render.js"
 import * as Flags from "./Flags.js"
-import * as LedgerSetup from "./LedgerSetup.js"
-import * as Render from "./Render.js"
 import * as Text from "./Text.js"
 
 /**
@@ -44,7 +42,7 @@ const json = (what: string) => Options.boolean("json").pipe(Options.withDescript
 const withLedger = <A, E, R>(
   spec: Option.Option<string>,
   command: string,
-  effect: Effect.Effect<A, E, R | ApprovalLedger>,
+  effect: Effect.Effect<A, E, R | ApprovalLedger.ApprovalLedger>,
   whenMissing?: (filename: string) => Effect.Effect<A>
 ) =>
   Effect.gen(function*() {
@@ -121,7 +119,11 @@ export interface InboxRecord {
  * @since 0.2.0
  * @category formatting
  */
-export const inboxRecord = (pending: PendingEntry, now: number, host: string = os.hostname()): InboxRecord => {
+export const inboxRecord = (
+  pending: ApprovalLedger.PendingEntry,
+  now: number,
+  host: string = os.hostname()
+): InboxRecord => {
   const { entry, request } = pending
   return {
     id: request.id,
@@ -149,7 +151,7 @@ export const inboxRecord = (pending: PendingEntry, now: number, host: string = o
  * @category formatting
  */
 export const inboxLines = (
-  pending: ReadonlyArray<PendingEntry>,
+  pending: ReadonlyArray<ApprovalLedger.PendingEntry>,
   now: number,
   target: string,
   host: string = os.hostname()
@@ -196,7 +198,7 @@ export const inbox = Command.make("inbox", {
     options.ledger,
     "inbox",
     Effect.gen(function*() {
-      const ledger = yield* ApprovalLedger
+      const ledger = yield* ApprovalLedger.ApprovalLedger
       const pending = yield* ledger.pending()
       const now = yield* Clock.currentTimeMillis
       if (options.json) {
@@ -284,7 +286,7 @@ const answerCommand = (verb: "approve" | "deny") => {
       options.ledger,
       verb,
       Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger
+        const ledger = yield* ApprovalLedger.ApprovalLedger
         const [pending] = yield* ledger.pending({ requestIds: [options.id] })
         const answer = answerFor(pending?.request, verb, { forSession, reason })
         if (Either.isLeft(answer)) {
@@ -390,7 +392,7 @@ const kinds = ["command", "patch", "permissions", "user_input"] as const
  * @since 0.2.0
  * @category formatting
  */
-export const logLine = (entry: LedgerEntry): string => {
+export const logLine = (entry: ApprovalLedger.LedgerEntry): string => {
   const by = entry.decidedBy === undefined ? "" : ` by ${Text.visible(DecidedBy.describe(entry.decidedBy))}`
   const outcome = entry.outcome === undefined ? "" : ` ${entry.outcome}`
   const request = entry.type === "pending" ? `  ${what(entry.data.request)}` : ""
@@ -427,7 +429,7 @@ export const log = Command.make("log", {
     options.ledger,
     "log",
     Effect.gen(function*() {
-      const ledger = yield* ApprovalLedger
+      const ledger = yield* ApprovalLedger.ApprovalLedger
       if (options.verify) {
         const result = yield* ledger.verify
         if (result._tag === "Intact") {
@@ -469,14 +471,14 @@ export const log = Command.make("log", {
       const since = yield* time("since", options.since)
       const until = yield* time("until", options.until)
       const outcome = Option.getOrUndefined(options.outcome)
-      const filter: EntryFilter = {
+      const filter: ApprovalLedger.EntryFilter = {
         delegateId: Option.getOrUndefined(options.delegate),
         kind: Option.getOrUndefined(options.kind),
         ...(outcome === undefined
           ? {}
           : outcome === "pending"
           ? { type: "pending" }
-          : { outcome: outcome as LedgerOutcome, type: "settled" }),
+          : { outcome: outcome as ApprovalLedger.LedgerOutcome, type: "settled" }),
         decidedBy: Option.getOrUndefined(options.decidedBy) as DecidedBy.DecidedBy["_tag"] | undefined,
         since,
         until

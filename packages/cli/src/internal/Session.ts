@@ -6,10 +6,16 @@
  *
  * @since 0.1.0
  */
-import type { ApprovalInboxService, ApprovalRequest, SpawnError } from "@deputy/core"
-import { AgentSpawner, ApprovalInbox, Approvals, Delegate, Supervisor } from "@deputy/core"
-import type { Event, SubAgentSource, TokenUsage } from "@deputy/protocol"
-import { textInput } from "@deputy/protocol"
+import {
+  AgentSpawner,
+  ApprovalInbox,
+  type ApprovalRequest,
+  Approvals,
+  Delegate,
+  type Errors,
+  Supervisor
+} from "@deputy/core"
+import { type Event, type EventMsg, type SessionSource, UserInput } from "@deputy/protocol"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
@@ -21,12 +27,12 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as fs from "node:fs"
-import type * as ApprovalSetup from "./ApprovalSetup.js"
-import * as JsonOutput from "./JsonOutput.js"
+import type * as ApprovalSetup from "../ApprovalSetup.js"
+import * as JsonOutput from "../JsonOutput.js"
+import { Output } from "../Output.js"
+import * as Render from "../Render.js"
 import * as NodeLabel from "./NodeLabel.js"
-import { Output } from "./Output.js"
 import * as Receipt from "./Receipt.js"
-import * as Render from "./Render.js"
 import * as Reporter from "./Reporter.js"
 import type * as Tasks from "./Tasks.js"
 import * as Text from "./Text.js"
@@ -42,7 +48,7 @@ export interface Options {
   readonly input: string | undefined
   readonly interactive: boolean
   readonly cwd: string
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   /** Spawner settings (`SpawnOptions.config`). */
   readonly config?: Readonly<Record<string, unknown>> | undefined
   readonly drainTimeout?: Duration.Duration | undefined
@@ -87,7 +93,11 @@ export const exitCode = (summary: Render.Summary): number => {
  */
 export const run = (
   options: Options
-): Effect.Effect<Outcome, SpawnError, AgentSpawner | Approvals | Reporter.Reporter | Output | Terminal.Terminal> =>
+): Effect.Effect<
+  Outcome,
+  Errors.SpawnError,
+  AgentSpawner.AgentSpawner | Approvals.Approvals | Reporter.Reporter | Output | Terminal.Terminal
+> =>
   Effect.gen(function*() {
     const reporter = yield* Reporter.Reporter
     const output = yield* Output
@@ -97,7 +107,7 @@ export const run = (
     const outcome = yield* Deferred.make<Outcome>()
     let closedByUser = false
 
-    const show = (event: Event) =>
+    const show = (event: Event.Event) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         turns.observe(event, now)
         return reporter.event(event)
@@ -110,7 +120,7 @@ export const run = (
     /** Shows the events from the last position shown, one batch; false once the delegate has ended. */
     const showBatch = (
       handle: Delegate.DelegateHandle,
-      until: (event: Event) => boolean = () => false
+      until: (event: Event.Event) => boolean = () => false
     ): Effect.Effect<"more" | "until" | "ended"> =>
       Effect.gen(function*() {
         const batch = yield* handle.read(yield* SubscriptionRef.get(shown))
@@ -187,7 +197,9 @@ export const run = (
           const text = next.value.trim()
           next = Option.none()
           if (text === "") continue
-          const submitted = yield* Effect.either(handle.submit({ type: "user_input", items: [textInput(text)] }))
+          const submitted = yield* Effect.either(
+            handle.submit({ type: "user_input", items: [UserInput.textInput(text)] })
+          )
           if (submitted._tag === "Left") return
           const turn = Delegate.turnEnd(submitted.right)
           while (true) {
@@ -199,11 +211,11 @@ export const run = (
       })
 
     // A request is asked once the events before it were shown: a prompt or a decision never comes first.
-    const approvals = yield* Approvals
+    const approvals = yield* Approvals.Approvals
     const inOrder =
       <A, R extends { readonly sequence?: number }>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
         Effect.zipRight(awaitShown(request.sequence), ask(request))
-    const orderedApprovals = Approvals.of({
+    const orderedApprovals = Approvals.Approvals.of({
       command: inOrder(approvals.command),
       patch: inOrder(approvals.patch),
       permissions: inOrder(approvals.permissions),
@@ -220,7 +232,7 @@ export const run = (
       else yield* showRest(handle)
     }).pipe(
       Effect.scoped,
-      Effect.provideService(Approvals, orderedApprovals),
+      Effect.provideService(Approvals.Approvals, orderedApprovals),
       // Interrupted while the sub-agent was starting: there is no delegate to finish, but the end is reported.
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
@@ -254,7 +266,7 @@ export const run = (
 export interface TreeOptions {
   readonly tasks: ReadonlyArray<Tasks.Task>
   readonly cwd: string
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   readonly config?: Readonly<Record<string, unknown>> | undefined
   readonly drainTimeout?: Duration.Duration | undefined
   readonly approvalTimeout?: Duration.Duration | undefined
@@ -343,7 +355,10 @@ const threadLine = (
 }
 
 /** The receipt's entry for a supervisor's node receipt (`not_started`: stopped while it waited for a slot). */
-const receiptNodeOf = (node: Supervisor.NodeReceipt, tokens: TokenUsage | undefined): JsonOutput.ReceiptNode => {
+const receiptNodeOf = (
+  node: Supervisor.NodeReceipt,
+  tokens: EventMsg.TokenUsage | undefined
+): JsonOutput.ReceiptNode => {
   const surviving = node.pidsKilled.filter(isRunning)
   const queued = !node.started && node.reason === "spawn_failed" && node.message?.startsWith("stopped while queued")
   return {
@@ -373,10 +388,10 @@ const receiptNodeOf = (node: Supervisor.NodeReceipt, tokens: TokenUsage | undefi
  */
 export const runTasks = (
   options: TreeOptions
-): Effect.Effect<TreeOutcome, never, AgentSpawner | Approvals | Output | Terminal.Terminal> =>
+): Effect.Effect<TreeOutcome, never, AgentSpawner.AgentSpawner | Approvals.Approvals | Output | Terminal.Terminal> =>
   Effect.gen(function*() {
     const output = yield* Output
-    const approvals = yield* Approvals
+    const approvals = yield* Approvals.Approvals
     const rootName = options.rootName ?? "root"
     const width = Math.max(...options.tasks.map((task) => task.name.length))
     const limit = Math.max(1, options.maxConcurrent ?? 4)
@@ -402,7 +417,7 @@ export const runTasks = (
 
     // A request is asked once its node's events before it were shown (as `run` does for one delegate).
     const shownOf = new Map<string, SubscriptionRef.SubscriptionRef<number>>()
-    const tokensOf = new Map<string, TokenUsage>()
+    const tokensOf = new Map<string, EventMsg.TokenUsage>()
     const awaitShown = (request: ApprovalRequest.Provenance) => {
       // a sub-agent's request waits for the events of the task whose agent spawned it
       const shown = (request.path === undefined ? undefined : shownOf.get(request.path)) ??
@@ -416,9 +431,9 @@ export const runTasks = (
     const inOrder = <A, R extends ApprovalRequest.Provenance>(ask: (request: R) => Effect.Effect<A>) => (request: R) =>
       Effect.zipRight(awaitShown(request), ask(request))
     const inbox = yield* ApprovalInbox.make()
-    const treeInbox: ApprovalInboxService = {
+    const treeInbox: ApprovalInbox.ApprovalInboxService = {
       ...inbox,
-      approvals: Approvals.of({
+      approvals: Approvals.Approvals.of({
         command: inOrder(approvals.command),
         patch: inOrder(approvals.patch),
         permissions: inOrder(approvals.permissions),
@@ -567,8 +582,8 @@ export const runTasks = (
 
     // An agent that knows its process (`pid`, as Codex's) but does not list its pids gets them listed, so
     // the receipt names the processes a stop ended.
-    const spawner = yield* AgentSpawner
-    const withPids = AgentSpawner.of({
+    const spawner = yield* AgentSpawner.AgentSpawner
+    const withPids = AgentSpawner.AgentSpawner.of({
       spawn: (spawnOptions) =>
         Effect.map(spawner.spawn(spawnOptions), (agent) => {
           const pid = (agent as { readonly pid?: unknown }).pid
@@ -629,5 +644,5 @@ export const runTasks = (
       )
       yield* report(record)
       return { receipt: record, exitCode: treeExitCode(record) }
-    }).pipe(Effect.scoped, Effect.provideService(AgentSpawner, withPids))
+    }).pipe(Effect.scoped, Effect.provideService(AgentSpawner.AgentSpawner, withPids))
   })

@@ -10,11 +10,11 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { Decider } from "./ApprovalSetup.js"
-import * as JsonOutput from "./JsonOutput.js"
+import type { Decider } from "../ApprovalSetup.js"
+import * as JsonOutput from "../JsonOutput.js"
+import { Output } from "../Output.js"
+import * as Render from "../Render.js"
 import type * as NodeLabel from "./NodeLabel.js"
-import { Output } from "./Output.js"
-import * as Render from "./Render.js"
 
 /**
  * @since 0.1.0
@@ -22,7 +22,7 @@ import * as Render from "./Render.js"
  */
 export class Reporter extends Context.Tag("@deputy/cli/Reporter")<Reporter, {
   /** A forwarded event. */
-  readonly event: (event: Event) => Effect.Effect<void>
+  readonly event: (event: Event.Event) => Effect.Effect<void>
   /**
    * A request that settled; who decided it is `settlement.decidedBy`. `decider` is the 0.1 attribution,
    * still passed on to the `--json` record until that reads `decidedBy` too; text output ignores it.

@@ -10,7 +10,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { ApprovalMode } from "./ApprovalSetup.js"
+import type { ApprovalMode } from "../ApprovalSetup.js"
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 

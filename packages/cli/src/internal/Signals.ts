@@ -11,7 +11,7 @@ import { ChildProcess } from "@deputy/agent-process"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
-import { ExitCode } from "./Errors.js"
+import { ExitCode } from "../Errors.js"
 
 /**
  * The signal that ended the program, if one did; read by the exit-code teardown.

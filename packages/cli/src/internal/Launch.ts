@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpawner, SpawnError } from "@deputy/core"
-import type { LedgerError } from "@deputy/ledger"
-import type { SubAgentSource } from "@deputy/protocol"
+import type { AgentSpawner, Errors } from "@deputy/core"
+import type { ApprovalLedger } from "@deputy/ledger"
+import type { SessionSource } from "@deputy/protocol"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Clock from "effect/Clock"
@@ -16,10 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ApprovalSetup from "./ApprovalSetup.js"
-import { RunFailed, UsageError } from "./Errors.js"
-import * as Output from "./Output.js"
-import * as PolicyFile from "./PolicyFile.js"
+import * as ApprovalSetup from "../ApprovalSetup.js"
+import { RunFailed, UsageError } from "../Errors.js"
+import * as Output from "../Output.js"
+import * as PolicyFile from "../PolicyFile.js"
 import * as Reporter from "./Reporter.js"
 import * as Session from "./Session.js"
 import * as Signals from "./Signals.js"
@@ -35,7 +35,7 @@ export interface LaunchOptions {
   readonly input: string | undefined
   readonly interactive: boolean
   readonly cwd: string
-  readonly source: SubAgentSource
+  readonly source: SessionSource.SubAgentSource
   readonly config?: Readonly<Record<string, unknown>> | undefined
   readonly json: boolean
   readonly approval: Option.Option<ApprovalSetup.ApprovalMode>
@@ -89,10 +89,10 @@ export const approvalMode = (
  */
 export const launch = <E extends { readonly message: string }, R>(
   options: LaunchOptions,
-  agent: Layer.Layer<AgentSpawner, E, R>
+  agent: Layer.Layer<AgentSpawner.AgentSpawner, E, R>
 ): Effect.Effect<
   void,
-  UsageError | PolicyFile.PolicyFileError | SpawnError | RunFailed | LedgerError | E,
+  UsageError | PolicyFile.PolicyFileError | Errors.SpawnError | RunFailed | ApprovalLedger.LedgerError | E,
   R | FileSystem.FileSystem | Terminal.Terminal
 > =>
   Effect.gen(function*() {

@@ -18,10 +18,10 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as Agents from "./Agents.js"
-import { UsageError } from "./Errors.js"
+import * as Agents from "../Agents.js"
+import { UsageError } from "../Errors.js"
+import * as LedgerSetup from "../LedgerSetup.js"
 import * as Flags from "./Flags.js"
-import * as LedgerSetup from "./LedgerSetup.js"
 import * as RunCommand from "./RunCommand.js"
 
 /**
@@ -256,7 +256,7 @@ export const attach = (
   serve: ServeSettings & { readonly ledger: NonNullable<ServeSettings["ledger"]> }
 ) =>
   Effect.gen(function*() {
-    const ledger = yield* ApprovalLedger
+    const ledger = yield* ApprovalLedger.ApprovalLedger
     const Web = yield* loadWeb
     const feed = yield* Web.LedgerFeed.inbox(ledger)
     const server = yield* Web.WebServer.makeWith(feed, {
@@ -299,7 +299,7 @@ export const execute = (serve: ServeSettings) =>
       workspace: serve.cwd,
       tree: serve.tasks.length === 0 ? undefined : treeChanges(supervisor)
     }).pipe(
-      Effect.provideService(ApprovalInbox, supervisor.inbox),
+      Effect.provideService(ApprovalInbox.ApprovalInbox, supervisor.inbox),
       Effect.mapError((error) => new UsageError({ message: error.message, command: "serve" }))
     )
     yield* Console.log(server.url)

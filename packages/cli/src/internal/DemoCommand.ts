@@ -6,14 +6,14 @@
  * @since 0.1.0
  */
 import { CodexAgent, ScriptedModel } from "@deputy/codex"
-import { SpawnError } from "@deputy/core"
+import { Errors } from "@deputy/core"
 import * as Command from "@effect/cli/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as LedgerSetup from "../LedgerSetup.js"
 import * as Flags from "./Flags.js"
 import * as Launch from "./Launch.js"
-import * as LedgerSetup from "./LedgerSetup.js"
 import * as Signals from "./Signals.js"
 
 const options = {
@@ -47,7 +47,7 @@ export const command = Command.make("demo", options, (parsed) =>
     yield* Signals.removeOnQuit(workspace)
     const agent = CodexAgent.layerScripted().pipe(
       Layer.provide(ScriptedModel.layer(ScriptedModel.demoScenario)),
-      Layer.mapError((error) => new SpawnError({ agent: "codex (demo)", reason: error.message, cause: error }))
+      Layer.mapError((error) => new Errors.SpawnError({ agent: "codex (demo)", reason: error.message, cause: error }))
     )
     yield* Launch.launch({
       ...parsed,

@@ -5,9 +5,9 @@
  *
  * @since 0.2.0
  */
-import type * as JsonOutput from "./JsonOutput.js"
+import type * as JsonOutput from "../JsonOutput.js"
+import * as Render from "../Render.js"
 import * as NodeLabel from "./NodeLabel.js"
-import * as Render from "./Render.js"
 import type { Style } from "./Style.js"
 import * as Text from "./Text.js"
 
