@@ -58,12 +58,42 @@ export interface ResolvedPath {
 
 const maxSymlinks = 40
 
-const exists = (resolved: string): boolean => {
+/** What a path is, as `lstat` saw it: missing, a symlink (with its target, if readable), or anything else. */
+type Entry =
+  | { readonly kind: "missing" }
+  | { readonly kind: "present" }
+  | { readonly kind: "symlink"; readonly target: string | undefined }
+
+/**
+ * `lstat` (and `readlink`) of absolute paths, each read once: the paths of one request share their
+ * directories (50,000 files in 20 directories cost 20 walks, not 50,000).
+ */
+type Lookup = (absolute: string) => Entry
+
+const makeLookup = (): Lookup => {
+  const seen = new Map<string, Entry>()
+  return (absolute) => {
+    let entry = seen.get(absolute)
+    if (entry === undefined) {
+      entry = readEntry(absolute)
+      seen.set(absolute, entry)
+    }
+    return entry
+  }
+}
+
+const readEntry = (absolute: string): Entry => {
+  let stat: fs.Stats
   try {
-    fs.lstatSync(resolved)
-    return true
+    stat = fs.lstatSync(absolute)
   } catch {
-    return false
+    return { kind: "missing" }
+  }
+  if (!stat.isSymbolicLink()) return { kind: "present" }
+  try {
+    return { kind: "symlink", target: fs.readlinkSync(absolute) }
+  } catch {
+    return { kind: "symlink", target: undefined }
   }
 }
 
@@ -78,16 +108,24 @@ const exists = (resolved: string): boolean => {
  * @since 0.2.0
  * @category resolving
  */
-export const resolve = (given: string, base: string): ResolvedPath => {
-  if (given.includes("\0") || base.includes("\0")) {
-    return { lexical: given, real: given, unresolvable: "the path contains a NUL byte" }
-  }
-  const lexical = path.resolve(base, given)
-  const pending = (path.isAbsolute(given) ? given : `${base}/${given}`).split("/")
-  let current = "/"
-  let missing = false
-  let hops = 0
-  let symlink: string | undefined
+export const resolve = (given: string, base: string): ResolvedPath => resolveWith(makeLookup(), undefined, given, base)
+
+/** Where a walk is: the directory reached (symlinks followed), whether a component was missing, hops so far. */
+interface Walk {
+  readonly current: string
+  readonly missing: boolean
+  readonly hops: number
+  readonly symlink: string | undefined
+}
+
+type Walked = Walk | { readonly unresolvable: string }
+
+const atRoot: Walk = { current: "/", missing: false, hops: 0, symlink: undefined }
+
+/** Walks `parts` from `from`, as the kernel would (see `resolve`). */
+const walk = (lookup: Lookup, from: Walk, parts: Array<string>): Walked => {
+  let { current, hops, missing, symlink } = from
+  const pending = parts
   while (pending.length > 0) {
     const part = pending.shift()!
     if (part === "" || part === ".") continue
@@ -95,38 +133,56 @@ export const resolve = (given: string, base: string): ResolvedPath => {
       current = path.dirname(current)
       // a missing directory is created as a real one by the write (`create_dir_all`), so its `..` is its
       // parent: from there on, symlinks count again (`new/../docs/assets -> ../out` lands in `out`)
-      if (missing) missing = !exists(current)
+      if (missing) missing = lookup(current).kind === "missing"
       continue
     }
-    const next = path.join(current, part)
+    const next = current === "/" ? `/${part}` : `${current}/${part}`
     if (missing) {
       current = next
       continue
     }
-    let stat: fs.Stats
-    try {
-      stat = fs.lstatSync(next)
-    } catch {
-      missing = true
+    const entry = lookup(next)
+    if (entry.kind === "missing") missing = true
+    if (entry.kind !== "symlink") {
       current = next
       continue
     }
-    if (!stat.isSymbolicLink()) {
-      current = next
-      continue
-    }
-    if (++hops > maxSymlinks) return { lexical, real: lexical, unresolvable: "too many symlinks" }
-    let target: string
-    try {
-      target = fs.readlinkSync(next)
-    } catch {
-      return { lexical, real: lexical, unresolvable: `the symlink ${next} cannot be read` }
-    }
-    symlink ??= `${next} -> ${target}`
-    if (target.startsWith("/")) current = "/"
-    pending.unshift(...target.split("/"))
+    if (++hops > maxSymlinks) return { unresolvable: "too many symlinks" }
+    if (entry.target === undefined) return { unresolvable: `the symlink ${next} cannot be read` }
+    symlink ??= `${next} -> ${entry.target}`
+    if (entry.target.startsWith("/")) current = "/"
+    pending.unshift(...entry.target.split("/"))
   }
-  return symlink === undefined || current === lexical ? { lexical, real: current } : { lexical, real: current, symlink }
+  return { current, missing, hops, symlink }
+}
+
+/**
+ * `resolve` with a lookup shared by the paths of one request, and (`dirs`) the walks of the directories
+ * already met, keyed by their text as written: a path's directory is walked once, its last component alone.
+ */
+const resolveWith = (
+  lookup: Lookup,
+  dirs: Map<string, Walked> | undefined,
+  given: string,
+  base: string
+): ResolvedPath => {
+  if (given.includes("\0") || base.includes("\0")) {
+    return { lexical: given, real: given, unresolvable: "the path contains a NUL byte" }
+  }
+  const lexical = path.resolve(base, given)
+  const full = path.isAbsolute(given) ? given : `${base}/${given}`
+  const cut = full.lastIndexOf("/")
+  const dirText = full.slice(0, cut)
+  let dir = dirs?.get(dirText)
+  if (dir === undefined) {
+    dir = walk(lookup, atRoot, dirText.split("/"))
+    dirs?.set(dirText, dir)
+  }
+  const end = "unresolvable" in dir ? dir : walk(lookup, dir, [full.slice(cut + 1)])
+  if ("unresolvable" in end) return { lexical, real: lexical, unresolvable: end.unresolvable }
+  return end.symlink === undefined || end.current === lexical
+    ? { lexical, real: end.current }
+    : { lexical, real: end.current, symlink: end.symlink }
 }
 
 /**
@@ -146,15 +202,29 @@ export const isInside = (candidate: string, root: string): boolean => {
  * @since 0.2.0
  * @category resolving
  */
-export const touch = (role: PathRole, given: string, base: string, workspace: string): TouchedPath => {
-  const root = resolve(workspace, "/").real
-  const resolved = resolve(given, base)
+export const touch = (role: PathRole, given: string, base: string, workspace: string): TouchedPath =>
+  makeToucher(workspace)(role, given, base)
+
+/** `isInside` for paths known to be absolute and normalised (no `path.relative` per path). */
+const within = (candidate: string, root: string): boolean =>
+  candidate === root || candidate.startsWith(root === "/" ? "/" : `${root}/`)
+
+/** `touch` for the paths of one request: the workspace resolved once, lookups and directory walks shared. */
+const makeToucher = (workspace: string) => {
+  const lookup = makeLookup()
+  const dirs = new Map<string, Walked>()
+  const root = resolveWith(lookup, undefined, workspace, "/").real
+  return (role: PathRole, given: string, base: string): TouchedPath =>
+    touchIn(root, resolveWith(lookup, dirs, given, base), role, given)
+}
+
+const touchIn = (root: string, resolved: ResolvedPath, role: PathRole, given: string): TouchedPath => {
   if (resolved.unresolvable !== undefined) {
     return { role, given, resolved: resolved.real, relative: undefined, inside: false, note: resolved.unresolvable }
   }
-  const inside = isInside(resolved.real, root)
-  const relative = inside ? path.relative(root, resolved.real).split(path.sep).join("/") : undefined
-  const lexicallyInside = isInside(resolved.lexical, root)
+  const inside = within(resolved.real, root)
+  const relative = inside ? resolved.real.slice(root === "/" ? 1 : root.length + 1) : undefined
+  const lexicallyInside = within(resolved.lexical, root)
   const note = inside
     ? undefined
     : lexicallyInside && resolved.symlink !== undefined
@@ -175,28 +245,29 @@ export const touch = (role: PathRole, given: string, base: string, workspace: st
  */
 export const touched = (request: ApprovalRequest, workspace: string): ReadonlyArray<TouchedPath> => {
   const base = path.resolve(workspace)
+  const touch = makeToucher(workspace)
   switch (request.kind) {
     case "command":
-      return [touch("command_cwd", request.event.cwd, base, workspace)]
+      return [touch("command_cwd", request.event.cwd, base)]
     case "patch": {
       const paths: Array<TouchedPath> = []
       for (const file of Object.keys(request.event.changes)) {
-        paths.push(touch("patch_file", file, base, workspace))
+        paths.push(touch("patch_file", file, base))
         const change = request.event.changes[file]
         if (change !== undefined && change.type === "update" && typeof change.move_path === "string") {
-          paths.push(touch("move_to", change.move_path, base, workspace))
+          paths.push(touch("move_to", change.move_path, base))
         }
       }
       const grantRoot = request.event.grant_root
-      if (typeof grantRoot === "string") paths.push(touch("grant_root", grantRoot, base, workspace))
+      if (typeof grantRoot === "string") paths.push(touch("grant_root", grantRoot, base))
       return paths
     }
     case "permissions": {
       const cwd = typeof request.event.cwd === "string" ? path.resolve(base, request.event.cwd) : base
       const fileSystem = request.event.permissions.file_system
       return [
-        ...(fileSystem?.read ?? []).map((given) => touch("read", given, cwd, workspace)),
-        ...(fileSystem?.write ?? []).map((given) => touch("write", given, cwd, workspace))
+        ...(fileSystem?.read ?? []).map((given) => touch("read", given, cwd)),
+        ...(fileSystem?.write ?? []).map((given) => touch("write", given, cwd))
       ]
     }
     case "user_input":
