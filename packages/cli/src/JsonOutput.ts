@@ -120,6 +120,17 @@ export const ApprovalRecord = Schema.Struct({
  */
 export type ApprovalRecord = typeof ApprovalRecord.Type
 
+/** How a delegate ends (`Delegate.DelegateEnded["reason"]`), shared by the end record and the receipt. */
+const delegateEndReasons = [
+  "completed",
+  "aborted",
+  "errored",
+  "timed_out",
+  "interrupted",
+  "agent_exited",
+  "drain_timed_out"
+] as const
+
 /**
  * The last record. `reason` is the delegate's end reason, or `spawn_failed` when the sub-agent could
  * not be started; `message` explains ends other than `completed`; `agent_exit_code` / `agent_signal` are
@@ -131,16 +142,7 @@ export type ApprovalRecord = typeof ApprovalRecord.Type
  */
 export const EndedRecord = Schema.Struct({
   deputy: Schema.Literal("ended"),
-  reason: Schema.Literal(
-    "completed",
-    "aborted",
-    "errored",
-    "timed_out",
-    "interrupted",
-    "agent_exited",
-    "drain_timed_out",
-    "spawn_failed"
-  ),
+  reason: Schema.Literal(...delegateEndReasons, "spawn_failed"),
   message: Schema.optionalWith(Schema.String, { exact: true }),
   agent_exit_code: Schema.optionalWith(Schema.NullOr(Schema.Number), { exact: true }),
   agent_signal: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
@@ -163,18 +165,7 @@ export const EndedRecord = Schema.Struct({
  */
 export const ReceiptNode = Schema.Struct({
   node: Schema.String,
-  reason: Schema.Literal(
-    "completed",
-    "aborted",
-    "errored",
-    "timed_out",
-    "interrupted",
-    "agent_exited",
-    "drain_timed_out",
-    "budget_exhausted",
-    "spawn_failed",
-    "not_started"
-  ),
+  reason: Schema.Literal(...delegateEndReasons, "budget_exhausted", "spawn_failed", "not_started"),
   message: Schema.optionalWith(Schema.String, { exact: true }),
   last_agent_message: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
   turns: Schema.Number,

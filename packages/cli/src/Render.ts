@@ -12,6 +12,7 @@ import * as path from "node:path"
 import * as NodeLabel from "./internal/NodeLabel.js"
 import type { Style } from "./internal/Style.js"
 import * as Text from "./internal/Text.js"
+import type * as JsonOutput from "./JsonOutput.js"
 
 /**
  * Text a sub-agent sent, made safe to show: every control, format and invisible character is shown as a
@@ -319,13 +320,19 @@ export interface Summary {
   readonly closedByUser: boolean
 }
 
-const reasonText = (style: Style, summary: Summary): string => {
-  const { ended } = summary
-  switch (ended.reason) {
+/**
+ * How a delegate or a tree node ended, in a few words with its mark (`✔ completed`, `✘ timed out`): the
+ * final line of a run and each line of a tree's receipt.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const endReason = (style: Style, reason: JsonOutput.ReceiptNode["reason"]): string => {
+  switch (reason) {
     case "completed":
       return style.green("✔ completed")
     case "interrupted":
-      return summary.closedByUser ? style.green("✔ session closed") : style.yellow("■ interrupted")
+      return style.yellow("■ interrupted")
     case "aborted":
       return style.yellow("■ aborted")
     case "errored":
@@ -336,8 +343,19 @@ const reasonText = (style: Style, summary: Summary): string => {
       return style.red("✘ the sub-agent exited")
     case "drain_timed_out":
       return style.red("✘ interrupted, the sub-agent did not stop in time")
+    case "budget_exhausted":
+      return style.red("✘ budget exhausted")
+    case "spawn_failed":
+      return style.red("✘ could not start")
+    case "not_started":
+      return style.dim("· not started")
   }
 }
+
+const reasonText = (style: Style, summary: Summary): string =>
+  summary.closedByUser && summary.ended.reason === "interrupted"
+    ? style.green("✔ session closed")
+    : endReason(style, summary.ended.reason)
 
 /**
  * The final lines: end reason, turn time (or turns and session time) and token usage, then the end's

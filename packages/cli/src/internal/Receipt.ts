@@ -11,31 +11,6 @@ import * as NodeLabel from "./NodeLabel.js"
 import type { Style } from "./Style.js"
 import * as Text from "./Text.js"
 
-const reasonText = (style: Style, reason: JsonOutput.ReceiptNode["reason"]): string => {
-  switch (reason) {
-    case "completed":
-      return style.green("✔ completed")
-    case "interrupted":
-      return style.yellow("■ interrupted")
-    case "aborted":
-      return style.yellow("■ aborted")
-    case "errored":
-      return style.red("✘ errored")
-    case "timed_out":
-      return style.red("✘ timed out")
-    case "agent_exited":
-      return style.red("✘ the sub-agent exited")
-    case "drain_timed_out":
-      return style.red("✘ interrupted, did not stop in time")
-    case "budget_exhausted":
-      return style.red("✘ budget exhausted")
-    case "spawn_failed":
-      return style.red("✘ could not start")
-    case "not_started":
-      return style.dim("· not started")
-  }
-}
-
 /**
  * Whether a receipt entry is a task (`root/review`), not a sub-agent a task's agent spawned itself
  * (`root/review/galileo`).
@@ -89,7 +64,7 @@ export const lines = (style: Style, receipt: JsonOutput.ReceiptRecord, root = "r
           : [])
       ]
     out.push(
-      `${label.prefix}${reasonText(style, node.reason)}${
+      `${label.prefix}${Render.endReason(style, node.reason)}${
         facts.length === 0 ? "" : style.dim(` · ${facts.join(" · ")}`)
       }`
     )
