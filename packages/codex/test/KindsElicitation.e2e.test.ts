@@ -10,15 +10,11 @@ import { CodexHome, ScriptedModel } from "@deputy/codex"
 import { ApprovalRequest } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as childProcess from "node:child_process"
 import * as path from "node:path"
-import * as readline from "node:readline"
-import type { Outcome } from "../src/internal/translate.js"
-import { Translator } from "../src/internal/translate.js"
+import * as RawAppServer from "./rawAppServer.js"
 import { codexVersions, provideNode, tempDir } from "./utils.js"
 
-type Json = Record<string, any>
+type Json = RawAppServer.Json
 
 const fixture = path.join(import.meta.dirname, "fixtures", "elicit-mcp-server.mjs")
 
@@ -53,72 +49,36 @@ describe.each(codexVersions)("an MCP elicitation, real Codex $version", ({ binar
           }]\n`
         })
         const cwd = yield* tempDir
-        const child = yield* Effect.acquireRelease(
-          Effect.sync(() =>
-            childProcess.spawn(binary, ["app-server"], {
-              cwd,
-              env: { PATH: process.env.PATH ?? "", HOME: cwd, ...home.env },
-              stdio: ["pipe", "pipe", "ignore"]
+        const server = yield* RawAppServer.start({
+          binary,
+          cwd,
+          env: { PATH: process.env.PATH ?? "", HOME: cwd, ...home.env },
+          onEvent: (msg, { translator }) => {
+            if (msg.type !== "elicitation_request") return
+            // the parent's answers, as the delegate sends them: allow the tool call, then fill the form
+            const toolCall = msg.request._meta?.codex_approval_kind === "mcp_tool_call"
+            translator.answer({
+              type: "resolve_elicitation",
+              server_name: msg.server_name,
+              request_id: msg.id,
+              decision: "accept",
+              ...(toolCall ? {} : { content: { file: "a.txt" } })
             })
-          ),
-          (child) => Effect.sync(() => child.kill("SIGKILL"))
-        )
-        const responses = new Map<unknown, Outcome>()
-        const events: Array<Json> = []
-        const translator = new Translator((id, outcome) => responses.set(id, outcome), Date.now, new Set())
-        const send = (message: Json) => child.stdin.write(`${JSON.stringify(message)}\n`)
-        let line = 0
-        const done = new Promise<void>((resolve, reject) => {
-          child.on("exit", (code) => reject(new Error(`codex app-server exited (${code})`)))
-          readline.createInterface({ input: child.stdout }).on("line", (text) => {
-            const message = JSON.parse(text) as Json
-            translator.line(Either.right({ line: ++line, text }))
-            for (const reply of translator.takeReplies()) child.stdin.write(`${reply}\n`)
-            for (const event of translator.takeEvents()) {
-              events.push(event.msg as Json)
-              if (event.msg.type === "elicitation_request") {
-                // the parent's answers, as the delegate sends them: allow the tool call, then fill the form
-                const msg = event.msg as Json
-                const toolCall = msg.request._meta?.codex_approval_kind === "mcp_tool_call"
-                translator.answer({
-                  type: "resolve_elicitation",
-                  server_name: msg.server_name,
-                  request_id: msg.id,
-                  decision: "accept",
-                  ...(toolCall ? {} : { content: { file: "a.txt" } })
-                })
-                for (const reply of translator.takeReplies()) child.stdin.write(`${reply}\n`)
-              }
-            }
-            if (message.method === "turn/completed") resolve()
-          })
+          }
         })
-        const result = (id: number) =>
-          Effect.promise(async () => {
-            for (let i = 0; i < 1000 && !responses.has(id); i++) await new Promise((r) => setTimeout(r, 10))
-            const outcome = responses.get(id)
-            if (outcome?._tag !== "Success") throw new Error(`request ${id}: ${JSON.stringify(outcome)}`)
-            return outcome.result as Json
-          })
-        send({
-          method: "initialize",
-          id: 0,
-          params: { clientInfo: { name: "kinds_test", version: "0.0.1" }, capabilities: { experimentalApi: true } }
+        yield* server.initialize
+        const { thread } = yield* server.request("thread/start", {
+          cwd,
+          approvalPolicy: "on-request",
+          sandbox: "read-only",
+          ephemeral: true
         })
-        yield* result(0)
-        send({ method: "initialized" })
-        send({
-          method: "thread/start",
-          id: 1,
-          params: { cwd, approvalPolicy: "on-request", sandbox: "read-only", ephemeral: true }
+        yield* server.request("turn/start", {
+          threadId: thread.id,
+          input: [{ type: "text", text: "ask", text_elements: [] }]
         })
-        const thread = (yield* result(1)).thread
-        send({
-          method: "turn/start",
-          id: 2,
-          params: { threadId: thread.id, input: [{ type: "text", text: "ask", text_elements: [] }] }
-        })
-        yield* Effect.promise(() => done)
+        yield* server.turnCompleted
+        const events = server.events
         const requests = yield* model.requests
         const asked = events.filter((event) => event.type === "elicitation_request")
         assert.strictEqual(asked.length, 2, JSON.stringify(events.map((event) => event.type)))
@@ -148,11 +108,7 @@ describe.each(codexVersions)("an MCP elicitation, real Codex $version", ({ binar
           assert.deepStrictEqual(form.fields.map((field) => [field.name, field.required]), [["file", true]])
         }
         // the MCP server received the answer, and the model its report
-        const outputs = requests.flatMap((request) =>
-          ((request.body as Json).input as Array<Json>).filter((item) =>
-            item.call_id === "call_mcp" && item.type === "function_call_output"
-          )
-        )
+        const outputs = RawAppServer.callOutputs(requests, "call_mcp")
         assert.include(
           JSON.stringify(outputs),
           "elicitation answered: {\\\"action\\\":\\\"accept\\\",\\\"content\\\":{\\\"file\\\":\\\"a.txt\\\"}}"
