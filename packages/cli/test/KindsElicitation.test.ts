@@ -138,27 +138,12 @@ describe("MCP elicitations at the terminal", () => {
     }))
 })
 
-const proposing = (argv: ReadonlyArray<string>): ApprovalRequest.CommandApproval => {
-  const request = Requests.command(argv)
-  return {
-    ...request,
-    event: {
-      ...request.event,
-      available_decisions: [
-        "approved",
-        { approved_execpolicy_amendment: { proposed_execpolicy_amendment: [...argv] } },
-        "denied"
-      ]
-    }
-  }
-}
-
 describe("remembered rules: listed and revoked at a prompt, persisted with --remember-to", () => {
   it.scoped("m lists the rules and revokes the one typed; a revoked rule no longer approves", () =>
     Effect.gen(function*() {
       const t = yield* setup()
       yield* t.send(MockTerminal.key("r"))
-      yield* t.approvals.command(proposing(["npm", "test"]))
+      yield* t.approvals.command(Requests.proposing(["npm", "test"]))
       // remembered: not asked
       assert.strictEqual(value(yield* t.approvals.command(Requests.command(["npm", "test"]))), "approved")
       // another prompt offers m; revoke rule 1, then deny this one
@@ -198,7 +183,7 @@ describe("remembered rules: listed and revoked at a prompt, persisted with --rem
       fs.writeFileSync(file, JSON.stringify({ rules: [{ commandPrefix: "rm", action: "deny" }] }))
       const t = yield* setup({ rememberTo: file })
       yield* t.send(MockTerminal.key("r"))
-      yield* t.approvals.command(proposing(["git", "pull"]))
+      yield* t.approvals.command(Requests.proposing(["git", "pull"]))
       const loaded = PolicyFile.parse(fs.readFileSync(file, "utf8"), file)
       assert.deepStrictEqual(Either.getOrThrow(loaded).map(({ source: _, ...rule }) => rule), [
         { commandPrefix: ["rm"], action: "deny" },

@@ -103,27 +103,12 @@ const rememberingSetup = Effect.gen(function*() {
   return { ...mock, ...recorded, approvals, remembered }
 })
 
-const proposing = (argv: ReadonlyArray<string>, prefix: ReadonlyArray<string>): ApprovalRequest.CommandApproval => {
-  const request = Requests.command(argv)
-  return {
-    ...request,
-    event: {
-      ...request.event,
-      available_decisions: [
-        "approved",
-        { approved_execpolicy_amendment: { proposed_execpolicy_amendment: prefix } },
-        "denied"
-      ]
-    }
-  }
-}
-
 describe("approve and remember (Codex's proposed rules, for the session)", () => {
   it.scoped("r remembers exactly the proposed prefix: Codex gets a plain approve, the next match is not asked", () =>
     Effect.gen(function*() {
       const t = yield* rememberingSetup
       yield* t.send(MockTerminal.key("r"))
-      const first = yield* t.approvals.command(proposing(["npm", "test"], ["npm", "test"]))
+      const first = yield* t.approvals.command(Requests.proposing(["npm", "test"], ["npm", "test"]))
       assert.deepStrictEqual(first, DecidedBy.decided("approved", { _tag: "Person", channel: "terminal", key: "r" }))
       assert.include(t.stderr(), "r approve and remember `npm test`")
       assert.deepStrictEqual(yield* t.remembered.rules, [

@@ -17,6 +17,25 @@ export const command = (
   event: { type: "exec_approval_request", call_id: callId, command: argv, cwd: "/repo", reason: "to check the build" }
 })
 
+/** A command request whose `available_decisions` propose remembering a rule for `prefix` (Codex's amendment). */
+export const proposing = (
+  argv: ReadonlyArray<string>,
+  prefix: ReadonlyArray<string> = argv
+): ApprovalRequest.CommandApproval => {
+  const request = command(argv)
+  return {
+    ...request,
+    event: {
+      ...request.event,
+      available_decisions: [
+        "approved",
+        { approved_execpolicy_amendment: { proposed_execpolicy_amendment: [...prefix] } },
+        "denied"
+      ]
+    }
+  }
+}
+
 export const patch = (callId = "call-2"): ApprovalRequest.PatchApproval => ({
   ...provenance("patch", callId),
   kind: "patch",
