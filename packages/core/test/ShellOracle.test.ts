@@ -1,0 +1,322 @@
+/**
+ * The policy's reading of a shell script, checked against real bash. Each generated script runs in bash
+ * with `PATH` pointing at a directory of stub programs that append their argv to a log (and nothing real
+ * on `PATH`), then the log is compared with what `ShellCommand.analyze` found:
+ * - soundness: every program bash ran is found by a deny reading (a deny rule naming it matches);
+ * - exactness: when the analysis says *plain*, every command bash ran is one of its readings, word for word.
+ */
+import { ShellCommand } from "@deputy/core"
+import { afterAll, beforeAll, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+// ---------------------------------------------------------------------------------------------------------
+// The oracle: bash with stub programs.
+
+/** Programs that only log. `false` fails, so `||` and `if` take both ways in some scripts. */
+const stubs = ["rm", "touch", "ls", "git", "cat", "echo", "true", "false", "test", "grep", "pwd"]
+/** Wrappers that log, then run the real program (which finds the stubs on `PATH`). */
+const wrappers: Record<string, string> = {
+  env: "/usr/bin/env",
+  nohup: "/usr/bin/nohup",
+  timeout: "/usr/bin/timeout",
+  nice: "/usr/bin/nice",
+  xargs: "/usr/bin/xargs",
+  bash: "/bin/bash",
+  sh: "/bin/sh"
+}
+/** Builtins turned off (in every bash, through `BASH_ENV`) so that running them goes through a stub. */
+const disabledBuiltins = ["echo", "true", "false", "test", "[", "pwd"]
+const shellNames = new Set(["bash", "sh"])
+
+interface Sandbox {
+  readonly root: string
+  readonly bin: string
+  readonly work: string
+  readonly log: string
+  readonly bashEnv: string
+}
+
+const makeSandbox = (): Sandbox => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-oracle-"))
+  const bin = path.join(root, "bin")
+  const work = path.join(root, "work")
+  const log = path.join(root, "log")
+  const bashEnv = path.join(root, "bash_env")
+  fs.mkdirSync(bin)
+  fs.mkdirSync(work)
+  const record = `printf '%s\\0' "$#" "\${0##*/}" "$@" >> '${log}'`
+  for (const name of stubs) {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${record}\nexit ${name === "false" ? 1 : 0}\n`, { mode: 0o755 })
+  }
+  for (const [name, real] of Object.entries(wrappers)) {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${record}\nexec ${real} "$@"\n`, { mode: 0o755 })
+  }
+  fs.writeFileSync(bashEnv, `enable -n ${disabledBuiltins.map((name) => `'${name}'`).join(" ")}\n`)
+  return { root, bin, work, log, bashEnv }
+}
+
+interface Ran {
+  readonly argv: ReadonlyArray<ReadonlyArray<string>>
+  readonly timedOut: boolean
+}
+
+/** Runs a script in `bash -c` and returns the argv of every stub that ran (never anything real). */
+const runInBash = (sandbox: Sandbox, script: string): Ran => {
+  fs.writeFileSync(sandbox.log, "")
+  fs.rmSync(sandbox.work, { recursive: true, force: true })
+  fs.mkdirSync(sandbox.work)
+  const result = spawnSync("/bin/bash", ["-c", script], {
+    cwd: sandbox.work,
+    env: { PATH: sandbox.bin, HOME: sandbox.work, BASH_ENV: sandbox.bashEnv, LC_ALL: "C.UTF-8" },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 5_000,
+    killSignal: "SIGKILL"
+  })
+  const fields = fs.readFileSync(sandbox.log, "utf8").split("\0")
+  const argv: Array<Array<string>> = []
+  let at = 0
+  while (at + 1 < fields.length) {
+    const count = Number(fields[at])
+    argv.push(fields.slice(at + 1, at + 2 + count))
+    at += 2 + count
+  }
+  return { argv, timedOut: result.error !== undefined }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The comparison.
+
+const wordMatches = (word: ShellCommand.Word, text: string) => !word.literal || word.expands || word.text === text
+
+/** Whether a reading is exactly an argv (a word that expands matches what follows it, any number). */
+const readingIs = (reading: ShellCommand.Reading, argv: ReadonlyArray<string>): boolean => {
+  const { words } = reading
+  if (ShellWords.programName(words[0]?.text ?? "").name !== argv[0]) return false
+  for (let index = 1; index < words.length; index++) {
+    const word = words[index]!
+    if (word.expands) return true
+    if (index >= argv.length || !wordMatches(word, argv[index]!)) return false
+  }
+  return words.length === argv.length
+}
+
+import { ShellWords } from "@deputy/core"
+
+/** What is wrong with the analysis of a script, compared with what bash ran (empty when nothing). */
+const mismatches = (
+  analysis: ShellCommand.CommandAnalysis,
+  ran: ReadonlyArray<ReadonlyArray<string>>
+): Array<string> => {
+  const problems: Array<string> = []
+  const readings = analysis.commands.flat()
+  for (const argv of ran) {
+    const name = argv[0]!
+    if (shellNames.has(name) && argv.includes("-c")) continue // a shell running a script is that script
+    if (!readings.some((reading) => ShellCommand.readingHasPrefix(reading, [name], "deny"))) {
+      problems.push(`deny misses ${JSON.stringify(argv)}`)
+    } else if (
+      !readings.some((reading) => ShellCommand.readingHasPrefix(reading, argv.slice(0, 3), "deny"))
+    ) {
+      problems.push(`deny misses the arguments of ${JSON.stringify(argv)}`)
+    }
+    if (analysis.plain && !shellNames.has(name) && !readings.some((reading) => readingIs(reading, argv))) {
+      problems.push(`plain, but ${JSON.stringify(argv)} is not what it read`)
+    }
+  }
+  return problems
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Hostile scripts.
+
+const programs = ["rm", "touch", "ls", "git", "cat", "echo", "true", "false", "grep"]
+const spelling = FastCheck.constantFrom<(name: string) => string>(
+  (name) => name,
+  (name) => `"${name}"`,
+  (name) => `'${name}'`,
+  (name) => `\\${name}`,
+  (name) => `${name[0]}\\${name.slice(1)}`,
+  (name) => `${name[0]}''${name.slice(1)}`,
+  (name) => `${name[0]}"${name.slice(1)}"`,
+  (name) => `$'${name}'`,
+  (name) => `${name[0]}\\\n${name.slice(1)}`
+)
+const program = FastCheck.tuple(FastCheck.constantFrom(...programs), spelling).map(([name, spell]) => spell(name))
+const argument = FastCheck.constantFrom(
+  "a",
+  "-rf",
+  "x",
+  "\"a b\"",
+  "'c d'",
+  "a\\ b",
+  "$'a\\tb'",
+  "''",
+  "\"\"",
+  "#c",
+  "a#b",
+  "\\#x",
+  "*",
+  "{a,b}",
+  "~",
+  "a\\\nb",
+  "a\rb",
+  "--",
+  "k=v",
+  "\\;",
+  "';'",
+  "\\&",
+  "\\|",
+  "'\\'",
+  "\"\\\\\"",
+  "\"a\\\"b\"",
+  "$'\\''",
+  "\\\\",
+  "a\\\rb",
+  "é"
+)
+const assignment = FastCheck.constantFrom("", "A=1 ", "A='x y' ", "A= ", "A=$'q' ")
+const redirection = FastCheck.constantFrom("", ">/dev/null ", "2>&1 ", "<x ", ">o ", "2>/dev/null ", "&>/dev/null ")
+const simpleCommand = FastCheck.tuple(
+  assignment,
+  redirection,
+  program,
+  FastCheck.array(argument, { maxLength: 3 }),
+  redirection
+).map(([assign, before, name, args, after]) => `${assign}${before}${name}${args.map((arg) => ` ${arg}`).join("")}${after === "" ? "" : ` ${after.trim()}`}`)
+const separator = FastCheck.constantFrom(
+  " ; ",
+  ";",
+  " && ",
+  "||",
+  " | ",
+  " |& ",
+  " & ",
+  "&",
+  "\n",
+  "\r\n",
+  ";\n",
+  " \\\n",
+  "\n\n",
+  "\n#c\n",
+  " # c\n",
+  "\n\\\n",
+  "\n \t",
+  ";\r\n",
+  " &\n"
+)
+
+const singleQuoted = (text: string) => `'${text.replace(/'/g, "'\\''")}'`
+
+const { script } = FastCheck.letrec<{ script: string; statement: string }>((tie) => ({
+  script: FastCheck.tuple(tie("statement"), FastCheck.array(FastCheck.tuple(separator, tie("statement")), { maxLength: 2 }))
+    .map(([first, rest]) => `${first}${rest.map(([sep, next]) => `${sep}${next}`).join("")}`),
+  statement: FastCheck.oneof(
+    { maxDepth: 2, depthSize: "small", withCrossShrink: true },
+    simpleCommand,
+    simpleCommand,
+    simpleCommand,
+    tie("script").map((s) => `( ${s} )`),
+    tie("script").map((s) => `{ ${s}; }`),
+    tie("script").map((s) => `{ ${s}\n}`),
+    tie("script").map((s) => `echo $(${s})`),
+    tie("script").map((s) => `echo "$(${s})"`),
+    tie("script").filter((s) => !s.includes("`")).map((s) => `echo \`${s}\``),
+    tie("script").map((s) => `f() { ${s}; }; f`),
+    tie("script").map((s) => `function g { ${s}\n}\ng`),
+    FastCheck.tuple(tie("script"), tie("script")).map(([a, b]) => `if ${a}; then ${b}; else ${a}; fi`),
+    tie("script").map((s) => `for i in a b; do ${s}; done`),
+    FastCheck.tuple(tie("script"), tie("script")).map(([a, b]) => `case a in a) ${a};; b) ${b};; esac`),
+    FastCheck.tuple(tie("script"), tie("script")).map(([a, b]) => `case a in a) ${a};& b) ${b};;& *) ${a};; esac`),
+    tie("script").map((s) => `! ${s}`),
+    tie("script").map((s) => `time ${s}`),
+    tie("script").map((s) => `cat <(${s})`),
+    tie("script").map((s) => `cat >(${s})`),
+    tie("script").map((s) => `X=$(${s})`),
+    tie("script").map((s) => `[[ -n $(${s}) ]]`),
+    tie("script").map((s) => `echo $(( 1 + $(${s} | wc -c) ))`),
+    tie("script").map((s) => `(( $(${s}) 1 ))`),
+    tie("script").map((s) => `bash -c ${singleQuoted(s)}`),
+    tie("script").map((s) => `sh -c ${singleQuoted(s)}`),
+    tie("script").map((s) => `eval ${singleQuoted(s)}`),
+    tie("script").map((s) => `trap ${singleQuoted(s)} EXIT`),
+    tie("script").map((s) => `env A=1 ${s}`),
+    tie("script").map((s) => `timeout 5 ${s}`),
+    tie("script").map((s) => `coproc ${s}`),
+    FastCheck.tuple(
+      FastCheck.constantFrom("EOF", "'EOF'", "\"EOF\"", "\\EOF", "-EOF", " EOF"),
+      FastCheck.array(
+        FastCheck.oneof(
+          simpleCommand,
+          tie("script").map((s) => `$(${s})`),
+          FastCheck.constantFrom("EOF ", "\tEOF", " EOF", "EOF\r", "\\$(rm q)", "`rm b`")
+        ),
+        { maxLength: 3 }
+      ),
+      FastCheck.constantFrom("", "; ", " | "),
+      tie("script")
+    ).map(([delimiter, body, after, next]) =>
+      `cat <<${delimiter}${after === "" ? "" : `${after}${after === " | " ? "cat" : "true"}`}\n${body.join("\n")}${
+        body.length > 0 ? "\n" : ""
+      }${delimiter === "-EOF" ? "\t" : ""}EOF\n${next}`
+    ),
+    tie("script").map((s) => `cat <<< ${singleQuoted(s)}`),
+    tie("script").map((s) => `source /dev/stdin <<< ${singleQuoted(s)}`),
+    tie("script").map((s) => `bash <<< ${singleQuoted(s)}`),
+    tie("script").map((s) => `echo ${singleQuoted(s)} | sh`),
+    tie("script").map((s) => `shopt -s expand_aliases\nalias ll=${singleQuoted(s)}\nll`),
+    tie("script").map((s) => `PS4=${singleQuoted(`$(${s})`)}; set -x; :`),
+    tie("script").map((s) => `v=${singleQuoted(`a[$(${s})]`)}; (( v ))`),
+    tie("script").map((s) => `mapfile -C ${singleQuoted(s)} -c 1 <<< x`),
+    tie("script").map((s) => `p=${singleQuoted(`$(${s})`)}; : "\${p@P}"`),
+    tie("script").map((s) => `BASH_ENV=${singleQuoted(`$(${s})`)} bash -c :`),
+    FastCheck.constantFrom("X=rm; $X y", "c=r; ${c}m y", "a=(rm y); \"${a[@]}\"", "set -- rm y; \"$@\"")
+  )
+}))
+
+// ---------------------------------------------------------------------------------------------------------
+
+let sandbox: Sandbox
+let parser: ShellCommand.ShellParser
+
+beforeAll(async () => {
+  sandbox = makeSandbox()
+  parser = await Effect.runPromise(ShellCommand.parser)
+})
+
+afterAll(() => {
+  fs.rmSync(sandbox.root, { recursive: true, force: true })
+})
+
+const check = (text: string) => {
+  const ran = runInBash(sandbox, text)
+  return { ran, problems: mismatches(ShellCommand.analyze(["bash", "-c", text], parser), ran.argv) }
+}
+
+describe("ShellCommand against real bash", () => {
+  it("explore", () => {
+    const found: Array<{ problem: string; text: string }> = []
+    FastCheck.assert(
+      FastCheck.property(script, (text) => {
+        const { problems, ran } = check(text)
+        if (ran.timedOut) found.push({ problem: "timeout", text })
+        for (const problem of problems) found.push({ problem, text })
+        return true
+      }),
+      { numRuns: Number(process.env.ORACLE_RUNS ?? 300) }
+    )
+    found.sort((a, b) => a.text.length - b.text.length)
+    const seen = new Set<string>()
+    for (const { problem, text } of found) {
+      const cls = problem.replace(/\[.*\]/, "")
+      if (seen.has(cls + text)) continue
+      seen.add(cls + text)
+      if (seen.size < 40) console.log(JSON.stringify(problem), JSON.stringify(text))
+    }
+    if (process.env.ORACLE_SCRIPT) console.log(JSON.stringify(check(process.env.ORACLE_SCRIPT)))
+  }, 600_000)
+})
