@@ -265,6 +265,23 @@ const hasMisreadGap = (source: string, node: Node): boolean => {
   return false
 }
 
+const opaque = new Set(["heredoc_body", "string", "raw_string", "ansi_c_string", "translated_string", "comment"])
+
+/**
+ * Whether a carriage return lies between the tokens of a script: a word character to bash (`ls⏎` after
+ * `x\r`, `>/dev/null\r` writes a file of that name), a blank to tree-sitter-bash.
+ */
+const hasCarriageReturnGap = (source: string, node: Node): boolean => {
+  if (opaque.has(node.type) || node.childCount === 0) return false
+  let end = node.startIndex
+  for (const child of node.children) {
+    if (child === null) continue
+    if (source.slice(end, child.startIndex).includes("\r") || hasCarriageReturnGap(source, child)) return true
+    end = child.endIndex
+  }
+  return source.slice(end, node.endIndex).includes("\r")
+}
+
 const wordTypes = new Set([
   "word",
   "number",
@@ -349,7 +366,11 @@ const collect = (root: Node, source: string): ScriptTree => {
     void inPlainContext
   }
   const visit = (node: Node, inPlainContext: boolean): void => {
-    if (node.isError || node.isMissing) problem("it does not parse")
+    if (node.isError || node.isMissing) {
+      // what bash runs of a script tree-sitter cannot parse is not known (`cat << EOF; true` hides `true`)
+      problem("it does not parse")
+      misread = true
+    }
     if (!node.isNamed) {
       if (inPlainContext && !separators.has(node.type) && node.type !== "") problem(`the operator ${node.type}`)
       return
@@ -359,8 +380,10 @@ const collect = (root: Node, source: string): ScriptTree => {
     if (node.type === "command") return visitCommand(node, [], plainHere)
     if (node.type === "redirected_statement") {
       const body = node.childForFieldName("body")
+      // (web-tree-sitter makes a new object for each node it hands out: compare ids)
+      const isBody = (child: Node) => body !== null && child.id === body.id
       const redirects = node.namedChildren.filter((child): child is Node =>
-        child !== null && child !== body && child.type.endsWith("redirect")
+        child !== null && !isBody(child) && child.type.endsWith("redirect")
       )
       if (hasMisreadGap(source, node)) {
         problem("the bash parser misread it (a word with a blank in it)")
@@ -369,8 +392,8 @@ const collect = (root: Node, source: string): ScriptTree => {
       const extra = redirects.flatMap(redirectArguments)
       for (const child of node.namedChildren) {
         if (child === null) continue
-        if (child === body && child.type === "command") visitCommand(child, extra, plainHere)
-        else if (child === body) {
+        if (isBody(child) && child.type === "command") visitCommand(child, extra, plainHere)
+        else if (isBody(child)) {
           if (extra.length > 0) problem("words after a redirection of a compound command")
           visit(child, plainHere)
         } else if (child.type.endsWith("redirect")) {
@@ -391,6 +414,10 @@ const collect = (root: Node, source: string): ScriptTree => {
     for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
   }
   visit(root, true)
+  if (hasCarriageReturnGap(source, root) || /\r/.test(source.slice(0, root.startIndex) + source.slice(root.endIndex))) {
+    problem("the bash parser misread it (a carriage return between words)")
+    misread = true
+  }
   const hidesCode = root.descendantsOfType(textTypes).some((node) =>
     node !== null && (looksLikeCode(node.text) || (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
   )
@@ -772,7 +799,7 @@ const globMatches = (pattern: string, text: string): boolean => {
  * the program matches a bare rule word only if it is the standard program (`rm`, `/bin/rm`; not
  * `/tmp/evil/rm`), a rule word with `/` only that path. For a deny rule (`"deny"`): the program matches by
  * name wherever it lives, a word that expands matches what its glob could become, and a computed word
- * matches anything.
+ * (the program too: `$X`, `"${a[@]}"`) matches any number of words (fail closed).
  *
  * @since 0.2.0
  * @category matching
@@ -783,36 +810,59 @@ export const readingHasPrefix = (
   mode: "approve" | "deny"
 ): boolean => {
   const { words } = reading
-  if (prefix.length === 0 || prefix.length > words.length) return false
+  if (prefix.length === 0) return false
+  if (mode === "deny") return denyMatches(words, prefix, 0, 0)
+  if (prefix.length > words.length) return false
   const program = words[0]!
   const wanted = prefix[0]!
-  // a computed program (`$X`, `"${a[@]}"`, `$(…)`) may be any program: a deny rule fails closed
-  if (!program.literal) {
-    if (mode === "approve") return false
-  } else if (mode === "approve") {
-    const actual = ShellWords.programName(program.text)
-    if (program.expands) return false
-    if (wanted.includes("/")) {
-      const rule = ShellWords.programName(wanted)
-      if (!program.text.includes("/") || actual.name !== rule.name) return false
-      if (normalPath(program.text) !== normalPath(wanted)) return false
-    } else if (actual.name !== wanted || !actual.standard) return false
-  } else {
-    const name = ShellWords.programName(wanted).name
-    const actual = ShellWords.programName(program.text)
-    if (program.expands ? !globMatches(actual.name, name) : actual.name !== name) {
-      return false
-    }
-  }
+  if (!program.literal || program.expands) return false
+  const actual = ShellWords.programName(program.text)
+  if (wanted.includes("/")) {
+    const rule = ShellWords.programName(wanted)
+    if (!program.text.includes("/") || actual.name !== rule.name) return false
+    if (normalPath(program.text) !== normalPath(wanted)) return false
+  } else if (actual.name !== wanted || !actual.standard) return false
   for (let index = 1; index < prefix.length; index++) {
     const word = words[index]!
-    if (mode === "approve") {
-      if (!word.literal || word.expands || word.text !== prefix[index]) return false
-    } else if (word.literal && (word.expands ? !globMatches(word.text, prefix[index]!) : word.text !== prefix[index])) {
-      return false
-    }
+    if (!word.literal || word.expands || word.text !== prefix[index]) return false
   }
   return true
+}
+
+/** Whether a literal word may be the prefix's word at `at` (the program by name, wherever it lives). */
+const denyWordMatches = (word: Word, prefix: ReadonlyArray<string>, at: number): boolean => {
+  if (at === 0) {
+    const name = ShellWords.programName(prefix[0]!).name
+    const actual = ShellWords.programName(word.text).name
+    return word.expands ? globMatches(actual, name) : actual === name
+  }
+  return word.expands ? globMatches(word.text, prefix[at]!) : word.text === prefix[at]
+}
+
+/**
+ * For a deny rule: whether the words from `word` on may be the prefix from `at` on. A computed word
+ * (`$X`, `"$@"`, `$(…)`) or one that expands (`{a,b}`, `*`) may become any number of words, none too, so
+ * `set -- rm x; "$@"` may be `rm x` and `git $E push origin` may be `git push origin`.
+ */
+const denyMatches = (words: ReadonlyArray<Word>, prefix: ReadonlyArray<string>, word: number, at: number): boolean => {
+  if (at === prefix.length) return true
+  if (word === words.length) return false
+  const current = words[word]!
+  if (!current.literal) {
+    for (let taken = 0; at + taken <= prefix.length; taken++) {
+      if (denyMatches(words, prefix, word + 1, at + taken)) return true
+    }
+    return false
+  }
+  if (current.expands) {
+    if (denyMatches(words, prefix, word + 1, at)) return true
+    if (!denyWordMatches(current, prefix, at)) return false
+    for (let taken = 1; at + taken <= prefix.length; taken++) {
+      if (denyMatches(words, prefix, word + 1, at + taken)) return true
+    }
+    return false
+  }
+  return denyWordMatches(current, prefix, at) && denyMatches(words, prefix, word + 1, at + 1)
 }
 
 const normalPath = (text: string): string => {

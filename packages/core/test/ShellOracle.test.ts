@@ -49,7 +49,9 @@ const makeSandbox = (): Sandbox => {
   const bashEnv = path.join(root, "bash_env")
   fs.mkdirSync(bin)
   fs.mkdirSync(work)
-  const record = `printf '%s\\0' "$#" "\${0##*/}" "$@" >> '${log}'`
+  // the log is named by the run (a straggler of an earlier run writes to its own log); fd 3 is a pipe the
+  // test holds, so that the run ends only when every process it started (in the background too) has ended
+  const record = `printf '%s\\0' "$#" "\${0##*/}" "$@" >> "$DEPUTY_ORACLE_LOG"`
   for (const name of stubs) {
     fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${record}\nexit ${name === "false" ? 1 : 0}\n`, { mode: 0o755 })
   }
@@ -66,18 +68,28 @@ interface Ran {
 }
 
 /** Runs a script in `bash -c` and returns the argv of every stub that ran (never anything real). */
+let runs = 0
+
 const runInBash = (sandbox: Sandbox, script: string): Ran => {
-  fs.writeFileSync(sandbox.log, "")
+  const log = `${sandbox.log}.${++runs}`
+  fs.writeFileSync(log, "")
   fs.rmSync(sandbox.work, { recursive: true, force: true })
   fs.mkdirSync(sandbox.work)
   const result = spawnSync("/bin/bash", ["-c", script], {
     cwd: sandbox.work,
-    env: { PATH: sandbox.bin, HOME: sandbox.work, BASH_ENV: sandbox.bashEnv, LC_ALL: "C.UTF-8" },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: sandbox.bin,
+      HOME: sandbox.work,
+      BASH_ENV: sandbox.bashEnv,
+      LC_ALL: "C.UTF-8",
+      DEPUTY_ORACLE_LOG: log
+    },
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
     timeout: 5_000,
     killSignal: "SIGKILL"
   })
-  const fields = fs.readFileSync(sandbox.log, "utf8").split("\0")
+  const fields = fs.readFileSync(log, "utf8").split("\0")
+  fs.rmSync(log)
   const argv: Array<Array<string>> = []
   let at = 0
   while (at + 1 < fields.length) {
@@ -317,6 +329,9 @@ describe("ShellCommand against real bash", () => {
       seen.add(cls + text)
       if (seen.size < 40) console.log(JSON.stringify(problem), JSON.stringify(text))
     }
-    if (process.env.ORACLE_SCRIPT) console.log(JSON.stringify(check(process.env.ORACLE_SCRIPT)))
+    if (process.env.ORACLE_SCRIPT) {
+      console.log(JSON.stringify(check(process.env.ORACLE_SCRIPT)))
+      console.log(JSON.stringify(ShellCommand.analyze(["bash", "-c", process.env.ORACLE_SCRIPT], parser), null, 1))
+    }
   }, 600_000)
 })
