@@ -394,8 +394,14 @@ const collect = (root: Node, source: string): ScriptTree => {
         if (child === null) continue
         if (isBody(child) && child.type === "command") visitCommand(child, extra, plainHere)
         else if (isBody(child)) {
-          if (extra.length > 0) problem("words after a redirection of a compound command")
           visit(child, plainHere)
+          if (extra.length > 0) {
+            // `A= 2>/dev/null grep` after a `|` reads as an assignment, then a pipeline redirected to
+            // `/dev/null grep`: the words are a command bash runs
+            problem("the bash parser misread it (words after a redirection)")
+            misread = true
+            commands.push(extra.map(wordOf))
+          }
         } else if (child.type.endsWith("redirect")) {
           const why = redirectProblem(child)
           if (why !== undefined) problem(why)
@@ -724,7 +730,19 @@ const simple = (
       if (body._tag === "Script") {
         if (argumentsAppended) hide(state, `a shell script that ${name} is given by another program`)
         if (!body.script.literal) notPlain(state, "a shell script that is computed when it runs")
-        else script(state, body.script.text, ok && standard, depth)
+        else {
+          const from = state.commands.length
+          script(state, body.script.text, ok && standard, depth)
+          // the wrappers in front of the shell (`timeout 5 bash -c …`) are for deny rules: each command of
+          // the script carries them as readings no approve rule may match
+          const outer = readings.slice(0, -1).map((reading) => ({ words: reading.words, approvable: false }))
+          if (standard && outer.length > 0) {
+            if (state.commands.length === from) state.commands.push(outer)
+            for (let index = from; index < state.commands.length; index++) {
+              state.commands[index] = [...state.commands[index]!, ...outer]
+            }
+          }
+        }
         // a standard shell running a script is that script; another program of that name stays a command
         keep = !standard || !body.script.literal
       } else if (body._tag === "Input") hide(state, `${name} runs the script on its input`)
