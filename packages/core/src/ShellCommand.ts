@@ -305,7 +305,9 @@ const wordTypes = new Set([
 const redirectArguments = (redirect: Node): ReadonlyArray<Node> => {
   const named = redirect.namedChildren.filter((child): child is Node => child !== null)
   if (redirect.type === "file_redirect") {
-    return named.filter((child) => child.type !== "file_descriptor").slice(1).filter((child) => wordTypes.has(child.type))
+    return named.filter((child) => child.type !== "file_descriptor").slice(1).filter((child) =>
+      wordTypes.has(child.type)
+    )
   }
   if (redirect.type === "heredoc_redirect") {
     const body = named.findIndex((child) => child.type === "heredoc_body" || child.type === "heredoc_end")
@@ -425,7 +427,9 @@ const collect = (root: Node, source: string): ScriptTree => {
     misread = true
   }
   const hidesCode = root.descendantsOfType(textTypes).some((node) =>
-    node !== null && (looksLikeCode(node.text) || (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
+    node !== null &&
+    (looksLikeCode(node.text) ||
+      (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
   )
   if (hidesCode) problem("it holds shell code as text ($( or ` in a quoted word), which bash may run later")
   return misread || hidesCode ? { commands, notPlain, misread: true } : { commands, notPlain }
@@ -631,7 +635,18 @@ const findExec = new Set(["-exec", "-execdir", "-ok", "-okdir"])
  * (with `expand_aliases`), `mapfile -C 'rm x'`, `complete -C`, `bind -x`, `fc`, `enable -f` (a shared
  * object), `hash -p` (another program under a name).
  */
-const codeBuiltins = new Set(["trap", "alias", "mapfile", "readarray", "complete", "compgen", "bind", "fc", "enable", "hash"])
+const codeBuiltins = new Set([
+  "trap",
+  "alias",
+  "mapfile",
+  "readarray",
+  "complete",
+  "compgen",
+  "bind",
+  "fc",
+  "enable",
+  "hash"
+])
 
 /** Variables whose value bash runs or sources: `PS4` under `set -x`, `BASH_ENV` in every new bash. */
 const codeVariables = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_LOADABLES_PATH)=/
@@ -654,17 +669,20 @@ const hide = (state: Analysing, why: string) => {
 }
 
 const wordSeparators = /[\s;&|()<>`$"'\\{}=]+/
+/** As bash splits: a carriage return is part of a word. */
+const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=]+/
 
 /**
  * Without a parser a script is never plain, and for deny rules every word of it could be a program:
  * one reading per word position (`echo rm` then counts as `rm`: fail closed). Words are read twice: split
- * at quotes and backslashes, and with quotes, backslashes and line continuations taken out (`r''m`, `r\\m`).
+ * at quotes and backslashes, and with quotes, backslashes and line continuations taken out (`r''m`, `r\\m`)
+ * and split at blanks as bash sees them (a carriage return is part of a word).
  */
 const unparsed = (state: Analysing, text: string, why = "the shell parser is not loaded"): void => {
   notPlain(state, why)
   const joined = text.replace(/\\\r?\n/g, "").replace(/['"\\]/g, "")
-  for (const source of [text, joined]) {
-    const words = source.split(wordSeparators).filter((word) => word !== "").map(literal)
+  for (const [source, separators] of [[text, wordSeparators], [joined, bashSeparators]] as const) {
+    const words = source.split(separators).filter((word) => word !== "").map(literal)
     state.commands.push(words.map((_, index) => ({ words: words.slice(index), approvable: false })))
   }
 }
@@ -705,7 +723,9 @@ const simple = (
     if (isAssignment(current[0]!)) {
       let start = 0
       while (start < current.length && isAssignment(current[start]!)) {
-        if (codeVariables.test(current[start]!.text)) hide(state, `an assignment to ${current[start]!.text.split("=")[0]}`)
+        if (codeVariables.test(current[start]!.text)) {
+          hide(state, `an assignment to ${current[start]!.text.split("=")[0]}`)
+        }
         start++
       }
       current = current.slice(start)
