@@ -79,8 +79,9 @@ export interface ScriptTree {
   readonly commands: ReadonlyArray<ReadonlyArray<Word>>
   readonly notPlain?: string | undefined
   /**
-   * The parser misread the script (a word with an unquoted blank in it), so its commands cannot be
-   * trusted: deny rules then read every word of the script as a possible program.
+   * The parser misread the script (a word with an unquoted blank in it, words split at a carriage return or
+   * a line continuation), or the script holds code as text (`$(` or `` ` `` in a quoted word), so its
+   * commands cannot be trusted: deny rules then read every word of the script as a possible program.
    *
    * @since 0.3.0
    */
@@ -133,6 +134,61 @@ const hasUnquotedBlank = (raw: string): boolean => {
   return false
 }
 
+const simpleEscapes: Record<string, string> = {
+  a: "\x07",
+  b: "\b",
+  e: "\x1b",
+  E: "\x1b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\\": "\\",
+  "'": "'",
+  "\"": "\"",
+  "?": "?"
+}
+
+/**
+ * The value of a `$'…'` string's body, as bash decodes it, or undefined for what this does not decode
+ * (`\c`, a NUL): `$'\x72m'` is `rm`, a program a deny rule must see.
+ */
+const ansiC = (body: string): string | undefined => {
+  let out = ""
+  for (let index = 0; index < body.length; index++) {
+    const char = body[index]!
+    if (char !== "\\") {
+      out += char
+      continue
+    }
+    const next = body[++index]
+    if (next === undefined) return undefined
+    if (Object.hasOwn(simpleEscapes, next)) {
+      out += simpleEscapes[next]
+      continue
+    }
+    const digits = (pattern: RegExp, max: number) => {
+      let taken = ""
+      while (taken.length < max && index + 1 < body.length && pattern.test(body[index + 1]!)) taken += body[++index]
+      return taken
+    }
+    if (next === "c") return undefined
+    let code: number
+    if (/[0-7]/.test(next)) code = parseInt(next + digits(/[0-7]/, 2), 8) & 0xff
+    else if (next === "x") code = parseInt(digits(/[0-9a-fA-F]/, 2) || "x", 16)
+    else if (next === "u") code = parseInt(digits(/[0-9a-fA-F]/, 4) || "x", 16)
+    else if (next === "U") code = parseInt(digits(/[0-9a-fA-F]/, 8) || "x", 16)
+    else {
+      out += `\\${next}`
+      continue
+    }
+    if (Number.isNaN(code) || code === 0 || code > 0x10ffff) return undefined
+    out += String.fromCodePoint(code)
+  }
+  return out
+}
+
 const wordOf = (node: Node): Word => {
   switch (node.type) {
     case "word":
@@ -144,6 +200,12 @@ const wordOf = (node: Node): Word => {
     }
     case "raw_string":
       return { text: node.text.slice(1, -1), literal: true, expands: false }
+    case "ansi_c_string": {
+      const text = ansiC(node.text.slice(2, -1))
+      return text === undefined
+        ? { text: node.text, literal: false, expands: false }
+        : { text, literal: true, expands: false }
+    }
     case "string": {
       const plain = node.namedChildren.every((child) => child?.type === "string_content")
       const text = plain ? literalWord(node.text) : undefined
@@ -180,16 +242,84 @@ const redirectProblem = (node: Node): string | undefined => {
   return `a redirection that writes (${operator} ${target.text})`
 }
 
-/** Whether the blanks between a command's words hold a newline that is not a line continuation. */
-const hasNewlineBetweenWords = (source: string, command: Node): boolean => {
-  let end = command.startIndex
-  for (const child of command.children) {
+/**
+ * Whether the gaps between a node's children show that tree-sitter-bash split the words otherwise than bash:
+ * a newline that is not a line continuation (`a⏎\\rm` read as one command), a carriage return (a word
+ * character to bash, a blank to the parser), or a gap that is only a line continuation (`t\\⏎ouch` is
+ * one word, `touch`, to bash). A here-document's body is not looked at.
+ */
+const hasMisreadGap = (source: string, node: Node): boolean => {
+  let end = -1
+  for (const child of node.children) {
     if (child === null) continue
-    if (/[\r\n]/.test(source.slice(end, child.startIndex).replace(/\\\r?\n/g, ""))) return true
+    if (child.type === "heredoc_body" || child.type === "heredoc_end") break
+    if (end !== -1) {
+      const gap = source.slice(end, child.startIndex)
+      if (/\r/.test(gap)) return true
+      const joined = gap.replace(/\\\r?\n/g, "")
+      if (/\n/.test(joined) || (gap !== "" && joined === "")) return true
+    }
+    if (child.type.endsWith("redirect") && hasMisreadGap(source, child)) return true
     end = child.endIndex
   }
   return false
 }
+
+const opaque = new Set(["heredoc_body", "string", "raw_string", "ansi_c_string", "translated_string", "comment"])
+
+/**
+ * Whether a carriage return lies between the tokens of a script: a word character to bash (`ls⏎` after
+ * `x\r`, `>/dev/null\r` writes a file of that name), a blank to tree-sitter-bash.
+ */
+const hasCarriageReturnGap = (source: string, node: Node): boolean => {
+  if (opaque.has(node.type) || node.childCount === 0) return false
+  let end = node.startIndex
+  for (const child of node.children) {
+    if (child === null) continue
+    if (source.slice(end, child.startIndex).includes("\r") || hasCarriageReturnGap(source, child)) return true
+    end = child.endIndex
+  }
+  return source.slice(end, node.endIndex).includes("\r")
+}
+
+const wordTypes = new Set([
+  "word",
+  "number",
+  "string",
+  "raw_string",
+  "ansi_c_string",
+  "translated_string",
+  "concatenation",
+  "simple_expansion",
+  "expansion",
+  "command_substitution",
+  "process_substitution",
+  "arithmetic_expansion"
+])
+
+/**
+ * The words tree-sitter-bash files under a redirection that are the command's arguments to bash:
+ * `git >/dev/null push` reads as `git` with a redirection to `/dev/null push`, and `touch >x⏎\\rm y` hides
+ * `rm y` there entirely.
+ */
+const redirectArguments = (redirect: Node): ReadonlyArray<Node> => {
+  const named = redirect.namedChildren.filter((child): child is Node => child !== null)
+  if (redirect.type === "file_redirect") {
+    return named.filter((child) => child.type !== "file_descriptor").slice(1).filter((child) =>
+      wordTypes.has(child.type)
+    )
+  }
+  if (redirect.type === "heredoc_redirect") {
+    const body = named.findIndex((child) => child.type === "heredoc_body" || child.type === "heredoc_end")
+    return named.slice(0, body === -1 ? undefined : body).filter((child) => wordTypes.has(child.type))
+  }
+  return []
+}
+
+/** Text that bash could run later as code (`trap`, `alias`, `PS4`, an arithmetic subscript): `$(` or `` ` ``. */
+const looksLikeCode = (text: string): boolean => /\$\\?\(|`/.test(text)
+
+const textTypes = ["raw_string", "string_content", "heredoc_content", "heredoc_body", "ansi_c_string", "word"]
 
 const collect = (root: Node, source: string): ScriptTree => {
   const commands: Array<ReadonlyArray<Word>> = []
@@ -198,58 +328,89 @@ const collect = (root: Node, source: string): ScriptTree => {
   const problem = (why: string) => {
     notPlain ??= why
   }
+  const visitCommand = (node: Node, extra: ReadonlyArray<Node>, inPlainContext: boolean): void => {
+    if (
+      node.descendantsOfType(["word", "number"]).some((word) => word !== null && hasUnquotedBlank(word.text)) ||
+      extra.some((word) => hasUnquotedBlank(word.text)) ||
+      hasMisreadGap(source, node)
+    ) {
+      problem("the bash parser misread it (a word with a blank in it)")
+      misread = true
+    }
+    const words: Array<Word> = []
+    const push = (word: Word) => {
+      words.push(word)
+      if (!word.literal) problem("a word that is computed when it runs ($…, `…`)")
+    }
+    for (const child of node.namedChildren) {
+      if (child === null) continue
+      if (child.type === "variable_assignment") {
+        const value = child.childForFieldName("value")
+        const word = value === null ? { text: "", literal: true, expands: false } : wordOf(value)
+        const name = child.childForFieldName("name")?.text ?? ""
+        words.push({ text: `${name}=${word.text}`, literal: word.literal, expands: word.expands })
+        if (!word.literal) problem("an assignment of a computed value")
+      } else if (child.type === "command_name") {
+        const inner = child.namedChildren[0]
+        push(inner === null || inner === undefined ? wordOf(child) : wordOf(inner))
+      } else if (child.type.endsWith("redirect")) {
+        const why = redirectProblem(child)
+        if (why !== undefined) problem(why)
+        for (const word of redirectArguments(child)) push(wordOf(word))
+      } else {
+        push(wordOf(child))
+      }
+    }
+    for (const word of extra) push(wordOf(word))
+    commands.push(words)
+    // substitutions inside the words are commands too (never plain)
+    for (const child of node.namedChildren) if (child !== null) visitInner(child)
+    void inPlainContext
+  }
   const visit = (node: Node, inPlainContext: boolean): void => {
-    if (node.isError || node.isMissing) problem("it does not parse")
+    if (node.isError || node.isMissing) {
+      // what bash runs of a script tree-sitter cannot parse is not known (`cat << EOF; true` hides `true`)
+      problem("it does not parse")
+      misread = true
+    }
     if (!node.isNamed) {
       if (inPlainContext && !separators.has(node.type) && node.type !== "") problem(`the operator ${node.type}`)
       return
     }
     const plainHere = inPlainContext && structural.has(node.type)
     if (inPlainContext && !plainHere) problem(`a ${node.type.replace(/_/g, " ")}`)
-    if (node.type === "command") {
-      if (
-        node.descendantsOfType(["word", "number"]).some((word) => word !== null && hasUnquotedBlank(word.text)) ||
-        hasNewlineBetweenWords(source, node)
-      ) {
+    if (node.type === "command") return visitCommand(node, [], plainHere)
+    if (node.type === "redirected_statement") {
+      const body = node.childForFieldName("body")
+      // (web-tree-sitter makes a new object for each node it hands out: compare ids)
+      const isBody = (child: Node) => body !== null && child.id === body.id
+      const redirects = node.namedChildren.filter((child): child is Node =>
+        child !== null && !isBody(child) && child.type.endsWith("redirect")
+      )
+      if (hasMisreadGap(source, node)) {
         problem("the bash parser misread it (a word with a blank in it)")
         misread = true
       }
-      const words: Array<Word> = []
+      const extra = redirects.flatMap(redirectArguments)
       for (const child of node.namedChildren) {
         if (child === null) continue
-        if (child.type === "variable_assignment") {
-          const value = child.childForFieldName("value")
-          const word = value === null ? { text: "", literal: true, expands: false } : wordOf(value)
-          const name = child.childForFieldName("name")?.text ?? ""
-          words.push({ text: `${name}=${word.text}`, literal: word.literal, expands: word.expands })
-          if (!word.literal) problem("an assignment of a computed value")
-        } else if (child.type === "command_name") {
-          const inner = child.namedChildren[0]
-          words.push(inner === null || inner === undefined ? wordOf(child) : wordOf(inner))
+        if (isBody(child) && child.type === "command") visitCommand(child, extra, plainHere)
+        else if (isBody(child)) {
+          visit(child, plainHere)
+          if (extra.length > 0) {
+            // `A= 2>/dev/null grep` after a `|` reads as an assignment, then a pipeline redirected to
+            // `/dev/null grep`: the words are a command bash runs
+            problem("the bash parser misread it (words after a redirection)")
+            misread = true
+            commands.push(extra.map(wordOf))
+          }
         } else if (child.type.endsWith("redirect")) {
-          const why = redirectProblem(child)
-          if (why !== undefined) problem(why)
-          continue
-        } else {
-          words.push(wordOf(child))
-        }
-        if (!words[words.length - 1]!.literal) problem("a word that is computed when it runs ($…, `…`)")
-      }
-      commands.push(words)
-      // substitutions inside the words are commands too (never plain)
-      for (const child of node.namedChildren) if (child !== null) visitInner(child)
-      return
-    }
-    if (node.type === "redirected_statement") {
-      for (const child of node.namedChildren) {
-        if (child === null) continue
-        if (child === node.childForFieldName("body")) visit(child, plainHere)
-        else if (child.type.endsWith("redirect")) {
           const why = redirectProblem(child)
           if (why !== undefined) problem(why)
           visitInner(child)
         } else visit(child, plainHere)
       }
+      if (body === null && extra.length > 0) commands.push(extra.map(wordOf))
       return
     }
     for (const child of node.children) if (child !== null) visit(child, plainHere)
@@ -257,10 +418,21 @@ const collect = (root: Node, source: string): ScriptTree => {
   /** Looks for commands below a node that is not itself a statement (a word, a substitution). */
   const visitInner = (node: Node): void => {
     if (node.type === "command") return visit(node, false)
+    if (node.type === "redirected_statement") return visit(node, false)
     for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
   }
   visit(root, true)
-  return misread ? { commands, notPlain, misread } : { commands, notPlain }
+  if (hasCarriageReturnGap(source, root) || /\r/.test(source.slice(0, root.startIndex) + source.slice(root.endIndex))) {
+    problem("the bash parser misread it (a carriage return between words)")
+    misread = true
+  }
+  const hidesCode = root.descendantsOfType(textTypes).some((node) =>
+    node !== null &&
+    (looksLikeCode(node.text) ||
+      (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
+  )
+  if (hidesCode) problem("it holds shell code as text ($( or ` in a quoted word), which bash may run later")
+  return misread || hidesCode ? { commands, notPlain, misread: true } : { commands, notPlain }
 }
 
 let loading: Promise<ShellParser> | undefined
@@ -363,6 +535,7 @@ const literal = (text: string): Word => ({ text, literal: true, expands: false }
 const wrappers: Record<string, (args: ReadonlyArray<Word>) => Unwrapped> = {
   command: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
   builtin: (args) => ({ words: args, benign: true }),
+  coproc: (args) => ({ words: args, benign: false }),
   exec: (args) => ({ words: skipFlags(args, { short: "a", long: [] }), benign: true }),
   time: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
   nohup: (args) => ({ words: skipFlags(args, { short: "", long: [] }), benign: true }),
@@ -421,9 +594,15 @@ const wrappers: Record<string, (args: ReadonlyArray<Word>) => Unwrapped> = {
 
 const shells = new Set(["sh", "bash", "zsh", "dash", "ksh"])
 
-/** A shell's `-c` script (with or without other flags: `-lc`, `-e -c`, `-xc`, `--norc -c`), if it has one. */
-const shellScript = (args: ReadonlyArray<Word>): Word | undefined => {
+/**
+ * What a shell's arguments make it run: its `-c` script (with or without other flags: `-lc`, `-e -c`,
+ * `-xc`, `--norc -c`), a script file it is given, or the script on its standard input (no operand, or `-s`).
+ */
+const shellScript = (
+  args: ReadonlyArray<Word>
+): { readonly _tag: "Script"; readonly script: Word } | { readonly _tag: "File" | "Input" } => {
   let commandMode = false
+  let fromInput = false
   let index = 0
   while (index < args.length) {
     const word = args[index]!
@@ -441,53 +620,114 @@ const shellScript = (args: ReadonlyArray<Word>): Word | undefined => {
     }
     for (const flag of text.slice(1)) {
       if (flag === "c") commandMode = true
+      else if (flag === "s") fromInput = true
       else if (flag === "o" || flag === "O") index++
     }
   }
-  return commandMode ? args[index] ?? literal("") : undefined
+  if (commandMode) return { _tag: "Script", script: args[index] ?? literal("") }
+  return fromInput || index >= args.length ? { _tag: "Input" } : { _tag: "File" }
 }
 
 const findExec = new Set(["-exec", "-execdir", "-ok", "-okdir"])
+
+/**
+ * Builtins that run text they are given as code, later or elsewhere: `trap 'rm x' EXIT`, `alias ll='rm x'`
+ * (with `expand_aliases`), `mapfile -C 'rm x'`, `complete -C`, `bind -x`, `fc`, `enable -f` (a shared
+ * object), `hash -p` (another program under a name).
+ */
+const codeBuiltins = new Set([
+  "trap",
+  "alias",
+  "mapfile",
+  "readarray",
+  "complete",
+  "compgen",
+  "bind",
+  "fc",
+  "enable",
+  "hash"
+])
+
+/** Variables whose value bash runs or sources: `PS4` under `set -x`, `BASH_ENV` in every new bash. */
+const codeVariables = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_LOADABLES_PATH)=/
 
 interface Analysing {
   readonly parser: ShellParser | undefined
   readonly commands: Array<ReadonlyArray<Reading>>
   why: string | undefined
+  /** Set when a command runs code this analysis cannot see as commands (its script then reads as words). */
+  hidden: boolean
 }
 
 const notPlain = (state: Analysing, why: string) => {
   state.why ??= why
 }
 
+const hide = (state: Analysing, why: string) => {
+  notPlain(state, why)
+  state.hidden = true
+}
+
+const wordSeparators = /[\s;&|()<>`$"'\\{}=]+/
+/** As bash splits: a carriage return is part of a word. */
+const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=]+/
+
 /**
  * Without a parser a script is never plain, and for deny rules every word of it could be a program:
- * one reading per word position (`echo rm` then counts as `rm`: fail closed).
+ * one reading per word position (`echo rm` then counts as `rm`: fail closed). Words are read twice: split
+ * at quotes and backslashes, and with quotes, backslashes and line continuations taken out (`r''m`, `r\\m`)
+ * and split at blanks as bash sees them (a carriage return is part of a word).
  */
 const unparsed = (state: Analysing, text: string, why = "the shell parser is not loaded"): void => {
   notPlain(state, why)
-  const words = text.split(/[\s;&|()<>`$"'\\{}=]+/).filter((word) => word !== "").map(literal)
-  state.commands.push(words.map((_, index) => ({ words: words.slice(index), approvable: false })))
+  const joined = text.replace(/\\\r?\n/g, "").replace(/['"\\]/g, "")
+  for (const [source, separators] of [[text, wordSeparators], [joined, bashSeparators]] as const) {
+    const words = source.split(separators).filter((word) => word !== "").map(literal)
+    state.commands.push(words.map((_, index) => ({ words: words.slice(index), approvable: false })))
+  }
+}
+
+/** Arguments that hold code bash may run later (an arithmetic subscript `a[$(rm x)]`, `PS4=…`). */
+const hidesCode = (state: Analysing, words: ReadonlyArray<Word>): void => {
+  if (words.some((word) => word.literal && (looksLikeCode(word.text) || codeVariables.test(word.text)))) {
+    hide(state, "a word that holds shell code as text")
+  }
 }
 
 const script = (state: Analysing, text: string, approvable: boolean, depth: number): void => {
   if (state.parser === undefined) return unparsed(state, text)
-  if (depth >= maxDepth) return notPlain(state, "shells nested too deep")
+  if (depth >= maxDepth) return unparsed(state, text, "shells nested too deep")
   const tree = state.parser.parse(text)
   if (tree.notPlain !== undefined) notPlain(state, tree.notPlain)
+  const hidden = state.hidden
+  state.hidden = false
   for (const words of tree.commands) simple(state, words, approvable, depth + 1)
-  if (tree.misread === true) unparsed(state, text, "the bash parser misread it")
+  if (tree.misread === true || state.hidden) unparsed(state, text, "the bash parser misread it")
+  state.hidden = hidden || state.hidden
 }
 
-const simple = (state: Analysing, words: ReadonlyArray<Word>, approvable: boolean, depth: number): void => {
+const simple = (
+  state: Analysing,
+  words: ReadonlyArray<Word>,
+  approvable: boolean,
+  depth: number,
+  appended = false
+): void => {
   const readings: Array<Reading> = []
   let current = words
   let ok = approvable
   let keep = true
+  let argumentsAppended = appended
   while (current.length > 0) {
     readings.push({ words: current, approvable: ok })
     if (isAssignment(current[0]!)) {
       let start = 0
-      while (start < current.length && isAssignment(current[start]!)) start++
+      while (start < current.length && isAssignment(current[start]!)) {
+        if (codeVariables.test(current[start]!.text)) {
+          hide(state, `an assignment to ${current[start]!.text.split("=")[0]}`)
+        }
+        start++
+      }
       current = current.slice(start)
       ok = false
       continue
@@ -499,31 +739,56 @@ const simple = (state: Analysing, words: ReadonlyArray<Word>, approvable: boolea
     const wrapper = Object.hasOwn(wrappers, name) ? wrappers[name] : undefined
     if (wrapper !== undefined) {
       const next = wrapper(current.slice(1))
+      hidesCode(state, current.slice(1, current.length - next.words.length))
       current = next.words
       ok = ok && standard && next.benign
+      if (name === "xargs") argumentsAppended = true
       continue
     }
     if (shells.has(name)) {
       const body = shellScript(current.slice(1))
-      if (body !== undefined) {
-        if (!body.literal) notPlain(state, "a shell script that is computed when it runs")
-        else script(state, body.text, ok && standard, depth)
+      if (body._tag === "Script") {
+        if (argumentsAppended) hide(state, `a shell script that ${name} is given by another program`)
+        if (!body.script.literal) notPlain(state, "a shell script that is computed when it runs")
+        else {
+          const from = state.commands.length
+          script(state, body.script.text, ok && standard, depth)
+          // the wrappers in front of the shell (`timeout 5 bash -c …`) are for deny rules: each command of
+          // the script carries them as readings no approve rule may match
+          const outer = readings.slice(0, -1).map((reading) => ({ words: reading.words, approvable: false }))
+          if (standard && outer.length > 0) {
+            if (state.commands.length === from) state.commands.push(outer)
+            for (let index = from; index < state.commands.length; index++) {
+              state.commands[index] = [...state.commands[index]!, ...outer]
+            }
+          }
+        }
         // a standard shell running a script is that script; another program of that name stays a command
-        keep = !standard || !body.literal
-      }
+        keep = !standard || !body.script.literal
+      } else if (body._tag === "Input") hide(state, `${name} runs the script on its input`)
+      else notPlain(state, `${name} runs a script file`)
       break
     }
     if (name === "eval" || name === "source" || name === ".") {
       notPlain(state, `${name} runs code it is given`)
       if (name === "eval") script(state, current.slice(1).map((word) => word.text).join(" "), false, depth)
+      else hide(state, `${name} runs code it is given`)
       break
     }
+    if (codeBuiltins.has(name)) {
+      hide(state, `${name} runs code it is given as text`)
+      for (const word of current.slice(1)) {
+        if (word.literal) script(state, word.text.replace(/^[^=\s]*=/, ""), false, depth)
+      }
+      break
+    }
+    hidesCode(state, current.slice(1))
     if (name === "find") {
       const at = current.findIndex((word) => findExec.has(word.text))
       if (at !== -1) {
         notPlain(state, `find ${current[at]!.text} runs a command`)
         const end = current.findIndex((word, index) => index > at && (word.text === ";" || word.text === "+"))
-        simple(state, current.slice(at + 1, end === -1 ? undefined : end), false, depth + 1)
+        simple(state, current.slice(at + 1, end === -1 ? undefined : end), false, depth + 1, true)
       }
     }
     break
@@ -539,7 +804,7 @@ const simple = (state: Analysing, words: ReadonlyArray<Word>, approvable: boolea
  * @category analysing
  */
 export const analyze = (argv: ReadonlyArray<string>, shellParser: ShellParser | undefined): CommandAnalysis => {
-  const state: Analysing = { parser: shellParser, commands: [], why: undefined }
+  const state: Analysing = { parser: shellParser, commands: [], why: undefined, hidden: false }
   if (argv.length === 0) return { plain: false, why: "an empty command", commands: [] }
   simple(state, argv.map(literal), true, 0)
   if (state.commands.length === 0) notPlain(state, "no command")
@@ -572,7 +837,7 @@ const globMatches = (pattern: string, text: string): boolean => {
  * the program matches a bare rule word only if it is the standard program (`rm`, `/bin/rm`; not
  * `/tmp/evil/rm`), a rule word with `/` only that path. For a deny rule (`"deny"`): the program matches by
  * name wherever it lives, a word that expands matches what its glob could become, and a computed word
- * matches anything.
+ * (the program too: `$X`, `"${a[@]}"`) matches any number of words (fail closed).
  *
  * @since 0.2.0
  * @category matching
@@ -583,33 +848,59 @@ export const readingHasPrefix = (
   mode: "approve" | "deny"
 ): boolean => {
   const { words } = reading
-  if (prefix.length === 0 || prefix.length > words.length) return false
+  if (prefix.length === 0) return false
+  if (mode === "deny") return denyMatches(words, prefix, 0, 0)
+  if (prefix.length > words.length) return false
   const program = words[0]!
   const wanted = prefix[0]!
-  if (!program.literal) return false // a computed program: not plain, and nothing to match it against
+  if (!program.literal || program.expands) return false
   const actual = ShellWords.programName(program.text)
-  if (mode === "approve") {
-    if (program.expands) return false
-    if (wanted.includes("/")) {
-      const rule = ShellWords.programName(wanted)
-      if (!program.text.includes("/") || actual.name !== rule.name) return false
-      if (normalPath(program.text) !== normalPath(wanted)) return false
-    } else if (actual.name !== wanted || !actual.standard) return false
-  } else {
-    const name = ShellWords.programName(wanted).name
-    if (program.expands ? !globMatches(ShellWords.programName(program.text).name, name) : actual.name !== name) {
-      return false
-    }
-  }
+  if (wanted.includes("/")) {
+    const rule = ShellWords.programName(wanted)
+    if (!program.text.includes("/") || actual.name !== rule.name) return false
+    if (normalPath(program.text) !== normalPath(wanted)) return false
+  } else if (actual.name !== wanted || !actual.standard) return false
   for (let index = 1; index < prefix.length; index++) {
     const word = words[index]!
-    if (mode === "approve") {
-      if (!word.literal || word.expands || word.text !== prefix[index]) return false
-    } else if (word.literal && (word.expands ? !globMatches(word.text, prefix[index]!) : word.text !== prefix[index])) {
-      return false
-    }
+    if (!word.literal || word.expands || word.text !== prefix[index]) return false
   }
   return true
+}
+
+/** Whether a literal word may be the prefix's word at `at` (the program by name, wherever it lives). */
+const denyWordMatches = (word: Word, prefix: ReadonlyArray<string>, at: number): boolean => {
+  if (at === 0) {
+    const name = ShellWords.programName(prefix[0]!).name
+    const actual = ShellWords.programName(word.text).name
+    return word.expands ? globMatches(actual, name) : actual === name
+  }
+  return word.expands ? globMatches(word.text, prefix[at]!) : word.text === prefix[at]
+}
+
+/**
+ * For a deny rule: whether the words from `word` on may be the prefix from `at` on. A computed word
+ * (`$X`, `"$@"`, `$(…)`) or one that expands (`{a,b}`, `*`) may become any number of words, none too, so
+ * `set -- rm x; "$@"` may be `rm x` and `git $E push origin` may be `git push origin`.
+ */
+const denyMatches = (words: ReadonlyArray<Word>, prefix: ReadonlyArray<string>, word: number, at: number): boolean => {
+  if (at === prefix.length) return true
+  if (word === words.length) return false
+  const current = words[word]!
+  if (!current.literal) {
+    for (let taken = 0; at + taken <= prefix.length; taken++) {
+      if (denyMatches(words, prefix, word + 1, at + taken)) return true
+    }
+    return false
+  }
+  if (current.expands) {
+    if (denyMatches(words, prefix, word + 1, at)) return true
+    if (!denyWordMatches(current, prefix, at)) return false
+    for (let taken = 1; at + taken <= prefix.length; taken++) {
+      if (denyMatches(words, prefix, word + 1, at + taken)) return true
+    }
+    return false
+  }
+  return denyWordMatches(current, prefix, at) && denyMatches(words, prefix, word + 1, at + 1)
 }
 
 const normalPath = (text: string): string => {
