@@ -32,7 +32,13 @@ const reports = (events: ReadonlyArray<Event>) =>
 const subAgentStarted = {
   method: "item/started",
   params: {
-    item: { type: "subAgentActivity", id: "spawn_1", kind: "started", agentThreadId: "sub", agentPath: "/root/galileo" },
+    item: {
+      type: "subAgentActivity",
+      id: "spawn_1",
+      kind: "started",
+      agentThreadId: "sub",
+      agentPath: "/root/galileo"
+    },
     threadId: "main",
     turnId: "turn-main"
   }

@@ -832,18 +832,22 @@ export class Translator {
         return known ? this.threadReport(threadId, { event: "turn_started" }) : undefined
       }
       case "turn/completed": {
+        // The end of the thread's turn, not of the thread: a `followup_task` starts another turn of it.
         const turn = record(params.turn)
         this.nestedTurns.delete(threadId)
         if (!known) return
         return this.threadReport(threadId, {
-          event: "ended",
+          event: "turn_ended",
           reason: turn.status === "completed" ? "completed" : turn.status === "interrupted" ? "interrupted" : "errored",
           last_agent_message: lastAgentMessageOf(turn.items) ?? null
         })
       }
-      case "thread/closed":
-        this.nestedTurns.delete(threadId)
-        return known ? this.threadReport(threadId, { event: "ended", reason: "interrupted" }) : undefined
+      case "thread/closed": {
+        // The thread's end: interrupted mid-turn; idle, with no reason of its own (its last turn's outcome).
+        const inTurn = this.nestedTurns.delete(threadId)
+        if (!known) return
+        return this.threadReport(threadId, inTurn ? { event: "ended", reason: "interrupted" } : { event: "ended" })
+      }
       case "thread/tokenUsage/updated": {
         const total = number(record(record(params.tokenUsage).total).totalTokens)
         return known && total !== undefined
