@@ -107,4 +107,40 @@ describe("a Codex sub-agent's thread across its turns, in the translator", () =>
       { event: "ended", reason: "interrupted", last_agent_message: undefined }
     ])
   })
+
+  it("the session's shutdown_complete ends the threads not closed yet, once each, just before it", () => {
+    const t = translator()
+    feed(t, { method: "turn/started", params: { threadId: "main", turn: { id: "turn-main" } } })
+    feed(t, subAgentStarted)
+    subTurn(t, "turn-sub-1", "sub done", 1)
+    feed(t, {
+      method: "item/started",
+      params: {
+        item: { type: "subAgentActivity", id: "spawn_2", kind: "started", agentThreadId: "busy", agentPath: "/root/b" },
+        threadId: "main",
+        turnId: "turn-main"
+      }
+    })
+    feed(t, { method: "turn/started", params: { threadId: "busy", turn: { id: "turn-busy" } } })
+    feed(t, {
+      method: "item/started",
+      params: {
+        item: { type: "subAgentActivity", id: "spawn_3", kind: "started", agentThreadId: "gone", agentPath: "/root/c" },
+        threadId: "main",
+        turnId: "turn-main"
+      }
+    })
+    assert.strictEqual(reports(feed(t, { method: "thread/closed", params: { threadId: "gone" } }).events).length, 1)
+    t.emit("shutdown", { type: "shutdown_complete" } as never)
+    const events = t.takeEvents()
+    assert.deepStrictEqual(events.map((event) => [event.msg.type, (event.msg as Json).thread_id]), [
+      ["deputy_thread", "sub"],
+      ["deputy_thread", "busy"],
+      ["shutdown_complete", undefined]
+    ])
+    assert.deepStrictEqual(reports(events), [
+      { event: "ended", reason: undefined, last_agent_message: undefined },
+      { event: "ended", reason: "interrupted", last_agent_message: undefined }
+    ])
+  })
 })

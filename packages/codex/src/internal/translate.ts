@@ -326,6 +326,8 @@ export class Translator {
   private readonly pending: Array<PendingRequest> = []
   /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
   private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
+  /** The nested threads reported ended (a subset of `threads`). */
+  private readonly closedThreads = new Set<string>()
   /** The turn in progress of each nested thread. */
   private readonly nestedTurns = new Map<string, string>()
   /**
@@ -397,9 +399,27 @@ export class Translator {
     return replies
   }
 
-  /** Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). */
+  /**
+   * Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). The
+   * session's `shutdown_complete` is the end of the threads Codex spawned in it too (Codex does not close
+   * them first): each one not closed yet is reported ended just before it.
+   */
   emit(id: string, eventMsg: EventMsg): void {
+    if (eventMsg.type === "shutdown_complete") this.endThreads()
     this.events.push({ id, msg: eventMsg })
+  }
+
+  /** Reports every nested thread not closed yet ended (interrupted mid-turn, else no reason of its own). */
+  private endThreads(): void {
+    for (const threadId of this.threads.keys()) this.threadEnded(threadId)
+  }
+
+  /** Reports a nested thread ended, once: interrupted mid-turn, idle with no reason of its own. */
+  private threadEnded(threadId: string): void {
+    if (!this.threads.has(threadId) || this.closedThreads.has(threadId)) return
+    this.closedThreads.add(threadId)
+    const inTurn = this.nestedTurns.delete(threadId)
+    this.threadReport(threadId, inTurn ? { event: "ended", reason: "interrupted" } : { event: "ended" })
   }
 
   /** The turn in progress of a nested thread, if any. */
@@ -842,12 +862,10 @@ export class Translator {
           last_agent_message: lastAgentMessageOf(turn.items) ?? null
         })
       }
-      case "thread/closed": {
+      case "thread/closed":
         // The thread's end: interrupted mid-turn; idle, with no reason of its own (its last turn's outcome).
-        const inTurn = this.nestedTurns.delete(threadId)
-        if (!known) return
-        return this.threadReport(threadId, inTurn ? { event: "ended", reason: "interrupted" } : { event: "ended" })
-      }
+        if (!known) this.nestedTurns.delete(threadId)
+        return this.threadEnded(threadId)
       case "thread/tokenUsage/updated": {
         const total = number(record(record(params.tokenUsage).total).totalTokens)
         return known && total !== undefined
