@@ -97,7 +97,7 @@ describe.each(codexVersions)(
           const receipt = yield* review.ended.pipe(Effect.timeout("30 seconds"))
           const galileo = receipt.nodes.find((node) => node.path === "root/review/galileo")!
           assert.strictEqual(galileo.reason, "completed", galileo.message)
-        assert.isUndefined(galileo.message, "ended by the thread's own end (the shutdown), not as its parent's child")
+          assert.isUndefined(galileo.message, "ended by the thread's own end (the shutdown), not as its parent's child")
           assert.strictEqual(galileo.lastAgentMessage, "sub done 2")
           assert.strictEqual(galileo.usage.turns, 2)
           assert.strictEqual(galileo.usage.approvals, 2)
