@@ -1,9 +1,11 @@
 /**
  * A Codex sub-agent's thread outlives its turns: its `turn/completed` is the end of a turn
  * (`deputy_thread` `turn_ended`), not of the thread, so a `followup_task` (a second turn of the same
- * thread) is reported and routed as that thread's again. The thread ends with `thread/closed` (`ended`:
- * interrupted if a turn was in progress, else with no reason of its own: the supervisor keeps its last
- * turn's). The messages are those Codex 0.169 and 0.171 sent in a real run of a follow-up task, ids shortened.
+ * thread) is reported and routed as that thread's again. The thread ends with `thread/closed` or the
+ * session's shutdown (`ended`: interrupted mid-turn or before its first turn, else with no reason of its
+ * own: the supervisor keeps its last turn's). The turn messages are those Codex 0.169 and 0.171 sent in a
+ * real run of a follow-up task, ids shortened; `thread/closed` of a sub-agent was not seen in a run (the
+ * `multi_agent_v2` tools cannot close an agent), its shape is the app-server's.
  */
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
@@ -130,7 +132,9 @@ describe("a Codex sub-agent's thread across its turns, in the translator", () =>
         turnId: "turn-main"
       }
     })
-    assert.strictEqual(reports(feed(t, { method: "thread/closed", params: { threadId: "gone" } }).events).length, 1)
+    assert.deepStrictEqual(reports(feed(t, { method: "thread/closed", params: { threadId: "gone" } }).events), [
+      { event: "ended", reason: "interrupted", last_agent_message: undefined }
+    ], "closed before its first turn")
     t.emit("shutdown", { type: "shutdown_complete" } as never)
     const events = t.takeEvents()
     assert.deepStrictEqual(events.map((event) => [event.msg.type, (event.msg as Json).thread_id]), [

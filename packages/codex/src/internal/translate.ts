@@ -328,6 +328,8 @@ export class Translator {
   private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
   /** The nested threads reported ended (a subset of `threads`). */
   private readonly closedThreads = new Set<string>()
+  /** The nested threads that started a turn (a subset of `threads`). */
+  private readonly threadsWithTurns = new Set<string>()
   /** The turn in progress of each nested thread. */
   private readonly nestedTurns = new Map<string, string>()
   /**
@@ -409,17 +411,23 @@ export class Translator {
     this.events.push({ id, msg: eventMsg })
   }
 
-  /** Reports every nested thread not closed yet ended (interrupted mid-turn, else no reason of its own). */
+  /** Reports every nested thread not closed yet ended (see `threadEnded`). */
   private endThreads(): void {
     for (const threadId of this.threads.keys()) this.threadEnded(threadId)
   }
 
-  /** Reports a nested thread ended, once: interrupted mid-turn, idle with no reason of its own. */
+  /**
+   * Reports a nested thread ended, once: `interrupted` mid-turn or before its first turn; idle after a
+   * turn, with no reason of its own (the supervisor keeps its last turn's outcome).
+   */
   private threadEnded(threadId: string): void {
     if (!this.threads.has(threadId) || this.closedThreads.has(threadId)) return
     this.closedThreads.add(threadId)
     const inTurn = this.nestedTurns.delete(threadId)
-    this.threadReport(threadId, inTurn ? { event: "ended", reason: "interrupted" } : { event: "ended" })
+    this.threadReport(
+      threadId,
+      inTurn || !this.threadsWithTurns.has(threadId) ? { event: "ended", reason: "interrupted" } : { event: "ended" }
+    )
   }
 
   /** The turn in progress of a nested thread, if any. */
@@ -849,7 +857,9 @@ export class Translator {
       case "turn/started": {
         const turnId = string(record(params.turn).id)
         if (turnId !== undefined) this.nestedTurns.set(threadId, turnId)
-        return known ? this.threadReport(threadId, { event: "turn_started" }) : undefined
+        if (!known) return
+        this.threadsWithTurns.add(threadId)
+        return this.threadReport(threadId, { event: "turn_started" })
       }
       case "turn/completed": {
         // The end of the thread's turn, not of the thread: a `followup_task` starts another turn of it.
@@ -863,7 +873,7 @@ export class Translator {
         })
       }
       case "thread/closed":
-        // The thread's end: interrupted mid-turn; idle, with no reason of its own (its last turn's outcome).
+        // The thread's end (see `threadEnded`).
         if (!known) this.nestedTurns.delete(threadId)
         return this.threadEnded(threadId)
       case "thread/tokenUsage/updated": {
