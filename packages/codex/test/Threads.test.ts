@@ -92,7 +92,7 @@ describe("threads Codex spawned itself, in the translator", () => {
       [
         { event: "turn_started", last_agent_message: undefined, reason: undefined, total_tokens: undefined },
         { event: "usage", last_agent_message: undefined, reason: undefined, total_tokens: 220 },
-        { event: "ended", last_agent_message: "sub done", reason: "completed", total_tokens: undefined }
+        { event: "turn_ended", last_agent_message: "sub done", reason: "completed", total_tokens: undefined }
       ]
     )
     assert.strictEqual(t.activeTurn?.turnId, "turn-main", "the session's turn is still in progress")

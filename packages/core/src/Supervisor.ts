@@ -286,15 +286,19 @@ export const threadEventType = "deputy_thread" as const
 
 /**
  * A thread report: `started` (with the parent's turn and call that spawned it), `turn_started` (counted
- * as a turn of the node), `usage` (the thread's own total tokens so far) and `ended` (with its reason and
- * last message). `parent_thread_id` absent means the agent's own thread.
+ * as a turn of the node), `usage` (the thread's own total tokens so far), `turn_ended` (a turn of the
+ * thread ended, with its outcome and last message: the thread lives on, idle, and may run another turn,
+ * e.g. a Codex `followup_task`) and `ended` (the thread itself ended, e.g. Codex's `thread/closed`; its
+ * reason, when absent, is its last turn's outcome). A thread that never reports `ended` ends with the node
+ * that owns it: idle, with its last turn's outcome; mid-turn (or before any turn), `interrupted`.
+ * `parent_thread_id` absent means the agent's own thread.
  *
  * @since 0.2.0
  * @category threads
  */
 export interface ThreadEvent {
   readonly type: typeof threadEventType
-  readonly event: "started" | "turn_started" | "usage" | "ended"
+  readonly event: "started" | "turn_started" | "usage" | "turn_ended" | "ended"
   readonly thread_id: string
   readonly parent_thread_id?: string | undefined
   readonly name?: string | undefined
@@ -306,7 +310,7 @@ export interface ThreadEvent {
   readonly last_agent_message?: string | null | undefined
 }
 
-const threadEvents: ReadonlySet<string> = new Set(["started", "turn_started", "usage", "ended"])
+const threadEvents: ReadonlySet<string> = new Set(["started", "turn_started", "usage", "turn_ended", "ended"])
 const threadReasons: ReadonlySet<string> = new Set(["completed", "interrupted", "errored"])
 
 /**

@@ -328,6 +328,10 @@ export class Translator {
   private readonly pending: Array<PendingRequest> = []
   /** Threads Codex spawned itself (`parentThreadId`), by id: their requests name them. */
   private readonly threads = new Map<string, ApprovalRequest.NestedThread>()
+  /** The nested threads reported ended (a subset of `threads`). */
+  private readonly closedThreads = new Set<string>()
+  /** The nested threads that started a turn (a subset of `threads`). */
+  private readonly threadsWithTurns = new Set<string>()
   /** The turn in progress of each nested thread. */
   private readonly nestedTurns = new Map<string, string>()
   /**
@@ -399,9 +403,33 @@ export class Translator {
     return replies
   }
 
-  /** Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). */
+  /**
+   * Adds an event (the session's own: `session_configured`, `shutdown_complete`, errors of ops). The
+   * session's `shutdown_complete` is the end of the threads Codex spawned in it too (Codex does not close
+   * them first): each one not closed yet is reported ended just before it.
+   */
   emit(id: string, eventMsg: EventMsg.EventMsg): void {
+    if (eventMsg.type === "shutdown_complete") this.endThreads()
     this.events.push({ id, msg: eventMsg })
+  }
+
+  /** Reports every nested thread not closed yet ended (see `threadEnded`). */
+  private endThreads(): void {
+    for (const threadId of this.threads.keys()) this.threadEnded(threadId)
+  }
+
+  /**
+   * Reports a nested thread ended, once: `interrupted` mid-turn or before its first turn; idle after a
+   * turn, with no reason of its own (the supervisor keeps its last turn's outcome).
+   */
+  private threadEnded(threadId: string): void {
+    if (!this.threads.has(threadId) || this.closedThreads.has(threadId)) return
+    this.closedThreads.add(threadId)
+    const inTurn = this.nestedTurns.delete(threadId)
+    this.threadReport(
+      threadId,
+      inTurn || !this.threadsWithTurns.has(threadId) ? { event: "ended", reason: "interrupted" } : { event: "ended" }
+    )
   }
 
   /** The turn in progress of a nested thread, if any. */
@@ -831,21 +859,25 @@ export class Translator {
       case "turn/started": {
         const turnId = string(record(params.turn).id)
         if (turnId !== undefined) this.nestedTurns.set(threadId, turnId)
-        return known ? this.threadReport(threadId, { event: "turn_started" }) : undefined
+        if (!known) return
+        this.threadsWithTurns.add(threadId)
+        return this.threadReport(threadId, { event: "turn_started" })
       }
       case "turn/completed": {
+        // The end of the thread's turn, not of the thread: a `followup_task` starts another turn of it.
         const turn = record(params.turn)
         this.nestedTurns.delete(threadId)
         if (!known) return
         return this.threadReport(threadId, {
-          event: "ended",
+          event: "turn_ended",
           reason: turn.status === "completed" ? "completed" : turn.status === "interrupted" ? "interrupted" : "errored",
           last_agent_message: lastAgentMessageOf(turn.items) ?? null
         })
       }
       case "thread/closed":
-        this.nestedTurns.delete(threadId)
-        return known ? this.threadReport(threadId, { event: "ended", reason: "interrupted" }) : undefined
+        // The thread's end (see `threadEnded`).
+        if (!known) this.nestedTurns.delete(threadId)
+        return this.threadEnded(threadId)
       case "thread/tokenUsage/updated": {
         const total = number(record(record(params.tokenUsage).total).totalTokens)
         return known && total !== undefined

@@ -143,7 +143,14 @@ export interface ExternalNode {
   readonly owner: TreeNode
   /** Done when the agent reports the thread ended. */
   readonly ended: Deferred.Deferred<{ readonly reason: EndReason }>
+  /** Whether a turn of the thread is in progress (between its `turn_started` and `turn_ended`). */
+  inTurn: boolean
+  /** The outcome of the thread's last turn, once one ended (the thread is idle unless `inTurn`). */
+  lastTurn: ThreadTurnOutcome | undefined
 }
+
+/** How a turn of a thread ended. */
+type ThreadTurnOutcome = NonNullable<ThreadEvent["reason"]>
 
 /** The threads one node's agent reported: those that are nodes, and why others are not. */
 export interface ThreadRegistry {
@@ -229,7 +236,7 @@ export const make = (
       nodeOptions: SpawnNodeOptions | undefined,
       budget: TreeNode["budget"],
       askedWallTimeMs: number | undefined,
-      external?: ExternalNode & {
+      external?: Pick<ExternalNode, "info" | "owner" | "ended"> & {
         readonly source: SessionSource.SubAgentSource
         readonly startedIn: TreeNode["startedIn"]
       }
@@ -272,7 +279,7 @@ export const make = (
         api: undefined,
         external: external === undefined
           ? undefined
-          : { info: external.info, owner: external.owner, ended: external.ended },
+          : { info: external.info, owner: external.owner, ended: external.ended, inTurn: false, lastTurn: undefined },
         threads: undefined,
         interruptThread: undefined
       }
@@ -806,10 +813,11 @@ export const make = (
     // ---- threads an agent spawned itself ----------------------------------------------------------------
 
     /**
-     * An external node lives until its agent reports the thread ended or it is told to stop: a stop (not
-     * its parent's end, nor its owner's own stop, which end the thread anyway) interrupts the thread
-     * through the owner's agent; when the agent cannot, the node still ends, and so does the routing:
-     * later requests of the thread get their default answers.
+     * An external node lives until its agent reports the thread ended (not a turn of it: the thread runs
+     * again on a new turn) or it is told to stop: a stop (not its parent's end, nor its owner's own stop,
+     * which end the thread anyway) interrupts the thread through the owner's agent; when the agent cannot,
+     * the node still ends, and so does the routing: later requests of the thread get their default
+     * answers. Ended with its parent, an idle thread ends with its last turn's outcome.
      */
     const runExternal = (node: TreeNode, external: ExternalNode): Effect.Effect<void> =>
       Effect.gen(function*() {
@@ -824,6 +832,11 @@ export const make = (
         if (first._tag === "Ended") {
           reason = first.end.reason
           for (const child of node.children) signalSubtree(child, { _tag: "ParentEnded", path: node.path })
+        } else if (first.cause._tag === "ParentEnded" && !external.inTurn && external.lastTurn !== undefined) {
+          // Idle after its last turn when its parent ended: it did what it was asked; that is how it ended.
+          reason = external.lastTurn
+          message =
+            `ended with its parent ${first.cause.path}: its thread was idle (its last turn ${external.lastTurn})`
         } else {
           reason = first.cause._tag === "Exhausted" ? "budget_exhausted" : "interrupted"
           message = causeMessage(first.cause)
@@ -959,14 +972,22 @@ export const make = (
             continue
           }
           if (known === undefined || known.ended) continue
+          const thread = known.external!
           if (report.event === "turn_started") {
+            thread.inTurn = true
             addUsage(known, 0, 1, 0)
           } else if (report.event === "usage") {
             const total = report.total_tokens
             if (total !== undefined && total > known.own.tokens) addUsage(known, total - known.own.tokens, 0, 0)
+          } else if (report.event === "turn_ended") {
+            // The turn ended, not the thread: it may run another (a follow-up task); its node lives on.
+            thread.inTurn = false
+            thread.lastTurn = report.reason ?? "completed"
+            if (typeof report.last_agent_message === "string") known.lastAgentMessage = report.last_agent_message
           } else {
             if (typeof report.last_agent_message === "string") known.lastAgentMessage = report.last_agent_message
-            Deferred.unsafeDone(known.external!.ended, Exit.succeed({ reason: report.reason ?? "completed" }))
+            const reason = report.reason ?? (thread.inTurn ? "interrupted" : thread.lastTurn ?? "completed")
+            Deferred.unsafeDone(thread.ended, Exit.succeed({ reason }))
           }
         }
         const interrupt = owner.interruptThread
