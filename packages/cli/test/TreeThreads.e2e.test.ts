@@ -76,7 +76,7 @@ describe("deputy run: a Codex task's own sub-agents", () => {
         assert.strictEqual(result.code, 0, result.stderr)
         const text = result.stdout + result.stderr
         assert.include(text, "⑂ sub-agent review/galileo started (root/review/galileo)")
-        assert.include(text, "⑂ sub-agent review/galileo ended: completed")
+        assert.include(text, "⑂ sub-agent review/galileo finished a turn: completed")
         assert.match(text, /review\/galileo │ ✔ approved by --approval approve: run `echo sub >> sub.txt`/)
         assert.match(text, /receipt: 1 task \(\+1 sub-agent of their own\)/)
         assert.match(text, /review\/galileo\s*│ ✔ completed/)

@@ -330,7 +330,8 @@ export const treeExitCode = (receipt: JsonOutput.ReceiptRecord): number =>
 
 /**
  * The line about a thread a task's agent spawned itself (a Codex sub-agent), when it is reported started
- * (its node's path, or that it was not made a node) or ended.
+ * (its node's path, or that it was not made a node), finished a turn (it lives on, and may be given another) or
+ * ended.
  */
 const threadLine = (
   style: Output["Type"]["style"],
@@ -338,7 +339,11 @@ const threadLine = (
   nested: ReadonlyArray<Supervisor.NodeInfo>
 ): string | undefined => {
   const report = Supervisor.threadEventOf(msg)
-  if (report === undefined || (report.event !== "started" && report.event !== "ended")) return undefined
+  if (
+    report === undefined || (report.event !== "started" && report.event !== "turn_ended" && report.event !== "ended")
+  ) {
+    return undefined
+  }
   const node = nested.find((info) => info.external?.threadId === report.thread_id)
   if (node === undefined) {
     return report.event === "started"
@@ -351,6 +356,8 @@ const threadLine = (
   const name = Text.visible(node.path.split("/").slice(1).join("/"))
   return report.event === "started"
     ? style.dim(`⑂ sub-agent ${name} started (${Text.visible(node.path)})`)
+    : report.event === "turn_ended"
+    ? style.dim(`⑂ sub-agent ${name} finished a turn: ${report.reason ?? "completed"}`)
     : style.dim(`⑂ sub-agent ${name} ended: ${report.reason ?? "completed"}`)
 }
 
