@@ -280,6 +280,42 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
     { timeout: 90_000 }
   )
 
+  it.scopedLive(
+    "approved for the session: the host is not asked again, and nothing is written to Codex's rules",
+    () =>
+      provideNode(Effect.gen(function*() {
+        const result = yield* run(
+          binary,
+          (port) => [curl(`http://127.0.0.1:${port}/first`), curl(`http://127.0.0.1:${port}/again`)],
+          () => "approved_for_session"
+        )
+        assert.strictEqual(result.ended.reason, "completed")
+        assert.strictEqual(result.networkAsked.length, 1)
+        assert.deepStrictEqual(result.hits, ["/first", "/again"])
+        assert.strictEqual(result.rules, "")
+      })),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "an amendment for another host than the one asked is refused by Codex: no connection, no rule",
+    () =>
+      provideNode(Effect.gen(function*() {
+        // what a hostile or buggy parent could send: a rule Codex did not propose
+        const result = yield* run(
+          binary,
+          (port) => [curl(`http://127.0.0.1:${port}/asked`)],
+          () => ({ network_policy_amendment: { network_policy_amendment: { host: "localhost", action: "allow" } } })
+        )
+        assert.strictEqual(result.ended.reason, "completed")
+        assert.strictEqual(result.networkAsked.length, 1)
+        assert.deepStrictEqual(result.hits, [])
+        assert.include(outputOf(result.modelRequests, "net_1"), "blocked by policy")
+        assert.strictEqual(result.rules, "")
+      })),
+    { timeout: 60_000 }
+  )
+
   it.live("leaves no Codex process behind", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* awaitNoLeftovers, [])
