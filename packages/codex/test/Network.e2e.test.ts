@@ -151,7 +151,8 @@ const curl = (url: string) => `curl -sS -m 5 --noproxy '' ${url}`
 const run = (
   binary: string,
   commands: (port: number) => ReadonlyArray<string>,
-  network: (request: ApprovalRequest.CommandApproval) => ReviewDecision
+  network: (request: ApprovalRequest.CommandApproval) => ReviewDecision,
+  managed = true
 ) =>
   Effect.gen(function*() {
     const target = yield* targetServer
@@ -163,7 +164,7 @@ const run = (
     // as a used Codex home has it: Codex's rules, linked into the overlay Deputy runs Codex on
     fs.mkdirSync(path.join(home.path, "rules"))
     const spawner = yield* CodexAgent.make({
-      binary: yield* managedBinary(binary),
+      binary: managed ? yield* managedBinary(binary) : binary,
       codexHome: home.path,
       env: home.env,
       args: proxyArgs
@@ -223,7 +224,9 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
         assert.strictEqual(result.networkAsked.length, 1)
         const [{ access, request }] = result.networkAsked
         assert.deepStrictEqual(access, { host: "127.0.0.1", protocol: "http" })
-        assert.match(ApprovalRequest.describe(request), /^reach 127\.0\.0\.1 \(http\)/)
+        // Codex sends no command with it (the running one asks through the proxy): Deputy makes none up
+        assert.deepStrictEqual(request.event.command, [])
+        assert.strictEqual(ApprovalRequest.describe(request), "reach 127.0.0.1 (http)")
         assert.match(request.event.reason ?? "", /Network access to 127\.0\.0\.1 requires approval/)
         assert.match(request.event.call_id, /^network#local#http#127\.0\.0\.1#\d+#/)
         // what Codex proposes to remember: that host only, allow or deny
@@ -321,6 +324,29 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
       assert.deepStrictEqual(yield* awaitNoLeftovers, [])
     }))
 })
+
+describe.skipIf(fs.existsSync("/etc/codex/requirements.toml")).each(codexVersions)(
+  "network access without a managed requirements layer, real Codex $version",
+  ({ binary }) => {
+    it.scopedLive(
+      "the proxy denies the host outright: nothing is asked, the server sees nothing",
+      () =>
+        provideNode(Effect.gen(function*() {
+          const result = yield* run(
+            binary,
+            (port) => [curl(`http://127.0.0.1:${port}/unasked`)],
+            () => "approved",
+            false
+          )
+          assert.strictEqual(result.ended.reason, "completed")
+          assert.deepStrictEqual(result.networkAsked, [])
+          assert.deepStrictEqual(result.hits, [])
+          assert.include(outputOf(result.modelRequests, "net_1"), "domain is not on the allowlist")
+        })),
+      { timeout: 60_000 }
+    )
+  }
+)
 
 describe.skipIf(probe.ok)("network approvals, real Codex", () => {
   it.skip(
