@@ -31,6 +31,7 @@
  */
 import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
 import { AgentSpawner, ApprovalRequest, Approvals, Delegate } from "@deputy/core"
+import type { PolicyRule } from "@deputy/core"
 import type { Event, ReviewDecision } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -256,7 +257,7 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
   )
 
   it.scopedLive(
-    "approve and remember: the same host is not asked again, another host is, and the rule is that host only",
+    "Codex's amendment answered as offered: the same host is not asked again, another host is; Codex writes that host only into its rules",
     () =>
       provideNode(Effect.gen(function*() {
         const result = yield* run(
@@ -283,6 +284,45 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
     { timeout: 90_000 }
   )
 
+  it.scopedLive(
+    "approve and remember in Deputy (as the terminal does): the offered rule as a session rule, Codex gets a plain approve; the same host is decided by the rule, another host is asked, Codex's rules untouched",
+    () =>
+      provideNode(Effect.gen(function*() {
+        const remembered: Array<PolicyRule> = []
+        let parentAsked = 0
+        const result = yield* run(
+          binary,
+          (port) => [
+            curl(`http://127.0.0.1:${port}/first`),
+            curl(`http://127.0.0.1:${port}/again`),
+            curl(`http://localhost:${port}/other`)
+          ],
+          (request) => {
+            const rule = remembered.find((rule) => Approvals.ruleMatches(rule, request))
+            if (rule !== undefined) return rule.action === "approve" ? "approved" : "denied"
+            parentAsked++
+            if (ApprovalRequest.networkAccess(request)!.host !== "127.0.0.1") return "denied"
+            const offered = offeredAllow(request)
+            if (typeof offered !== "object" || !("network_policy_amendment" in offered)) return "denied"
+            const { host } = offered.network_policy_amendment.network_policy_amendment
+            remembered.push({ kind: "command", host, action: "approve", source: "remembered" })
+            return "approved"
+          }
+        )
+        assert.strictEqual(result.ended.reason, "completed")
+        // Codex asks each time (a plain approve is for that connection); the parent only twice
+        assert.deepStrictEqual(result.networkAsked.map(({ access }) => access.host), [
+          "127.0.0.1",
+          "127.0.0.1",
+          "localhost"
+        ])
+        assert.strictEqual(parentAsked, 2)
+        assert.deepStrictEqual(remembered.map((rule) => rule.host), ["127.0.0.1"])
+        assert.deepStrictEqual(result.hits, ["/first", "/again"])
+        assert.strictEqual(result.rules, "")
+      })),
+    { timeout: 90_000 }
+  )
   it.scopedLive(
     "approved for the session: the host is not asked again, and nothing is written to Codex's rules",
     () =>
