@@ -153,7 +153,8 @@ const run = (
   binary: string,
   commands: (port: number) => ReadonlyArray<string>,
   network: (request: ApprovalRequest.CommandApproval) => ReviewDecision,
-  managed = true
+  managed = true,
+  rulesDirectory = true
 ) =>
   Effect.gen(function*() {
     const target = yield* targetServer
@@ -163,7 +164,7 @@ const run = (
     ]))
     const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
     // as a used Codex home has it: Codex's rules, linked into the overlay Deputy runs Codex on
-    fs.mkdirSync(path.join(home.path, "rules"))
+    if (rulesDirectory) fs.mkdirSync(path.join(home.path, "rules"))
     const spawner = yield* CodexAgent.make({
       binary: managed ? yield* managedBinary(binary) : binary,
       codexHome: home.path,
@@ -282,6 +283,23 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
         ])
       })),
     { timeout: 90_000 }
+  )
+
+  it.scopedLive(
+    "Codex's amendment in a home without rules yet: the rule is kept there after the run",
+    () =>
+      provideNode(Effect.gen(function*() {
+        const result = yield* run(
+          binary,
+          (port) => [curl(`http://127.0.0.1:${port}/first`)],
+          offeredAllow,
+          true,
+          false
+        )
+        assert.deepStrictEqual(result.hits, ["/first"])
+        assert.match(result.rules, /^network_rule\(host="127\.0\.0\.1", protocol="http", decision="allow"/)
+      })),
+    { timeout: 60_000 }
   )
 
   it.scopedLive(

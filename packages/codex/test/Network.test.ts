@@ -7,8 +7,15 @@
 import { ApprovalRequest } from "@deputy/core"
 import type { Event } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as HomeOverlay from "../src/internal/homeOverlay.js"
 import { Translator } from "../src/internal/translate.js"
+import { provideNode, tempDir } from "./utils.js"
 
 type Json = Record<string, any>
 
@@ -80,4 +87,44 @@ describe("a network approval from the real Codex", () => {
       { id: 0, result: { decision: recorded.params.availableDecisions[2] } }
     ])
   })
+})
+
+describe("the rule Codex writes for an amendment, through Deputy's overlay of its home", () => {
+  const codexWritesRule = (real: string) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const overlay = yield* HomeOverlay.make({ CODEX_HOME: real }, false).pipe(Scope.extend(scope))
+      const dir = overlay.env.CODEX_HOME!
+      // what Codex does for applyNetworkPolicyAmendment: append to rules/default.rules, making rules/ if missing
+      fs.mkdirSync(path.join(dir, "rules"), { recursive: true })
+      fs.appendFileSync(path.join(dir, "rules", "default.rules"), rule)
+      yield* Scope.close(scope, Exit.void)
+      return fs.readFileSync(path.join(real, "rules", "default.rules"), "utf8")
+    })
+  const rule = "network_rule(host=\"127.0.0.1\", protocol=\"http\", decision=\"allow\")\n"
+
+  it.scoped("is kept in the real home when the home had no rules directory (Codex would have made it there)", () =>
+    Effect.gen(function*() {
+      const real = fs.realpathSync(yield* tempDir)
+      fs.writeFileSync(path.join(real, "config.toml"), "model = \"m\"\n")
+      assert.strictEqual(yield* codexWritesRule(real), rule)
+      assert.deepStrictEqual(fs.readdirSync(path.join(real, "rules")), ["default.rules"])
+    }).pipe(provideNode))
+
+  it.scoped("is written through to the real home's rules, next to the user's own", () =>
+    Effect.gen(function*() {
+      const real = fs.realpathSync(yield* tempDir)
+      fs.mkdirSync(path.join(real, "rules"))
+      fs.writeFileSync(path.join(real, "rules", "default.rules"), "prefix_rule(pattern=[\"ls\"])\n")
+      assert.strictEqual(yield* codexWritesRule(real), `prefix_rule(pattern=["ls"])\n${rule}`)
+    }).pipe(provideNode))
+
+  it.scoped("nothing is made when Codex wrote no rule", () =>
+    Effect.gen(function*() {
+      const real = fs.realpathSync(yield* tempDir)
+      const scope = yield* Scope.make()
+      yield* HomeOverlay.make({ CODEX_HOME: real }, false).pipe(Scope.extend(scope))
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(fs.readdirSync(real), [])
+    }).pipe(provideNode))
 })
