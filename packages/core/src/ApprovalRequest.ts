@@ -293,7 +293,10 @@ export const describe = (request: ApprovalRequest): string => {
     case "command": {
       const network = networkAccess(request)
       const run = `run \`${joinWords(request.event.command)}\` in ${request.event.cwd}`
-      return network === undefined ? run : `reach ${network.host} (${network.protocol}) to ${run}`
+      if (network === undefined) return run
+      const reach = `reach ${network.host} (${network.protocol})`
+      // Codex asks a network approval without the command (the one running asks through its proxy)
+      return request.event.command.length === 0 ? reach : `${reach} to ${run}`
     }
     case "patch":
       return `apply a patch to ${Object.keys(request.event.changes).join(", ") || "no files"}`

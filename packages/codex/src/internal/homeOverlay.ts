@@ -36,11 +36,26 @@ export const none: Overlay = { env: {}, toReal: (file) => file, ensureSessions: 
 const privateEntry = /\.sqlite(-wal|-shm)?$/
 
 /**
+ * Directories Codex made in the overlay because the real home had none, that hold what the parent asked
+ * Codex to keep: `rules` (Codex's `default.rules`, where an "approve and remember" answered with Codex's own
+ * amendment, `acceptWithExecpolicyAmendment` or `applyNetworkPolicyAmendment`, is written). Copied to the real
+ * home, as Codex would have made them there: the rule is kept whether or not the home had `rules` before
+ * (a home that has it is linked, and the rule is written through the link).
+ */
+const keptDirectories = ["rules"]
+
+/**
  * Files Codex replaced instead of writing through the link (a write to a temporary file renamed over it,
  * as a refreshed `auth.json` may be): copied back to the real home, so a rotated login is not lost.
  * with the real file's mode. `config.toml` (a copy from the start) never is.
  */
 const writeBack = (dir: string, realDir: string): void => {
+  for (const entry of keptDirectories) {
+    const overlaid = path.join(dir, entry)
+    const real = path.join(realDir, entry)
+    if (fs.lstatSync(overlaid, { throwIfNoEntry: false })?.isDirectory() !== true || fs.existsSync(real)) continue
+    fs.cpSync(overlaid, real, { recursive: true, errorOnExist: true, force: false })
+  }
   for (const entry of fs.readdirSync(dir)) {
     if (entry === "config.toml" || privateEntry.test(entry)) continue
     const overlaid = path.join(dir, entry)

@@ -932,7 +932,8 @@ export class Translator {
             call_id: itemId,
             approval_id: approvalId,
             turn_id: turnId,
-            command: ShellWords.toArgv(string(params.command) ?? ""),
+            // a network approval has no command of its own (Codex 0.169 and 0.171): none is made up
+            command: string(params.command) === undefined ? [] : ShellWords.toArgv(string(params.command)!),
             cwd: string(params.cwd) ?? "",
             reason: string(params.reason),
             network_approval_context: params.networkApprovalContext ?? undefined,
