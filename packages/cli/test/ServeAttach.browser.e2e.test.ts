@@ -10,7 +10,7 @@ import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cli from "./utils/cli.js"
-import { browserSuite, exited, inboxRun, jsonLines, postgresDatabase, urlOf, withPage } from "./utils/serve.js"
+import { browserSuite, inboxRun, interrupt, jsonLines, postgresDatabase, urlOf, withPage } from "./utils/serve.js"
 
 afterEach(Cli.stopAll)
 
@@ -46,7 +46,7 @@ for (const { ledger: ledgerOf, name, run } of ledgers) {
         const tab = await withPage(async (page) => {
           await page.goto(url.href)
           await page.locator("body[data-live=yes]").waitFor()
-          const tab = await page.evaluate(() => sessionStorage.getItem("deputy-tab"))
+          const tab = await page.evaluate<string | null>("sessionStorage.getItem(\"deputy-tab\")")
           assert.match(tab ?? "", /^[0-9a-f]{12}$/)
           const request = (text: string) => page.locator("#pending > li.request", { hasText: text })
           // the first request, with the process that asked; its Approve button answers it
@@ -62,9 +62,9 @@ for (const { ledger: ledgerOf, name, run } of ledgers) {
           // the history: both, decided by this tab
           const history = page.locator("#history > li", { hasText: "(this tab)" })
           await history.nth(1).waitFor()
-          const shown = (await history.allInnerTexts()).map((text) =>
-            [text.includes("first-ran") ? "first" : text.includes("second-ran") ? "second" : text, text]
-          )
+          const shown = (await history.allInnerTexts()).map((
+            text
+          ) => [text.includes("first-ran") ? "first" : text.includes("second-ran") ? "second" : text, text])
           assert.deepStrictEqual(shown.map(([which]) => which).sort(), ["first", "second"])
           for (const [which, text] of shown) {
             assert.include(text, which === "first" ? "approved" : "denied")
@@ -94,12 +94,13 @@ for (const { ledger: ledgerOf, name, run } of ledgers) {
         const ids = approvals.map((record) => String(record.id))
         const log = jsonLines((await Cli.run(["log", "--json", "--ledger", ledger])).stdout)
         assert.deepStrictEqual(
-          log.filter((entry) => entry.type === "decided").map((entry) => [entry.requestId, entry.outcome, entry.decidedBy]),
+          log.filter((entry) => entry.type === "decided").map((
+            entry
+          ) => [entry.requestId, entry.outcome, entry.decidedBy]),
           [[ids[0], "approved", webTab], [ids[1], "denied", webTab]]
         )
 
-        serve.kill("SIGINT")
-        assert.strictEqual(await exited(serve), 130)
+        assert.strictEqual(await interrupt(serve), 130)
       },
       90_000
     )

@@ -156,6 +156,24 @@ export const exited = (child: ChildProcess) =>
     child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (code) => resolve(code))
   )
 
+/** `deputy serve` running `tasks` with the reference agent in `cwd` (`flags` before the tasks). */
+export const serveTasks = (cwd: string, tasks: ReadonlyArray<string>, flags: ReadonlyArray<string> = []) =>
+  Cli.spawnDeputy([
+    "serve",
+    "--agent-command",
+    Cli.agentCommand(),
+    "--cwd",
+    cwd,
+    ...flags,
+    ...tasks.flatMap((task) => ["--task", task])
+  ])
+
+/** Ctrl-C to `deputy serve` (or any child); resolves with its exit code (130 when it stopped as it should). */
+export const interrupt = (child: ChildProcess) => {
+  child.kill("SIGINT")
+  return exited(child)
+}
+
 /**
  * A `deputy run --json --approval inbox` process on `ledger` (the reference agent, in `cwd`), its end (code,
  * stdout, stderr), and its process as the page names it (`HOST pid N`).
@@ -249,7 +267,9 @@ export const postgresDatabase = (suite: string) => {
   const url = admin(`CREATE DATABASE ${name}`) ? postgresServer.replace(/\/[^/?]*(\?|$)/, `/${name}$1`) : undefined
   const required = process.env.DEPUTY_REQUIRE_POSTGRES === "1"
   if (url === undefined && !required) {
-    console.warn(`\n⚠ ${suite} SKIPPED: no PostgreSQL server at ${postgresServer} (DEPUTY_REQUIRE_POSTGRES=1 makes it fail)\n`)
+    console.warn(
+      `\n⚠ ${suite} SKIPPED: no PostgreSQL server at ${postgresServer} (DEPUTY_REQUIRE_POSTGRES=1 makes it fail)\n`
+    )
   }
   return {
     url,
