@@ -3,7 +3,8 @@
  * child asks two requests, one after the other; a `deputy serve --ledger` in another process; the page shows
  * each request with its process, its Approve button approves the first and its Deny button denies the second;
  * the child gets exactly those answers (the first command ran, the second did not), and the ledger records both
- * decisions as `InboxClient` `web:<the tab's id>`. Skipped with a notice without Chromium (or, for the
+ * decisions as `InboxClient` `web:<the tab's id>`. And a terminal's `deputy approve` racing a tab: the tab's late
+ * answer is told who decided, the child got the winner's answer only. Skipped with a notice without Chromium (or, for the
  * PostgreSQL half, without a server), unless `DEPUTY_REQUIRE_BROWSER=1` / `DEPUTY_REQUIRE_POSTGRES=1`.
  */
 import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
@@ -100,6 +101,63 @@ for (const { ledger: ledgerOf, name, run } of ledgers) {
           [[ids[0], "approved", webTab], [ids[1], "denied", webTab]]
         )
 
+        assert.strictEqual(await interrupt(serve), 130)
+      },
+      90_000
+    )
+
+    it(
+      "a terminal's `deputy approve` wins over a tab whose view was held: the tab is told who decided, the child got the winner's answer",
+      async () => {
+        const dir = Cli.tempDir()
+        const ledger = ledgerOf(dir)
+        const asker = inboxRun(ledger, dir, "run:echo raced >> raced.txt")
+        const serve = Cli.spawnDeputy(["serve", "--ledger", ledger, "--cwd", dir])
+        const url = await urlOf(serve)
+        const id = await withPage(async (page) => {
+          // the tab's event stream is held at a snapshot with the request pending (as a tab that has not yet
+          // heard the terminal's answer), so its Deny button is still there once the request was decided
+          const pending = async () => {
+            const response = await page.request.get(`${url.origin}/api/state?token=${url.searchParams.get("token")}`)
+            const state = await response.json() as { pending: ReadonlyArray<{ id: string }> }
+            return state.pending.length === 1 ? { id: state.pending[0]!.id, body: JSON.stringify(state) } : undefined
+          }
+          let held = await pending()
+          while (held === undefined) {
+            await new Promise((resolve) => setTimeout(resolve, 50))
+            held = await pending()
+          }
+          const frozen = `retry: 1000\n\ndata: ${held.body}\n\n`
+          await page.route(
+            "**/api/events*",
+            (route) => route.fulfill({ status: 200, contentType: "text/event-stream", body: frozen })
+          )
+          await page.goto(url.href)
+          const deny = page.locator("#pending > li.request button[data-action=deny]")
+          await deny.waitFor()
+
+          const approved = await Cli.run(["approve", held.id, "--as", "alice", "--ledger", ledger])
+          assert.strictEqual(approved.code, 0, approved.stderr)
+          await deny.click()
+          await page.locator("#notice").getByText("Already decided").waitFor()
+          const notice = await page.locator("#notice").innerText()
+          assert.include(notice, "was approved by")
+          assert.include(notice, "alice")
+          // back on the live stream: nothing pending, the history names alice
+          await page.unrouteAll()
+          await page.reload()
+          await page.locator("#history > li", { hasText: "alice" }).waitFor()
+          assert.strictEqual(await page.locator("#pending > li.request").count(), 0)
+          return held.id
+        })
+        const end = await asker.ended
+        assert.strictEqual(end.code, 0, end.stderr)
+        assert.strictEqual(fs.readFileSync(path.join(dir, "raced.txt"), "utf8"), "raced\n")
+        const decided = jsonLines((await Cli.run(["log", "--json", "--ledger", ledger])).stdout)
+          .filter((entry) => entry.type === "decided" && entry.requestId === id)
+        assert.strictEqual(decided.length, 1, JSON.stringify(decided))
+        assert.strictEqual(decided[0]!.outcome, "approved")
+        assert.include(JSON.stringify(decided[0]!.decidedBy), "alice")
         assert.strictEqual(await interrupt(serve), 130)
       },
       90_000
