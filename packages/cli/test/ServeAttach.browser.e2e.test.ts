@@ -35,14 +35,21 @@ const ledgers = [
 
 for (const { ledger: ledgerOf, name, run } of ledgers) {
   describe.skipIf(!browser || !run)(`deputy serve --ledger (${name}) in Chromium`, () => {
+    /** A `deputy run --approval inbox` on `task` and a `deputy serve --ledger` attached to its ledger. */
+    const attached = async (task: string) => {
+      const dir = Cli.tempDir()
+      const ledger = ledgerOf(dir)
+      const asker = inboxRun(ledger, dir, task)
+      const serve = Cli.spawnDeputy(["serve", "--ledger", ledger, "--cwd", dir])
+      return { asker, dir, ledger, serve, url: await urlOf(serve) }
+    }
+
     it(
       "a child's two requests on the page, approved and denied with its buttons; the child gets exactly those; the ledger names the tab",
       async () => {
-        const dir = Cli.tempDir()
-        const ledger = ledgerOf(dir)
-        const asker = inboxRun(ledger, dir, "run:echo first-ran >> one.txt\nrun:echo second-ran >> two.txt")
-        const serve = Cli.spawnDeputy(["serve", "--ledger", ledger, "--cwd", dir])
-        const url = await urlOf(serve)
+        const { asker, dir, ledger, serve, url } = await attached(
+          "run:echo first-ran >> one.txt\nrun:echo second-ran >> two.txt"
+        )
 
         const tab = await withPage(async (page) => {
           await page.goto(url.href)
@@ -109,11 +116,7 @@ for (const { ledger: ledgerOf, name, run } of ledgers) {
     it(
       "a terminal's `deputy approve` wins over a tab whose view was held: the tab is told who decided, the child got the winner's answer",
       async () => {
-        const dir = Cli.tempDir()
-        const ledger = ledgerOf(dir)
-        const asker = inboxRun(ledger, dir, "run:echo raced >> raced.txt")
-        const serve = Cli.spawnDeputy(["serve", "--ledger", ledger, "--cwd", dir])
-        const url = await urlOf(serve)
+        const { asker, dir, ledger, serve, url } = await attached("run:echo raced >> raced.txt")
         const id = await withPage(async (page) => {
           // the tab's event stream is held at a snapshot with the request pending (as a tab that has not yet
           // heard the terminal's answer), so its Deny button is still there once the request was decided

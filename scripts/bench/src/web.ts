@@ -17,19 +17,17 @@
 import { ApprovalInbox, Approvals, Delegate } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import { LedgerFeed, WebServer } from "@deputy/web"
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { BenchAgents } from "./benchAgent.js"
+import { dropPg, pgReachable, pgUrl } from "./ledger.js"
 import { check, gc, percentile, type SectionResult, series, type Size } from "./stats.js"
 
 interface Pending {
@@ -171,34 +169,12 @@ const measure = (count: number, run: number, clients: number, setup: Setup) => {
   )
 }
 
-const pgUrl = process.env.DEPUTY_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test"
-
-const pgReachable = (url: string, tablePrefix: string) =>
-  Effect.runPromise(
-    Effect.scoped(Layer.build(ApprovalLedger.layerPg({ url, tablePrefix }))).pipe(
-      Effect.as(true),
-      Effect.catchAll(() => Effect.succeed(false))
-    )
-  )
-
-/** Drops the bench's PostgreSQL tables (those named `prefix…`). */
-const dropPg = (prefix: string) =>
-  Effect.runPromise(Effect.scoped(
-    Effect.gen(function*() {
-      const sql = yield* PgClient.make({ url: Redacted.make(pgUrl) })
-      const rows = yield* sql<{ readonly table_name: string }>`
-      SELECT table_name FROM information_schema.tables
-      WHERE table_schema = current_schema() AND table_name LIKE ${prefix.replace(/_/g, "\\_") + "%"}`
-      for (const row of rows) yield* sql.unsafe(`DROP TABLE IF EXISTS "${row.table_name}" CASCADE`)
-    }).pipe(Effect.provide(Reactivity.layer))
-  )).catch(() => undefined)
-
 export const run = async (size: Size): Promise<SectionResult> => {
   const count = size.quick ? 100 : 1000
   const attachCount = size.quick ? 20 : 200
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-bench-web-"))
   const pgPrefix = `deputy_bench_web_${process.pid}_`
-  const hasPg = await pgReachable(pgUrl, `${pgPrefix}probe_`)
+  const hasPg = await pgReachable(ApprovalLedger.layerPg({ url: pgUrl, tablePrefix: `${pgPrefix}probe_` }))
   let file = 0
   try {
     const metrics = await series(size, async (run) => {
