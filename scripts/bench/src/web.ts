@@ -101,7 +101,7 @@ const nobody = Layer.succeed(Approvals, {
   permissions: () => Effect.never,
   userInput: () => Effect.never,
   elicitation: () => Effect.never
-} as unknown as Approvals.Service)
+})
 
 /** Attach mode over `ledger`: the child asks through one connection, the server reads and answers through another. */
 const attached = (ledger: () => Layer.Layer<ApprovalLedger, unknown>): Setup =>
