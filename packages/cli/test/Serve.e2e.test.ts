@@ -1,23 +1,13 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { agentCommand, run, spawnDeputy, stopAll, tempDir } from "./utils/cli.js"
-import { answer, follow, urlOf } from "./utils/serve.js"
+import { run, stopAll, tempDir } from "./utils/cli.js"
+import { answer, follow, interrupt, serveTasks, urlOf } from "./utils/serve.js"
 
 afterEach(stopAll)
 
 describe("deputy serve", () => {
   it("prints one URL, runs the tasks, and each process child gets the answer given on the page", async () => {
     const cwd = tempDir()
-    const child = spawnDeputy([
-      "serve",
-      "--agent-command",
-      agentCommand(),
-      "--cwd",
-      cwd,
-      "--task",
-      "run:echo first-ran",
-      "--task",
-      "run:echo second-ran"
-    ])
+    const child = serveTasks(cwd, ["run:echo first-ran", "run:echo second-ran"])
     const url = await urlOf(child)
     assert.match(url.href, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/)
     const asked = await follow(url, (state) => state.pending.length === 2)
@@ -45,26 +35,12 @@ describe("deputy serve", () => {
       done.history.map((entry) => [entry.id, entry.outcome, entry.client]).sort(),
       [[first.id, "approved", "web:e2e"], [second.id, "denied", "web:e2e"]]
     )
-    child.kill("SIGINT")
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
-    assert.strictEqual(code, 130)
+    assert.strictEqual(await interrupt(child), 130)
   })
 
   it("--max-concurrent 1: the page shows the second task queued, then running, then ended", async () => {
     const cwd = tempDir()
-    const child = spawnDeputy([
-      "serve",
-      "--agent-command",
-      agentCommand(),
-      "--cwd",
-      cwd,
-      "--max-concurrent",
-      "1",
-      "--task",
-      "run:echo first-ran",
-      "--task",
-      "run:echo second-ran"
-    ])
+    const child = serveTasks(cwd, ["run:echo first-ran", "run:echo second-ran"], ["--max-concurrent", "1"])
     const url = await urlOf(child)
     const statuses: Array<string> = []
     const asked = await follow(url, (state) => {
@@ -97,9 +73,7 @@ describe("deputy serve", () => {
     assert.strictEqual(statuses[0], "queued: #1")
     assert.strictEqual(statuses.at(-1), "ended")
     assert.include(statuses, "running")
-    child.kill("SIGINT")
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
-    assert.strictEqual(code, 130)
+    assert.strictEqual(await interrupt(child), 130)
   })
 
   it("usage errors name the flag (exit 2): a bad port, codex flags with a process agent, an unknown flag", async () => {

@@ -5,47 +5,12 @@
  * `deputy approve` racing the page (one wins; the page shows who), and the security rules.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as Cli from "./utils/cli.js"
-import { answer, answerWith, follow, raw, urlOf } from "./utils/serve.js"
+import { answer, answerWith, follow, inboxRun, interrupt, jsonLines, raw, urlOf } from "./utils/serve.js"
 
 afterEach(Cli.stopAll)
-
-const jsonLines = (text: string): Array<Record<string, unknown>> =>
-  text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as Record<string, unknown>)
-
-/** A `deputy run --approval inbox` process on `ledger`, and its end. */
-export const inboxRun = (ledger: string, cwd: string, task: string) => {
-  const child = Cli.spawnDeputy([
-    "run",
-    "--json",
-    "--approval",
-    "inbox",
-    "--ledger",
-    ledger,
-    "--cwd",
-    cwd,
-    "--agent-command",
-    Cli.agentCommand(),
-    task
-  ])
-  const ended = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (data) => (stdout += data))
-    child.stderr?.on("data", (data) => (stderr += data))
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-  return { child, ended, process: `${os.hostname()} pid ${child.pid}` }
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) =>
-    child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (code) => resolve(code))
-  )
 
 describe("deputy serve --ledger (attach mode)", () => {
   it(
@@ -121,8 +86,7 @@ describe("deputy serve --ledger (attach mode)", () => {
       assert.strictEqual(thirdLog.length, 1)
       assert.include(JSON.stringify(thirdLog[0]?.decidedBy), "alice")
 
-      serve.kill("SIGINT")
-      assert.strictEqual(await exited(serve), 130)
+      assert.strictEqual(await interrupt(serve), 130)
     },
     90_000
   )
@@ -163,8 +127,7 @@ describe("deputy serve --ledger (attach mode)", () => {
     assert.strictEqual(await answer(url, id, "deny"), 200)
     assert.strictEqual((await run.ended).code, 0)
     assert.isFalse(fs.existsSync(path.join(dir, "never.txt")))
-    serve.kill("SIGINT")
-    assert.strictEqual(await exited(serve), 130)
+    assert.strictEqual(await interrupt(serve), 130)
   }, 60_000)
 
   it("usage errors: --ledger off, --ledger with --task, a bad ledger", async () => {

@@ -1,4 +1,4 @@
-import { ApprovalInbox, type ApprovalRequest } from "@deputy/core"
+import { ApprovalInbox } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import { LedgerFeed, WebServer } from "@deputy/web"
 import { assert, describe, it } from "@effect/vitest"
@@ -8,20 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Browser from "./browser.js"
-import { request } from "./support.js"
-
-const command = (n: number): ApprovalRequest.CommandApproval => ({
-  id: `other/command/c${n}`,
-  delegateId: "other",
-  turnId: "t",
-  callId: `c${n}`,
-  source: "review",
-  path: "root/other",
-  kind: "command",
-  event: { type: "exec_approval_request", call_id: `c${n}`, command: ["make", `deploy-${n}`], cwd: "/srv" }
-})
-
-const approve = { _tag: "Decision", decision: "approved" } as const
+import { approve, command, request } from "./support.js"
 
 describe("LedgerFeed.history", () => {
   it.scopedLive("decisions of any ledger client, with who decided and when; undecided requests are not history", () =>

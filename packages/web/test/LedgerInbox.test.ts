@@ -3,7 +3,6 @@
  * through the ledger; a request decided elsewhere leaves the list; the feed never spins on entries it
  * does not show.
  */
-import type { ApprovalRequest } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import { LedgerFeed } from "@deputy/web"
 import { assert, describe, it } from "@effect/vitest"
@@ -16,19 +15,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-
-const command = (n: number): ApprovalRequest.CommandApproval => ({
-  id: `other/command/c${n}`,
-  delegateId: "other",
-  turnId: "t",
-  callId: `c${n}`,
-  source: "review",
-  path: "root/other",
-  kind: "command",
-  event: { type: "exec_approval_request", call_id: `c${n}`, command: ["make", `deploy-${n}`], cwd: "/srv" }
-})
-
-const approve = { _tag: "Decision", decision: "approved" } as const
+import { approve, command } from "./support.js"
 
 /** Waits (bounded by the test's timeout) until the feed's list holds. */
 const until = (

@@ -1,4 +1,4 @@
-import { AgentSpawner, ApprovalInbox, Approvals, Delegate, TestAgent } from "@deputy/core"
+import { AgentSpawner, ApprovalInbox, type ApprovalRequest, Approvals, Delegate, TestAgent } from "@deputy/core"
 import { WebServer } from "@deputy/web"
 import * as Effect from "effect/Effect"
 import * as http from "node:http"
@@ -60,3 +60,18 @@ export const child = (path: string) =>
     yield* server.attach(handle, { path })
     return { agent: agent.service, handle }
   })
+
+/** Request `n` of another process's node `root/other`, as a ledger records it: `make deploy-N` in /srv. */
+export const command = (n: number): ApprovalRequest.CommandApproval => ({
+  id: `other/command/c${n}`,
+  delegateId: "other",
+  turnId: "t",
+  callId: `c${n}`,
+  source: "review",
+  path: "root/other",
+  kind: "command",
+  event: { type: "exec_approval_request", call_id: `c${n}`, command: ["make", `deploy-${n}`], cwd: "/srv" }
+})
+
+/** The answer "approved". */
+export const approve = { _tag: "Decision", decision: "approved" } as const

@@ -84,7 +84,7 @@ const measureRoundTrips = (
 const roundTripBlock = 100
 
 const here = path.dirname(new URL(import.meta.url).pathname)
-const pgUrl = process.env.DEPUTY_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test"
+export const pgUrl = process.env.DEPUTY_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test"
 
 /** Starts the answering process and follows what it reports. */
 const answerer = (args: ReadonlyArray<string>) =>
@@ -145,13 +145,13 @@ const crossProcess = (
     return latencies
   }))
 
-const pgReachable = (layer: Layer.Layer<ApprovalLedger.ApprovalLedger, unknown>) =>
+export const pgReachable = (layer: Layer.Layer<ApprovalLedger.ApprovalLedger, unknown>) =>
   Effect.runPromise(
     Effect.scoped(Layer.build(layer)).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
   )
 
 /** Drops the bench's PostgreSQL tables. */
-const dropPg = (prefix: string) =>
+export const dropPg = (prefix: string) =>
   Effect.runPromise(Effect.scoped(
     Effect.gen(function*() {
       const sql = yield* PgClient.make({ url: Redacted.make(pgUrl) })

@@ -324,6 +324,34 @@ const rows: ReadonlyArray<Row> = [
     third: { key: "p50Us", unit: "us" }
   },
   {
+    label: "  web attach mode (SQLite): answer (POST) to child p50, µs",
+    section: "web",
+    key: "attachSqliteAnswerP50Us",
+    unit: "us",
+    baseline: { key: "answerP50Us", label: "in-process serve" }
+  },
+  {
+    label: "  web attach mode (SQLite): answer (POST) to child p99, µs",
+    section: "web",
+    key: "attachSqliteAnswerP99Us",
+    unit: "us",
+    baseline: { key: "answerP99Us", label: "in-process serve" }
+  },
+  {
+    label: "  web attach mode (PostgreSQL): answer (POST) to child p50, µs",
+    section: "web",
+    key: "attachPgAnswerP50Us",
+    unit: "us",
+    baseline: { key: "answerP50Us", label: "in-process serve" }
+  },
+  {
+    label: "  web attach mode (PostgreSQL): answer (POST) to child p99, µs",
+    section: "web",
+    key: "attachPgAnswerP99Us",
+    unit: "us",
+    baseline: { key: "answerP99Us", label: "in-process serve" }
+  },
+  {
     label: "codex: no credentials to error, ms (target ≤ 2,000)",
     section: "codexFailFast",
     key: "noCredentialsFailMs_0_171_0",
