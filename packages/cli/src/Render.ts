@@ -194,9 +194,10 @@ export const describeRequest = (request: ApprovalRequest.ApprovalRequest, cwd: s
     case "command": {
       const run = `run \`${command(request.event.command)}\` in ${displayPath(request.event.cwd, cwd) || "."}`
       const network = ApprovalRequest.networkAccess(request)
-      return network === undefined
-        ? run
-        : `reach ${Text.visible(network.host)} (${Text.visible(network.protocol)}) to ${run}`
+      if (network === undefined) return run
+      const reach = `reach ${Text.visible(network.host)} (${Text.visible(network.protocol)})`
+      // Codex asks network approvals with no command of its own
+      return request.event.command.length === 0 ? reach : `${reach} to ${run}`
     }
     case "patch": {
       const files = Object.keys(request.event.changes).map((file) => displayPath(file, cwd))

@@ -474,15 +474,23 @@ export const makeRemembering = (
       const event = request.event
       const network = ApprovalRequest.networkAccess(request)
       const view = Render.commandView(event.command)
+      // Codex asks network approvals with no command (and no directory) of their own
+      const bare = event.command.length === 0 && network !== undefined
       const lines = () => [
-        `${style.bold("$")} ${style.bold(Text.oneLine(view.text, commandShownUpTo, mark))}`,
+        ...(bare ? [] : [
+          `${style.bold("$")} ${
+            event.command.length === 0
+              ? style.dim("(no command)")
+              : style.bold(Text.oneLine(view.text, commandShownUpTo, mark))
+          }`
+        ]),
         ...(view.shell !== undefined && !view.standardShell
           ? [`${style.red("⚠ runs through")} ${Text.visible(view.shell)} ${style.dim("(not a standard shell)")}`]
           : []),
         ...(Text.hasHidden(view.text)
           ? [style.yellow("⚠ the command has control or invisible characters, shown as \\x.. / \\u.... escapes")]
           : []),
-        `${style.dim("in")} ${Text.visible(event.cwd)}`,
+        ...(bare && event.cwd === "" ? [] : [`${style.dim("in")} ${Text.visible(event.cwd)}`]),
         ...outsideLines(request),
         ...(network === undefined ? [] : [
           `${style.yellow("⚠ network:")} ${style.bold(Text.visible(network.host))} ${
@@ -495,7 +503,11 @@ export const makeRemembering = (
         network === undefined ? "to run a command" : "to reach the network",
         lines,
         event.reason,
-        network === undefined ? `run: ${view.text}` : `reach ${network.host}: ${view.text}`,
+        network === undefined
+          ? `run: ${view.text}`
+          : bare
+          ? `reach ${network.host} (${network.protocol})`
+          : `reach ${network.host}: ${view.text}`,
         offered(event.available_decisions, event.proposed_execpolicy_amendment),
         "denied" as ReviewDecision.ReviewDecision
       )

@@ -38,7 +38,25 @@ const network = (
   }
 }
 
+/** A network approval as the real Codex sends it: no command and no directory of its own. */
+const bareNetwork = (host: string): ApprovalRequest.CommandApproval => {
+  const request = network(host)
+  return { ...request, event: { ...request.event, command: [], cwd: "" } }
+}
+
 describe("network approvals at the terminal and in --json", () => {
+  it.scoped("a network request with no command reads as what it asks: the host and protocol, no empty command", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(Render.describeRequest(bareNetwork("example.com"), "/repo"), "reach example.com (https)")
+      const t = yield* setup
+      yield* t.send(MockTerminal.key("d"))
+      yield* t.approvals.command(bareNetwork("example.com"))
+      const shown = t.stderr()
+      assert.include(shown, "    ⚠ network: example.com over https")
+      assert.notInclude(shown, "``")
+      assert.notMatch(shown, /\$ *\n/, "no empty command line")
+    }))
+
   it.scoped("the prompt says the host and protocol, escaped, and who asks to reach the network", () =>
     Effect.gen(function*() {
       const t = yield* setup
