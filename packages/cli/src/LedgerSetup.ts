@@ -11,7 +11,7 @@ import { CodexAgent } from "@deputy/codex"
 import type { ApprovalsService } from "@deputy/core"
 import { ApprovalRequest, Approvals, DecidedBy, Delegate } from "@deputy/core"
 import type { LedgerEntry, LedgerError, ReattachPoint } from "@deputy/ledger"
-import { ApprovalLedger } from "@deputy/ledger"
+import { ApprovalLedger, pgAnchorFile } from "@deputy/ledger"
 import type { Op } from "@deputy/protocol"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
@@ -115,7 +115,10 @@ export const describe = (choice: LedgerChoice): string => {
 const redact = (url: string): string => url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/, "$1:***@")
 
 /**
- * The ledger of a choice (`Off` has none: the caller decides what that means).
+ * The ledger of a choice (`Off` has none: the caller decides what that means). A PostgreSQL ledger keeps
+ * its anchor on this machine (`pgAnchorFile`: `$DEPUTY_HOME/ledger-pg-<hash>.anchor`), so `deputy log
+ * --verify` here detects entries removed up to what this machine appended (a machine without an anchor
+ * yet starts at the ledger's head as it first opens it).
  *
  * @since 0.2.0
  * @category layers
@@ -125,7 +128,7 @@ export const layer = (
 ): Layer.Layer<ApprovalLedger, LedgerError> =>
   choice._tag === "Sqlite"
     ? ApprovalLedger.layerSqlite({ filename: choice.filename })
-    : ApprovalLedger.layerPg({ url: choice.url })
+    : ApprovalLedger.layerPg({ url: choice.url, anchor: { file: pgAnchorFile(choice.url), adoptExisting: true } })
 
 /**
  * Whether a process of this host runs. Zombies count as dead (a container's init may never reap them).

@@ -9,9 +9,11 @@
 export {
   AlreadyDecided,
   AlreadySettled,
+  AnswerInvalid,
   AnswerMismatch,
   AnswerTooLate,
   ApprovalLedger,
+  checkAnswer,
   defaultFilename,
   digest,
   layerApprovals,
