@@ -714,7 +714,10 @@ type Claim = (
   checkDeadline: boolean,
   outcomeOverride?: LedgerOutcome,
   settleFrom?: number
-) => Effect.Effect<Claimed, LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch | AnswerInvalid>
+) => Effect.Effect<
+  Claimed,
+  LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch | AnswerInvalid
+>
 
 const defaultRecordTimeout = Duration.seconds(5)
 
