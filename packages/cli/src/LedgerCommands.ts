@@ -13,7 +13,7 @@
 import type { ApprovalInbox } from "@deputy/core"
 import { ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import type { EntryFilter, LedgerEntry, LedgerOutcome, PendingEntry } from "@deputy/ledger"
-import { ApprovalLedger } from "@deputy/ledger"
+import { ApprovalLedger, UnknownRequest } from "@deputy/ledger"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -720,7 +720,10 @@ const give = (
 ) =>
   Effect.gen(function*() {
     const ledger = yield* ApprovalLedger
-    const [pending] = yield* ledger.pending({ requestIds: [options.id] })
+    // the request as recorded, decided or not (a decided one is then told who decided, and when)
+    const [recorded] = yield* ledger.list({ requestId: options.id, type: "pending" })
+    if (recorded?.data.request === undefined) return yield* new UnknownRequest({ id: options.id })
+    const pending = { entry: recorded, request: recorded.data.request }
     const answer = build(pending?.request)
     if (Either.isLeft(answer)) {
       return yield* new UsageError({ message: `request ${options.id}: ${answer.left}`, command: verb })
