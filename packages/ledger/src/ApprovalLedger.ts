@@ -657,6 +657,8 @@ export class ApprovalLedger extends Context.Tag("@deputy/ledger/ApprovalLedger")
 
   /** @see {@link digest} */
   static readonly digest = digest
+  /** @see {@link checkAnswer} */
+  static readonly checkAnswer = checkAnswer
   /** @see {@link processAlive} */
   static readonly processAlive = processAlive
   /** @see {@link defaultFilename} */
