@@ -250,6 +250,8 @@ export const inbox = <E, A>(
                 return Effect.fail(
                   new ApprovalAnswerMismatch({ id, kind: failure.kind ?? "", answer: failure.answer ?? "" })
                 )
+              case "AnswerInvalid": // an answer that does not fit what the request asks: nothing was recorded
+                return Effect.fail(new ApprovalAnswerMismatch({ id, kind: failure.kind ?? "", answer: "invalid" }))
               default:
                 return Effect.die(error)
             }
