@@ -135,6 +135,14 @@ describe("deputy answer: from another process", () => {
       const [approval] = jsonLines(run.output().stdout).filter((line) => line.deputy === "approval")
       assert.strictEqual(approval?.outcome, "approved")
       assert.deepStrictEqual(approval?.decided_by, { _tag: "Person", channel: "deputy answer", name: "dana" })
+      const log = await Cli.run(["log", "--json", ...at])
+      const decidedAt = Number(jsonLines(log.stdout).find((entry) => entry.type === "decided")?.at)
+      const receivedAt = fs.statSync(path.join(dir, "answers.jsonl")).mtimeMs
+      console.log(
+        `ledger-cli: elicitation answer committed -> the sub-agent received it: ${
+          Math.round(receivedAt - decidedAt)
+        } ms`
+      )
 
       const late = await Cli.run(["answer", id, "--decline", ...at])
       assert.strictEqual(late.code, 1, late.stderr)
