@@ -594,8 +594,10 @@ export const digest = (request: ApprovalRequest.ApprovalRequest): string => inte
  * Checks an answer to a request as `answer` does for one given from another process: an elicitation
  * against its form or `persist` choices (`ApprovalRequest.checkElicitationResponse`), user-input answers
  * against its questions (only questions it asks, each answered with texts, and only with its options unless
- * it takes free text, `isOther`). `Valid` carries the answer as it would be recorded and sent; decisions and
- * grants always pass (`answer` still refuses one of the wrong kind with `AnswerMismatch`).
+ * it takes free text, `isOther`), a command's approval against the decisions it lists (`available_decisions`,
+ * when it lists them: `approved_for_session` only if listed; a denial always passes). `Valid` carries the
+ * answer as it would be recorded and sent; grants always pass (`answer` still refuses an answer of the
+ * wrong kind with `AnswerMismatch`).
  *
  * @since 0.2.0
  * @category answers

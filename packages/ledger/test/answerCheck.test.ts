@@ -145,6 +145,24 @@ describe("answers from another process are checked against the request", () => {
       assert.strictEqual(decision.entry.outcome, "approved")
     }))
 
+  it.scoped("a command's approval only as the child lists it (available_decisions); a denial always goes", () =>
+    Effect.gen(function*() {
+      const ledger = yield* memory
+      const base = commandRequest(2)
+      const request = { ...base, event: { ...base.event, available_decisions: ["approved", "abort"] as const } }
+      yield* ledger.recordPending(request)
+      const error = yield* Effect.flip(
+        ledger.answer(request.id, { _tag: "Decision", decision: "approved_for_session" }, carol)
+      )
+      assert.strictEqual(error._tag, "AnswerInvalid")
+      assert.include(error.message, `it does not accept "approved_for_session" (it accepts approved, abort)`)
+      assert.deepStrictEqual((yield* ledger.list()).map((entry) => entry.type), ["pending"])
+      const denied = { _tag: "Decision", decision: { denied: { rejection: "no" } } } as const
+      assert.deepStrictEqual(ApprovalLedger.checkAnswer(request, denied), { _tag: "Valid", answer: denied })
+      const decision = yield* ledger.answer(request.id, { _tag: "Decision", decision: "approved" }, carol)
+      assert.strictEqual(decision.entry.outcome, "approved")
+    }))
+
   it("checkAnswer: decisions and grants pass as given", () => {
     const answer = { _tag: "Decision", decision: "approved" } as const
     assert.deepStrictEqual(ApprovalLedger.checkAnswer(commandRequest(1), answer), { _tag: "Valid", answer })

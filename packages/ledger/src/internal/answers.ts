@@ -7,7 +7,7 @@ import type { ApprovalInbox } from "@deputy/core"
 import { ApprovalRequest } from "@deputy/core"
 import type { Op, RequestPermissionsResponse, RequestUserInputResponse, ReviewDecision } from "@deputy/protocol"
 import { noAnswers, noPermissionsGranted } from "@deputy/protocol"
-import { isApproval } from "@deputy/protocol"
+import { isApproval, isDenial } from "@deputy/protocol"
 import * as Option from "effect/Option"
 
 type InboxAnswer = ApprovalInbox.InboxAnswer
@@ -125,7 +125,9 @@ const checkUserInput = (
 /**
  * Checks an answer given from elsewhere against what the request asks (see `ApprovalLedger.checkAnswer`):
  * an elicitation against its form or `persist` choices (`ApprovalRequest.checkElicitationResponse`, whose
- * output is the answer recorded), user-input answers against its questions. Decisions and grants pass.
+ * output is the answer recorded), user-input answers against its questions, an approval of a command
+ * against the decisions it lists (`available_decisions`, when it lists them; a denial always passes).
+ * Grants pass.
  */
 export const check = (request: ApprovalRequest.ApprovalRequest, answer: InboxAnswer): Checked => {
   if (request.kind === "elicitation" && answer._tag === "Elicitation") {
@@ -133,6 +135,22 @@ export const check = (request: ApprovalRequest.ApprovalRequest, answer: InboxAns
     return checked._tag === "Valid"
       ? { _tag: "Valid", answer: { _tag: "Elicitation", response: checked.response } }
       : invalid(checked.problem)
+  }
+  if (request.kind === "command" && answer._tag === "Decision") {
+    const available = request.event.available_decisions
+    const decision = answer.decision
+    // a denial always goes (fail closed); an approval only as the child lists it, when it lists any
+    if (available !== undefined && available !== null && typeof decision === "string" && !isDenial(decision)) {
+      if (!available.some((offered) => offered === decision)) {
+        return invalid(
+          `it does not accept ${JSON.stringify(decision)} (it accepts ${
+            available.map((offered) => typeof offered === "string" ? offered : Object.keys(offered)[0]).join(", ") ||
+            "nothing listed"
+          })`
+        )
+      }
+    }
+    return { _tag: "Valid", answer }
   }
   if (request.kind === "user_input" && answer._tag === "UserInput" && Option.isSome(answer.response)) {
     const problem = checkUserInput(request, answer.response.value)
