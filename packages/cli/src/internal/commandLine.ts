@@ -420,7 +420,11 @@ export const ledgerCommands = {
         group: "FILTER FLAGS"
       },
       { name: "limit", value: "N", description: "At most the last N entries (default: all)", group: "FILTER FLAGS" },
-      { name: "verify", description: "Check the hash chain (exit 3 if broken) and its anchor (exit 4 if truncated)", group: "OUTPUT FLAGS" },
+      {
+        name: "verify",
+        description: "Check the hash chain (exit 3 if broken) and its anchor (exit 4 if truncated)",
+        group: "OUTPUT FLAGS"
+      },
       ledgerJson("One JSON object per entry, one a line"),
       ledgerFlag,
       help
