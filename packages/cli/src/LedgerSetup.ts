@@ -113,7 +113,10 @@ export const describe = (choice: LedgerChoice): string => {
 const redact = (url: string): string => url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/, "$1:***@")
 
 /**
- * The ledger of a choice (`Off` has none: the caller decides what that means).
+ * The ledger of a choice (`Off` has none: the caller decides what that means). A PostgreSQL ledger keeps
+ * its anchor on this machine (`pgAnchorFile`: `$DEPUTY_HOME/ledger-pg-<hash>.anchor`), so `deputy log
+ * --verify` here detects entries removed up to what this machine appended (a machine without an anchor
+ * yet starts at the ledger's head as it first opens it).
  *
  * @since 0.2.0
  * @category layers
@@ -123,7 +126,10 @@ export const layer = (
 ): Layer.Layer<ApprovalLedger.ApprovalLedger, ApprovalLedger.LedgerError> =>
   choice._tag === "Sqlite"
     ? ApprovalLedger.layerSqlite({ filename: choice.filename })
-    : ApprovalLedger.layerPg({ url: choice.url })
+    : ApprovalLedger.layerPg({
+      url: choice.url,
+      anchor: { file: ApprovalLedger.pgAnchorFile(choice.url), adoptExisting: true }
+    })
 
 /**
  * Whether a process of this host runs. Zombies count as dead (a container's init may never reap them).

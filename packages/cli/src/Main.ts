@@ -45,6 +45,7 @@ export const command = Command.make("deputy").pipe(
     LedgerCommands.inbox,
     LedgerCommands.approve,
     LedgerCommands.deny,
+    LedgerCommands.answer,
     LedgerCommands.log
   ])
 )

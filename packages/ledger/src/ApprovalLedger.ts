@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as os from "node:os"
+import * as answers from "./internal/answers.js"
 import * as internal from "./internal/ledger.js"
 import * as memory from "./internal/memoryStore.js"
 import * as sqlLayers from "./internal/sqlLayers.js"
@@ -331,6 +332,25 @@ export class AnswerMismatch extends Schema.TaggedError<AnswerMismatch>("@deputy/
 }
 
 /**
+ * An answer from another process (`answer`) does not fit what the request asks: a form value of the wrong
+ * type or a field the form does not have, a `persist` choice the tool-call approval does not offer, an
+ * answer to a question the request does not ask, an option a question does not list. Nothing is recorded;
+ * the request stays pending. `problem` says what does not fit.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AnswerInvalid extends Schema.TaggedError<AnswerInvalid>("@deputy/ledger/AnswerInvalid")(
+  "AnswerInvalid",
+  { id: Schema.String, kind: Schema.String, problem: Schema.String }
+) {
+  override get message(): string {
+    return `the answer does not fit request ${this.id} (${this.kind}): ${this.problem}; nothing was recorded, ` +
+      `the request still waits`
+  }
+}
+
+/**
  * A request was settled twice: the second settlement is not recorded.
  *
  * @since 0.2.0
@@ -406,7 +426,10 @@ export interface ApprovalLedgerService {
   /**
    * Answers a pending request from anywhere: the first answer wins, atomically across processes; a later
    * one fails with `AlreadyDecided` (who, when) and one after the deadline with `AnswerTooLate`, both
-   * recorded as `rejected`.
+   * recorded as `rejected`. The answer is checked against the request first (an elicitation against its
+   * form or its `persist` choices, answers against the questions asked): one that does not fit fails with
+   * `AnswerInvalid` and nothing is recorded. The answer recorded, and received by the waiting delegate, is
+   * the checked one (an elicitation's `content` as its schema has it; a decline without content).
    */
   readonly answer: (
     id: string,
@@ -414,7 +437,7 @@ export interface ApprovalLedgerService {
     decidedBy: DecidedBy.DecidedBy
   ) => Effect.Effect<
     LedgerDecision,
-    LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch
+    LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch | AnswerInvalid
   >
   /** The winning answer of a request, if it is decided. */
   readonly decision: (id: string) => Effect.Effect<LedgerDecision | undefined, LedgerError>
@@ -476,6 +499,16 @@ export interface AnchorOptions {
   readonly file: string
   /** Default: `ledger.key` in the anchor file's directory. */
   readonly keyFile?: string | undefined
+  /**
+   * When the anchor file is missing and the ledger already has entries: anchor its current head (trust on
+   * first use) instead of reporting the anchor missing. For a ledger shared by several machines
+   * (PostgreSQL), where each machine anchors what it saw from the first time it opened the ledger; the
+   * CLI sets it for `--ledger postgres:…`. The price: removing this machine's anchor file makes the next
+   * open adopt the head again, so a truncation made before that goes unseen here. Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly adoptExisting?: boolean | undefined
 }
 
 /**
@@ -555,6 +588,25 @@ export const pgAnchorFile = (
  * @category hashing
  */
 export const digest = (request: ApprovalRequest.ApprovalRequest): string => internal.digestOf(request)
+
+/**
+ * Checks an answer to a request as `answer` does for one given from another process: an elicitation
+ * against its form or `persist` choices (`ApprovalRequest.checkElicitationResponse`), user-input answers
+ * against its questions (only questions it asks, each answered with texts, and only with its options unless
+ * it takes free text, `isOther`), a command's approval against the decisions it lists (`available_decisions`,
+ * when it lists them: `approved_for_session` only if listed; a denial always passes). `Valid` carries the
+ * answer as it would be recorded and sent; grants always pass (`answer` still refuses an answer of the
+ * wrong kind with `AnswerMismatch`).
+ *
+ * @since 0.2.0
+ * @category answers
+ */
+export const checkAnswer = (
+  request: ApprovalRequest.ApprovalRequest,
+  answer: ApprovalInbox.InboxAnswer
+):
+  | { readonly _tag: "Valid"; readonly answer: ApprovalInbox.InboxAnswer }
+  | { readonly _tag: "Invalid"; readonly problem: string } => answers.check(request, answer)
 
 /**
  * Whether the process that wrote an entry is still running: `true` / `false` for a process on this host

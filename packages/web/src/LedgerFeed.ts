@@ -254,6 +254,10 @@ export const inbox = <E, A>(
                       answer: failure.answer ?? ""
                     })
                   )
+                case "AnswerInvalid": // an answer that does not fit what the request asks: nothing was recorded
+                  return Effect.fail(
+                    new ApprovalInbox.ApprovalAnswerMismatch({ id, kind: failure.kind ?? "", answer: "invalid" })
+                  )
                 default:
                   return Effect.die(error)
               }

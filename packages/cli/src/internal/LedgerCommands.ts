@@ -1,14 +1,16 @@
 /**
  * The approval ledger from the command line: `deputy inbox` (the requests waiting, across every Deputy
- * process sharing the ledger), `deputy approve ID`, `deputy deny ID [--reason …]` (the waiting sub-agent
- * receives the answer; the first answer wins, a later one is told who decided and when), and `deputy
- * log` (every entry, filtered; `--verify` checks the hash chain).
+ * process sharing the ledger, each with what it accepts), `deputy approve ID`, `deputy deny ID [--reason …]`,
+ * `deputy answer ID --field NAME=VALUE … | --data JSON` (an MCP form, a question; the waiting sub-agent
+ * receives the answer, checked against the request first; the first answer wins, a later one is told who
+ * decided and when), and `deputy log` (every entry, filtered; `--verify` checks the hash chain and its
+ * anchor).
  *
  * Everything a sub-agent sent is shown through `Text` (controls and invisible characters as escapes).
  *
  * @since 0.2.0
  */
-import { type ApprovalInbox, type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
+import { type ApprovalInbox, ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -35,6 +37,26 @@ import * as Text from "./Text.js"
  * @category exit codes
  */
 export const brokenChainExitCode = 3
+
+/**
+ * The exit code of `deputy log --verify` when the hash chain holds but disagrees with its anchor (the
+ * `AnchorMismatch` of `verify`): entries at the end were removed (truncation), the history was rewritten
+ * with fresh hashes, or the anchor file is missing or not written with the ledger's key.
+ *
+ * @since 0.2.0
+ * @category exit codes
+ */
+export const anchorMismatchExitCode = 4
+
+/**
+ * The exit code of `deputy approve`, `deny` and `answer` when the answer does not fit the request (a form
+ * value of the wrong type, a field or question it does not have, a `persist` choice it does not offer, an
+ * answer of the wrong kind): nothing was recorded, the request still waits.
+ *
+ * @since 0.2.0
+ * @category exit codes
+ */
+export const answerInvalidExitCode = 5
 
 const json = (what: string) => Options.boolean("json").pipe(Options.withDescription(what))
 
@@ -88,6 +110,174 @@ const provenance = (request: ApprovalRequest.ApprovalRequest): string => {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// what a request accepts
+
+/**
+ * What a pending request accepts, as `deputy inbox --json` shows it (`accepts`), by what it asks:
+ * - `decision` (a command, a patch): `deputy approve [--for-session]` or `deputy deny [--reason]`; `decisions`:
+ *   the decisions the child lists (`available_decisions`), when it lists them;
+ * - `permissions`: `deputy approve [--for-session]` grants what it asks, `deputy deny` grants nothing;
+ * - `questions` (`item/tool/requestUserInput`): `deputy answer ID --field QUESTION_ID=TEXT …` (a question with
+ *   options and no free text takes one of its option labels, or its number), `deputy deny` sends no answers;
+ * - `form` (an MCP elicitation): `deputy answer ID --field NAME=VALUE … | --data JSON`, `--decline`, `--cancel`;
+ * - `tool_call` (an MCP tool-call approval): `deputy approve [--persist CHOICE]` with a `persist` choice it
+ *   offers, `deputy deny` declines;
+ * - `url` (an MCP URL elicitation; Deputy never opens it): `deputy approve` accepts, `deputy deny` declines;
+ * - `refused` (an elicitation Deputy will not accept): `deputy deny` only.
+ *
+ * `commands` lists the commands that answer it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Accepts =
+  | {
+    readonly answer: "decision"
+    readonly commands: ReadonlyArray<string>
+    readonly decisions?: ReadonlyArray<unknown> | undefined
+  }
+  | { readonly answer: "permissions"; readonly commands: ReadonlyArray<string>; readonly permissions: unknown }
+  | {
+    readonly answer: "questions"
+    readonly commands: ReadonlyArray<string>
+    readonly blocking: boolean
+    readonly questions: ReadonlyArray<{
+      readonly id: string
+      readonly header: string
+      readonly question: string
+      /** The option labels, if it offers options. */
+      readonly options?: ReadonlyArray<string> | undefined
+      /** Whether it takes a text of one's own (no options, or `isOther`). */
+      readonly free_text: boolean
+      readonly secret: boolean
+    }>
+  }
+  | {
+    readonly answer: "form"
+    readonly commands: ReadonlyArray<string>
+    readonly server: string
+    readonly message: string
+    readonly fields: ReadonlyArray<ApprovalRequest.ElicitationField>
+  }
+  | {
+    readonly answer: "tool_call"
+    readonly commands: ReadonlyArray<string>
+    readonly server: string
+    readonly message: string
+    readonly tool_name?: string | undefined
+    readonly persist: ReadonlyArray<ApprovalRequest.ElicitationPersist>
+  }
+  | {
+    readonly answer: "url"
+    readonly commands: ReadonlyArray<string>
+    readonly server: string
+    readonly message: string
+    readonly url: string
+  }
+  | { readonly answer: "refused"; readonly commands: ReadonlyArray<string>; readonly problem: string }
+
+/**
+ * What a request accepts (see `Accepts`).
+ *
+ * @since 0.2.0
+ * @category answers
+ */
+export const acceptsOf = (request: ApprovalRequest.ApprovalRequest): Accepts => {
+  switch (request.kind) {
+    case "command":
+    case "patch": {
+      const decisions = request.kind === "command" ? request.event.available_decisions : undefined
+      return {
+        answer: "decision",
+        commands: ["approve", "deny"],
+        ...(decisions === undefined || decisions === null ? {} : { decisions })
+      }
+    }
+    case "permissions":
+      return { answer: "permissions", commands: ["approve", "deny"], permissions: request.event.permissions }
+    case "user_input":
+      return {
+        answer: "questions",
+        commands: ["answer", "deny"],
+        blocking: ApprovalRequest.isBlocking(request),
+        questions: request.event.questions.map((question) => {
+          const options = question.options ?? []
+          return {
+            id: question.id,
+            header: question.header,
+            question: question.question,
+            ...(options.length === 0 ? {} : { options: options.map((option) => option.label) }),
+            free_text: options.length === 0 || question.isOther === true,
+            secret: question.isSecret === true
+          }
+        })
+      }
+    case "elicitation": {
+      const view = ApprovalRequest.elicitation(request)
+      switch (view._tag) {
+        case "Form":
+          return {
+            answer: "form",
+            commands: view.fields.length === 0 ? ["approve", "answer", "deny"] : ["answer", "deny"],
+            server: view.serverName,
+            message: view.message,
+            fields: view.fields
+          }
+        case "ToolCall":
+          return {
+            answer: "tool_call",
+            commands: ["approve", "deny"],
+            server: view.serverName,
+            message: view.message,
+            ...(view.toolName === undefined ? {} : { tool_name: view.toolName }),
+            persist: view.persist
+          }
+        case "Url":
+          return {
+            answer: "url",
+            commands: ["approve", "deny"],
+            server: view.serverName,
+            message: view.message,
+            url: view.url
+          }
+        case "Refused":
+          return { answer: "refused", commands: ["deny"], problem: view.problem }
+      }
+    }
+  }
+}
+
+/** The command line that answers a request, for people (a form and questions name their fields). */
+const answerHint = (request: ApprovalRequest.ApprovalRequest): string => {
+  const id = Text.visible(request.id)
+  const accepts = acceptsOf(request)
+  switch (accepts.answer) {
+    case "questions":
+      return `deputy answer ${id} ${
+        accepts.questions.map((question) =>
+          `--field ${Text.visible(question.id)}=${
+            question.free_text ? "TEXT" : (question.options ?? []).map((label) => Text.oneLine(label, 20)).join("|")
+          }`
+        ).join(" ")
+      }   or: deputy deny ${id}`
+    case "form":
+      return accepts.fields.length === 0
+        ? `deputy approve ${id}   or: deputy deny ${id}`
+        : `deputy answer ${id} ${
+          accepts.fields.map((field) => `--field ${Text.visible(field.name)}=${field.type.toUpperCase()}`).join(" ")
+        }   or: deputy answer ${id} --decline`
+    case "tool_call":
+      return `deputy approve ${id}${
+        accepts.persist.length === 0 ? "" : ` [--persist ${accepts.persist.join("|")}]`
+      }   or: deputy deny ${id}`
+    case "refused":
+      return `deputy deny ${id} (Deputy does not accept it: ${Text.oneLine(accepts.problem, 100)})`
+    default:
+      return `deputy approve ${id}   or: deputy deny ${id}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // deputy inbox
 
 /**
@@ -110,6 +300,8 @@ export interface InboxRecord {
   readonly process: { readonly host: string; readonly pid: number; readonly run_id: string }
   /** Whether the asking `deputy` still runs (`null`: another host, unknown). */
   readonly process_alive: boolean | null
+  /** What answers it (see `Accepts`). @since 0.2.0 */
+  readonly accepts: Accepts
   readonly request: ApprovalRequest.ApprovalRequest
 }
 
@@ -140,6 +332,7 @@ export const inboxRecord = (
     process_alive: entry.process.host === host
       ? !LedgerSetup.isGone(entry.process, { host, pid: -1 }, LedgerSetup.isAlive, entry.at)
       : null,
+    accepts: acceptsOf(request),
     request
   }
 }
@@ -177,10 +370,15 @@ export const inboxLines = (
       `    ${what(item.request)}`,
       `    from ${provenance(item.request)}, asked ${
         Render.duration(record.waited_ms)
-      } ago by pid ${record.process.pid} on ${Text.visible(record.process.host)}${deadline}${gone}`
+      } ago by pid ${record.process.pid} on ${Text.visible(record.process.host)}${deadline}${gone}`,
+      `    answer: ${answerHint(item.request)}`
     )
   }
-  lines.push("", "Answer with: deputy approve ID | deputy deny ID [--reason TEXT]")
+  lines.push(
+    "",
+    "Answer with: deputy approve ID | deputy deny ID [--reason TEXT] | deputy answer ID --field NAME=VALUE " +
+      "(deputy inbox --json: what each accepts)"
+  )
   return lines
 }
 
@@ -211,7 +409,7 @@ export const inbox = Command.make("inbox", {
   )).pipe(Command.withDescription("List the requests waiting for an answer in the approval ledger."))
 
 // ---------------------------------------------------------------------------------------------------------
-// deputy approve / deny
+// deputy approve / deny / answer
 
 /** Who answers from this command line: `--as NAME`, else the login name. */
 const person = (as: Option.Option<string>, command: string): DecidedBy.DecidedBy => {
@@ -226,8 +424,10 @@ const person = (as: Option.Option<string>, command: string): DecidedBy.DecidedBy
 }
 
 /**
- * The answer `deputy approve` or `deputy deny` gives a request of this kind; an error when it cannot
- * (a question needs its answers, which these commands do not take).
+ * The answer `deputy approve` or `deputy deny` gives a request of this kind; an error when it cannot (a
+ * question or a form with fields needs its answers: `deputy answer`). An MCP tool-call approval is
+ * accepted, remembering it when `persist` (or `forSession`: `session`) says so; a URL elicitation or a form
+ * without fields is accepted; `deny` declines an elicitation and sends a question no answers.
  *
  * @since 0.2.0
  * @category answers
@@ -235,9 +435,18 @@ const person = (as: Option.Option<string>, command: string): DecidedBy.DecidedBy
 export const answerFor = (
   request: ApprovalRequest.ApprovalRequest | undefined,
   verb: "approve" | "deny",
-  options: { readonly forSession: boolean; readonly reason: Option.Option<string> }
+  options: {
+    readonly forSession: boolean
+    readonly reason: Option.Option<string>
+    /** `--persist`: remember an MCP tool-call approval. @since 0.2.0 */
+    readonly persist?: Option.Option<ApprovalRequest.ElicitationPersist> | undefined
+  }
 ): Either.Either<ApprovalInbox.InboxAnswer, string> => {
   const kind = request?.kind ?? "command"
+  const persist = options.persist ?? Option.none()
+  if (Option.isSome(persist) && kind !== "elicitation") {
+    return Either.left("--persist remembers an MCP tool-call approval; this request is not one")
+  }
   if (kind === "command" || kind === "patch") {
     if (verb === "approve") {
       return Either.right({ _tag: "Decision", decision: options.forSession ? "approved_for_session" : "approved" })
@@ -255,94 +464,361 @@ export const answerFor = (
       response: Option.some(options.forSession ? { ...grant, scope: "session" } : grant)
     })
   }
+  if (kind === "elicitation") {
+    if (verb === "deny") return Either.right({ _tag: "Elicitation", response: { action: "decline" } })
+    const view = ApprovalRequest.elicitation(request as ApprovalRequest.ElicitationRequest)
+    switch (view._tag) {
+      case "ToolCall": {
+        const remember = Option.isSome(persist)
+          ? persist
+          : options.forSession
+          ? Option.some<ApprovalRequest.ElicitationPersist>("session")
+          : Option.none()
+        return Either.right({
+          _tag: "Elicitation",
+          response: Option.isSome(remember) ? { action: "accept", persist: remember.value } : { action: "accept" }
+        })
+      }
+      case "Url":
+      case "Form":
+        if (view._tag === "Form" && view.fields.length > 0) {
+          return Either.left(
+            `it is a form of MCP server ${JSON.stringify(view.serverName)} with ${view.fields.length} field${
+              view.fields.length === 1 ? "" : "s"
+            } (${view.fields.map((field) => field.name).join(", ")}); fill it with deputy answer ${
+              request!.id
+            } --field NAME=VALUE, or decline it with deputy deny`
+          )
+        }
+        if (options.forSession || Option.isSome(persist)) {
+          return Either.left("it offers nothing to remember: approve it without --for-session or --persist")
+        }
+        return Either.right({ _tag: "Elicitation", response: { action: "accept" } })
+      case "Refused":
+        return Either.left(`Deputy does not accept it (${view.problem}); deputy deny declines it`)
+    }
+  }
   if (verb === "deny") return Either.right({ _tag: "UserInput", response: Option.none() })
   return Either.left(
-    "it asks questions; deputy approve cannot answer them (deputy deny sends no answers)"
+    `it asks questions; answer them with deputy answer ${request!.id} --field QUESTION_ID=TEXT ` +
+      `(deputy deny sends no answers)`
   )
 }
 
-const answerCommand = (verb: "approve" | "deny") => {
-  const base = {
-    id: Args.text({ name: "ID" }).pipe(Args.withDescription("The request's id, as `deputy inbox` shows it.")),
-    as: Options.text("as").pipe(
-      Options.withPseudoName("NAME"),
-      Options.withDescription("Who decides (recorded in the ledger). Default: your login name."),
-      Options.optional
-    ),
-    json: json("The decision as one JSON object."),
-    ledger: LedgerSetup.option
+/** What `deputy answer` was given: `--field NAME=VALUE` (in order), `--data JSON`, `--decline`, ... */
+export interface AnswerInput {
+  readonly fields: ReadonlyArray<string>
+  readonly data: Option.Option<string>
+  readonly decline: boolean
+  readonly cancel: boolean
+  readonly persist: Option.Option<ApprovalRequest.ElicitationPersist>
+}
+
+/** `NAME=VALUE` split at the first `=`. */
+const splitField = (text: string): Either.Either<readonly [string, string], string> => {
+  const at = text.indexOf("=")
+  return at <= 0
+    ? Either.left(`--field ${JSON.stringify(text)}: write NAME=VALUE (e.g. --field path=src/main.ts)`)
+    : Either.right([text.slice(0, at), text.slice(at + 1)])
+}
+
+/** A typed value for a form field (what the check then refuses if it is not of the field's type). */
+const formValue = (field: ApprovalRequest.ElicitationField | undefined, text: string): unknown => {
+  const option = (part: string) => {
+    const options = field?.options ?? []
+    if (options.some((candidate) => candidate.value === part)) return part
+    const byLabel = options.find((candidate) => candidate.label === part)
+    if (byLabel !== undefined) return byLabel.value
+    return /^\d+$/.test(part) ? options[Number(part) - 1]?.value ?? part : part
   }
-  const handler = (
-    options: {
-      readonly id: string
-      readonly as: Option.Option<string>
-      readonly json: boolean
-      readonly ledger: Option.Option<string>
-    },
-    forSession: boolean,
-    reason: Option.Option<string>
-  ) =>
-    withLedger(
-      options.ledger,
-      verb,
-      Effect.gen(function*() {
-        const ledger = yield* ApprovalLedger.ApprovalLedger
-        const [pending] = yield* ledger.pending({ requestIds: [options.id] })
-        const answer = answerFor(pending?.request, verb, { forSession, reason })
-        if (Either.isLeft(answer)) {
-          return yield* new UsageError({ message: `request ${options.id}: ${answer.left}`, command: verb })
+  switch (field?.type) {
+    case "number":
+    case "integer":
+      return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text.trim()) ? Number(text) : text
+    case "boolean":
+      return /^(true|yes|y)$/i.test(text.trim()) ? true : /^(false|no|n)$/i.test(text.trim()) ? false : text
+    case "enum":
+    case "multi_enum":
+      return option(text)
+    default:
+      return text
+  }
+}
+
+/** `--data JSON`, or `--data -` for JSON on stdin (answers kept out of the process list). */
+const readData = (data: string): Either.Either<unknown, string> => {
+  let text = data
+  if (data === "-") {
+    try {
+      text = fs.readFileSync(0, "utf8")
+    } catch (error) {
+      return Either.left(`--data -: could not read stdin (${error instanceof Error ? error.message : String(error)})`)
+    }
+  }
+  try {
+    return Either.right(JSON.parse(text) as unknown)
+  } catch {
+    return Either.left(`--data: ${data === "-" ? "stdin" : JSON.stringify(text.slice(0, 60))} is not JSON`)
+  }
+}
+
+const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** Own properties only: names such as `__proto__` stay data (the check then refuses them). */
+const record = (entries: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of entries) {
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}
+
+/**
+ * The answer `deputy answer` gives: an MCP elicitation's form content (`--field NAME=VALUE`, typed by the
+ * field: numbers, `true`/`false`, an option's value, label or number; a multi-select field repeated; or
+ * `--data '{...}'` as is), `--persist` for a tool-call approval, `--decline` / `--cancel`; or the answers to
+ * a user-input request's questions (`--field QUESTION_ID=TEXT`, an option's label or number, repeated for
+ * several answers; or `--data '{"id": "text" | ["a", "b"]}'`). An error for what the command line cannot
+ * say; what it says is then checked against the request by the ledger (`ApprovalLedger.checkAnswer`).
+ *
+ * @since 0.2.0
+ * @category answers
+ */
+export const answerOf = (
+  request: ApprovalRequest.ApprovalRequest | undefined,
+  input: AnswerInput
+): Either.Either<ApprovalInbox.InboxAnswer, string> => {
+  if (request === undefined) return Either.left("no pending request has this id (deputy inbox lists them)")
+  if (request.kind !== "elicitation" && request.kind !== "user_input") {
+    return Either.left(
+      `it is a ${request.kind} request: answer it with deputy approve ${request.id} or deputy deny ${request.id}`
+    )
+  }
+  const given = input.fields.length > 0 || Option.isSome(input.data)
+  if (input.decline && input.cancel) return Either.left("--decline and --cancel: give one")
+  if ((input.decline || input.cancel) && (given || Option.isSome(input.persist))) {
+    return Either.left(`--${input.decline ? "decline" : "cancel"} sends no answers: drop --field, --data, --persist`)
+  }
+  if (input.fields.length > 0 && Option.isSome(input.data)) return Either.left("--field and --data: give one")
+  const fields: Array<readonly [string, string]> = []
+  for (const text of input.fields) {
+    const split = splitField(text)
+    if (Either.isLeft(split)) return Either.left(split.left)
+    fields.push(split.right)
+  }
+  const data = Option.isSome(input.data) ? readData(input.data.value) : Either.right(undefined)
+  if (Either.isLeft(data)) return Either.left(data.left)
+
+  if (request.kind === "user_input") {
+    if (input.cancel) return Either.left("a question cannot be cancelled; --decline sends no answers")
+    if (Option.isSome(input.persist)) {
+      return Either.left("--persist remembers an MCP tool-call approval; this asks questions")
+    }
+    if (input.decline) return Either.right({ _tag: "UserInput", response: Option.none() })
+    if (!given) {
+      return Either.left(
+        `give its answers: ${
+          request.event.questions.map((question) => `--field ${question.id}=TEXT`).join(" ")
+        } (or --decline)`
+      )
+    }
+    const answers = new Map<string, Array<string>>()
+    if (data.right !== undefined) {
+      if (!isPlainObject(data.right)) return Either.left(`--data: write {"QUESTION_ID": "TEXT" | ["TEXT", ...]}`)
+      for (const [id, value] of Object.entries(data.right)) {
+        const list = typeof value === "string" ? [value] : value
+        if (!Array.isArray(list)) {
+          return Either.left(`--data: the answer to ${JSON.stringify(id)} is not a text or a list`)
         }
-        const decision = yield* ledger.answer(options.id, answer.right, person(options.as, verb))
-        const gone = pending !== undefined &&
-          LedgerSetup.isGone(pending.entry.process, ledger.process, LedgerSetup.isAlive, pending.entry.at)
-        if (options.json) {
-          return yield* Console.log(JSON.stringify({
-            id: decision.requestId,
-            decided_by: decision.decidedBy,
-            at: iso(decision.at),
-            answer: answerJson(decision.answer),
-            asker_alive: !gone
-          }))
-        }
-        yield* Console.log(
-          `${verb === "approve" ? "Approved" : "Denied"} ${Text.visible(options.id)}: ${what(pending?.request)}`
+        answers.set(id, list as Array<string>)
+      }
+    }
+    for (const [id, text] of fields) {
+      const options = request.event.questions.find((question) => question.id === id)?.options ?? []
+      const label = /^\d+$/.test(text) ? options[Number(text) - 1]?.label ?? text : text
+      answers.set(id, [...(answers.get(id) ?? []), label])
+    }
+    return Either.right({
+      _tag: "UserInput",
+      response: Option.some({
+        answers: record([...answers].map(([id, list]) => [id, { answers: list }] as const)) as Record<
+          string,
+          { readonly answers: ReadonlyArray<string> }
+        >
+      })
+    })
+  }
+
+  if (input.decline) return Either.right({ _tag: "Elicitation", response: { action: "decline" } })
+  if (input.cancel) return Either.right({ _tag: "Elicitation", response: { action: "cancel" } })
+  const view = ApprovalRequest.elicitation(request)
+  const persist = Option.isSome(input.persist) ? { persist: input.persist.value } : {}
+  if (data.right !== undefined) {
+    if (!isPlainObject(data.right)) return Either.left(`--data: write the form's content as {"NAME": VALUE, ...}`)
+    return Either.right({
+      _tag: "Elicitation",
+      response: { action: "accept", content: record(Object.entries(data.right)), ...persist }
+    })
+  }
+  if (view._tag === "Form" && view.fields.length > 0 && fields.length === 0) {
+    return Either.left(
+      `fill its form: ${
+        view.fields.map((field) =>
+          `--field ${field.name}=${field.type.toUpperCase()}${field.required ? "" : " (optional)"}`
         )
-        if (gone) {
-          yield* Console.error(
-            `Its deputy (pid ${pending!.entry.process.pid}) is gone: the answer is kept in the ledger and sent ` +
-              `when the same request is asked again.`
-          )
-        }
+          .join(" ")
+      } (or --decline)`
+    )
+  }
+  const content = new Map<string, unknown>()
+  for (const [name, text] of fields) {
+    const field = view._tag === "Form" ? view.fields.find((candidate) => candidate.name === name) : undefined
+    const value = formValue(field, text)
+    if (field?.type === "multi_enum") {
+      content.set(name, [...((content.get(name) as Array<unknown> | undefined) ?? []), value])
+    } else if (content.has(name)) {
+      return Either.left(`--field ${name} is given more than once (it takes one value)`)
+    } else {
+      content.set(name, value)
+    }
+  }
+  return Either.right({
+    _tag: "Elicitation",
+    response: { action: "accept", ...(content.size === 0 ? {} : { content: record([...content]) }), ...persist }
+  })
+}
+
+/** The answers of the secret questions of a request, hidden (for output). */
+const shownAnswer = (request: ApprovalRequest.ApprovalRequest | undefined, answer: ApprovalInbox.InboxAnswer) => {
+  const json = answerJson(answer) as { readonly response?: { readonly answers?: Record<string, unknown> } | null }
+  if (request?.kind !== "user_input" || answer._tag !== "UserInput" || json.response?.answers === undefined) return json
+  const secret = new Set(request.event.questions.filter((question) => question.isSecret === true).map((q) => q.id))
+  if (secret.size === 0) return json
+  return {
+    ...json,
+    response: {
+      answers: record(
+        Object.entries(json.response.answers).map(([id, value]) =>
+          [id, secret.has(id) ? { answers: ["(secret)"] } : value] as const
+        )
+      )
+    }
+  }
+}
+
+/** An answer that does not fit the request: said on stderr, exit code `answerInvalidExitCode`. */
+const notFitting = (message: string) =>
+  Effect.zipRight(
+    Console.error(`deputy: ${message}`),
+    Effect.fail(new RunFailed({ exitCode: answerInvalidExitCode }))
+  )
+
+/** Gives `answer` to the request `id` in the ledger, as `verb`, and says what happened. */
+const give = (
+  verb: "approve" | "deny" | "answer",
+  options: { readonly id: string; readonly as: Option.Option<string>; readonly json: boolean },
+  build: (request: ApprovalRequest.ApprovalRequest | undefined) => Either.Either<ApprovalInbox.InboxAnswer, string>
+) =>
+  Effect.gen(function*() {
+    const ledger = yield* ApprovalLedger.ApprovalLedger
+    // the request as recorded, decided or not (a decided one is then told who decided, and when)
+    const [recorded] = yield* ledger.list({ requestId: options.id, type: "pending" })
+    if (recorded?.data.request === undefined) return yield* new ApprovalLedger.UnknownRequest({ id: options.id })
+    const pending = { entry: recorded, request: recorded.data.request }
+    const answer = build(pending?.request)
+    if (Either.isLeft(answer)) {
+      return yield* new UsageError({ message: `request ${options.id}: ${answer.left}`, command: verb })
+    }
+    const decision = yield* ledger.answer(options.id, answer.right, person(options.as, verb)).pipe(
+      Effect.catchTags({
+        AnswerInvalid: (error) => notFitting(error.message),
+        AnswerMismatch: (error) => notFitting(`${error.message}; nothing was recorded, the request still waits`)
       })
     )
-  return verb === "approve"
+    const gone = pending !== undefined &&
+      LedgerSetup.isGone(pending.entry.process, ledger.process, LedgerSetup.isAlive, pending.entry.at)
+    if (options.json) {
+      return yield* Console.log(JSON.stringify({
+        id: decision.requestId,
+        decided_by: decision.decidedBy,
+        at: iso(decision.at),
+        answer: shownAnswer(pending?.request, decision.answer),
+        asker_alive: !gone
+      }))
+    }
+    const done = verb === "approve" ? "Approved" : verb === "deny" ? "Denied" : "Answered"
+    yield* Console.log(`${done} ${Text.visible(options.id)}: ${what(pending?.request)}`)
+    if (gone) {
+      yield* Console.error(
+        `Its deputy (pid ${pending!.entry.process.pid}) is gone: the answer is kept in the ledger and sent ` +
+          `when the same request is asked again.`
+      )
+    }
+  })
+
+const answerBase = {
+  id: Args.text({ name: "ID" }).pipe(Args.withDescription("The request's id, as `deputy inbox` shows it.")),
+  as: Options.text("as").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription("Who decides (recorded in the ledger). Default: your login name."),
+    Options.optional
+  ),
+  json: json("The decision as one JSON object."),
+  ledger: LedgerSetup.option
+}
+
+const persistOption = Options.choice("persist", ["session", "always"] as const).pipe(
+  Options.withDescription("Remember an MCP tool-call approval (a choice it offers: deputy inbox --json)."),
+  Options.optional
+)
+
+const answerCommand = (verb: "approve" | "deny") =>
+  verb === "approve"
     ? Command.make("approve", {
-      ...base,
+      ...answerBase,
       forSession: Options.boolean("for-session").pipe(
         Options.withDescription("Approve it for the rest of the sub-agent's session.")
+      ),
+      persist: persistOption
+    }, (options) =>
+      withLedger(
+        options.ledger,
+        verb,
+        give(verb, options, (request) =>
+          answerFor(request, verb, {
+            forSession: options.forSession,
+            reason: Option.none(),
+            persist: options.persist
+          }))
+      )).pipe(
+        Command.withDescription("Approve a pending request; the waiting sub-agent receives it.")
       )
-    }, (options) => handler(options, options.forSession, Option.none())).pipe(
-      Command.withDescription("Approve a pending request; the waiting sub-agent receives it.")
-    )
     : Command.make("deny", {
-      ...base,
+      ...answerBase,
       reason: Options.text("reason").pipe(
         Options.withPseudoName("TEXT"),
         Options.withDescription("Why (the sub-agent receives it with the denial)."),
         Options.optional
       )
-    }, (options) => handler(options, false, options.reason)).pipe(
-      Command.withDescription("Deny a pending request; the waiting sub-agent receives it.")
-    )
-}
+    }, (options) =>
+      withLedger(
+        options.ledger,
+        verb,
+        give(verb, options, (request) => answerFor(request, verb, { forSession: false, reason: options.reason }))
+      )).pipe(
+        Command.withDescription("Deny a pending request; the waiting sub-agent receives it.")
+      )
 
 const answerJson = (answer: ApprovalInbox.InboxAnswer): unknown =>
   answer._tag === "Decision"
     ? { _tag: "Decision", decision: answer.decision }
+    : answer._tag === "Elicitation"
+    ? { _tag: "Elicitation", response: answer.response }
     : { _tag: answer._tag, response: Option.getOrNull(answer.response as Option.Option<unknown>) }
 
 /**
- * `deputy approve [--for-session] [--as NAME] ID`.
+ * `deputy approve [--for-session] [--persist session|always] [--as NAME] ID`.
  *
  * @since 0.2.0
  * @category commands
@@ -356,6 +832,48 @@ export const approve = answerCommand("approve")
  * @category commands
  */
 export const deny = answerCommand("deny")
+
+/**
+ * `deputy answer ID (--field NAME=VALUE … | --data JSON | --decline | --cancel) [--persist CHOICE] [--as NAME]`:
+ * answers an MCP elicitation (a form, a tool-call approval, a URL) or a user-input request's questions from
+ * another process (see `answerOf`). The answer is checked against the request: one that does not fit is
+ * refused (exit code `answerInvalidExitCode`) and nothing is recorded.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const answer = Command.make("answer", {
+  ...answerBase,
+  field: Options.text("field").pipe(
+    Options.withPseudoName("NAME=VALUE"),
+    Options.withDescription("A form field or a question's answer (by its id); repeat it for several."),
+    Options.repeated
+  ),
+  data: Options.text("data").pipe(
+    Options.withPseudoName("JSON"),
+    Options.withDescription("The form's content or the answers as one JSON object; - reads it from stdin."),
+    Options.optional
+  ),
+  decline: Options.boolean("decline").pipe(Options.withDescription("Decline it (no answers).")),
+  cancel: Options.boolean("cancel").pipe(Options.withDescription("Cancel an MCP elicitation.")),
+  persist: persistOption
+}, (options) =>
+  withLedger(
+    options.ledger,
+    "answer",
+    give("answer", options, (request) =>
+      answerOf(request, {
+        fields: options.field,
+        data: options.data,
+        decline: options.decline,
+        cancel: options.cancel,
+        persist: options.persist
+      }))
+  )).pipe(
+    Command.withDescription(
+      "Answer a pending MCP elicitation or question (its form fields or answers); the waiting sub-agent receives it."
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------------------
 // deputy log
@@ -383,7 +901,7 @@ const outcomes: ReadonlyArray<string> = [
   "pending"
 ]
 
-const kinds = ["command", "patch", "permissions", "user_input"] as const
+const kinds = ["command", "patch", "permissions", "user_input", "elicitation"] as const
 
 /**
  * One line of `deputy log` for people: sequence, time, entry type, outcome, who decided, the request,
@@ -408,7 +926,9 @@ export const logLine = (entry: ApprovalLedger.LedgerEntry): string => {
 }
 
 /**
- * `deputy log [filters] [--json] [--verify]`.
+ * `deputy log [filters] [--json] [--verify]`. `--verify` exits with `brokenChainExitCode` when the hash
+ * chain is broken and `anchorMismatchExitCode` when it holds but disagrees with its anchor (truncated);
+ * its `--json` record says which in `problem` (`broken_chain`, `anchor_mismatch`; `intact: true` otherwise).
  *
  * @since 0.2.0
  * @category commands
@@ -421,7 +941,9 @@ export const log = Command.make("log", {
   since: Options.text("since").pipe(Options.withPseudoName("TIME"), Options.optional),
   until: Options.text("until").pipe(Options.withPseudoName("TIME"), Options.optional),
   limit: Options.integer("limit").pipe(Options.withPseudoName("N"), Options.optional),
-  verify: Options.boolean("verify").pipe(Options.withDescription("Check the hash chain.")),
+  verify: Options.boolean("verify").pipe(
+    Options.withDescription("Check the hash chain (exit code 3 if broken) and its anchor (exit code 4 if truncated).")
+  ),
   json: json("One JSON object per entry, one a line."),
   ledger: LedgerSetup.option
 }, (options) =>
@@ -441,9 +963,34 @@ export const log = Command.make("log", {
           )
           return
         }
+        if (result._tag === "AnchorMismatch") {
+          yield* Console.log(
+            options.json
+              ? JSON.stringify({
+                intact: false,
+                problem: "anchor_mismatch",
+                entries: result.entries,
+                broken_seq: result.seq,
+                anchor: result.anchor,
+                anchor_seq: result.anchorSeq ?? null,
+                reason: result.reason
+              })
+              : `The ledger ${Text.visible(ledger.target)} DISAGREES WITH ITS ANCHOR at entry #${result.seq}: ${
+                Text.visible(result.reason)
+              }. Its hash chain holds (${result.entries} entries), but entries were removed from its end or its ` +
+                `history was rewritten (anchor: ${Text.visible(result.anchor)}).`
+          )
+          return yield* new RunFailed({ exitCode: anchorMismatchExitCode })
+        }
         yield* Console.log(
           options.json
-            ? JSON.stringify({ intact: false, entries: result.entries, broken_seq: result.seq, reason: result.reason })
+            ? JSON.stringify({
+              intact: false,
+              problem: "broken_chain",
+              entries: result.entries,
+              broken_seq: result.seq,
+              reason: result.reason
+            })
             : `The ledger ${Text.visible(ledger.target)} is BROKEN at entry #${result.seq}: ${
               Text.visible(result.reason)
             } (${result.entries} entries checked). Entries from #${result.seq} on cannot be trusted.`

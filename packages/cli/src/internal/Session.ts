@@ -219,7 +219,8 @@ export const run = (
       command: inOrder(approvals.command),
       patch: inOrder(approvals.patch),
       permissions: inOrder(approvals.permissions),
-      userInput: inOrder(approvals.userInput)
+      userInput: inOrder(approvals.userInput),
+      ...(approvals.elicitation === undefined ? {} : { elicitation: inOrder(approvals.elicitation) })
     })
 
     yield* Effect.gen(function*() {
@@ -444,7 +445,8 @@ export const runTasks = (
         command: inOrder(approvals.command),
         patch: inOrder(approvals.patch),
         permissions: inOrder(approvals.permissions),
-        userInput: inOrder(approvals.userInput)
+        userInput: inOrder(approvals.userInput),
+        ...(approvals.elicitation === undefined ? {} : { elicitation: inOrder(approvals.elicitation) })
       })
     }
 

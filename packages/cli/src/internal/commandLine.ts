@@ -114,6 +114,7 @@ export const commands = {
         "inbox    List the requests waiting in the ledger (--approval inbox)",
         "approve  Approve a waiting request (the waiting sub-agent receives it)",
         "deny     Deny a waiting request",
+        "answer   Answer a waiting MCP form or question (--field NAME=VALUE, --data JSON)",
         "log      Every request and who decided it; --verify checks the hash chain"
       ]],
       ["EXAMPLES", [
@@ -264,7 +265,7 @@ export const commands = {
   }
 } as const satisfies Record<string, CommandSpec>
 
-// ---- ledger-cli: `deputy inbox`, `approve`, `deny`, `log` ------------------------------------------------
+// ---- ledger-cli: `deputy inbox`, `approve`, `deny`, `answer`, `log` --------------------------------------
 const ledgerFlag: Flag = {
   name: "ledger",
   value: "LEDGER",
@@ -276,14 +277,24 @@ const ledgerExitCodes: readonly [string, ReadonlyArray<string>] = [
   "EXIT CODES",
   [
     "0    done",
-    "1    the ledger cannot be used, or (approve/deny) the request is already settled, late or unknown",
+    "1    the ledger cannot be used, or (approve/deny/answer) the request is already settled, late or unknown",
     "2    usage error",
-    "3    (log --verify) the hash chain is broken"
+    "3    (log --verify) the hash chain is broken",
+    "4    (log --verify) the chain holds but disagrees with its anchor: entries were removed from its end",
+    "5    (approve/deny/answer) the answer does not fit the request; nothing was recorded, it still waits"
   ]
 ]
+const asFlag: Flag = { name: "as", value: "NAME", description: "Who decides (default: $USER)", group: "ANSWER FLAGS" }
+const persistFlag: Flag = {
+  name: "persist",
+  value: "CHOICE",
+  choices: ["session", "always"],
+  description: "session | always: remember an MCP tool-call approval (a choice it offers)",
+  group: "ANSWER FLAGS"
+}
 
 /**
- * `deputy inbox`, `deputy approve`, `deputy deny` and `deputy log`: the approval ledger.
+ * `deputy inbox`, `deputy approve`, `deputy deny`, `deputy answer` and `deputy log`: the approval ledger.
  *
  * @since 0.2.0
  * @category specs
@@ -310,12 +321,16 @@ export const ledgerCommands = {
     positional: "ID",
     flags: [
       { name: "for-session", description: "Approve this command for the rest of the session", group: "ANSWER FLAGS" },
-      { name: "as", value: "NAME", description: "Who decides (default: $USER)", group: "ANSWER FLAGS" },
+      persistFlag,
+      asFlag,
       ledgerJson("The settlement as one JSON object"),
       ledgerFlag,
       help
     ],
-    sections: [["EXAMPLES", ["$ deputy approve 01J...Z/command/call-1"]], ledgerExitCodes]
+    sections: [["EXAMPLES", [
+      "$ deputy approve 01J...Z/command/call-1",
+      "$ deputy approve --persist session '01J...Z/elicitation/files#7'   # an MCP tool call, for the session"
+    ]], ledgerExitCodes]
   },
   deny: {
     name: "deny",
@@ -331,6 +346,42 @@ export const ledgerCommands = {
     ],
     sections: [["EXAMPLES", ["$ deputy deny 01J...Z/command/call-1 --reason \"not on main\""]], ledgerExitCodes]
   },
+  answer: {
+    name: "answer",
+    usage: "deputy answer [flags] ID",
+    summary: "Answer a pending MCP elicitation (a form, a tool call, a URL) or a sub-agent's questions; " +
+      "the answer is checked against the request, and the waiting sub-agent receives exactly it.",
+    positional: "ID",
+    flags: [
+      {
+        name: "field",
+        value: "NAME=VALUE",
+        repeatable: true,
+        description: "A form field, or a question's answer by its id (an option's label or number); repeatable",
+        group: "ANSWER FLAGS"
+      },
+      {
+        name: "data",
+        value: "JSON",
+        description: "The form's content ({\"name\": value}) or the answers ({\"id\": \"text\"}); - reads stdin",
+        group: "ANSWER FLAGS"
+      },
+      { name: "decline", description: "Decline it (a question: send no answers)", group: "ANSWER FLAGS" },
+      { name: "cancel", description: "Cancel an MCP elicitation", group: "ANSWER FLAGS" },
+      persistFlag,
+      asFlag,
+      ledgerJson("The settlement as one JSON object"),
+      ledgerFlag,
+      help
+    ],
+    sections: [["EXAMPLES", [
+      "$ deputy inbox --json | jq .accepts        # what each request takes",
+      "$ deputy answer '01J...Z/elicitation/files#7' --field path=src/main.ts --field overwrite=true",
+      "$ deputy answer '01J...Z/elicitation/files#7' --data '{\"path\": \"src/main.ts\"}'",
+      "$ deputy answer 01J...Z/user_input/call-2 --field q1=\"yes, go on\"",
+      "$ deputy answer '01J...Z/elicitation/files#7' --decline"
+    ]], ledgerExitCodes]
+  },
   log: {
     name: "log",
     usage: "deputy log [flags]",
@@ -340,8 +391,8 @@ export const ledgerCommands = {
       {
         name: "kind",
         value: "KIND",
-        choices: ["command", "patch", "permissions", "user_input"],
-        description: "command | patch | permissions | user_input",
+        choices: ["command", "patch", "permissions", "user_input", "elicitation"],
+        description: "command | patch | permissions | user_input | elicitation",
         group: "FILTER FLAGS"
       },
       {
@@ -369,7 +420,11 @@ export const ledgerCommands = {
         group: "FILTER FLAGS"
       },
       { name: "limit", value: "N", description: "At most the last N entries (default: all)", group: "FILTER FLAGS" },
-      { name: "verify", description: "Check the hash chain; report the first broken entry", group: "OUTPUT FLAGS" },
+      {
+        name: "verify",
+        description: "Check the hash chain (exit 3 if broken) and its anchor (exit 4 if truncated)",
+        group: "OUTPUT FLAGS"
+      },
       ledgerJson("One JSON object per entry, one a line"),
       ledgerFlag,
       help

@@ -83,6 +83,88 @@ export const resolve = (
   }
 }
 
+/** What `check` found: the answer as it is recorded and sent, or why it does not fit. */
+export type Checked =
+  | { readonly _tag: "Valid"; readonly answer: InboxAnswer }
+  | { readonly _tag: "Invalid"; readonly problem: string }
+
+const invalid = (problem: string): Checked => ({ _tag: "Invalid", problem })
+
+const quoted = (text: string) => JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text)
+
+/** Answers to the questions of a user-input request: only questions it asks, only options it lists. */
+const checkUserInput = (
+  request: ApprovalRequest.UserInputRequest,
+  response: RequestUserInput.RequestUserInputResponse
+): string | undefined => {
+  const answers: unknown = (response as { readonly answers?: unknown }).answers
+  if (typeof answers !== "object" || answers === null || Array.isArray(answers)) {
+    return "the answers are not an object of question ids"
+  }
+  for (const [id, given] of Object.entries(answers)) {
+    const question = request.event.questions.find((question) => question.id === id)
+    if (question === undefined) {
+      return `it asks no question ${quoted(id)} (it asks ${
+        request.event.questions.map((question) => quoted(question.id)).join(", ") || "nothing"
+      })`
+    }
+    const list: unknown = (given as { readonly answers?: unknown } | null)?.answers
+    if (!Array.isArray(list) || list.length === 0 || !list.every((item) => typeof item === "string")) {
+      return `question ${quoted(id)} takes one or more answers, each a text`
+    }
+    const options = question.options ?? []
+    if (options.length > 0 && question.isOther !== true) {
+      const wrong = list.find((item) => !options.some((option) => option.label === item))
+      if (wrong !== undefined) {
+        return `question ${quoted(id)} takes one of its options (${
+          options.map((option) => quoted(option.label)).join(", ")
+        }), not ${quoted(wrong)}`
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * Checks an answer given from elsewhere against what the request asks (see `ApprovalLedger.checkAnswer`):
+ * an elicitation against its form or `persist` choices (`ApprovalRequest.checkElicitationResponse`, whose
+ * output is the answer recorded), user-input answers against its questions, an approval of a command
+ * against the decisions it lists (`available_decisions`, when it lists them; a denial always passes).
+ * Grants pass.
+ */
+export const check = (request: ApprovalRequest.ApprovalRequest, answer: InboxAnswer): Checked => {
+  if (request.kind === "elicitation" && answer._tag === "Elicitation") {
+    const checked = ApprovalRequest.checkElicitationResponse(ApprovalRequest.elicitation(request), answer.response)
+    return checked._tag === "Valid"
+      ? { _tag: "Valid", answer: { _tag: "Elicitation", response: checked.response } }
+      : invalid(checked.problem)
+  }
+  if (request.kind === "command" && answer._tag === "Decision") {
+    const available = request.event.available_decisions
+    const decision = answer.decision
+    // a denial always goes (fail closed); an approval only as the child lists it, when it lists any
+    if (
+      available !== undefined && available !== null && typeof decision === "string" &&
+      !ReviewDecision.isDenial(decision)
+    ) {
+      if (!available.some((offered) => offered === decision)) {
+        return invalid(
+          `it does not accept ${JSON.stringify(decision)} (it accepts ${
+            available.map((offered) => typeof offered === "string" ? offered : Object.keys(offered)[0]).join(", ") ||
+            "nothing listed"
+          })`
+        )
+      }
+    }
+    return { _tag: "Valid", answer }
+  }
+  if (request.kind === "user_input" && answer._tag === "UserInput" && Option.isSome(answer.response)) {
+    const problem = checkUserInput(request, answer.response.value)
+    return problem === undefined ? { _tag: "Valid", answer } : invalid(problem)
+  }
+  return { _tag: "Valid", answer }
+}
+
 /** The answer a request gets when nobody could decide it (fail closed): deny, grant nothing, no answers. */
 export const defaultAnswer = (request: ApprovalRequest.ApprovalRequest): InboxAnswer =>
   request.kind === "command" || request.kind === "patch"

@@ -29,13 +29,14 @@ import type {
 import {
   AlreadyDecided,
   AlreadySettled,
+  AnswerInvalid,
   AnswerMismatch,
   AnswerTooLate,
   LedgerUnavailable,
   UnknownRequest
 } from "../ApprovalLedger.js"
 import type { AnchorState } from "./anchor.js"
-import { decodeAnswer, defaultAnswer, encodeAnswer, resolve, timedOutAnswer } from "./answers.js"
+import { check, decodeAnswer, defaultAnswer, encodeAnswer, resolve, timedOutAnswer } from "./answers.js"
 
 type InboxAnswer = ApprovalInbox.InboxAnswer
 type Request = ApprovalRequest.ApprovalRequest
@@ -248,13 +249,34 @@ const answerFromOp = (op: Op.Op): InboxAnswer => {
       return { _tag: "Permissions", response: Option.some(value.response as Permissions.RequestPermissionsResponse) }
     case "user_input_answer":
       return { _tag: "UserInput", response: Option.some(value.response as RequestUserInput.RequestUserInputResponse) }
+    case "resolve_elicitation": {
+      const { content, decision, meta } = op as {
+        readonly decision?: ApprovalRequest.ElicitationResponse["action"]
+        readonly content?: Readonly<Record<string, unknown>>
+        readonly meta?: { readonly persist?: ApprovalRequest.ElicitationPersist }
+      }
+      return {
+        _tag: "Elicitation",
+        response: {
+          action: decision ?? "decline",
+          ...(content === undefined ? {} : { content }),
+          ...(meta?.persist === undefined ? {} : { persist: meta.persist })
+        }
+      }
+    }
     default:
       return { _tag: "Decision", decision: "abort" }
   }
 }
 
 const answerName = (answer: InboxAnswer): string =>
-  answer._tag === "Decision" ? "decision" : answer._tag === "Permissions" ? "permissions" : "user input"
+  answer._tag === "Decision"
+    ? "decision"
+    : answer._tag === "Permissions"
+    ? "permissions"
+    : answer._tag === "Elicitation"
+    ? "elicitation"
+    : "user input"
 
 interface Writer {
   readonly process: ProcessIdentity
@@ -463,12 +485,15 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
       return { rows: out, result: (sealed) => Effect.succeed(toEntry(sealed[sealed.length - 1])) }
     })
 
-  type AnswerError = AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch
+  type AnswerError = AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch | AnswerInvalid
 
-  /** Claims the decision. `checkDeadline`: refuse it after the pending deadline (answers from elsewhere). */
+  /**
+   * Claims the decision. `checkDeadline` (answers from elsewhere): check the answer against the request
+   * (one that does not fit records nothing) and refuse it after the pending deadline.
+   */
   const claim = (
     id: string,
-    answer: InboxAnswer,
+    given: InboxAnswer,
     decidedBy: DecidedBy.DecidedBy,
     checkDeadline: boolean,
     outcomeOverride?: LedgerOutcome,
@@ -478,13 +503,21 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
       const pending = find(rows, "pending")
       if (pending === undefined) return { rows: [], result: () => Effect.fail(new UnknownRequest({ id })) }
       const request = requestOf(pending)
-      const resolved = resolve(request, answer)
-      if (resolved === undefined) {
+      if (resolve(request, given) === undefined) {
         return {
           rows: [],
-          result: () => Effect.fail(new AnswerMismatch({ id, kind: request.kind, answer: answerName(answer) }))
+          result: () => Effect.fail(new AnswerMismatch({ id, kind: request.kind, answer: answerName(given) }))
         }
       }
+      const checked: ReturnType<typeof check> = checkDeadline ? check(request, given) : { _tag: "Valid", answer: given }
+      if (checked._tag === "Invalid") {
+        return {
+          rows: [],
+          result: () => Effect.fail(new AnswerInvalid({ id, kind: request.kind, problem: checked.problem }))
+        }
+      }
+      const answer = checked.answer
+      const resolved = resolve(request, answer)!
       const rejected = (reason: string) =>
         baseRow(writer, "rejected", request, pending.digest, {
           ...decidedByFields(decidedBy),
@@ -684,7 +717,10 @@ type Claim = (
   checkDeadline: boolean,
   outcomeOverride?: LedgerOutcome,
   settleFrom?: number
-) => Effect.Effect<Claimed, LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch>
+) => Effect.Effect<
+  Claimed,
+  LedgerError | AlreadyDecided | AnswerTooLate | UnknownRequest | AnswerMismatch | AnswerInvalid
+>
 
 const defaultRecordTimeout = Duration.seconds(5)
 

@@ -48,7 +48,8 @@ export const pgAnchorFile = (
 
 /**
  * Opens the anchor of a ledger; an empty ledger without one gets the empty ledger's anchor (so the first
- * append, and every one after it, can move it).
+ * append, and every one after it, can move it); with `adoptExisting`, a ledger with entries and no anchor
+ * gets its current head.
  */
 const openAnchor = (
   options: AnchorOptions,
@@ -62,8 +63,13 @@ const openAnchor = (
       catch: fail
     })
     const state = yield* Effect.try({ try: () => anchor.read(), catch: fail })
-    if (state._tag === "Missing" && (yield* head).seq === 0) {
-      yield* Effect.try({ try: () => anchor.write(0, genesis), catch: fail })
+    if (state._tag === "Missing") {
+      const current = yield* head
+      if (current.seq === 0) yield* Effect.try({ try: () => anchor.write(0, genesis), catch: fail })
+      // a machine that never anchored a shared ledger starts at its head as it is now (trust on first use)
+      else if (options.adoptExisting === true) {
+        yield* Effect.try({ try: () => anchor.write(current.seq, current.hash), catch: fail })
+      }
     }
     return anchor
   })
@@ -282,7 +288,11 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<ApprovalLedger
       : yield* watchingWaiter(filename, Duration.millis(50), poll)
     const reads = makeStore(client, t, filename, waiter)
     const anchor = options.anchor === false ? undefined : yield* openAnchor(
-      { file: options.anchor?.file ?? `${filename}.anchor`, keyFile: options.anchor?.keyFile },
+      {
+        file: options.anchor?.file ?? `${filename}.anchor`,
+        keyFile: options.anchor?.keyFile,
+        adoptExisting: options.anchor?.adoptExisting
+      },
       filename,
       reads.head
     )
