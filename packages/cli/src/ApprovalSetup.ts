@@ -290,15 +290,32 @@ export const layerRecorded = (
       const now = yield* Clock.currentTimeMillis
       const window = options.resendWindow === undefined ? 7 * 24 * 3_600_000 : Duration.toMillis(options.resendWindow)
       // A durable Codex of a dead deputy still runs: reattached below instead of settled lost.
-      const reattachable = yield* LedgerSetup.reattachable(now - window, (point, reason) =>
-        output.note(
-          `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is not reattached: ${
-            Text.visible(reason)
-          }`
-        ))
+      const theirs: Array<string> = []
+      const reattachable = yield* LedgerSetup.reattachable(
+        now - window,
+        (point, reason) =>
+          output.note(
+            `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is not reattached: ${
+              Text.visible(reason)
+            }`
+          ),
+        LedgerSetup.isAlive,
+        {
+          // Another user's durable Codex: its requests are left pending for its owner's next deputy.
+          foreign: (point, reason, requestIds) =>
+            Effect.zipRight(
+              Effect.sync(() => void theirs.push(...requestIds)),
+              output.note(
+                `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is another user's (${
+                  Text.visible(reason)
+                }); its ${requestIds.length} pending request${requestIds.length === 1 ? "" : "s"} are left to them`
+              )
+            )
+        }
+      )
       const lost = yield* LedgerSetup.settleDead(
         LedgerSetup.isAlive,
-        new Set(reattachable.flatMap((found) => found.entries.map((entry) => entry.requestId)))
+        new Set([...theirs, ...reattachable.flatMap((found) => found.entries.map((entry) => entry.requestId))])
       )
       const shownLost = 10
       if (lost.length > shownLost) {
@@ -343,7 +360,7 @@ export const layerRecorded = (
             dead.entries.length === 1 ? "" : "s"
           } pending; its turn goes on`
         )
-        const ended = yield* LedgerSetup.reattach(dead, recorded)
+        const ended = yield* LedgerSetup.reattach(dead, recorded, { resend: found, since: now - window })
         yield* output.note(`${style.yellow("ledger")}: the reattached Codex (pid ${dead.point.pid}): ${ended}`)
       }
       return recorded
