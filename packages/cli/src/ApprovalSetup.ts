@@ -235,9 +235,14 @@ const inboxLayer = (
   cwd: string | undefined,
   deadline: Duration.Duration | undefined
 ): Layer.Layer<Approvals, never, Output> =>
-  Layer.effect(
-    Approvals,
-    Effect.map(Output, (output): Approvals.Service => {
+  Layer.effect(Approvals, Effect.map(Output, (output) => inboxService(output, cwd, deadline)))
+
+/** The `inbox` answers: none; each request is announced with the commands that answer it, and waits. */
+const inboxService = (
+  output: Effect.Effect.Success<typeof Output>,
+  cwd: string | undefined,
+  deadline: Duration.Duration | undefined
+): Approvals.Service => {
       const wait = (request: ApprovalRequest.ApprovalRequest) =>
         Effect.zipRight(
           output.note(
@@ -257,8 +262,7 @@ const inboxLayer = (
           )
         )
       return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
-    })
-  )
+}
 
 /**
  * A run's `Approvals` with the ledger (0.2.0): every request is recorded pending in the `ApprovalLedger`
@@ -333,26 +337,49 @@ export const layerRecorded = (
       }
       const found = yield* LedgerSetup.undelivered(now - window)
       const inner = yield* Approvals
-      const resending = yield* LedgerSetup.resending(found, inner, (request, from) =>
+      const resent = (request: ApprovalRequest.ApprovalRequest, from: LedgerSetup.Undelivered) =>
         output.note(
           `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
             Text.visible(from.request.id)
           }) and decided by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
             new Date(from.decided.at).toISOString()
           }; that answer is sent again, nobody is asked`
-        ))
-      const recorded = ledger.approvals(resending, {
-        remote: setup.mode === "inbox",
+        )
+      const middleware = (remote: boolean) => ({
+        remote,
         deadline: options.deadline,
-        reattachOf: (request) => CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
-        onFailure: (request, error) =>
+        reattachOf: (request: ApprovalRequest.ApprovalRequest) =>
+          CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
+        onFailure: (request: ApprovalRequest.ApprovalRequest, error: unknown) =>
           output.note(
             `${style.red("ledger")}: could not record ${Text.visible(request.id)} (${
               Text.visible(error instanceof Error ? error.message : String(error))
             }); it was answered with the fail-closed default`
           )
       })
-      for (const dead of reattachable) {
+      const recorded = ledger.approvals(
+        yield* LedgerSetup.resending(found, inner, resent),
+        middleware(setup.mode === "inbox")
+      )
+      // Reattached only by a run in `inbox` mode: another run would block its own start on answers from
+      // elsewhere. The requests stay pending meanwhile (`deputy approve|deny` them); the Codex waits.
+      const reattaching = setup.mode === "inbox" ? reattachable : []
+      for (const dead of setup.mode === "inbox" ? [] : reattachable) {
+        yield* output.note(
+          `${style.yellow("ledger")}: a Codex (pid ${dead.point.pid}) a dead deputy left waits with ${
+            dead.entries.length
+          } request${dead.entries.length === 1 ? "" : "s"} pending; they are left pending (deputy inbox lists ` +
+            `them); a run with --approval inbox reattaches it and finishes its turn`
+        )
+      }
+      // The orphaned turn was asked in `inbox` mode (only it runs Codex durable): it is answered as it
+      // would have been, from the ledger (a decision re-sent, `deputy approve|deny`, the deadline), never
+      // by this run's rules (a policy file written for another directory, maybe).
+      const orphaned = reattaching.length === 0 ? recorded : ledger.approvals(
+        yield* LedgerSetup.resending(found, inboxService(output, options.cwd, options.deadline), resent),
+        middleware(true)
+      )
+      for (const dead of reattaching) {
         yield* output.note(
           `${
             style.yellow("ledger")
@@ -360,7 +387,7 @@ export const layerRecorded = (
             dead.entries.length === 1 ? "" : "s"
           } pending; its turn goes on`
         )
-        const ended = yield* LedgerSetup.reattach(dead, recorded, { resend: found, since: now - window })
+        const ended = yield* LedgerSetup.reattach(dead, orphaned, { resend: found, since: now - window })
         yield* output.note(`${style.yellow("ledger")}: the reattached Codex (pid ${dead.point.pid}): ${ended}`)
       }
       return recorded

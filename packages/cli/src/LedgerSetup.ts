@@ -499,8 +499,8 @@ const pointOf = (value: unknown): ReattachPoint | undefined => {
 const wellFormed = (request: unknown): request is ApprovalRequest.ApprovalRequest => {
   if (typeof request !== "object" || request === null) return false
   const fields = request as Record<string, unknown>
-  return typeof fields.id === "string" && typeof fields.kind === "string" && typeof fields.source === "string" &&
-    typeof fields.event === "object" && fields.event !== null
+  return typeof fields.id === "string" && typeof fields.kind === "string" && fields.source !== undefined &&
+    fields.source !== null && typeof fields.event === "object" && fields.event !== null
 }
 
 /**

@@ -87,11 +87,14 @@ const bystander = Effect.acquireRelease(
 )
 
 /** `layerRecorded` built over `ledger` (mode deny, nobody asked): its `Approvals` and what it said. */
-const startRun = (ledger: ReturnType<typeof ledgerInternal.makeService>) =>
+const startRun = (
+  ledger: ReturnType<typeof ledgerInternal.makeService>,
+  mode: ApprovalSetup.ApprovalMode = "deny"
+) =>
   Effect.gen(function*() {
     const recording = yield* RecordingOutput.make()
     const terminal = yield* MockTerminal.make
-    const layer = ApprovalSetup.layerRecorded({ mode: "deny", defaulted: false, rules: [] }, {
+    const layer = ApprovalSetup.layerRecorded({ mode, defaulted: false, rules: [] }, {
       onInterrupt: Effect.void
     }).pipe(
       Layer.provide(Layer.mergeAll(
@@ -183,28 +186,71 @@ describe("reattach sweep: ledger rows are untrusted", () => {
     }))
 })
 
+const parentScript = fileURLToPath(new URL("../../codex/test/fixtures/durable-fake-parent.mjs", import.meta.url))
+
+/** A durable app-server (a stand-in, the real watchdog) launched under `root` by a parent that stays alive. */
+const launchedBy = (root: string) =>
+  Effect.gen(function*() {
+    const parent = spawn(process.execPath, [parentScript, root], { stdio: ["ignore", "pipe", "inherit"] })
+    const closed = new Promise((resolve) => parent.on("close", resolve))
+    yield* Effect.addFinalizer(() => Effect.sync(() => parent.kill("SIGKILL")))
+    const line = yield* Effect.promise(() =>
+      new Promise<string>((resolve, reject) => {
+        let out = ""
+        parent.stdout.on("data", (data) => {
+          out += data
+          if (out.includes("\n")) resolve(out.split("\n")[0]!)
+        })
+        parent.on("close", () => reject(new Error("the parent ended")))
+      })
+    )
+    const point: ReattachPoint = { ...(JSON.parse(line) as Omit<ReattachPoint, "threadId">), threadId: "thread-1" }
+    // Ended at the end of the test, whoever holds it (its watchdog ends it and removes its directory).
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        try {
+          process.kill(point.watchdogPid, "SIGTERM")
+        } catch {
+          // gone
+        }
+        const deadline = Date.now() + 5_000
+        while (LedgerSetup.isAlive(point.watchdogPid) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      })
+    )
+    return { point, crash: Effect.promise(() => (parent.kill("SIGKILL"), closed)) }
+  })
+
+describe("reattach: only an inbox run finishes an orphaned turn", () => {
+  it.scopedLive("a run in another mode leaves the orphaned requests pending and does not answer them", () =>
+    Effect.gen(function*() {
+      const home = yield* tempDir()
+      const before = process.env.DEPUTY_HOME
+      process.env.DEPUTY_HOME = home
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => before === undefined ? delete process.env.DEPUTY_HOME : (process.env.DEPUTY_HOME = before))
+      )
+      const { old, self } = yield* writers
+      const { crash, point } = yield* launchedBy(LedgerSetup.durableRoot())
+      yield* crash
+      const request = Requests.command(["rm", "-rf", "build"], "c-1")
+      yield* old.recordPending(request, { reattach: point })
+      const { stderr } = yield* startRun(self, "approve")
+      assert.include(stderr(), "they are left pending")
+      assert.notInclude(stderr(), "reattaching")
+      assert.deepStrictEqual((yield* self.pending()).map((item) => item.request.id), [request.id])
+      assert.isTrue(LedgerSetup.isAlive(point.pid), "the Codex still waits")
+    }), 60_000)
+})
+
 describe("reattach: the lease is the claim", () => {
-  const parentScript = fileURLToPath(new URL("../../codex/test/fixtures/durable-fake-parent.mjs", import.meta.url))
 
   it.scopedLive("another deputy holds the Codex's lease: nothing is attached and nothing settled", () =>
     Effect.gen(function*() {
       const { old, self } = yield* writers
-      const root = yield* tempDir()
-      const parent = spawn(process.execPath, [parentScript, root], { stdio: ["ignore", "pipe", "inherit"] })
-      yield* Effect.addFinalizer(() => Effect.sync(() => parent.kill("SIGKILL")))
-      const line = yield* Effect.promise(() =>
-        new Promise<string>((resolve, reject) => {
-          let out = ""
-          parent.stdout.on("data", (data) => {
-            out += data
-            if (out.includes("\n")) resolve(out.split("\n")[0]!)
-          })
-          parent.on("close", () => reject(new Error("the parent ended")))
-        })
-      )
-      const location = JSON.parse(line) as Omit<ReattachPoint, "threadId">
-      // The parent stands for the other deputy: it holds the lease, and stops its Codex when it ends.
-      const point: ReattachPoint = { ...location, threadId: "thread-1" }
+      // The parent stands for the other deputy: it holds the lease.
+      const { point } = yield* launchedBy(yield* tempDir())
       const request = Requests.command(["ls"], "c-1")
       const pending = yield* old.recordPending(request, { reattach: point })
       const ended = yield* Effect.provideService(
