@@ -243,25 +243,25 @@ const inboxService = (
   cwd: string | undefined,
   deadline: Duration.Duration | undefined
 ): Approvals.Service => {
-      const wait = (request: ApprovalRequest.ApprovalRequest) =>
-        Effect.zipRight(
-          output.note(
-            `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
-              Text.oneLine(Render.describeRequest(request, cwd), 160)
-            }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
-              Text.visible(request.id)
-            } --reason "..."`
-          ),
-          deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
-            Effect.zipRight(output.note(
-              `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
-                Render.duration(Duration.toMillis(deadline) * 0.2)
-              } unless answered`
-            )),
-            Effect.zipRight(Effect.never)
-          )
-        )
-      return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
+  const wait = (request: ApprovalRequest.ApprovalRequest) =>
+    Effect.zipRight(
+      output.note(
+        `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
+          Text.oneLine(Render.describeRequest(request, cwd), 160)
+        }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
+          Text.visible(request.id)
+        } --reason "..."`
+      ),
+      deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
+        Effect.zipRight(output.note(
+          `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
+            Render.duration(Duration.toMillis(deadline) * 0.2)
+          } unless answered`
+        )),
+        Effect.zipRight(Effect.never)
+      )
+    )
+  return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
 }
 
 /**
@@ -366,9 +366,11 @@ export const layerRecorded = (
       const reattaching = setup.mode === "inbox" ? reattachable : []
       for (const dead of setup.mode === "inbox" ? [] : reattachable) {
         yield* output.note(
-          `${style.yellow("ledger")}: a Codex (pid ${dead.point.pid}) a dead deputy left waits with ${
-            dead.entries.length
-          } request${dead.entries.length === 1 ? "" : "s"} pending; they are left pending (deputy inbox lists ` +
+          `${
+            style.yellow("ledger")
+          }: a Codex (pid ${dead.point.pid}) a dead deputy left waits with ${dead.entries.length} request${
+            dead.entries.length === 1 ? "" : "s"
+          } pending; they are left pending (deputy inbox lists ` +
             `them); a run with --approval inbox reattaches it and finishes its turn`
         )
       }

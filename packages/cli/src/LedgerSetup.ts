@@ -238,7 +238,9 @@ export const settleDead = (
           ).pipe(
             Effect.catchAllDefect((defect) =>
               Effect.as(
-                Effect.logWarning(`ledger: request ${requestId} could not be settled lost (a malformed entry): ${defect}`),
+                Effect.logWarning(
+                  `ledger: request ${requestId} could not be settled lost (a malformed entry): ${defect}`
+                ),
                 []
               )
             )
@@ -491,7 +493,12 @@ const pointOf = (value: unknown): ReattachPoint | undefined => {
   const pid = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n > 1
   return typeof point.socketPath === "string" && pid(point.pid) && pid(point.watchdogPid) &&
       typeof point.threadId === "string"
-    ? { socketPath: point.socketPath, pid: point.pid as number, watchdogPid: point.watchdogPid as number, threadId: point.threadId }
+    ? {
+      socketPath: point.socketPath,
+      pid: point.pid as number,
+      watchdogPid: point.watchdogPid as number,
+      threadId: point.threadId
+    }
     : undefined
 }
 
@@ -574,7 +581,12 @@ export const reattachable = (
     }
     for (const entry of malformed) {
       yield* unreachable(
-        { socketPath: String((entry.data.reattach as { socketPath?: unknown }).socketPath), pid: 0, watchdogPid: 0, threadId: "" },
+        {
+          socketPath: String((entry.data.reattach as { socketPath?: unknown }).socketPath),
+          pid: 0,
+          watchdogPid: 0,
+          threadId: ""
+        },
         `the ledger's record of it (request ${entry.requestId}) is malformed`
       )
     }

@@ -129,7 +129,9 @@ describe("reattach sweep: ledger rows are untrusted", () => {
         self
       )
       assert.deepStrictEqual(found, [], "nothing to attach to")
-      assert.deepStrictEqual(reasons, [`its socket is not in ${root}, where this deputy keeps its durable Codex processes`])
+      assert.deepStrictEqual(reasons, [
+        `its socket is not in ${root}, where this deputy keeps its durable Codex processes`
+      ])
     }))
 
   it.scopedLive("another user's durable Codex: its requests are left pending for them, not settled lost", () =>
@@ -159,7 +161,11 @@ describe("reattach sweep: ledger rows are untrusted", () => {
       const { old, forge, self } = yield* writers
       const noEvent = { id: "x/command/no-event", delegateId: "x", kind: "command", source: "review", callId: "n" }
       // Pending, nobody decided: the sweep settles it lost, which needs its event.
-      yield* forge({ type: "pending", requestId: "x/command/lonely", data: { request: { ...noEvent, id: "x/command/lonely" } } })
+      yield* forge({
+        type: "pending",
+        requestId: "x/command/lonely",
+        data: { request: { ...noEvent, id: "x/command/lonely" } }
+      })
       // Decided, never delivered: the sweep reads it to re-send it.
       yield* forge({ type: "pending", requestId: noEvent.id, data: { request: noEvent } })
       yield* forge({
@@ -223,48 +229,55 @@ const launchedBy = (root: string) =>
   })
 
 describe("reattach: only an inbox run finishes an orphaned turn", () => {
-  it.scopedLive("a run in another mode leaves the orphaned requests pending and does not answer them", () =>
-    Effect.gen(function*() {
-      const home = yield* tempDir()
-      const before = process.env.DEPUTY_HOME
-      process.env.DEPUTY_HOME = home
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => before === undefined ? delete process.env.DEPUTY_HOME : (process.env.DEPUTY_HOME = before))
-      )
-      const { old, self } = yield* writers
-      const { crash, point } = yield* launchedBy(LedgerSetup.durableRoot())
-      yield* crash
-      const request = Requests.command(["rm", "-rf", "build"], "c-1")
-      yield* old.recordPending(request, { reattach: point })
-      const { stderr } = yield* startRun(self, "approve")
-      assert.include(stderr(), "they are left pending")
-      assert.notInclude(stderr(), "reattaching")
-      assert.deepStrictEqual((yield* self.pending()).map((item) => item.request.id), [request.id])
-      assert.isTrue(LedgerSetup.isAlive(point.pid), "the Codex still waits")
-    }), 60_000)
+  it.scopedLive(
+    "a run in another mode leaves the orphaned requests pending and does not answer them",
+    () =>
+      Effect.gen(function*() {
+        const home = yield* tempDir()
+        const before = process.env.DEPUTY_HOME
+        process.env.DEPUTY_HOME = home
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => before === undefined ? delete process.env.DEPUTY_HOME : (process.env.DEPUTY_HOME = before))
+        )
+        const { old, self } = yield* writers
+        const { crash, point } = yield* launchedBy(LedgerSetup.durableRoot())
+        yield* crash
+        const request = Requests.command(["rm", "-rf", "build"], "c-1")
+        yield* old.recordPending(request, { reattach: point })
+        const { stderr } = yield* startRun(self, "approve")
+        assert.include(stderr(), "they are left pending")
+        assert.notInclude(stderr(), "reattaching")
+        assert.deepStrictEqual((yield* self.pending()).map((item) => item.request.id), [request.id])
+        assert.isTrue(LedgerSetup.isAlive(point.pid), "the Codex still waits")
+      }),
+    60_000
+  )
 })
 
 describe("reattach: the lease is the claim", () => {
-
-  it.scopedLive("another deputy holds the Codex's lease: nothing is attached and nothing settled", () =>
-    Effect.gen(function*() {
-      const { old, self } = yield* writers
-      // The parent stands for the other deputy: it holds the lease.
-      const { point } = yield* launchedBy(yield* tempDir())
-      const request = Requests.command(["ls"], "c-1")
-      const pending = yield* old.recordPending(request, { reattach: point })
-      const ended = yield* Effect.provideService(
-        LedgerSetup.reattach({ point, entries: [pending], undecided: [request.id] }, {
-          command: () => Effect.die("nobody may be asked"),
-          patch: () => Effect.die("nobody may be asked"),
-          permissions: () => Effect.die("nobody may be asked"),
-          userInput: () => Effect.die("nobody may be asked")
-        }),
-        ApprovalLedger,
-        self
-      )
-      assert.include(ended, "not reattached: ")
-      assert.include(ended, "another deputy holds its lease")
-      assert.deepStrictEqual((yield* self.pending()).map((item) => item.request.id), [request.id], "nothing settled")
-    }), 60_000)
+  it.scopedLive(
+    "another deputy holds the Codex's lease: nothing is attached and nothing settled",
+    () =>
+      Effect.gen(function*() {
+        const { old, self } = yield* writers
+        // The parent stands for the other deputy: it holds the lease.
+        const { point } = yield* launchedBy(yield* tempDir())
+        const request = Requests.command(["ls"], "c-1")
+        const pending = yield* old.recordPending(request, { reattach: point })
+        const ended = yield* Effect.provideService(
+          LedgerSetup.reattach({ point, entries: [pending], undecided: [request.id] }, {
+            command: () => Effect.die("nobody may be asked"),
+            patch: () => Effect.die("nobody may be asked"),
+            permissions: () => Effect.die("nobody may be asked"),
+            userInput: () => Effect.die("nobody may be asked")
+          }),
+          ApprovalLedger,
+          self
+        )
+        assert.include(ended, "not reattached: ")
+        assert.include(ended, "another deputy holds its lease")
+        assert.deepStrictEqual((yield* self.pending()).map((item) => item.request.id), [request.id], "nothing settled")
+      }),
+    60_000
+  )
 })

@@ -13,8 +13,8 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as http from "node:http"
+import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -69,35 +69,43 @@ const orphaned = Effect.gen(function*() {
 })
 
 describe("durable Codex: the lease is exclusive and vouches for the pids", () => {
-  it.scopedLive("a second deputy cannot attach to a Codex another one is attached to, nor stop it", () =>
-    Effect.gen(function*() {
-      const location = yield* orphaned
-      const first = yield* Scope.make()
-      const child = yield* Durable.attach(location, settings).pipe(Scope.extend(first))
-      const second = yield* Effect.either(Effect.scoped(Durable.attach(location, settings)))
-      assert.isTrue(Either.isLeft(second), "the second attach must be refused")
-      if (Either.isLeft(second)) assert.include(second.left, Durable.leaseBusy)
-      assert.isTrue(Durable.isRunning(location.pid), "the Codex the first deputy drives still runs")
-      assert.deepStrictEqual(child.members(), [location.pid, location.watchdogPid])
-      // The first one's end ends it.
-      yield* Scope.close(first, Exit.void)
-      assert.isTrue(yield* eventually(() => !Durable.isRunning(location.pid), 5_000))
-      assert.isFalse(fs.existsSync(path.dirname(location.socketPath)), "its directory is removed")
-    }), 30_000)
+  it.scopedLive(
+    "a second deputy cannot attach to a Codex another one is attached to, nor stop it",
+    () =>
+      Effect.gen(function*() {
+        const location = yield* orphaned
+        const first = yield* Scope.make()
+        const child = yield* Durable.attach(location, settings).pipe(Scope.extend(first))
+        const second = yield* Effect.either(Effect.scoped(Durable.attach(location, settings)))
+        assert.isTrue(Either.isLeft(second), "the second attach must be refused")
+        if (Either.isLeft(second)) assert.include(second.left, Durable.leaseBusy)
+        assert.isTrue(Durable.isRunning(location.pid), "the Codex the first deputy drives still runs")
+        assert.deepStrictEqual(child.members(), [location.pid, location.watchdogPid])
+        // The first one's end ends it.
+        yield* Scope.close(first, Exit.void)
+        assert.isTrue(yield* eventually(() => !Durable.isRunning(location.pid), 5_000))
+        assert.isFalse(fs.existsSync(path.dirname(location.socketPath)), "its directory is removed")
+      }),
+    30_000
+  )
 
-  it.scopedLive("a record whose pids are not the watchdog's is refused, and the process it names is not signalled", () =>
-    Effect.gen(function*() {
-      const location = yield* orphaned
-      const other = yield* bystander
-      const forged = { ...location, pid: other.pid!, watchdogPid: other.pid! }
-      const exit = yield* Effect.either(Effect.scoped(Durable.attach(forged, settings)))
-      assert.isTrue(Either.isLeft(exit), "the attach must be refused")
-      if (Either.isLeft(exit)) assert.match(exit.left, /not the recorded pid .*nothing was sent or stopped/)
-      assert.isTrue(Durable.isRunning(other.pid!), "the process the record names was not signalled")
-      // The real one is untouched and can still be attached with the true record.
-      const child = yield* Durable.attach(location, settings)
-      assert.deepStrictEqual(child.members(), [location.pid, location.watchdogPid])
-    }), 30_000)
+  it.scopedLive(
+    "a record whose pids are not the watchdog's is refused, and the process it names is not signalled",
+    () =>
+      Effect.gen(function*() {
+        const location = yield* orphaned
+        const other = yield* bystander
+        const forged = { ...location, pid: other.pid!, watchdogPid: other.pid! }
+        const exit = yield* Effect.either(Effect.scoped(Durable.attach(forged, settings)))
+        assert.isTrue(Either.isLeft(exit), "the attach must be refused")
+        if (Either.isLeft(exit)) assert.match(exit.left, /not the recorded pid .*nothing was sent or stopped/)
+        assert.isTrue(Durable.isRunning(other.pid!), "the process the record names was not signalled")
+        // The real one is untouched and can still be attached with the true record.
+        const child = yield* Durable.attach(location, settings)
+        assert.deepStrictEqual(child.members(), [location.pid, location.watchdogPid])
+      }),
+    30_000
+  )
 })
 
 describe("durable Codex: a lease socket that cannot be trusted", () => {
@@ -146,7 +154,9 @@ describe("durable Codex: a lease socket that cannot be trusted", () => {
         })
       )
       assert.isTrue(Either.isLeft(exit), "the attach must be refused")
-      if (Either.isLeft(exit)) assert.match(exit.left, /lease socket cannot be trusted: .*lease\.sock is a symbolic link/)
+      if (Either.isLeft(exit)) {
+        assert.match(exit.left, /lease socket cannot be trusted: .*lease\.sock is a symbolic link/)
+      }
       assert.isTrue(Durable.isRunning(other.pid!), "nothing was signalled")
     }), 30_000)
 

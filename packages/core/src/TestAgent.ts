@@ -350,9 +350,7 @@ export const make = (options: TestAgentOptions = {}) =>
           }
           yield* Effect.addFinalizer(() =>
             Effect.zipRight(
-              Effect.sync(() =>
-                void (state.closed = true)
-              ),
+              Effect.sync(() => void (state.closed = true)),
               Effect.zipRight(state.events.end, Effect.sync(() => void releasedCount++))
             )
           )
