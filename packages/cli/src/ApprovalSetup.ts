@@ -234,30 +234,34 @@ const inboxLayer = (
   cwd: string | undefined,
   deadline: Duration.Duration | undefined
 ): Layer.Layer<Approvals.Approvals, never, Output> =>
-  Layer.effect(
-    Approvals.Approvals,
-    Effect.map(Output, (output): Approvals.ApprovalsService => {
-      const wait = (request: ApprovalRequest.ApprovalRequest) =>
-        Effect.zipRight(
-          output.note(
-            `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
-              Text.oneLine(Render.describeRequest(request, cwd), 160)
-            }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
-              Text.visible(request.id)
-            } --reason "..."`
-          ),
-          deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
-            Effect.zipRight(output.note(
-              `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
-                Render.duration(Duration.toMillis(deadline) * 0.2)
-              } unless answered`
-            )),
-            Effect.zipRight(Effect.never)
-          )
-        )
-      return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
-    })
-  )
+  Layer.effect(Approvals.Approvals, Effect.map(Output, (output) => inboxService(output, cwd, deadline)))
+
+/** The `inbox` answers: none; each request is announced with the commands that answer it, and waits. */
+const inboxService = (
+  output: Effect.Effect.Success<typeof Output>,
+  cwd: string | undefined,
+  deadline: Duration.Duration | undefined
+): Approvals.ApprovalsService => {
+  const wait = (request: ApprovalRequest.ApprovalRequest) =>
+    Effect.zipRight(
+      output.note(
+        `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
+          Text.oneLine(Render.describeRequest(request, cwd), 160)
+        }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
+          Text.visible(request.id)
+        } --reason "..."`
+      ),
+      deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
+        Effect.zipRight(output.note(
+          `${output.terminalStyle.yellow("⏱ deadline near")}: ${Text.visible(request.id)} times out in ${
+            Render.duration(Duration.toMillis(deadline) * 0.2)
+          } unless answered`
+        )),
+        Effect.zipRight(Effect.never)
+      )
+    )
+  return { command: wait, patch: wait, permissions: wait, userInput: wait, elicitation: wait }
+}
 
 /**
  * A run's `Approvals` with the ledger (0.2.0): every request is recorded pending in the `ApprovalLedger`
@@ -293,15 +297,32 @@ export const layerRecorded = (
       const now = yield* Clock.currentTimeMillis
       const window = options.resendWindow === undefined ? 7 * 24 * 3_600_000 : Duration.toMillis(options.resendWindow)
       // A durable Codex of a dead deputy still runs: reattached below instead of settled lost.
-      const reattachable = yield* LedgerSetup.reattachable(now - window, (point, reason) =>
-        output.note(
-          `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is not reattached: ${
-            Text.visible(reason)
-          }`
-        ))
+      const theirs: Array<string> = []
+      const reattachable = yield* LedgerSetup.reattachable(
+        now - window,
+        (point, reason) =>
+          output.note(
+            `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is not reattached: ${
+              Text.visible(reason)
+            }`
+          ),
+        LedgerSetup.isAlive,
+        {
+          // Another user's durable Codex: its requests are left pending for its owner's next deputy.
+          foreign: (point, reason, requestIds) =>
+            Effect.zipRight(
+              Effect.sync(() => void theirs.push(...requestIds)),
+              output.note(
+                `${style.yellow("ledger")}: the Codex at ${Text.visible(point.socketPath)} is another user's (${
+                  Text.visible(reason)
+                }); its ${requestIds.length} pending request${requestIds.length === 1 ? "" : "s"} are left to them`
+              )
+            )
+        }
+      )
       const lost = yield* LedgerSetup.settleDead(
         LedgerSetup.isAlive,
-        new Set(reattachable.flatMap((found) => found.entries.map((entry) => entry.requestId)))
+        new Set([...theirs, ...reattachable.flatMap((found) => found.entries.map((entry) => entry.requestId))])
       )
       const shownLost = 10
       if (lost.length > shownLost) {
@@ -319,26 +340,51 @@ export const layerRecorded = (
       }
       const found = yield* LedgerSetup.undelivered(now - window)
       const inner = yield* Approvals.Approvals
-      const resending = yield* LedgerSetup.resending(found, inner, (request, from) =>
+      const resent = (request: ApprovalRequest.ApprovalRequest, from: LedgerSetup.Undelivered) =>
         output.note(
           `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
             Text.visible(from.request.id)
           }) and decided by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
             new Date(from.decided.at).toISOString()
           }; that answer is sent again, nobody is asked`
-        ))
-      const recorded = ledger.approvals(resending, {
-        remote: setup.mode === "inbox",
+        )
+      const middleware = (remote: boolean) => ({
+        remote,
         deadline: options.deadline,
-        reattachOf: (request) => CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
-        onFailure: (request, error) =>
+        reattachOf: (request: ApprovalRequest.ApprovalRequest) =>
+          CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
+        onFailure: (request: ApprovalRequest.ApprovalRequest, error: unknown) =>
           output.note(
             `${style.red("ledger")}: could not record ${Text.visible(request.id)} (${
               Text.visible(error instanceof Error ? error.message : String(error))
             }); it was answered with the fail-closed default`
           )
       })
-      for (const dead of reattachable) {
+      const recorded = ledger.approvals(
+        yield* LedgerSetup.resending(found, inner, resent),
+        middleware(setup.mode === "inbox")
+      )
+      // Reattached only by a run in `inbox` mode: another run would block its own start on answers from
+      // elsewhere. The requests stay pending meanwhile (`deputy approve|deny` them); the Codex waits.
+      const reattaching = setup.mode === "inbox" ? reattachable : []
+      for (const dead of setup.mode === "inbox" ? [] : reattachable) {
+        yield* output.note(
+          `${
+            style.yellow("ledger")
+          }: a Codex (pid ${dead.point.pid}) a dead deputy left waits with ${dead.entries.length} request${
+            dead.entries.length === 1 ? "" : "s"
+          } pending; they are left pending (deputy inbox lists ` +
+            `them); a run with --approval inbox reattaches it and finishes its turn`
+        )
+      }
+      // The orphaned turn was asked in `inbox` mode (only it runs Codex durable): it is answered as it
+      // would have been, from the ledger (a decision re-sent, `deputy approve|deny`, the deadline), never
+      // by this run's rules (a policy file written for another directory, maybe).
+      const orphaned = reattaching.length === 0 ? recorded : ledger.approvals(
+        yield* LedgerSetup.resending(found, inboxService(output, options.cwd, options.deadline), resent),
+        middleware(true)
+      )
+      for (const dead of reattaching) {
         yield* output.note(
           `${
             style.yellow("ledger")
@@ -346,7 +392,7 @@ export const layerRecorded = (
             dead.entries.length === 1 ? "" : "s"
           } pending; its turn goes on`
         )
-        const ended = yield* LedgerSetup.reattach(dead, recorded)
+        const ended = yield* LedgerSetup.reattach(dead, orphaned, { resend: found, since: now - window })
         yield* output.note(`${style.yellow("ledger")}: the reattached Codex (pid ${dead.point.pid}): ${ended}`)
       }
       return recorded

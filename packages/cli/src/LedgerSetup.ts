@@ -13,6 +13,7 @@ import { ApprovalLedger } from "@deputy/ledger"
 import type { Op } from "@deputy/protocol"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -235,18 +236,25 @@ export const settleDead = (
         pending.entry.process.pid === entry.process.pid && pending.entry.process.runId === entry.process.runId
       )
       const requestIds = ofProcess.map((pending) => pending.entry.requestId).filter((id) => !keep.has(id))
-      if (requestIds.length === 0) continue
-      settled.push(
-        ...(yield* ledger.settleLost(
-          {
-            host: entry.process.host,
-            pid: entry.process.pid,
-            runId: entry.process.runId,
-            ...(keep.size === 0 ? {} : { requestIds })
-          },
-          lostReason(entry)
-        ))
-      )
+      // One at a time: a malformed row (a forged or corrupt one: the ledger cannot answer it) is left as it
+      // is and said, instead of failing the run's start.
+      for (const requestId of requestIds) {
+        settled.push(
+          ...(yield* ledger.settleLost(
+            { host: entry.process.host, pid: entry.process.pid, runId: entry.process.runId, requestIds: [requestId] },
+            lostReason(entry)
+          ).pipe(
+            Effect.catchAllDefect((defect) =>
+              Effect.as(
+                Effect.logWarning(
+                  `ledger: request ${requestId} could not be settled lost (a malformed entry): ${defect}`
+                ),
+                []
+              )
+            )
+          ))
+        )
+      }
     }
     return settled
   })
@@ -326,7 +334,9 @@ export const undelivered = (
     const found = new Map<string, Array<Undelivered>>()
     for (const [id, entry] of decided) {
       const asked = pending.get(id)
-      if (settled.has(id) || asked?.data.request === undefined || entry.decidedBy === undefined) continue
+      // Rows are untrusted: a malformed one (forged, corrupt) is never re-sent, nor a reason to fail.
+      if (settled.has(id) || asked === undefined || !wellFormed(asked.data.request)) continue
+      if (typeof entry.decidedBy !== "object" || entry.decidedBy === null) continue
       // Only an answer someone or something gave: a deadline, a cancellation or a failure belongs to its wait.
       if (notResent.has(entry.decidedBy._tag)) continue
       if (!isGone(asked.process, ledger.process, alive, asked.at)) continue
@@ -469,10 +479,73 @@ export interface Reattachable {
 }
 
 /**
+ * Where this `deputy` keeps its durable Codex processes: `$DEPUTY_HOME/codex` (see `home`). A reattach
+ * point anywhere else is not one of its own.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const durableRoot = (env: Record<string, string | undefined> = process.env): string =>
+  path.join(home(env), "codex")
+
+/** The name of a durable Codex's socket in its directory (`@deputy/codex`'s `internal/durable.ts`). */
+const durableSocketName = "codex.sock"
+
+/** How an attach fails when another `deputy` holds the Codex's lease (`internal/durable.ts` `leaseBusy`). */
+const leaseBusy = "another deputy holds its lease"
+
+/** A reattach point as a ledger row holds it: untrusted JSON, so every field is checked. */
+const pointOf = (value: unknown): ApprovalLedger.ReattachPoint | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const point = value as Record<string, unknown>
+  const pid = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n > 1
+  return typeof point.socketPath === "string" && pid(point.pid) && pid(point.watchdogPid) &&
+      typeof point.threadId === "string"
+    ? {
+      socketPath: point.socketPath,
+      pid: point.pid as number,
+      watchdogPid: point.watchdogPid as number,
+      threadId: point.threadId
+    }
+    : undefined
+}
+
+/** Whether a row's request has the shape the sweep reads (kind, id, source, an event object). */
+const wellFormed = (request: unknown): request is ApprovalRequest.ApprovalRequest => {
+  if (typeof request !== "object" || request === null) return false
+  const fields = request as Record<string, unknown>
+  return typeof fields.id === "string" && typeof fields.kind === "string" && fields.source !== undefined &&
+    fields.source !== null && typeof fields.event === "object" && fields.event !== null
+}
+
+/**
+ * Whether a durable Codex is another user's (its socket directory, or its process, is not ours): its
+ * requests are theirs to reattach, never settled here.
+ */
+const foreignOwner = (point: ApprovalLedger.ReattachPoint): string | undefined => {
+  const uid = process.getuid?.()
+  if (uid === undefined) return undefined
+  try {
+    const owner = fs.lstatSync(path.dirname(point.socketPath)).uid
+    if (owner !== uid) return `its socket directory belongs to uid ${owner}`
+  } catch {
+    // missing: not another user's (it is gone, or never was)
+  }
+  try {
+    process.kill(point.pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EPERM") return `its process (pid ${point.pid}) runs as another user`
+  }
+  return undefined
+}
+
+/**
  * The durable Codex processes of this host's dead `deputy` processes that can be reattached, within
  * `since` (epoch ms): pending entries with a `reattach` point, not settled, whose Codex runs and whose
- * socket passes `CodexAgent.checkReattach`. `unreachable` is told why the others cannot be (they settle
- * `lost` as before).
+ * socket is in `options.root` (default `durableRoot()`) and passes `CodexAgent.checkReattach`.
+ * `unreachable` is told why the others cannot be (they settle `lost` as before), except those of another
+ * user (`options.foreign` is told; their requests are left pending for them). A row is untrusted input:
+ * a malformed point or request is unreachable, never a crash.
  *
  * @since 0.2.0
  * @category restart
@@ -480,10 +553,23 @@ export interface Reattachable {
 export const reattachable = (
   since: number,
   unreachable: (point: ApprovalLedger.ReattachPoint, reason: string) => Effect.Effect<void> = () => Effect.void,
-  alive: (pid: number) => boolean = isAlive
+  alive: (pid: number) => boolean = isAlive,
+  options: {
+    /** Where this deputy's durable Codex processes are (default `durableRoot()`). @since 0.2.0 */
+    readonly root?: string | undefined
+    /** Told of another user's durable Codex; its requests (`requestIds`) are not to be settled. @since 0.2.0 */
+    readonly foreign?:
+      | ((
+        point: ApprovalLedger.ReattachPoint,
+        reason: string,
+        requestIds: ReadonlyArray<string>
+      ) => Effect.Effect<void>)
+      | undefined
+  } = {}
 ): Effect.Effect<ReadonlyArray<Reattachable>, ApprovalLedger.LedgerError, ApprovalLedger.ApprovalLedger> =>
   Effect.gen(function*() {
     const ledger = yield* ApprovalLedger.ApprovalLedger
+    const root = options.root ?? durableRoot()
     const entries = yield* ledger.list({ type: ["pending", "decided", "settled"], since })
     const decided = new Set<string>()
     const settled = new Set<string>()
@@ -495,17 +581,43 @@ export const reattachable = (
       string,
       { point: ApprovalLedger.ReattachPoint; entries: Array<ApprovalLedger.LedgerEntry> }
     >()
+    const malformed: Array<ApprovalLedger.LedgerEntry> = []
     for (const entry of entries) {
-      const point = entry.data.reattach
-      if (entry.type !== "pending" || point === undefined || settled.has(entry.requestId)) continue
+      if (entry.type !== "pending" || entry.data.reattach === undefined || settled.has(entry.requestId)) continue
       if (!isGone(entry.process, ledger.process, alive, entry.at)) continue
+      const point = pointOf(entry.data.reattach)
+      if (point === undefined || !wellFormed(entry.data.request)) {
+        malformed.push(entry)
+        continue
+      }
       const group = bySocket.get(point.socketPath) ?? { point, entries: [] }
       group.entries.push(entry)
       bySocket.set(point.socketPath, group)
     }
+    for (const entry of malformed) {
+      yield* unreachable(
+        {
+          socketPath: String((entry.data.reattach as { socketPath?: unknown }).socketPath),
+          pid: 0,
+          watchdogPid: 0,
+          threadId: ""
+        },
+        `the ledger's record of it (request ${entry.requestId}) is malformed`
+      )
+    }
     const found: Array<Reattachable> = []
     for (const { entries: pending, point } of bySocket.values()) {
-      const problem = CodexAgent.checkReattach(point)
+      const theirs = foreignOwner(point)
+      if (theirs !== undefined) {
+        if (options.foreign !== undefined) {
+          yield* options.foreign(point, theirs, pending.map((entry) => entry.requestId))
+        }
+        continue
+      }
+      const dir = path.dirname(point.socketPath)
+      const problem = path.basename(point.socketPath) !== durableSocketName || path.dirname(dir) !== root
+        ? Option.some(`its socket is not in ${root}, where this deputy keeps its durable Codex processes`)
+        : CodexAgent.checkReattach(point)
       if (Option.isSome(problem)) {
         yield* unreachable(point, problem.value)
         continue
@@ -519,11 +631,28 @@ export const reattachable = (
     return found
   })
 
+/** An `Approvals` whose every method first waits for `open`. */
+const gated = (approvals: Approvals.ApprovalsService, open: Effect.Effect<void>): Approvals.ApprovalsService => {
+  const gate = <Q, A>(ask: (request: Q) => Effect.Effect<A>) => (request: Q) => Effect.zipRight(open, ask(request))
+  const elicitation = approvals.elicitation
+  return {
+    command: gate(approvals.command),
+    patch: gate(approvals.patch),
+    permissions: gate(approvals.permissions),
+    userInput: gate(approvals.userInput),
+    ...(elicitation === undefined ? {} : { elicitation: gate(elicitation) })
+  }
+}
+
 /**
  * Reattaches to a durable Codex (`reattachable`) and lets the turn it left in progress finish with
- * `approvals` (the run's, which re-send a decision already in the ledger): the undecided requests of the
- * dead `deputy` are settled first (`lost`, saying they are asked again), so that each question is asked
- * once, under the new request's id. Ends when the turn ends; the Codex and its tree are then ended. A
+ * `approvals` (the run's, which re-send a decision already in the ledger). Attaching takes the Codex's
+ * lease, which is exclusive: a `deputy` that finds another one attached does nothing (`not reattached`,
+ * nothing settled). Only once attached are the undecided requests of the dead `deputy` settled (`lost`,
+ * saying they are asked again), so that each question is asked once, under the new request's id; the
+ * requests the Codex replays wait for that. A decision given to one of them in the meantime is added to
+ * `options.resend` (the map `resending` reads, refreshed with `undelivered(options.since)`), so it is
+ * re-sent rather than asked again. Ends when the turn ends; the Codex and its tree are then ended. A
  * Codex that cannot be reattached settles its requests `lost`. Returns how the turn ended.
  *
  * @since 0.2.0
@@ -532,23 +661,39 @@ export const reattachable = (
 export const reattach = (
   found: Reattachable,
   approvals: Approvals.ApprovalsService,
-  options: { readonly drainTimeout?: Duration.DurationInput | undefined } = {}
+  options: {
+    readonly drainTimeout?: Duration.DurationInput | undefined
+    /** The decisions `approvals` re-sends (`undelivered`, as given to `resending`). @since 0.2.0 */
+    readonly resend?: Map<string, Array<Undelivered>> | undefined
+    /** How far back `resend` looks (epoch ms; default: 7 days ago). @since 0.2.0 */
+    readonly since?: number | undefined
+  } = {}
 ): Effect.Effect<string, ApprovalLedger.LedgerError, ApprovalLedger.ApprovalLedger> =>
   Effect.gen(function*() {
     const ledger = yield* ApprovalLedger.ApprovalLedger
     const first = found.entries[0]!.data.request!
-    if (found.undecided.length > 0) {
-      yield* ledger.settleLost(
+    const attached = yield* Deferred.make<void>()
+    const claim = Effect.gen(function*() {
+      if (found.undecided.length === 0) return
+      const settled = yield* ledger.settleLost(
         { requestIds: found.undecided },
         `its deputy process is gone; its sub-agent (codex pid ${found.point.pid}) was reattached by deputy ` +
           `pid ${ledger.process.pid} and the request is asked again once, under a new id`
       )
-    }
+      // Decided (from elsewhere) since `reattachable` looked: that decision is re-sent, not asked again.
+      if (settled.length < found.undecided.length && options.resend !== undefined) {
+        const now = yield* Clock.currentTimeMillis
+        const fresh = yield* undelivered(options.since ?? now - 7 * 24 * 3_600_000)
+        for (const [key, list] of fresh) options.resend.set(key, list)
+      }
+    })
     const delegate = Effect.gen(function*() {
       const handle = yield* Delegate.interactive({
         source: first.source,
         drainTimeout: options.drainTimeout
       })
+      // Attached: the lease is this process's until the turn ends.
+      yield* Effect.ensuring(claim, Deferred.succeed(attached, undefined))
       const end = yield* handle.events.pipe(
         Stream.filter((event) => event.msg.type === "task_complete" || event.msg.type === "turn_aborted"),
         Stream.runHead
@@ -557,17 +702,20 @@ export const reattach = (
     }).pipe(
       Effect.scoped,
       Effect.provide(CodexAgent.layerNode({ attach: found.point })),
-      Effect.provideService(Approvals.Approvals, approvals)
+      Effect.provideService(Approvals.Approvals, gated(approvals, Deferred.await(attached)))
     )
     return yield* delegate.pipe(
-      Effect.catchAll((error) =>
-        Effect.as(
+      Effect.catchAll((error) => {
+        const busy = "message" in error && error.message.includes(leaseBusy)
+        if (busy) return Effect.succeed(`not reattached: ${error.message}`)
+        const message = "message" in error ? error.message : String(error)
+        return Effect.as(
           ledger.settleLost(
             { requestIds: found.entries.map((entry) => entry.requestId) },
-            `its deputy process is gone and its sub-agent could not be reattached: ${error.message}`
+            `its deputy process is gone and its sub-agent could not be reattached: ${message}`
           ),
-          `not reattached: ${error.message}`
+          `not reattached: ${message}`
         )
-      )
+      })
     )
   })

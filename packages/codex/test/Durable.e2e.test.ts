@@ -181,18 +181,22 @@ describe("CodexAgent attach: a hostile socket fails closed", () => {
       const root = yield* socketRoot()
       const dir = path.join(root, "c-x")
       fs.mkdirSync(dir, { mode: 0o700 })
-      const lease = net.createServer((socket) => socket.on("error", () => {}))
+      // Stand-ins for Codex and its watchdog, ended by the failed attach's clean-up at the latest.
+      const sleeper = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn("sleep", ["60"], { stdio: "ignore" })),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      // The lease answers as the watchdog does, for the stand-in.
+      const lease = net.createServer((socket) => {
+        socket.on("error", () => {})
+        socket.write(JSON.stringify({ pid: sleeper.pid, watchdog: sleeper.pid }) + "\n")
+      })
       yield* Effect.acquireRelease(
         Effect.async<void>((resume) => void lease.listen(path.join(dir, "lease.sock"), () => resume(Effect.void))),
         () => Effect.sync(() => lease.close())
       )
       const socketPath = path.join(dir, "codex.sock")
       yield* serve(socketPath)
-      // Stand-ins for Codex and its watchdog, ended by the failed attach's clean-up at the latest.
-      const sleeper = yield* Effect.acquireRelease(
-        Effect.sync(() => spawn("sleep", ["60"], { stdio: "ignore" })),
-        (child) => Effect.sync(() => child.kill("SIGKILL"))
-      )
       const point: CodexAgent.ReattachPoint = {
         socketPath,
         pid: sleeper.pid!,

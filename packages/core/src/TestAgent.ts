@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { Event, EventMsg, Submission } from "@deputy/protocol"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -33,6 +34,8 @@ export interface TestAgentOptions {
   /**
    * Runs, in order, after each submission the child receives (after the default behaviour); the controls
    * it gets act on the child that received the submission (since 0.2.0; before, on the latest child).
+   * One that fails or dies crashes the child (`AgentExited`, the failure in its reason) rather than being
+   * lost (since 0.2.0).
    */
   readonly onSubmission?:
     | ((submission: Submission.Submission, child: TestAgentService) => Effect.Effect<void>)
@@ -302,10 +305,26 @@ export const make = (options: TestAgentOptions = {}) =>
         if (state.reacting || state.reactions.length === 0) return Effect.void
         state.reacting = true
         // Started at once, in the child's scope: the reaction runs until it waits, then the submitter goes on.
+        // A reaction that fails or dies crashes the child with it (no observer would see it otherwise, and
+        // the reactions after it would wait forever).
         return Effect.map(Effect.runtime<never>(), (runtime) =>
-          void Runtime.runFork(runtime, Effect.interruptible(runReactions(state)), { scope: state.scope }))
+          void Runtime.runFork(
+            runtime,
+            Effect.catchAllCause(Effect.interruptible(runReactions(state)), (cause) => reactionFailed(state, cause)),
+            { scope: state.scope }
+          ))
       })
     }
+
+    /** A reaction failed (not interrupted): the child crashes with the failure; the reactions left are dropped. */
+    const reactionFailed = (state: Child, cause: Cause.Cause<never>): Effect.Effect<void> =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.suspend(() => {
+        state.reactions.length = 0
+        state.reacting = false
+        return Effect.asVoid(state.events.fail(
+          new AgentExited({ code: 1, reason: `the test child's reaction failed: ${String(Cause.squash(cause))}` })
+        ))
+      })
 
     /** Runs the child's reactions in order until none is left (a submission forks it again). */
     const runReactions = (state: Child): Effect.Effect<void> =>
@@ -338,9 +357,7 @@ export const make = (options: TestAgentOptions = {}) =>
           }
           yield* Effect.addFinalizer(() =>
             Effect.zipRight(
-              Effect.sync(() =>
-                void (state.closed = true)
-              ),
+              Effect.sync(() => void (state.closed = true)),
               Effect.zipRight(state.events.end, Effect.sync(() => void releasedCount++))
             )
           )

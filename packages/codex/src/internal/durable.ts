@@ -2,8 +2,12 @@
  * A `codex app-server` that survives its parent's crash: it listens on a unix socket (WebSocket, as Codex
  * serves `--listen unix://PATH`) in a 0700 directory of ours, started by a small watchdog (a `node` process)
  * that is its parent. The watchdog
- * - holds a lease socket next to Codex's: every attached `deputy` keeps one connection to it, which the
- *   kernel closes when that `deputy` dies (SIGKILL included);
+ * - holds a lease socket next to Codex's: the attached `deputy` keeps one connection to it, which the
+ *   kernel closes when that `deputy` dies (SIGKILL included). The lease is exclusive: the watchdog answers
+ *   each connection with who runs there (`{"pid":CODEX,"watchdog":PID}`), and a connection made while
+ *   another holds it with `"busy":true` before letting it go, so a second `deputy` can neither attach to a
+ *   Codex another one drives nor stop it; the pids it gives are checked against the ledger's record before
+ *   anything is signalled;
  * - ends Codex and its whole process tree when nobody has held the lease for `idleMs` (Codex 0.171 never
  *   exits by itself once its last client went away: measured alive 45 s after, with nothing pending), when
  *   a client sends `stop`, or on SIGTERM; then removes the directory and ends itself;
@@ -23,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
@@ -80,12 +85,23 @@ const finish = (code) => {
   if (extra !== "-") fs.rmSync(extra, { recursive: true, force: true })
   process.exit(code)
 }
+// One holder at a time: a second client is told who runs here and that the lease is held, and let go.
+let holder
 const lease = net.createServer((socket) => {
-  clients++
-  let text = ""
-  socket.on("data", (data) => { text += data; if (text.includes("stop")) end() })
   socket.on("error", () => {})
-  socket.on("close", () => { if (--clients === 0) idleSince = Date.now() })
+  const identity = { pid: codex.pid, watchdog: process.pid }
+  if (holder !== undefined) return void socket.end(JSON.stringify({ ...identity, busy: true }) + "\n")
+  holder = socket
+  clients = 1
+  socket.write(JSON.stringify(identity) + "\n")
+  let text = ""
+  socket.on("data", (data) => { text = (text + data).slice(-16); if (text.includes("stop")) end() })
+  socket.on("close", () => {
+    if (holder !== socket) return
+    holder = undefined
+    clients = 0
+    idleSince = Date.now()
+  })
 })
 lease.listen(path.join(dir, "lease.sock"))
 setInterval(() => { if (clients === 0 && Date.now() - idleSince >= idleMs) end() }, Math.max(50, Math.min(1000, idleMs / 4)))
@@ -320,16 +336,108 @@ export const connect = (
     }
   })
 
-/** Holds the lease: one connection to the watchdog, closed with the scope (or by the kernel, on a crash). */
-const holdLease = (dir: string): Effect.Effect<net.Socket, string, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<net.Socket, string>((resume) => {
-      const socket = net.createConnection(path.join(dir, leaseName))
-      socket.once("connect", () => resume(Effect.succeed(socket)))
-      socket.once("error", (error) => resume(Effect.fail(`its watchdog cannot be reached: ${error.message}`)))
-    }),
-    (socket) => Effect.sync(() => socket.destroy())
-  )
+/** What the watchdog says when the lease is asked for: who runs there, and whether another holds it. */
+interface LeaseAnswer {
+  readonly socket: net.Socket
+  /** The `codex app-server` process, and the watchdog itself, as the watchdog tells them. */
+  readonly pid: number
+  readonly watchdog: number
+}
+
+/** The start of the reason `attach` fails with when another `deputy` holds the lease. */
+export const leaseBusy = "another deputy holds its lease"
+
+/** One ask for the lease: the watchdog's first line, or why there is none. */
+const askLease = (leasePath: string): Effect.Effect<LeaseAnswer, string> =>
+  Effect.async<LeaseAnswer, string>((resume) => {
+    let done = false
+    const socket = net.createConnection(leasePath)
+    const settle = (result: Effect.Effect<LeaseAnswer, string>) => {
+      if (done) return
+      done = true
+      resume(result)
+    }
+    const refuse = (reason: string) => {
+      socket.destroy()
+      settle(Effect.fail(reason))
+    }
+    let text = ""
+    socket.on("data", (data) => {
+      text += data
+      const end = text.indexOf("\n")
+      if (end < 0) return text.length > 4096 ? refuse("its watchdog answered the lease with no line") : undefined
+      let answer: { readonly pid?: unknown; readonly watchdog?: unknown; readonly busy?: unknown }
+      try {
+        answer = JSON.parse(text.slice(0, end))
+      } catch {
+        return refuse("its watchdog answered the lease with something that is not JSON")
+      }
+      if (typeof answer.pid !== "number" || typeof answer.watchdog !== "number") {
+        return refuse("its watchdog's answer to the lease names no pids")
+      }
+      if (answer.busy === true) {
+        return refuse(`${leaseBusy} (it is attached to codex pid ${answer.pid}); nothing was sent or stopped`)
+      }
+      settle(Effect.succeed({ socket, pid: answer.pid, watchdog: answer.watchdog }))
+    })
+    socket.once("error", (error) => refuse(`its watchdog cannot be reached: ${error.message}`))
+    socket.once("close", () => refuse("its watchdog closed the lease without answering"))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * Takes the lease: one connection to the watchdog (a socket of ours, not a symbolic link, in the checked
+ * directory), closed with the scope (or by the kernel, on a crash). Fails when another `deputy` holds it
+ * (asked again for about half a second: the kernel's close of a holder that just died may still be on
+ * its way to the watchdog).
+ */
+const holdLease = (dir: string, timeout: Duration.Duration): Effect.Effect<LeaseAnswer, string, Scope.Scope> =>
+  Effect.gen(function*() {
+    const leasePath = path.join(dir, leaseName)
+    const safe = Either.flatMap(
+      Either.try({ try: () => fs.lstatSync(leasePath), catch: (error) => (error as Error).message }),
+      () => checkPrivate(leasePath, ownUid())
+    )
+    if (Either.isLeft(safe)) return yield* Effect.fail(`its lease socket cannot be trusted: ${safe.left}`)
+    return yield* Effect.uninterruptibleMask((restore) =>
+      restore(
+        askLease(leasePath).pipe(
+          Effect.retry({
+            while: (reason) => reason.startsWith(leaseBusy),
+            schedule: Schedule.spaced(Duration.millis(50)),
+            times: 10
+          }),
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => `its watchdog did not answer the lease within ${Duration.format(timeout)}`
+          })
+        )
+      ).pipe(
+        Effect.tap((answer) => Effect.addFinalizer(() => Effect.sync(() => answer.socket.destroy())))
+      )
+    )
+  })
+
+/**
+ * The socket directory's parent (`$DEPUTY_HOME/codex`): a directory, not a symbolic link, of ours, that
+ * nobody else may write (else another user could swap the socket directory between the check and the
+ * connection).
+ */
+const checkRoot = (dir: string): Either.Either<void, string> => {
+  const root = path.dirname(dir)
+  try {
+    const stat = fs.lstatSync(root)
+    if (stat.isSymbolicLink()) return Either.left(`${root} is a symbolic link`)
+    if (!stat.isDirectory()) return Either.left(`${root} is not a directory`)
+    if (stat.uid !== ownUid()) return Either.left(`${root} is owned by uid ${stat.uid}, not by us`)
+    if ((stat.mode & 0o022) !== 0) {
+      return Either.left(`${root} may be written by others (mode ${(stat.mode & 0o777).toString(8)})`)
+    }
+    return Either.right(undefined)
+  } catch (error) {
+    return Either.left((error as Error).message)
+  }
+}
 
 const pollInterval = Duration.millis(20)
 
@@ -499,25 +607,41 @@ export const launch = (
       )
     }
     const location: Location = { socketPath: path.join(dir.right, socketName), pid, watchdogPid: watchdog.pid }
-    const lease = yield* holdLease(dir.right)
+    const lease = yield* holdLease(dir.right, settings.timeout)
+    if (lease.pid !== pid || lease.watchdog !== watchdog.pid) {
+      return yield* Effect.fail(
+        `the lease of ${dir.right} is answered for codex pid ${lease.pid} (watchdog ${lease.watchdog}), ` +
+          `not for the codex (pid ${pid}, watchdog ${watchdog.pid}) this process started`
+      )
+    }
     const connection = yield* connect(location.socketPath, settings)
-    const child = yield* asChild(location, connection, lease, { graceMs: settings.graceMs, watchdog })
+    const child = yield* asChild(location, connection, lease.socket, { graceMs: settings.graceMs, watchdog })
     return { child, location }
   })
 
 /**
- * Connects to the durable app-server a dead `deputy` left at `location`: the socket is checked
- * (`checkSocket`), Codex's pid must run; takes the lease. The scope's close ends it and its tree.
+ * Connects to the durable app-server a dead `deputy` left at `location` (a record nobody vouches for: read
+ * from a ledger): the socket is checked (`checkSocket`) and so is its directory's parent, Codex's pid must
+ * run; takes the lease (exclusive: fails if another `deputy` holds it, `leaseBusy`), and the watchdog
+ * must name the recorded pids (else nothing is connected, sent or signalled: the pids would be someone
+ * else's). The scope's close ends it and its tree.
  */
 export const attach = (
   location: Location,
   settings: Settings
 ): Effect.Effect<ChildProcess.Child, string, Scope.Scope> =>
   Effect.gen(function*() {
-    const safe = checkSocket(location.socketPath)
+    const safe = Either.flatMap(checkSocket(location.socketPath), () => checkRoot(path.dirname(location.socketPath)))
     if (Either.isLeft(safe)) return yield* Effect.fail(safe.left)
     if (!isRunning(location.pid)) return yield* Effect.fail(`its codex app-server (pid ${location.pid}) is gone`)
-    const lease = yield* holdLease(path.dirname(location.socketPath))
+    const lease = yield* holdLease(path.dirname(location.socketPath), settings.timeout)
+    if (lease.pid !== location.pid || lease.watchdog !== location.watchdogPid) {
+      return yield* Effect.fail(
+        `its watchdog runs codex pid ${lease.pid} (watchdog ${lease.watchdog}), not the recorded pid ` +
+          `${location.pid} (watchdog ${location.watchdogPid}): the record is not this Codex's; nothing was ` +
+          `sent or stopped`
+      )
+    }
     const connection = yield* connect(location.socketPath, settings)
-    return yield* asChild(location, connection, lease, { graceMs: settings.graceMs })
+    return yield* asChild(location, connection, lease.socket, { graceMs: settings.graceMs })
   })
