@@ -618,6 +618,60 @@ const valueProblem = (field: ElicitationField, value: unknown): string | undefin
   }
 }
 
+const runsNothing = (decision: ReviewDecision.ReviewDecision): boolean =>
+  ReviewDecision.isDenial(decision) || decision === "abort" || decision === "timed_out"
+
+/** Two decisions as Codex reads them: the same value, objects compared by their JSON with sorted keys. */
+const sameDecision = (a: ReviewDecision.ReviewDecision, b: ReviewDecision.ReviewDecision): boolean =>
+  a === b || (typeof a === "object" && typeof b === "object" && canonical(a) === canonical(b))
+
+const canonical = (value: unknown): string =>
+  Array.isArray(value)
+    ? `[${value.map(canonical).join(",")}]`
+    : typeof value === "object" && value !== null
+    ? `{${
+      Object.keys(value).sort().map((key) =>
+        `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`
+      )
+        .join(",")
+    }}`
+    : JSON.stringify(value) ?? "null"
+
+/**
+ * Why a command or patch request cannot be answered with `decision`, or `undefined` when it can. A decision
+ * that runs nothing (a denial in either form, `abort`, `timed_out`) always fits. Otherwise, when the child
+ * lists the decisions it accepts (`available_decisions`), only one of those, a rule to remember compared
+ * whole (never broader: another host, a shorter prefix); when it lists none, a plain approval, or
+ * remembering exactly the command prefix it proposed (`proposed_execpolicy_amendment`). A patch takes
+ * plain decisions only. Every answer a delegate sends goes through this (fail closed: the default instead).
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const decisionProblem = (
+  request: CommandApproval | PatchApproval,
+  decision: ReviewDecision.ReviewDecision
+): string | undefined => {
+  if (runsNothing(decision)) return undefined
+  const offered: ReadonlyArray<ReviewDecision.ReviewDecision> = request.kind === "patch"
+    ? ["approved", "approved_for_session"]
+    : request.event.available_decisions ?? [
+      "approved",
+      "approved_for_session",
+      ...(request.event.proposed_execpolicy_amendment?.length
+        ? [{
+          approved_execpolicy_amendment: { proposed_execpolicy_amendment: request.event.proposed_execpolicy_amendment }
+        }]
+        : [])
+    ]
+  if (offered.some((accepted) => sameDecision(accepted, decision))) return undefined
+  const name = (value: ReviewDecision.ReviewDecision) =>
+    typeof value === "string" ? value : Object.keys(value)[0] ?? "?"
+  return `the ${request.kind} request does not offer ${JSON.stringify(decision)} (it offers ${
+    offered.map(name).join(", ") || "nothing"
+  })`
+}
+
 /**
  * Checks an answer against what the elicitation asks, or says why it cannot go to the MCP server: an
  * accepted form carries only the fields of its schema, each of its type and within its bounds, every

@@ -154,7 +154,7 @@ describe("answers from another process are checked against the request", () => {
         ledger.answer(request.id, { _tag: "Decision", decision: "approved_for_session" }, carol)
       )
       assert.strictEqual(error._tag, "AnswerInvalid")
-      assert.include(error.message, `it does not accept "approved_for_session" (it accepts approved, abort)`)
+      assert.include(error.message, `does not offer "approved_for_session" (it offers approved, abort)`)
       assert.deepStrictEqual((yield* ledger.list()).map((entry) => entry.type), ["pending"])
       const denied = { _tag: "Decision", decision: { denied: { rejection: "no" } } } as const
       assert.deepStrictEqual(ApprovalLedger.checkAnswer(request, denied), { _tag: "Valid", answer: denied })

@@ -128,8 +128,8 @@ const checkUserInput = (
 /**
  * Checks an answer given from elsewhere against what the request asks (see `ApprovalLedger.checkAnswer`):
  * an elicitation against its form or `persist` choices (`ApprovalRequest.checkElicitationResponse`, whose
- * output is the answer recorded), user-input answers against its questions, an approval of a command
- * against the decisions it lists (`available_decisions`, when it lists them; a denial always passes).
+ * output is the answer recorded), user-input answers against its questions, a decision on a command or
+ * patch against what it offers (`ApprovalRequest.decisionProblem`; a denial always passes).
  * Grants pass.
  */
 export const check = (request: ApprovalRequest.ApprovalRequest, answer: InboxAnswer): Checked => {
@@ -139,24 +139,10 @@ export const check = (request: ApprovalRequest.ApprovalRequest, answer: InboxAns
       ? { _tag: "Valid", answer: { _tag: "Elicitation", response: checked.response } }
       : invalid(checked.problem)
   }
-  if (request.kind === "command" && answer._tag === "Decision") {
-    const available = request.event.available_decisions
-    const decision = answer.decision
-    // a denial always goes (fail closed); an approval only as the child lists it, when it lists any
-    if (
-      available !== undefined && available !== null && typeof decision === "string" &&
-      !ReviewDecision.isDenial(decision)
-    ) {
-      if (!available.some((offered) => offered === decision)) {
-        return invalid(
-          `it does not accept ${JSON.stringify(decision)} (it accepts ${
-            available.map((offered) => typeof offered === "string" ? offered : Object.keys(offered)[0]).join(", ") ||
-            "nothing listed"
-          })`
-        )
-      }
-    }
-    return { _tag: "Valid", answer }
+  if ((request.kind === "command" || request.kind === "patch") && answer._tag === "Decision") {
+    // a denial always goes (fail closed); an approval or a rule only as the child offers it
+    const problem = ApprovalRequest.decisionProblem(request, answer.decision)
+    return problem === undefined ? { _tag: "Valid", answer } : invalid(problem)
   }
   if (request.kind === "user_input" && answer._tag === "UserInput" && Option.isSome(answer.response)) {
     const problem = checkUserInput(request, answer.response.value)
