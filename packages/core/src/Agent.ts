@@ -189,8 +189,11 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> 
 /**
  * A child's events as a plain-JS buffer with one reader: batches are appended whole when they fit (no copy,
  * no effect per event), the reader is woken by a callback (no fiber needs to wait on an idle child), and a
- * writer waits while `capacity` events are held, as with a bounded `Mailbox`. Build one with
- * `Agent.makeChannel`, hand it to `Agent.make` as `events`.
+ * writer waits while `capacity` events are held, as with a bounded `Mailbox`. With `maxBytes` (since 0.2.0)
+ * it is bounded in bytes too (each event's `bytesOf`): a writer also waits while the events held would pass
+ * `maxBytes` with its next one (a single event is always taken into an empty channel), so a spawner whose
+ * reader waits on `offerAll` stops reading the child's stdout and a flooding child blocks on its own writes.
+ * Build one with `Agent.makeChannel`, hand it to `Agent.make` as `events`.
  *
  * @since 0.2.0
  * @category channels
@@ -198,18 +201,21 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event, AgentExited> 
 export interface EventChannel {
   /** Events held, not yet taken. */
   readonly size: number
+  /** Bytes held, not yet taken (always 0 without `maxBytes`: nothing is measured). */
+  readonly bytes: number
   /** Whether it has ended (cleanly or with a failure). */
   readonly isDone: boolean
-  /** Whether a writer would wait now (`capacity` events held). */
+  /** Whether a writer would wait now (`capacity` events held, or `maxBytes` bytes). */
   readonly isFull: boolean
   /**
-   * Appends a batch at once, whatever the capacity (the channel keeps the array: do not modify it
+   * Appends a batch at once, whatever the bounds (the channel keeps the array: do not modify it
    * afterwards), and wakes the reader; `false` (nothing appended) once ended.
    */
   readonly unsafeOfferAll: (events: ReadonlyArray<Event>) => boolean
   /**
-   * Appends a batch, waiting while the channel is full: never more than `capacity` events are held (a
-   * batch that fits is kept as is); `false` once ended (the events not appended by then are dropped).
+   * Appends a batch, waiting while the channel is full: never more than `capacity` events (nor `maxBytes`
+   * bytes, but for a single event taken into an empty channel) are held; a batch that fits is kept as is.
+   * `false` once ended (the events not appended by then are dropped).
    */
   readonly offerAll: (events: ReadonlyArray<Event>) => Effect.Effect<boolean>
   /** Ends it: the reader takes what is held, then the end (`Exit.void`) or the failure. */
@@ -220,18 +226,36 @@ export interface EventChannel {
   readonly fail: (error: AgentExited) => Effect.Effect<boolean>
 }
 
+/**
+ * The bounds of an `EventChannel` (see `makeChannel`).
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export interface ChannelOptions {
+  /** Bytes held (by `bytesOf`) before a writer waits. Default: unbounded, and no event is measured. */
+  readonly maxBytes?: number | undefined
+}
+
 class ChannelImpl implements EventChannel {
   private segments: Array<ReadonlyArray<Event>> = []
   private count = 0
+  private held = 0
+  /** Set by `fitting`: the bytes of the events it found room for (no tuple allocated per offer). */
+  private fitBytes = 0
   private exit: Exit.Exit<void, AgentExited> | undefined = undefined
   private wake: (() => void) | undefined = undefined
   private taker: (() => void) | undefined = undefined
   private writers: Array<() => void> | undefined = undefined
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number, readonly maxBytes: number) {}
 
   get size(): number {
     return this.count
+  }
+
+  get bytes(): number {
+    return this.held
   }
 
   get isDone(): boolean {
@@ -239,7 +263,7 @@ class ChannelImpl implements EventChannel {
   }
 
   get isFull(): boolean {
-    return this.exit === undefined && this.count >= this.capacity
+    return this.exit === undefined && (this.count >= this.capacity || this.held >= this.maxBytes)
   }
 
   listen(wake: () => void): () => void {
@@ -253,29 +277,55 @@ class ChannelImpl implements EventChannel {
   unsafeOfferAll(events: ReadonlyArray<Event>): boolean {
     if (this.exit !== undefined) return false
     if (events.length === 0) return true
+    if (this.maxBytes !== Infinity) this.held += sumBytes(events, 0, events.length)
+    this.append(events)
+    return true
+  }
+
+  private append(events: ReadonlyArray<Event>): void {
     this.segments.push(events)
     this.count += events.length
     this.readable()
-    return true
+  }
+
+  /**
+   * The end (exclusive) of the events from `from` that fit now, in count and in bytes (at least one into an
+   * empty channel: it alone may be up to any size); their bytes in `fitBytes`.
+   */
+  private fitting(events: ReadonlyArray<Event>, from: number): number {
+    const last = Math.min(events.length, from + Math.max(0, this.capacity - this.count))
+    if (this.maxBytes === Infinity) {
+      this.fitBytes = 0
+      return last
+    }
+    let held = this.held
+    let end = from
+    while (end < last) {
+      const size = bytesOf(events[end]!)
+      if (this.count + (end - from) > 0 && held + size > this.maxBytes) break
+      held += size
+      end++
+    }
+    this.fitBytes = held - this.held
+    return end
   }
 
   offerAll(events: ReadonlyArray<Event>, from = 0): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       if (this.exit !== undefined) return Effect.succeed(false)
-      const free = this.capacity - this.count
-      const left = events.length - from
-      if (left <= free) {
-        this.unsafeOfferAll(from === 0 ? events : events.slice(from))
-        return Effect.succeed(true)
+      const end = this.fitting(events, from)
+      if (end > from) {
+        this.held += this.fitBytes
+        this.append(from === 0 && end === events.length ? events : events.slice(from, end))
       }
-      if (free > 0) this.unsafeOfferAll(events.slice(from, from + free))
-      return Effect.zipRight(this.awaitRoom, this.offerAll(events, from + Math.max(0, free)))
+      if (end === events.length) return Effect.succeed(true)
+      return Effect.zipRight(this.awaitTake, this.offerAll(events, end))
     })
   }
 
-  /** Waits until a writer may append again (room, or the end). */
-  private readonly awaitRoom: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (!this.isFull) return resume(Effect.void)
+  /** Waits until the reader takes (all that is held: there is room again) or the end. */
+  private readonly awaitTake: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.exit !== undefined || this.count === 0) return resume(Effect.void)
     const writer = () => resume(Effect.void)
     ;(this.writers ??= []).push(writer)
     return Effect.sync(() => {
@@ -305,6 +355,7 @@ class ChannelImpl implements EventChannel {
       const events = segments.length === 1 ? segments[0]! : concat(segments, this.count)
       this.segments = []
       this.count = 0
+      this.held = 0
       this.wakeWriters()
       const exit = this.exit
       // A failure is taken on its own, after the events before it: the reader is told there is more.
@@ -349,13 +400,29 @@ const concat = (segments: ReadonlyArray<ReadonlyArray<Event>>, count: number): A
   return out
 }
 
+const sumBytes = (events: ReadonlyArray<Event>, from: number, to: number): number => {
+  let bytes = 0
+  for (let i = from; i < to; i++) bytes += bytesOf(events[i]!)
+  return bytes
+}
+
 /**
- * A channel for a child's events (see `EventChannel`); `capacity` events held before a writer waits.
+ * A channel for a child's events (see `EventChannel`): `capacity` events held before a writer waits, and
+ * with `options.maxBytes` (since 0.2.0) as many bytes.
  *
  * @since 0.2.0
  * @category channels
+ * @example
+ * ```ts
+ * // A spawner's stdout reader: waits (stops reading) while 1024 events or 32 MiB are held.
+ * const channel = Agent.makeChannel(1024, { maxBytes: 32 * 1024 * 1024 })
+ * ```
  */
-export const makeChannel = (capacity: number): EventChannel => new ChannelImpl(Math.max(1, capacity))
+export const makeChannel = (capacity: number, options?: ChannelOptions): EventChannel =>
+  new ChannelImpl(
+    Math.max(1, capacity),
+    options?.maxBytes === undefined ? Infinity : Math.max(1, options.maxBytes)
+  )
 
 /** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
 const recordedBytes = new WeakMap<Event, number>()
