@@ -166,6 +166,16 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
       ...(parts.pids === undefined ? {} : { pids: parts.pids }),
       ...(channel === undefined ? {} : { onEvents: (wake: () => void) => channel.listen(wake) })
     }
+    if (channel !== undefined) {
+      segmentReaders.set(
+        agent,
+        Effect.map(channel.takeSegments, (taken) => {
+          const segments = taken.segments
+          for (let i = 0; i < segments.length; i++) status = statusAfter(status, segments[i]!)
+          return taken
+        })
+      )
+    }
     return agent
   })
 
@@ -236,6 +246,33 @@ export interface ChannelOptions {
   /** Bytes held (by `bytesOf`) before a writer waits. Default: unbounded, and no event is measured. */
   readonly maxBytes?: number | undefined
 }
+
+/**
+ * A take from a channel as its batches were appended (no copy): `count` events in all; `done` when they are
+ * the last.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export interface Segments {
+  readonly segments: ReadonlyArray<ReadonlyArray<Event>>
+  readonly count: number
+  readonly done: boolean
+}
+
+/** The segment readers of the agents built over a channel (status tracked, like `nextBatch`). */
+const segmentReaders = new WeakMap<Agent, Effect.Effect<Segments, AgentExited>>()
+
+/**
+ * For a reader that handles events batch by batch (the delegate's): like `agent.nextBatch`, but the batches
+ * as the child appended them, not copied into one array; `undefined` when the agent's events are not an
+ * `EventChannel`. Read through this or `nextBatch` (or `events`), never several.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export const nextSegments = (agent: Agent): Effect.Effect<Segments, AgentExited> | undefined =>
+  segmentReaders.get(agent)
 
 class ChannelImpl implements EventChannel {
   private segments: Array<ReadonlyArray<Event>> = []
@@ -348,11 +385,14 @@ class ChannelImpl implements EventChannel {
     return Effect.sync(() => this.unsafeDone(Exit.fail(error)))
   }
 
-  /** Everything held (waiting for one event or the end), and whether it is the last. */
-  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = Effect.suspend(() => {
+  /**
+   * Everything held as the batches appended (waiting for one event or the end): no copy. `takeAll` is this
+   * in one array; a delegate's reader takes this (`Agent.nextSegments`).
+   */
+  readonly takeSegments: Effect.Effect<Segments, AgentExited> = Effect.suspend(() => {
     if (this.count > 0) {
       const segments = this.segments
-      const events = segments.length === 1 ? segments[0]! : concat(segments, this.count)
+      const count = this.count
       this.segments = []
       this.count = 0
       this.held = 0
@@ -360,17 +400,24 @@ class ChannelImpl implements EventChannel {
       const exit = this.exit
       // A failure is taken on its own, after the events before it: the reader is told there is more.
       if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
-      return Effect.succeed([events, exit !== undefined && Exit.isSuccess(exit)] as const)
+      return Effect.succeed({ segments, count, done: exit !== undefined && Exit.isSuccess(exit) })
     }
-    if (this.exit !== undefined) return Exit.as(this.exit, done)
+    if (this.exit !== undefined) return Exit.as(this.exit, noSegments)
     return Effect.zipRight(
       Effect.async<void>((resume) => {
         this.taker = () => resume(Effect.void)
         return Effect.sync(() => void (this.taker = undefined))
       }),
-      this.takeAll
+      this.takeSegments
     )
   })
+
+  /** Everything held (waiting for one event or the end), and whether it is the last. */
+  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = Effect.map(
+    this.takeSegments,
+    ({ count, done, segments }) =>
+      count === 0 ? doneBatch : [segments.length === 1 ? segments[0]! : concat(segments, count), done] as const
+  )
 
   private readable(): void {
     const taker = this.taker
@@ -387,7 +434,8 @@ class ChannelImpl implements EventChannel {
   }
 }
 
-const done: readonly [ReadonlyArray<Event>, boolean] = [[], true]
+const doneBatch: readonly [ReadonlyArray<Event>, boolean] = [[], true]
+const noSegments: Segments = { segments: [], count: 0, done: true }
 
 /** The segments in one array (a plain loop: `Array.prototype.flat` is several times slower). */
 const concat = (segments: ReadonlyArray<ReadonlyArray<Event>>, count: number): Array<Event> => {
