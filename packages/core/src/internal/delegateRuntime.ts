@@ -895,8 +895,12 @@ export const make = (
     } else {
       runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
     }
-    // Added last, so it runs first when the scope closes: the reader still runs during the drain.
-    yield* Effect.addFinalizer(() => runtime.closeWithScope)
+    // Added last, so it runs first when the scope closes: the reader still runs during the drain. Added to
+    // the scope itself, not with `Effect.addFinalizer` (which saves the fiber refs of now and diffs and
+    // patches them around the finalizer: a fifth of closing many delegates at once). It runs with the closing
+    // fiber's context (its logger, current span, clock) instead of the creating fiber's; the delegate holds
+    // what it needs itself (the `Approvals` service, its span and trace).
+    yield* Scope.addFinalizer(scope, runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
       // Forked, so the caller holds the handle as soon as the child runs: a caller interrupted while the
       // child is still accepting its input (a busy machine) still finishes the delegate and shows what
