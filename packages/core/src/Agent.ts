@@ -130,11 +130,20 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
     const submitWithId = parts.submitWithId
     const source = parts.events
     const channel = source instanceof ChannelImpl ? source : undefined
-    const takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = channel !== undefined
-      ? channel.takeAll
-      : Effect.map((source as Mailbox.ReadonlyMailbox<Event, AgentExited>).takeAll, ([chunk, done]) =>
-        [Chunk.toReadonlyArray(chunk), done] as const)
     let status: AgentStatus = "pending_init"
+    // A channel's batches as appended, status tracked (the delegate reads this: `nextSegments`).
+    const takeSegments = channel === undefined ? undefined : Effect.map(channel.takeSegments, (taken) => {
+      const segments = taken.segments
+      for (let i = 0; i < segments.length; i++) status = statusAfter(status, segments[i]!)
+      return taken
+    })
+    const nextBatch: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = takeSegments !== undefined
+      ? Effect.map(takeSegments, joinSegments)
+      : Effect.map((source as Mailbox.ReadonlyMailbox<Event, AgentExited>).takeAll, ([chunk, done]) => {
+        const events = Chunk.toReadonlyArray(chunk)
+        status = statusAfter(status, events)
+        return [events, done] as const
+      })
     const agent: Agent = {
       name: parts.name,
       submitWithId,
@@ -156,26 +165,12 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
           return chunk
         })
       },
-      nextBatch: Effect.map(takeAll, (taken) => {
-        status = statusAfter(status, taken[0])
-        return taken
-      }),
-      status: Effect.sync(() =>
-        status
-      ),
+      nextBatch,
+      status: Effect.sync(() => status),
       ...(parts.pids === undefined ? {} : { pids: parts.pids }),
       ...(channel === undefined ? {} : { onEvents: (wake: () => void) => channel.listen(wake) })
     }
-    if (channel !== undefined) {
-      segmentReaders.set(
-        agent,
-        Effect.map(channel.takeSegments, (taken) => {
-          const segments = taken.segments
-          for (let i = 0; i < segments.length; i++) status = statusAfter(status, segments[i]!)
-          return taken
-        })
-      )
-    }
+    if (takeSegments !== undefined) segmentReaders.set(agent, takeSegments)
     return agent
   })
 
@@ -389,35 +384,42 @@ class ChannelImpl implements EventChannel {
    * Everything held as the batches appended (waiting for one event or the end): no copy. `takeAll` is this
    * in one array; a delegate's reader takes this (`Agent.nextSegments`).
    */
-  readonly takeSegments: Effect.Effect<Segments, AgentExited> = Effect.suspend(() => {
-    if (this.count > 0) {
-      const segments = this.segments
-      const count = this.count
-      this.segments = []
-      this.count = 0
-      this.held = 0
-      this.wakeWriters()
-      const exit = this.exit
-      // A failure is taken on its own, after the events before it: the reader is told there is more.
-      if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
-      return Effect.succeed({ segments, count, done: exit !== undefined && Exit.isSuccess(exit) })
-    }
-    if (this.exit !== undefined) return Exit.as(this.exit, noSegments)
-    return Effect.zipRight(
-      Effect.async<void>((resume) => {
-        this.taker = () => resume(Effect.void)
-        return Effect.sync(() => void (this.taker = undefined))
-      }),
-      this.takeSegments
-    )
-  })
+  get takeSegments(): Effect.Effect<Segments, AgentExited> {
+    // Built on first use and kept: an idle channel holds no effect of its own.
+    return this.taking ??= this.makeTakeSegments()
+  }
+
+  private taking: Effect.Effect<Segments, AgentExited> | undefined = undefined
+
+  private makeTakeSegments(): Effect.Effect<Segments, AgentExited> {
+    return Effect.suspend(() => {
+      if (this.count > 0) {
+        const segments = this.segments
+        const count = this.count
+        this.segments = []
+        this.count = 0
+        this.held = 0
+        this.wakeWriters()
+        const exit = this.exit
+        // A failure is taken on its own, after the events before it: the reader is told there is more.
+        if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
+        return Effect.succeed({ segments, count, done: exit !== undefined && Exit.isSuccess(exit) })
+      }
+      if (this.exit !== undefined) return Exit.as(this.exit, noSegments)
+      return Effect.zipRight(
+        Effect.async<void>((resume) => {
+          this.taker = () => resume(Effect.void)
+          return Effect.sync(() => void (this.taker = undefined))
+        }),
+        this.takeSegments
+      )
+    })
+  }
 
   /** Everything held (waiting for one event or the end), and whether it is the last. */
-  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> = Effect.map(
-    this.takeSegments,
-    ({ count, done, segments }) =>
-      count === 0 ? doneBatch : [segments.length === 1 ? segments[0]! : concat(segments, count), done] as const
-  )
+  get takeAll(): Effect.Effect<readonly [ReadonlyArray<Event>, boolean], AgentExited> {
+    return Effect.map(this.takeSegments, joinSegments)
+  }
 
   private readable(): void {
     const taker = this.taker
@@ -435,6 +437,10 @@ class ChannelImpl implements EventChannel {
 }
 
 const doneBatch: readonly [ReadonlyArray<Event>, boolean] = [[], true]
+
+/** A take in one array (the segments copied into one only when there are several). */
+const joinSegments = ({ count, done, segments }: Segments): readonly [ReadonlyArray<Event>, boolean] =>
+  count === 0 ? doneBatch : [segments.length === 1 ? segments[0]! : concat(segments, count), done] as const
 const noSegments: Segments = { segments: [], count: 0, done: true }
 
 /** The segments in one array (a plain loop: `Array.prototype.flat` is several times slower). */
