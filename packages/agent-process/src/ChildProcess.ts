@@ -23,7 +23,6 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
@@ -455,87 +454,11 @@ export const start = (
   })
 
 /**
- * Events read from a child and not yet taken, bounded in count and in bytes: `offerAll` waits while the
- * bytes not yet taken (of the events before) would pass `maxBytes`, so a reader that waits on it stops pulling
- * the child's stdout and a flooding child blocks on its own write.
- *
- * @since 0.2.0
- * @category models
- */
-export interface EventBuffer<A, E> {
-  readonly mailbox: Mailbox.Mailbox<A, E>
-  /** Offers events and their sizes in bytes (same length), waiting for room in count and bytes. */
-  readonly offerAll: (items: ReadonlyArray<A>, bytes: ReadonlyArray<number>) => Effect.Effect<void>
-  /** Bytes of events offered and not yet taken. */
-  readonly bytes: () => number
-  /** Whether the buffer holds as many events or bytes as it may. */
-  readonly isFull: () => boolean
-}
-
-/**
- * Defaults of `EventBuffer`: 1024 events, 32 MiB (with 8 MB events and a slow consumer the parent peaks at
+ * Defaults of the buffer of events read from a child and not yet taken (an `Agent.EventChannel` made with
+ * `Agent.makeChannel(maxEvents, { maxBytes })`): 1024 events, 32 MiB (with 8 MB events and a slow consumer the parent peaks at
  * about 250 MB; with 64 MiB at about 320 MB: V8 collects the large strings lazily).
  *
  * @since 0.2.0
  * @category constants
  */
 export const eventBufferDefaults = { maxEvents: 1024, maxBytes: 32 * 1024 * 1024 } as const
-
-/**
- * Makes an `EventBuffer`. Taking is plain `Mailbox` taking; the bytes taken are settled from the mailbox's
- * size when the reader offers more (taken events leave it first in first out), so a consumer pays nothing.
- *
- * @since 0.2.0
- * @category constructors
- */
-export const makeEventBuffer = <A, E>(options: {
-  readonly maxEvents: number
-  readonly maxBytes: number
-}): Effect.Effect<EventBuffer<A, E>> =>
-  Effect.map(Mailbox.make<A, E>(options.maxEvents), (mailbox) => {
-    const sizes: Array<number> = []
-    let head = 0
-    let offered = 0
-    let outstanding = 0
-    const settle = () => {
-      const waiting = Option.getOrElse(mailbox.unsafeSize(), () => 0)
-      const taken = offered - waiting
-      while (head < taken && head < sizes.length) outstanding -= sizes[head++]!
-      if (head > 4096 && head * 2 > sizes.length) {
-        sizes.splice(0, head)
-        offered -= head
-        head = 0
-      }
-    }
-    const room = (bytes: number) => () => {
-      settle()
-      return outstanding === 0 || outstanding + bytes <= options.maxBytes
-    }
-    const offerAll = (items: ReadonlyArray<A>, bytes: ReadonlyArray<number>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        let start = 0
-        while (start < items.length) {
-          // As many events as fit in the bytes left (at least one: it alone may be up to the limit).
-          settle()
-          let end = start
-          let batch = 0
-          while (end < items.length && (end === start || outstanding + batch + bytes[end]! <= options.maxBytes)) {
-            batch += bytes[end]!
-            end += 1
-          }
-          while (!room(batch)()) yield* Effect.sleep(pollInterval)
-          for (let i = start; i < end; i++) sizes.push(bytes[i]!)
-          offered += end - start
-          outstanding += batch
-          yield* mailbox.offerAll(items.slice(start, end))
-          start = end
-        }
-      })
-    const bytesNow = () => {
-      settle()
-      return outstanding
-    }
-    const isFull = () =>
-      bytesNow() >= options.maxBytes || Option.getOrElse(mailbox.unsafeSize(), () => 0) >= options.maxEvents
-    return { mailbox, offerAll, bytes: bytesNow, isFull }
-  })

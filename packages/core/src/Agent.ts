@@ -129,11 +129,21 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
     const submitWithId = parts.submitWithId
     const source = parts.events
     const channel = source instanceof ChannelImpl ? source : undefined
-    const takeAll: Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> = channel !== undefined
-      ? channel.takeAll
-      : Effect.map((source as Mailbox.ReadonlyMailbox<Event.Event, AgentExited>).takeAll, ([chunk, done]) =>
-        [Chunk.toReadonlyArray(chunk), done] as const)
     let status: AgentStatus.AgentStatus = "pending_init"
+    // A channel's batches as appended, status tracked (the delegate reads this: `nextSegments`).
+    const takeSegments = channel === undefined ? undefined : Effect.map(channel.takeSegments, (taken) => {
+      const segments = taken.segments
+      for (let i = 0; i < segments.length; i++) status = statusAfter(status, segments[i]!)
+      return taken
+    })
+    const nextBatch: Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> =
+      takeSegments !== undefined
+        ? Effect.map(takeSegments, joinSegments)
+        : Effect.map((source as Mailbox.ReadonlyMailbox<Event.Event, AgentExited>).takeAll, ([chunk, done]) => {
+          const events = Chunk.toReadonlyArray(chunk)
+          status = statusAfter(status, events)
+          return [events, done] as const
+        })
     const agent: Agent = {
       name: parts.name,
       submitWithId,
@@ -155,16 +165,12 @@ export const make = (parts: AgentParts): Effect.Effect<Agent> =>
           return chunk
         })
       },
-      nextBatch: Effect.map(takeAll, (taken) => {
-        status = statusAfter(status, taken[0])
-        return taken
-      }),
-      status: Effect.sync(() =>
-        status
-      ),
+      nextBatch,
+      status: Effect.sync(() => status),
       ...(parts.pids === undefined ? {} : { pids: parts.pids }),
       ...(channel === undefined ? {} : { onEvents: (wake: () => void) => channel.listen(wake) })
     }
+    if (takeSegments !== undefined) segmentReaders.set(agent, takeSegments)
     return agent
   })
 
@@ -188,8 +194,11 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event.Event, AgentEx
 /**
  * A child's events as a plain-JS buffer with one reader: batches are appended whole when they fit (no copy,
  * no effect per event), the reader is woken by a callback (no fiber needs to wait on an idle child), and a
- * writer waits while `capacity` events are held, as with a bounded `Mailbox`. Build one with
- * `Agent.makeChannel`, hand it to `Agent.make` as `events`.
+ * writer waits while `capacity` events are held, as with a bounded `Mailbox`. With `maxBytes` (since 0.2.0)
+ * it is bounded in bytes too (each event's `bytesOf`): a writer also waits while the events held would pass
+ * `maxBytes` with its next one (a single event is always taken into an empty channel), so a spawner whose
+ * reader waits on `offerAll` stops reading the child's stdout and a flooding child blocks on its own writes.
+ * Build one with `Agent.makeChannel`, hand it to `Agent.make` as `events`.
  *
  * @since 0.2.0
  * @category channels
@@ -197,18 +206,21 @@ const channelStream = (channel: ChannelImpl): Stream.Stream<Event.Event, AgentEx
 export interface EventChannel {
   /** Events held, not yet taken. */
   readonly size: number
+  /** Bytes held, not yet taken (always 0 without `maxBytes`: nothing is measured). */
+  readonly bytes: number
   /** Whether it has ended (cleanly or with a failure). */
   readonly isDone: boolean
-  /** Whether a writer would wait now (`capacity` events held). */
+  /** Whether a writer would wait now (`capacity` events held, or `maxBytes` bytes). */
   readonly isFull: boolean
   /**
-   * Appends a batch at once, whatever the capacity (the channel keeps the array: do not modify it
+   * Appends a batch at once, whatever the bounds (the channel keeps the array: do not modify it
    * afterwards), and wakes the reader; `false` (nothing appended) once ended.
    */
   readonly unsafeOfferAll: (events: ReadonlyArray<Event.Event>) => boolean
   /**
-   * Appends a batch, waiting while the channel is full: never more than `capacity` events are held (a
-   * batch that fits is kept as is); `false` once ended (the events not appended by then are dropped).
+   * Appends a batch, waiting while the channel is full: never more than `capacity` events (nor `maxBytes`
+   * bytes, but for a single event taken into an empty channel) are held; a batch that fits is kept as is.
+   * `false` once ended (the events not appended by then are dropped).
    */
   readonly offerAll: (events: ReadonlyArray<Event.Event>) => Effect.Effect<boolean>
   /** Ends it: the reader takes what is held, then the end (`Exit.void`) or the failure. */
@@ -219,18 +231,63 @@ export interface EventChannel {
   readonly fail: (error: AgentExited) => Effect.Effect<boolean>
 }
 
+/**
+ * The bounds of an `EventChannel` (see `makeChannel`).
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export interface ChannelOptions {
+  /** Bytes held (by `bytesOf`) before a writer waits. Default: unbounded, and no event is measured. */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * A take from a channel as its batches were appended (no copy): `count` events in all; `done` when they are
+ * the last.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export interface Segments {
+  readonly segments: ReadonlyArray<ReadonlyArray<Event.Event>>
+  readonly count: number
+  readonly done: boolean
+}
+
+/** The segment readers of the agents built over a channel (status tracked, like `nextBatch`). */
+const segmentReaders = new WeakMap<Agent, Effect.Effect<Segments, AgentExited>>()
+
+/**
+ * For a reader that handles events batch by batch (the delegate's): like `agent.nextBatch`, but the batches
+ * as the child appended them, not copied into one array; `undefined` when the agent's events are not an
+ * `EventChannel`. Read through this or `nextBatch` (or `events`), never several.
+ *
+ * @since 0.2.0
+ * @category channels
+ */
+export const nextSegments = (agent: Agent): Effect.Effect<Segments, AgentExited> | undefined =>
+  segmentReaders.get(agent)
+
 class ChannelImpl implements EventChannel {
   private segments: Array<ReadonlyArray<Event.Event>> = []
   private count = 0
+  private held = 0
+  /** Set by `fitting`: the bytes of the events it found room for (no tuple allocated per offer). */
+  private fitBytes = 0
   private exit: Exit.Exit<void, AgentExited> | undefined = undefined
   private wake: (() => void) | undefined = undefined
   private taker: (() => void) | undefined = undefined
   private writers: Array<() => void> | undefined = undefined
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number, readonly maxBytes: number) {}
 
   get size(): number {
     return this.count
+  }
+
+  get bytes(): number {
+    return this.held
   }
 
   get isDone(): boolean {
@@ -238,7 +295,7 @@ class ChannelImpl implements EventChannel {
   }
 
   get isFull(): boolean {
-    return this.exit === undefined && this.count >= this.capacity
+    return this.exit === undefined && (this.count >= this.capacity || this.held >= this.maxBytes)
   }
 
   listen(wake: () => void): () => void {
@@ -252,29 +309,55 @@ class ChannelImpl implements EventChannel {
   unsafeOfferAll(events: ReadonlyArray<Event.Event>): boolean {
     if (this.exit !== undefined) return false
     if (events.length === 0) return true
+    if (this.maxBytes !== Infinity) this.held += sumBytes(events, 0, events.length)
+    this.append(events)
+    return true
+  }
+
+  private append(events: ReadonlyArray<Event.Event>): void {
     this.segments.push(events)
     this.count += events.length
     this.readable()
-    return true
+  }
+
+  /**
+   * The end (exclusive) of the events from `from` that fit now, in count and in bytes (at least one into an
+   * empty channel: it alone may be up to any size); their bytes in `fitBytes`.
+   */
+  private fitting(events: ReadonlyArray<Event.Event>, from: number): number {
+    const last = Math.min(events.length, from + Math.max(0, this.capacity - this.count))
+    if (this.maxBytes === Infinity) {
+      this.fitBytes = 0
+      return last
+    }
+    let held = this.held
+    let end = from
+    while (end < last) {
+      const size = bytesOf(events[end]!)
+      if (this.count + (end - from) > 0 && held + size > this.maxBytes) break
+      held += size
+      end++
+    }
+    this.fitBytes = held - this.held
+    return end
   }
 
   offerAll(events: ReadonlyArray<Event.Event>, from = 0): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       if (this.exit !== undefined) return Effect.succeed(false)
-      const free = this.capacity - this.count
-      const left = events.length - from
-      if (left <= free) {
-        this.unsafeOfferAll(from === 0 ? events : events.slice(from))
-        return Effect.succeed(true)
+      const end = this.fitting(events, from)
+      if (end > from) {
+        this.held += this.fitBytes
+        this.append(from === 0 && end === events.length ? events : events.slice(from, end))
       }
-      if (free > 0) this.unsafeOfferAll(events.slice(from, from + free))
-      return Effect.zipRight(this.awaitRoom, this.offerAll(events, from + Math.max(0, free)))
+      if (end === events.length) return Effect.succeed(true)
+      return Effect.zipRight(this.awaitTake, this.offerAll(events, end))
     })
   }
 
-  /** Waits until a writer may append again (room, or the end). */
-  private readonly awaitRoom: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (!this.isFull) return resume(Effect.void)
+  /** Waits until the reader takes (all that is held: there is room again) or the end. */
+  private readonly awaitTake: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.exit !== undefined || this.count === 0) return resume(Effect.void)
     const writer = () => resume(Effect.void)
     ;(this.writers ??= []).push(writer)
     return Effect.sync(() => {
@@ -297,28 +380,46 @@ class ChannelImpl implements EventChannel {
     return Effect.sync(() => this.unsafeDone(Exit.fail(error)))
   }
 
+  /**
+   * Everything held as the batches appended (waiting for one event or the end): no copy. `takeAll` is this
+   * in one array; a delegate's reader takes this (`Agent.nextSegments`).
+   */
+  get takeSegments(): Effect.Effect<Segments, AgentExited> {
+    // Built on first use and kept: an idle channel holds no effect of its own.
+    return this.taking ??= this.makeTakeSegments()
+  }
+
+  private taking: Effect.Effect<Segments, AgentExited> | undefined = undefined
+
+  private makeTakeSegments(): Effect.Effect<Segments, AgentExited> {
+    return Effect.suspend(() => {
+      if (this.count > 0) {
+        const segments = this.segments
+        const count = this.count
+        this.segments = []
+        this.count = 0
+        this.held = 0
+        this.wakeWriters()
+        const exit = this.exit
+        // A failure is taken on its own, after the events before it: the reader is told there is more.
+        if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
+        return Effect.succeed({ segments, count, done: exit !== undefined && Exit.isSuccess(exit) })
+      }
+      if (this.exit !== undefined) return Exit.as(this.exit, noSegments)
+      return Effect.zipRight(
+        Effect.async<void>((resume) => {
+          this.taker = () => resume(Effect.void)
+          return Effect.sync(() => void (this.taker = undefined))
+        }),
+        this.takeSegments
+      )
+    })
+  }
+
   /** Everything held (waiting for one event or the end), and whether it is the last. */
-  readonly takeAll: Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> = Effect.suspend(() => {
-    if (this.count > 0) {
-      const segments = this.segments
-      const events = segments.length === 1 ? segments[0]! : concat(segments, this.count)
-      this.segments = []
-      this.count = 0
-      this.wakeWriters()
-      const exit = this.exit
-      // A failure is taken on its own, after the events before it: the reader is told there is more.
-      if (exit !== undefined && Exit.isFailure(exit)) this.wake?.()
-      return Effect.succeed([events, exit !== undefined && Exit.isSuccess(exit)] as const)
-    }
-    if (this.exit !== undefined) return Exit.as(this.exit, done)
-    return Effect.zipRight(
-      Effect.async<void>((resume) => {
-        this.taker = () => resume(Effect.void)
-        return Effect.sync(() => void (this.taker = undefined))
-      }),
-      this.takeAll
-    )
-  })
+  get takeAll(): Effect.Effect<readonly [ReadonlyArray<Event.Event>, boolean], AgentExited> {
+    return Effect.map(this.takeSegments, joinSegments)
+  }
 
   private readable(): void {
     const taker = this.taker
@@ -335,7 +436,12 @@ class ChannelImpl implements EventChannel {
   }
 }
 
-const done: readonly [ReadonlyArray<Event.Event>, boolean] = [[], true]
+const doneBatch: readonly [ReadonlyArray<Event.Event>, boolean] = [[], true]
+
+/** A take in one array (the segments copied into one only when there are several). */
+const joinSegments = ({ count, done, segments }: Segments): readonly [ReadonlyArray<Event.Event>, boolean] =>
+  count === 0 ? doneBatch : [segments.length === 1 ? segments[0]! : concat(segments, count), done] as const
+const noSegments: Segments = { segments: [], count: 0, done: true }
 
 /** The segments in one array (a plain loop: `Array.prototype.flat` is several times slower). */
 const concat = (segments: ReadonlyArray<ReadonlyArray<Event.Event>>, count: number): Array<Event.Event> => {
@@ -348,13 +454,29 @@ const concat = (segments: ReadonlyArray<ReadonlyArray<Event.Event>>, count: numb
   return out
 }
 
+const sumBytes = (events: ReadonlyArray<Event.Event>, from: number, to: number): number => {
+  let bytes = 0
+  for (let i = from; i < to; i++) bytes += bytesOf(events[i]!)
+  return bytes
+}
+
 /**
- * A channel for a child's events (see `EventChannel`); `capacity` events held before a writer waits.
+ * A channel for a child's events (see `EventChannel`): `capacity` events held before a writer waits, and
+ * with `options.maxBytes` (since 0.2.0) as many bytes.
  *
  * @since 0.2.0
  * @category channels
+ * @example
+ * ```ts
+ * // A spawner's stdout reader: waits (stops reading) while 1024 events or 32 MiB are held.
+ * const channel = Agent.makeChannel(1024, { maxBytes: 32 * 1024 * 1024 })
+ * ```
  */
-export const makeChannel = (capacity: number): EventChannel => new ChannelImpl(Math.max(1, capacity))
+export const makeChannel = (capacity: number, options?: ChannelOptions): EventChannel =>
+  new ChannelImpl(
+    Math.max(1, capacity),
+    options?.maxBytes === undefined ? Infinity : Math.max(1, options.maxBytes)
+  )
 
 /** Sizes recorded by the spawners, keyed by the event object itself (no copy, no string kept). */
 const recordedBytes = new WeakMap<Event.Event, number>()

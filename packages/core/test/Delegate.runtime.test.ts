@@ -290,3 +290,31 @@ describe("Delegate.turn", () => {
       assert.deepStrictEqual(all, [])
     }).pipe(Effect.scoped, Effect.provide(Layer.merge(TestAgent.layer(), Approvals.layerApproveAll))))
 })
+
+describe("the drain timeout with the live clock (a plain timer, no fiber)", () => {
+  const timers = () => process.getActiveResourcesInfo().filter((name) => name === "Timeout").length
+
+  it.live("a child that never acknowledges ends drain_timed_out once the timeout passed", () =>
+    Effect.gen(function*() {
+      const before = timers()
+      const started = Date.now()
+      const ended = yield* Effect.scoped(
+        Effect.flatMap(Delegate.interactive({ source, drainTimeout: "100 millis" }), (handle) => handle.shutdown)
+      )
+      assert.strictEqual(ended.reason, "drain_timed_out")
+      assert.isAtLeast(Date.now() - started, 95)
+      assert.isAtMost(timers(), before, "the drain timer is left")
+    }).pipe(Effect.provide(Layer.merge(TestAgent.layer({ hangOnShutdown: true }), Approvals.layerApproveAll))))
+
+  it.live("a child that acknowledges ends at once, and its drain timer is cleared", () =>
+    Effect.gen(function*() {
+      const before = timers()
+      const started = Date.now()
+      const ended = yield* Effect.scoped(
+        Effect.flatMap(Delegate.interactive({ source, drainTimeout: "1 hour" }), (handle) => handle.shutdown)
+      )
+      assert.strictEqual(ended.reason, "interrupted")
+      assert.isBelow(Date.now() - started, 60_000)
+      assert.isAtMost(timers(), before, "the drain timer is left")
+    }).pipe(Effect.provide(Layer.merge(TestAgent.layer({}), Approvals.layerApproveAll))))
+})

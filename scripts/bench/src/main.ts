@@ -180,14 +180,24 @@ const rows: ReadonlyArray<Row> = [
     section: "scale",
     key: "startMs",
     unit: "ms",
-    baseline: { key: "baselineStartMs", label: "fork all" }
+    baseline: { key: "baselineStartMs", label: "fork all" },
+    third: { key: "startRatio", unit: "ratio" }
   },
   {
     label: "scale: close all, ms",
     section: "scale",
     key: "closeMs",
     unit: "ms",
-    baseline: { key: "baselineCloseMs", label: "interrupt all" }
+    baseline: { key: "baselineCloseMs", label: "interrupt all" },
+    third: { key: "closeRatio", unit: "ratio" }
+  },
+  {
+    label: "  close, bare fibers each in a scope",
+    section: "scale",
+    key: "harnessCloseMs",
+    unit: "ms",
+    baseline: { key: "baselineCloseMs", label: "interrupt all" },
+    third: { key: "harnessCloseRatio", unit: "ratio" }
   },
   { label: "  heap left per delegate after close", section: "scale", key: "retainedBytesPerDelegate", unit: "bytes" },
   {

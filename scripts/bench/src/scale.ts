@@ -84,6 +84,25 @@ const bareFibers = (count: number) =>
     return { bytesPerFiber: (during - before) / count, startMs, closeMs }
   })
 
+/**
+ * The harness alone: `count` bare fibers, each forked in its own (sequential) scope under one parallel
+ * parent scope, as the delegates are; closing the parent. What closing costs before any delegate does
+ * anything (a fiber per scope for the parallel close, each scope's own close).
+ */
+const scopedFibers = (count: number) =>
+  Effect.gen(function*() {
+    const parent = yield* Scope.make(ExecutionStrategy.parallel)
+    for (let i = 0; i < count; i++) {
+      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      yield* Effect.forkIn(Effect.never, scope)
+    }
+    yield* settle
+    heapAfterGc()
+    const closing = performance.now()
+    yield* Scope.close(parent, Exit.void)
+    return performance.now() - closing
+  })
+
 export const run = async (size: Size): Promise<SectionResult> => {
   const count = size.quick ? 200 : 10_000
   // Heap figures are steady from run to run; three runs (after a tenth-size warm-up) are enough at full size.
@@ -93,7 +112,12 @@ export const run = async (size: Size): Promise<SectionResult> => {
     const deputy = await Effect.runPromise(delegates(n))
     const fibers = await Effect.runPromise(bareFibers(n))
     const agentBytes = await Effect.runPromise(bareAgents(n))
+    const harnessCloseMs = await Effect.runPromise(scopedFibers(n))
     return {
+      harnessCloseMs,
+      startRatio: deputy.startMs / fibers.startMs,
+      closeRatio: deputy.closeMs / fibers.closeMs,
+      harnessCloseRatio: harnessCloseMs / fibers.closeMs,
       ...deputy,
       baselineBytesPerFiber: fibers.bytesPerFiber,
       baselineStartMs: fibers.startMs,

@@ -1,10 +1,10 @@
 /**
  * A supervised child process wired as an `Agent`: submissions are encoded onto its stdin, a reader fiber
- * decodes stdout into a buffer of events bounded in count and bytes; the supervisor (`ChildProcess.start`)
+ * decodes stdout into an `Agent.EventChannel` bounded in count and bytes (read on demand by the delegate); the supervisor (`ChildProcess.start`)
  * keeps the stderr record, watches the exit and stops the whole tree.
  */
 import { Agent, Errors } from "@deputy/core"
-import { type Event, JsonLines, type Submission } from "@deputy/protocol"
+import { JsonLines, type Submission } from "@deputy/protocol"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -48,11 +48,11 @@ export const run = (
   settings: ChildSettings
 ): Effect.Effect<Agent.AgentParts, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const buffer = yield* ChildProcess.makeEventBuffer<Event.Event, Errors.AgentExited>({
-      maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
+    // Read on demand by the delegate (no fiber parked on an idle child); bounded in count and bytes: the
+    // reader below waits on `offerAll` while it is full, so stdout is not read and a flooding child blocks.
+    const events = Agent.makeChannel(ChildProcess.eventBufferDefaults.maxEvents, {
       maxBytes: settings.maxBufferedBytes
     })
-    const events = buffer.mailbox
     let closedReason: string | undefined
     const stderrTail = () => {
       const text = child.stderrTail()
@@ -74,8 +74,9 @@ export const run = (
         Stream.decodeText(),
         JsonLines.splitLines({ maxLineLength }),
         Stream.runForEachChunk((lines) => {
-          const { bytes, events: decoded, fatal } = decodeChunk(lines, settings.strict)
-          const offer = decoded.length === 0 ? Effect.void : buffer.offerAll(decoded, bytes)
+          const { events: decoded, fatal } = decodeChunk(lines, settings.strict)
+          // Each event's size was recorded as it was decoded (`Agent.recordBytes`): the channel bounds by it.
+          const offer = decoded.length === 0 ? Effect.void : events.offerAll(decoded)
           return fatal === undefined ? offer : Effect.zipRight(offer, Effect.fail(fatal))
         }),
         Effect.either
@@ -112,7 +113,7 @@ export const run = (
         closedReason ??= "the agent was stopped: its scope closed"
         yield* child.stop
         // A reader waiting for room in a full buffer has nobody listening: its report would go unread.
-        if (buffer.isFull()) return
+        if (events.isFull) return
         yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGracePeriod))
       })
     )

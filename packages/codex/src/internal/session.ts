@@ -1,11 +1,11 @@
 /**
  * A running `codex app-server` process wired for Deputy, on the shared supervisor (`ChildProcess.start`:
  * containment, stdin, stderr, exit, the stop escalation): a reader fiber turns stdout into events (through
- * the `Translator`, one batch per chunk) into a buffer bounded in count and bytes.
+ * the `Translator`, one batch per chunk) into an `Agent.EventChannel` bounded in count and bytes.
  */
 import { ChildProcess } from "@deputy/agent-process"
 import { Agent, Errors } from "@deputy/core"
-import { type Event, JsonLines, type W3cTraceContext } from "@deputy/protocol"
+import { JsonLines, type W3cTraceContext } from "@deputy/protocol"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -14,7 +14,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import type * as Mailbox from "effect/Mailbox"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "./jsonRpc.js"
@@ -41,7 +40,7 @@ export class RequestFailed extends Data.TaggedError("RequestFailed")<{
 export interface Session {
   readonly pid: number
   readonly translator: Translator
-  readonly events: Mailbox.ReadonlyMailbox<Event.Event, Errors.AgentExited>
+  readonly events: Agent.EventChannel
   /** Sends a request and waits for its response. */
   readonly request: (
     method: string,
@@ -74,11 +73,11 @@ export const start = (
 ): Effect.Effect<Session, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pid = child.pid
-    const buffer = yield* ChildProcess.makeEventBuffer<Event.Event, Errors.AgentExited>({
-      maxEvents: ChildProcess.eventBufferDefaults.maxEvents,
+    // Read on demand by the delegate; bounded in count and bytes: the reader waits on `offerAll` while it is
+    // full, so stdout is not read and Codex blocks on its own writes.
+    const events = Agent.makeChannel(ChildProcess.eventBufferDefaults.maxEvents, {
       maxBytes: settings.maxBufferedBytes
     })
-    const events = buffer.mailbox
     const outbox = child.input
     const pending = new Map<number, Deferred.Deferred<unknown, RequestFailed>>()
     const pendingMethods = new Map<number, string>()
@@ -117,7 +116,7 @@ export const start = (
       const each = Math.max(1, Math.ceil(unflushedBytes / batch.length))
       unflushedBytes = 0
       for (const event of batch) Agent.recordBytes(event, each)
-      return buffer.offerAll(batch, batch.map(() => each))
+      return events.offerAll(batch)
     })
 
     const request = (method: string, params: unknown, trace?: W3cTraceContext.W3cTraceContext | undefined) =>
@@ -208,8 +207,8 @@ export const start = (
       Effect.gen(function*() {
         stopping = true
         closedReason ??= "the agent was stopped: its scope closed"
+        // Ending the channel releases a reader waiting for room (its later offers are dropped).
         yield* events.fail(new Errors.AgentExited({ reason: "the agent's scope closed", ...withTail() }))
-        yield* events.shutdown
         yield* child.stop
         yield* Fiber.await(reader).pipe(Effect.interruptible, Effect.timeoutOption(settings.killGrace))
       })

@@ -13,19 +13,17 @@ import type { AgentStatus, Event, EventMsg, Op, Submission, W3cTraceContext } fr
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import type { Agent } from "../Agent.js"
+import * as Agent from "../Agent.js"
 import * as AgentDiagnostic from "../AgentDiagnostic.js"
 import { AgentSpawner } from "../AgentSpawner.js"
 import { type ApprovalSettlement, type RequestWithdrawn, withdrawnType } from "../ApprovalRequest.js"
@@ -116,6 +114,14 @@ const agentExited = (crash: Option.Option<AgentExited>): DelegateEnded => ({
 
 const cancelled = (reason: string): DecidedBy.DecidedBy => ({ _tag: "Cancelled", reason })
 
+/** The live clock's class (`Clock.make()`): its `sleep` is a `setTimeout`, which `awaitDrained` uses directly. */
+const liveClockClass = Object.getPrototypeOf(Clock.make()) as object
+
+const isLiveClock = (clock: Clock.Clock): boolean => Object.getPrototypeOf(clock) === liveClockClass
+
+/** The largest delay `setTimeout` takes (as in `Clock`). */
+const maxTimerMillis = 2 ** 31 - 1
+
 /** Binds `method` to `self` and keeps it as `self[name]` (shadowing the prototype's getter of that name). */
 const bindOnce = <F extends (...args: ReadonlyArray<never>) => unknown>(self: object, name: string, method: F): F => {
   const bound = method.bind(self) as F
@@ -130,8 +136,13 @@ class DelegateRuntime implements DelegateHandle {
   /** How the child's events ended, once they did. */
   private agentEnd: Exit.Exit<void, AgentExited> | undefined
   private acknowledged = false
-  /** Completed `true` when the child acknowledged shutdown or its events ended, `false` at the drain timeout. */
-  private drained: Deferred.Deferred<boolean> | undefined
+  /**
+   * While draining: `undefined` until the child acknowledged shutdown or its events ended (`true`), or the
+   * drain timeout passed (`false`); `null` before the drain. Plain fields, no `Deferred` (see `awaitDrained`).
+   */
+  private drainOutcome: boolean | undefined | null = null
+  /** The shutdown sequence, waiting for `drainOutcome`. */
+  private onDrained: ((acknowledged: boolean) => void) | undefined
   private callerAskedShutdown = false
   private readonly buffer: EventBuffer
   private readonly ledger = new RequestLedger()
@@ -161,7 +172,7 @@ class DelegateRuntime implements DelegateHandle {
   constructor(
     readonly id: string,
     private readonly options: DelegateOptions,
-    private readonly agent: Agent,
+    private readonly agent: Agent.Agent,
     private readonly approvals: ApprovalsService,
     private readonly span: Tracer.Span,
     private readonly trace: W3cTraceContext.W3cTraceContext,
@@ -332,16 +343,22 @@ class DelegateRuntime implements DelegateHandle {
 
   /** Reads while the child wakes it; stops (no fiber left) when a take brought nothing new. */
   private get readOnDemand(): Effect.Effect<void> {
-    const nextBatch = this.agent.nextBatch
+    // The channel's batches as appended (no copy into one array); `nextBatch` for other channels.
+    const nextSegments = Agent.nextSegments(this.agent) ??
+      Effect.map(this.agent.nextBatch, ([batch, done]): Agent.Segments => ({
+        segments: [batch],
+        count: batch.length,
+        done
+      }))
     const next: Effect.Effect<boolean, AgentExited> = Effect.suspend(() => {
       if (!this.woken) {
         this.reader = undefined
         return Effect.succeed(false)
       }
       this.woken = false
-      return Effect.flatMap(nextBatch, ([batch, done]) => {
-        if (batch.length === 0) return done ? Effect.succeed(true) : next
-        const handled = this.onChunk(batch)
+      return Effect.flatMap(nextSegments, ({ count, done, segments }) => {
+        if (count === 0) return done ? Effect.succeed(true) : next
+        const handled = this.onChunk(segments, count)
         return done ? Effect.as(handled, true) : Effect.zipRight(handled, next)
       })
     })
@@ -357,7 +374,7 @@ class DelegateRuntime implements DelegateHandle {
     const nextBatch = this.agent.nextBatch
     const loop: Effect.Effect<boolean, AgentExited> = Effect.flatMap(nextBatch, ([batch, done]) => {
       if (batch.length === 0) return done ? Effect.succeed(true) : loop
-      const handled = this.onChunk(batch)
+      const handled = this.onChunk([batch], batch.length)
       return done ? Effect.as(handled, true) : Effect.zipRight(handled, loop)
     })
     return this.endWhenDone(loop)
@@ -381,22 +398,22 @@ class DelegateRuntime implements DelegateHandle {
   private endOfEvents(exit: Exit.Exit<void, AgentExited>): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.agentEnd = exit
-      if (this.drained !== undefined) Deferred.unsafeDone(this.drained, Exit.succeed(true))
+      this.drainedWith(true)
       return this.underSpan(this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited"))
     })
   }
 
   /** One pass over a batch of the child's events; one append to the consumer's buffer. */
-  private onChunk(chunk: ReadonlyArray<Event.Event>): Effect.Effect<void> {
+  private onChunk(segments: ReadonlyArray<ReadonlyArray<Event.Event>>, count: number): Effect.Effect<void> {
     const pass: Pass = {
-      forward: new Array(chunk.length),
+      forward: new Array(count),
       count: 0,
       toAsk: undefined,
       toCancel: undefined,
       toWithdraw: undefined,
       ends: undefined
     }
-    this.classify(chunk, pass)
+    for (let i = 0; i < segments.length; i++) this.classify(segments[i]!, pass)
     pass.forward.length = pass.count
     this.buffer.append(pass.forward)
     if (
@@ -452,9 +469,7 @@ class DelegateRuntime implements DelegateHandle {
         }
         if (kind === EventKind.ShutdownComplete) {
           this.acknowledged = true
-          if (this.state._tag === "Draining" && this.drained !== undefined) {
-            Deferred.unsafeDone(this.drained, Exit.succeed(true))
-          }
+          if (this.state._tag === "Draining") this.drainedWith(true)
         }
       }
       if (this.terminal !== undefined) continue // one-shot: nothing after the terminal event
@@ -675,24 +690,60 @@ class DelegateRuntime implements DelegateHandle {
         const childAlive = this.agentEnd === undefined
         yield* this.abortPending("the delegate is shutting down", childAlive)
         if (childAlive) {
-          const drained = Deferred.unsafeMake<boolean>(FiberId.none)
-          this.drained = drained
+          this.drainOutcome = undefined
           // The input goes first or not at all: `interrupt` and `shutdown` never overtake it.
           if (this.inputSubmission !== undefined) yield* Fiber.interrupt(this.inputSubmission)
           yield* this.submitOwn({ type: "interrupt" })
           yield* this.submitOwn({ type: "shutdown" })
-          if (this.agentEnd === undefined) {
-            // One timer fiber that completes the same Deferred (cheaper than a race: no fiber-ref merge).
-            const timer = yield* Effect.forkIn(
-              Effect.interruptible(Effect.zipRight(Effect.sleep(this.drainTimeout), Deferred.succeed(drained, false))),
-              this.tasks
-            )
-            drainTimedOut = !(yield* Deferred.await(drained))
-            yield* Fiber.interrupt(timer)
-          }
+          // Events that ended before the drain began end it at once.
+          if (this.agentEnd !== undefined) this.drainedWith(true)
+          drainTimedOut = !(yield* this.awaitDrained)
         }
       }
       yield* this.finish(this.result(cause, drainTimedOut))
+    })
+  }
+
+  /** The drain's outcome, once (see `drainOutcome`); wakes the shutdown sequence if it waits. */
+  private drainedWith(acknowledged: boolean): void {
+    if (this.drainOutcome !== undefined) return
+    this.drainOutcome = acknowledged
+    const resume = this.onDrained
+    this.onDrained = undefined
+    resume?.(acknowledged)
+  }
+
+  /**
+   * Waits for the drain's outcome. With the live clock the timeout is a plain timer inside the wait (no
+   * fiber, no `Deferred`: each cost a share of closing many delegates at once; measured in the bench's
+   * `close all`); with any other clock (`TestClock`) a timer fiber in `tasks` sleeps on that clock.
+   */
+  private get awaitDrained(): Effect.Effect<boolean> {
+    return Effect.clockWith((clock) => {
+      if (typeof this.drainOutcome === "boolean") return Effect.succeed(this.drainOutcome)
+      const wait = Effect.async<boolean>((resume) => {
+        if (typeof this.drainOutcome === "boolean") return resume(Effect.succeed(this.drainOutcome))
+        this.onDrained = (acknowledged) => resume(Effect.succeed(acknowledged))
+        return Effect.sync(() => void (this.onDrained = undefined))
+      })
+      const millis = Duration.toMillis(this.drainTimeout)
+      if (isLiveClock(clock)) {
+        // Beyond the largest timer delay, as `Clock.sleep`: no timeout.
+        if (!(millis <= maxTimerMillis)) return wait
+        return Effect.suspend(() => {
+          const timer = setTimeout(() => this.drainedWith(false), millis)
+          return Effect.ensuring(wait, Effect.sync(() => clearTimeout(timer)))
+        })
+      }
+      return Effect.flatMap(
+        Effect.forkIn(
+          Effect.interruptible(
+            Effect.zipRight(clock.sleep(this.drainTimeout), Effect.sync(() => this.drainedWith(false)))
+          ),
+          this.tasks
+        ),
+        (timer) => Effect.zipLeft(wait, Fiber.interrupt(timer))
+      )
     })
   }
 
@@ -807,7 +858,7 @@ export const make = (
     })
     const tasks = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const agentScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-    const agent: Agent = yield* spawner.spawn({
+    const agent: Agent.Agent = yield* spawner.spawn({
       source: options.source,
       initialHistory: options.initialHistory,
       cwd: options.cwd,
@@ -844,8 +895,12 @@ export const make = (
     } else {
       runtime.reader = yield* Effect.forkIn(Effect.interruptible(runtime.readLoop), tasks)
     }
-    // Added last, so it runs first when the scope closes: the reader still runs during the drain.
-    yield* Effect.addFinalizer(() => runtime.closeWithScope)
+    // Added last, so it runs first when the scope closes: the reader still runs during the drain. Added to
+    // the scope itself, not with `Effect.addFinalizer` (which saves the fiber refs of now and diffs and
+    // patches them around the finalizer: a fifth of closing many delegates at once). It runs with the closing
+    // fiber's context (its logger, current span, clock) instead of the creating fiber's; the delegate holds
+    // what it needs itself (the `Approvals` service, its span and trace).
+    yield* Scope.addFinalizer(scope, runtime.closeWithScope)
     if (oneShot !== undefined && turnId !== undefined) {
       // Forked, so the caller holds the handle as soon as the child runs: a caller interrupted while the
       // child is still accepting its input (a busy machine) still finishes the delegate and shows what
