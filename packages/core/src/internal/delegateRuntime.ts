@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -544,12 +545,25 @@ class DelegateRuntime implements DelegateHandle {
   /** Requests that arrived once the delegate stopped asking: the default answer, at once. */
   private cancelNow(routed: ReadonlyArray<RoutedRequest>): Effect.Effect<void> {
     const reason = "the delegate is shutting down"
-    return Effect.forEach(routed, (request) =>
-      Effect.suspend(() =>
-        this.ledger.claim(request.request.id) === undefined
-          ? Effect.void
-          : this.settle(request, request.aborted(cancelled(reason), reason), 0, this.agentEnd === undefined)
-      ), { discard: true })
+    // The claim and the settlement in one uninterruptible step (the delivery alone may be cut).
+    return Effect.forEach(
+      routed,
+      (request) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.suspend(() =>
+            this.ledger.claim(request.request.id) === undefined
+              ? Effect.void
+              : this.settle(request, request.aborted(cancelled(reason), reason), 0, false).pipe(
+                Effect.zipLeft(
+                  this.agentEnd === undefined
+                    ? restore(this.submitOwn(request.aborted(cancelled(reason), reason).answer))
+                    : Effect.void
+                )
+              )
+          )
+        ),
+      { discard: true }
+    )
   }
 
   /**
@@ -572,19 +586,27 @@ class DelegateRuntime implements DelegateHandle {
       }), { discard: true })
   }
 
-  private settle(routed: RoutedRequest, resolution: Resolution, waitedMs: number, deliver: boolean) {
-    return Effect.gen(this, function*() {
-      if (deliver) yield* this.submitOwn(resolution.answer)
-      const settlement: ApprovalSettlement = {
-        request: routed.request,
-        outcome: resolution.outcome,
-        decidedBy: resolution.decidedBy,
-        reason: resolution.reason,
-        waitedMs,
-        answer: resolution.answer
-      }
-      if (this.options.onSettled) yield* Effect.catchAllCause(this.options.onSettled(settlement), Effect.logWarning)
-    })
+  private settle(
+    routed: RoutedRequest,
+    resolution: Resolution,
+    waitedMs: number,
+    deliver: boolean,
+    restore: <A>(effect: Effect.Effect<A>) => Effect.Effect<A> = identity
+  ) {
+    const settlement: ApprovalSettlement = {
+      request: routed.request,
+      outcome: resolution.outcome,
+      decidedBy: resolution.decidedBy,
+      reason: resolution.reason,
+      waitedMs,
+      answer: resolution.answer
+    }
+    const report = this.options.onSettled === undefined
+      ? Effect.void
+      : Effect.catchAllCause(this.options.onSettled(settlement), Effect.logWarning)
+    // A claimed request settles once whatever happens to its delivery: a reader interrupted while a child
+    // that stopped reading its stdin holds the answer (the end of a drain) still reports it.
+    return deliver ? Effect.ensuring(restore(this.submitOwn(resolution.answer)), report) : report
   }
 
   private handleRequest(routed: RoutedRequest): Effect.Effect<void> {
@@ -611,11 +633,13 @@ class DelegateRuntime implements DelegateHandle {
       if (Exit.isFailure(exit)) yield* Effect.logWarning("approval service failed; answering abort", exit.cause)
       const waited = (yield* Clock.currentTimeMillis) - started
       yield* Effect.annotateCurrentSpan({ "deputy.outcome": resolution.outcome, "deputy.wait_ms": waited })
-      yield* Effect.uninterruptible(
+      // The claim and the settlement cannot be cut; the delivery can (a child that stopped reading its stdin
+      // holds the write until it is killed, which comes after the reader is stopped)
+      yield* Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() =>
           this.ledger.claim(routed.request.id) === undefined
             ? Effect.void
-            : this.settle(routed, resolution, waited, true)
+            : this.settle(routed, resolution, waited, true, restore)
         )
       )
     }).pipe(
