@@ -86,6 +86,13 @@ export interface ScriptTree {
    * @since 0.3.0
    */
   readonly misread?: boolean | undefined
+  /**
+   * The script reads as written only in bash (it has a `$'…'` string, which `dash` reads as `$` and a
+   * quoted string): under another shell it is not plain.
+   *
+   * @since 0.3.0
+   */
+  readonly bashOnly?: boolean | undefined
 }
 
 /**
@@ -432,7 +439,13 @@ const collect = (root: Node, source: string): ScriptTree => {
       (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
   )
   if (hidesCode) problem("it holds shell code as text ($( or ` in a quoted word), which bash may run later")
-  return misread || hidesCode ? { commands, notPlain, misread: true } : { commands, notPlain }
+  const bashOnly = root.descendantsOfType("ansi_c_string").length > 0
+  return {
+    commands,
+    notPlain,
+    ...(misread || hidesCode ? { misread: true } : {}),
+    ...(bashOnly ? { bashOnly: true } : {})
+  }
 }
 
 let loading: Promise<ShellParser> | undefined
@@ -668,9 +681,9 @@ const hide = (state: Analysing, why: string) => {
   state.hidden = true
 }
 
-const wordSeparators = /[\s;&|()<>`$"'\\{}=]+/
+const wordSeparators = /[\s;&|()<>`$"'\\{}=,]+/
 /** As bash splits: a carriage return is part of a word. */
-const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=]+/
+const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=,]+/
 
 /**
  * Without a parser a script is never plain, and for deny rules every word of it could be a program:
@@ -694,11 +707,12 @@ const hidesCode = (state: Analysing, words: ReadonlyArray<Word>): void => {
   }
 }
 
-const script = (state: Analysing, text: string, approvable: boolean, depth: number): void => {
+const script = (state: Analysing, text: string, approvable: boolean, depth: number, shell = "bash"): void => {
   if (state.parser === undefined) return unparsed(state, text)
   if (depth >= maxDepth) return unparsed(state, text, "shells nested too deep")
   const tree = state.parser.parse(text)
   if (tree.notPlain !== undefined) notPlain(state, tree.notPlain)
+  if (tree.bashOnly === true && shell !== "bash") notPlain(state, `a $'…' string, which ${shell} reads otherwise`)
   const hidden = state.hidden
   state.hidden = false
   for (const words of tree.commands) simple(state, words, approvable, depth + 1)
@@ -752,7 +766,7 @@ const simple = (
         if (!body.script.literal) notPlain(state, "a shell script that is computed when it runs")
         else {
           const from = state.commands.length
-          script(state, body.script.text, ok && standard, depth)
+          script(state, body.script.text, ok && standard, depth, name)
           // the wrappers in front of the shell (`timeout 5 bash -c …`) are for deny rules: each command of
           // the script carries them as readings no approve rule may match
           const outer = readings.slice(0, -1).map((reading) => ({ words: reading.words, approvable: false }))

@@ -336,6 +336,9 @@ describe("policy on commands: what the bash oracle found (ShellOracle.test.ts)",
     assert.strictEqual(decide(rules, bash("set -- push origin; git \"$@\"")), "deny", "a computed word may be several")
     assert.strictEqual(decide(rules, bash("git $E push origin")), "deny", "or none")
     assert.strictEqual(decide(approveOnly, bash("$'ls' -la")), "approve", "$'ls' is ls")
+    assert.strictEqual(decide(approveOnly, ["sh", "-c", "ls $'a\\tb'"]), "fallback", "dash reads $'a\\tb' as $a\\tb")
+    assert.strictEqual(decide(approveOnly, ["bash", "-c", "ls $'a\\tb'"]), "approve")
+    assert.strictEqual(decide(rules, bash("{rm,-f} y")), "deny", "brace expansion of the program")
   })
 
   it("code held as text is read by deny rules and never approved", () => {
