@@ -429,6 +429,11 @@ const collect = (root: Node, source: string): ScriptTree => {
     for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
   }
   visit(root, true)
+  if (root.hasError) {
+    // an error below a substitution too (`cat <(cat <<EOF; true …)` hides `true`)
+    problem("it does not parse")
+    misread = true
+  }
   if (hasCarriageReturnGap(source, root) || /\r/.test(source.slice(0, root.startIndex) + source.slice(root.endIndex))) {
     problem("the bash parser misread it (a carriage return between words)")
     misread = true
@@ -661,6 +666,29 @@ const codeBuiltins = new Set([
   "hash"
 ])
 
+const reservedWords = new Set([
+  "function",
+  "{",
+  "}",
+  "if",
+  "then",
+  "elif",
+  "else",
+  "fi",
+  "case",
+  "esac",
+  "for",
+  "select",
+  "while",
+  "until",
+  "do",
+  "done",
+  "in",
+  "[[",
+  "]]",
+  "!"
+])
+
 /** Variables whose value bash runs or sources: `PS4` under `set -x`, `BASH_ENV` in every new bash. */
 const codeVariables = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_LOADABLES_PATH)=/
 
@@ -693,6 +721,10 @@ const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=,]+/
  */
 const unparsed = (state: Analysing, text: string, why = "the shell parser is not loaded"): void => {
   notPlain(state, why)
+  // a parameter in the text may be any program (`c=r; ${c}m`): one computed reading
+  if (/\$[{A-Za-z_@*0-9(]/.test(text)) {
+    state.commands.push([{ words: [{ text: "$", literal: false, expands: false }], approvable: false }])
+  }
   const joined = text.replace(/\\\r?\n/g, "").replace(/['"\\]/g, "")
   for (const [source, separators] of [[text, wordSeparators], [joined, bashSeparators]] as const) {
     const words = source.split(separators).filter((word) => word !== "").map(literal)
@@ -787,6 +819,12 @@ const simple = (
       notPlain(state, `${name} runs code it is given`)
       if (name === "eval") script(state, current.slice(1).map((word) => word.text).join(" "), false, depth)
       else hide(state, `${name} runs code it is given`)
+      break
+    }
+    if (reservedWords.has(program.text)) {
+      // tree-sitter-bash parses compound commands as nodes; a reserved word read as a program means it
+      // misread them (`time function f { rm; }` reads as the command `time function f { rm`)
+      hide(state, `the bash parser misread it (${program.text} as a command)`)
       break
     }
     if (codeBuiltins.has(name)) {

@@ -318,6 +318,9 @@ describe("policy on commands: what the bash oracle found (ShellOracle.test.ts)",
     assert.strictEqual(decide(approveOnly, bash("ls a\rrm x")), "fallback", "a carriage return is a word character")
     assert.strictEqual(decide(approveOnly, bash("ls >/dev/null\r")), "fallback", "this writes /dev/null\\r")
     assert.strictEqual(decide(rules, bash("cat << EOF; rm x\nbody\nEOF")), "deny", "what does not parse")
+    assert.strictEqual(decide(rules, bash("cat <(cat <<EOF; rm x\nEOF\n)")), "deny", "an error in a substitution")
+    assert.strictEqual(decide(rules, bash("time function h { rm x; } >/dev/null; h")), "deny", "time function")
+    assert.strictEqual(decide(rules, bash("[[ -v 'a[$(c=r; ${c}m y)]' ]]")), "deny", "a computed program in text")
   })
 
   it("a program spelled $'…', or computed, is found by a deny rule", () => {

@@ -391,6 +391,9 @@ const found: ReadonlyArray<{
   { name: "a wrapper in front of a shell script", script: "timeout 5 bash -c 'ls'", runs: "timeout" },
   { name: "coproc", script: "coproc rm x", runs: "rm" },
   { name: "brace expansion of the program", script: "{rm,-f} y", runs: "rm" },
+  { name: "time before a function definition", script: "time function h { rm x; } >/dev/null; h", runs: "rm" },
+  { name: "a computed program inside text", script: "[[ -v 'a[$(c=r; ${c}m y)]' ]]", runs: "rm" },
+  { name: "a parse error inside a substitution", script: "cat <(cat <<EOF; rm x\nEOF\n)", runs: "rm" },
   { name: "dash reads $'…' otherwise", script: "sh -c \"ls \\$'a\\\\tb'\"", runs: "ls", argumentsUnknown: true }
 ]
 
