@@ -335,7 +335,8 @@ const collect = (root: Node, source: string): ScriptTree => {
   const problem = (why: string) => {
     notPlain ??= why
   }
-  const visitCommand = (node: Node, extra: ReadonlyArray<Node>, inPlainContext: boolean): void => {
+  /** A simple command; `extra`: words tree-sitter-bash filed under the redirections of its statement. */
+  const visitCommand = (node: Node, extra: ReadonlyArray<Node>): void => {
     if (
       node.descendantsOfType(["word", "number"]).some((word) => word !== null && hasUnquotedBlank(word.text)) ||
       extra.some((word) => hasUnquotedBlank(word.text)) ||
@@ -372,7 +373,6 @@ const collect = (root: Node, source: string): ScriptTree => {
     commands.push(words)
     // substitutions inside the words are commands too (never plain)
     for (const child of node.namedChildren) if (child !== null) visitInner(child)
-    void inPlainContext
   }
   const visit = (node: Node, inPlainContext: boolean): void => {
     if (node.isError || node.isMissing) {
@@ -386,7 +386,7 @@ const collect = (root: Node, source: string): ScriptTree => {
     }
     const plainHere = inPlainContext && structural.has(node.type)
     if (inPlainContext && !plainHere) problem(`a ${node.type.replace(/_/g, " ")}`)
-    if (node.type === "command") return visitCommand(node, [], plainHere)
+    if (node.type === "command") return visitCommand(node, [])
     if (node.type === "redirected_statement") {
       const body = node.childForFieldName("body")
       // (web-tree-sitter makes a new object for each node it hands out: compare ids)
@@ -401,7 +401,7 @@ const collect = (root: Node, source: string): ScriptTree => {
       const extra = redirects.flatMap(redirectArguments)
       for (const child of node.namedChildren) {
         if (child === null) continue
-        if (isBody(child) && child.type === "command") visitCommand(child, extra, plainHere)
+        if (isBody(child) && child.type === "command") visitCommand(child, extra)
         else if (isBody(child)) {
           visit(child, plainHere)
           if (extra.length > 0) {
