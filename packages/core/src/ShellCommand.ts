@@ -86,6 +86,13 @@ export interface ScriptTree {
    * @since 0.3.0
    */
   readonly misread?: boolean | undefined
+  /**
+   * The script reads as written only in bash (it has a `$'…'` string, which `dash` reads as `$` and a
+   * quoted string): under another shell it is not plain.
+   *
+   * @since 0.3.0
+   */
+  readonly bashOnly?: boolean | undefined
 }
 
 /**
@@ -328,7 +335,8 @@ const collect = (root: Node, source: string): ScriptTree => {
   const problem = (why: string) => {
     notPlain ??= why
   }
-  const visitCommand = (node: Node, extra: ReadonlyArray<Node>, inPlainContext: boolean): void => {
+  /** A simple command; `extra`: words tree-sitter-bash filed under the redirections of its statement. */
+  const visitCommand = (node: Node, extra: ReadonlyArray<Node>): void => {
     if (
       node.descendantsOfType(["word", "number"]).some((word) => word !== null && hasUnquotedBlank(word.text)) ||
       extra.some((word) => hasUnquotedBlank(word.text)) ||
@@ -365,7 +373,6 @@ const collect = (root: Node, source: string): ScriptTree => {
     commands.push(words)
     // substitutions inside the words are commands too (never plain)
     for (const child of node.namedChildren) if (child !== null) visitInner(child)
-    void inPlainContext
   }
   const visit = (node: Node, inPlainContext: boolean): void => {
     if (node.isError || node.isMissing) {
@@ -379,7 +386,7 @@ const collect = (root: Node, source: string): ScriptTree => {
     }
     const plainHere = inPlainContext && structural.has(node.type)
     if (inPlainContext && !plainHere) problem(`a ${node.type.replace(/_/g, " ")}`)
-    if (node.type === "command") return visitCommand(node, [], plainHere)
+    if (node.type === "command") return visitCommand(node, [])
     if (node.type === "redirected_statement") {
       const body = node.childForFieldName("body")
       // (web-tree-sitter makes a new object for each node it hands out: compare ids)
@@ -394,7 +401,7 @@ const collect = (root: Node, source: string): ScriptTree => {
       const extra = redirects.flatMap(redirectArguments)
       for (const child of node.namedChildren) {
         if (child === null) continue
-        if (isBody(child) && child.type === "command") visitCommand(child, extra, plainHere)
+        if (isBody(child) && child.type === "command") visitCommand(child, extra)
         else if (isBody(child)) {
           visit(child, plainHere)
           if (extra.length > 0) {
@@ -422,6 +429,11 @@ const collect = (root: Node, source: string): ScriptTree => {
     for (const child of node.children) if (child !== null && child.isNamed) visitInner(child)
   }
   visit(root, true)
+  if (root.hasError) {
+    // an error below a substitution too (`cat <(cat <<EOF; true …)` hides `true`)
+    problem("it does not parse")
+    misread = true
+  }
   if (hasCarriageReturnGap(source, root) || /\r/.test(source.slice(0, root.startIndex) + source.slice(root.endIndex))) {
     problem("the bash parser misread it (a carriage return between words)")
     misread = true
@@ -432,7 +444,13 @@ const collect = (root: Node, source: string): ScriptTree => {
       (node.type === "ansi_c_string" && looksLikeCode(ansiC(node.text.slice(2, -1)) ?? "$(")))
   )
   if (hidesCode) problem("it holds shell code as text ($( or ` in a quoted word), which bash may run later")
-  return misread || hidesCode ? { commands, notPlain, misread: true } : { commands, notPlain }
+  const bashOnly = root.descendantsOfType("ansi_c_string").length > 0
+  return {
+    commands,
+    notPlain,
+    ...(misread || hidesCode ? { misread: true } : {}),
+    ...(bashOnly ? { bashOnly: true } : {})
+  }
 }
 
 let loading: Promise<ShellParser> | undefined
@@ -648,6 +666,29 @@ const codeBuiltins = new Set([
   "hash"
 ])
 
+const reservedWords = new Set([
+  "function",
+  "{",
+  "}",
+  "if",
+  "then",
+  "elif",
+  "else",
+  "fi",
+  "case",
+  "esac",
+  "for",
+  "select",
+  "while",
+  "until",
+  "do",
+  "done",
+  "in",
+  "[[",
+  "]]",
+  "!"
+])
+
 /** Variables whose value bash runs or sources: `PS4` under `set -x`, `BASH_ENV` in every new bash. */
 const codeVariables = /^(PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|BASH_LOADABLES_PATH)=/
 
@@ -668,9 +709,9 @@ const hide = (state: Analysing, why: string) => {
   state.hidden = true
 }
 
-const wordSeparators = /[\s;&|()<>`$"'\\{}=]+/
+const wordSeparators = /[\s;&|()<>`$"'\\{}=,]+/
 /** As bash splits: a carriage return is part of a word. */
-const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=]+/
+const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=,]+/
 
 /**
  * Without a parser a script is never plain, and for deny rules every word of it could be a program:
@@ -680,6 +721,10 @@ const bashSeparators = /[ \t\n;&|()<>`$"'\\{}=]+/
  */
 const unparsed = (state: Analysing, text: string, why = "the shell parser is not loaded"): void => {
   notPlain(state, why)
+  // a parameter in the text may be any program (`c=r; ${c}m`): one computed reading
+  if (/\$[{A-Za-z_@*0-9(]/.test(text)) {
+    state.commands.push([{ words: [{ text: "$", literal: false, expands: false }], approvable: false }])
+  }
   const joined = text.replace(/\\\r?\n/g, "").replace(/['"\\]/g, "")
   for (const [source, separators] of [[text, wordSeparators], [joined, bashSeparators]] as const) {
     const words = source.split(separators).filter((word) => word !== "").map(literal)
@@ -694,11 +739,12 @@ const hidesCode = (state: Analysing, words: ReadonlyArray<Word>): void => {
   }
 }
 
-const script = (state: Analysing, text: string, approvable: boolean, depth: number): void => {
+const script = (state: Analysing, text: string, approvable: boolean, depth: number, shell = "bash"): void => {
   if (state.parser === undefined) return unparsed(state, text)
   if (depth >= maxDepth) return unparsed(state, text, "shells nested too deep")
   const tree = state.parser.parse(text)
   if (tree.notPlain !== undefined) notPlain(state, tree.notPlain)
+  if (tree.bashOnly === true && shell !== "bash") notPlain(state, `a $'…' string, which ${shell} reads otherwise`)
   const hidden = state.hidden
   state.hidden = false
   for (const words of tree.commands) simple(state, words, approvable, depth + 1)
@@ -752,7 +798,7 @@ const simple = (
         if (!body.script.literal) notPlain(state, "a shell script that is computed when it runs")
         else {
           const from = state.commands.length
-          script(state, body.script.text, ok && standard, depth)
+          script(state, body.script.text, ok && standard, depth, name)
           // the wrappers in front of the shell (`timeout 5 bash -c …`) are for deny rules: each command of
           // the script carries them as readings no approve rule may match
           const outer = readings.slice(0, -1).map((reading) => ({ words: reading.words, approvable: false }))
@@ -773,6 +819,12 @@ const simple = (
       notPlain(state, `${name} runs code it is given`)
       if (name === "eval") script(state, current.slice(1).map((word) => word.text).join(" "), false, depth)
       else hide(state, `${name} runs code it is given`)
+      break
+    }
+    if (reservedWords.has(program.text)) {
+      // tree-sitter-bash parses compound commands as nodes; a reserved word read as a program means it
+      // misread them (`time function f { rm; }` reads as the command `time function f { rm`)
+      hide(state, `the bash parser misread it (${program.text} as a command)`)
       break
     }
     if (codeBuiltins.has(name)) {

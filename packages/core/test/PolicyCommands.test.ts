@@ -286,6 +286,97 @@ describe("policy on commands: a deny rule finds its program wherever it hides", 
   )
 })
 
+describe("policy on commands: what the bash oracle found (ShellOracle.test.ts)", () => {
+  // deny rules first: rules are ordered, and an approve rule for `coproc` would approve `coproc rm x`
+  const rules: ReadonlyArray<Approvals.PolicyRule> = [
+    { commandPrefix: ["git", "push"], action: "deny" },
+    { commandPrefix: ["timeout"], action: "deny" },
+    { commandPrefix: ["rm"], action: "deny" },
+    { commandPrefix: ["touch"], action: "approve" },
+    { commandPrefix: ["ls"], action: "approve" },
+    { commandPrefix: ["printf"], action: "approve" },
+    { commandPrefix: ["sh"], action: "approve" },
+    { commandPrefix: ["trap"], action: "approve" },
+    { commandPrefix: ["coproc"], action: "approve" }
+  ]
+  const approveOnly = rules.filter((rule) => rule.action === "approve")
+
+  it("a redirection does not swallow the rest of the line, or the next line", () => {
+    // tree-sitter-bash files `rm x` under the redirection to /dev/null: the touch rule approved it
+    for (const script of ["touch >/dev/null\n\\rm x", "touch a >/dev/null\n\\rm x", "time A=1 2>&1 rm x"]) {
+      assert.strictEqual(decide(rules, bash(script)), "deny", script)
+      assert.strictEqual(decide(approveOnly, bash(script)), "fallback", script)
+    }
+    assert.strictEqual(decide(rules, bash("git >/dev/null push origin")), "deny")
+    assert.strictEqual(decide(rules, bash("git 2>&1 push")), "deny")
+    assert.strictEqual(decide(rules, bash("ls | A= 2>/dev/null rm x")), "deny")
+    assert.strictEqual(decide(rules, bash("ls >/dev/null -la")), "approve", "a plain script stays plain")
+  })
+
+  it("words tree-sitter-bash splits otherwise than bash are misread", () => {
+    assert.strictEqual(decide(rules, bash(">o t\\\nouch a; \\r\\\nm x")), "deny")
+    assert.strictEqual(decide(approveOnly, bash("ls a\rrm x")), "fallback", "a carriage return is a word character")
+    assert.strictEqual(decide(approveOnly, bash("ls >/dev/null\r")), "fallback", "this writes /dev/null\\r")
+    assert.strictEqual(decide(rules, bash("cat << EOF; rm x\nbody\nEOF")), "deny", "what does not parse")
+    assert.strictEqual(decide(rules, bash("cat <(cat <<EOF; rm x\nEOF\n)")), "deny", "an error in a substitution")
+    assert.strictEqual(decide(rules, bash("time function h { rm x; } >/dev/null; h")), "deny", "time function")
+    assert.strictEqual(decide(rules, bash("[[ -v 'a[$(c=r; ${c}m y)]' ]]")), "deny", "a computed program in text")
+  })
+
+  it("a program spelled $'…', or computed, is found by a deny rule", () => {
+    for (
+      const script of [
+        "$'rm' x",
+        "$'\\x72m' x",
+        "$'\\162m' x",
+        "X=rm; $X y",
+        "set -- rm y; \"$@\"",
+        "a=(rm y); \"${a[@]}\""
+      ]
+    ) {
+      assert.strictEqual(decide(rules, bash(script)), "deny", script)
+    }
+    assert.strictEqual(decide(rules, bash("set -- push origin; git \"$@\"")), "deny", "a computed word may be several")
+    assert.strictEqual(decide(rules, bash("git $E push origin")), "deny", "or none")
+    assert.strictEqual(decide(approveOnly, bash("$'ls' -la")), "approve", "$'ls' is ls")
+    assert.strictEqual(decide(approveOnly, ["sh", "-c", "ls $'a\\tb'"]), "fallback", "dash reads $'a\\tb' as $a\\tb")
+    assert.strictEqual(decide(approveOnly, ["bash", "-c", "ls $'a\\tb'"]), "approve")
+    assert.strictEqual(decide(rules, bash("{rm,-f} y")), "deny", "brace expansion of the program")
+  })
+
+  it("code held as text is read by deny rules and never approved", () => {
+    for (
+      const script of [
+        "trap 'rm x' EXIT",
+        "trap $'r\\x6d x' EXIT",
+        "shopt -s expand_aliases\nalias ll='rm x'\nll",
+        "PS4='$(rm x)'; set -x; :",
+        "v='a[$(rm x)]'; (( v ))",
+        "mapfile -C 'rm x' -c 1 <<< y",
+        "p='$(rm x)'; : \"${p@P}\"",
+        "BASH_ENV='$(rm x)' bash -c :",
+        "env BASH_ENV='$(rm x)' bash -c :",
+        "bash <<< 'r\\m x'",
+        "printf 'rm x' | sh",
+        "source /dev/stdin <<< 'r\"\"m x'",
+        "printf rm | xargs sh -c"
+      ]
+    ) {
+      assert.strictEqual(decide(rules, bash(script)), "deny", script)
+      assert.strictEqual(decide(approveOnly, bash(script)), "fallback", script)
+    }
+    assert.strictEqual(decide(approveOnly, bash("printf '%s\\n' a")), "approve", "text without code is plain")
+  })
+
+  it("a wrapper in front of a shell script is seen by deny rules, and harmless ones still approve", () => {
+    assert.strictEqual(decide(rules, bash("timeout 5 bash -c 'ls'")), "deny")
+    assert.strictEqual(decide(approveOnly, bash("timeout 5 bash -c 'ls'")), "approve")
+    assert.strictEqual(decide(approveOnly, ["nohup", "sh", "-c", "touch a && ls"]), "approve")
+    assert.strictEqual(decide(rules, bash("coproc rm x")), "deny", "coproc runs its command")
+    assert.strictEqual(decide(approveOnly.slice(0, 2), bash("coproc touch a")), "fallback")
+  })
+})
+
 describe("ShellCommand without a parser (the sync API before anything loaded it)", () => {
   it("a script is never plain, and a deny rule still finds its program among the script's words", () => {
     const analysis = ShellCommand.analyze(["bash", "-lc", "touch a && \"rm\" -rf b"], undefined)
