@@ -1,4 +1,4 @@
-// idiom-codemod: skip (this file spells the 0.1 names on purpose)
+// This file spells the 0.1 names on purpose: they must still compile (flat aliases) or fail (the Tags).
 import { AgentSpawner, ApprovalInbox, Approvals, Errors, TestAgent } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
