@@ -16,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { UsageError } from "./Errors.js"
+import * as Accepts from "./internal/Accepts.js"
 import * as Text from "./internal/Text.js"
 import * as JsonOutput from "./JsonOutput.js"
 import * as LedgerSetup from "./LedgerSetup.js"
@@ -247,9 +248,11 @@ const inboxService = (
       output.note(
         `${output.terminalStyle.yellow("⧗ waiting in the ledger")}: ${
           Text.oneLine(Render.describeRequest(request, cwd), 160)
-        }\n  answer it with: deputy approve ${Text.visible(request.id)}   or: deputy deny ${
-          Text.visible(request.id)
-        } --reason "..."`
+        }\n  answer it with: ${
+          request.kind === "elicitation" || request.kind === "user_input"
+            ? Accepts.answerHint(request)
+            : `deputy approve ${Text.visible(request.id)}   or: deputy deny ${Text.visible(request.id)} --reason "..."`
+        }`
       ),
       deadline === undefined ? Effect.never : Effect.sleep(Duration.times(deadline, 0.8)).pipe(
         Effect.zipRight(output.note(
