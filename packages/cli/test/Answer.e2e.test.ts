@@ -39,7 +39,8 @@ const waitingRun = (dir: string, ledger: string, prompt: string) => {
   const id = new Promise<string>((resolve, reject) => {
     child.stderr!.on("data", (data) => {
       stderr += data
-      const found = /deputy approve (\S+)/.exec(stderr)
+      // the notice names the command that answers it: approve, or answer for a form and questions
+      const found = /answer it with: deputy (?:approve|answer) (\S+)/.exec(stderr)
       if (found !== null) resolve(found[1]!)
     })
     child.on("close", () => reject(new Error(`deputy ended before a request waited:\n${stderr}`)))
