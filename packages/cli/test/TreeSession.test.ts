@@ -341,16 +341,23 @@ describe("Session.runTasks: siblings under one root", () => {
         } else {
           assert.strictEqual(outcome.receipt.stopped, "completed")
         }
-        // Every request asked was settled exactly once, by the node that asked it.
+        // Every request asked was settled exactly once, by the node that asked it. A request that came while
+        // fail_fast stopped its node was never asked: it settles `aborted` (cancelled) at once, and only then.
         const settled = stdout().trim().split("\n").map((line) => JSON.parse(line)).filter((line) =>
           line.deputy === "approval"
         )
-        assert.deepStrictEqual(
-          settled.map((line) => line.id).sort(),
-          asked.map((request) => request.id).sort()
-        )
+        const ids = settled.map((line) => line.id)
+        assert.strictEqual(new Set(ids).size, ids.length, "a request settled twice")
+        const askedIds = asked.map((request) => request.id)
+        for (const id of askedIds) assert.include(ids, id, "a request asked was never settled")
+        for (const line of settled.filter((line) => !askedIds.includes(line.id))) {
+          assert.isTrue(failFast, `settled without being asked: ${JSON.stringify(line)}`)
+          assert.strictEqual(line.outcome, "aborted")
+          assert.strictEqual(line.decided_by._tag, "Cancelled")
+        }
         for (const line of settled) {
-          assert.strictEqual(line.node, asked.find((request) => request.id === line.id)?.path)
+          const request = asked.find((request) => request.id === line.id)
+          if (request !== undefined) assert.strictEqual(line.node, request.path)
         }
         if (!failFast) assert.strictEqual(asked.length, kinds.filter((kind) => kind === "ask").length)
       }),

@@ -101,7 +101,9 @@ describe("network approvals: the host a command asks to reach", () => {
       FastCheck.stringMatching(/^[a-z]{1,6}\.[a-z]{2,3}$/),
       (argv, hostName) => {
         const rules: ReadonlyArray<Approvals.PolicyRule> = [{ commandPrefix: [argv[0]!], action: "approve" }]
-        assert.strictEqual(decide(rules, command(argv)), "approve")
+        // a program the policy reads as running code (`fc`, `eval`, `sh`, `env`…) is never approved by prefix
+        // anyway: the property is about the commands the rule does approve
+        FastCheck.pre(decide(rules, command(argv)) === "approve")
         assert.strictEqual(decide(rules, command(argv, { host: hostName, protocol: "https" })), "none")
       }
     ))
