@@ -226,6 +226,13 @@ const rows: ReadonlyArray<Row> = [
   },
   { label: "  overhead per turn, %", section: "codex", key: "overheadPct", unit: "pct" },
   {
+    label: "hostile patch: RequestPaths.touched, ms",
+    section: "paths",
+    key: "touchedMs",
+    unit: "ms",
+    baseline: { key: "plainMs", label: "path.resolve + lstat" }
+  },
+  {
     label: "deputy --help, wall ms (target ≤ 120)",
     section: "cliStartup",
     key: "helpMs",

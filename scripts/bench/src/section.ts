@@ -19,7 +19,8 @@ const sections: Record<string, () => Promise<{ run: (size: Size) => Promise<Sect
   codexFailFast: () => import("./codexFailFast.js"),
   supervisor: () => import("./supervisor.js"),
   codexTree: () => import("./codexTree.js"),
-  ledger: () => import("./ledger.js")
+  ledger: () => import("./ledger.js"),
+  paths: () => import("./paths.js")
 }
 
 export const sectionNames = Object.keys(sections)
