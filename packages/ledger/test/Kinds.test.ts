@@ -1,26 +1,13 @@
-import type { ApprovalRequest } from "@deputy/core"
 import { assert, describe, it } from "@effect/vitest"
 import { decodeAnswer, defaultAnswer, encodeAnswer, resolve } from "../src/internal/answers.js"
+import { elicitationRequest } from "./helpers.js"
 
-const toolCall: ApprovalRequest.ElicitationRequest = {
-  id: "d/elicitation/files#7",
-  delegateId: "d",
-  turnId: "t",
-  callId: "files#7",
-  source: "review",
-  kind: "elicitation",
-  event: {
-    type: "elicitation_request",
-    server_name: "files",
-    id: 7,
-    request: {
-      mode: "form",
-      message: "Delete?",
-      requested_schema: { type: "object", properties: {} },
-      _meta: { codex_approval_kind: "mcp_tool_call", persist: ["session"] }
-    }
-  }
-}
+const toolCall = elicitationRequest({
+  mode: "form",
+  message: "Delete?",
+  requested_schema: { type: "object", properties: {} },
+  _meta: { codex_approval_kind: "mcp_tool_call", persist: ["session"] }
+})
 
 describe("the ledger records MCP elicitations", () => {
   it("an answer resolves to the op the delegate sends; one that does not fit goes out declined", () => {

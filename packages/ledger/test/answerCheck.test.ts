@@ -9,30 +9,17 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { commandRequest } from "./helpers.js"
+import { commandRequest, elicitationRequest } from "./helpers.js"
 
-const form: ApprovalRequest.ElicitationRequest = {
-  id: "d/elicitation/files#7",
-  delegateId: "d",
-  turnId: "t",
-  callId: "files#7",
-  source: "review",
-  kind: "elicitation",
-  event: {
-    type: "elicitation_request",
-    server_name: "files",
-    id: 7,
-    request: {
-      mode: "form",
-      message: "Which file?",
-      requested_schema: {
-        type: "object",
-        properties: { path: { type: "string" }, count: { type: "integer", minimum: 1 } },
-        required: ["path"]
-      }
-    }
+const form = elicitationRequest({
+  mode: "form",
+  message: "Which file?",
+  requested_schema: {
+    type: "object",
+    properties: { path: { type: "string" }, count: { type: "integer", minimum: 1 } },
+    required: ["path"]
   }
-}
+})
 
 const questions: ApprovalRequest.UserInputRequest = {
   id: "d/user_input/u1",

@@ -40,3 +40,16 @@ export const userInputRequest = (n: number | string, delegateId = "d1"): Approva
     questions: [{ id: "q1", header: "Pick", question: "Which one?" }]
   } as ApprovalRequest.UserInputRequest["event"]
 })
+
+/** An MCP elicitation of the server `files` (id 7) asking `request` (a form, a tool-call approval, a URL). */
+export const elicitationRequest = (
+  request: ApprovalRequest.ElicitationRequest["event"]["request"]
+): ApprovalRequest.ElicitationRequest => ({
+  id: "d/elicitation/files#7",
+  delegateId: "d",
+  turnId: "t",
+  callId: "files#7",
+  source: "review",
+  kind: "elicitation",
+  event: { type: "elicitation_request", server_name: "files", id: 7, request }
+})
