@@ -6,52 +6,24 @@
  * notice, unless `DEPUTY_REQUIRE_POSTGRES=1`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, afterEach } from "vitest"
 import * as Cli from "./utils/cli.js"
+import { jsonLines, postgresDatabase, postgresServer } from "./utils/serve.js"
 
-const serverUrl = process.env.DEPUTY_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test"
-const database = `deputy_cli_${process.pid}_${Date.now().toString(36)}`
-const ledgerUrl = serverUrl.replace(/\/[^/?]*(\?|$)/, `/${database}$1`)
+const pg = postgresDatabase("PostgreSQL CLI ledger test")
 
-/** Runs one SQL statement on the server (with the `pg` client the ledger uses); false when it cannot. */
-const admin = (statement: string): boolean => {
-  try {
-    execFileSync(process.execPath, [
-      "-e",
-      `const pg=require("pg");const c=new pg.Client(${JSON.stringify(serverUrl)});` +
-      `c.connect().then(()=>c.query(${JSON.stringify(statement)})).then(()=>c.end())` +
-      `.then(()=>process.exit(0),(e)=>{console.error(String(e));process.exit(1)})`
-    ], { stdio: ["ignore", "ignore", "inherit"], timeout: 15_000 })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const available = admin(`CREATE DATABASE ${database}`)
-const required = process.env.DEPUTY_REQUIRE_POSTGRES === "1"
-if (!available && !required) {
-  console.warn(
-    `\n⚠ PostgreSQL CLI ledger test SKIPPED: no server at ${serverUrl} (DEPUTY_REQUIRE_POSTGRES=1 makes it fail)\n`
-  )
-}
-
-const jsonLines = (text: string): Array<Record<string, unknown>> =>
-  text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as Record<string, unknown>)
-
-describe.skipIf(!available && !required)("deputy: a ledger shared through PostgreSQL", () => {
+describe.skipIf(!pg.run)("deputy: a ledger shared through PostgreSQL", () => {
   afterEach(Cli.stopAll)
-  afterAll(() => void admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+  afterAll(pg.drop)
 
   it(
     "a request waiting in one process is answered from another; the first answer wins; the chain verifies",
     async () => {
-      assert.isTrue(available, `no PostgreSQL server at ${serverUrl}`)
+      assert.isDefined(pg.url, `no PostgreSQL server at ${postgresServer}`)
       const dir = Cli.tempDir()
-      const ledger = ["--ledger", ledgerUrl]
+      const ledger = ["--ledger", pg.url!]
       const child = Cli.spawnDeputy([
         "run",
         "--json",
