@@ -6,15 +6,13 @@
  * node's link names the `spawn_agent` call and turn), are answered there, and the commands really run; the
  * thread's node lives across its two turns and ends with the Codex node, `completed`.
  */
-import { CodexAgent, ScriptedModel } from "@deputy/codex"
+import { ScriptedModel } from "@deputy/codex"
 import { ApprovalInbox, Supervisor } from "@deputy/core"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, codexVersions, provideNode, tempDir } from "./utils.js"
+import { awaitNoLeftovers, codexVersions, multiAgentCodex, provideNode, tempDir } from "./utils.js"
 
 /** A `followup_task` call (`collaboration` namespace): a new task, and a new turn, for a spawned agent. */
 const followupTask = (callId: string, target: string, message: string) =>
@@ -43,10 +41,7 @@ const followupScenario: ScriptedModel.Scenario = {
 }
 
 describe.each(codexVersions)("Codex $version: its own sub-agent across a follow-up task (end to end)", ({ binary }) => {
-  const codex = CodexAgent.layerScripted({ binary, args: ["-c", "features.multi_agent_v2=true"] }).pipe(
-    Layer.provideMerge(ScriptedModel.layer(followupScenario)),
-    Layer.provide(NodeContext.layer)
-  )
+  const codex = multiAgentCodex(binary, followupScenario)
 
   it.scopedLive(
     "both turns' approvals reach the tree inbox with the thread's path and chain; the node lives across them",

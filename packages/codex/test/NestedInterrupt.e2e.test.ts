@@ -6,16 +6,14 @@
  * taken down) and the sub-agent's turn ends interrupted, but its node stays. The root's `followup_task`
  * starts a new turn of the thread whose approval reaches the inbox as `root/review/galileo`'s again.
  */
-import { CodexAgent, ScriptedModel } from "@deputy/codex"
+import { ScriptedModel } from "@deputy/codex"
 import { ApprovalInbox, type ApprovalRequest, Supervisor } from "@deputy/core"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, codexVersions, provideNode, tempDir } from "./utils.js"
+import { awaitNoLeftovers, codexVersions, multiAgentCodex, provideNode, tempDir } from "./utils.js"
 
 const collaboration = (callId: string, name: string, args: Record<string, unknown>) =>
   ScriptedModel.raw({
@@ -46,10 +44,7 @@ const scenario: ScriptedModel.Scenario = {
 describe.each(codexVersions)(
   "Codex $version: its own sub-agent interrupted, then given a follow-up (end to end)",
   ({ binary }) => {
-    const codex = CodexAgent.layerScripted({ binary, args: ["-c", "features.multi_agent_v2=true"] }).pipe(
-      Layer.provideMerge(ScriptedModel.layer(scenario)),
-      Layer.provide(NodeContext.layer)
-    )
+    const codex = multiAgentCodex(binary, scenario)
 
     it.scopedLive(
       "the interrupted turn's approval is withdrawn; the node stays; the follow-up turn asks as the sub-agent",

@@ -6,18 +6,16 @@
  * `root/review/galileo`'s with the chain. The session's shutdown ends the thread (Codex does not close it
  * first): its node ends `completed`, its last turn's outcome.
  */
-import { CodexAgent, ScriptedModel } from "@deputy/codex"
+import { ScriptedModel } from "@deputy/codex"
 import { ApprovalInbox, Delegate, Supervisor } from "@deputy/core"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, codexVersions, provideNode, tempDir } from "./utils.js"
+import { awaitNoLeftovers, codexVersions, multiAgentCodex, provideNode, tempDir } from "./utils.js"
 
 const followupTask = (callId: string, target: string, message: string) =>
   ScriptedModel.raw({
@@ -52,10 +50,7 @@ const scenario: ScriptedModel.Scenario = {
 describe.each(codexVersions)(
   "Codex $version: its own sub-agent across the Codex node's turns (end to end)",
   ({ binary }) => {
-    const codex = CodexAgent.layerScripted({ binary, args: ["-c", "features.multi_agent_v2=true"] }).pipe(
-      Layer.provideMerge(ScriptedModel.layer(scenario)),
-      Layer.provide(NodeContext.layer)
-    )
+    const codex = multiAgentCodex(binary, scenario)
 
     it.scopedLive(
       "the sub-agent's node stays between the owner's turns; the second turn's follow-up asks as it",

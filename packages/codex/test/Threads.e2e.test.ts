@@ -12,10 +12,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitNoLeftovers, provideNode, tempDir } from "./utils.js"
+import { awaitNoLeftovers, multiAgentArgs, provideNode, tempDir } from "./utils.js"
 
 /** Codex 0.171 offers `spawn_agent` in the `collaboration` namespace with `multi_agent_v2`. */
-const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
 
 const codex: Layer.Layer<AgentSpawner.AgentSpawner | ScriptedModel.ScriptedModel, unknown> = CodexAgent.layerScripted({
   args: multiAgentArgs

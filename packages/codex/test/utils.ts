@@ -5,6 +5,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -154,3 +155,13 @@ export const codexVersions =
 
 /** The binary of the pinned version. */
 export const pinnedBinary = codexVersions.find((entry) => entry.version === CodexBinary.bundledVersion)!.binary
+
+/** Codex's collaboration tools (`spawn_agent`, `followup_task`, …): off unless this feature is on. */
+export const multiAgentArgs = ["-c", "features.multi_agent_v2=true"] as const
+
+/** A scripted Codex spawner with the collaboration tools on, its model playing `scenario`. */
+export const multiAgentCodex = (binary: string, scenario: ScriptedModel.Scenario) =>
+  CodexAgent.layerScripted({ binary, args: [...multiAgentArgs] }).pipe(
+    Layer.provideMerge(ScriptedModel.layer(scenario)),
+    Layer.provide(NodeContext.layer)
+  )
