@@ -358,7 +358,7 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
   )
 
   it.scopedLive(
-    "an amendment for another host than the one asked is refused by Codex: no connection, no rule",
+    "an amendment for another host than the one asked is denied by Deputy before Codex sees it: no connection, no rule",
     () =>
       provideNode(Effect.gen(function*() {
         // what a hostile or buggy parent could send: a rule Codex did not propose
@@ -370,7 +370,8 @@ describe.runIf(probe.ok).each(codexVersions)("network approvals, real Codex $ver
         assert.strictEqual(result.ended.reason, "completed")
         assert.strictEqual(result.networkAsked.length, 1)
         assert.deepStrictEqual(result.hits, [])
-        assert.include(outputOf(result.modelRequests, "net_1"), "blocked by policy")
+        // Codex itself refused it ("blocked by policy") before Deputy checked what it offers
+        assert.include(outputOf(result.modelRequests, "net_1"), "rejected by user")
         assert.strictEqual(result.rules, "")
       })),
     { timeout: 60_000 }

@@ -1,6 +1,8 @@
-import { ApprovalRequest } from "@deputy/core"
+import { ApprovalRequest, Approvals, Delegate, TestAgent } from "@deputy/core"
 import type { ReviewDecision } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 const base = {
   id: "d/command/c1",
@@ -68,4 +70,42 @@ describe("ApprovalRequest.decisionProblem: only what the child offers", () => {
     assert.isUndefined(ApprovalRequest.decisionProblem(patch, "approved_for_session"))
     assert.match(ApprovalRequest.decisionProblem(patch, rememberPrefix(["rm"]))!, /does not offer/)
   })
+})
+
+describe("through a delegate: an answer the child does not offer goes out as a denial", () => {
+  it.effect("a network rule for another host than the one asked: denied, by the default, saying why", () =>
+    Effect.gen(function*() {
+      const settled: Array<ApprovalRequest.ApprovalSettlement> = []
+      const child = yield* TestAgent.TestAgent
+      const handle = yield* Delegate.interactive({
+        source: "review",
+        onSettled: (settlement) => Effect.sync(() => settled.push(settlement))
+      })
+      yield* child.emit({
+        type: "exec_approval_request",
+        call_id: "c1",
+        command: [],
+        cwd: "",
+        network_approval_context: { host: "127.0.0.1", protocol: "http" },
+        available_decisions: ["approved", allowHost("127.0.0.1"), "abort"]
+      }, "t")
+      const answer = yield* child.awaitOp("exec_approval")
+      assert.deepStrictEqual((answer.op as { decision: unknown }).decision, "denied")
+      yield* handle.shutdown
+      assert.strictEqual(settled[0]?.outcome, "denied")
+      assert.strictEqual(settled[0]?.decidedBy._tag, "Default")
+      assert.match(settled[0]?.reason ?? "", /does not offer/)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(TestAgent.layer()),
+      Effect.provide(Layer.succeed(
+        Approvals.Approvals,
+        Approvals.Approvals.of({
+          command: () => Effect.succeed(allowHost("evil.example")),
+          patch: () => Effect.succeed("approved"),
+          permissions: () => Effect.succeedNone,
+          userInput: () => Effect.succeedNone
+        })
+      ))
+    ))
 })

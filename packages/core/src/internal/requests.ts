@@ -14,8 +14,10 @@ import {
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ApprovalOutcome, ApprovalRequest, ElicitationRequest, ElicitationResponse } from "../ApprovalRequest.js"
+import type { CommandApproval, PatchApproval } from "../ApprovalRequest.js"
 import {
   checkElicitationResponse,
+  decisionProblem,
   elicitation,
   elicitationAnswerOp,
   elicitationCallId,
@@ -55,8 +57,11 @@ export interface Origin {
   readonly sequence: number
 }
 
-/** A command or patch request: the parent's decision goes back as-is (`abort` by default). */
-const decisionRequest = <R extends ApprovalRequest>(
+/**
+ * A command or patch request: the parent's decision goes back as-is (`abort` by default), if the child offers
+ * it; one it does not (a rule for another host, a broader prefix) goes back as a denial, by the default, saying why.
+ */
+const decisionRequest = <R extends CommandApproval | PatchApproval>(
   request: R,
   answerId: string,
   ask: (service: ApprovalsService, request: R) => Effect.Effect<DecidedBy.Answer<ReviewDecision.ReviewDecision>>,
@@ -67,6 +72,11 @@ const decisionRequest = <R extends ApprovalRequest>(
   ask: (service) =>
     Effect.map(ask(service, request), (given) => {
       const { decidedBy, value: decision } = DecidedBy.split(given, "Approvals")
+      const problem = decisionProblem(request, decision)
+      if (problem !== undefined) {
+        const why = `the answer was refused: ${problem}`
+        return { answer: answer("denied"), outcome: "denied", decidedBy: { _tag: "Default", why }, reason: why }
+      }
       return { answer: answer(decision), outcome: outcomeOfDecision(decision), decidedBy }
     }),
   timedOut: (decidedBy) => ({ answer: answer("timed_out"), outcome: "timed_out", decidedBy }),
