@@ -644,15 +644,25 @@ const canonical = (value: unknown): string =>
  * whole (never broader: another host, a shorter prefix); when it lists none, a plain approval, or
  * remembering exactly the command prefix it proposed (`proposed_execpolicy_amendment`). A patch takes
  * plain decisions only. Every answer a delegate sends goes through this (fail closed: the default instead).
+ * For the delegate's own check (`plain: "any"`) a plain decision always fits.
  *
  * @since 0.2.0
  * @category validation
  */
 export const decisionProblem = (
   request: CommandApproval | PatchApproval,
-  decision: ReviewDecision.ReviewDecision
+  decision: ReviewDecision.ReviewDecision,
+  options: {
+    /**
+     * `"any"`: a plain decision (`approved`, `approved_for_session`) fits even when not listed; only rules
+     * to remember are checked. Codex honours an `approved_for_session` it does not list (both pinned
+     * versions), so the delegate checks this way; the ledger checks a person's answer strictly (default).
+     */
+    readonly plain?: "offered" | "any" | undefined
+  } = {}
 ): string | undefined => {
   if (runsNothing(decision)) return undefined
+  if (options.plain === "any" && typeof decision === "string") return undefined
   const offered: ReadonlyArray<ReviewDecision.ReviewDecision> = request.kind === "patch"
     ? ["approved", "approved_for_session"]
     : request.event.available_decisions ?? [

@@ -66,6 +66,13 @@ describe("ApprovalRequest.decisionProblem: only what the child offers", () => {
     assert.match(ApprovalRequest.decisionProblem(command(), allowHost("a.example"))!, /does not offer/)
   })
 
+  it("the delegate's check (plain: any) passes a plain decision not listed, never a rule not offered", () => {
+    const request = command({ available_decisions: ["approved", "abort"] })
+    assert.isUndefined(ApprovalRequest.decisionProblem(request, "approved_for_session", { plain: "any" }))
+    assert.match(ApprovalRequest.decisionProblem(request, rememberPrefix(["npm"]), { plain: "any" })!, /does not offer/)
+    assert.match(ApprovalRequest.decisionProblem(request, "approved_for_session")!, /does not offer/)
+  })
+
   it("a patch takes plain decisions only", () => {
     assert.isUndefined(ApprovalRequest.decisionProblem(patch, "approved_for_session"))
     assert.match(ApprovalRequest.decisionProblem(patch, rememberPrefix(["rm"]))!, /does not offer/)

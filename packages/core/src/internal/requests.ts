@@ -72,7 +72,8 @@ const decisionRequest = <R extends CommandApproval | PatchApproval>(
   ask: (service) =>
     Effect.map(ask(service, request), (given) => {
       const { decidedBy, value: decision } = DecidedBy.split(given, "Approvals")
-      const problem = decisionProblem(request, decision)
+      // a rule to remember only as offered; a plain decision Codex checks itself (see `decisionProblem`)
+      const problem = decisionProblem(request, decision, { plain: "any" })
       if (problem !== undefined) {
         const why = `the answer was refused: ${problem}`
         return { answer: answer("denied"), outcome: "denied", decidedBy: { _tag: "Default", why }, reason: why }
