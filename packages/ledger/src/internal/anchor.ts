@@ -77,13 +77,23 @@ export const advance = (anchor: Anchor, seq: number, hash: string): string | und
 
 const keyBytes = 32
 
-/** Reads the key, creating it (0600) if it does not exist; refuses a key others can read. */
+/**
+ * Reads the key, creating it (0600) if it does not exist; refuses a key others can read. A new key is written
+ * whole to a file of its own, then linked into place (fails if one is there already), so a second process
+ * opening the same fresh ledger reads a complete key or none: it once read the other's empty file.
+ */
 const loadKey = (keyFile: string): Buffer => {
   fs.mkdirSync(path.dirname(keyFile), { recursive: true })
-  try {
-    fs.writeFileSync(keyFile, randomBytes(keyBytes).toString("hex") + "\n", { flag: "wx", mode: 0o600 })
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+  if (!fs.existsSync(keyFile)) {
+    const draft = `${keyFile}.${process.pid}.${randomBytes(6).toString("hex")}`
+    fs.writeFileSync(draft, randomBytes(keyBytes).toString("hex") + "\n", { flag: "wx", mode: 0o600 })
+    try {
+      fs.linkSync(draft, keyFile)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    } finally {
+      fs.rmSync(draft, { force: true })
+    }
   }
   const stat = fs.statSync(keyFile)
   if (!stat.isFile()) throw new Error(`its anchor key ${keyFile} is not a regular file`)
