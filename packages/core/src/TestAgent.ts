@@ -9,9 +9,10 @@ import type { Event, EventMsg, Submission } from "@deputy/protocol"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Agent from "./Agent.js"
 import { AgentSpawner, type SpawnOptions } from "./AgentSpawner.js"
 import { AgentClosed, AgentExited, type SpawnError } from "./Errors.js"
@@ -126,7 +127,8 @@ interface Child {
   /** Reactions run in order by one fiber (forked while there are some), as a real child reads its stdin in order. */
   readonly reactions: Array<Effect.Effect<void>>
   reacting: boolean
-  readonly scope: Scope.Scope
+  /** The fiber running the reactions, while one does; the child's finalizer interrupts it. */
+  reactor: Fiber.RuntimeFiber<void> | undefined
   turn: { readonly eventId: string; readonly turnId: string } | undefined
   lastInputId: string | undefined
   closed: boolean
@@ -307,12 +309,20 @@ export const make = (options: TestAgentOptions = {}) =>
         // Started at once, in the child's scope: the reaction runs until it waits, then the submitter goes on.
         // A reaction that fails or dies crashes the child with it (no observer would see it otherwise, and
         // the reactions after it would wait forever).
-        return Effect.map(Effect.runtime<never>(), (runtime) =>
-          void Runtime.runFork(
+        // One fiber for the reactions pending now (not a scope per reaction: thousands of children close at
+        // once in the benchmarks); the child's finalizer interrupts the one left running.
+        return Effect.map(Effect.runtime<never>(), (runtime) => {
+          const reactor = Runtime.runFork(
             runtime,
-            Effect.catchAllCause(Effect.interruptible(runReactions(state)), (cause) => reactionFailed(state, cause)),
-            { scope: state.scope }
-          ))
+            Effect.catchAllCause(Effect.interruptible(runReactions(state)), (cause) => reactionFailed(state, cause))
+          )
+          if (reactor.unsafePoll() === null) {
+            state.reactor = reactor
+            reactor.addObserver(() => {
+              if (state.reactor === reactor) state.reactor = undefined
+            })
+          }
+        })
       })
     }
 
@@ -350,16 +360,24 @@ export const make = (options: TestAgentOptions = {}) =>
             submissions: [],
             reactions: [],
             reacting: false,
-            scope: yield* Effect.scope,
+            reactor: undefined,
             turn: undefined,
             lastInputId: undefined,
             closed: false
           }
-          yield* Effect.addFinalizer(() =>
-            Effect.zipRight(
-              Effect.sync(() => void (state.closed = true)),
-              Effect.zipRight(state.events.end, Effect.sync(() => void releasedCount++))
-            )
+          // On the scope itself (`Effect.addFinalizer` would save and patch the fiber refs around it).
+          yield* Scope.addFinalizer(
+            yield* Effect.scope,
+            Effect.fiberIdWith((self) => {
+              state.closed = true
+              const reactor = state.reactor
+              state.reactor = undefined
+              // A reaction may close the child's scope itself: it is not interrupted by its own finalizer.
+              const stop = reactor === undefined || reactor.id() === self
+                ? Effect.void
+                : Fiber.interrupt(reactor)
+              return Effect.zipRight(stop, Effect.zipRight(state.events.end, Effect.sync(() => void releasedCount++)))
+            })
           )
           latest = state
           all.push(state)
