@@ -13,6 +13,7 @@ import type { AgentStatus, Event, EventMsg, Op, Submission, W3cTraceContext } fr
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -23,7 +24,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import * as Agent from "../Agent.js"
 import * as AgentDiagnostic from "../AgentDiagnostic.js"
 import { AgentSpawner } from "../AgentSpawner.js"
@@ -867,9 +868,11 @@ export const make = (
   oneShot: OneShotOptions | undefined
 ): Effect.Effect<DelegateHandle, SpawnError, Scope.Scope | AgentSpawner | Approvals> =>
   Effect.gen(function*() {
-    const spawner = yield* AgentSpawner
-    const approvals = yield* Approvals
-    const scope = yield* Effect.scope
+    // One read of the context (not a step per service).
+    const context = yield* Effect.context<Scope.Scope | AgentSpawner | Approvals>()
+    const spawner = Context.get(context, AgentSpawner)
+    const approvals = Context.get(context, Approvals)
+    const scope = Context.get(context, Scope.Scope)
     const id = flat(options.id ?? uuidv7())
     const span = yield* Effect.makeSpan("deputy.delegate", {
       // The call site's stack trace would be held (an `Error`) as long as the span: ~1 KiB per delegate.
@@ -888,8 +891,10 @@ export const make = (
       cwd: options.cwd,
       config: options.config
     }).pipe(
-      Scope.extend(agentScope),
-      Effect.withParentSpan(span),
+      // The child's scope and the delegate's span in one change of context (each change is a save-and-restore).
+      Effect.mapInputContext((outer: Context.Context<never>) =>
+        Context.add(Context.add(outer, Scope.Scope, agentScope), Tracer.ParentSpan, span)
+      ),
       Effect.onExit((exit) =>
         Exit.isSuccess(exit)
           ? Effect.void
