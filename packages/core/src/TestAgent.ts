@@ -283,7 +283,9 @@ export const make = (options: TestAgentOptions = {}) =>
       const op = submission.op
       const reactions: Array<Effect.Effect<void>> = []
       if (op.type === "user_input") state.lastInputId = submission.id
-      if (autoRespond && op.type === "interrupt") {
+      // With nothing queued, a reaction runs at once: an interrupt with no turn to abort has nothing to do.
+      const idle = !state.reacting && state.reactions.length === 0 && state.turn === undefined
+      if (autoRespond && op.type === "interrupt" && !idle) {
         reactions.push(Effect.suspend(() => {
           const turn = state.turn
           return turn === undefined

@@ -401,6 +401,8 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.suspend(() => {
       this.agentEnd = exit
       this.drainedWith(true)
+      // Draining already (the usual end): the sequence that runs goes on, nothing to start.
+      if (this.state._tag !== "Running") return Effect.void
       return this.underSpan(this.stop(this.callerAskedShutdown ? "interrupted" : "agent_exited"))
     })
   }
@@ -664,6 +666,7 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.suspend(() => {
       const claimed = this.ledger.claimAll()
       const requests = this.requests
+      if (requests === undefined && claimed.length === 0) return Effect.void
       this.requests = undefined
       const stopWaits = requests === undefined ? Effect.void : Scope.close(requests, Exit.void)
       return Effect.zipRight(
