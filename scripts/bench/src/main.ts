@@ -175,6 +175,7 @@ const rows: ReadonlyArray<Row> = [
     third: { key: "bytesRatio", unit: "ratio" }
   },
   { label: "  of which the TestAgent child", section: "scale", key: "bytesPerBareAgent", unit: "bytes" },
+  { label: "  without the child (target ≤ 8 KiB)", section: "scale", key: "bytesWithoutChild", unit: "bytes" },
   {
     label: "scale: start all, ms",
     section: "scale",
@@ -198,6 +199,14 @@ const rows: ReadonlyArray<Row> = [
     unit: "ms",
     baseline: { key: "baselineCloseMs", label: "interrupt all" },
     third: { key: "harnessCloseRatio", unit: "ratio" }
+  },
+  {
+    label: "  close, the delegates' own share (all − that)",
+    section: "scale",
+    key: "ownCloseMs",
+    unit: "ms",
+    baseline: { key: "baselineCloseMs", label: "interrupt all" },
+    third: { key: "ownCloseRatio", unit: "ratio" }
   },
   { label: "  heap left per delegate after close", section: "scale", key: "retainedBytesPerDelegate", unit: "bytes" },
   {

@@ -118,6 +118,11 @@ export const run = async (size: Size): Promise<SectionResult> => {
       startRatio: deputy.startMs / fibers.startMs,
       closeRatio: deputy.closeMs / fibers.closeMs,
       harnessCloseRatio: harnessCloseMs / fibers.closeMs,
+      // What closing costs beyond the harness (a scope per delegate under a parallel scope), which any owner
+      // of many scoped delegates pays and which alone is several times the bare interrupt.
+      ownCloseMs: deputy.closeMs - harnessCloseMs,
+      ownCloseRatio: (deputy.closeMs - harnessCloseMs) / fibers.closeMs,
+      bytesWithoutChild: deputy.bytesPerDelegate - agentBytes,
       ...deputy,
       baselineBytesPerFiber: fibers.bytesPerFiber,
       baselineStartMs: fibers.startMs,
