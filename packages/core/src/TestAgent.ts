@@ -44,40 +44,12 @@ export interface TestAgentOptions {
 }
 
 /**
- * The controls of one spawned test child (`TestAgent.child(n)`, `TestAgent.children`): the same as the
- * service's, bound to that child, with the options it was spawned with.
+ * What drives one test child: its events, its turns, what it received, its end.
  *
  * @since 0.2.0
  * @category models
  */
-export interface TestAgentChild {
-  /** Its place among the spawns (0 = the first). */
-  readonly index: number
-  /** What it was spawned with (source, cwd, config). */
-  readonly spawnOptions: SpawnOptions
-  readonly emit: (event: EventMsg.EventMsg | Event.Event, id?: string) => Effect.Effect<void>
-  readonly emitAll: (events: Iterable<EventMsg.EventMsg | Event.Event>, id?: string) => Effect.Effect<void>
-  readonly startTurn: (id?: string) => Effect.Effect<string>
-  readonly completeTurn: (message?: string) => Effect.Effect<void>
-  readonly received: Effect.Effect<ReadonlyArray<Submission.Submission>>
-  readonly awaitSubmission: (
-    predicate: (submission: Submission.Submission) => boolean
-  ) => Effect.Effect<Submission.Submission>
-  readonly awaitOp: (type: string) => Effect.Effect<Submission.Submission>
-  readonly end: Effect.Effect<void>
-  readonly crash: (exit?: { readonly code?: number; readonly reason?: string }) => Effect.Effect<void>
-  /** Whether its scope has closed (the delegate released it). */
-  readonly released: Effect.Effect<boolean>
-}
-
-/**
- * The controls of the test child (the most recently spawned one), and of every child (`child(n)`,
- * `children`, `awaitChild`).
- *
- * @since 0.1.0
- * @category models
- */
-export interface TestAgentService {
+export interface TestAgentControls {
   /**
    * Emits an event message (its id defaults to the current turn's id, `""` outside a turn) or a whole
    * `Event` (`{id, msg}`, emitted as given). Waits while the buffer is full.
@@ -101,6 +73,32 @@ export interface TestAgentService {
   readonly end: Effect.Effect<void>
   /** Ends the child's events with a crash. */
   readonly crash: (exit?: { readonly code?: number; readonly reason?: string }) => Effect.Effect<void>
+}
+
+/**
+ * One spawned test child (`TestAgent.child(n)`, `TestAgent.children`): the service's controls bound to that
+ * child, with the options it was spawned with.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TestAgentChild extends TestAgentControls {
+  /** Its place among the spawns (0 = the first). */
+  readonly index: number
+  /** What it was spawned with (source, cwd, config). */
+  readonly spawnOptions: SpawnOptions
+  /** Whether its scope has closed (the delegate released it). */
+  readonly released: Effect.Effect<boolean>
+}
+
+/**
+ * The controls of the test child (the most recently spawned one), and of every child (`child(n)`,
+ * `children`, `awaitChild`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestAgentService extends TestAgentControls {
   /** Switches hang-on-shutdown on or off. */
   readonly setHangOnShutdown: (hang: boolean) => Effect.Effect<void>
   /** How many children were spawned, and how many of them were released (their scope closed). */
