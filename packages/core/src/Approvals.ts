@@ -29,6 +29,7 @@ import {
 import type { Answer, DecidedBy } from "./DecidedBy.js"
 import { decided, isDecided } from "./DecidedBy.js"
 import { globToRegExp } from "./internal/glob.js"
+import { reviewDecisionOf } from "./internal/reviewDecision.js"
 import * as RequestPaths from "./RequestPaths.js"
 import * as ShellCommand from "./ShellCommand.js"
 
@@ -326,15 +327,6 @@ export const firstMatch = (
   request: ApprovalRequest,
   options?: PolicyOptions
 ): Option.Option<PolicyRule> => Option.fromNullable(rules[firstMatchIndex(rules, request, options)])
-
-const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision.ReviewDecision =>
-  action === "approve"
-    ? "approved"
-    : action === "approve_for_session"
-    ? "approved_for_session"
-    : action === "deny"
-    ? "denied"
-    : "abort"
 
 /** What a rule is, as `DecidedBy.PolicyRule.rule` records it (without `source`, which goes to `file`). */
 const ruleRecord = (rule: PolicyRule): unknown => {

@@ -19,6 +19,7 @@ import {
 } from "../../Approvals.js"
 import { type Answer, decided, type DecidedBy, split } from "../../DecidedBy.js"
 import type { Exhaustion } from "../../Supervisor.js"
+import { reviewDecisionOf } from "../reviewDecision.js"
 import type { TreeNode } from "./tree.js"
 
 /** What a node's `Approvals` needs from the tree. */
@@ -54,15 +55,6 @@ export const chainOf = (node: TreeNode): ReadonlyArray<ProvenanceLink> => {
 /** Lower is narrower: a denial beats a person's answer, which beats an approval for the turn, then the session. */
 const rank = (action: PolicyAction): number =>
   action === "deny" || action === "abort" ? 0 : action === "defer" ? 1 : action === "approve" ? 2 : 3
-
-const reviewDecisionOf = (action: Exclude<PolicyAction, "defer">): ReviewDecision.ReviewDecision =>
-  action === "approve"
-    ? "approved"
-    : action === "approve_for_session"
-    ? "approved_for_session"
-    : action === "deny"
-    ? "denied"
-    : "abort"
 
 interface Verdict {
   readonly action: Exclude<PolicyAction, "defer">
