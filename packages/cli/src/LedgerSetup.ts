@@ -488,12 +488,6 @@ export interface Reattachable {
 export const durableRoot = (env: Record<string, string | undefined> = process.env): string =>
   path.join(home(env), "codex")
 
-/** The name of a durable Codex's socket in its directory (`@deputy/codex`'s `internal/durable.ts`). */
-const durableSocketName = "codex.sock"
-
-/** How an attach fails when another `deputy` holds the Codex's lease (`internal/durable.ts` `leaseBusy`). */
-const leaseBusy = "another deputy holds its lease"
-
 /** A reattach point as a ledger row holds it: untrusted JSON, so every field is checked. */
 const pointOf = (value: unknown): ApprovalLedger.ReattachPoint | undefined => {
   if (typeof value !== "object" || value === null) return undefined
@@ -615,7 +609,7 @@ export const reattachable = (
         continue
       }
       const dir = path.dirname(point.socketPath)
-      const problem = path.basename(point.socketPath) !== durableSocketName || path.dirname(dir) !== root
+      const problem = path.basename(point.socketPath) !== CodexAgent.durableSocketName || path.dirname(dir) !== root
         ? Option.some(`its socket is not in ${root}, where this deputy keeps its durable Codex processes`)
         : CodexAgent.checkReattach(point)
       if (Option.isSome(problem)) {
@@ -706,8 +700,8 @@ export const reattach = (
     )
     return yield* delegate.pipe(
       Effect.catchAll((error) => {
-        const busy = "message" in error && error.message.includes(leaseBusy)
-        if (busy) return Effect.succeed(`not reattached: ${error.message}`)
+        // Another deputy holds the lease: it is alive and drives that Codex; its requests are its own.
+        if (CodexAgent.leaseIsBusy(error)) return Effect.succeed(`not reattached: ${error.message}`)
         const message = "message" in error ? error.message : String(error)
         return Effect.as(
           ledger.settleLost(

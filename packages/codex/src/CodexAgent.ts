@@ -302,6 +302,25 @@ const durableTurns = new Map<string, ReattachPoint>()
 export const reattachPointOf = (turnId: string): ReattachPoint | undefined => durableTurns.get(turnId)
 
 /**
+ * Whether a reattach failed because another `deputy` holds the Codex's lease: that one is alive and drives
+ * it (its requests are not to be settled `lost`). Any other failure means the Codex cannot be reattached.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const leaseIsBusy = (error: unknown): boolean =>
+  error instanceof Errors.SpawnError && error.cause instanceof Durable.LeaseBusy
+
+/**
+ * The name of a durable Codex's socket in its directory (`Options.durable.socketDir/<dir>/codex.sock`): a
+ * reattach point whose socket has another name was not written by Deputy.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const durableSocketName: string = Durable.socketName
+
+/**
  * Why a durable Codex cannot be reattached (`Options.attach`), or none: its process is gone, or its socket
  * is not a socket of ours in a private directory of ours (a symbolic link, another owner, missing).
  *
@@ -658,7 +677,12 @@ export const spawn = (
       > = attach !== undefined
         ? Durable.attach(attach, durableSettings).pipe(
           Effect.map((child) => ({ child, location: attach })),
-          Effect.mapError(durableFailed(`could not reattach to the Codex at ${attach.socketPath}`))
+          Effect.mapError((error) => {
+            const what = `could not reattach to the Codex at ${attach.socketPath}`
+            return typeof error === "string"
+              ? durableFailed(what)(error)
+              : new Errors.SpawnError({ agent: "codex", reason: `${what}: ${error.reason}`, cause: error })
+          })
         )
         : options.durable !== undefined
         ? Durable.launch({

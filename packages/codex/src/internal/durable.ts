@@ -22,6 +22,7 @@
 import { ChildProcess } from "@deputy/agent-process"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as PlatformError from "@effect/platform/Error"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -347,6 +348,16 @@ interface LeaseAnswer {
 /** The start of the reason `attach` fails with when another `deputy` holds the lease. */
 export const leaseBusy = "another deputy holds its lease"
 
+/**
+ * Why `attach` failed when another `deputy` holds the lease: that one is alive and drives the Codex, so its
+ * requests are not to be settled (carried as a `SpawnError`'s `cause`; `CodexAgent.leaseIsBusy` reads it).
+ */
+export class LeaseBusy extends Data.TaggedError("LeaseBusy")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
 /** One ask for the lease: the watchdog's first line, or why there is none. */
 const askLease = (leasePath: string): Effect.Effect<LeaseAnswer, string> =>
   Effect.async<LeaseAnswer, string>((resume) => {
@@ -629,12 +640,14 @@ export const launch = (
 export const attach = (
   location: Location,
   settings: Settings
-): Effect.Effect<ChildProcess.Child, string, Scope.Scope> =>
+): Effect.Effect<ChildProcess.Child, string | LeaseBusy, Scope.Scope> =>
   Effect.gen(function*() {
     const safe = Either.flatMap(checkSocket(location.socketPath), () => checkRoot(path.dirname(location.socketPath)))
     if (Either.isLeft(safe)) return yield* Effect.fail(safe.left)
     if (!isRunning(location.pid)) return yield* Effect.fail(`its codex app-server (pid ${location.pid}) is gone`)
-    const lease = yield* holdLease(path.dirname(location.socketPath), settings.timeout)
+    const lease = yield* holdLease(path.dirname(location.socketPath), settings.timeout).pipe(
+      Effect.mapError((reason) => reason.startsWith(leaseBusy) ? new LeaseBusy({ reason }) : reason)
+    )
     if (lease.pid !== location.pid || lease.watchdog !== location.watchdogPid) {
       return yield* Effect.fail(
         `its watchdog runs codex pid ${lease.pid} (watchdog ${lease.watchdog}), not the recorded pid ` +
