@@ -68,6 +68,23 @@ const orphaned = Effect.gen(function*() {
   return location
 })
 
+describe("durable Codex: nothing outlives its watchdog", () => {
+  it.scopedLive(
+    "the watchdog killed with SIGKILL after its deputy died: the app-server it ran goes with it",
+    () =>
+      Effect.gen(function*() {
+        const location = yield* orphaned
+        // Codex never exits by itself once its clients are gone; only its watchdog would end it.
+        process.kill(location.watchdogPid, "SIGKILL")
+        assert.isTrue(
+          yield* eventually(() => !Durable.isRunning(location.pid), 5000),
+          `the app-server (pid ${location.pid}) still runs 5 s after its watchdog was killed`
+        )
+      }),
+    30_000
+  )
+})
+
 describe("durable Codex: the lease is exclusive and vouches for the pids", () => {
   it.scopedLive(
     "a second deputy cannot attach to a Codex another one is attached to, nor stop it",

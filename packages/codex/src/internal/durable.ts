@@ -12,7 +12,11 @@
  *   exits by itself once its last client went away: measured alive 45 s after, with nothing pending), when
  *   a client sends `stop`, or on SIGTERM; then removes the directory and ends itself;
  * - ignores SIGINT / SIGHUP (a Ctrl-C on the terminal reaches the whole process group; the `deputy` does
- *   the clean stop).
+ *   the clean stop);
+ * - on Linux, starts Codex through `setpriv --pdeathsig KILL` (util-linux), so that the kernel kills Codex if
+ *   the watchdog itself dies (SIGKILL, the OOM killer) after its `deputy` did. Where `setpriv` is missing
+ *   such a Codex runs on until a later `deputy` stops it (its record names it). Processes Codex started
+ *   are not covered by this: they end with Codex's process group only when the watchdog ends it.
  *
  * `launch` starts it under the shared supervisor (`ChildProcess.start`: the same containment), `attach`
  * connects to one a dead `deputy` left behind; both give a `ChildProcess.Child` whose stdout is the
@@ -60,9 +64,15 @@ const idleMs = Number(idle)
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
 process.on("SIGINT", () => {})
 process.on("SIGHUP", () => {})
-const codex = cp.spawn(command, [...args, "--listen", "unix://" + path.join(dir, "codex.sock")], {
-  stdio: ["ignore", "ignore", "pipe"], detached: true
+// On Linux, through util-linux's setpriv (it sets the signal, then execs: the pid stays Codex's): the kernel
+// kills Codex when this watchdog dies, even by SIGKILL, as Codex never exits by itself once idle.
+const setpriv = process.platform !== "linux" ? undefined : ["/usr/bin/setpriv", "/bin/setpriv"].find((file) => {
+  try { fs.accessSync(file, fs.constants.X_OK); return true } catch { return false }
 })
+const codexArgs = [...args, "--listen", "unix://" + path.join(dir, "codex.sock")]
+const codex = setpriv === undefined
+  ? cp.spawn(command, codexArgs, { stdio: ["ignore", "ignore", "pipe"], detached: true })
+  : cp.spawn(setpriv, ["--pdeathsig", "KILL", "--", command, ...codexArgs], { stdio: ["ignore", "ignore", "pipe"], detached: true })
 codex.stderr.on("data", (data) => { try { process.stderr.write(data) } catch {} })
 let clients = 0, idleSince = Date.now(), ending = false
 const group = (signal) => { try { process.kill(-codex.pid, signal) } catch {} }
