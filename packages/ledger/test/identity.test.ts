@@ -13,8 +13,8 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import { spawn } from "node:child_process"
-import { createRequire } from "node:module"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { commandRequest } from "./helpers.js"
@@ -80,9 +80,13 @@ describe.skipIf(!linux)("process identity and liveness", () => {
       runId: ledger.process.runId
     })
     // given another pid, the facts of this process are not claimed for it
-    const other = ApprovalLedger.thisProcess({ pid: neverPid })
+    const other = Effect.runSync(Effect.map(
+      Effect.scoped(Layer.build(ApprovalLedger.layerMemory({ process: { pid: neverPid } }))),
+      Context.get(ApprovalLedger.ApprovalLedger)
+    )).process
     assert.strictEqual(other.pid, neverPid)
     assert.isUndefined(other.startTicks)
+    assert.isUndefined(other.bootId)
   })
 
   it.scoped("a live process is alive by its start ticks; the same pid with other ticks (reused) and an exited one are dead", () =>
@@ -186,6 +190,33 @@ describe.skipIf(!linux)("process identity and liveness", () => {
       assert.deepStrictEqual(read!.process, ledger.process)
       assert.strictEqual(read!.process.startTicks, ticksOf(process.pid))
       assert.strictEqual((yield* ledger.verify)._tag, "Intact")
+    }))
+
+  it.scoped("SQLite: junk written into the identity columns reads back as unknown, and breaks the chain", () =>
+    Effect.gen(function*() {
+      const filename = path.join(tempDir(), "ledger.db")
+      const ledger = yield* Effect.map(
+        Layer.build(ApprovalLedger.layerSqlite({ filename, anchor: false })),
+        Context.get(ApprovalLedger.ApprovalLedger)
+      )
+      yield* ledger.recordPending(commandRequest(1))
+      yield* ledger.recordPending(commandRequest(2))
+      yield* Effect.sync(() => {
+        const Sqlite = createRequire(import.meta.url)("better-sqlite3")
+        const db = new Sqlite(filename)
+        try {
+          db.prepare("UPDATE deputy_ledger_entries SET start_ticks = 'soon', pid = 4194305 WHERE seq = 1").run()
+          db.prepare("UPDATE deputy_ledger_entries SET boot_id = 7, pid = 4194305 WHERE seq = 2").run()
+        } finally {
+          db.close()
+        }
+      })
+      const entries = yield* ledger.list()
+      assert.deepStrictEqual(entries.map((entry) => ApprovalLedger.liveness(entry.process, { at: entry.at })), [
+        "unknown",
+        "unknown"
+      ])
+      assert.strictEqual((yield* ledger.verify)._tag, "Broken")
     }))
 
   it.scoped("a ledger made before these fields migrates; its old rows read back with the old rule and verify", () =>
