@@ -67,9 +67,12 @@ export const startedAt = (pid: number): number | undefined => {
   return ticks === undefined || boot === undefined ? undefined : boot + ticks * 10
 }
 
-let facts: Omit<MachineFacts, "host" | "pid" | "bootedAt"> | undefined
+let facts: Omit<MachineFacts, "host" | "pid"> | undefined
 
-/** This machine and process (the file facts are read once: they cannot change while a process lives). */
+/**
+ * This machine and process. The file facts are read once: they cannot change while a process lives, but
+ * for `bootedAt`, which moves with a step of the wall clock (it only ever narrows when a row is `dead`).
+ */
 export const thisMachine = (): MachineFacts => {
   if (facts === undefined) {
     const linux = process.platform === "linux"
@@ -81,14 +84,15 @@ export const thisMachine = (): MachineFacts => {
       pidNamespace = undefined
     }
     const machineId = linux ? readTrimmed("/etc/machine-id") : undefined
+    const boot = linux ? bootedAt() : undefined
     facts = {
       ...(isBootId(bootId) ? { bootId } : {}),
       ...(isNamespace(pidNamespace) ? { pidNamespace } : {}),
-      ...(isMachineId(machineId) ? { machineId } : {})
+      ...(isMachineId(machineId) ? { machineId } : {}),
+      ...(boot === undefined ? {} : { bootedAt: boot })
     }
   }
-  const boot = bootedAt()
-  return { host: os.hostname(), pid: process.pid, ...facts, ...(boot === undefined ? {} : { bootedAt: boot }) }
+  return { host: os.hostname(), pid: process.pid, ...facts }
 }
 
 /** The identity fields of this process as a ledger records them (none off Linux). */
