@@ -208,7 +208,7 @@ export const inboxLines = (
         "the next run settles it lost if unanswered"
       : record.process_state === "unknown"
       ? " — whether its deputy still runs cannot be told from here (another machine or container): " +
-        "it waits until answered or its deadline"
+        "an answer reaches it if it does"
       : ""
     const deadline = item.deadlineAt === undefined
       ? ""
