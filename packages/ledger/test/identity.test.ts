@@ -7,18 +7,19 @@
  * the old rule.
  */
 import { ApprovalLedger } from "@deputy/ledger"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
-import { spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { commandRequest } from "./helpers.js"
 import { dropTables, exec, pgUrl, runPrefix, skipPg } from "./pgSetup.js"
+import { ensureBuilt } from "./processes.js"
 
 const linux = process.platform === "linux"
 const read = (file: string): string | undefined => {
@@ -68,6 +69,60 @@ const here = (pid: number, startTicks: number): ApprovalLedger.ProcessIdentity =
 })
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "deputy-identity-"))
+
+/** How `unshare` makes a pid namespace here (as root, else in a user namespace), if it can. */
+const unshareArgs = [["--pid", "--fork", "--mount-proc"], [
+  "--user",
+  "--map-root-user",
+  "--pid",
+  "--fork",
+  "--mount-proc"
+]]
+  .find((args) => {
+    try {
+      execFileSync("unshare", [...args, "true"], { stdio: "ignore", timeout: 10_000 })
+      return true
+    } catch {
+      return false
+    }
+  })
+if (linux && unshareArgs === undefined) {
+  console.warn("\n⚠ the real pid-namespace test is SKIPPED: `unshare --pid --fork --mount-proc` fails here\n")
+}
+
+const pendingWriter = path.join(__dirname, "fixtures", "pendingWriter.mjs")
+
+/** A real writer process that recorded one pending request; its entry's identity once it said it. */
+const startWriter = async (command: ReadonlyArray<string>) => {
+  const child = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr!.on("data", (data) => (stderr += data))
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`no entry within 30 s: ${stderr}`)), 30_000)
+    child.stdout!.on("data", (data) => {
+      out += data
+      if (out.includes("\n")) {
+        clearTimeout(timer)
+        resolve(out.split("\n")[0]!)
+      }
+    })
+    child.on("exit", (code) => reject(new Error(`the writer exited (${code}): ${stderr}`)))
+  })
+  const { at, process: identity } = JSON.parse(line) as { at: number; process: ApprovalLedger.ProcessIdentity }
+  return { child, at, identity }
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.stdin!.end()
+  })
 
 describe.skipIf(!linux)("process identity and liveness", () => {
   it("a ledger records who writes: host, pid, run id, boot id, pid namespace, its start ticks, machine id", () => {
@@ -263,6 +318,40 @@ describe.skipIf(!linux)("process identity and liveness", () => {
       })
       assert.includeMembers(columns, ["boot_id", "pid_ns", "start_ticks", "machine_id"])
     }))
+
+  describe.skipIf(unshareArgs === undefined)("real processes, one of them in another pid namespace", () => {
+    beforeAll(() => ensureBuilt(), 120_000)
+
+    it(
+      "a writer here is alive, then dead when it ends; one in another namespace is unknown, alive or not",
+      async () => {
+        const filename = path.join(tempDir(), "ledger.db")
+        const mine = await startWriter([process.execPath, pendingWriter, filename, "here/command/1"])
+        const theirs = await startWriter([
+          "unshare",
+          ...unshareArgs!,
+          process.execPath,
+          pendingWriter,
+          filename,
+          "ns/command/1"
+        ])
+        try {
+          // the ledger read the other namespace's identity itself: same kernel and hostname, another namespace
+          assert.strictEqual(theirs.identity.host, host)
+          assert.strictEqual(theirs.identity.bootId, bootId)
+          assert.notStrictEqual(theirs.identity.pidNamespace, pidNamespace)
+          assert.strictEqual(mine.identity.pidNamespace, pidNamespace)
+          assert.strictEqual(ApprovalLedger.liveness(mine.identity, { at: mine.at }), "alive")
+          assert.strictEqual(ApprovalLedger.liveness(theirs.identity, { at: theirs.at }), "unknown")
+        } finally {
+          await Promise.all([stop(mine.child), stop(theirs.child)])
+        }
+        assert.strictEqual(ApprovalLedger.liveness(mine.identity, { at: mine.at }), "dead")
+        assert.strictEqual(ApprovalLedger.liveness(theirs.identity, { at: theirs.at }), "unknown")
+      },
+      180_000
+    )
+  })
 
   describe.skipIf(skipPg)("PostgreSQL", () => {
     it.scopedLive("a ledger of schema 1 migrates; old rows read back without the fields, new ones with them", () =>
