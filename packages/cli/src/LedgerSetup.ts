@@ -2,7 +2,8 @@
  * Which approval ledger a `deputy` command uses, and what a run does with it at start: `--ledger
  * sqlite:PATH | postgres:URL | off`, by default the SQLite file `$DEPUTY_HOME/ledger.db` (else
  * `~/.deputy/ledger.db`). On start a run settles the requests left pending by dead `deputy` processes of
- * this host as `lost` (their child is gone), and keeps the decisions that were given but never reached
+ * this host as `lost` (their child is gone; `writerLiveness`: a `deputy` of another container or machine
+ * with the same hostname is never taken for dead), and keeps the decisions that were given but never reached
  * their child, to re-send them when the same request is asked again: a person is never asked twice.
  *
  * @since 0.2.0
@@ -134,52 +135,48 @@ export const layer = (
 
 /**
  * Whether a process of this host runs. Zombies count as dead (a container's init may never reap them).
+ * `ApprovalLedger.processRuns`, by the name the sweep's `alive` parameters default to.
  *
  * @since 0.2.0
  * @category processes
  */
-export const isAlive = (pid: number): boolean => {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-  if (process.platform !== "linux") return true
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
-    return state !== "Z" && state !== "X"
-  } catch {
-    return false
-  }
-}
+export const isAlive = (pid: number): boolean => ApprovalLedger.processRuns(pid)
 
 /**
  * When a process of this host started (epoch ms, to about a second; Linux `/proc`), if that can be told.
  *
+ * @deprecated Use `ApprovalLedger.startedAt`, or `ApprovalLedger.startTicks` (exact, no wall clock).
  * @since 0.2.0
  * @category processes
  */
-export const startedAt = (pid: number): number | undefined => {
-  if (process.platform !== "linux") return undefined
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19])
-    const boot = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "latin1"))
-    if (!Number.isFinite(ticks) || boot === null) return undefined
-    // USER_HZ is 100 on every Linux that Node runs on.
-    return Number(boot[1]) * 1000 + ticks * 10
-  } catch {
-    return undefined
-  }
-}
+export const startedAt = (pid: number): number | undefined => ApprovalLedger.startedAt(pid)
 
 /**
- * Whether the process that wrote an entry is gone: it ran on this host and its pid no longer runs, or
- * runs a process started after the entry was written (`at`: the pid was reused). A process of another
- * host is never taken for dead (only its own host can tell).
+ * Whether the `deputy` that wrote an entry still runs, as this process (`self`: the ledger's host and pid)
+ * can tell: `ApprovalLedger.liveness` with this machine's facts. `unknown` (another container or machine
+ * with the same hostname, a malformed identity) is never to be taken for dead.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const writerLiveness = (
+  writer: ApprovalLedger.LedgerEntry["process"],
+  self: { readonly host: string; readonly pid: number },
+  alive: (pid: number) => boolean = isAlive,
+  at?: number | undefined
+): ApprovalLedger.Liveness =>
+  ApprovalLedger.liveness(writer, {
+    at,
+    runs: alive,
+    machine: { ...ApprovalLedger.thisMachine(), host: self.host, pid: self.pid }
+  })
+
+/**
+ * Whether the process that wrote an entry is gone: `writerLiveness` is `dead`. Exact for entries that
+ * carry their writer's boot id, pid namespace and start ticks (a reused pid is told by its start ticks); an
+ * entry of another container or machine (even of the same hostname) is never gone. Entries without those
+ * fields keep the old rule: this host, and the pid no longer runs or runs a process started after the entry
+ * was written (`at`).
  *
  * @since 0.2.0
  * @category processes
@@ -189,13 +186,7 @@ export const isGone = (
   self: { readonly host: string; readonly pid: number },
   alive: (pid: number) => boolean = isAlive,
   at?: number | undefined
-): boolean => {
-  if (writer.host !== self.host || writer.pid === self.pid) return false
-  if (!alive(writer.pid)) return true
-  const started = at === undefined ? undefined : startedAt(writer.pid)
-  // `btime` counts whole seconds: allow for it.
-  return started !== undefined && started > at! + 2000
-}
+): boolean => writerLiveness(writer, self, alive, at) === "dead"
 
 /**
  * The reason recorded for a request whose `deputy` died before it was answered.

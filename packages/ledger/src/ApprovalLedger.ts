@@ -24,6 +24,7 @@ import * as Schema from "effect/Schema"
 import * as os from "node:os"
 import * as answers from "./internal/answers.js"
 import * as internal from "./internal/ledger.js"
+import * as livenessInternal from "./internal/liveness.js"
 import * as memory from "./internal/memoryStore.js"
 import * as sqlLayers from "./internal/sqlLayers.js"
 
@@ -45,8 +46,12 @@ export type EntryType = "pending" | "warning" | "decided" | "settled" | "rejecte
 export type LedgerOutcome = ApprovalRequest.ApprovalOutcome | "lost"
 
 /**
- * Which process wrote an entry: the host, its pid, and a run id (a UUID per ledger layer unless given),
- * so a reused pid is never mistaken for the old process.
+ * Which process wrote an entry: the host, its pid, and a run id (a UUID per ledger layer unless given).
+ * On Linux also where that pid means something, so another process can tell exactly whether the writer
+ * still runs (`liveness`): the kernel's boot id, the pid namespace, the writer's start time in clock ticks,
+ * and the machine id. These are absent on other systems, in entries written before they were recorded, and
+ * when a ledger is given another `pid` or `host` to write as (the facts of this process are not claimed for
+ * it); `liveness` then falls back to the host and pid alone.
  *
  * @since 0.2.0
  * @category models
@@ -55,6 +60,73 @@ export interface ProcessIdentity {
   readonly host: string
   readonly pid: number
   readonly runId: string
+  /**
+   * The running kernel's boot id (`/proc/sys/kernel/random/boot_id`, a UUID): new at every boot, shared by
+   * every container on that kernel. With `pidNamespace` it says whether this process sees the writer's pid.
+   *
+   * @since 0.2.0
+   */
+  readonly bootId?: string | undefined
+  /**
+   * The writer's pid namespace (`/proc/self/ns/pid` link target, e.g. `pid:[4026531836]`): two containers
+   * on one kernel differ here, so a pid of one is never looked up in the other.
+   *
+   * @since 0.2.0
+   */
+  readonly pidNamespace?: string | undefined
+  /**
+   * When the writer started, in clock ticks after boot (`/proc/self/stat` field 22). A pid that runs a
+   * process with other start ticks was reused: exact, no wall clock involved.
+   *
+   * @since 0.2.0
+   */
+  readonly startTicks?: number | undefined
+  /**
+   * The machine id (`/etc/machine-id`, 32 hex digits), when the system has one: with another `bootId` it
+   * tells "this machine rebooted" (the writer is dead) from "another machine of the same name" (unknown).
+   *
+   * @since 0.2.0
+   */
+  readonly machineId?: string | undefined
+}
+
+/**
+ * Whether the process that wrote an entry still runs: `unknown` when this process cannot tell (another
+ * machine, container or pid namespace; a malformed identity), which callers must treat as "not dead".
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export type Liveness = "alive" | "dead" | "unknown"
+
+/**
+ * What `liveness` compares a writer with: this process's host and pid and this machine's facts (see
+ * `ProcessIdentity`); `bootedAt` is when this kernel booted (epoch ms, `/proc/stat` `btime`).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export interface MachineFacts {
+  readonly host: string
+  readonly pid: number
+  readonly bootId?: string | undefined
+  readonly pidNamespace?: string | undefined
+  readonly machineId?: string | undefined
+  readonly bootedAt?: number | undefined
+}
+
+/**
+ * Options of `liveness`: `at`, when the entry was written (epoch ms; needed for a reboot, and for the old
+ * rule's pid reuse); `machine`, what to compare with (default `thisMachine()`); `runs`, whether a pid runs
+ * here (default `processRuns`).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export interface LivenessOptions {
+  readonly at?: number | undefined
+  readonly machine?: MachineFacts | undefined
+  readonly runs?: ((pid: number) => boolean) | undefined
 }
 
 /**
@@ -474,7 +546,10 @@ export interface ApprovalLedgerService {
  * @category models
  */
 export interface LedgerOptions {
-  /** Who writes (default: this host and pid, a fresh run id). */
+  /**
+   * Who writes (default: this host and pid, a fresh run id, and on Linux this process's boot id, pid
+   * namespace, start ticks and machine id; given another host or pid, those are left out unless given).
+   */
   readonly process?: Partial<ProcessIdentity> | undefined
 }
 
@@ -609,21 +684,74 @@ export const checkAnswer = (
   | { readonly _tag: "Invalid"; readonly problem: string } => answers.check(request, answer)
 
 /**
- * Whether the process that wrote an entry is still running: `true` / `false` for a process on this host
- * (by its pid; a reused pid reads as alive, so this never settles a live request lost), `undefined` for
- * another host. Use it to pick what `settleLost` settles after a restart.
+ * Whether the process that wrote an entry (`entry.process`, written at `entry.at`) still runs, as this
+ * process can tell:
+ * - same host, boot id and pid namespace: exact. `alive` if the pid runs, is not a zombie and started at
+ *   the recorded `startTicks`; `dead` if it does not run or runs another process (a reused pid). `unknown`
+ *   if it runs but cannot be read (`/proc` mounted `hidepid`).
+ * - same host and machine id, another boot id, written before this boot began: `dead` (it died with the
+ *   reboot).
+ * - anything else with the fields (another pid namespace: another container; another boot id without the
+ *   same machine id: another machine of the same name; a malformed field: a forged row): `unknown`.
+ * - an identity without any of the fields (written before they were recorded, or off Linux): the old
+ *   rule. Another host is `unknown`; this host: `dead` if the pid does not run, or runs a process started
+ *   more than 2 s (by the wall clock) after `at`; else `alive` (also for this process's own pid).
+ *
+ * Never throws: an entry is untrusted input.
  *
  * @since 0.2.0
  * @category processes
  */
+export const liveness = (writer: ProcessIdentity, options: LivenessOptions = {}): Liveness =>
+  livenessInternal.judge(writer, options)
+
+/**
+ * This process's host and pid, and this machine's boot id, pid namespace, machine id and boot time, as
+ * `liveness` compares them (each absent where the system does not tell).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const thisMachine = (): MachineFacts => livenessInternal.thisMachine()
+
+/**
+ * Whether a pid runs in this pid namespace (as any user); a zombie counts as ended (a container's init may
+ * never reap it).
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const processRuns = (pid: number): boolean => livenessInternal.processRuns(pid)
+
+/**
+ * When a process of this pid namespace started, in clock ticks after boot (`/proc/<pid>/stat` field 22);
+ * `undefined` off Linux or when it cannot be read.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const startTicks = (pid: number): number | undefined => livenessInternal.startTicks(pid)
+
+/**
+ * When a process of this pid namespace started, epoch ms to about a second (boot time by the wall clock
+ * plus its start ticks); `undefined` off Linux. Only the old rule of `liveness` uses it.
+ *
+ * @since 0.2.0
+ * @category processes
+ */
+export const startedAt = (pid: number): number | undefined => livenessInternal.startedAt(pid)
+
+/**
+ * Whether the process that wrote an entry is still running: `liveness` with this host (or `host`) as
+ * `true` (alive), `false` (dead), `undefined` (unknown).
+ *
+ * @deprecated Use `liveness`, which also takes the entry's time.
+ * @since 0.2.0
+ * @category processes
+ */
 export const processAlive = (identity: ProcessIdentity, host: string = os.hostname()): boolean | undefined => {
-  if (identity.host !== host) return undefined
-  try {
-    process.kill(identity.pid, 0)
-    return true
-  } catch (error) {
-    return (error as { readonly code?: string }).code === "EPERM"
-  }
+  const state = liveness(identity, { machine: { ...thisMachine(), host } })
+  return state === "unknown" ? undefined : state === "alive"
 }
 
 /**

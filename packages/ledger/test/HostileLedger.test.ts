@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { hashOf } from "../src/internal/ledger.js"
+import { type DbRow, fromDb } from "../src/internal/sqlStore.js"
 import { commandRequest } from "./helpers.js"
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-ledger-hostile-"))
@@ -84,25 +85,9 @@ describe("hostile input to the SQLite ledger", () => {
       const raw = yield* rawClient(filename)
       const rows = yield* raw.unsafe<Record<string, unknown>>("SELECT * FROM deputy_ledger_entries WHERE seq = 5")
       const row = rows[0]!
-      const forged = {
-        seq: Number(row.seq),
-        at: Number(row.at_ms),
-        type: row.type as never,
-        requestId: row.request_id as string,
-        key: row.entry_key as string | null,
-        delegateId: row.delegate_id as string,
-        kind: row.kind as string,
-        outcome: "denied",
-        decidedBy: row.decided_by as string | null,
-        decidedByTag: row.decided_by_tag as string | null,
-        host: row.host as string,
-        pid: Number(row.pid),
-        runId: row.run_id as string,
-        traceId: row.trace_id as string | null,
-        digest: row.digest as string,
-        data: row.data as string,
-        prevHash: row.prev_hash as string
-      }
+      // the row as the ledger reads it (every column, whatever the schema), with another outcome
+      const { hash: _, ...stored } = fromDb(row as unknown as DbRow)
+      const forged = { ...stored, outcome: "denied" }
       assert.notStrictEqual(row.outcome, "denied")
       const hash = hashOf(forged)
       yield* raw.unsafe("UPDATE deputy_ledger_entries SET outcome = 'denied', hash = ? WHERE seq = 5", [hash])

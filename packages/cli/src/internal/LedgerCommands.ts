@@ -139,8 +139,15 @@ export interface InboxRecord {
   readonly waited_ms: number
   readonly deadline_at?: string | undefined
   readonly process: { readonly host: string; readonly pid: number; readonly run_id: string }
-  /** Whether the asking `deputy` still runs (`null`: another host, unknown). */
+  /** Whether the asking `deputy` still runs (`null`: unknown, see `process_state`). */
   readonly process_alive: boolean | null
+  /**
+   * Whether the asking `deputy` still runs as this machine can tell (`LedgerSetup.writerLiveness`):
+   * `unknown` for another machine or container (even with this hostname), or a malformed identity.
+   *
+   * @since 0.2.0
+   */
+  readonly process_state: ApprovalLedger.Liveness
   /** What answers it (see `Accepts`). @since 0.2.0 */
   readonly accepts: Accepts.Accepts
   readonly request: ApprovalRequest.ApprovalRequest
@@ -158,6 +165,7 @@ export const inboxRecord = (
   host: string = os.hostname()
 ): InboxRecord => {
   const { entry, request } = pending
+  const state = LedgerSetup.writerLiveness(entry.process, { host, pid: -1 }, LedgerSetup.isAlive, entry.at)
   return {
     id: request.id,
     kind: request.kind,
@@ -170,9 +178,8 @@ export const inboxRecord = (
     waited_ms: Math.max(0, now - entry.at),
     ...(pending.deadlineAt === undefined ? {} : { deadline_at: iso(pending.deadlineAt) }),
     process: { host: entry.process.host, pid: entry.process.pid, run_id: entry.process.runId },
-    process_alive: entry.process.host === host
-      ? !LedgerSetup.isGone(entry.process, { host, pid: -1 }, LedgerSetup.isAlive, entry.at)
-      : null,
+    process_alive: state === "unknown" ? null : state === "alive",
+    process_state: state,
     accepts: Accepts.acceptsOf(request),
     request
   }
@@ -196,9 +203,12 @@ export const inboxLines = (
   ]
   for (const item of pending) {
     const record = inboxRecord(item, now, host)
-    const gone = record.process_alive === false
+    const gone = record.process_state === "dead"
       ? " — its deputy is gone: an answer now is kept for when the same request is asked again; " +
         "the next run settles it lost if unanswered"
+      : record.process_state === "unknown"
+      ? " — whether its deputy still runs cannot be told from here (another machine or container): " +
+        "an answer reaches it if it does"
       : ""
     const deadline = item.deadlineAt === undefined
       ? ""
@@ -577,23 +587,33 @@ const give = (
         AnswerMismatch: (error) => notFitting(`${error.message}; nothing was recorded, the request still waits`)
       })
     )
-    const gone = pending !== undefined &&
-      LedgerSetup.isGone(pending.entry.process, ledger.process, LedgerSetup.isAlive, pending.entry.at)
+    const asker = LedgerSetup.writerLiveness(
+      pending.entry.process,
+      ledger.process,
+      LedgerSetup.isAlive,
+      pending.entry.at
+    )
     if (options.json) {
       return yield* Console.log(JSON.stringify({
         id: decision.requestId,
         decided_by: decision.decidedBy,
         at: iso(decision.at),
         answer: shownAnswer(pending?.request, decision.answer),
-        asker_alive: !gone
+        asker_alive: asker === "unknown" ? null : asker === "alive"
       }))
     }
     const done = verb === "approve" ? "Approved" : verb === "deny" ? "Denied" : "Answered"
     yield* Console.log(`${done} ${Text.visible(options.id)}: ${what(pending?.request)}`)
-    if (gone) {
+    if (asker === "dead") {
       yield* Console.error(
-        `Its deputy (pid ${pending!.entry.process.pid}) is gone: the answer is kept in the ledger and sent ` +
+        `Its deputy (pid ${pending.entry.process.pid}) is gone: the answer is kept in the ledger and sent ` +
           `when the same request is asked again.`
+      )
+    } else if (asker === "unknown" && pending.entry.process.host === ledger.process.host) {
+      yield* Console.error(
+        `Its deputy (pid ${pending.entry.process.pid} on ${Text.visible(pending.entry.process.host)}) runs in ` +
+          `another container or machine of this name, or cannot be checked from here: if it still runs it ` +
+          `receives the answer; if not, the answer is kept and sent when the same request is asked again.`
       )
     }
   })

@@ -37,6 +37,7 @@ import {
 } from "../ApprovalLedger.js"
 import type { AnchorState } from "./anchor.js"
 import { check, decodeAnswer, defaultAnswer, encodeAnswer, resolve, timedOutAnswer } from "./answers.js"
+import * as liveness from "./liveness.js"
 
 type InboxAnswer = ApprovalInbox.InboxAnswer
 type Request = ApprovalRequest.ApprovalRequest
@@ -83,6 +84,11 @@ export interface NewRow {
   readonly host: string
   readonly pid: number
   readonly runId: string
+  /** The writer's `ProcessIdentity` fields of schema 2; absent in rows written before them. */
+  readonly bootId?: string | undefined
+  readonly pidNamespace?: string | undefined
+  readonly startTicks?: number | undefined
+  readonly machineId?: string | undefined
   readonly traceId: string | null
   readonly digest: string
   /** `EntryData` as canonical JSON. */
@@ -97,7 +103,10 @@ export interface Row extends NewRow {
   readonly hash: string
 }
 
-/** The hash of a row: sha-256 of the canonical JSON of all its fields but `hash`. */
+/**
+ * The hash of a row: sha-256 of the canonical JSON of all its fields but `hash`. The identity fields of
+ * schema 2 are left out when absent, so a row written before them hashes as it did.
+ */
 export const hashOf = (row: Omit<Row, "hash">): string =>
   sha256(canonical({
     seq: row.seq,
@@ -113,6 +122,10 @@ export const hashOf = (row: Omit<Row, "hash">): string =>
     host: row.host,
     pid: row.pid,
     runId: row.runId,
+    bootId: row.bootId,
+    pidNamespace: row.pidNamespace,
+    startTicks: row.startTicks,
+    machineId: row.machineId,
     traceId: row.traceId,
     digest: row.digest,
     data: row.data,
@@ -197,12 +210,27 @@ export const matches = (row: Row, query: RowQuery): boolean =>
 // ---------------------------------------------------------------------------------------------------------
 // entries
 
-/** This process, with a fresh run id unless given. */
-export const processIdentity = (options: LedgerOptions = {}): ProcessIdentity => ({
-  host: options.process?.host ?? os.hostname(),
-  pid: options.process?.pid ?? process.pid,
-  runId: options.process?.runId ?? randomUUID()
+/** The identity fields of schema 2 that `identity` has. */
+const identityFields = (
+  identity: Partial<ProcessIdentity>
+): Pick<ProcessIdentity, "bootId" | "pidNamespace" | "startTicks" | "machineId"> => ({
+  ...(identity.bootId === undefined ? {} : { bootId: identity.bootId }),
+  ...(identity.pidNamespace === undefined ? {} : { pidNamespace: identity.pidNamespace }),
+  ...(identity.startTicks === undefined ? {} : { startTicks: identity.startTicks }),
+  ...(identity.machineId === undefined ? {} : { machineId: identity.machineId })
 })
+
+/**
+ * This process, with a fresh run id unless given, and this process's boot id, pid namespace, start ticks
+ * and machine id unless it is given another host or pid to write as (then only the fields given).
+ */
+export const processIdentity = (options: LedgerOptions = {}): ProcessIdentity => {
+  const given = options.process ?? {}
+  const host = given.host ?? os.hostname()
+  const pid = given.pid ?? process.pid
+  const own = host === os.hostname() && pid === process.pid ? liveness.ownFields() : {}
+  return { host, pid, runId: given.runId ?? randomUUID(), ...own, ...identityFields(given) }
+}
 
 /** Reads a stored row as an entry. */
 export const toEntry = (row: Row): LedgerEntry => ({
@@ -214,7 +242,7 @@ export const toEntry = (row: Row): LedgerEntry => ({
   kind: row.kind as ApprovalRequest.ApprovalKind,
   ...(row.outcome === null ? {} : { outcome: row.outcome as LedgerOutcome }),
   ...(row.decidedBy === null ? {} : { decidedBy: JSON.parse(row.decidedBy) as DecidedBy.DecidedBy }),
-  process: { host: row.host, pid: row.pid, runId: row.runId },
+  process: { host: row.host, pid: row.pid, runId: row.runId, ...identityFields(row) },
   ...(row.traceId === null ? {} : { traceId: row.traceId }),
   digest: row.digest,
   data: JSON.parse(row.data) as EntryData,
@@ -300,6 +328,7 @@ const baseRow = (
   host: writer.process.host,
   pid: writer.process.pid,
   runId: writer.process.runId,
+  ...identityFields(writer.process),
   traceId: fields.traceId ?? null,
   digest,
   data: canonical(fields.data)

@@ -31,7 +31,7 @@ export const tables = (prefix: string): Tables => {
   return { entries: `${prefix}entries`, head: `${prefix}head`, migrations: `${prefix}migrations` }
 }
 
-/** The schema, the same for both dialects. */
+/** The schema, the same for both dialects; a migration once released is never changed (add one). */
 export const migrations = (t: Tables): Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> => ({
   "1_create_ledger": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -60,6 +60,13 @@ export const migrations = (t: Tables): Record<string, Effect.Effect<void, unknow
     yield* sql.unsafe(`CREATE INDEX ${t.entries}_at ON ${t.entries} (at_ms)`)
     yield* sql.unsafe(`CREATE TABLE ${t.head} (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)`)
     yield* sql.unsafe(`INSERT INTO ${t.head} (id, seq, hash) VALUES (1, 0, '${genesis}')`)
+  }),
+  // who wrote a row, exactly (`ProcessIdentity`): NULL in the rows written before
+  "2_process_identity": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const column of ["boot_id TEXT", "pid_ns TEXT", "start_ticks BIGINT", "machine_id TEXT"]) {
+      yield* sql.unsafe(`ALTER TABLE ${t.entries} ADD COLUMN ${column}`)
+    }
   })
 })
 
@@ -85,6 +92,10 @@ export interface DbRow {
   readonly host: string
   readonly pid: number | string
   readonly run_id: string
+  readonly boot_id: string | null
+  readonly pid_ns: string | null
+  readonly start_ticks: number | string | bigint | null
+  readonly machine_id: string | null
   readonly trace_id: string | null
   readonly digest: string
   readonly data: string
@@ -107,6 +118,11 @@ export const fromDb = (row: DbRow): Row => ({
   host: row.host,
   pid: Number(row.pid),
   runId: row.run_id,
+  ...(row.boot_id === null ? {} : { bootId: row.boot_id }),
+  ...(row.pid_ns === null ? {} : { pidNamespace: row.pid_ns }),
+  // untrusted: a value that is no number reads as NaN, which `liveness` refuses (unknown)
+  ...(row.start_ticks === null ? {} : { startTicks: Number(row.start_ticks) }),
+  ...(row.machine_id === null ? {} : { machineId: row.machine_id }),
   traceId: row.trace_id,
   digest: row.digest,
   data: row.data,
@@ -129,6 +145,10 @@ export const toDb = (row: Row) => ({
   host: row.host,
   pid: row.pid,
   run_id: row.runId,
+  boot_id: row.bootId ?? null,
+  pid_ns: row.pidNamespace ?? null,
+  start_ticks: row.startTicks ?? null,
+  machine_id: row.machineId ?? null,
   trace_id: row.traceId,
   digest: row.digest,
   data: row.data,
