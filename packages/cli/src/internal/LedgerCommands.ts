@@ -707,7 +707,10 @@ export const answer = Command.make("answer", {
   ...answerBase,
   field: Options.text("field").pipe(
     Options.withPseudoName("NAME=VALUE"),
-    Options.withDescription("A form field or a question's answer (by its id); repeat it for several."),
+    Options.withDescription(
+      "A form field or a question's answer (by its id); repeat it for several. Other users see it in the " +
+        "process list: give secrets with --data -."
+    ),
     Options.repeated
   ),
   data: Options.text("data").pipe(

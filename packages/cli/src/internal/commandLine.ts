@@ -357,13 +357,15 @@ export const ledgerCommands = {
         name: "field",
         value: "NAME=VALUE",
         repeatable: true,
-        description: "A form field, or a question's answer by its id (an option's label or number); repeatable",
+        description: "A form field, or a question's answer by its id (an option's label or number); repeatable. " +
+          "Other users see it in the process list: give secrets with --data -",
         group: "ANSWER FLAGS"
       },
       {
         name: "data",
         value: "JSON",
-        description: "The form's content ({\"name\": value}) or the answers ({\"id\": \"text\"}); - reads stdin",
+        description: "The form's content ({\"name\": value}) or the answers ({\"id\": \"text\"}); - reads stdin " +
+          "(kept out of the process list)",
         group: "ANSWER FLAGS"
       },
       { name: "decline", description: "Decline it (a question: send no answers)", group: "ANSWER FLAGS" },
