@@ -23,7 +23,7 @@ import { type TurnEnd as End, TurnTracker } from "./internal/turnTracker.js"
 
 /**
  * Options of every delegate. Defaults: drain timeout 500 ms, an event buffer of 512 events and 64 MiB,
- * no approval deadline.
+ * 256 requests asked at once, no approval deadline.
  *
  * @since 0.1.0
  * @category models
@@ -50,6 +50,13 @@ export interface DelegateOptions extends SpawnOptions {
    * them; there is no queue in between.
    */
   readonly opCapacity?: number | undefined
+  /**
+   * Requests asked of the parent at once (default 256). A child that sends more without waiting for their
+   * answers has the rest wait their turn, in its order, and is not read meanwhile: the parent holds a
+   * bounded number of requests whatever the child floods (since 0.2.0). A request's `approvalTimeout`
+   * starts when it is asked.
+   */
+  readonly maxPendingRequests?: number | undefined
   /** How long a request may wait for the parent; then it settles `timed_out` (default: no limit). */
   readonly approvalTimeout?: Duration.DurationInput | undefined
   /** Per-kind limits, overriding `approvalTimeout` for those kinds. */

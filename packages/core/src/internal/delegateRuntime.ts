@@ -43,7 +43,8 @@ import { uuidv7 } from "./uuid.js"
 export const defaults = {
   drainTimeout: Duration.millis(500),
   eventCapacity: 512,
-  eventBytes: 64 * 1024 * 1024
+  eventBytes: 64 * 1024 * 1024,
+  maxPendingRequests: 256
 } as const
 
 /** Extra room in the consumer's buffer while the child is drained: its acknowledgement is never held up. */
@@ -158,6 +159,12 @@ class DelegateRuntime implements DelegateHandle {
   private requests: Scope.CloseableScope | undefined
   /** The fiber asking the parent, by request id, while it asks. */
   private readonly asking = new Map<string, Fiber.RuntimeFiber<void>>()
+  /** Requests asked now (`asking` may not hold a fiber yet), at most `maxAsking`; those waiting their turn. */
+  private inFlight = 0
+  private queued: Array<RoutedRequest> | undefined
+  private readonly maxAsking: number
+  /** The reader, waiting while requests are queued. */
+  private askRoom: (() => void) | undefined
   /** One-shot: the turn of the input, and how the delegate's single turn ended. */
   turn: TurnTracker | undefined
   private terminal: Terminal | undefined
@@ -182,6 +189,7 @@ class DelegateRuntime implements DelegateHandle {
     private readonly agentScope: Scope.CloseableScope,
     private readonly drainTimeout: Duration.Duration
   ) {
+    this.maxAsking = Math.max(1, options.maxPendingRequests ?? defaults.maxPendingRequests)
     this.buffer = new EventBuffer(
       Math.max(1, options.eventCapacity ?? defaults.eventCapacity),
       Math.max(1, options.eventBytes ?? defaults.eventBytes)
@@ -431,7 +439,7 @@ class DelegateRuntime implements DelegateHandle {
     if (pass.toCancel !== undefined) effect = Effect.zipRight(this.cancelNow(pass.toCancel), effect)
     if (pass.toWithdraw !== undefined) effect = Effect.zipRight(this.withdraw(pass.toWithdraw), effect)
     if (pass.toAsk !== undefined) effect = Effect.zipRight(this.ask(pass.toAsk), effect)
-    return Effect.zipRight(this.underSpan(effect), this.buffer.waitForRoom)
+    return Effect.zipRight(this.underSpan(effect), Effect.zipRight(this.waitForAskRoom, this.buffer.waitForRoom))
   }
 
   /**
@@ -516,33 +524,76 @@ class DelegateRuntime implements DelegateHandle {
 
   // --- requests ---
 
-  /** Asks the parent, each request in a fiber of the `requests` scope. */
+  /**
+   * Asks the parent, each request in a fiber of the `requests` scope, at most `maxAsking` at once: the rest
+   * wait their turn in `queued`, in the child's order (asked as earlier ones settle).
+   */
   private ask(routed: ReadonlyArray<RoutedRequest>): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const inScope = (requests: Scope.CloseableScope) =>
-        Effect.forEach(
-          routed,
-          (request) =>
-            Effect.tap(
-              Effect.forkIn(
-                Effect.interruptible(this.handleRequest(request)).pipe(
-                  Effect.ensuring(Effect.sync(() => this.asking.delete(request.request.id)))
-                ),
-                requests
-              ),
-              (fiber) =>
-                Effect.sync(() => {
-                  if (fiber.unsafePoll() === null) this.asking.set(request.request.id, fiber)
-                })
-            ),
-          { discard: true }
-        )
-      if (this.requests !== undefined) return inScope(this.requests)
+      for (const request of routed) (this.queued ??= []).push(request)
+      if (this.requests !== undefined) return this.askQueued(this.requests)
       return Effect.flatMap(Scope.fork(this.tasks, ExecutionStrategy.sequential), (requests) => {
         this.requests = requests
-        return inScope(requests)
+        return this.askQueued(requests)
       })
     })
+  }
+
+  /** Starts the queued requests there is room for (those withdrawn or settled meanwhile are skipped). */
+  private askQueued(requests: Scope.CloseableScope): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const queued = this.queued
+      const start: Array<RoutedRequest> = []
+      while (queued !== undefined && queued.length > 0 && this.inFlight + start.length < this.maxAsking) {
+        const request = queued.shift()!
+        if (this.ledger.isPending(request.request.id)) start.push(request)
+      }
+      if (queued !== undefined && queued.length === 0) {
+        this.queued = undefined
+        this.wakeAskRoom()
+      }
+      if (start.length === 0) return Effect.void
+      this.inFlight += start.length
+      return Effect.forEach(start, (request) => this.askOne(request, requests), { discard: true })
+    })
+  }
+
+  private askOne(request: RoutedRequest, requests: Scope.CloseableScope): Effect.Effect<void> {
+    const id = request.request.id
+    const done = Effect.suspend(() => {
+      this.asking.delete(id)
+      this.inFlight -= 1
+      // The next one in line, while the delegate still asks (a shutdown settles the queue itself).
+      return this.requests === requests && this.state._tag === "Running" ? this.askQueued(requests) : Effect.void
+    })
+    return Effect.tap(
+      Effect.forkIn(Effect.ensuring(Effect.interruptible(this.handleRequest(request)), done), requests),
+      (fiber) =>
+        Effect.sync(() => {
+          if (fiber.unsafePoll() === null) this.asking.set(id, fiber)
+        })
+    )
+  }
+
+  /** The reader waits here while requests wait their turn: the child is not read meanwhile. */
+  private get waitForAskRoom(): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.queued === undefined || this.state._tag !== "Running"
+        ? Effect.void
+        : Effect.zipRight(
+          Effect.async<void>((resume) => {
+            this.askRoom = () => resume(Effect.void)
+            return Effect.sync(() => void (this.askRoom = undefined))
+          }),
+          this.waitForAskRoom
+        )
+    )
+  }
+
+  private wakeAskRoom(): void {
+    const wake = this.askRoom
+    this.askRoom = undefined
+    wake?.()
   }
 
   /** Requests that arrived once the delegate stopped asking: the default answer, at once. */
@@ -666,6 +717,8 @@ class DelegateRuntime implements DelegateHandle {
     return Effect.suspend(() => {
       const claimed = this.ledger.claimAll()
       const requests = this.requests
+      this.queued = undefined
+      this.wakeAskRoom()
       if (requests === undefined && claimed.length === 0) return Effect.void
       this.requests = undefined
       const stopWaits = requests === undefined ? Effect.void : Scope.close(requests, Exit.void)
@@ -708,6 +761,7 @@ class DelegateRuntime implements DelegateHandle {
     if (this.state._tag !== "Running") return false
     this.state = { _tag: "Draining", cause }
     this.buffer.raiseLimits(drainAllowance.events, drainAllowance.bytes)
+    this.wakeAskRoom()
     return true
   }
 

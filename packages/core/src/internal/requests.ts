@@ -257,6 +257,11 @@ export class RequestLedger {
     return undefined
   }
 
+  /** Whether a request is admitted and not yet claimed. */
+  isPending(id: string): boolean {
+    return this.pending?.has(id) ?? false
+  }
+
   /** Takes a pending request to settle it; undefined if someone else already did. */
   claim(id: string): RoutedRequest | undefined {
     const routed = this.pending?.get(id)
