@@ -76,27 +76,27 @@ const decidedBefore = (
 const secondRun = (
   self: ApprovalLedger.ApprovalLedgerService,
   cwd: string,
-  options: { readonly resendWithin?: Duration.Duration } = {}
+  options: { readonly resendWithin?: Duration.Duration; readonly json?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     const recording = yield* RecordingOutput.make()
     const terminal = yield* MockTerminal.make
     const approvals = yield* Effect.provide(
       Approvals.Approvals,
-      ApprovalSetup.layerRecorded({ mode: "deny", defaulted: false, rules: [] }, {
+      ApprovalSetup.layerRecorded({ mode: "deny", defaulted: false, rules: [], json: options.json }, {
         cwd,
         onInterrupt: Effect.void,
-        ...options
+        resendWithin: options.resendWithin
       }).pipe(Layer.provide(Layer.mergeAll(
         Layer.succeed(ApprovalLedger.ApprovalLedger, self),
         Layer.succeed(Output, recording.output),
         Layer.succeed(Terminal.Terminal, terminal.terminal)
       )))
     )
-    return { approvals, stderr: recording.stderr }
+    return { approvals, stderr: recording.stderr, stdout: recording.stdout }
   })
 
-const deniedByMode = { _tag: "Fixed", setting: "--approval deny" }
+const deniedByMode: DecidedBy.DecidedBy = { _tag: "Fixed", setting: "--approval deny" }
 
 describe("LedgerSetup: a decision is re-sent only to the very request it was given for", () => {
   it.scoped("two runs of a process agent in different directories, the identical request and call id: asked", () =>
@@ -155,7 +155,7 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
       const { old, self } = yield* twoWriters
       const first = yield* decidedBefore(old, self, a)
       yield* TestClock.adjust(Duration.minutes(3))
-      const run = yield* secondRun(self, a)
+      const run = yield* secondRun(self, a, { json: true })
       const again = asked("run-2")
       const answer = DecidedBy.split(yield* run.approvals.command(again), "t")
       assert.strictEqual(answer.value, "approved")
@@ -166,6 +166,17 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
           `that answer is sent again, nobody is asked: the same request, asked again in the same working ` +
           `directory (${fs.realpathSync(a)}) 3m 0s after the decision`
       )
+      // With --json, a `resent` record says the same.
+      assert.deepStrictEqual(JSON.parse(run.stdout()), {
+        deputy: "resent",
+        id: again.id,
+        from: first.id,
+        decided_by: alice,
+        decided_at: "1970-01-01T00:00:00.000Z",
+        why: `the same request, asked again in the same working directory (${
+          fs.realpathSync(a)
+        }) 3m 0s after the decision`
+      })
       // The log says it too: the old request settled, naming the request it went to and why.
       const settled = (yield* self.list({ requestId: first.id, type: "settled" }))[0]!
       assert.include(settled.data.reason, `re-sent to ${again.id}`)
@@ -199,12 +210,18 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
         permissions: () => Effect.never,
         userInput: () => Effect.never
       }
-      const threadOf = (request: ApprovalRequest.ApprovalRequest) => request.delegateId === "same" ? "thread-1" : "thread-2"
+      const threadOf = (request: ApprovalRequest.ApprovalRequest) =>
+        request.delegateId === "same" ? "thread-1" : "thread-2"
       const why: Array<string> = []
       const approvals = yield* Effect.provideService(
-        LedgerSetup.resending(found, inner, (_request, _from, reason) => Effect.sync(() => void why.push(reason ?? "")), {
-          childOf: threadOf
-        }),
+        LedgerSetup.resending(
+          found,
+          inner,
+          (_request, _from, reason) => Effect.sync(() => void why.push(reason ?? "")),
+          {
+            childOf: threadOf
+          }
+        ),
         ApprovalLedger.ApprovalLedger,
         self
       )
