@@ -380,7 +380,14 @@ export const layerRecorded = (
       const resend: LedgerSetup.ResendOptions = {
         workspace,
         within: options.resendWithin,
-        childOf: (request) => reattachOf(request)?.threadId
+        childOf: (request) => reattachOf(request)?.threadId,
+        onNotResent: (request, from, why) =>
+          output.note(
+            `${style.yellow("ledger")}: ${Text.visible(request.id)} is asked: the decision of the same question ` +
+              `(${Text.visible(from.request.id)}, by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
+                new Date(from.decided.at).toISOString()
+              }) that its dead deputy never passed on is not reused: ${Text.visible(why)}`
+          )
       }
       const middleware = (remote: boolean) => ({
         remote,

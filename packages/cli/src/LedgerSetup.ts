@@ -356,6 +356,10 @@ export interface ResendOptions {
   readonly within?: Duration.DurationInput | undefined
   /** The child that asks a request, where one is known across restarts: a durable Codex's thread id. */
   readonly childOf?: ((request: ApprovalRequest.ApprovalRequest) => string | undefined) | undefined
+  /** Told of a decision of the same question that is not re-sent to `request`, and why (it is asked). */
+  readonly onNotResent?:
+    | ((request: ApprovalRequest.ApprovalRequest, from: Undelivered, why: string) => Effect.Effect<void>)
+    | undefined
 }
 
 /**
@@ -410,6 +414,9 @@ export const sameRequest = (
 ): Verdict => {
   if (questionKey(from.request) !== questionKey(request)) return other("another question")
   const data = from.asked?.data
+  if (data?.reattach !== undefined && pointOf(data.reattach) === undefined) {
+    return other("its ledger entry names its child in a malformed way")
+  }
   const child = pointOf(data?.reattach)?.threadId
   if (child !== undefined || here.child !== undefined) {
     if (child === here.child) return same(`the same request, replayed by the same child (thread ${child})`)
@@ -582,6 +589,7 @@ export const resending = (
           // Another request's decision stays for it; one that cannot be read back is dropped.
           if (value !== undefined && verdict._tag === "Other") {
             index++
+            if (options.onNotResent !== undefined) yield* options.onNotResent(request, candidate, verdict.why)
             continue
           }
           candidates.splice(index, 1)

@@ -110,6 +110,13 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
       assert.strictEqual(answer.value, "denied", "the old approval of another directory's run is not reused")
       assert.deepStrictEqual(answer.decidedBy, deniedByMode)
       assert.notInclude(run.stderr(), "sent again")
+      // The person is told why an identical question decided before is asked again.
+      assert.include(
+        run.stderr(),
+        `ledger: ${again.id} is asked: the decision of the same question (${first.id}, by alice at ` +
+          `1970-01-01T00:00:00.000Z) that its dead deputy never passed on is not reused: it was asked in ` +
+          fs.realpathSync(a)
+      )
       // The old decision is not consumed: it still waits for its own child.
       assert.deepStrictEqual((yield* self.list({ requestId: first.id })).map((entry) => entry.type), [
         "pending",
@@ -275,4 +282,17 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
         }
       )
     ))
+
+  it("a row naming its child in a malformed way (forged, corrupt) is never re-sent, whatever else matches", () => {
+    const request = asked("run-1")
+    const entry = {
+      at: 0,
+      data: { request, origin: { workspace: "/w/a" }, reattach: { socketPath: 7, threadId: "t-1" } }
+    } as unknown as ApprovalLedger.LedgerEntry
+    const from: LedgerSetup.Undelivered = { request, asked: entry, decided: entry, decidedBy: alice, answer: null }
+    for (const child of [undefined, "t-1"]) {
+      const verdict = LedgerSetup.sameRequest(from, asked("run-2"), { workspace: "/w/a", child, now: 0, withinMs: 1 })
+      assert.deepStrictEqual(verdict, { _tag: "Other", why: "its ledger entry names its child in a malformed way" })
+    }
+  })
 })
