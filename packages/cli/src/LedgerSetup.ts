@@ -581,18 +581,19 @@ export const resending = (
         if (candidates === undefined) return Option.none()
         const now = yield* Clock.currentTimeMillis
         const here = { workspace: options.workspace, child: options.childOf?.(request), now, withinMs }
-        let index = 0
-        while (index < candidates.length) {
-          const candidate = candidates[index]!
+        const skipped: Array<[Undelivered, string]> = []
+        for (const candidate of [...candidates]) {
           const value = answerValue(candidate.request, candidate.answer)
           const verdict = sameRequest(candidate, request, here)
           // Another request's decision stays for it; one that cannot be read back is dropped.
           if (value !== undefined && verdict._tag === "Other") {
-            index++
-            if (options.onNotResent !== undefined) yield* options.onNotResent(request, candidate, verdict.why)
+            skipped.push([candidate, verdict.why])
             continue
           }
-          candidates.splice(index, 1)
+          const at = candidates.indexOf(candidate)
+          // Taken meanwhile by a request asked at the same time.
+          if (at === -1) continue
+          candidates.splice(at, 1)
           if (value === undefined) continue
           const claimed = yield* Effect.either(ledger.recordSettled({
             request: candidate.request,
@@ -606,6 +607,10 @@ export const resending = (
           if (Either.isRight(claimed)) {
             return Option.some<[Undelivered, unknown, string]>([candidate, value, verdict.why])
           }
+        }
+        // Said only when the request is asked (not when another decision was re-sent to it).
+        if (options.onNotResent !== undefined) {
+          for (const [candidate, why] of skipped) yield* options.onNotResent(request, candidate, why)
         }
         return Option.none()
       })

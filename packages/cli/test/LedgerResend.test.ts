@@ -192,6 +192,29 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
       assert.strictEqual(DecidedBy.split(yield* run.approvals.command(asked("run-3")), "t").value, "denied")
     }))
 
+  it.scoped("two dead runs' decisions of the same question: the one of this directory is re-sent, nothing else said", () =>
+    Effect.gen(function*() {
+      const { a, b } = workspaces()
+      const { old, self } = yield* twoWriters
+      const elsewhere = yield* decidedBefore(old, self, b)
+      const here = { ...asked("run-0"), id: "run-0/command/call_1" }
+      yield* old.recordPending(here, { origin: { workspace: fs.realpathSync(a) } })
+      yield* self.answer(here.id, { _tag: "Decision", decision: "approved" }, alice)
+      const run = yield* secondRun(self, a)
+      const again = asked("run-2")
+      assert.strictEqual(DecidedBy.split(yield* run.approvals.command(again), "t").value, "approved")
+      assert.include(run.stderr(), `was asked before (${here.id})`)
+      assert.notInclude(
+        run.stderr(),
+        "not reused",
+        "the other directory's decision is not mentioned for a re-sent request"
+      )
+      assert.deepStrictEqual((yield* self.list({ requestId: elsewhere.id })).map((entry) => entry.type), [
+        "pending",
+        "decided"
+      ])
+    }))
+
   it.scoped("every request a run records says where it was asked (its working directory)", () =>
     Effect.gen(function*() {
       const { a } = workspaces()
