@@ -387,9 +387,9 @@ const workspaceRecorded = (origin: unknown): string | undefined => {
 const clockSkewMs = 60_000
 
 /**
- * What "the same request asked again" means, so that a decision that never reached its child goes only
- * to a genuine re-ask (SPEC "restart"; anything less specific is asked: a person asked twice rather than
- * an old answer reused):
+ * The specification of "the same request asked again", so that a decision that never reached its child
+ * goes only to a genuine re-ask (anything less specific is asked: a person asked twice rather than an old
+ * answer reused). A new request is the very request an undelivered decision was given for when it is:
  * 1. the same question (`questionKey`: kind, call id, source, tree path, the request without its turn);
  * 2. if either request names its child (the old one's `reattach` point, the new one's `here.child`: a
  *    durable Codex's thread), the same child: the Codex replaying its own pending request, at any time;
@@ -397,6 +397,8 @@ const clockSkewMs = 60_000
  *    without one is never matched), asked again at most `withinMs` after the decision and not after the
  *    old request's own deadline (`data.deadlineAt`). Process agents reuse call ids (`call_1`) from run to
  *    run: this is what keeps one run's decision from answering another's identical question.
+ * Rows are untrusted: a malformed `reattach`, `origin` or `deadlineAt`, or a decision dated more than a
+ * minute ahead of this clock, never matches. `Verdict.why` says which rule held, or which failed.
  *
  * @since 0.2.0
  * @category restart

@@ -1,5 +1,5 @@
 /**
- * Which request a decision that never reached its child is re-sent to (SPEC "restart": `LedgerSetup`'s
+ * Which request a decision that never reached its child is re-sent to (`LedgerSetup.sameRequest`, the
  * re-send section). Only a genuine re-ask gets the old answer: the same child (a durable Codex's thread),
  * or the same working directory within a short window after the decision (and before the old request's
  * own deadline). Anything else is asked: a person asked twice, never an old answer reused. The dead
