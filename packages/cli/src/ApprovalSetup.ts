@@ -273,8 +273,10 @@ const inboxService = (
  * was recorded but never reached its child is re-sent, without asking anyone, only to the very request
  * it was given for (`LedgerSetup.sameRequest`): replayed by the same durable Codex thread, or asked again
  * in this run's working directory (recorded with every request) within `resendWithin` of the decision;
- * each re-send is said on stderr, naming the old request, who decided and when, and why. `deadline` (`--approval-timeout`) is the ledger's: a warning entry at 80 %, then
- * `timed_out`. In `inbox` mode answers come from `deputy approve|deny`.
+ * each re-send is said on stderr (and with `--json` as a `resent` record), naming the old request, who
+ * decided and when, and why; a decision of the same question not reused is said too. `deadline`
+ * (`--approval-timeout`) is the ledger's: a warning entry at 80 %, then `timed_out`. In `inbox` mode
+ * answers come from `deputy approve|deny`.
  *
  * @since 0.2.0
  * @category layers
