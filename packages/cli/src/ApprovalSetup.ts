@@ -382,7 +382,7 @@ export const layerRecorded = (
       const resend: LedgerSetup.ResendOptions = {
         workspace,
         within: options.resendWithin,
-        childOf: (request) => reattachOf(request)?.threadId,
+        childOf: reattachOf,
         onNotResent: (request, from, why) =>
           output.note(
             `${style.yellow("ledger")}: ${Text.visible(request.id)} is asked: the decision of the same question ` +

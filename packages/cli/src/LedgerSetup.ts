@@ -354,8 +354,13 @@ export interface ResendOptions {
   readonly workspace?: string | undefined
   /** How long after a decision a same-directory re-ask gets it (default `defaultResendWithin`). */
   readonly within?: Duration.DurationInput | undefined
-  /** The child that asks a request, where one is known across restarts: a durable Codex's thread id. */
-  readonly childOf?: ((request: ApprovalRequest.ApprovalRequest) => string | undefined) | undefined
+  /**
+   * The child that asks a request, where one is known across restarts: a durable Codex and its thread
+   * (`CodexAgent.reattachPointOf`), as the ledger records it with a pending request (`reattach`).
+   */
+  readonly childOf?:
+    | ((request: ApprovalRequest.ApprovalRequest) => ApprovalLedger.ReattachPoint | undefined)
+    | undefined
   /** Told of a decision of the same question that is not re-sent to `request`, and why (it is asked). */
   readonly onNotResent?:
     | ((request: ApprovalRequest.ApprovalRequest, from: Undelivered, why: string) => Effect.Effect<void>)
@@ -392,7 +397,9 @@ const clockSkewMs = 60_000
  * answer reused). A new request is the very request an undelivered decision was given for when it is:
  * 1. the same question (`questionKey`: kind, call id, source, tree path, the request without its turn);
  * 2. if either request names its child (the old one's `reattach` point, the new one's `here.child`: a
- *    durable Codex's thread), the same child: the Codex replaying its own pending request, at any time;
+ *    durable Codex), the same child: the same Codex process (socket, pid, watchdog) and thread, which a
+ *    reattached Codex replaying its own pending request is, at any time (a fresh Codex reporting the old
+ *    thread id is not: its socket and pid are its own);
  * 3. else the same working directory, recorded with the old request (`data.origin.workspace`; a row
  *    without one is never matched), asked again at most `withinMs` after the decision and not after the
  *    old request's own deadline (`data.deadlineAt`). Process agents reuse call ids (`call_1`) from run to
@@ -408,7 +415,7 @@ export const sameRequest = (
   request: ApprovalRequest.ApprovalRequest,
   here: {
     readonly workspace?: string | undefined
-    readonly child?: string | undefined
+    readonly child?: ApprovalLedger.ReattachPoint | undefined
     /** Epoch ms. */
     readonly now: number
     readonly withinMs: number
@@ -419,14 +426,15 @@ export const sameRequest = (
   if (data?.reattach !== undefined && pointOf(data.reattach) === undefined) {
     return other("its ledger entry names its child in a malformed way")
   }
-  const child = pointOf(data?.reattach)?.threadId
+  const child = pointOf(data?.reattach)
   if (child !== undefined || here.child !== undefined) {
-    if (child === here.child) return same(`the same request, replayed by the same child (thread ${child})`)
-    return other(
-      child === undefined
-        ? `asked by a child (thread ${here.child}) where none could be named`
-        : `asked by another child than thread ${child}`
-    )
+    if (child === undefined) return other(`asked by a child (codex pid ${here.child!.pid}) where none could be named`)
+    const theSame = here.child !== undefined && here.child.socketPath === child.socketPath &&
+      here.child.pid === child.pid && here.child.watchdogPid === child.watchdogPid &&
+      here.child.threadId === child.threadId
+    return theSame
+      ? same(`the same request, replayed by the same child (codex pid ${child.pid}, thread ${child.threadId})`)
+      : other(`it was asked by another child (codex pid ${child.pid}, thread ${child.threadId})`)
   }
   const workspace = workspaceRecorded(data?.origin)
   if (workspace === undefined) return other("its ledger entry does not say where it was asked")

@@ -226,7 +226,7 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
       assert.deepStrictEqual(pending.data.origin, { workspace: fs.realpathSync(a) })
     }))
 
-  it.effect("the same child (a durable Codex's thread) gets its decision whenever it asks; another thread is asked", () =>
+  it.effect("the same child is the same durable Codex (socket, pid) and thread: one claiming the thread id is asked", () =>
     Effect.gen(function*() {
       const { old, self } = yield* twoWriters
       const point = { socketPath: "/x/codex.sock", pid: 2, watchdogPid: 3, threadId: "thread-1" }
@@ -240,8 +240,13 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
         permissions: () => Effect.never,
         userInput: () => Effect.never
       }
+      // Another thread of it; a fresh durable Codex (its own socket and pid) reporting the old thread id.
+      const others: Record<string, ApprovalLedger.ReattachPoint> = {
+        other: { ...point, threadId: "thread-2" },
+        claimer: { socketPath: "/y/codex.sock", pid: 4, watchdogPid: 5, threadId: "thread-1" }
+      }
       const threadOf = (request: ApprovalRequest.ApprovalRequest) =>
-        request.delegateId === "same" ? "thread-1" : "thread-2"
+        request.delegateId === "same" ? point : others[request.delegateId]
       const why: Array<string> = []
       const approvals = yield* Effect.provideService(
         LedgerSetup.resending(
@@ -256,10 +261,11 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
         self
       )
       assert.strictEqual(DecidedBy.split(yield* approvals.command(asked("other")), "t").value, "denied")
-      assert.strictEqual(askedInner, 1)
+      assert.strictEqual(DecidedBy.split(yield* approvals.command(asked("claimer")), "t").value, "denied")
+      assert.strictEqual(askedInner, 2)
       assert.strictEqual(DecidedBy.split(yield* approvals.command(asked("same")), "t").value, "approved")
-      assert.strictEqual(askedInner, 1)
-      assert.deepStrictEqual(why, ["the same request, replayed by the same child (thread thread-1)"])
+      assert.strictEqual(askedInner, 2)
+      assert.deepStrictEqual(why, ["the same request, replayed by the same child (codex pid 2, thread thread-1)"])
     }))
 
   it("the rule: re-sent only for the same child, or the same directory inside the window and the old deadline", () =>
@@ -293,7 +299,9 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
           }
           const verdict = LedgerSetup.sameRequest(from, asked("run-2"), {
             workspace: here,
-            child: newThread,
+            child: newThread === undefined
+              ? undefined
+              : { socketPath: "/s/codex.sock", pid: 2, watchdogPid: 3, threadId: newThread },
             now: after,
             withinMs: 15 * 60_000
           })
@@ -314,7 +322,14 @@ describe("LedgerSetup: a decision is re-sent only to the very request it was giv
     } as unknown as ApprovalLedger.LedgerEntry
     const from: LedgerSetup.Undelivered = { request, asked: entry, decided: entry, decidedBy: alice, answer: null }
     for (const child of [undefined, "t-1"]) {
-      const verdict = LedgerSetup.sameRequest(from, asked("run-2"), { workspace: "/w/a", child, now: 0, withinMs: 1 })
+      const verdict = LedgerSetup.sameRequest(from, asked("run-2"), {
+        workspace: "/w/a",
+        child: child === undefined
+          ? undefined
+          : { socketPath: "/s/codex.sock", pid: 2, watchdogPid: 3, threadId: child },
+        now: 0,
+        withinMs: 1
+      })
       assert.deepStrictEqual(verdict, { _tag: "Other", why: "its ledger entry names its child in a malformed way" })
     }
   })
