@@ -270,9 +270,13 @@ const inboxService = (
  * A run's `Approvals` with the ledger (0.2.0): every request is recorded pending in the `ApprovalLedger`
  * before the policy or the mode sees it, and its settlement appended. On start, the requests left
  * pending by dead `deputy` processes of this host are settled `lost` (shown on stderr); a decision that
- * was recorded but never reached its child is re-sent when the same request is asked again, without
- * asking anyone. `deadline` (`--approval-timeout`) is the ledger's: a warning entry at 80 %, then
- * `timed_out`. In `inbox` mode answers come from `deputy approve|deny`.
+ * was recorded but never reached its child is re-sent, without asking anyone, only to the very request
+ * it was given for (`LedgerSetup.sameRequest`): replayed by the same durable Codex thread, or asked again
+ * in this run's working directory (recorded with every request) within `resendWithin` of the decision;
+ * each re-send is said on stderr (and with `--json` as a `resent` record), naming the old request, who
+ * decided and when, and why; a decision of the same question not reused is said too. `deadline`
+ * (`--approval-timeout`) is the ledger's: a warning entry at 80 %, then `timed_out`. In `inbox` mode
+ * answers come from `deputy approve|deny`.
  *
  * @since 0.2.0
  * @category layers
@@ -283,8 +287,15 @@ export const layerRecorded = (
     readonly cwd?: string | undefined
     readonly onInterrupt: Effect.Effect<void>
     readonly deadline?: Duration.Duration | undefined
-    /** How far back to look for undelivered decisions (default: 7 days). */
+    /** How far back to look for dead deputies' requests, to reattach or re-send (default: 7 days). */
     readonly resendWindow?: Duration.Duration | undefined
+    /**
+     * How long after a decision it is re-sent to the same request asked again in this working directory
+     * (default `LedgerSetup.defaultResendWithin`, 15 minutes; the old request's deadline bounds it too).
+     *
+     * @since 0.2.0
+     */
+    readonly resendWithin?: Duration.Duration | undefined
   }
 ): Layer.Layer<
   Approvals.Approvals,
@@ -343,19 +354,48 @@ export const layerRecorded = (
       }
       const found = yield* LedgerSetup.undelivered(now - window)
       const inner = yield* Approvals.Approvals
-      const resent = (request: ApprovalRequest.ApprovalRequest, from: LedgerSetup.Undelivered) =>
-        output.note(
-          `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
-            Text.visible(from.request.id)
-          }) and decided by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
-            new Date(from.decided.at).toISOString()
-          }; that answer is sent again, nobody is asked`
+      // Said like any decision: on stderr, and with --json as a `resent` record before its `approval` record.
+      const resent = (request: ApprovalRequest.ApprovalRequest, from: LedgerSetup.Undelivered, why = "") => {
+        const at = new Date(from.decided.at).toISOString()
+        return Effect.zipRight(
+          output.note(
+            `${style.yellow("ledger")}: ${Text.visible(request.id)} was asked before (${
+              Text.visible(from.request.id)
+            }) and decided by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${at}; that answer is sent ` +
+              `again, nobody is asked${why === "" ? "" : `: ${Text.visible(why)}`}`
+          ),
+          setup.json === true
+            ? output.print(JsonOutput.resentLine({
+              deputy: "resent",
+              id: request.id,
+              from: from.request.id,
+              decided_by: from.decidedBy,
+              decided_at: at,
+              why
+            }))
+            : Effect.void
         )
+      }
+      const reattachOf = (request: ApprovalRequest.ApprovalRequest) =>
+        CodexAgent.reattachPointOf(request.event.turn_id ?? "")
+      const workspace = LedgerSetup.workspaceOf(options.cwd ?? process.cwd())
+      const resend: LedgerSetup.ResendOptions = {
+        workspace,
+        within: options.resendWithin,
+        childOf: reattachOf,
+        onNotResent: (request, from, why) =>
+          output.note(
+            `${style.yellow("ledger")}: ${Text.visible(request.id)} is asked: the decision of the same question ` +
+              `(${Text.visible(from.request.id)}, by ${Text.visible(DecidedBy.describe(from.decidedBy))} at ${
+                new Date(from.decided.at).toISOString()
+              }) that its dead deputy never passed on is not reused: ${Text.visible(why)}`
+          )
+      }
       const middleware = (remote: boolean) => ({
         remote,
         deadline: options.deadline,
-        reattachOf: (request: ApprovalRequest.ApprovalRequest) =>
-          CodexAgent.reattachPointOf(request.event.turn_id ?? ""),
+        reattachOf,
+        originOf: () => ({ workspace }),
         onFailure: (request: ApprovalRequest.ApprovalRequest, error: unknown) =>
           output.note(
             `${style.red("ledger")}: could not record ${Text.visible(request.id)} (${
@@ -364,7 +404,7 @@ export const layerRecorded = (
           )
       })
       const recorded = ledger.approvals(
-        yield* LedgerSetup.resending(found, inner, resent),
+        yield* LedgerSetup.resending(found, inner, resent, resend),
         middleware(setup.mode === "inbox")
       )
       // Reattached only by a run in `inbox` mode: another run would block its own start on answers from
@@ -384,7 +424,7 @@ export const layerRecorded = (
       // would have been, from the ledger (a decision re-sent, `deputy approve|deny`, the deadline), never
       // by this run's rules (a policy file written for another directory, maybe).
       const orphaned = reattaching.length === 0 ? recorded : ledger.approvals(
-        yield* LedgerSetup.resending(found, inboxService(output, options.cwd, options.deadline), resent),
+        yield* LedgerSetup.resending(found, inboxService(output, options.cwd, options.deadline), resent, resend),
         middleware(true)
       )
       for (const dead of reattaching) {

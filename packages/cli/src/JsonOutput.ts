@@ -445,6 +445,38 @@ export const ruleRecord = (change: TerminalApprovals.RuleChange): RuleRecord =>
 export const ruleLine = (record: RuleRecord): string => JSON.stringify(Schema.encodeSync(RuleRecord)(record))
 
 /**
+ * A decision that never reached its child (its `deputy` died first) sent to the very request it was given
+ * for, asked again (`LedgerSetup.sameRequest`): `id` the new request (its `approval` record follows when
+ * it settles), `from` the old one, who decided it and when (`decided_at`, ISO 8601), and why it is the
+ * same request (`why`). Nobody was asked.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ResentRecord = Schema.Struct({
+  deputy: Schema.Literal("resent"),
+  id: Schema.String,
+  from: Schema.String,
+  decided_by: DecidedBy.DecidedBy,
+  decided_at: Schema.String,
+  why: Schema.String
+}).annotations({ identifier: "ResentRecord" })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type ResentRecord = typeof ResentRecord.Type
+
+/**
+ * A line for a resent record.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const resentLine = (record: ResentRecord): string => JSON.stringify(Schema.encodeSync(ResentRecord)(record))
+
+/**
  * A line for the ended record.
  *
  * @since 0.1.0

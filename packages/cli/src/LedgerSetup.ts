@@ -4,7 +4,9 @@
  * `~/.deputy/ledger.db`). On start a run settles the requests left pending by dead `deputy` processes of
  * this host as `lost` (their child is gone; `writerLiveness`: a `deputy` of another container or machine
  * with the same hostname is never taken for dead), and keeps the decisions that were given but never reached
- * their child, to re-send them when the same request is asked again: a person is never asked twice.
+ * their child, to re-send each to the very request it was given for when that is asked again
+ * (`sameRequest`: the same durable Codex thread, else the same working directory soon after the
+ * decision). Anything less certain is asked again: a person asked twice rather than an old answer reused.
  *
  * @since 0.2.0
  */
@@ -15,7 +17,7 @@ import type { Op } from "@deputy/protocol"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -26,6 +28,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { UsageError } from "./Errors.js"
+import * as Render from "./Render.js"
 
 /**
  * Where requests are recorded: a SQLite file, a PostgreSQL server, or nowhere (`--ledger off`).
@@ -267,7 +270,8 @@ const canonical = (value: unknown): string => {
 
 /**
  * What makes two requests the same question, whichever delegate and turn carried them: the kind, the
- * tool call, the sub-agent's source and tree path, and the request itself without its turn id.
+ * tool call, the sub-agent's source and tree path, and the request itself without its turn id. The same
+ * question is not yet the same request: `sameRequest` also asks who asked it, where and when.
  *
  * @since 0.2.0
  * @category restart
@@ -291,17 +295,164 @@ export const questionKey = (request: ApprovalRequest.ApprovalRequest): string =>
  */
 export interface Undelivered {
   readonly request: ApprovalRequest.ApprovalRequest
+  /**
+   * The old request's `pending` entry: where it was asked (`data.origin`), by which durable child
+   * (`data.reattach`), and its deadline (`data.deadlineAt`). Without it, the decision is re-sent to nothing.
+   *
+   * @since 0.2.0
+   */
+  readonly asked?: ApprovalLedger.LedgerEntry | undefined
   readonly decided: ApprovalLedger.LedgerEntry
   readonly decidedBy: DecidedBy.DecidedBy
   /** The answer in the ledger's JSON form. */
   readonly answer: unknown
 }
 
+/**
+ * How long after a decision it may still be re-sent to the same question asked again from the same
+ * working directory by a child that cannot be named (a process agent, a Codex that died with its
+ * `deputy`): 15 minutes.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const defaultResendWithin: Duration.Duration = Duration.minutes(15)
+
+/**
+ * A run's working directory as the ledger records it (`ApprovalLedger.RequestOrigin.workspace`) and
+ * `sameRequest` compares it: absolute, with symbolic links resolved when it exists.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const workspaceOf = (cwd: string): string => {
+  const absolute = path.resolve(cwd)
+  try {
+    return fs.realpathSync(absolute)
+  } catch {
+    return absolute
+  }
+}
+
+/**
+ * Where this run asks, for `resending`. Without `workspace` and `childOf` nothing is re-sent.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export interface ResendOptions {
+  /** This run's working directory (`workspaceOf`). */
+  readonly workspace?: string | undefined
+  /** How long after a decision a same-directory re-ask gets it (default `defaultResendWithin`). */
+  readonly within?: Duration.DurationInput | undefined
+  /**
+   * The child that asks a request, where one is known across restarts: a durable Codex and its thread
+   * (`CodexAgent.reattachPointOf`), as the ledger records it with a pending request (`reattach`).
+   */
+  readonly childOf?:
+    | ((request: ApprovalRequest.ApprovalRequest) => ApprovalLedger.ReattachPoint | undefined)
+    | undefined
+  /** Told of a decision of the same question that is not re-sent to `request`, and why (it is asked). */
+  readonly onNotResent?:
+    | ((request: ApprovalRequest.ApprovalRequest, from: Undelivered, why: string) => Effect.Effect<void>)
+    | undefined
+}
+
+/**
+ * Whether a new request is the very request an undelivered decision was given for, and why (for the
+ * person and the ledger).
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export type Verdict =
+  | { readonly _tag: "Same"; readonly why: string }
+  | { readonly _tag: "Other"; readonly why: string }
+
+const same = (why: string): Verdict => ({ _tag: "Same", why })
+const other = (why: string): Verdict => ({ _tag: "Other", why })
+
+/** A recorded origin as a ledger row holds it: untrusted JSON. */
+const workspaceRecorded = (origin: unknown): string | undefined => {
+  if (typeof origin !== "object" || origin === null) return undefined
+  const workspace = (origin as Record<string, unknown>).workspace
+  return typeof workspace === "string" && workspace !== "" ? workspace : undefined
+}
+
+/** How far a decision's time may lie ahead of this clock (another machine's, on a shared ledger). */
+const clockSkewMs = 60_000
+
+/**
+ * The specification of "the same request asked again", so that a decision that never reached its child
+ * goes only to a genuine re-ask (anything less specific is asked: a person asked twice rather than an old
+ * answer reused). A new request is the very request an undelivered decision was given for when it is:
+ * 1. the same question (`questionKey`: kind, call id, source, tree path, the request without its turn);
+ * 2. if either request names its child (the old one's `reattach` point, the new one's `here.child`: a
+ *    durable Codex), the same child: the same Codex process (socket, pid, watchdog) and thread, which a
+ *    reattached Codex replaying its own pending request is, at any time (a fresh Codex reporting the old
+ *    thread id is not: its socket and pid are its own);
+ * 3. else the same working directory, recorded with the old request (`data.origin.workspace`; a row
+ *    without one is never matched), asked again at most `withinMs` after the decision and not after the
+ *    old request's own deadline (`data.deadlineAt`). Process agents reuse call ids (`call_1`) from run to
+ *    run: this is what keeps one run's decision from answering another's identical question.
+ * Rows are untrusted: a malformed `reattach`, `origin` or `deadlineAt`, or a decision dated more than a
+ * minute ahead of this clock, never matches. `Verdict.why` says which rule held, or which failed.
+ *
+ * @since 0.2.0
+ * @category restart
+ */
+export const sameRequest = (
+  from: Undelivered,
+  request: ApprovalRequest.ApprovalRequest,
+  here: {
+    readonly workspace?: string | undefined
+    readonly child?: ApprovalLedger.ReattachPoint | undefined
+    /** Epoch ms. */
+    readonly now: number
+    readonly withinMs: number
+  }
+): Verdict => {
+  if (questionKey(from.request) !== questionKey(request)) return other("another question")
+  const data = from.asked?.data
+  if (data?.reattach !== undefined && pointOf(data.reattach) === undefined) {
+    return other("its ledger entry names its child in a malformed way")
+  }
+  const child = pointOf(data?.reattach)
+  if (child !== undefined || here.child !== undefined) {
+    if (child === undefined) return other(`asked by a child (codex pid ${here.child!.pid}) where none could be named`)
+    const theSame = here.child !== undefined && here.child.socketPath === child.socketPath &&
+      here.child.pid === child.pid && here.child.watchdogPid === child.watchdogPid &&
+      here.child.threadId === child.threadId
+    return theSame
+      ? same(`the same request, replayed by the same child (codex pid ${child.pid}, thread ${child.threadId})`)
+      : other(`it was asked by another child (codex pid ${child.pid}, thread ${child.threadId})`)
+  }
+  const workspace = workspaceRecorded(data?.origin)
+  if (workspace === undefined) return other("its ledger entry does not say where it was asked")
+  if (workspace !== here.workspace) return other(`it was asked in ${workspace}`)
+  const after = here.now - from.decided.at
+  if (after < -clockSkewMs) return other("its decision is dated in the future")
+  if (after > here.withinMs) {
+    return other(`it was decided ${Render.duration(after)} before, more than ${Render.duration(here.withinMs)}`)
+  }
+  // A deadline the row holds, malformed or passed, ends the re-send.
+  const deadline: unknown = data?.deadlineAt
+  if (deadline !== undefined && !(typeof deadline === "number" && here.now <= deadline)) {
+    return other("its own deadline has passed")
+  }
+  return same(
+    `the same request, asked again in the same working directory (${workspace}) ${
+      Render.duration(Math.max(0, after))
+    } after the decision`
+  )
+}
+
 const notResent: ReadonlySet<string> = new Set(["Deadline", "Cancelled", "ServiceFailed"])
 
 /**
  * The decisions of this host's dead `deputy` processes that have no `settled` entry (the child never
- * received them), within `since` (epoch ms), by question (`questionKey`), oldest first. Decisions of a
+ * received them), within `since` (epoch ms), by question (`questionKey`), oldest first, each with its
+ * `pending` entry (`asked`: where and by which child it was asked, for `sameRequest`). Decisions of a
  * deadline, a cancellation or a failure are not re-sent: the new request has its own wait.
  *
  * @since 0.2.0
@@ -334,7 +485,7 @@ export const undelivered = (
       const request = asked.data.request
       const key = questionKey(request)
       const list = found.get(key) ?? []
-      list.push({ request, decided: entry, decidedBy: entry.decidedBy, answer: entry.data.answer })
+      list.push({ request, asked, decided: entry, decidedBy: entry.decidedBy, answer: entry.data.answer })
       found.set(key, list)
     }
     return found
@@ -400,9 +551,11 @@ const outcomeOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Ap
 
 /**
  * An `Approvals` that answers a request asked again after a restart with the decision already in the
- * ledger (given before the old `deputy` could pass it on), without asking anyone; other requests go to
- * `inner`. Each recorded decision is re-sent once: it is claimed by appending the old request's
- * `settled` entry (a second claim, by another process, fails and asks `inner`). `onResent` is told.
+ * ledger (given before the old `deputy` could pass it on), without asking anyone, when it is the very
+ * request the decision was given for (`sameRequest`, with `options`: this run's working directory, the
+ * window, the child of a request); other requests go to `inner`. Each recorded decision is re-sent once:
+ * it is claimed by appending the old request's `settled` entry, which names the new request and why it
+ * is the same (a second claim, by another process, fails and asks `inner`). `onResent` is told, with why.
  *
  * @since 0.2.0
  * @category restart
@@ -410,26 +563,55 @@ const outcomeOf = (request: ApprovalRequest.ApprovalRequest, value: unknown): Ap
 export const resending = (
   found: Map<string, Array<Undelivered>>,
   inner: Approvals.ApprovalsService,
-  onResent: (request: ApprovalRequest.ApprovalRequest, from: Undelivered) => Effect.Effect<void> = () => Effect.void
+  onResent: (
+    request: ApprovalRequest.ApprovalRequest,
+    from: Undelivered,
+    /** Why it is the same request (`Verdict`). @since 0.2.0 */
+    why?: string
+  ) => Effect.Effect<void> = () => Effect.void,
+  /** @since 0.2.0 */
+  options: ResendOptions = {}
 ): Effect.Effect<Approvals.ApprovalsService, never, ApprovalLedger.ApprovalLedger> =>
   Effect.map(ApprovalLedger.ApprovalLedger, (ledger) => {
-    const take = (request: ApprovalRequest.ApprovalRequest): Effect.Effect<Option.Option<[Undelivered, unknown]>> =>
+    const withinMs = Duration.toMillis(options.within ?? defaultResendWithin)
+    const take = (
+      request: ApprovalRequest.ApprovalRequest
+    ): Effect.Effect<Option.Option<[Undelivered, unknown, string]>> =>
       Effect.gen(function*() {
         const candidates = found.get(questionKey(request))
-        while (candidates !== undefined && candidates.length > 0) {
-          const candidate = candidates.shift()!
+        if (candidates === undefined) return Option.none()
+        const now = yield* Clock.currentTimeMillis
+        const here = { workspace: options.workspace, child: options.childOf?.(request), now, withinMs }
+        const skipped: Array<[Undelivered, string]> = []
+        for (const candidate of [...candidates]) {
           const value = answerValue(candidate.request, candidate.answer)
+          const verdict = sameRequest(candidate, request, here)
+          // Another request's decision stays for it; one that cannot be read back is dropped.
+          if (value !== undefined && verdict._tag === "Other") {
+            skipped.push([candidate, verdict.why])
+            continue
+          }
+          const at = candidates.indexOf(candidate)
+          // Taken meanwhile by a request asked at the same time.
+          if (at === -1) continue
+          candidates.splice(at, 1)
           if (value === undefined) continue
-          const now = yield* Clock.currentTimeMillis
           const claimed = yield* Effect.either(ledger.recordSettled({
             request: candidate.request,
             outcome: outcomeOf(candidate.request, value),
             decidedBy: candidate.decidedBy,
-            reason: `its deputy died before passing it on; re-sent to ${request.id}, the same request asked again`,
+            // The new request's id first: `deputy log` keeps a long reason's head and tail.
+            reason: `re-sent to ${request.id}: ${verdict.why}; its deputy had died before passing it on`,
             waitedMs: now - candidate.decided.at,
             answer: opOf(request, value)
           }))
-          if (Either.isRight(claimed)) return Option.some<[Undelivered, unknown]>([candidate, value])
+          if (Either.isRight(claimed)) {
+            return Option.some<[Undelivered, unknown, string]>([candidate, value, verdict.why])
+          }
+        }
+        // Said only when the request is asked (not when another decision was re-sent to it).
+        if (options.onNotResent !== undefined) {
+          for (const [candidate, why] of skipped) yield* options.onNotResent(request, candidate, why)
         }
         return Option.none()
       })
@@ -440,7 +622,8 @@ export const resending = (
       Effect.flatMap(take(request), (taken) =>
         Option.match(taken, {
           onNone: () => ask(request),
-          onSome: ([from, value]) => Effect.as(onResent(request, from), DecidedBy.decided(value as A, from.decidedBy))
+          onSome: ([from, value, why]) =>
+            Effect.as(onResent(request, from, why), DecidedBy.decided(value as A, from.decidedBy))
         }))
     return {
       command: route(inner.command),

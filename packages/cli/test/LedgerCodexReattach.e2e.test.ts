@@ -122,6 +122,10 @@ describe("deputy: a restarted deputy reattaches to the Codex its dead predecesso
         assert.strictEqual(second.code, 0, second.stderr)
         assert.include(second.stderr, `reattaching to the Codex (pid ${point.pid})`)
         assert.include(second.stderr, "that answer is sent again, nobody is asked")
+        assert.include(
+          second.stderr,
+          `the same request, replayed by the same child (codex pid ${point.pid}, thread ${point.threadId})`
+        )
         assert.notInclude(second.stderr, "waiting in the ledger")
         assert.strictEqual(fs.readFileSync(path.join(work, "out.txt"), "utf8"), "once\n", "the command ran once")
 

@@ -9,9 +9,11 @@
  * reaches a waiting child, and a second answer is told who decided and when.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach } from "vitest"
+import * as JsonOutput from "../src/JsonOutput.js"
 import * as Cli from "./utils/cli.js"
 
 interface Started {
@@ -113,9 +115,25 @@ describe("deputy: the ledger survives a parent killed with SIGKILL", () => {
       assert.strictEqual(code, 0, second.stderr())
       assert.notInclude(second.stderr(), "waiting in the ledger")
       assert.include(second.stderr(), "that answer is sent again, nobody is asked")
+      // It says why this is the very request alice decided: the same directory, soon after.
+      assert.match(
+        second.stderr(),
+        new RegExp(
+          `was asked before \\(${id}\\) and decided by alice at \\d{4}-.*: the same request, asked again in ` +
+            `the same working directory \\(${fs.realpathSync(work)}\\) (\\d+ms|[\\d.]+s|\\d+m \\d+s) after the decision`
+        )
+      )
       assert.strictEqual(fs.readFileSync(path.join(work, "out.txt"), "utf8"), "ran\n", "the command ran exactly once")
-      const approvals = jsonLines(second.stdout()).filter((record) => record.deputy === "approval")
+      const records = jsonLines(second.stdout())
+      const approvals = records.filter((record) => record.deputy === "approval")
       assert.strictEqual(approvals.length, 1)
+      // With --json the re-send is a record of its own, before the approval it answers.
+      const resentAt = records.findIndex((record) => record.deputy === "resent")
+      assert.isTrue(resentAt >= 0 && resentAt < records.indexOf(approvals[0]!), second.stdout())
+      const resent = Schema.decodeUnknownSync(JsonOutput.ResentRecord)(records[resentAt])
+      assert.deepStrictEqual([resent.id, resent.from], [approvals[0]!.id, id])
+      assert.deepInclude(resent.decided_by, { _tag: "Person", name: "alice" })
+      assert.include(resent.why, "asked again in the same working directory")
       assert.strictEqual(approvals[0]!.outcome, "approved")
       assert.deepInclude(approvals[0]!.decided_by as object, { _tag: "Person", name: "alice" })
 
@@ -143,6 +161,10 @@ describe("deputy: the ledger survives a parent killed with SIGKILL", () => {
         2
       )
       assert.strictEqual(entries.filter((entry) => entry.type === "rejected").length, 1)
+
+      // `deputy log` names the request the old decision went to.
+      const text = await Cli.run(["log", ...ledgerArgs(ledger)])
+      assert.include(text.stdout, `re-sent to ${newIds[0]}`)
 
       const verified = await Cli.run(["log", "--verify", ...ledgerArgs(ledger)])
       assert.strictEqual(verified.code, 0, verified.stdout + verified.stderr)

@@ -54,6 +54,9 @@ const askedAgain = <R extends ApprovalRequest.ApprovalRequest>(request: R, deleg
   event: { ...request.event, ...("turn_id" in request.event ? { turn_id: "turn-9" } : {}) }
 })
 
+/** Where the dead deputy's run and the restarted one asked (the same working directory: a re-ask). */
+const sameDirectory = { origin: { workspace: "/repo" } }
+
 const never: Approvals.ApprovalsService = {
   command: () => Effect.never,
   patch: () => Effect.never,
@@ -155,7 +158,7 @@ describe("LedgerSetup", () => {
     Effect.gen(function*() {
       const { old, self } = yield* twoWriters
       const first = Requests.command(["npm", "test"], "c-1")
-      yield* old.recordPending(first)
+      yield* old.recordPending(first, sameDirectory)
       yield* self.answer(first.id, { _tag: "Decision", decision: "approved" }, {
         _tag: "Person",
         channel: "deputy approve",
@@ -173,7 +176,12 @@ describe("LedgerSetup", () => {
       const resent: Array<string> = []
       const approvals = self.approvals(
         yield* Effect.provideService(
-          LedgerSetup.resending(found, inner, (request) => Effect.sync(() => void resent.push(request.id))),
+          LedgerSetup.resending(
+            found,
+            inner,
+            (request) => Effect.sync(() => void resent.push(request.id)),
+            sameDirectory.origin
+          ),
           ApprovalLedger.ApprovalLedger,
           self
         )
@@ -211,7 +219,7 @@ describe("LedgerSetup", () => {
     Effect.gen(function*() {
       const { old, self, other } = yield* twoWriters
       const first = Requests.command(["npm", "test"], "c-1")
-      yield* old.recordPending(first)
+      yield* old.recordPending(first, sameDirectory)
       yield* self.answer(first.id, { _tag: "Decision", decision: "approved" }, { _tag: "Person", channel: "t" })
       const sibling = other(process.ppid)
       const foundHere = yield* Effect.provideService(LedgerSetup.undelivered(0), ApprovalLedger.ApprovalLedger, self)
@@ -227,12 +235,12 @@ describe("LedgerSetup", () => {
           Effect.sync(() => ++asked).pipe(Effect.as(DecidedBy.decided("denied" as const, { _tag: "Script" })))
       }
       const here = yield* Effect.provideService(
-        LedgerSetup.resending(foundHere, inner),
+        LedgerSetup.resending(foundHere, inner, undefined, sameDirectory.origin),
         ApprovalLedger.ApprovalLedger,
         self
       )
       const there = yield* Effect.provideService(
-        LedgerSetup.resending(foundThere, inner),
+        LedgerSetup.resending(foundThere, inner, undefined, sameDirectory.origin),
         ApprovalLedger.ApprovalLedger,
         sibling
       )

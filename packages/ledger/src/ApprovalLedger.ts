@@ -148,6 +148,22 @@ export interface EntryData {
   readonly reason?: string | undefined
   /** `pending`: where the child that asked can be reached again after its process died. @since 0.2.0 */
   readonly reattach?: ReattachPoint | undefined
+  /** `pending`: where the request was asked (the run's working directory). @since 0.2.0 */
+  readonly origin?: RequestOrigin | undefined
+}
+
+/**
+ * Where a request was asked, as the process that recorded it knows it: the working directory of the run
+ * whose child asked. A restarted parent re-sends a decision that never reached its child only to a
+ * request asked again from the same place (see the CLI's `LedgerSetup.sameRequest`). A row is untrusted:
+ * its readers check every field.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RequestOrigin {
+  /** The run's working directory, as a real absolute path. */
+  readonly workspace?: string | undefined
 }
 
 /**
@@ -229,6 +245,8 @@ export interface PendingMeta {
   readonly deadlineAt?: number | undefined
   /** Where the child that asked can be reached again after this process died. @since 0.2.0 */
   readonly reattach?: ReattachPoint | undefined
+  /** Where the request was asked (the run's working directory). @since 0.2.0 */
+  readonly origin?: RequestOrigin | undefined
 }
 
 /**
@@ -465,6 +483,8 @@ export interface MiddlewareOptions {
   readonly recordTimeout?: Duration.DurationInput | undefined
   /** Where the child that asked a request can be reached again, recorded with it pending. @since 0.2.0 */
   readonly reattachOf?: ((request: ApprovalRequest.ApprovalRequest) => ReattachPoint | undefined) | undefined
+  /** Where a request was asked, recorded with it pending. @since 0.2.0 */
+  readonly originOf?: ((request: ApprovalRequest.ApprovalRequest) => RequestOrigin | undefined) | undefined
   /** Called when recording failed and the request was answered with the fail-closed default. */
   readonly onFailure?: ((request: ApprovalRequest.ApprovalRequest, error: unknown) => Effect.Effect<void>) | undefined
 }

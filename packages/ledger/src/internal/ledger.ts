@@ -457,7 +457,8 @@ export const makeService = (store: Store, process: ProcessIdentity): ApprovalLed
         data: {
           request,
           deadlineAt: meta.deadlineAt,
-          ...(meta.reattach === undefined ? {} : { reattach: meta.reattach })
+          ...(meta.reattach === undefined ? {} : { reattach: meta.reattach }),
+          ...(meta.origin === undefined ? {} : { origin: meta.origin })
         }
       })
       return { rows: [row], result: (sealed) => Effect.succeed(toEntry(sealed[0])) }
@@ -807,7 +808,12 @@ const middleware = (
       const traceId = Option.isSome(span) ? span.value.traceId : undefined
       const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs
       const recorded = yield* Effect.either(bounded(
-        ledger.recordPending(request, { traceId, deadlineAt, reattach: options.reattachOf?.(request) }),
+        ledger.recordPending(request, {
+          traceId,
+          deadlineAt,
+          reattach: options.reattachOf?.(request),
+          origin: options.originOf?.(request)
+        }),
         "record"
       ))
       if (recorded._tag === "Left") return yield* failClosed(recorded.left)
