@@ -27,16 +27,19 @@ const ownCgroupProcs = (): string | undefined => {
 const procs = ownCgroupProcs()
 const root = process.getuid?.() === 0
 
-describe.skipIf(process.platform !== "linux" || !root || procs === undefined)("cgroup containment against escapes", () => {
-  it.scopedLive("a setsid grandchild that moves itself out of the child's cgroup does not survive", () =>
-    Effect.gen(function*() {
-      if ((yield* ChildProcess.containment) !== "cgroup") return
-      const { ended, pids, took } = yield* runHostileShell(
-        `(setsid sh -c 'echo $$ > "${procs}"; trap "" TERM; echo $$ >> "$HOSTILE_PIDS"; exec sleep 600' &) & sleep 0.3`
-      )
-      assert.strictEqual(ended.reason, "completed")
-      assert.lengthOf(pids, 2)
-      assert.isBelow(took, bound)
-      assert.deepStrictEqual(survivors(pids), [])
-    }))
-})
+describe.skipIf(process.platform !== "linux" || !root || procs === undefined)(
+  "cgroup containment against escapes",
+  () => {
+    it.scopedLive("a setsid grandchild that moves itself out of the child's cgroup does not survive", () =>
+      Effect.gen(function*() {
+        if ((yield* ChildProcess.containment) !== "cgroup") return
+        const { ended, pids, took } = yield* runHostileShell(
+          `(setsid sh -c 'echo $$ > "${procs}"; trap "" TERM; echo $$ >> "$HOSTILE_PIDS"; exec sleep 600' &) & sleep 0.3`
+        )
+        assert.strictEqual(ended.reason, "completed")
+        assert.lengthOf(pids, 2)
+        assert.isBelow(took, bound)
+        assert.deepStrictEqual(survivors(pids), [])
+      }))
+  }
+)
