@@ -1,6 +1,7 @@
 /**
  * Runs `fixtures/hostile-shell-agent.sh` as a one-shot delegate with a bash snippet of misbehaviour, and
- * returns how the delegate ended, how long it took, and the pids every process of the snippet recorded.
+ * returns how the delegate ended, how long it took, the pids every process of the snippet recorded, and
+ * which of them still ran when `handle.ended` resolved (inside the caller's scope).
  * Whatever a failed run left behind is SIGKILLed by pid (`killLeftovers`).
  */
 import { ProcessAgent } from "@deputy/agent-process"
@@ -39,6 +40,9 @@ export const killLeftovers = (): void => {
 /** The pids of `pids` that still run (zombies do not). */
 export const survivors = (pids: ReadonlyArray<number>): Array<number> => pids.filter(isRunning)
 
+const readPids = (file: string): Array<number> =>
+  fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "").map(Number)
+
 export const runHostileShell = (script: string) =>
   Effect.gen(function*() {
     const dir = yield* tempDir
@@ -52,7 +56,9 @@ export const runHostileShell = (script: string) =>
         drainTimeout: `${drainTimeout} millis`
       })
       yield* Stream.runDrain(handle.events)
-      return yield* handle.ended
+      const ended = yield* handle.ended
+      // Still inside the caller's scope: `ended` alone must mean the tree is gone.
+      return { ...ended, aliveAtEnded: survivors(readPids(pidFile)) }
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.merge(
@@ -66,7 +72,8 @@ export const runHostileShell = (script: string) =>
       ))
     )
     const took = Date.now() - begin
-    const pids = fs.readFileSync(pidFile, "utf8").split("\n").filter((line) => line !== "").map(Number)
+    const pids = readPids(pidFile)
     for (const pid of pids) recorded.add(pid)
-    return { ended, pids, took }
+    const { aliveAtEnded, ...result } = ended
+    return { ended: result, pids, took, aliveAtEnded }
   })
