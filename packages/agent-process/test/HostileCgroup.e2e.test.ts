@@ -68,6 +68,19 @@ describe.skipIf(process.platform !== "linux" || !root || procs === undefined)(
         const pidFile = path.join(dir, "pids")
         fs.writeFileSync(pidFile, "")
         const parent = fileURLToPath(new URL("./fixtures/hostile-shell-parent.mjs", import.meta.url))
+        let parentPid = 0
+        // The killed parent's cgroup: killed whole by the next spawn, removed once empty (here, at the latest).
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function*() {
+            const namespace = /\[(\d+)\]/.exec(fs.readlinkSync("/proc/self/ns/pid"))?.[1]
+            const cgroup = path.join(path.dirname(procs!), `deputy-${parentPid}-1-${namespace}`)
+            const deadline = Date.now() + 2000
+            while (fs.existsSync(cgroup) && Date.now() < deadline) {
+              yield* Effect.sync(() => fs.rmdirSync(cgroup)).pipe(Effect.ignore)
+              yield* Effect.sleep("20 millis")
+            }
+          })
+        )
         const code = yield* Effect.async<number | null>((resume) => {
           const child = spawn(process.execPath, [parent], {
             env: {
@@ -78,6 +91,7 @@ describe.skipIf(process.platform !== "linux" || !root || procs === undefined)(
             },
             stdio: "ignore"
           })
+          parentPid = child.pid ?? 0
           child.on("exit", (code, signal) => resume(Effect.succeed(signal === "SIGKILL" ? 137 : code)))
         }).pipe(Effect.timeout("20 seconds"))
         assert.strictEqual(code, 137)

@@ -129,7 +129,25 @@ const idsOf = (pids: ReadonlyArray<number>): Array<ProcessTree.ProcessId> => {
 /** Cgroups of this process's children that could not be removed yet (a zombie not yet reaped was in them). */
 const unreleased = new Set<string>()
 
-/** Removes the cgroups left by earlier children (of this process or of one that has ended) once empty. */
+let namespace: string | undefined
+
+/** The inode of this process's PID namespace (`/proc/self/ns/pid`), or `"0"` where it cannot be read. */
+const pidNamespace = (): string => {
+  if (namespace !== undefined) return namespace
+  try {
+    namespace = /\[(\d+)\]/.exec(fs.readlinkSync("/proc/self/ns/pid"))?.[1] ?? "0"
+  } catch {
+    namespace = "0"
+  }
+  return namespace
+}
+
+/**
+ * Removes the cgroups left by earlier children (of this process or of one that has ended) once empty. The
+ * cgroup of a process that has ended (killed with SIGKILL, by its own child perhaps, before it could stop
+ * its children) is first killed whole: what is left in it outlived its delegate. Only those of this PID
+ * namespace (its inode is in the cgroup's name): elsewhere a live owner's pid may mean nothing here.
+ */
 const sweep = (base: string, live: ReadonlySet<string>) => {
   let entries: Array<string>
   try {
@@ -138,12 +156,22 @@ const sweep = (base: string, live: ReadonlySet<string>) => {
     return
   }
   for (const entry of entries) {
-    const match = /^deputy-(\d+)-\d+$/.exec(entry)
+    const match = /^deputy-(\d+)-\d+(?:-(\d+))?$/.exec(entry)
     if (match === null) continue
     const dir = path.join(base, entry)
     const owner = Number(match[1])
+    // A pid is only known dead in its own namespace: another namespace's trees (and those named before the
+    // namespace was in the name) are left to their owners.
+    if (match[2] !== pidNamespace()) continue
     if (owner === process.pid ? live.has(dir) || !unreleased.has(dir) : ProcessTree.readStat(owner) !== undefined) {
       continue
+    }
+    if (owner !== process.pid) {
+      try {
+        fs.writeFileSync(path.join(dir, "cgroup.kill"), "1")
+      } catch {
+        // gone meanwhile, or not ours to kill
+      }
     }
     try {
       fs.rmdirSync(dir)
@@ -161,7 +189,7 @@ type Mechanism = Omit<Tree, "env" | "collect">
 
 const cgroupTree = (base: string): Mechanism => {
   sweep(base, liveTrees)
-  const dir = path.join(base, `deputy-${process.pid}-${++counter}`)
+  const dir = path.join(base, `deputy-${process.pid}-${++counter}-${pidNamespace()}`)
   fs.mkdirSync(dir)
   liveTrees.add(dir)
   let released = false
