@@ -1,7 +1,8 @@
 /**
  * Runs `fixtures/hostile-shell-agent.sh` as a one-shot delegate with a bash snippet of misbehaviour, and
  * returns how the delegate ended, how long it took, the pids every process of the snippet recorded, and
- * which of them still ran when `handle.ended` resolved (inside the caller's scope).
+ * which of them still ran when `handle.ended` resolved (inside the caller's scope), and the run's temporary
+ * directory (`$HOSTILE_PIDS` is in it; removed with the caller's scope).
  * Whatever a failed run left behind is SIGKILLed by pid (`killLeftovers`).
  */
 import { ProcessAgent } from "@deputy/agent-process"
@@ -75,5 +76,5 @@ export const runHostileShell = (script: string) =>
     const pids = readPids(pidFile)
     for (const pid of pids) recorded.add(pid)
     const { aliveAtEnded, ...result } = ended
-    return { ended: result, pids, took, aliveAtEnded }
+    return { ended: result, pids, took, aliveAtEnded, dir }
   })
