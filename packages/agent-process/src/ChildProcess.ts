@@ -165,7 +165,8 @@ export const explainStderr = (text: string | undefined, maxLines = 3): Array<str
 export const containment: Effect.Effect<"cgroup" | "process-tracking"> = Containment.mechanism
 
 /**
- * The variable every child gets, with a random value of its own, and every process it starts inherits: how
+ * The variable every child gets, with a random id of its own (after the ids of the trees this process runs
+ * in, comma-separated), and every process it starts inherits: how
  * a process that left the child's cgroup, or its process group and session, is still found and stopped with
  * the child. Only a process that also scrubs its environment (`env -i`) or hides it escapes that.
  *

@@ -290,7 +290,7 @@ describe("ProcessAgent", () => {
       assert.strictEqual(env.PATH, process.env.PATH)
       assert.strictEqual(env.REFERENCE_AGENT_REPORT_ENV, "1")
       assert.isUndefined(env.DEPUTY_TEST_SECRET)
-      assert.match(env[ChildProcess.treeMarkVariable] ?? "", /^[0-9a-f-]{36}$/)
+      assert.match(env[ChildProcess.treeMarkVariable] ?? "", /(^|,)[0-9a-f-]{36}$/)
       for (const name of Object.keys(env)) {
         assert.isTrue(
           ProcessAgent.defaultEnvAllowList.includes(name) || name.startsWith("LC_") || name === "TRACEPARENT" ||

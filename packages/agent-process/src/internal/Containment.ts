@@ -6,7 +6,7 @@
  * which catch orphans re-parented before a poll saw them), and a warning says so once.
  *
  * Either way every process of the tree inherits a mark, `DEPUTY_PROCESS_TREE=<random id>` in its
- * environment: a process that left the tree by the mechanism's own rules (a root process that moved itself
+ * environment (after the ids of the trees Deputy itself runs in, should it run inside a sub-agent): a process that left the tree by the mechanism's own rules (a root process that moved itself
  * out of its cgroup, a double-forked `setsid` no poll saw) is still found by it when the tree is stopped.
  * Only a process that also starts a program with a scrubbed environment, or hides its environment (another
  * user's, non-dumpable, when Deputy is not root), escapes both.
@@ -79,7 +79,10 @@ export const mechanism: Effect.Effect<"cgroup" | "process-tracking"> = Effect.su
     : Effect.void).pipe(Effect.as("process-tracking" as const))
 })
 
-/** The variable that marks every process of a child's tree (its value is the tree's own random id). */
+/**
+ * The variable that marks every process of a child's tree: the tree's own random id, after those of the trees
+ * this process itself runs in (comma-separated). A process is the tree's when its environment holds the id.
+ */
 export const markVariable = "DEPUTY_PROCESS_TREE"
 
 /** The processes of one child's tree, and how to end them. */
@@ -292,13 +295,16 @@ const marked = (tree: Mechanism): Tree => {
   let since = Number(ProcessTree.readStat(process.pid)?.startTime ?? 0)
   const found = new Map<number, ProcessTree.ProcessId>()
   const collect = () => {
-    for (const stat of ProcessTree.withEnvironment(markVariable, mark, since)) {
+    for (const stat of ProcessTree.withEnvironment(mark, since)) {
       found.set(stat.pid, { pid: stat.pid, startTime: stat.startTime })
     }
   }
   return {
     ...tree,
-    env: { [markVariable]: mark },
+    // After the marks of the trees this process runs in (Deputy inside a sub-agent): those find it too.
+    env: {
+      [markVariable]: [process.env[markVariable], mark].filter((part) => part !== undefined && part !== "").join(",")
+    },
     started: (pid) => {
       tree.started(pid)
       since = Number(ProcessTree.readStat(pid)?.startTime ?? since)

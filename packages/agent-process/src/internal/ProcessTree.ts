@@ -84,27 +84,23 @@ export const descendants = (root: number, processes: ReadonlyArray<Stat> = all()
 
 /**
  * Those of `processes` started at or after clock tick `since` whose environment, as it was when their
- * program started (`/proc/<pid>/environ`), holds `name=value`; processes whose environment cannot be read
- * (another user's, or made non-dumpable, unless Deputy runs as root) are not found.
+ * program started (`/proc/<pid>/environ`), holds `text` (in any variable); processes whose environment cannot
+ * be read (another user's, or made non-dumpable, unless Deputy runs as root) are not found.
  */
 export const withEnvironment = (
-  name: string,
-  value: string,
+  text: string,
   since: number,
   processes: ReadonlyArray<Stat> = all()
 ): Array<Stat> => {
-  const entry = Buffer.from(`\0${name}=${value}\0`)
+  const needle = Buffer.from(text)
   const found: Array<Stat> = []
   for (const stat of processes) {
     if (Number(stat.startTime) < since || stat.pid === process.pid) continue
-    let environ: Buffer
     try {
-      environ = fs.readFileSync(`/proc/${stat.pid}/environ`)
+      if (fs.readFileSync(`/proc/${stat.pid}/environ`).includes(needle)) found.push(stat)
     } catch {
-      continue
+      // gone, or not readable
     }
-    // The first variable has no NUL before it.
-    if (environ.indexOf(entry.subarray(1)) === 0 || environ.includes(entry)) found.push(stat)
   }
   return found
 }
