@@ -8,7 +8,10 @@ import { fileURLToPath } from "node:url"
 import { afterEach } from "vitest"
 import * as Cli from "./utils/cli.js"
 
-const orderAgent = fileURLToPath(new URL("./fixtures/order-agent.mjs", import.meta.url))
+/** 50 rounds of 20 agent messages and a request that does not wait for its answer. */
+const floodAgent = fileURLToPath(
+  new URL("../../agent-process/test/fixtures/request-flood-agent.mjs", import.meta.url)
+)
 
 describe("deputy: requests in the child's order", () => {
   afterEach(Cli.stopAll)
@@ -20,8 +23,18 @@ describe("deputy: requests in the child's order", () => {
   // ledger). Remove `.fails` with the fix.
   it.fails("a decision is shown after the events before its request and before those after it", async () => {
     const { code, stdout } = await Cli.run(
-      ["run", "--ledger", "off", "--approval", "deny", "--agent-command", `node ${orderAgent}`, "go"],
-      { env: { ORDER_ROUNDS: "50" } }
+      [
+        "run",
+        "--ledger",
+        "off",
+        "--approval",
+        "deny",
+        ...["FLOOD_REQUESTS", "FLOOD_MESSAGES", "FLOOD_PAD"].flatMap((name) => ["--env", name]),
+        "--agent-command",
+        `node ${floodAgent}`,
+        "go"
+      ],
+      { env: { FLOOD_REQUESTS: "50", FLOOD_MESSAGES: "20", FLOOD_PAD: "0" } }
     )
     assert.strictEqual(code, 0)
     const lines = Cli.plain(stdout).split("\n")
