@@ -6,8 +6,9 @@
  * which catch orphans re-parented before a poll saw them), and a warning says so once.
  *
  * Either way every process of the tree inherits a mark, `DEPUTY_PROCESS_TREE=<random id>` in its
- * environment (after the ids of the trees Deputy itself runs in, should it run inside a sub-agent): a process that left the tree by the mechanism's own rules (a root process that moved itself
- * out of its cgroup, a double-forked `setsid` no poll saw) is still found by it when the tree is stopped.
+ * environment (after the ids of the trees Deputy itself runs in, should it run inside a sub-agent): a
+ * process that left the tree by the mechanism's own rules (a root process that moved itself out of its
+ * cgroup, a double-forked `setsid` no poll saw) is still found by it when the tree is stopped.
  * Only a process that also starts a program with a scrubbed environment, or hides its environment (another
  * user's, non-dumpable, when Deputy is not root), escapes both.
  */
