@@ -5,8 +5,10 @@
  *
  * - **Containment**: on Linux with a writable cgroup v2 hierarchy (`cgroup.kill`, Linux 5.14) the child runs
  *   in a cgroup of its own and no process it starts can leave it (`setsid`, double forks, `detached` spawns
- *   included). Elsewhere its descendants are tracked through `/proc` (polled, plus its process group and
- *   session) and a warning is logged once. `containment` tells which.
+ *   included) unless it may write to another cgroup (root). Elsewhere its descendants are tracked through
+ *   `/proc` (polled, plus its process group and session) and a warning is logged once. `containment` tells
+ *   which. Either way every process of the tree carries a mark in its environment (`treeMarkVariable`), by
+ *   which those that left it are still found and stopped with it.
  * - **Stopping** (`stop`, and the scope's close): stdin closed, up to `exitGracePeriod` to exit, SIGTERM to
  *   every process of the tree, up to `killGracePeriod`, then SIGKILL to all of them; uninterruptible, it
  *   returns once every process of the tree is gone. When the child exits by itself, what is left of its tree
@@ -161,6 +163,17 @@ export const explainStderr = (text: string | undefined, maxLines = 3): Array<str
  * @category containment
  */
 export const containment: Effect.Effect<"cgroup" | "process-tracking"> = Containment.mechanism
+
+/**
+ * The variable every child gets, with a random id of its own (after the ids of the trees this process runs
+ * in, comma-separated), and every process it starts inherits: how
+ * a process that left the child's cgroup, or its process group and session, is still found and stopped with
+ * the child. Only a process that also scrubs its environment (`env -i`) or hides it escapes that.
+ *
+ * @since 0.2.0
+ * @category containment
+ */
+export const treeMarkVariable: string = Containment.markVariable
 
 /**
  * SIGKILLs the whole tree of every child still running, synchronously: for a program that exits at once
@@ -349,7 +362,7 @@ export const start = (
     const [command, args] = tree.wrap(program, options.args, options.env)
     const cwd = options.cwd
     const child = yield* Command.make(command, ...args).pipe(
-      Command.env(options.env, { extendEnv: false }),
+      Command.env({ ...options.env, ...tree.env }, { extendEnv: false }),
       cwd === undefined ? identity : Command.workingDirectory(cwd),
       Command.start,
       Effect.tapError(() => Effect.sync(tree.release))
@@ -368,11 +381,16 @@ export const start = (
     const escalate = Effect.gen(function*() {
       yield* input.end
       if (status === undefined) yield* waitUntil(() => status !== undefined, exitGrace)
+      // What left the tree by the mechanism's rules (out of its cgroup, out of its session) is found by its mark.
+      tree.collect()
       if (!gone()) {
         tree.signal("SIGTERM")
         if (!(yield* waitUntil(gone, killGrace))) {
-          tree.signal("SIGKILL")
-          yield* waitUntil(gone, killWait)
+          // Again until nothing is left: what a process started just before it died is killed too.
+          yield* waitUntil(() => {
+            tree.signal("SIGKILL")
+            return gone()
+          }, killWait)
         }
       }
       tree.release()

@@ -1,4 +1,4 @@
-import { ProcessAgent } from "@deputy/agent-process"
+import { ChildProcess, ProcessAgent } from "@deputy/agent-process"
 import { AgentSpawner } from "@deputy/core"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
@@ -290,10 +290,11 @@ describe("ProcessAgent", () => {
       assert.strictEqual(env.PATH, process.env.PATH)
       assert.strictEqual(env.REFERENCE_AGENT_REPORT_ENV, "1")
       assert.isUndefined(env.DEPUTY_TEST_SECRET)
+      assert.match(env[ChildProcess.treeMarkVariable] ?? "", /(^|,)[0-9a-f-]{36}$/)
       for (const name of Object.keys(env)) {
         assert.isTrue(
           ProcessAgent.defaultEnvAllowList.includes(name) || name.startsWith("LC_") || name === "TRACEPARENT" ||
-            name === "REFERENCE_AGENT_REPORT_ENV",
+            name === "REFERENCE_AGENT_REPORT_ENV" || name === ChildProcess.treeMarkVariable,
           `unexpected variable ${name}`
         )
       }

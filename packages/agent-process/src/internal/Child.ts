@@ -5,6 +5,7 @@
  */
 import { Agent, Errors } from "@deputy/core"
 import { JsonLines, type Submission } from "@deputy/protocol"
+import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -13,6 +14,7 @@ import * as Stream from "effect/Stream"
 import type { ExitStatus } from "../ChildProcess.js"
 import * as ChildProcess from "../ChildProcess.js"
 import { decodeChunk } from "./Decode.js"
+import { Utf8Lines } from "./Utf8Lines.js"
 
 /** Settings of a running child, resolved from the public options. */
 export interface ChildSettings {
@@ -69,12 +71,19 @@ export const run = (
 
     // A line longer than the buffer's bytes is skipped by the splitter, never held whole.
     const maxLineLength = Math.min(settings.maxLineLength, settings.maxBufferedBytes)
+    // Invalid UTF-8 is found on the bytes: decoded, it would read as U+FFFD, as if the child had written that.
+    const utf8 = new Utf8Lines()
     const reader = yield* Effect.gen(function*() {
       const read = yield* child.stdout.pipe(
+        Stream.mapChunks((chunk) => {
+          Chunk.forEach(chunk, (bytes) => utf8.push(bytes))
+          return chunk
+        }),
+        Stream.concat(Stream.execute(Effect.sync(() => utf8.end()))),
         Stream.decodeText(),
         JsonLines.splitLines({ maxLineLength }),
         Stream.runForEachChunk((lines) => {
-          const { events: decoded, fatal } = decodeChunk(lines, settings.strict)
+          const { events: decoded, fatal } = decodeChunk(lines, settings.strict, utf8)
           // Each event's size was recorded as it was decoded (`Agent.recordBytes`): the channel bounds by it.
           const offer = decoded.length === 0 ? Effect.void : events.offerAll(decoded)
           return fatal === undefined ? offer : Effect.zipRight(offer, Effect.fail(fatal))

@@ -4,8 +4,16 @@
  * forks and `detached` spawns included), `cgroup.procs` lists them and `cgroup.kill` ends them all at once.
  * Elsewhere the child's descendants are tracked through `/proc` (polled, plus its process group and session,
  * which catch orphans re-parented before a poll saw them), and a warning says so once.
+ *
+ * Either way every process of the tree inherits a mark, `DEPUTY_PROCESS_TREE=<random id>` in its
+ * environment (after the ids of the trees Deputy itself runs in, should it run inside a sub-agent): a
+ * process that left the tree by the mechanism's own rules (a root process that moved itself out of its
+ * cgroup, a double-forked `setsid` no poll saw) is still found by it when the tree is stopped.
+ * Only a process that also starts a program with a scrubbed environment, or hides its environment (another
+ * user's, non-dumpable, when Deputy is not root), escapes both.
  */
 import * as Effect from "effect/Effect"
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ProcessTree from "./ProcessTree.js"
@@ -66,15 +74,23 @@ export const mechanism: Effect.Effect<"cgroup" | "process-tracking"> = Effect.su
   return (first
     ? Effect.logWarning(
       `Deputy cannot contain child processes with the kernel here (${result.reason}); it tracks their ` +
-        "descendants through /proc instead, and a process that escapes both its parent and its session between " +
-        "two polls may outlive its agent"
+        "descendants through /proc instead (and by a mark in their environment): a process that escapes its parent " +
+        "and its session between two polls and also scrubs or hides its environment may outlive its agent"
     )
     : Effect.void).pipe(Effect.as("process-tracking" as const))
 })
 
+/**
+ * The variable that marks every process of a child's tree: the tree's own random id, after those of the trees
+ * this process itself runs in (comma-separated). A process is the tree's when its environment holds the id.
+ */
+export const markVariable = "DEPUTY_PROCESS_TREE"
+
 /** The processes of one child's tree, and how to end them. */
 export interface Tree {
   readonly mechanism: "cgroup" | "process-tracking"
+  /** Variables for the child's environment: the tree's mark, inherited by every process it starts. */
+  readonly env: Readonly<Record<string, string>>
   /** The command that starts `command args` inside the tree. */
   readonly wrap: (
     command: string,
@@ -85,8 +101,11 @@ export interface Tree {
   readonly started: (pid: number) => void
   /** Records the descendants seen now (process tracking only; cheap no-op with a cgroup). */
   readonly poll: () => void
+  /** Records the processes that carry the tree's mark (found through `/proc`, wherever they went). */
+  readonly collect: () => void
   /** The running processes of the tree (the child included while it runs). */
   readonly members: () => Array<ProcessTree.ProcessId>
+  /** Signals every process of the tree, those that carry its mark included (collected first). */
   readonly signal: (signal: "SIGTERM" | "SIGKILL") => void
   /** Releases what the tree holds (the cgroup directory) once it is empty. */
   readonly release: () => void
@@ -114,7 +133,25 @@ const idsOf = (pids: ReadonlyArray<number>): Array<ProcessTree.ProcessId> => {
 /** Cgroups of this process's children that could not be removed yet (a zombie not yet reaped was in them). */
 const unreleased = new Set<string>()
 
-/** Removes the cgroups left by earlier children (of this process or of one that has ended) once empty. */
+let namespace: string | undefined
+
+/** The inode of this process's PID namespace (`/proc/self/ns/pid`), or `"0"` where it cannot be read. */
+const pidNamespace = (): string => {
+  if (namespace !== undefined) return namespace
+  try {
+    namespace = /\[(\d+)\]/.exec(fs.readlinkSync("/proc/self/ns/pid"))?.[1] ?? "0"
+  } catch {
+    namespace = "0"
+  }
+  return namespace
+}
+
+/**
+ * Removes the cgroups left by earlier children (of this process or of one that has ended) once empty. The
+ * cgroup of a process that has ended (killed with SIGKILL, by its own child perhaps, before it could stop
+ * its children) is first killed whole: what is left in it outlived its delegate. Only those of this PID
+ * namespace (its inode is in the cgroup's name): elsewhere a live owner's pid may mean nothing here.
+ */
 const sweep = (base: string, live: ReadonlySet<string>) => {
   let entries: Array<string>
   try {
@@ -123,12 +160,22 @@ const sweep = (base: string, live: ReadonlySet<string>) => {
     return
   }
   for (const entry of entries) {
-    const match = /^deputy-(\d+)-\d+$/.exec(entry)
+    const match = /^deputy-(\d+)-\d+(?:-(\d+))?$/.exec(entry)
     if (match === null) continue
     const dir = path.join(base, entry)
     const owner = Number(match[1])
+    // A pid is only known dead in its own namespace: another namespace's trees (and those named before the
+    // namespace was in the name) are left to their owners.
+    if (match[2] !== pidNamespace()) continue
     if (owner === process.pid ? live.has(dir) || !unreleased.has(dir) : ProcessTree.readStat(owner) !== undefined) {
       continue
+    }
+    if (owner !== process.pid) {
+      try {
+        fs.writeFileSync(path.join(dir, "cgroup.kill"), "1")
+      } catch {
+        // gone meanwhile, or not ours to kill
+      }
     }
     try {
       fs.rmdirSync(dir)
@@ -141,9 +188,12 @@ const sweep = (base: string, live: ReadonlySet<string>) => {
 
 const liveTrees = new Set<string>()
 
-const cgroupTree = (base: string): Tree => {
+/** A tree as its mechanism alone sees it (no mark). */
+type Mechanism = Omit<Tree, "env" | "collect">
+
+const cgroupTree = (base: string): Mechanism => {
   sweep(base, liveTrees)
-  const dir = path.join(base, `deputy-${process.pid}-${++counter}`)
+  const dir = path.join(base, `deputy-${process.pid}-${++counter}-${pidNamespace()}`)
   fs.mkdirSync(dir)
   liveTrees.add(dir)
   let released = false
@@ -189,7 +239,7 @@ const cgroupTree = (base: string): Tree => {
   }
 }
 
-const trackingTree = (): Tree => {
+const trackingTree = (): Mechanism => {
   let root = -1
   let rootStart = ""
   const seen = new Map<number, ProcessTree.ProcessId>()
@@ -239,6 +289,43 @@ const trackingTree = (): Tree => {
   }
 }
 
+/** The tree's mechanism, and the processes that carry its mark (`markVariable`) besides. */
+const marked = (tree: Mechanism): Tree => {
+  const mark = randomUUID()
+  // No process of the tree started before the child (nor, before it has started, before this process).
+  let since = Number(ProcessTree.readStat(process.pid)?.startTime ?? 0)
+  const found = new Map<number, ProcessTree.ProcessId>()
+  const collect = () => {
+    for (const stat of ProcessTree.withEnvironment(mark, since)) {
+      found.set(stat.pid, { pid: stat.pid, startTime: stat.startTime })
+    }
+  }
+  return {
+    ...tree,
+    // After the marks of the trees this process runs in (Deputy inside a sub-agent): those find it too.
+    env: {
+      [markVariable]: [process.env[markVariable], mark].filter((part) => part !== undefined && part !== "").join(",")
+    },
+    started: (pid) => {
+      tree.started(pid)
+      since = Number(ProcessTree.readStat(pid)?.startTime ?? since)
+    },
+    collect,
+    members: () => {
+      const members = new Map(tree.members().map((member) => [member.pid, member]))
+      for (const process of found.values()) {
+        if (!members.has(process.pid) && ProcessTree.isAlive(process)) members.set(process.pid, process)
+      }
+      return [...members.values()]
+    },
+    signal: (signal) => {
+      collect()
+      tree.signal(signal)
+      ProcessTree.signalAll(found.values(), signal)
+    }
+  }
+}
+
 /** Every tree not yet released: killed synchronously if the program exits without closing their scopes. */
 const unreleasedTrees = new Set<Tree>()
 let exitHookInstalled = false
@@ -264,7 +351,8 @@ export const killAllNow = (): void => {
   }
 }
 
-const tracked = (tree: Tree): Tree => {
+const tracked = (mechanism: Mechanism): Tree => {
+  const tree = marked(mechanism)
   installExitHook()
   unreleasedTrees.add(tree)
   return {

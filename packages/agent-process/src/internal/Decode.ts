@@ -1,11 +1,13 @@
 /**
- * Turns numbered stdout lines into events: each line decodes as an `Event`; a line that does not, or one
- * that is too long, becomes a `deputy_diagnostic` event (or, in strict mode, the end of the agent).
+ * Turns numbered stdout lines into events: each line decodes as an `Event`; a line that does not, one that
+ * is too long, or one that held invalid UTF-8 (`Utf8Lines`), becomes a `deputy_diagnostic` event (or, in
+ * strict mode, the end of the agent).
  */
 import { Agent, AgentDiagnostic } from "@deputy/core"
 import { type Event, JsonLines } from "@deputy/protocol"
 import type * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
+import type { Utf8Lines } from "./Utf8Lines.js"
 
 /** The events of one chunk of lines, their sizes in bytes and, in strict mode, the problem that ends the agent. */
 export interface Decoded {
@@ -30,17 +32,30 @@ const diagnostic = (problem: JsonLines.LineDecodeError | JsonLines.LineTooLong):
  */
 export const onDecoded = (event: Event.Event, bytes: number): void => Agent.recordBytes(event, bytes)
 
-/** Decodes a chunk of lines in one plain loop (no effect per line). Strict mode stops at the first problem. */
+/**
+ * Decodes a chunk of lines in one plain loop (no effect per line); `utf8` tells which lines held invalid
+ * UTF-8. Strict mode stops at the first problem.
+ */
 export const decodeChunk = (
   lines: Chunk.Chunk<Either.Either<JsonLines.Line, JsonLines.LineTooLong>>,
-  strict: boolean
+  strict: boolean,
+  utf8: Utf8Lines
 ): Decoded => {
   const events: Array<Event.Event> = []
   const bytes: Array<number> = []
   for (const item of lines) {
-    const result: Either.Either<Event.Event, JsonLines.LineDecodeError | JsonLines.LineTooLong> = Either.isRight(item)
-      ? JsonLines.decodeEvent(item.right.text, item.right.line)
-      : Either.left(item.left)
+    const invalid = utf8.take(Either.isRight(item) ? item.right.line : item.left.line)
+    const result: Either.Either<Event.Event, JsonLines.LineDecodeError | JsonLines.LineTooLong> = Either.isLeft(item)
+      ? Either.left(item.left)
+      : invalid
+      ? Either.left(
+        new JsonLines.LineDecodeError({
+          line: item.right.line,
+          snippet: JsonLines.snippet(item.right.text),
+          reason: "invalid UTF-8 (bytes that are no character, shown here as U+FFFD); the line was skipped"
+        })
+      )
+      : JsonLines.decodeEvent(item.right.text, item.right.line)
     if (Either.isLeft(result) && strict) return { events, bytes, fatal: result.left }
     const event = Either.isRight(result) ? result.right : diagnostic(result.left)
     const size = Either.isRight(item) ? Buffer.byteLength(item.right.text, "utf8") + 1 : 256

@@ -82,6 +82,29 @@ export const descendants = (root: number, processes: ReadonlyArray<Stat> = all()
   return found
 }
 
+/**
+ * Those of `processes` started at or after clock tick `since` whose environment, as it was when their
+ * program started (`/proc/<pid>/environ`), holds `text` (in any variable); processes whose environment cannot
+ * be read (another user's, or made non-dumpable, unless Deputy runs as root) are not found.
+ */
+export const withEnvironment = (
+  text: string,
+  since: number,
+  processes: ReadonlyArray<Stat> = all()
+): Array<Stat> => {
+  const needle = Buffer.from(text)
+  const found: Array<Stat> = []
+  for (const stat of processes) {
+    if (Number(stat.startTime) < since || stat.pid === process.pid) continue
+    try {
+      if (fs.readFileSync(`/proc/${stat.pid}/environ`).includes(needle)) found.push(stat)
+    } catch {
+      // gone, or not readable
+    }
+  }
+  return found
+}
+
 /** Whether that very process still runs (not a zombie, not a new process under a reused pid). */
 export const isAlive = (process: ProcessId): boolean => {
   const stat = readStat(process.pid)
