@@ -51,6 +51,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CodexBinary from "./CodexBinary.js"
 import * as CodexHome from "./CodexHome.js"
+import * as CommandEnv from "./internal/commandEnv.js"
 import * as Durable from "./internal/durable.js"
 import * as HomeOverlay from "./internal/homeOverlay.js"
 import * as JsonRpc from "./internal/jsonRpc.js"
@@ -624,17 +625,26 @@ export const spawn = (
     if (Either.isLeft(thread)) return yield* new Errors.SpawnError({ agent: "codex", reason: thread.left })
     const binary = yield* CodexBinary.resolve(settings.binary)
     const trace = Option.getOrUndefined(yield* TraceContext.current)
-    const env = ChildProcess.environment({
+    const explicitEnv = [
+      settings.codexHome === undefined ? undefined : { CODEX_HOME: settings.codexHome },
+      options.env,
+      config.right.env
+    ]
+    // Codex needs the parent's OPENAI_* / CODEX_* (its model key); the commands it runs do not get them.
+    const codexEnv = ChildProcess.environment({
       parent: process.env,
       inherit: options.inheritEnv ?? false,
       allow: codexEnvAllowList,
       trace: trace === undefined ? {} : TraceContext.toEnv(trace),
-      extra: [
-        settings.codexHome === undefined ? undefined : { CODEX_HOME: settings.codexHome },
-        options.env,
-        config.right.env
-      ]
+      extra: explicitEnv
     })
+    const commandPolicy = CommandEnv.commandEnvPolicy({
+      env: codexEnv,
+      prefixes: codexEnvAllowList.prefixes,
+      explicit: new Set(explicitEnv.flatMap((extra) => extra === undefined ? [] : Object.keys(extra))),
+      configFile: CommandEnv.configFileOf(codexEnv)
+    })
+    const env = commandPolicy.env
     const startupTimeout = Duration.decode(settings.startupTimeout ?? defaults.startupTimeout)
     const sessionSettings: Session.SessionSettings = {
       maxLineLength: settings.maxLineLength ?? defaults.maxLineLength,
@@ -653,7 +663,12 @@ export const spawn = (
           Effect.mapError((reason) => new Errors.SpawnError({ agent: "codex", reason }))
         )
       const childEnv = { ...env, ...overlay.env }
-      const args = ["app-server", ...traceExporterArgs(settings.otlpTracesEndpoint), ...(settings.args ?? [])]
+      const args = [
+        "app-server",
+        ...traceExporterArgs(settings.otlpTracesEndpoint),
+        ...commandPolicy.args,
+        ...(settings.args ?? [])
+      ]
       const durableSettings: Durable.Settings = {
         maxMessageBytes: sessionSettings.maxLineLength,
         timeout: startupTimeout,

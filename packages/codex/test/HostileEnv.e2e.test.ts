@@ -3,11 +3,12 @@
  * not secrets by name but run code or leak credentials (`NODE_OPTIONS`, `LD_PRELOAD`, `BASH_ENV`, a
  * proxy URL with a password, `CODEX_*` names that are not Codex's), and what the allow-list lets through.
  */
-import { ScriptedModel } from "@deputy/codex"
+import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
 import type { Event, Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { isTurnEnd, pinnedBinary, provideNode, reader, spawnScripted, text } from "./utils.js"
 
@@ -50,6 +51,26 @@ const withParentEnv = (vars: Record<string, string>) =>
       })
   )
 
+/** The environment a command the real Codex runs sees; `configToml` is appended to the home's config first. */
+const envSeenWith = (options: { readonly env?: Record<string, string>; readonly configToml?: string }) =>
+  Effect.gen(function*() {
+    const model = yield* ScriptedModel.make(
+      ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")])
+    )
+    const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+    if (options.configToml !== undefined) fs.appendFileSync(path.join(home.path, "config.toml"), options.configToml)
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-hostile-env-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(cwd, { recursive: true, force: true })))
+    const agent = yield* CodexAgent.spawn(
+      { binary: pinnedBinary, codexHome: home.path, env: { ...home.env, ...options.env } },
+      { source: "review", cwd }
+    )
+    const events = yield* reader(agent)
+    yield* agent.submit(text("show the environment"))
+    yield* events.until(isTurnEnd, approve)
+    return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
+  })
+
 const envSeenByCommand = Effect.gen(function*() {
   const { agent, cwd } = yield* spawnScripted(
     ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
@@ -72,14 +93,10 @@ describe("CodexAgent against a hostile parent environment", () => {
       }
     }).pipe(provideNode))
 
-  // KNOWN HOLE (found by the review of issue #14; the fix belongs in CodexAgent.ts, not reviewed here): the
-  // allow-list gives Codex every `OPENAI_*` / `CODEX_*` variable of the parent, its model key included, and
-  // Codex (0.171.0) passes its whole environment to the commands it runs: a command the model asks for reads
-  // `OPENAI_API_KEY`. `-c shell_environment_policy.ignore_default_excludes=false` (Codex's *KEY*/*SECRET*/
-  // *TOKEN* filter) makes this test pass, but also drops what the caller passes on purpose (`--env
-  // GITHUB_TOKEN`); `shell_environment_policy.exclude` with the names that came in by the prefixes only does
-  // not. Remove `.fails` with the fix.
-  it.scopedLive.fails("allow-listed names do not carry the parent's secrets to Codex's commands", () =>
+  // Found by the review of issue #14: the allow-list gives Codex every `OPENAI_*` / `CODEX_*` variable of
+  // the parent, its model key included, and Codex (0.171.0) passes its whole environment to the commands it
+  // runs. Those that came by the prefixes are now excluded from the commands by name (internal/commandEnv.ts).
+  it.scopedLive("allow-listed names do not carry the parent's secrets to Codex's commands", () =>
     Effect.gen(function*() {
       yield* withParentEnv({
         OPENAI_API_KEY: "sk-deputy-review-openai-api-key",
@@ -91,6 +108,18 @@ describe("CodexAgent against a hostile parent environment", () => {
       assert.notInclude(seen, "sk-deputy-review-openai-api-key")
       assert.notInclude(seen, "deputy-review-codex-api-key")
       assert.notInclude(seen, "deputy-review-codex-prefixed-secret")
+      assert.notInclude(seen, "deputy-review-openai-prefixed-secret")
+    }).pipe(provideNode))
+
+  it.scopedLive("what the caller passes on purpose still reaches the commands; the user's own excludes still hold", () =>
+    Effect.gen(function*() {
+      yield* withParentEnv({ OPENAI_DEPUTY_REVIEW_SECRET: "deputy-review-openai-prefixed-secret" })
+      const seen = yield* envSeenWith({
+        env: { CODEX_DEPUTY_ON_PURPOSE: "deputy-kept-on-purpose", DEPUTY_USER_EXCLUDED: "deputy-user-excluded" },
+        configToml: "\n[shell_environment_policy]\nexclude = [\"DEPUTY_USER_EXCLUDED\"]\n"
+      })
+      assert.include(seen, "CODEX_DEPUTY_ON_PURPOSE=deputy-kept-on-purpose", "an explicit variable is kept")
+      assert.notInclude(seen, "deputy-user-excluded", "the config's own exclude list is merged, not replaced")
       assert.notInclude(seen, "deputy-review-openai-prefixed-secret")
     }).pipe(provideNode))
 })
