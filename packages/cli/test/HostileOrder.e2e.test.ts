@@ -16,12 +16,10 @@ const floodAgent = fileURLToPath(
 describe("deputy: requests in the child's order", () => {
   afterEach(Cli.stopAll)
 
-  // KNOWN HOLE (review of issue #14; the fix belongs in internal/Session.ts, not reviewed here): a request
-  // waits until the events before it are shown (`awaitShown`), but the display does not wait for the
-  // request: it goes on showing the events after it, and the decision (or the prompt) comes hundreds of
-  // events late (`echo r0`, written after m19, shown after m257 with --ledger off, after m221 with the
-  // ledger). Remove `.fails` with the fix.
-  it.fails("a decision is shown after the events before its request and before those after it", async () => {
+  // Found by the review of issue #14: a request waited until the events before it were shown, but the
+  // display did not wait for the request: the decision came hundreds of events late (`echo r0`, written
+  // after m19, shown after m257). The display now stops at a request's position until it settled.
+  it("a decision is shown after the events before its request and before those after it", async () => {
     const { code, stdout } = await Cli.run(
       [
         "run",

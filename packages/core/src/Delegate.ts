@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentSpawner, SpawnOptions } from "./AgentSpawner.js"
-import type { ApprovalKind, ApprovalSettlement } from "./ApprovalRequest.js"
+import type { ApprovalKind, ApprovalRequest, ApprovalSettlement } from "./ApprovalRequest.js"
 import type { Approvals } from "./Approvals.js"
 import { type DelegateClosed, DelegateStopped, type SpawnError } from "./Errors.js"
 import * as runtime from "./internal/delegateRuntime.js"
@@ -63,6 +63,13 @@ export interface DelegateOptions extends SpawnOptions {
   readonly approvalTimeouts?: Partial<Record<ApprovalKind, Duration.DurationInput>> | undefined
   /** Called once per routed request when it settles (after the child received the answer). */
   readonly onSettled?: ((settlement: ApprovalSettlement) => Effect.Effect<void>) | undefined
+  /**
+   * Called synchronously when a request is admitted, before any event the child wrote after it can be read
+   * (since 0.2.0). A display that shows events and prompts in the child's order records the request's
+   * `sequence` here and, on reaching that position, waits until `onSettled` reports it: the events after a
+   * request then never come before its prompt or its decision, even from a child that does not wait.
+   */
+  readonly onRequest?: ((request: ApprovalRequest) => void) | undefined
 }
 
 /**

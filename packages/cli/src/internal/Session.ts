@@ -117,6 +117,34 @@ export const run = (
     // and showing loses nothing, `finish` shows from the last position shown. Requests wait until the
     // display has shown the events before them (`request.sequence`), so a prompt keeps the child's order.
     const shown = yield* SubscriptionRef.make(0)
+    // And the reverse: the display stops at a request's position until the request settled (its prompt
+    // answered, its decision shown), so the events after it never come first, even from a child that does
+    // not wait for its answers. Requests are recorded as the delegate admits them (`onRequest`), before the
+    // events after them can be read.
+    const unsettled = new Map<number, number>()
+    const settledCount = yield* SubscriptionRef.make(0)
+    const firstUnsettled = () => {
+      let first = Infinity
+      for (const sequence of unsettled.keys()) if (sequence < first) first = sequence
+      return first
+    }
+    const awaitSettledBefore = (position: number) =>
+      firstUnsettled() > position ? Effect.void : settledCount.changes.pipe(
+        Stream.takeUntil(() => firstUnsettled() > position),
+        Stream.runDrain
+      )
+    const requestAt = (request: { readonly sequence?: number | undefined }) => {
+      if (request.sequence !== undefined) unsettled.set(request.sequence, (unsettled.get(request.sequence) ?? 0) + 1)
+    }
+    const settledAt = (request: { readonly sequence?: number | undefined }) =>
+      Effect.suspend(() => {
+        const sequence = request.sequence
+        const count = sequence === undefined ? undefined : unsettled.get(sequence)
+        if (count === undefined) return Effect.void
+        if (count <= 1) unsettled.delete(sequence!)
+        else unsettled.set(sequence!, count - 1)
+        return SubscriptionRef.update(settledCount, (n) => n + 1)
+      })
     /** Shows the events from the last position shown, one batch; false once the delegate has ended. */
     const showBatch = (
       handle: Delegate.DelegateHandle,
@@ -127,6 +155,7 @@ export const run = (
         if (Option.isNone(batch)) return "ended"
         const { events, from } = batch.value
         for (let i = 0; i < events.length; i++) {
+          yield* awaitSettledBefore(from + i)
           yield* show(events[i]!)
           yield* SubscriptionRef.set(shown, from + i + 1)
           yield* handle.release(from + i + 1)
@@ -154,7 +183,8 @@ export const run = (
       config: options.config,
       drainTimeout: options.drainTimeout,
       approvalTimeout: options.approvalTimeout,
-      onSettled: (settlement) => reporter.settled(settlement)
+      onRequest: requestAt,
+      onSettled: (settlement) => Effect.ensuring(reporter.settled(settlement), settledAt(settlement.request))
     }
 
     /** Shuts the sub-agent down (if it still runs), shows what the drain brings, reports the end. */

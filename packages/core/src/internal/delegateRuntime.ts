@@ -514,10 +514,14 @@ class DelegateRuntime implements DelegateHandle {
           message: refused
         })
       }
-    } else if (this.state._tag === "Running" && this.terminal === undefined && pass.ends === undefined) {
-      ;(pass.toAsk ??= []).push(routed)
     } else {
-      ;(pass.toCancel ??= []).push(routed)
+      // Before the events after it are in the consumer's buffer (they are appended after this pass).
+      this.options.onRequest?.(routed.request)
+      if (this.state._tag === "Running" && this.terminal === undefined && pass.ends === undefined) {
+        ;(pass.toAsk ??= []).push(routed)
+      } else {
+        ;(pass.toCancel ??= []).push(routed)
+      }
     }
     return true
   }
