@@ -11,12 +11,14 @@ import * as path from "node:path"
 import {
   awaitNoLeftovers,
   codexVersions,
+  envSeenByCommand,
   isTurnEnd,
   provideNode,
   reader,
   requestToolsArgs,
   spawnScripted as spawnPinned,
-  text
+  text,
+  withParentEnv
 } from "./utils.js"
 
 type Json = Record<string, any>
@@ -228,31 +230,7 @@ describe("CodexAgent: the environment of the commands Codex runs", () => {
     DATABASE_URL: "postgres://deputy:secret@localhost/test"
   }
   /** The secrets in the parent's environment (the one Codex is spawned from) while the scope lives. */
-  const secretsInParent = Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.fromEntries(Object.keys(secrets).map((name) => [name, process.env[name]]))
-      Object.assign(process.env, secrets)
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [name, value] of Object.entries(before)) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
-  const envSeenByCommand = (options: Parameters<typeof spawnPinned>[1]) =>
-    Effect.gen(function*() {
-      const { agent, cwd } = yield* spawnPinned(
-        ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
-        options
-      )
-      const events = yield* reader(agent)
-      yield* agent.submit(text("show the environment"))
-      yield* events.until(isTurnEnd, decide("approved"))
-      return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
-    })
+  const secretsInParent = withParentEnv(secrets)
 
   it.scopedLive("a command run by Codex does not see the parent's secrets; what the caller passes it does", () =>
     Effect.gen(function*() {

@@ -3,24 +3,9 @@
  * not secrets by name but run code or leak credentials (`NODE_OPTIONS`, `LD_PRELOAD`, `BASH_ENV`, a
  * proxy URL with a password, `CODEX_*` names that are not Codex's), and what the allow-list lets through.
  */
-import { CodexAgent, CodexHome, ScriptedModel } from "@deputy/codex"
-import type { Event, Op } from "@deputy/protocol"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { isTurnEnd, pinnedBinary, provideNode, reader, spawnScripted, text } from "./utils.js"
-
-const approve = (event: Event.Event): Op.Op | undefined =>
-  event.msg.type === "exec_approval_request"
-    ? {
-      type: "exec_approval",
-      id: String(event.msg.approval_id ?? event.msg.call_id),
-      turn_id: event.id,
-      decision: "approved"
-    }
-    : undefined
+import { envSeenByCommand, pinnedBinary, provideNode, withParentEnv } from "./utils.js"
 
 /** Variables a hostile or careless parent environment holds: none may reach a command Codex runs. */
 const hostile: Record<string, string> = {
@@ -35,58 +20,11 @@ const hostile: Record<string, string> = {
   PGPASSWORD: "deputy-review-pg-password"
 }
 
-const withParentEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]))
-      Object.assign(process.env, vars)
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [name, value] of Object.entries(before)) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
-
-/** The environment a command the real Codex runs sees; `configToml` is appended to the home's config first. */
-const envSeenWith = (options: { readonly env?: Record<string, string>; readonly configToml?: string }) =>
-  Effect.gen(function*() {
-    const model = yield* ScriptedModel.make(
-      ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")])
-    )
-    const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
-    if (options.configToml !== undefined) fs.appendFileSync(path.join(home.path, "config.toml"), options.configToml)
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-hostile-env-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(cwd, { recursive: true, force: true })))
-    const agent = yield* CodexAgent.spawn(
-      { binary: pinnedBinary, codexHome: home.path, env: { ...home.env, ...options.env } },
-      { source: "review", cwd }
-    )
-    const events = yield* reader(agent)
-    yield* agent.submit(text("show the environment"))
-    yield* events.until(isTurnEnd, approve)
-    return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
-  })
-
-const envSeenByCommand = Effect.gen(function*() {
-  const { agent, cwd } = yield* spawnScripted(
-    ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
-    { binary: pinnedBinary }
-  )
-  const events = yield* reader(agent)
-  yield* agent.submit(text("show the environment"))
-  yield* events.until(isTurnEnd, approve)
-  return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
-})
-
 describe("CodexAgent against a hostile parent environment", () => {
   it.scopedLive("code-running and credential variables of the parent never reach a command Codex runs", () =>
     Effect.gen(function*() {
       yield* withParentEnv(hostile)
-      const seen = yield* envSeenByCommand
+      const seen = yield* envSeenByCommand({ binary: pinnedBinary })
       for (const [name, value] of Object.entries(hostile)) {
         assert.notMatch(seen, new RegExp(`^${name}=`, "m"), `${name} reached the command`)
         assert.notInclude(seen, value)
@@ -104,7 +42,7 @@ describe("CodexAgent against a hostile parent environment", () => {
         CODEX_DEPUTY_REVIEW_SECRET: "deputy-review-codex-prefixed-secret",
         OPENAI_DEPUTY_REVIEW_SECRET: "deputy-review-openai-prefixed-secret"
       })
-      const seen = yield* envSeenByCommand
+      const seen = yield* envSeenByCommand({ binary: pinnedBinary })
       assert.notInclude(seen, "sk-deputy-review-openai-api-key")
       assert.notInclude(seen, "deputy-review-codex-api-key")
       assert.notInclude(seen, "deputy-review-codex-prefixed-secret")
@@ -114,10 +52,13 @@ describe("CodexAgent against a hostile parent environment", () => {
   it.scopedLive("what the caller passes on purpose still reaches the commands; the user's own excludes still hold", () =>
     Effect.gen(function*() {
       yield* withParentEnv({ OPENAI_DEPUTY_REVIEW_SECRET: "deputy-review-openai-prefixed-secret" })
-      const seen = yield* envSeenWith({
-        env: { CODEX_DEPUTY_ON_PURPOSE: "deputy-kept-on-purpose", DEPUTY_USER_EXCLUDED: "deputy-user-excluded" },
-        configToml: "\n[shell_environment_policy]\nexclude = [\"DEPUTY_USER_EXCLUDED\"]\n"
-      })
+      const seen = yield* envSeenByCommand(
+        {
+          binary: pinnedBinary,
+          env: { CODEX_DEPUTY_ON_PURPOSE: "deputy-kept-on-purpose", DEPUTY_USER_EXCLUDED: "deputy-user-excluded" }
+        },
+        "\n[shell_environment_policy]\nexclude = [\"DEPUTY_USER_EXCLUDED\"]\n"
+      )
       assert.include(seen, "CODEX_DEPUTY_ON_PURPOSE=deputy-kept-on-purpose", "an explicit variable is kept")
       assert.notInclude(seen, "deputy-user-excluded", "the config's own exclude list is merged, not replaced")
       assert.notInclude(seen, "deputy-review-openai-prefixed-secret")

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
+import * as path from "node:path"
 
 /** A temporary working directory for Codex, removed with the scope. */
 export const tempDir = Effect.flatMap(
@@ -17,15 +18,20 @@ export const tempDir = Effect.flatMap(
   (fs) => fs.makeTempDirectoryScoped({ prefix: "deputy-codex-test-" })
 )
 
-/** Starts a scripted model, a Codex home pointing at it, and Codex in a temporary cwd. */
+/**
+ * Starts a scripted model, a Codex home pointing at it (with `homeConfig` appended to its `config.toml`),
+ * and Codex in a temporary cwd.
+ */
 export const spawnScripted = (
   scenario: ScriptedModel.Scenario,
   options: CodexAgent.Options = {},
-  spawnOptions: Partial<AgentSpawner.SpawnOptions> = {}
+  spawnOptions: Partial<AgentSpawner.SpawnOptions> = {},
+  homeConfig?: string
 ) =>
   Effect.gen(function*() {
     const model = yield* ScriptedModel.make(scenario)
     const home = yield* CodexHome.make({ baseUrl: model.baseUrl })
+    if (homeConfig !== undefined) fs.appendFileSync(path.join(home.path, "config.toml"), homeConfig)
     const cwd = spawnOptions.cwd ?? (yield* tempDir)
     const agent = yield* CodexAgent.spawn(
       { codexHome: home.path, ...options, env: { ...home.env, ...options.env } },
@@ -165,3 +171,45 @@ export const multiAgentCodex = (binary: string, scenario: ScriptedModel.Scenario
     Layer.provideMerge(ScriptedModel.layer(scenario)),
     Layer.provide(NodeContext.layer)
   )
+
+/** Sets `vars` in the parent's environment (the one Codex is spawned from) while the scope lives. */
+export const withParentEnv = (vars: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, vars)
+      return before
+    }),
+    (before) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(before)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+  )
+
+const approveCommand = (event: Event.Event): Op.Op | undefined =>
+  event.msg.type === "exec_approval_request"
+    ? {
+      type: "exec_approval",
+      id: String(event.msg.approval_id ?? event.msg.call_id),
+      turn_id: event.id,
+      decision: "approved"
+    }
+    : undefined
+
+/** The environment a command the real Codex runs (`env > env.txt`, approved) sees. */
+export const envSeenByCommand = (options: CodexAgent.Options = {}, homeConfig?: string) =>
+  Effect.gen(function*() {
+    const { agent, cwd } = yield* spawnScripted(
+      ScriptedModel.scenario([ScriptedModel.exec("env > env.txt"), ScriptedModel.message("done")]),
+      options,
+      {},
+      homeConfig
+    )
+    const events = yield* reader(agent)
+    yield* agent.submit(text("show the environment"))
+    yield* events.until(isTurnEnd, approveCommand)
+    return fs.readFileSync(path.join(cwd, "env.txt"), "utf8")
+  })
