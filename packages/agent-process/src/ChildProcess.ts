@@ -253,6 +253,12 @@ export interface StartOptions {
   readonly killGracePeriod: Duration.DurationInput
   /** Lines waiting to be written to stdin; beyond this, offering waits. Default: unbounded. */
   readonly inputCapacity?: number | undefined
+  /**
+   * The child is meant to outlive this process if it dies (a durable Codex's watchdog, which ends itself):
+   * its tree is still contained and ended with the scope, but another process's sweep of the trees that
+   * dead processes left (which kills them whole) leaves it running. Since 0.2.0.
+   */
+  readonly outlivesParent?: boolean | undefined
 }
 
 /**
@@ -353,7 +359,7 @@ export const start = (
   Effect.gen(function*() {
     const exitGrace = Duration.toMillis(Duration.decode(options.exitGracePeriod))
     const killGrace = Duration.toMillis(Duration.decode(options.killGracePeriod))
-    const tree = yield* Containment.make
+    const tree = yield* Containment.make(options.outlivesParent === true)
     const program = tree.mechanism === "cgroup"
       ? yield* resolveProgram(options.command, options.env, options.cwd).pipe(
         Effect.tapError(() => Effect.sync(tree.release))

@@ -3,8 +3,8 @@
  * status line with a spinner on a terminal, and exclusive use of the terminal for prompts (the status
  * line is hidden and other output held until the prompt is answered, so nothing is garbled).
  *
- * Memory is bounded, and a slow reader slows the sub-agent down instead: `print` waits while the output
- * held behind a prompt is full (`heldBytes`, default 8 MiB), and until stdout's reader took what was
+ * Memory is bounded, and a slow reader slows the sub-agent down instead: `print` and `note` wait while the
+ * output held behind a prompt is full (`heldBytes`, default 8 MiB), and until stdout's reader took what was
  * written (the stream's `write` returned false, then `drain`). The Session stops reading the delegate's
  * events while it waits, the delegate's buffer fills, and the child's writes block.
  *
@@ -55,7 +55,10 @@ export class Output extends Context.Tag("@deputy/cli/Output")<Output, {
   readonly terminalStyle: Style.Style
   /** Writes lines of the main output (a newline is added). */
   readonly print: (text: string) => Effect.Effect<void>
-  /** Writes lines for the person on stderr: warnings, errors, advice (a newline is added). */
+  /**
+   * Writes lines for the person on stderr: warnings, errors, advice (a newline is added). Held behind a
+   * prompt like `print`, within the same bound (it waits while that is full).
+   */
   readonly note: (text: string) => Effect.Effect<void>
   /** Shows what the sub-agent is doing on the status line (`undefined`: idle). Only on a terminal. */
   readonly status: (text: string | undefined) => Effect.Effect<void>
@@ -177,7 +180,11 @@ export const make = (options: Options) =>
           })
         )
       },
-      note: (text) => Effect.sync(() => emit(stderr, `${text}\n`)),
+      note: (text) => {
+        const line = `${text}\n`
+        // Held behind a prompt within the same bound as the main output: a noter waits, nothing is dropped.
+        return Effect.zipRight(room(line.length), Effect.sync(() => emit(stderr, line)))
+      },
       status: (text) =>
         Effect.sync(() => {
           if (text !== undefined && statusText === undefined) busySince = Date.now()

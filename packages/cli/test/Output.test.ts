@@ -42,6 +42,38 @@ describe("Output: bounded output behind a prompt", () => {
       assert.deepStrictEqual(stdout.written, ["aaaa\n", "bbbb\n", "cccc\n"])
     }))
 
+  it.scoped("notes are held within the same bound: a noter waits while it is full, and nothing is lost", () =>
+    Effect.gen(function*() {
+      const stderr = sink()
+      const output = yield* Output.make({
+        stdout: sink().sink,
+        stderr: stderr.sink,
+        color: { stdout: false, stderr: false },
+        statusLine: false,
+        heldBytes: 10
+      })
+      const promptOpen = yield* Deferred.make<void>()
+      const answer = yield* Deferred.make<void>()
+      const prompt = yield* output.exclusive(() =>
+        Effect.zipRight(Deferred.succeed(promptOpen, undefined), Deferred.await(answer))
+      ).pipe(Effect.fork)
+      yield* Deferred.await(promptOpen)
+      const notes = Array.from({ length: 6 }, (_, i) => `note${i}`)
+      const noted = yield* Effect.forEach(notes, (text) => output.note(text)).pipe(Effect.fork)
+      // Each note is 6 bytes: one fits, the second waits for the prompt (an unbounded note never waits).
+      while (true) {
+        const status = (yield* Fiber.status(noted))._tag
+        if (status === "Suspended" || status === "Done") break
+        yield* Effect.yieldNow()
+      }
+      assert.isTrue((yield* Fiber.poll(noted))._tag === "None", "the noter waits while the held output is full")
+      assert.deepStrictEqual(stderr.written, [])
+      yield* Deferred.succeed(answer, undefined)
+      yield* Fiber.join(prompt)
+      yield* Fiber.join(noted)
+      assert.deepStrictEqual(stderr.written, notes.map((text) => `${text}\n`))
+    }))
+
   it.scoped("a line larger than the bound still goes through (an empty buffer takes anything)", () =>
     Effect.gen(function*() {
       const stdout = sink()

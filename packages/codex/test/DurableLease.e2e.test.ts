@@ -5,6 +5,8 @@
  * (`fixtures/fake-app-server.mjs`: no Codex binary, no model), launched by a parent process that is then
  * killed with SIGKILL, as after a crash.
  */
+import { ChildProcess } from "@deputy/agent-process"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -66,6 +68,29 @@ const orphaned = Effect.gen(function*() {
   yield* Effect.promise(() => closed)
   assert.isTrue(Durable.isRunning(location.pid) && Durable.isRunning(location.watchdogPid), "it outlived its parent")
   return location
+})
+
+describe("durable Codex: it outlives its deputy, even when the next one starts children", () => {
+  it.scopedLive(
+    "a later spawn's sweep of dead deputies' trees leaves a durable app-server running",
+    () =>
+      Effect.gen(function*() {
+        const location = yield* orphaned
+        // Any child started now sweeps what dead deputies left (their cgroups are killed whole).
+        const child = yield* ChildProcess.start({
+          command: "true",
+          args: [],
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+          stderrTailBytes: 1024,
+          exitGracePeriod: "1 second",
+          killGracePeriod: "1 second"
+        }).pipe(Effect.provide(NodeContext.layer))
+        yield* child.exit
+        assert.isTrue(Durable.isRunning(location.pid), "the app-server a dead deputy left still runs")
+        assert.isTrue(Durable.isRunning(location.watchdogPid), "and its watchdog")
+      }),
+    30_000
+  )
 })
 
 describe("durable Codex: nothing outlives its watchdog", () => {

@@ -160,7 +160,7 @@ const sweep = (base: string, live: ReadonlySet<string>) => {
     return
   }
   for (const entry of entries) {
-    const match = /^deputy-(\d+)-\d+(?:-(\d+))?$/.exec(entry)
+    const match = /^deputy-(\d+)-\d+(?:-(\d+))?(-durable)?$/.exec(entry)
     if (match === null) continue
     const dir = path.join(base, entry)
     const owner = Number(match[1])
@@ -170,7 +170,8 @@ const sweep = (base: string, live: ReadonlySet<string>) => {
     if (owner === process.pid ? live.has(dir) || !unreleased.has(dir) : ProcessTree.readStat(owner) !== undefined) {
       continue
     }
-    if (owner !== process.pid) {
+    // A tree meant to outlive its owner (a durable Codex's watchdog) is removed once empty, never killed.
+    if (owner !== process.pid && match[3] === undefined) {
       try {
         fs.writeFileSync(path.join(dir, "cgroup.kill"), "1")
       } catch {
@@ -191,9 +192,9 @@ const liveTrees = new Set<string>()
 /** A tree as its mechanism alone sees it (no mark). */
 type Mechanism = Omit<Tree, "env" | "collect">
 
-const cgroupTree = (base: string): Mechanism => {
+const cgroupTree = (base: string, outlivesOwner: boolean): Mechanism => {
   sweep(base, liveTrees)
-  const dir = path.join(base, `deputy-${process.pid}-${++counter}-${pidNamespace()}`)
+  const dir = path.join(base, `deputy-${process.pid}-${++counter}-${pidNamespace()}${outlivesOwner ? "-durable" : ""}`)
   fs.mkdirSync(dir)
   liveTrees.add(dir)
   let released = false
@@ -364,14 +365,18 @@ const tracked = (mechanism: Mechanism): Tree => {
   }
 }
 
-/** A tree for one child, by the machine's mechanism. */
-export const make: Effect.Effect<Tree> = Effect.map(mechanism, (kind) => {
-  if (kind === "cgroup") {
-    try {
-      return tracked(cgroupTree((probed as { readonly base: string }).base))
-    } catch {
-      // the hierarchy went away or filled up (cgroup.max.descendants): track instead
+/**
+ * A tree for one child, by the machine's mechanism. `outlivesOwner`: the tree may outlive this process (a
+ * durable Codex's watchdog), so a later process's sweep of dead owners' trees leaves it alone.
+ */
+export const make = (outlivesOwner = false): Effect.Effect<Tree> =>
+  Effect.map(mechanism, (kind) => {
+    if (kind === "cgroup") {
+      try {
+        return tracked(cgroupTree((probed as { readonly base: string }).base, outlivesOwner))
+      } catch {
+        // the hierarchy went away or filled up (cgroup.max.descendants): track instead
+      }
     }
-  }
-  return tracked(trackingTree())
-})
+    return tracked(trackingTree())
+  })

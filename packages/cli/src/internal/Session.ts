@@ -77,6 +77,42 @@ export interface Outcome {
  * @since 0.1.0
  * @category exit codes
  */
+
+/**
+ * Keeps a display in the child's order the other way round: the events after a request wait until it
+ * settled (its prompt answered, its decision shown), even from a child that does not wait for its answers.
+ * Requests are recorded as the delegate admits them (`DelegateOptions.onRequest`), before the events after
+ * them can be read; `settledAt` is called from `onSettled`.
+ */
+const requestGate = Effect.map(SubscriptionRef.make(0), (settledCount) => {
+  const unsettled = new Map<number, number>()
+  const firstUnsettled = () => {
+    let first = Infinity
+    for (const sequence of unsettled.keys()) if (sequence < first) first = sequence
+    return first
+  }
+  return {
+    requestAt: (request: { readonly sequence?: number | undefined }): void => {
+      if (request.sequence !== undefined) unsettled.set(request.sequence, (unsettled.get(request.sequence) ?? 0) + 1)
+    },
+    settledAt: (request: { readonly sequence?: number | undefined }): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const sequence = request.sequence
+        const count = sequence === undefined ? undefined : unsettled.get(sequence)
+        if (count === undefined) return Effect.void
+        if (count <= 1) unsettled.delete(sequence!)
+        else unsettled.set(sequence!, count - 1)
+        return SubscriptionRef.update(settledCount, (n) => n + 1)
+      }),
+    /** Waits until every request before `position` (its `sequence` at most `position`) settled. */
+    awaitSettledBefore: (position: number): Effect.Effect<void> =>
+      firstUnsettled() > position ? Effect.void : settledCount.changes.pipe(
+        Stream.takeUntil(() => firstUnsettled() > position),
+        Stream.runDrain
+      )
+  }
+})
+
 export const exitCode = (summary: Render.Summary): number => {
   const { reason } = summary.ended
   if (reason === "completed") return 0
@@ -117,34 +153,8 @@ export const run = (
     // and showing loses nothing, `finish` shows from the last position shown. Requests wait until the
     // display has shown the events before them (`request.sequence`), so a prompt keeps the child's order.
     const shown = yield* SubscriptionRef.make(0)
-    // And the reverse: the display stops at a request's position until the request settled (its prompt
-    // answered, its decision shown), so the events after it never come first, even from a child that does
-    // not wait for its answers. Requests are recorded as the delegate admits them (`onRequest`), before the
-    // events after them can be read.
-    const unsettled = new Map<number, number>()
-    const settledCount = yield* SubscriptionRef.make(0)
-    const firstUnsettled = () => {
-      let first = Infinity
-      for (const sequence of unsettled.keys()) if (sequence < first) first = sequence
-      return first
-    }
-    const awaitSettledBefore = (position: number) =>
-      firstUnsettled() > position ? Effect.void : settledCount.changes.pipe(
-        Stream.takeUntil(() => firstUnsettled() > position),
-        Stream.runDrain
-      )
-    const requestAt = (request: { readonly sequence?: number | undefined }) => {
-      if (request.sequence !== undefined) unsettled.set(request.sequence, (unsettled.get(request.sequence) ?? 0) + 1)
-    }
-    const settledAt = (request: { readonly sequence?: number | undefined }) =>
-      Effect.suspend(() => {
-        const sequence = request.sequence
-        const count = sequence === undefined ? undefined : unsettled.get(sequence)
-        if (count === undefined) return Effect.void
-        if (count <= 1) unsettled.delete(sequence!)
-        else unsettled.set(sequence!, count - 1)
-        return SubscriptionRef.update(settledCount, (n) => n + 1)
-      })
+    // And the reverse: the display stops at a request's position until the request settled.
+    const gate = yield* requestGate
     /** Shows the events from the last position shown, one batch; false once the delegate has ended. */
     const showBatch = (
       handle: Delegate.DelegateHandle,
@@ -155,7 +165,7 @@ export const run = (
         if (Option.isNone(batch)) return "ended"
         const { events, from } = batch.value
         for (let i = 0; i < events.length; i++) {
-          yield* awaitSettledBefore(from + i)
+          yield* gate.awaitSettledBefore(from + i)
           yield* show(events[i]!)
           yield* SubscriptionRef.set(shown, from + i + 1)
           yield* handle.release(from + i + 1)
@@ -183,8 +193,8 @@ export const run = (
       config: options.config,
       drainTimeout: options.drainTimeout,
       approvalTimeout: options.approvalTimeout,
-      onRequest: requestAt,
-      onSettled: (settlement) => Effect.ensuring(reporter.settled(settlement), settledAt(settlement.request))
+      onRequest: gate.requestAt,
+      onSettled: (settlement) => Effect.ensuring(reporter.settled(settlement), gate.settledAt(settlement.request))
     }
 
     /** Shuts the sub-agent down (if it still runs), shows what the drain brings, reports the end. */
@@ -512,7 +522,8 @@ export const runTasks = (
       reporter: Context.Tag.Service<typeof Reporter.Reporter>,
       started: number,
       awaitDelegate: Effect.Effect<Delegate.DelegateHandle, Supervisor.NodeNotStarted>,
-      supervisor: Supervisor.SupervisorService
+      supervisor: Supervisor.SupervisorService,
+      gate: Effect.Effect.Success<typeof requestGate>
     ) =>
       Effect.gen(function*() {
         const delegate = yield* Effect.either(awaitDelegate)
@@ -542,6 +553,7 @@ export const runTasks = (
           if (Option.isNone(batch)) break
           const { events, from } = batch.value
           for (let i = 0; i < events.length; i++) {
+            yield* gate.awaitSettledBefore(from + i)
             turns.observe(events[i]!, yield* Clock.currentTimeMillis)
             yield* reporter.event(events[i]!)
             if (!options.json && events[i]!.msg.type === Supervisor.threadEventType) {
@@ -646,6 +658,7 @@ export const runTasks = (
         Effect.gen(function*() {
           const reporter = yield* reporterOf(node)
           const started = yield* Clock.currentTimeMillis
+          const gate = yield* requestGate
           const spawned = yield* Effect.either(supervisor.spawn({
             name: node.task.name,
             input: node.task.prompt,
@@ -653,18 +666,21 @@ export const runTasks = (
             cwd: options.cwd,
             config: options.config,
             approvalTimeout: options.approvalTimeout,
+            onRequest: gate.requestAt,
             onSettled: (settlement) => {
               const at = settlement.request.path
-              if (options.json || at === undefined || at === node.path) return reporter.settled(settlement)
-              // a sub-agent's decision: under its own label (`review/galileo`)
-              return Effect.flatMap(nestedReporter(at), (nested) => nested.settled(settlement))
+              const shown = options.json || at === undefined || at === node.path
+                ? reporter.settled(settlement)
+                // a sub-agent's decision: under its own label (`review/galileo`)
+                : Effect.flatMap(nestedReporter(at), (nested) => nested.settled(settlement))
+              return Effect.ensuring(shown, gate.settledAt(settlement.request))
             }
           }))
           // Names are checked before (Tasks.resolve); a refusal is shown as that node's failure to start.
           const handle = spawned._tag === "Left"
             ? Effect.fail(new Supervisor.NodeNotStarted({ path: node.path, reason: spawned.left.message }))
             : spawned.right.delegate
-          return yield* Effect.forkScoped(follow(node, reporter, started, handle, supervisor))
+          return yield* Effect.forkScoped(follow(node, reporter, started, handle, supervisor, gate))
         }))
       const awaitFollowers = Fiber.joinAll(followers)
       const settled = (from: Supervisor.Receipt) =>

@@ -591,6 +591,8 @@ export const launch = (
     const dir = makeSocketDir(options.root)
     if (Either.isLeft(dir)) return yield* Effect.fail(dir.left)
     const watchdog = yield* ChildProcess.start({
+      // Left running by the next deputy's sweep of dead deputies' trees: it waits to be reattached.
+      outlivesParent: true,
       command: process.execPath,
       args: [
         "-e",
