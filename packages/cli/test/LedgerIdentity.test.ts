@@ -21,6 +21,17 @@ import * as LedgerSetup from "../src/LedgerSetup.js"
 import * as Requests from "./utils/requests.js"
 import { postgresDatabase } from "./utils/serve.js"
 
+/** Temporary directories made by this file's tests, removed when they have run. */
+const madeDirs: Array<string> = []
+const madeDir = (prefix: string): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  madeDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 const linux = process.platform === "linux"
 const host = os.hostname()
 const read = (file: string): string | undefined => {
@@ -73,7 +84,7 @@ const sleeper = Effect.acquireRelease(
 /** The whole start-up sweep against a ledger shared by writers of all kinds. */
 const sweep = (open: Open) =>
   Effect.gen(function*() {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-identity-root-"))
+    const root = madeDir("deputy-identity-root-")
     const { pid: livePid, ticks } = yield* sleeper
     const writers = {
       elsewhere: yield* build(open(otherContainer)),
@@ -156,7 +167,7 @@ const expectations = (result: Effect.Effect.Success<ReturnType<typeof sweep>>) =
   assert.notInclude(lines, "its deputy is gone")
 }
 
-const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "deputy-identity-")), "ledger.db")
+const tempFile = () => path.join(madeDir("deputy-identity-"), "ledger.db")
 
 describe.skipIf(!linux)("the start-up sweep judges writers by their identity", () => {
   it.scopedLive("SQLite: another container's requests are not settled lost, re-sent or reattached; dead ones are", () =>

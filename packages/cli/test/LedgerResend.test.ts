@@ -8,7 +8,7 @@
 import { type ApprovalRequest, Approvals, DecidedBy } from "@deputy/core"
 import { ApprovalLedger } from "@deputy/ledger"
 import * as Terminal from "@effect/platform/Terminal"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -27,6 +27,17 @@ import * as MockTerminal from "./utils/MockTerminal.js"
 import * as RecordingOutput from "./utils/RecordingOutput.js"
 import * as Requests from "./utils/requests.js"
 
+/** Temporary directories made by this file's tests, removed when they have run. */
+const madeDirs: Array<string> = []
+const madeDir = (prefix: string): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  madeDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 const deadPid = (): number =>
   Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString())
 
@@ -34,7 +45,7 @@ const host = os.hostname()
 
 /** Two working directories that exist (the workspace is compared as a real path). */
 const workspaces = () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "deputy-resend-"))
+  const root = madeDir("deputy-resend-")
   const a = path.join(root, "a")
   const b = path.join(root, "b")
   fs.mkdirSync(a)

@@ -7,7 +7,7 @@
  * the old rule.
  */
 import { ApprovalLedger } from "@deputy/ledger"
-import { assert, beforeAll, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -20,6 +20,17 @@ import * as path from "node:path"
 import { commandRequest } from "./helpers.js"
 import { dropTables, exec, pgUrl, runPrefix, skipPg } from "./pgSetup.js"
 import { ensureBuilt } from "./processes.js"
+
+/** Temporary directories made by this file's tests, removed when they have run. */
+const madeDirs: Array<string> = []
+const madeDir = (prefix: string): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  madeDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 const linux = process.platform === "linux"
 const read = (file: string): string | undefined => {
@@ -68,7 +79,7 @@ const here = (pid: number, startTicks: number): ApprovalLedger.ProcessIdentity =
   ...(machineId === undefined ? {} : { machineId })
 })
 
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "deputy-identity-"))
+const tempDir = () => madeDir("deputy-identity-")
 
 /** How `unshare` makes a pid namespace here (as root, else in a user namespace), if it can. */
 const unshareArgs = [["--pid", "--fork", "--mount-proc"], [
