@@ -18,19 +18,12 @@ import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as LedgerCommands from "../src/internal/LedgerCommands.js"
 import * as LedgerSetup from "../src/LedgerSetup.js"
+import * as Cli from "./utils/cli.js"
 import * as Requests from "./utils/requests.js"
 import { postgresDatabase } from "./utils/serve.js"
 
-/** Temporary directories made by this file's tests, removed when they have run. */
-const madeDirs: Array<string> = []
-const madeDir = (prefix: string): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  madeDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-})
+/** This file's temporary directories, removed when its tests have run (`Cli.stopAll`). */
+afterAll(Cli.stopAll)
 
 const linux = process.platform === "linux"
 const host = os.hostname()
@@ -84,7 +77,7 @@ const sleeper = Effect.acquireRelease(
 /** The whole start-up sweep against a ledger shared by writers of all kinds. */
 const sweep = (open: Open) =>
   Effect.gen(function*() {
-    const root = madeDir("deputy-identity-root-")
+    const root = Cli.tempDir()
     const { pid: livePid, ticks } = yield* sleeper
     const writers = {
       elsewhere: yield* build(open(otherContainer)),
@@ -167,7 +160,7 @@ const expectations = (result: Effect.Effect.Success<ReturnType<typeof sweep>>) =
   assert.notInclude(lines, "its deputy is gone")
 }
 
-const tempFile = () => path.join(madeDir("deputy-identity-"), "ledger.db")
+const tempFile = () => path.join(Cli.tempDir(), "ledger.db")
 
 describe.skipIf(!linux)("the start-up sweep judges writers by their identity", () => {
   it.scopedLive("SQLite: another container's requests are not settled lost, re-sent or reattached; dead ones are", () =>

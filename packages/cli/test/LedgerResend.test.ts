@@ -23,20 +23,13 @@ import * as memoryStore from "../../ledger/src/internal/memoryStore.js"
 import * as ApprovalSetup from "../src/ApprovalSetup.js"
 import * as LedgerSetup from "../src/LedgerSetup.js"
 import { Output } from "../src/Output.js"
+import * as Cli from "./utils/cli.js"
 import * as MockTerminal from "./utils/MockTerminal.js"
 import * as RecordingOutput from "./utils/RecordingOutput.js"
 import * as Requests from "./utils/requests.js"
 
-/** Temporary directories made by this file's tests, removed when they have run. */
-const madeDirs: Array<string> = []
-const madeDir = (prefix: string): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  madeDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-})
+/** This file's temporary directories, removed when its tests have run (`Cli.stopAll`). */
+afterAll(Cli.stopAll)
 
 const deadPid = (): number =>
   Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString())
@@ -45,7 +38,7 @@ const host = os.hostname()
 
 /** Two working directories that exist (the workspace is compared as a real path). */
 const workspaces = () => {
-  const root = madeDir("deputy-resend-")
+  const root = Cli.tempDir()
   const a = path.join(root, "a")
   const b = path.join(root, "b")
   fs.mkdirSync(a)

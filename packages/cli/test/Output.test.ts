@@ -9,24 +9,30 @@ const sink = () => {
   return { written, sink: { write: (text: string) => void written.push(text), isTTY: false } }
 }
 
+/** An output holding at most 10 bytes behind a prompt, with the prompt open until `answer` completes. */
+const withPromptOpen = Effect.gen(function*() {
+  const stdout = sink()
+  const stderr = sink()
+  const output = yield* Output.make({
+    stdout: stdout.sink,
+    stderr: stderr.sink,
+    color: { stdout: false, stderr: false },
+    statusLine: false,
+    heldBytes: 10
+  })
+  const promptOpen = yield* Deferred.make<void>()
+  const answer = yield* Deferred.make<void>()
+  const prompt = yield* output.exclusive(() =>
+    Effect.zipRight(Deferred.succeed(promptOpen, undefined), Deferred.await(answer))
+  ).pipe(Effect.fork)
+  yield* Deferred.await(promptOpen)
+  return { answer, output, prompt, stderr, stdout }
+})
+
 describe("Output: bounded output behind a prompt", () => {
   it.scoped("print waits while the held output is full, and goes on, in order, when the prompt ends", () =>
     Effect.gen(function*() {
-      const stdout = sink()
-      const stderr = sink()
-      const output = yield* Output.make({
-        stdout: stdout.sink,
-        stderr: stderr.sink,
-        color: { stdout: false, stderr: false },
-        statusLine: false,
-        heldBytes: 10
-      })
-      const promptOpen = yield* Deferred.make<void>()
-      const answer = yield* Deferred.make<void>()
-      const prompt = yield* output.exclusive(() =>
-        Effect.zipRight(Deferred.succeed(promptOpen, undefined), Deferred.await(answer))
-      ).pipe(Effect.fork)
-      yield* Deferred.await(promptOpen)
+      const { answer, output, prompt, stdout } = yield* withPromptOpen
       const printer = yield* Effect.forEach(["aaaa", "bbbb", "cccc"], (text) => output.print(text)).pipe(Effect.fork)
       // "aaaa\n" and "bbbb\n" fill the 10 bytes; the third waits for the prompt.
       while (true) {
@@ -44,20 +50,7 @@ describe("Output: bounded output behind a prompt", () => {
 
   it.scoped("notes are held within the same bound: a noter waits while it is full, and nothing is lost", () =>
     Effect.gen(function*() {
-      const stderr = sink()
-      const output = yield* Output.make({
-        stdout: sink().sink,
-        stderr: stderr.sink,
-        color: { stdout: false, stderr: false },
-        statusLine: false,
-        heldBytes: 10
-      })
-      const promptOpen = yield* Deferred.make<void>()
-      const answer = yield* Deferred.make<void>()
-      const prompt = yield* output.exclusive(() =>
-        Effect.zipRight(Deferred.succeed(promptOpen, undefined), Deferred.await(answer))
-      ).pipe(Effect.fork)
-      yield* Deferred.await(promptOpen)
+      const { answer, output, prompt, stderr } = yield* withPromptOpen
       const notes = Array.from({ length: 6 }, (_, i) => `note${i}`)
       const noted = yield* Effect.forEach(notes, (text) => output.note(text)).pipe(Effect.fork)
       // Each note is 6 bytes: one fits, the second waits for the prompt (an unbounded note never waits).
